@@ -1,0 +1,4 @@
+"""`python -m vccscale` is the same as the `vccscale` command."""
+from .cli import main
+
+main(prog_name="vccscale")

@@ -1,0 +1,299 @@
+"""Command-line interface: a thin layer over the library.
+
+Conventions (DEVELOPERS.md): ``--format json`` prints JSON only on stdout (NaN as null, snake_case keys);
+progress and warnings go to stderr; exit 0 = ok, 1 = data/model/registry error, 2 = usage error.
+Heavy modules are imported inside commands so that ``vccscale --help`` starts fast.
+"""
+from __future__ import annotations
+
+import json
+import math
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from . import __version__
+from .errors import VccscaleError
+
+FORMAT = click.Choice(["table", "json"])
+
+
+def _jsonable(obj: Any) -> Any:
+    if isinstance(obj, float) and (math.isnan(obj) or math.isinf(obj)):
+        return None
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, Path):
+        return str(obj)
+    return obj
+
+
+def echo_json(obj: Any) -> None:
+    click.echo(json.dumps(_jsonable(obj), indent=2, ensure_ascii=False, allow_nan=False))
+
+
+def _table(columns: list[str], rows: list[list[Any]], title: str | None = None) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title, show_lines=False, header_style="bold")
+    for k, col in enumerate(columns):
+        table.add_column(col, overflow="fold", no_wrap=k == 0)  # ids are never broken
+    for row in rows:
+        table.add_row(*["" if v is None else str(v) for v in row])
+    # piped output (files, grep) gets a wide table instead of rich's default 80 columns
+    Console(soft_wrap=False, width=None if sys.stdout.isatty() else 160).print(table)
+
+
+class VccscaleGroup(click.Group):
+    """Turns VccscaleError into a one-line message on stderr and exit code 1 (never a traceback)."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except VccscaleError as exc:
+            click.echo(f"error: {exc}", err=True)
+            ctx.exit(1)
+
+
+def registry_option(f: Any) -> Any:
+    return click.option("--registry", "registry_dir", type=click.Path(file_okay=False, path_type=Path),
+                        default=None, help="Registry directory (constructs/, items/, hypotheses.yaml, seeds.yaml) "
+                        "to use instead of the shipped one; also $VCCSCALE_REGISTRY.")(f)
+
+
+def _load(ctx: click.Context, registry_dir: Path | None):
+    from .registry import load_registry
+
+    root = ctx.find_root()
+    chosen = registry_dir or (root.obj or {}).get("registry_dir")
+    if chosen is not None and not Path(chosen).is_dir():
+        raise click.BadParameter(f"{chosen} is not a directory", param_hint="--registry")
+    return load_registry(chosen)
+
+
+@click.group(cls=VccscaleGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="vccscale")
+@registry_option
+@click.pass_context
+def main(ctx: click.Context, registry_dir: Path | None) -> None:
+    """vccscale: measure and test value co-creation (VCC) with survey data.
+
+    Construct registry and item bank traceable to the seed studies, instrument generation, Qualtrics import,
+    audited cleaning, psychometric validation and hypothesis tests. Run `vccscale COMMAND --help` for details.
+    """
+    ctx.ensure_object(dict)
+    ctx.obj["registry_dir"] = registry_dir
+
+
+# ---------------------------------------------------------------------------------------------------- constructs
+@main.group()
+def constructs() -> None:
+    """List and show the constructs of the registry."""
+
+
+@constructs.command("list")
+@click.option("--family", type=click.Choice(["A", "B", "C", "D", "X"], case_sensitive=False), default=None,
+              help="Only this family (A-D; X = shared). Shared constructs used by a family are included.")
+@click.option("--format", "fmt", type=FORMAT, default="table", show_default=True, help="Output format.")
+@registry_option
+@click.pass_context
+def constructs_list(ctx: click.Context, family: str | None, fmt: str, registry_dir: Path | None) -> None:
+    """List constructs with family, role, level, measurement, provenance and item counts."""
+    reg = _load(ctx, registry_dir)
+    rows = [reg.construct_record(c) for c in reg.constructs_in(family)]
+    if fmt == "json":
+        echo_json(rows)
+        return
+    _table(["id", "name", "family", "role", "level", "measurement", "items", "seeds"],
+           [[r["id"], r["name"], r["family"] if r["family"] != "X" else "X(" + ",".join(r["families"]) + ")",
+             r["role"], "/".join(r["level"]), r["measurement"] + (" 2nd" if r["order"] == "second" else ""),
+             r["n_items"], ",".join(sorted({p["seed"] for p in r["provenance"]}))] for r in rows],
+           title=f"{len(rows)} constructs" + (f" (family {family.upper()})" if family else ""))
+
+
+@constructs.command("show")
+@click.argument("construct_id")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@registry_option
+@click.pass_context
+def constructs_show(ctx: click.Context, construct_id: str, fmt: str, registry_dir: Path | None) -> None:
+    """Show one construct: definition, provenance, facets and items."""
+    reg = _load(ctx, registry_dir)
+    c = reg.construct(construct_id)
+    rec = reg.construct_record(c, full=True)
+    if fmt == "json":
+        echo_json(rec)
+        return
+    out = [f"{c.id}  {c.name}",
+           f"  family {c.family}{' (' + ', '.join(c.families_using) + ')' if c.family == 'X' else ''}; "
+           f"role {c.role_text}; level {c.level_text}; wording {c.wording_text}; measurement {c.measurement}"
+           + (f" ({c.identification})" if c.identification else ""),
+           "", "Definition", f"  {c.definition}"]
+    if c.parent:
+        out += [f"  first-order facet of {c.parent}"]
+    if c.lower_order:
+        out += ["", "Lower-order constructs", *[f"  - {x}" for x in c.lower_order]]
+    if c.facets:
+        out += ["", "Facets", *[f"  ({k}) {f}" for k, f in enumerate(c.facets, 1)]]
+    if c.global_facets:
+        out += ["", "Global items", *[f"  ({k}) {f}" for k, f in enumerate(c.global_facets, 1)]]
+    out += ["", "Provenance"]
+    for p in rec["provenance"]:
+        extra = "".join(f"; {k} {p[k]}" for k in ("cell",) if k in p)
+        loc = f'; loc "{" / ".join(p["loc"])}"' if "loc" in p else ""
+        note = f" ({p['note']})" if "note" in p else ""
+        out.append(f"  {p['seed']} {p['file']}: {p['where']}{note}{extra}{loc}")
+    items = reg.items_of(c.id)
+    out += ["", f"Items ({len(items)})"]
+    for i in items:
+        flags = "".join([" R" if i.reverse else "", f" [{i.kind}]" if i.kind != "reflective" else ""])
+        out.append(f"  {i.id} (facet {i.facet}{flags}, {reg.item_scale(i).id}{', stem ' + i.stem if i.stem else ''})")
+        for key, text in i.texts().items():
+            out.append(f"      {key}: {text}")
+    click.echo("\n".join(out))
+
+
+# ---------------------------------------------------------------------------------------------------- hypotheses
+@main.group()
+def hypotheses() -> None:
+    """List and show the hypotheses (H1-H71) with the tests they imply."""
+
+
+@hypotheses.command("list")
+@click.option("--family", type=click.Choice(["A", "B", "C", "D", "X"], case_sensitive=False), default=None,
+              help="Only this family (X = cross-family).")
+@click.option("--format", "fmt", type=FORMAT, default="table", show_default=True)
+@registry_option
+@click.pass_context
+def hypotheses_list(ctx: click.Context, family: str | None, fmt: str, registry_dir: Path | None) -> None:
+    """List hypotheses: statement, constructs, test, basis and whether exploratory."""
+    reg = _load(ctx, registry_dir)
+    rows = [reg.hypothesis_record(h) for h in reg.hypotheses_in(family)]
+    if fmt == "json":
+        echo_json(rows)
+        return
+    _table(["id", "fam", "statement", "test", "basis", "seeds"],
+           [[r["id"], r["family"], r["statement"], ", ".join(r["test"]["methods"]),
+             "/".join(r["basis"]) + (" (exploratory)" if r["exploratory"] else ""),
+             ",".join(sorted({p["seed"] for p in r["provenance"]}))] for r in rows],
+           title=f"{len(rows)} hypotheses")
+
+
+@hypotheses.command("show")
+@click.argument("hypothesis_id")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@registry_option
+@click.pass_context
+def hypotheses_show(ctx: click.Context, hypothesis_id: str, fmt: str, registry_dir: Path | None) -> None:
+    """Show one hypothesis with its relations, test and provenance."""
+    reg = _load(ctx, registry_dir)
+    h = reg.hypotheses.get(hypothesis_id.upper())
+    if h is None:
+        raise click.BadParameter(f"no hypothesis {hypothesis_id!r} (known: H1-H{len(reg.hypotheses)})",
+                                 param_hint="HYPOTHESIS_ID")
+    rec = reg.hypothesis_record(h)
+    if fmt == "json":
+        echo_json(rec)
+        return
+    out = [f"{h.id} (family {h.family}; basis {'/'.join(h.basis)}{'; exploratory' if h.exploratory else ''})",
+           f"  {h.statement}", "", "Relations"]
+    for r in rec["relations"]:
+        out.append("  " + ", ".join(f"{k}={v}" for k, v in r.items()))
+    out += ["", f"Test: {', '.join(h.test.methods)}", f"  {h.test.description}", "", "Provenance"]
+    out += [f"  {p['seed']} {p['file']}: {p['where']}" + (f' (loc "{" / ".join(p["loc"])}")' if "loc" in p else "")
+            for p in rec["provenance"]]
+    if h.basis_note:
+        out += ["", f"Basis: {h.basis_note}"]
+    click.echo("\n".join(out))
+
+
+# ---------------------------------------------------------------------------------------------------- items
+@main.group()
+def items() -> None:
+    """List the item bank and lint it."""
+
+
+@items.command("list")
+@click.option("--construct", "construct_id", default=None, help="Only items of this construct.")
+@click.option("--family", type=click.Choice(["A", "B", "C", "D", "X"], case_sensitive=False), default=None)
+@click.option("--format", "fmt", type=FORMAT, default="table", show_default=True)
+@registry_option
+@click.pass_context
+def items_list(ctx: click.Context, construct_id: str | None, family: str | None, fmt: str,
+               registry_dir: Path | None) -> None:
+    """List items with their wordings."""
+    reg = _load(ctx, registry_dir)
+    if construct_id:
+        reg.construct(construct_id)
+        chosen = reg.items_of(construct_id)
+    else:
+        ids = {c.id for c in reg.constructs_in(family)} if family else None
+        chosen = [i for i in reg.items.values() if ids is None or i.construct in ids]
+    rows = [reg.item_record(i) for i in chosen]
+    if fmt == "json":
+        echo_json(rows)
+        return
+    _table(["id", "facet", "R", "scale", "wording"],
+           [[r["id"], r["facet"], "R" if r["reverse"] else "", r["scale"],
+             "\n".join(f"{k}: {v}" for k, v in r["wording"].items())] for r in rows], title=f"{len(rows)} items")
+
+
+@items.command("lint")
+@click.option("--format", "fmt", type=FORMAT, default="table", show_default=True)
+@click.option("--include-waived", is_flag=True, help="Also list findings that items waive (with a reason).")
+@registry_option
+@click.pass_context
+def items_lint(ctx: click.Context, fmt: str, include_waived: bool, registry_dir: Path | None) -> None:
+    """Check the item bank against the writing rules; exit 1 when anything unwaived is found."""
+    from .lint import lint_registry
+
+    reg = _load(ctx, registry_dir)
+    findings = lint_registry(reg, include_waived=include_waived)
+    if fmt == "json":
+        echo_json({"n_findings": sum(not f.waived for f in findings), "findings": [f.to_dict() for f in findings]})
+    elif findings:
+        for f in findings:
+            click.echo(str(f) + (" (waived)" if f.waived else ""))
+        click.echo(f"{sum(not f.waived for f in findings)} finding(s)", err=True)
+    else:
+        click.echo(f"no findings in {len(reg.items)} items of {len(reg.constructs)} constructs", err=True)
+    if any(not f.waived for f in findings):
+        ctx.exit(1)
+
+
+# ---------------------------------------------------------------------------------------------------- registry
+@main.command("registry")
+@click.option("--format", "fmt", type=FORMAT, default="table", show_default=True)
+@registry_option
+@click.pass_context
+def registry_cmd(ctx: click.Context, fmt: str, registry_dir: Path | None) -> None:
+    """Validate the registry and print what it holds (exit 1 with every problem listed if invalid)."""
+    reg = _load(ctx, registry_dir)
+    fams: dict[str, dict[str, int]] = {}
+    for c in reg.constructs.values():
+        f = fams.setdefault(c.family, {"constructs": 0, "latent": 0, "second_order": 0, "items": 0})
+        f["constructs"] += 1
+        f["latent"] += c.latent
+        f["second_order"] += c.order == "second"
+        f["items"] += len(reg.items_of(c.id))
+    summary = {"root": str(reg.root), "n_constructs": len(reg.constructs),
+               "n_latent": sum(c.latent for c in reg.constructs.values()), "n_items": len(reg.items),
+               "n_hypotheses": len(reg.hypotheses), "n_scales": len(reg.scales), "n_blocks": len(reg.blocks),
+               "families": fams}
+    if fmt == "json":
+        echo_json(summary)
+        return
+    _table(["family", "constructs", "latent", "2nd-order", "items"],
+           [[k, v["constructs"], v["latent"], v["second_order"], v["items"]] for k, v in sorted(fams.items())],
+           title=f"registry {reg.root}: valid")
+    click.echo(f"{summary['n_hypotheses']} hypotheses, {summary['n_scales']} response scales, "
+               f"{summary['n_blocks']} standard blocks")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
