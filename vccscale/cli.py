@@ -266,6 +266,119 @@ def items_lint(ctx: click.Context, fmt: str, include_waived: bool, registry_dir:
         ctx.exit(1)
 
 
+# ---------------------------------------------------------------------------------------------------- instrument
+@main.group()
+def instrument() -> None:
+    """Build instruments (QSF, codebook, questionnaire, lavaan), read QSFs, make synthetic exports."""
+
+
+@instrument.command("build")
+@click.argument("study_file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="Output directory (created if missing).")
+@click.option("--format", "fmt", type=FORMAT, default="table", show_default=True)
+@registry_option
+@click.pass_context
+def instrument_build(ctx: click.Context, study_file: Path, out_dir: Path, fmt: str,
+                     registry_dir: Path | None) -> None:
+    """Build the instrument of STUDY_FILE: survey.qsf, codebook.csv/.json, questionnaire.html/.md and
+    measurement.lavaan in --out."""
+    from .instrument import build_instrument, codebook_from_instrument, write_instrument
+    from .study import load_study
+
+    reg = _load(ctx, registry_dir)
+    study = load_study(study_file)
+    inst = build_instrument(reg, study)
+    paths = write_instrument(inst, out_dir, reg)
+    cb = codebook_from_instrument(inst, reg)
+    summary = {"study": study.study.id, "survey_name": inst.name, "versions": list(inst.versions),
+               "n_blocks": len(inst.blocks), "n_questions": len(inst.questions), "n_columns": len(cb),
+               "n_item_columns": len(cb.items()), "n_attention_checks": len(cb.filter(role="attention_check")),
+               "files": {k: str(v) for k, v in paths.items()}}
+    if fmt == "json":
+        echo_json(summary)
+        return
+    click.echo(f"built {summary['survey_name']!r}: {summary['n_blocks']} blocks, {summary['n_questions']} questions, "
+               f"{summary['n_columns']} export columns ({summary['n_item_columns']} item columns, "
+               f"{summary['n_attention_checks']} attention checks)")
+    for k, v in paths.items():
+        click.echo(f"  {k:20s} {v}")
+
+
+@instrument.command("read")
+@click.argument("qsf_file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--out", "out_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write the codebook here (.csv or .json); without it the codebook is printed.")
+@click.option("--format", "fmt", type=FORMAT, default="table", show_default=True)
+@registry_option
+@click.pass_context
+def instrument_read(ctx: click.Context, qsf_file: Path, out_file: Path | None, fmt: str,
+                    registry_dir: Path | None) -> None:
+    """Read any Qualtrics survey file (QSF) into a codebook of the columns its export will have.
+
+    Columns that follow vccscale's naming are matched to the registry's items (construct, perspective,
+    reverse-keying); attention checks are recognised by their quoted instructed answer."""
+    from .instrument import read_qsf
+
+    reg = _load(ctx, registry_dir)
+    cb = read_qsf(qsf_file, registry=reg)
+    if out_file is not None:
+        if out_file.suffix.lower() == ".json":
+            cb.write_json(out_file)
+        else:
+            cb.write_csv(out_file)
+    if fmt == "json":
+        echo_json({"source": str(qsf_file), "n_columns": len(cb), "codebook": cb.to_records()})
+    elif out_file is None:
+        _table(["variable", "import_id", "role", "item_id", "perspective", "type", "scale"],
+               [[r.variable, r.import_id, r.role, r.item_id, r.perspective, r.type,
+                 f"{r.scale_min}-{r.scale_max}" if r.scale_min is not None else ""] for r in cb.rows],
+               title=f"{len(cb)} export columns of {qsf_file.name}")
+    else:
+        click.echo(f"wrote {len(cb)} codebook rows to {out_file}", err=True)
+
+
+@instrument.command("fake-export")
+@click.argument("build_dir", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--n", "n", type=click.IntRange(min=1), required=True, help="Number of synthetic responses.")
+@click.option("--seed", type=click.IntRange(min=0), required=True, help="Random seed (recorded in the summary).")
+@click.option("--out", "out_file", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="Export file to write (Qualtrics 3-header-row CSV).")
+@click.option("--straightliners", type=click.FloatRange(0, 1), default=0.0, show_default=True,
+              help="Share of respondents who give the same answer to every item.")
+@click.option("--random-responders", type=click.FloatRange(0, 1), default=0.0, show_default=True,
+              help="Share answering uniformly at random.")
+@click.option("--speeders", type=click.FloatRange(0, 1), default=0.0, show_default=True,
+              help="Share with implausibly short durations (and random answers).")
+@click.option("--missing", type=click.FloatRange(0, 1), default=0.0, show_default=True,
+              help="Probability that an attentive respondent leaves an item empty (MCAR).")
+@click.option("--previews", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Extra survey-preview rows (Status 1).")
+@click.option("--duplicates", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Extra rows copying a respondent under a new ResponseId.")
+@click.option("--truth", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also write which rows were injected (CSV), for testing the cleaning rules.")
+@click.option("--format", "fmt", type=FORMAT, default="table", show_default=True)
+def instrument_fake_export(build_dir: Path, n: int, seed: int, out_file: Path, straightliners: float,
+                           random_responders: float, speeders: float, missing: float, previews: int,
+                           duplicates: int, truth: Path | None, fmt: str) -> None:
+    """Write a synthetic Qualtrics export of N responses to the instrument built in BUILD_DIR."""
+    from .errors import DataError
+    from .instrument import Codebook, fake_export
+
+    cb_path = build_dir / "codebook.json"
+    if not cb_path.exists():
+        raise DataError("no codebook.json: build the instrument first (vccscale instrument build)", file=build_dir)
+    summary = fake_export(Codebook.read(cb_path), n=n, seed=seed, out=out_file, straightliners=straightliners,
+                          random_responders=random_responders, speeders=speeders, missing=missing,
+                          previews=previews, duplicates=duplicates, truth=truth)
+    if fmt == "json":
+        echo_json(summary)
+    else:
+        click.echo(f"wrote {out_file} (seed {seed}): " + ", ".join(f"{k}={v}" for k, v in summary.items()
+                                                                  if k not in ("path",)), err=True)
+
+
 # ---------------------------------------------------------------------------------------------------- registry
 @main.command("registry")
 @click.option("--format", "fmt", type=FORMAT, default="table", show_default=True)

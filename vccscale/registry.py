@@ -25,7 +25,7 @@ from typing import Annotated, Any, Literal, Union
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .errors import RegistryError, RegistryErrors
-from .yamlio import LineMap, load_yaml
+from .yamlio import LineMap, load_yaml, validation_problems
 
 # --------------------------------------------------------------------------------------------------------------
 # Vocabularies (construct-map section 0.3)
@@ -680,16 +680,8 @@ class _Collector:
         self.errors.append(RegistryError(message, file=file, line=line, field=field))
 
     def pydantic(self, exc: ValidationError, lm: LineMap, base: tuple, what: str) -> None:
-        for err in exc.errors():
-            loc = tuple(x for x in err["loc"] if not (isinstance(x, str) and x.endswith("Rel")))
-            loc = tuple(x for x in loc if x not in ("str", "dict[...]", "function-after[_shape(), Item]"))
-            fld = ".".join(str(x) for x in loc) or None
-            msg = err["msg"]
-            if err["type"] == "extra_forbidden":
-                msg = "unknown key"
-            elif err["type"] == "missing":
-                msg = "required field is missing"
-            self.add(f"{what}: {msg}", file=lm.file, line=lm.line(base + loc), field=fld)
+        for msg, line, fld in validation_problems(exc, lm, base):
+            self.add(f"{what}: {msg}", file=lm.file, line=line, field=fld)
 
 
 def _entries(data: Any, key: str, lm: LineMap, col: _Collector) -> list[tuple[int, Any]]:

@@ -8,11 +8,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from .errors import RegistryError
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
 
 # libyaml's parser where available (about 10x faster than the pure-Python one; same results and marks)
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -85,3 +88,20 @@ def load_yaml(path: str | Path, error: type[RegistryError] = RegistryError) -> t
     finally:
         loader.dispose()
     return data, lm
+
+
+def validation_problems(exc: "ValidationError", lm: LineMap, base: tuple = ()) -> list[tuple[str, int | None, str | None]]:
+    """pydantic errors as (message, line, dotted field path), with the line looked up in the YAML source."""
+    out = []
+    for err in exc.errors():
+        # drop pydantic's internal location parts (union tags, validator names)
+        loc = tuple(x for x in err["loc"] if not (isinstance(x, str) and (x.endswith("Rel") or "[" in x
+                                                                          or x in ("str",))))
+        fld = ".".join(str(x) for x in loc) or None
+        msg = err["msg"]
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key"
+        elif err["type"] == "missing":
+            msg = "required field is missing"
+        out.append((msg, lm.line(base + loc), fld))
+    return out
