@@ -129,11 +129,12 @@ def test_blocks_and_flow(example):
         assert versions == {label.split(" = ")[1]}
     emb = next(n for n in fl["Flow"] if n["Type"] == "EmbeddedData")
     fields = {e["Field"] for e in emb["EmbeddedData"]}
-    assert {"side", "organisation_id", "dyad_id", "provider_name", "customer_name"} <= fields
+    assert {"invite_side", "invite_organisation_id", "invite_dyad_id", "provider_name", "customer_name"} <= fields
 
 
 def test_every_codebook_variable_is_an_export_column_of_the_qsf(example):
     _, _, cb, qsf = example
+    assert len(set(cb.variables)) == len(cb.variables)  # no duplicate column names in the export
     cols = export_columns(qsf)
     question_vars = [r.variable for r in cb.rows if r.role not in ("metadata", "embedded_data")]
     assert question_vars == cols  # same columns, same order

@@ -44,10 +44,10 @@ def write_instrument(inst: "Instrument", out: str | Path, registry: "Registry") 
     return paths
 
 
-def read_qsf(path, registry=None):  # noqa: ANN001 - thin re-export, documented in qsf_read
+def read_qsf(path, registry=None, **kwargs):  # noqa: ANN001, ANN003 - re-export, documented in qsf_read
     from .qsf_read import read_qsf as _read
 
-    return _read(path, registry=registry)
+    return _read(path, registry=registry, **kwargs)
 
 
 def fake_export(*args, **kwargs):  # noqa: ANN002, ANN003

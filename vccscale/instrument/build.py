@@ -273,14 +273,15 @@ def build_instrument(reg: Registry, study: Study) -> Instrument:
 
     text_fields = sorted({f for q in (q for bl in blocks for q in bl.questions)
                           for f in _placeholder_fields(q)})
-    embedded = ["side"] if side_versions else []
+    # invitation-link fields (prefixed so they never clash with the respondent questions of the same meaning)
+    embedded = ["invite_side"] if side_versions else []
     if role_versions:
-        embedded.append("stakeholder_role")
-    embedded.append("organisation_id")
+        embedded.append("invite_stakeholder_role")
+    embedded.append("invite_organisation_id")
     if dyadic:
-        embedded.append("dyad_id")
+        embedded.append("invite_dyad_id")
     if role_versions:
-        embedded.append("network_id")
+        embedded.append("invite_network_id")
     embedded += [f for f in text_fields if f not in embedded]
     name = spec.name or study.study.title
     return Instrument(name=name, survey_id=_hash_id("SV_", sid), blocks=tuple(blocks), flow=tuple(flow),
