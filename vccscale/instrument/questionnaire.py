@@ -321,15 +321,7 @@ def _html_question(q: Question, number: int | None) -> list[str]:
     required = " \u00b7 required" if q.required else ""
     tag = f' <span class="meta">{html.escape(q.tag)}{required}</span>'
     out.append(f'<p class="qtext"><span class="qno">Q{number}.</span> {_h(q.text)}{tag}</p>')
-    notes = []
-    if q.randomize:
-        notes.append("Randomised order" + (" of statements" if q.kind == "matrix" else " of choices"))
-    if q.kind == "single_choice":
-        notes.append("Choose one answer")
-    elif q.kind == "matrix":
-        notes.append("One answer per row")
-    if q.embedded_data:
-        notes.append(f"Answer stored as embedded data field {q.embedded_data}")
+    notes = _question_notes(q)
     if notes:
         out.append(f'<p class="note">{html.escape(". ".join(notes))}.</p>')
     if q.kind == "matrix":
@@ -451,11 +443,8 @@ def _code(text: str) -> str:
     return "`" + text.replace("`", "'").replace("|", "\\|") + "`"
 
 
-def _md_question(q: Question, number: int | None) -> list[str]:
-    if q.kind == "descriptive":
-        return [f"_{_m(q.text)}_", ""]
-    head = f"**Q{number}.** {_m(q.text)} {_code(q.tag)}" + (" (required)" if q.required else "")
-    out = [head, ""]
+def _question_notes(q: Question) -> list[str]:
+    """Reader notes shown under a question (both renderers)."""
     notes = []
     if q.randomize:
         notes.append("Randomised order" + (" of statements" if q.kind == "matrix" else " of choices"))
@@ -464,7 +453,16 @@ def _md_question(q: Question, number: int | None) -> list[str]:
     elif q.kind == "matrix":
         notes.append("One answer per row")
     if q.embedded_data:
-        notes.append(f"Answer stored as embedded data field {q.embedded_data}")
+        notes.append(f"The invitation link may carry the same key as embedded data field {q.embedded_data}")
+    return notes
+
+
+def _md_question(q: Question, number: int | None) -> list[str]:
+    if q.kind == "descriptive":
+        return [f"_{_m(q.text)}_", ""]
+    head = f"**Q{number}.** {_m(q.text)} {_code(q.tag)}" + (" (required)" if q.required else "")
+    out = [head, ""]
+    notes = _question_notes(q)
     if notes:
         out += [f"_{_m('. '.join(notes))}._", ""]
     if q.kind == "matrix":
