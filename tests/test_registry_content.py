@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import re
 
-import pytest
 
 ID_RE = re.compile(r"^(a|b|c|d|x|lvl)_[a-z0-9_]+$")
 

@@ -49,6 +49,34 @@ def _table(columns: list[str], rows: list[list[Any]], title: str | None = None) 
     Console(soft_wrap=False, width=None if sys.stdout.isatty() else 160).print(table)
 
 
+class ListOption(click.Option):
+    """A list option written as the issues write it: ``--items A1 A2 A3`` takes every following argument up to
+    the next option (repeating the option works too). Put positional arguments before such an option."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("multiple", True)
+        super().__init__(*args, **kwargs)
+
+    def add_to_parser(self, parser: Any, ctx: click.Context) -> Any:
+        retval = super().add_to_parser(parser, ctx)
+        for name in self.opts:
+            target = parser._long_opt.get(name) or parser._short_opt.get(name)
+            if target is None:
+                continue
+            previous = target.process
+
+            def process(value: Any, state: Any, previous: Any = previous, prefixes: Any = target.prefixes) -> None:
+                values = [value]
+                while state.rargs and not any(state.rargs[0].startswith(p) for p in prefixes):
+                    values.append(state.rargs.pop(0))
+                for v in values:
+                    previous(v, state)
+
+            target.process = process
+            break
+        return retval
+
+
 class VccscaleGroup(click.Group):
     """Turns VccscaleError into a one-line message on stderr and exit code 1 (never a traceback)."""
 
@@ -377,6 +405,150 @@ def instrument_fake_export(build_dir: Path, n: int, seed: int, out_file: Path, s
     else:
         click.echo(f"wrote {out_file} (seed {seed}): " + ", ".join(f"{k}={v}" for k, v in summary.items()
                                                                   if k not in ("path",)), err=True)
+
+
+# ---------------------------------------------------------------------------------------------------- import
+def _read_data(path: Path, codebook: Path | None = None, identifiers: str = "drop", salt: str | None = None,
+               encoding: str | None = None):
+    """A Dataset from an export (any Qualtrics format) or from data written by `vccscale import --out`."""
+    from .instrument.codebook import Codebook
+    from .io import read_export
+    from .io.dataset import load_dataset
+
+    if path.suffix.lower() in (".parquet", ".csv") and path.with_name(path.name + ".meta.json").exists():
+        return load_dataset(path)
+    cb = Codebook.read(codebook) if codebook is not None else None
+    return read_export(path, cb, identifiers=identifiers, salt=salt, encoding=encoding)
+
+
+@main.command("import")
+@click.argument("export", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--codebook", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Codebook of the instrument (csv/json): maps columns, recodes choice text to numbers.")
+@click.option("--out", "out_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write the data (.parquet or .csv) plus a .meta.json sidecar.")
+@click.option("--describe", is_flag=True, help="Print what was read: format, encoding, columns, dropped identifiers.")
+@click.option("--identifiers", type=click.Choice(["drop", "hash", "keep"]), default="drop", show_default=True,
+              help="IP address, location, recipient names/e-mail, external reference: drop them, keep a salted "
+                   "hash, or keep them.")
+@click.option("--salt", default=None, help="Salt for --identifiers hash (or set VCCSCALE_SALT).")
+@click.option("--encoding", default=None, help="Override the detected text encoding.")
+@click.option("--format", "fmt", type=FORMAT, default="table", show_default=True)
+def import_cmd(export: Path, codebook: Path | None, out_file: Path | None, describe: bool, identifiers: str,
+               salt: str | None, encoding: str | None, fmt: str) -> None:
+    """Read a Qualtrics export (3-row CSV, legacy or 2016 CSV, TSV, SPSS .sav, zip) into an analysis data set.
+
+    Direct identifiers are dropped by default and the log says which columns were dropped."""
+    import os
+
+    from .io import describe as describe_ds
+
+    ds = _read_data(export, codebook, identifiers, salt or os.environ.get("VCCSCALE_SALT"), encoding)
+    for line in ds.log:
+        click.echo(line, err=True)
+    if out_file is not None:
+        data_path, meta_path = ds.write(out_file)
+        click.echo(f"wrote {data_path} and {meta_path}", err=True)
+    if describe or fmt == "json":
+        info = describe_ds(ds)
+        if fmt == "json":
+            echo_json(info)
+        else:
+            click.echo(f"{info['format']} ({info['encoding']}): {info['n_rows']} rows x {info['n_columns']} columns")
+            _table(["name", "label", "import_id", "dtype"],
+                   [[c["name"], c["label"][:60], c["import_id"], c["dtype"]] for c in info["columns"]])
+            click.echo(f"dropped identifiers: {', '.join(info['dropped_identifiers']) or 'none'}")
+    elif out_file is None:
+        click.echo(f"{ds.source.format}: {ds.n_rows} rows x {len(ds.columns)} columns (use --out or --describe)")
+
+
+# ---------------------------------------------------------------------------------------------------- clean
+@main.command("clean")
+@click.argument("data", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--study", "study_file", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="Study file: its cleaning: section sets the rules (defaults otherwise); data: names the codebook.")
+@click.option("--codebook", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Codebook (overrides the study file's data.codebook).")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True)
+@click.option("--data-format", type=click.Choice(["parquet", "csv"]), default="parquet", show_default=True)
+@click.option("--format", "fmt", type=FORMAT, default="table", show_default=True)
+def clean_cmd(data: Path, study_file: Path, codebook: Path | None, out_dir: Path, data_format: str,
+              fmt: str) -> None:
+    """Screen DATA with the study's rules; write clean data, the audit log, the CONSORT table and a summary."""
+    from .clean import clean
+    from .study import CleaningSection, load_study
+
+    study = load_study(study_file)
+    cb = codebook or (study.resolve(study.data.codebook) if study.data and study.data.codebook else None)
+    ds = _read_data(data, cb)
+    res = clean(ds, study.cleaning or CleaningSection())
+    paths = res.write(out_dir, data_format)
+    summary = {**res.summary(), "files": {k: str(v) for k, v in paths.items()}}
+    if fmt == "json":
+        echo_json(summary)
+        return
+    _table(["step", "rule", "excluded", "remaining"],
+           [[r.step, r.rule, r.excluded, r.remaining] for r in res.consort.itertuples()], title="screening")
+    for n in res.notes:
+        click.echo(n, err=True)
+    for k, v in paths.items():
+        click.echo(f"  {k:8s} {v}")
+
+
+@main.command("screen")
+@click.argument("data", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--items", cls=ListOption, help="Item columns in order: --items A1 A2 A3 (default: the codebook's items).")
+@click.option("--scales", cls=ListOption, type=click.IntRange(min=1),
+              help="Factor lengths in item order, for even-odd: --scales 4 4 4 (default: from the codebook).")
+@click.option("--codebook", type=click.Path(dir_okay=False, path_type=Path), default=None)
+@click.option("--format", "fmt", type=FORMAT, default="table", show_default=True)
+def screen_cmd(data: Path, items: tuple[str, ...], scales: tuple[int, ...], codebook: Path | None,
+               fmt: str) -> None:
+    """Careless-responding indices per respondent: longstring, IRV, Mahalanobis D², even-odd, person-total.
+
+    Definitions as the R package careless (vccscale.clean.indices); row is the 0-based data row. With --items,
+    the columns are taken as given (no reverse-keying); without, the codebook's items per respondent version."""
+    import pandas as pd
+
+    from .clean.pipeline import index_flags, indices_frame, screen_indices
+    from .errors import DataError
+
+    ds = _read_data(data, codebook)
+    if items:
+        missing = [c for c in items if c not in ds.data.columns]
+        if missing:
+            raise DataError(f"item column(s) not in the data: {', '.join(missing)}", file=data, column=missing[0])
+        if scales and sum(scales) != len(items):
+            raise click.BadParameter(f"--scales add up to {sum(scales)}, but {len(items)} items were given",
+                                     param_hint="--scales")
+        x = ds.data[list(items)].apply(pd.to_numeric, errors="coerce").to_numpy(float)
+        f = indices_frame(x, x, [list(range(len(items)))], list(scales) if scales else None, ds.data.index,
+                          min_factors=2)
+    else:
+        if ds.codebook is None:
+            raise click.UsageError("give --items (and --scales), or a codebook")
+        f = screen_indices(ds)
+    flags = index_flags(f)
+    rows = []
+    for i, r in f.iterrows():
+        rec: dict[str, Any] = {"row": int(ds.data.index.get_loc(i))}
+        for k in ("longstring", "irv", "mahalanobis", "even_odd", "person_total"):
+            v = r[k]
+            rec[k] = None if pd.isna(v) else (int(v) if k == "longstring" else float(v))
+        if "perspective" in f:
+            rec["perspective"] = r["perspective"]
+        rec["flags"] = [k for k, v in flags.loc[i].items() if v]
+        rows.append(rec)
+    if fmt == "json":
+        echo_json(rows)
+    else:
+        _table(["row", "longstring", "irv", "mahalanobis", "even_odd", "person_total", "flags"],
+               [[r["row"], r["longstring"], _fmt(r["irv"]), _fmt(r["mahalanobis"]), _fmt(r["even_odd"]),
+                 _fmt(r["person_total"]), ",".join(r["flags"])] for r in rows], title=f"{len(rows)} respondents")
+
+
+def _fmt(v: Any) -> str:
+    return "" if v is None else f"{v:.3f}"
 
 
 # ---------------------------------------------------------------------------------------------------- registry

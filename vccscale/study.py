@@ -69,12 +69,101 @@ class InstrumentSection(_Section):
         return self
 
 
+class _Rule(_Section):
+    enabled: bool = True
+
+
+class StatusRule(_Rule):
+    """Exclude survey previews, tests, spam and offline previews (Qualtrics Status codes, formats doc 2.1)."""
+
+    exclude_codes: list[int] = Field(default_factory=lambda: [1, 2, 8, 9, 12, 17, 40])
+
+
+class UnfinishedRule(_Rule):
+    """Exclude responses that did not finish (Finished false) or whose Progress is below min_progress."""
+
+    min_progress: int = Field(default=100, ge=0, le=100)
+
+
+class DuplicateRule(_Rule):
+    """Duplicates: same value on every column of a key (ResponseId; relationship id + side, one respondent per
+    side of a relationship). Keys whose columns are absent are skipped. keep: which response of a set stays."""
+
+    keys: list[list[str]] = Field(default_factory=lambda: [["ResponseId"], ["relationship_id", "side"]])
+    keep: Literal["first", "last", "most_complete"] = "first"
+
+
+class SpeederRule(_Rule):
+    """Duration below fraction_of_median x the median duration (of responses still in), or below
+    seconds_per_item x items answered when that floor is set."""
+
+    fraction_of_median: float = Field(default=0.3, gt=0, lt=1)
+    seconds_per_item: float | None = Field(default=None, gt=0)
+
+
+class AttentionRule(_Rule):
+    """Instructed-response checks: a check counts for a respondent who saw its matrix; wrong or empty = failed."""
+
+    max_failed: int = Field(default=0, ge=0)
+
+
+class ThresholdRule(_Rule):
+    threshold: float | None = None
+
+
+class LongstringRule(_Rule):
+    """Flag a run of identical consecutive answers within a survey block that is longer than block_share of the
+    block's items and at least min_run answers long."""
+
+    block_share: float = Field(default=0.5, gt=0, le=1)
+    min_run: int = Field(default=10, ge=2)
+
+
+class MissingRule(_Rule):
+    """Exclude respondents missing more than max_share of the items of their version."""
+
+    max_share: float = Field(default=0.5, ge=0, le=1)
+
+
+class CleaningSection(_Section):
+    """Screening rules, applied in this order; each can be turned off (enabled: false). Thresholds of the
+    careless-responding indices default to vccscale.clean.indices.DEFAULT_THRESHOLDS (documented in
+    default_flags): irv = maximum IRV, mahalanobis = chi-square confidence,
+    even_odd = maximum even-odd, person_total = minimum person-total correlation (off by default)."""
+
+    status: StatusRule = StatusRule()
+    unfinished: UnfinishedRule = UnfinishedRule()
+    duplicates: DuplicateRule = DuplicateRule()
+    speeders: SpeederRule = SpeederRule()
+    attention: AttentionRule = AttentionRule()
+    longstring: LongstringRule = LongstringRule()
+    irv: ThresholdRule = ThresholdRule()
+    mahalanobis: ThresholdRule = ThresholdRule()
+    even_odd: ThresholdRule = ThresholdRule()
+    person_total: ThresholdRule = ThresholdRule(enabled=False)
+    missing: MissingRule = MissingRule()
+    min_answered: float = Field(default=0.5, gt=0, le=1,
+                                description="Share of a scale's items needed for a scale score (else missing)")
+    missing_data: Literal["listwise", "fiml", "mice"] = Field(
+        default="fiml", description="How later stages treat remaining missing item answers")
+    mice_imputations: int = Field(default=20, ge=1)
+
+
+class DataSection(_Section):
+    """Where the responses come from. Relative paths are relative to the study file."""
+
+    export: str = Field(description="Qualtrics export (csv, tsv, sav or zip)")
+    codebook: str | None = Field(default=None, description="Codebook of the instrument (csv or json)")
+    identifiers: Literal["drop", "hash", "keep"] = "drop"
+    salt_env: str | None = Field(default=None, description="Environment variable holding the salt for hashing")
+
+
 class Study(_Section):
     study: StudyMeta
     instrument: InstrumentSection | None = None
     # Sections of later stages; their schemas are added by the stages that use them.
-    data: dict[str, Any] | None = None
-    cleaning: dict[str, Any] | None = None
+    data: DataSection | None = None
+    cleaning: CleaningSection | None = None
     validation: dict[str, Any] | None = None
     models: dict[str, Any] | None = None
     power: dict[str, Any] | None = None
@@ -85,6 +174,11 @@ class Study(_Section):
     @property
     def seed(self) -> int | None:
         return self.study.seed
+
+    def resolve(self, relative: str) -> Path:
+        """A path from the study file, relative to the study file's folder."""
+        p = Path(relative)
+        return p if p.is_absolute() or self.path is None else self.path.parent / p
 
 
 def load_study(path: str | Path) -> Study:
