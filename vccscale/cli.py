@@ -551,6 +551,90 @@ def _fmt(v: Any) -> str:
     return "" if v is None else f"{v:.3f}"
 
 
+# ---------------------------------------------------------------------------------------------------- validate
+def _items_or_codebook(ds: Any, items: tuple[str, ...]) -> list[str]:
+    from .errors import DataError
+
+    if items:
+        missing = [c for c in items if c not in ds.data.columns]
+        if missing:
+            raise DataError(f"item column(s) not in the data: {', '.join(missing)}", file=ds.source.path,
+                            column=missing[0])
+        return list(items)
+    raise click.UsageError("name the item columns: --items I1 I2 I3 ...")
+
+
+@main.command("reliability")
+@click.argument("data", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--items", cls=ListOption, help="Item columns: --items I1 I2 I3.")
+@click.option("--check-keys", is_flag=True, help="Reverse items that load negatively on the first component "
+              "(psych::alpha check.keys); without it they are only reported as a warning.")
+@click.option("--format", "fmt", type=FORMAT, default="table", show_default=True)
+def reliability_cmd(data: Path, items: tuple[str, ...], check_keys: bool, fmt: str) -> None:
+    """Cronbach's alpha (raw, standardised, Feldt CI), McDonald's omega total, item statistics.
+
+    As psych::alpha and psych::omega(nfactors = 1) on pairwise-complete correlations."""
+    import warnings
+
+    from .validate import cronbach_alpha, omega
+
+    ds = _read_data(data)
+    cols = _items_or_codebook(ds, items)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        a = cronbach_alpha(ds.data, cols, check_keys=check_keys)
+        o = omega(ds.data, cols, n_factors=1)
+    for w in caught:
+        click.echo(f"warning: {w.message}", err=True)
+    out = {"alpha": a.alpha, "alpha_std": a.std_alpha, "alpha_ci": [a.ci_lower, a.ci_upper],
+           "omega_total": o.omega_total, "n": a.n_obs, "reversed_items": list(a.reversed_items),
+           "negative_items": list(a.negative_items),
+           "items": [{"item": i, "r_drop": float(r["r_drop"]), "alpha_if_deleted": float(r["alpha_if_deleted"])}
+                     for i, r in a.items.iterrows()]}
+    if fmt == "json":
+        echo_json(out)
+        return
+    click.echo(a.summary())
+    click.echo(o.summary())
+
+
+@main.command("efa")
+@click.argument("data", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--items", cls=ListOption, help="Item columns: --items I1 I2 I3.")
+@click.option("--factors", "n_factors", type=click.IntRange(min=1), required=True, help="Number of factors.")
+@click.option("--method", type=click.Choice(["minres", "ml", "principal"]), default="minres", show_default=True)
+@click.option("--rotation", type=click.Choice(["oblimin", "varimax", "promax", "geomin", "none"]),
+              default="oblimin", show_default=True)
+@click.option("--seed", type=click.IntRange(min=0), default=1, show_default=True,
+              help="Seed of the parallel analysis (recorded in the output).")
+@click.option("--format", "fmt", type=FORMAT, default="table", show_default=True)
+def efa_cmd(data: Path, items: tuple[str, ...], n_factors: int, method: str, rotation: str, seed: int,
+            fmt: str) -> None:
+    """Exploratory factor analysis: KMO, Bartlett, parallel analysis, loadings (as psych::fa)."""
+    from .validate import bartlett, efa, kmo, parallel_analysis
+
+    ds = _read_data(data)
+    cols = _items_or_codebook(ds, items)
+    k = kmo(ds.data, cols)
+    b = bartlett(ds.data, cols)
+    pa = parallel_analysis(ds.data, cols, seed=seed, method="minres" if method == "principal" else method)
+    res = efa(ds.data, cols, n_factors, method=method, rotation=None if rotation == "none" else rotation)
+    out = {"kmo": {"overall": k.msa, "items": {i: float(v) for i, v in k.msa_items.items()}},
+           "bartlett": {"chisq": b.chisq, "df": b.df, "pvalue": b.pvalue},
+           "parallel_n_factors": pa.n_factors, "parallel_seed": seed,
+           "loadings": {i: [float(v) for v in row] for i, row in res.loadings.iterrows()},
+           "factors": list(res.loadings.columns),
+           "communalities": {i: float(v) for i, v in res.communalities.items()},
+           "factor_correlations": res.phi.to_numpy().tolist(), "method": method, "rotation": rotation,
+           "n": res.n_obs}
+    if fmt == "json":
+        echo_json(out)
+        return
+    click.echo(f"KMO = {k.msa:.3f}; Bartlett chi2({b.df}) = {b.chisq:.2f}, p = {b.pvalue:.3g}; parallel analysis "
+               f"suggests {pa.n_factors} factor(s) (seed {seed})")
+    click.echo(res.summary())
+
+
 # ---------------------------------------------------------------------------------------------------- registry
 @main.command("registry")
 @click.option("--format", "fmt", type=FORMAT, default="table", show_default=True)

@@ -1,0 +1,198 @@
+"""vccscale.validate.validity: HTMT against semTools 0.5-6 (hs_cfa_ml.json, validate_extra_reference.json),
+Fornell-Larcker, cross-loadings, Harman's test (psych::principal) and the CLF hook."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from vccscale.errors import DataError, ModelError
+from vccscale.validate import (
+    common_latent_factor,
+    cross_loadings,
+    fornell_larcker,
+    harman_single_factor,
+    htmt,
+)
+from vccscale.validate.validity import clf_syntax
+
+REF = Path(__file__).parent / "reference" / "validate"
+ITEMS = [f"{t}{i}" for t in "ACENO" for i in range(1, 6)]
+HS_BLOCKS = {"visual": ["x1", "x2", "x3"], "textual": ["x4", "x5", "x6"], "speed": ["x7", "x8", "x9"]}
+
+
+def close(actual, desired, rtol=1e-3, atol=1e-6):
+    np.testing.assert_allclose(np.asarray(actual, dtype=float), np.asarray(desired, dtype=float), rtol=rtol, atol=atol)
+
+
+def load(name: str) -> dict:
+    p = REF / name
+    if not p.exists():
+        pytest.skip(f"{name} not generated")
+    return json.loads(p.read_text())
+
+
+def matrix(m: dict) -> pd.DataFrame:
+    return pd.DataFrame(np.asarray(m["values"], dtype=float), index=m["rownames"], columns=m["colnames"])
+
+
+@pytest.fixture(scope="module")
+def hs_ref() -> dict:
+    return load("hs_cfa_ml.json")
+
+
+@pytest.fixture(scope="module")
+def extra() -> dict:
+    return load("validate_extra_reference.json")
+
+
+@pytest.fixture(scope="module")
+def hs() -> pd.DataFrame:
+    return pd.read_csv(REF / "HolzingerSwineford1939.csv")
+
+
+@pytest.fixture(scope="module")
+def bfi() -> pd.DataFrame:
+    return pd.read_csv(REF / "bfi.csv")
+
+
+# ------------------------------------------------------------------------------------------------ HTMT
+def test_htmt_matches_semtools_hs(hs_ref, hs):
+    assert hs_ref["htmt"]["default_htmt2"] is True
+    h2 = htmt(hs, HS_BLOCKS)  # default = htmt2, as semTools 0.5-6
+    assert h2.variant == "htmt2"
+    close(h2.matrix, matrix(hs_ref["htmt"]["htmt2_true"]))
+    close(htmt(hs, HS_BLOCKS, variant="htmt").matrix, matrix(hs_ref["htmt"]["htmt2_false"]))
+
+
+@pytest.mark.parametrize("fixture, blocks", [
+    ("htmt_bfi", {"A": ["A2", "A3", "A4", "A5"], "C": ["C1", "C2", "C3"], "E": ["E3", "E4", "E5"],
+                  "N": ["N1", "N2", "N3", "N4", "N5"]}),
+    ("htmt_signs", {"A": ["A1", "A2", "A3"], "C": ["C1", "C4", "C5"]})])
+def test_htmt_matches_semtools_bfi_listwise(extra, bfi, fixture, blocks):
+    r = extra[fixture]
+    close(htmt(bfi, blocks).matrix, matrix(r["htmt2"]))
+    close(htmt(bfi, blocks, "htmt").matrix, matrix(r["htmt"]))
+    close(htmt(bfi, blocks, "htmt", absolute=False).matrix, matrix(r["htmt_signed"]))
+
+
+def test_htmt_closed_form_two_blocks():
+    rng = np.random.default_rng(5)
+    f = rng.multivariate_normal([0, 0], [[1, .5], [.5, 1]], 400)
+    x = pd.DataFrame(np.column_stack([f[:, [0]] + rng.normal(size=(400, 2)), f[:, [1]] + rng.normal(size=(400, 2))]),
+                     columns=["a1", "a2", "b1", "b2"])
+    r = x.corr().to_numpy()
+    expect = np.mean(np.abs(r[:2, 2:])) / np.sqrt(abs(r[0, 1]) * abs(r[2, 3]))
+    h = htmt(x, {"a": ["a1", "a2"], "b": ["b1", "b2"]}, "htmt")
+    assert h.matrix.loc["a", "b"] == pytest.approx(expect, rel=1e-12)
+    geo = np.exp(np.mean(np.log(np.abs(r[:2, 2:])))) / np.sqrt(abs(r[0, 1]) * abs(r[2, 3]))
+    assert htmt(x, {"a": ["a1", "a2"], "b": ["b1", "b2"]}).matrix.loc["a", "b"] == pytest.approx(geo, rel=1e-12)
+
+
+def test_htmt_bootstrap_reproducible(hs):
+    a = htmt(hs, HS_BLOCKS, n_boot=200, seed=11)
+    b = htmt(hs, HS_BLOCKS, n_boot=200, seed=11)
+    pd.testing.assert_frame_equal(a.to_frame(), b.to_frame())
+    t = a.to_frame()
+    assert list(t.columns) == ["factor_a", "factor_b", "htmt", "ci_lower", "ci_upper"] and len(t) == 3
+    assert ((t.ci_lower < t.htmt) & (t.htmt < t.ci_upper)).all()
+    assert a.n_boot == 200 and a.n_boot_failed == 0 and a.to_dict()["seed"] == 11
+    c = htmt(hs, HS_BLOCKS, n_boot=200, seed=12)
+    assert not np.allclose(c.ci_lower.to_numpy(), a.ci_lower.to_numpy())
+    assert "ci_lower" not in htmt(hs, HS_BLOCKS).to_frame()
+
+
+def test_htmt_errors(hs):
+    with pytest.raises(DataError, match="variant"):
+        htmt(hs, HS_BLOCKS, variant="htmt3")
+    with pytest.raises(DataError, match="two factors"):
+        htmt(hs, {"visual": ["x1", "x2", "x3"]})
+    with pytest.raises(DataError, match="two factors") as e:  # item listed twice
+        htmt(hs, {"a": ["x1", "x2"], "b": ["x2", "x3"]})
+    assert e.value.column == "x2"
+    one = htmt(hs, {"a": ["x1"], "b": ["x2", "x3"]})  # single-item block: undefined, as semTools
+    assert np.isnan(one.matrix.loc["a", "b"])
+
+
+# ------------------------------------------------------------------------------------------------ Fornell-Larcker
+def test_fornell_larcker_with_semtools_ave(hs_ref):
+    cor = matrix(hs_ref["cor_lv"])
+    fl = fornell_larcker(hs_ref["ave"], cor)
+    close(np.diag(fl.table), np.sqrt([hs_ref["ave"][f] for f in cor.index]))
+    off = ~np.eye(3, dtype=bool)
+    close(fl.table.to_numpy()[off], cor.to_numpy()[off])
+    assert fl.passed.all()
+    bad = fornell_larcker({"visual": 0.2, "textual": 0.72, "speed": 0.42}, cor)
+    assert not bad.passed["visual"] and bad.passed["textual"]
+    assert bad.max_correlation["visual"] == pytest.approx(cor.loc["visual", "speed"])
+    assert set(fl.to_dict()) == {"table", "passed", "max_correlation"} and fl.to_frame() is fl.table
+    with pytest.raises(DataError, match="no AVE"):
+        fornell_larcker({"visual": .4}, cor)
+
+
+# ------------------------------------------------------------------------------------------------ cross-loadings
+def test_cross_loadings(hs):
+    cl = cross_loadings(hs, HS_BLOCKS)
+    assert list(cl.columns) == ["visual", "textual", "speed", "factor", "own_highest"]
+    score = hs[["x4", "x5", "x6"]].mean(axis=1)
+    assert cl.loc["x1", "textual"] == pytest.approx(np.corrcoef(hs["x1"], score)[0, 1], rel=1e-12)
+    assert cl["own_highest"].all()
+    cc = cross_loadings(hs, HS_BLOCKS, corrected=True)
+    assert cc.loc["x1", "visual"] == pytest.approx(np.corrcoef(hs["x1"], hs[["x2", "x3"]].mean(axis=1))[0, 1])
+    assert (cc.loc["x1", "visual"] < cl.loc["x1", "visual"]) and cc.loc["x1", "speed"] == cl.loc["x1", "speed"]
+
+
+# ------------------------------------------------------------------------------------------------ Harman
+def test_harman_matches_psych(extra, bfi):
+    h = harman_single_factor(bfi, ITEMS)
+    close(h.share, extra["harman"]["pca"])
+    assert h.method == "pca" and not h.flagged and h.n_items == 25
+    close(harman_single_factor(bfi, ITEMS, method="minres").share, extra["harman"]["minres"])
+    rng = np.random.default_rng(0)
+    common = rng.normal(size=(300, 1))
+    x = pd.DataFrame(common + 0.5 * rng.normal(size=(300, 6)), columns=list("abcdef"))
+    assert harman_single_factor(x, list(x.columns)).flagged
+    assert harman_single_factor(x, list(x.columns)).to_frame().loc["harman", "flagged"]
+
+
+# ------------------------------------------------------------------------------------------------ CLF hook
+def test_clf_with_fake_engine(hs):
+    base, clf = clf_syntax(HS_BLOCKS)
+    assert base.splitlines()[0] == "visual =~ x1 + x2 + x3"
+    assert "CMV =~ 1*x1 + 1*x2 + 1*x3 + 1*x4 + 1*x5 + 1*x6 + 1*x7 + 1*x8 + 1*x9" in clf and "CMV ~~ 0*speed" in clf
+    assert "CMV =~ x1 + x2 + x3 + x4" in clf_syntax(HS_BLOCKS, equal_loadings=False)[1]
+    assert clf_syntax(HS_BLOCKS, marker=["m1"])[1].count("1*m1") == 1
+    seen = []
+
+    def fake(syntax: str, data: pd.DataFrame) -> pd.DataFrame:
+        seen.append(syntax)
+        with_cmv = "CMV" in syntax
+        rows = [{"lhs": f, "op": "=~", "rhs": i, "std_all": 0.7 - (0.3 if with_cmv and i == "x1" else 0.05 * with_cmv)}
+                for f, its in HS_BLOCKS.items() for i in its]
+        if with_cmv:
+            rows += [{"lhs": "CMV", "op": "=~", "rhs": i, "std_all": 0.2} for its in HS_BLOCKS.values() for i in its]
+        return pd.DataFrame(rows)
+
+    out = common_latent_factor(hs, HS_BLOCKS, fit_cfa=fake)
+    assert seen == [base, clf]
+    assert out.loc["x1", "flagged"] and not out.loc["x2", "flagged"]
+    assert out.loc["x2", "delta"] == pytest.approx(0.05)
+    assert out.attrs["method_variance"] == pytest.approx(0.04)
+    with pytest.raises(ModelError, match="columns"):
+        common_latent_factor(hs, HS_BLOCKS, fit_cfa=lambda s, d: pd.DataFrame({"lhs": []}))
+
+
+def test_clf_with_vccscale_sem_matches_lavaan(extra, bfi):
+    pytest.importorskip("vccscale.sem")
+    r = extra["clf_bfi"]
+    blocks = {"A": ["A2", "A3", "A4", "A5"], "C": ["C1", "C2", "C3"], "E": ["E3", "E4", "E5"],
+              "N": ["N1", "N2", "N3", "N4", "N5"]}
+    out = common_latent_factor(bfi, blocks)  # default engine: vccscale.sem.fit_cfa
+    assert list(out.index) == r["item"]
+    close(out["std_loading"], r["std_base"])
+    close(out["std_loading_clf"], r["std_clf"])
+    close(out["method_loading"], r["std_cmv"])
+    assert not out["flagged"].any()

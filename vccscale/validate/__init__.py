@@ -1,0 +1,76 @@
+"""Scale validation: item analysis, reliability, exploratory factor analysis, discriminant validity, CMB checks.
+
+Every function takes a DataFrame plus column names (pingouin style) and returns a DataFrame or a small frozen
+results object with ``.to_frame()`` and ``.to_dict()``; each docstring states the definition and the R call it
+reproduces (psych 2.2.9, GPArotation 2022.10, semTools 0.5-6, lavaan 0.6-14). Numerics are numpy/scipy only:
+factor_analyzer 0.5.1 breaks with scikit-learn >= 1.6 while pingouin 0.7 needs scikit-learn >= 1.6.1, and
+neither adds anything needed here, so neither is a dependency (details in :mod:`vccscale.validate.efa`).
+
+CFA-based quantities (CR/AVE of a multi-factor CFA, the common-latent-factor comparison) take the fitted
+model's parameter table from the ``vccscale.sem`` engine: :func:`reliability_from_params`,
+:func:`common_latent_factor`.
+"""
+from __future__ import annotations
+
+from .efa import (
+                  BartlettResult,
+                  EFAResult,
+                  KMOResult,
+                  ParallelResult,
+                  bartlett,
+                  efa,
+                  kmo,
+                  loading_table,
+                  parallel_analysis,
+)
+from .items import ItemAnalysis, item_analysis
+from .reliability import (
+                  AlphaResult,
+                  OmegaResult,
+                  ReverseKeyWarning,
+                  ave,
+                  composite_reliability,
+                  cronbach_alpha,
+                  omega,
+                  reliability_from_params,
+)
+from .validity import (
+                  FornellLarckerResult,
+                  HarmanResult,
+                  HTMTResult,
+                  common_latent_factor,
+                  cross_loadings,
+                  fornell_larcker,
+                  harman_single_factor,
+                  htmt,
+)
+
+__all__ = [
+                  "AlphaResult",
+                  "BartlettResult",
+                  "EFAResult",
+                  "FornellLarckerResult",
+                  "HTMTResult",
+                  "HarmanResult",
+                  "ItemAnalysis",
+                  "KMOResult",
+                  "OmegaResult",
+                  "ParallelResult",
+                  "ReverseKeyWarning",
+                  "ave",
+                  "bartlett",
+                  "common_latent_factor",
+                  "composite_reliability",
+                  "cronbach_alpha",
+                  "cross_loadings",
+                  "efa",
+                  "fornell_larcker",
+                  "harman_single_factor",
+                  "htmt",
+                  "item_analysis",
+                  "kmo",
+                  "loading_table",
+                  "omega",
+                  "parallel_analysis",
+                  "reliability_from_params",
+]

@@ -1,0 +1,142 @@
+"""Shared numerics of vccscale.validate: input checks, pairwise correlations, psych's smc/Pinv, eigen helpers.
+
+Missing data follow the R function each statistic reproduces: psych uses pairwise-complete correlations
+(``cor(x, use = "pairwise")``, which is what ``pandas.DataFrame.corr()`` computes), semTools' htmt uses
+listwise deletion (lavaan's ``missing = "listwise"``).
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+import numpy as np
+import pandas as pd
+
+from ..errors import DataError
+
+
+def item_frame(data: pd.DataFrame, items: Iterable[str] | None, *, min_items: int = 2,
+               what: str = "this statistic") -> pd.DataFrame:
+    """The item columns as a float DataFrame (a copy), after checking they exist, are numeric and vary."""
+    if not isinstance(data, pd.DataFrame):
+        raise DataError(f"data must be a pandas DataFrame, not {type(data).__name__}")
+    cols = list(data.columns) if items is None else list(items)
+    if isinstance(items, str):
+        raise DataError("items must be a list of column names, not a single string", column=items)
+    if len(set(cols)) != len(cols):
+        dup = sorted({c for c in cols if cols.count(c) > 1})
+        raise DataError(f"items listed more than once: {dup}", column=dup[0])
+    missing = [c for c in cols if c not in data.columns]
+    if missing:
+        raise DataError(f"item column(s) not in the data: {missing}", column=missing[0])
+    if len(cols) < min_items:
+        raise DataError(f"{what} needs at least {min_items} items, got {len(cols)}")
+    out = {}
+    for c in cols:
+        s = data[c]
+        if s.dtype == bool or not (pd.api.types.is_numeric_dtype(s) or s.isna().all()):
+            raise DataError("item column is not numeric (recode response labels to numbers first)", column=c)
+        out[c] = pd.to_numeric(s, errors="raise").astype("float64")
+    x = pd.DataFrame(out, index=data.index)
+    n_obs = x.notna().sum()
+    few = n_obs[n_obs < 2]
+    if len(few):
+        raise DataError(f"item has fewer than two answered values ({int(few.iloc[0])})", column=few.index[0])
+    sd = x.std()
+    flat = sd[~(sd > 0)]
+    if len(flat):
+        raise DataError("item has no variance (every answer is the same)", column=flat.index[0])
+    return x
+
+
+def blocks_frame(data: pd.DataFrame, blocks: Mapping[str, Iterable[str]], *, min_per_block: int = 1,
+                 what: str = "this statistic") -> tuple[pd.DataFrame, dict[str, list[str]]]:
+    """All items of all blocks (factor -> items) as one float frame, and the blocks as lists."""
+    if not isinstance(blocks, Mapping) or not blocks:
+        raise DataError("blocks must be a non-empty mapping of factor name -> list of item columns")
+    bl: dict[str, list[str]] = {}
+    seen: dict[str, str] = {}
+    for f, its in blocks.items():
+        if isinstance(its, str):
+            raise DataError(f"items of factor {f!r} must be a list of column names, not a string", field=str(f))
+        its = list(its)
+        if len(its) < min_per_block:
+            raise DataError(f"{what} needs at least {min_per_block} item(s) per factor; {f!r} has {len(its)}",
+                            field=str(f))
+        for c in its:
+            if c in seen:
+                raise DataError(f"item belongs to two factors ({seen[c]!r} and {f!r})", column=c)
+            seen[c] = str(f)
+        bl[str(f)] = its
+    allitems = [c for its in bl.values() for c in its]
+    return item_frame(data, allitems, min_items=1, what=what), bl
+
+
+def pairwise_cor(x: pd.DataFrame) -> np.ndarray:
+    """Pearson correlations from pairwise-complete observations (R ``cor(x, use = "pairwise")``)."""
+    r = x.corr().to_numpy(dtype=float)
+    if np.isnan(r).any():
+        i, j = np.argwhere(np.isnan(r))[0]
+        raise DataError(f"items {x.columns[i]!r} and {x.columns[j]!r} have no pair of answers in common: "
+                        "their correlation is undefined", column=str(x.columns[i]))
+    return r
+
+
+def pairwise_cov(x: pd.DataFrame) -> np.ndarray:
+    """Covariances (divisor n - 1) from pairwise-complete observations (R ``cov(x, use = "pairwise")``)."""
+    c = x.cov().to_numpy(dtype=float)
+    if np.isnan(c).any():
+        i, j = np.argwhere(np.isnan(c))[0]
+        raise DataError(f"items {x.columns[i]!r} and {x.columns[j]!r} have no pair of answers in common",
+                        column=str(x.columns[i]))
+    return c
+
+
+def listwise(x: pd.DataFrame, *, what: str = "this statistic", min_rows: int = 3) -> pd.DataFrame:
+    """Complete cases only (lavaan ``missing = "listwise"``)."""
+    out = x.dropna()
+    if len(out) < min_rows:
+        raise DataError(f"{what} uses complete cases only and just {len(out)} row(s) are complete")
+    return out
+
+
+def pinv(a: np.ndarray) -> np.ndarray:
+    """Moore-Penrose inverse with psych::Pinv's tolerance (singular values <= sqrt(eps) * d[1] dropped)."""
+    u, d, vt = np.linalg.svd(a)
+    keep = d > max(np.sqrt(np.finfo(float).eps) * d[0], 0)
+    return (vt[keep].T / d[keep]) @ u[:, keep].T
+
+
+def cov2cor(c: np.ndarray) -> np.ndarray:
+    s = 1 / np.sqrt(np.diag(c))
+    return c * np.outer(s, s)
+
+
+def smc(r: np.ndarray) -> np.ndarray:
+    """Squared multiple correlations 1 - 1/diag(R^-1), clipped to [0, 1] (psych::smc on a correlation matrix)."""
+    r = cov2cor(np.asarray(r, dtype=float))
+    s = 1 - 1 / np.diag(pinv(r))
+    return np.clip(s, 0.0, 1.0)
+
+
+def eigh_desc(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Eigenvalues (descending) and eigenvectors of a symmetric matrix (R ``eigen(a, symmetric = TRUE)``)."""
+    w, v = np.linalg.eigh((a + a.T) / 2)
+    return w[::-1].copy(), v[:, ::-1].copy()
+
+
+def as_series(values: Mapping[str, float] | pd.Series | Iterable[float], name: str) -> pd.Series:
+    if isinstance(values, pd.Series):
+        s = values.astype(float)
+    elif isinstance(values, Mapping):
+        s = pd.Series({str(k): float(v) for k, v in values.items()}, dtype=float)
+    else:
+        arr = np.asarray(list(values), dtype=float)
+        s = pd.Series(arr, index=[f"{name}{i + 1}" for i in range(len(arr))])
+    return s.rename(name)
+
+
+def rng_from(seed: int | np.random.Generator | None) -> np.random.Generator:
+    """One numpy Generator per call; the global random state is never touched."""
+    if isinstance(seed, np.random.Generator):
+        return seed
+    return np.random.default_rng(seed)

@@ -1,0 +1,354 @@
+"""Discriminant validity and common-method checks: HTMT (semTools 0.5-6), Fornell-Larcker, cross-loadings,
+Harman's single-factor test, and the hook for common-latent-factor / marker-variable CFA comparisons.
+
+Computed with numpy/pandas only (see :mod:`vccscale.validate.efa` for why neither factor_analyzer nor pingouin
+is used). ``blocks`` is always a mapping factor name -> list of item columns (items already reverse-keyed).
+
+- ``htmt(data, blocks, variant="htmt2")`` -> :class:`HTMTResult`, optional percentile bootstrap CI.
+- ``fornell_larcker(ave_by_factor, factor_correlations)`` -> :class:`FornellLarckerResult`.
+- ``cross_loadings(data, blocks)`` -> DataFrame of item x scale-score correlations.
+- ``harman_single_factor(data, items)`` -> :class:`HarmanResult`.
+- ``common_latent_factor(data, blocks)``: trait CFA with and without a common method factor (CLF / CFA
+  marker technique), fitted by the ``vccscale.sem`` engine or any ``fit_cfa(syntax, data) -> parameter table``.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from ..errors import DataError, ModelError
+from ._common import (
+    blocks_frame,
+    eigh_desc,
+    item_frame,
+    listwise,
+    pairwise_cor,
+    rng_from,
+)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# HTMT
+# ----------------------------------------------------------------------------------------------------------
+def _htmt_matrix(r: np.ndarray, idx: list[np.ndarray], variant: str, absolute: bool) -> np.ndarray:
+    r = np.abs(r) if (absolute or variant == "htmt2") else r.copy()
+    np.fill_diagonal(r, np.nan)
+    if variant == "htmt2":
+        with np.errstate(divide="ignore"):
+            r = np.log(r)
+    nf = len(idx)
+    avg = np.full((nf, nf), np.nan)
+    for a in range(nf):
+        for b in range(a, nf):
+            block = r[np.ix_(idx[a], idx[b])]
+            vals = block[~np.isnan(block)]
+            if len(vals):
+                avg[a, b] = avg[b, a] = vals.mean()
+    if variant == "htmt2":
+        avg = np.exp(avg)
+    w = np.diag(avg)
+    return avg / np.sqrt(np.outer(w, w))
+
+
+@dataclass(frozen=True)
+class HTMTResult:
+    """``matrix``: factors x factors HTMT (1 on the diagonal); ``ci_lower``/``ci_upper``: percentile bootstrap
+    limits (None without bootstrap); ``n_boot_failed``: draws with an undefined HTMT."""
+
+    matrix: pd.DataFrame
+    variant: str
+    n_obs: int
+    ci_lower: pd.DataFrame | None = None
+    ci_upper: pd.DataFrame | None = None
+    ci_level: float | None = None
+    n_boot: int = 0
+    n_boot_failed: int = 0
+    seed: int | None = None
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per pair of factors: factor_a, factor_b, htmt (and ci_lower, ci_upper)."""
+        names = list(self.matrix.index)
+        rows = []
+        for i, a in enumerate(names):
+            for b in names[i + 1:]:
+                row = {"factor_a": a, "factor_b": b, "htmt": float(self.matrix.loc[a, b])}
+                if self.ci_lower is not None:
+                    row["ci_lower"] = float(self.ci_lower.loc[a, b])
+                    row["ci_upper"] = float(self.ci_upper.loc[a, b])
+                rows.append(row)
+        return pd.DataFrame(rows)
+
+    def to_dict(self) -> dict:
+        return {"variant": self.variant, "n_obs": self.n_obs, "n_boot": self.n_boot,
+                "n_boot_failed": self.n_boot_failed, "ci_level": self.ci_level, "seed": self.seed,
+                "pairs": self.to_frame().to_dict(orient="records")}
+
+    def summary(self) -> str:
+        return f"HTMT ({self.variant}, n = {self.n_obs})\n" + self.to_frame().round(3).to_string(index=False)
+
+
+def htmt(data: pd.DataFrame, blocks: Mapping[str, Iterable[str]], variant: str = "htmt2", *, absolute: bool = True,
+         n_boot: int = 0, ci: float = 0.95, seed: int | np.random.Generator | None = None) -> HTMTResult:
+    """Heterotrait-monotrait ratio of correlations, as ``semTools::htmt(model, data)``.
+
+    HTMT(i, j) = mean of the correlations between the items of i and j, divided by the geometric mean of the
+    average within-block correlations of i and of j (off-diagonal, both triangles). Correlations are Pearson
+    on complete cases (semTools' default ``missing = "listwise"``).
+
+    ``variant="htmt2"`` (default, as semTools 0.5-6's ``htmt2 = TRUE``): every "mean" is a geometric mean of
+    absolute correlations (Roemer, Schuberth & Henseler 2021); it is the default because it stays consistent
+    for congeneric (unequal-loading) items, where the classic ratio is biased, and semTools made it so.
+    ``variant="htmt"``: the classic Henseler, Ringle & Sarstedt (2015) arithmetic means, of absolute
+    correlations when ``absolute=True`` (semTools' default) else of the signed ones.
+    Blocks with one item give NaN (no within-block correlation).
+
+    ``n_boot > 0`` adds a percentile bootstrap CI (rows resampled with replacement, ``seed`` for a
+    ``numpy.random.Generator``); compare the upper limit with 0.85 / 0.90.
+    """
+    if variant not in ("htmt2", "htmt"):
+        raise DataError(f"unknown HTMT variant {variant!r}: use 'htmt2' or 'htmt'", field="variant")
+    x, bl = blocks_frame(data, blocks, what="HTMT")
+    if len(bl) < 2:
+        raise DataError("HTMT needs at least two factors")
+    x = listwise(x, what="HTMT")
+    cols = list(x.columns)
+    idx = [np.array([cols.index(c) for c in its]) for its in bl.values()]
+    names = list(bl)
+    arr = x.to_numpy()
+    mat = _htmt_matrix(np.corrcoef(arr, rowvar=False), idx, variant, absolute)
+    res = {"matrix": pd.DataFrame(mat, index=names, columns=names), "variant": variant, "n_obs": len(x)}
+    if n_boot and n_boot > 0:
+        if not 0 < ci < 1:
+            raise DataError("ci must be between 0 and 1", field="ci")
+        rng = rng_from(seed)
+        n = len(arr)
+        draws = np.empty((int(n_boot), len(names), len(names)))
+        failed = 0
+        for b in range(int(n_boot)):
+            sample = arr[rng.integers(0, n, n)]
+            with np.errstate(invalid="ignore", divide="ignore"):
+                m = _htmt_matrix(np.corrcoef(sample, rowvar=False), idx, variant, absolute)
+            off = ~np.eye(len(names), dtype=bool)
+            if np.isnan(m[off]).any() and not np.isnan(mat[off]).any():
+                failed += 1
+            draws[b] = m
+        a = (1 - ci) / 2
+        lo = np.nanquantile(draws, a, axis=0)
+        hi = np.nanquantile(draws, 1 - a, axis=0)
+        res.update(ci_lower=pd.DataFrame(lo, index=names, columns=names),
+                   ci_upper=pd.DataFrame(hi, index=names, columns=names), ci_level=float(ci), n_boot=int(n_boot),
+                   n_boot_failed=failed, seed=seed if isinstance(seed, int) else None)
+    return HTMTResult(**res)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Fornell-Larcker
+# ----------------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class FornellLarckerResult:
+    """``table``: factor correlations with sqrt(AVE) on the diagonal; ``passed``: per factor, sqrt(AVE) exceeds
+    its largest absolute correlation with another factor (equivalently AVE > every squared correlation)."""
+
+    table: pd.DataFrame
+    passed: pd.Series
+    max_correlation: pd.Series
+
+    def to_frame(self) -> pd.DataFrame:
+        return self.table
+
+    def to_dict(self) -> dict:
+        return {"table": self.table.to_dict(orient="index"), "passed": self.passed.to_dict(),
+                "max_correlation": self.max_correlation.to_dict()}
+
+
+def fornell_larcker(ave_by_factor: Mapping[str, float] | pd.Series,
+                    factor_correlations: pd.DataFrame) -> FornellLarckerResult:
+    """Fornell-Larcker (1981) table: factor correlations (e.g. the standardised latent correlations of a CFA,
+    lavInspect(fit, "cor.lv")) off the diagonal and sqrt(AVE) on it (AVE e.g. from :func:`ave` or
+    ``semTools::AVE``). Factors are matched by name."""
+    ave_s = pd.Series(ave_by_factor, dtype=float) if not isinstance(ave_by_factor, pd.Series) else ave_by_factor
+    if not isinstance(factor_correlations, pd.DataFrame):
+        raise DataError("factor_correlations must be a DataFrame with factor names as index and columns")
+    names = [str(c) for c in factor_correlations.columns]
+    if [str(i) for i in factor_correlations.index] != names:
+        raise DataError("factor_correlations must have the same factor names, in the same order, as rows and columns")
+    missing = [f for f in names if f not in ave_s.index]
+    if missing:
+        raise DataError(f"no AVE given for factor(s) {missing}", field=missing[0])
+    a = ave_s.reindex(names).to_numpy(dtype=float)
+    if ((a < 0) | (a > 1)).any():
+        raise DataError("AVE values must lie between 0 and 1")
+    r = factor_correlations.to_numpy(dtype=float).copy()
+    off = r.copy()
+    np.fill_diagonal(off, np.nan)
+    maxr = np.nanmax(np.abs(off), axis=1) if len(names) > 1 else np.array([np.nan])
+    np.fill_diagonal(r, np.sqrt(a))
+    table = pd.DataFrame(r, index=names, columns=names)
+    passed = pd.Series(np.sqrt(a) > maxr, index=names, name="passed")
+    return FornellLarckerResult(table, passed, pd.Series(maxr, index=names, name="max_correlation"))
+
+
+# ----------------------------------------------------------------------------------------------------------
+# cross-loadings
+# ----------------------------------------------------------------------------------------------------------
+def cross_loadings(data: pd.DataFrame, blocks: Mapping[str, Iterable[str]], *, corrected: bool = False) -> pd.DataFrame:
+    """Correlation of every item with the unit-weighted scale score (item mean) of every factor, on complete
+    cases. Columns: one per factor, then ``factor`` (the item's own) and ``own_highest`` (its correlation with
+    its own scale exceeds those with all other scales). ``corrected=True`` leaves the item out of its own
+    scale score (the corrected item-total correlation), which removes the part-whole inflation."""
+    x, bl = blocks_frame(data, blocks, what="cross-loadings")
+    x = listwise(x, what="cross-loadings")
+    scores = pd.DataFrame({f: x[its].mean(axis=1) for f, its in bl.items()})
+    rows = {}
+    for f, its in bl.items():
+        for c in its:
+            row = {g: float(np.corrcoef(x[c], scores[g])[0, 1]) for g in bl}
+            if corrected:
+                rest = [i for i in its if i != c]
+                row[f] = float(np.corrcoef(x[c], x[rest].mean(axis=1))[0, 1]) if rest else float("nan")
+            rows[c] = row
+    out = pd.DataFrame.from_dict(rows, orient="index")
+    own = {c: f for f, its in bl.items() for c in its}
+    out["factor"] = [own[c] for c in out.index]
+    out["own_highest"] = [bool(out.loc[c, own[c]] > max([out.loc[c, g] for g in bl if g != own[c]], default=-np.inf))
+                          for c in out.index]
+    out.index.name = "item"
+    return out
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Harman
+# ----------------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class HarmanResult:
+    """Share of the total variance (p standardised items) taken by the first unrotated component/factor;
+    ``flagged`` when above ``threshold`` (0.50)."""
+
+    share: float
+    first_eigenvalue: float
+    n_items: int
+    method: str
+    threshold: float
+    flagged: bool
+    n_obs: int
+
+    def to_dict(self) -> dict:
+        return {k: getattr(self, k) for k in ("share", "first_eigenvalue", "n_items", "method", "threshold",
+                                              "flagged", "n_obs")}
+
+    def to_frame(self) -> pd.DataFrame:
+        return pd.DataFrame([self.to_dict()], index=["harman"])
+
+
+def harman_single_factor(data: pd.DataFrame, items: list[str] | None = None, method: str = "pca",
+                         threshold: float = 0.50) -> HarmanResult:
+    """Harman's single-factor test for common-method variance (Podsakoff et al. 2003).
+
+    ``method="pca"`` (default, as usually reported: SPSS "principal components, unrotated, one factor"):
+    share = largest eigenvalue of the pairwise correlation matrix of *all* substantive items / p, which is
+    ``psych::principal(data[items], 1)$Vaccounted["Proportion Var", 1]``. ``method="minres"``,
+    ``"ml"`` or ``"principal"`` (principal axis) use the sum of squared loadings of an unrotated one-factor
+    ``psych::fa`` instead (smaller, as unique variance is excluded). A share above ``threshold`` (0.50) flags
+    a likely common-method problem; a share below it does not rule one out.
+    """
+    x = item_frame(data, items, min_items=3, what="Harman's test")
+    r = pairwise_cor(x)
+    p = r.shape[0]
+    if method == "pca":
+        ev = float(eigh_desc(r)[0][0])
+    else:
+        from .efa import _METHOD_ALIASES, _fa_core
+
+        meth = _METHOD_ALIASES.get(method)
+        if meth is None:
+            raise DataError(f"unknown method {method!r}: use 'pca', 'minres', 'ml' or 'principal'", field="method")
+        ev = float((_fa_core(r, 1, meth, "none").loadings ** 2).sum())
+    share = ev / p
+    return HarmanResult(share, ev, p, method, float(threshold), bool(share > threshold), len(x))
+
+
+# ----------------------------------------------------------------------------------------------------------
+# CLF / marker hook
+# ----------------------------------------------------------------------------------------------------------
+def clf_syntax(blocks: Mapping[str, Iterable[str]], marker: Iterable[str] | None = None,
+               method_factor: str = "CMV", equal_loadings: bool = True) -> tuple[str, str]:
+    """lavaan syntax of the trait-only CFA and of the same CFA plus a method factor, uncorrelated with the
+    traits, loading on every item (and on the ``marker`` items, which load on nothing else: the CFA marker
+    technique of Williams, Hartman & Cavazotte 2010). ``equal_loadings`` (default) makes the method loadings
+    equal, the usual way to identify a common latent factor (without it such models are often empirically
+    under-identified); it is written as loadings fixed at 1 with a free method-factor variance, which is the
+    same model as equal free loadings with unit variance. Returns (baseline, with_method_factor)."""
+    bl = {f: list(its) for f, its in blocks.items()}
+    base = "\n".join(f"{f} =~ " + " + ".join(its) for f, its in bl.items())
+    allitems = [c for its in bl.values() for c in its] + list(marker or [])
+    terms = [f"1*{c}" if equal_loadings else c for c in allitems]
+    lines = [base, f"{method_factor} =~ " + " + ".join(terms)]
+    lines += [f"{method_factor} ~~ 0*{f}" for f in bl]
+    return base, "\n".join(lines)
+
+
+def _default_engine() -> Callable[[str, pd.DataFrame], pd.DataFrame]:
+    try:
+        from ..sem import fit_cfa as sem_fit_cfa
+    except ImportError as e:  # pragma: no cover - vccscale.sem ships with the package
+        raise ModelError("the common-latent-factor comparison needs a CFA engine: pass fit_cfa(syntax, data) -> "
+                         "parameter table (lhs, op, rhs, std_all)") from e
+    return lambda syntax, data: sem_fit_cfa(data, syntax).estimates
+
+
+def common_latent_factor(data: pd.DataFrame, blocks: Mapping[str, Iterable[str]],
+                         fit_cfa: Callable[[str, pd.DataFrame], pd.DataFrame] | None = None, *,
+                         marker: Iterable[str] | None = None, threshold: float = 0.20,
+                         equal_loadings: bool = True) -> pd.DataFrame:
+    """Common-latent-factor (or CFA marker) comparison: standardised loadings without and with a method factor.
+
+    Hook for the CFA engine: ``fit_cfa(syntax, data)`` must fit lavaan-syntax ``syntax`` to ``data`` and
+    return its parameter table with columns ``lhs, op, rhs, std_all`` (lavaan::parameterEstimates(fit,
+    standardized = TRUE) layout). By default ``vccscale.sem.fit_cfa(data, syntax).estimates`` is used (ML,
+    listwise). The models are :func:`clf_syntax`'s. Returns one row per item: ``factor``, ``std_loading``, ``std_loading_clf``,
+    ``delta`` (difference) and ``method_loading`` (std. loading on the method factor), ``flagged`` when
+    |delta| > ``threshold`` (0.20, a common rule of thumb); ``df.attrs["method_variance"]`` is the mean squared
+    method loading (the share of item variance due to the method factor).
+    """
+    if fit_cfa is None:
+        fit_cfa = _default_engine()
+    x, bl = blocks_frame(data, blocks, min_per_block=2, what="the CLF comparison")
+    extra = [c for c in (marker or []) if c not in x.columns]
+    if extra:
+        x = pd.concat([x, item_frame(data, extra, min_items=1, what="marker")], axis=1)
+    base, clf = clf_syntax(bl, marker, equal_loadings=equal_loadings)
+    need = {"lhs", "op", "rhs", "std_all"}
+    tabs = []
+    for syn in (base, clf):
+        t = fit_cfa(syn, x)
+        if not isinstance(t, pd.DataFrame) or not need <= set(t.columns):
+            raise ModelError(f"fit_cfa must return a DataFrame with columns {sorted(need)}")
+        tabs.append(t[t["op"] == "=~"].set_index(["lhs", "rhs"])["std_all"])
+    rows = []
+    for f, its in bl.items():
+        for c in its:
+            b0, b1 = float(tabs[0].get((f, c), np.nan)), float(tabs[1].get((f, c), np.nan))
+            mload = float(tabs[1].get(("CMV", c), np.nan))
+            rows.append({"item": c, "factor": f, "std_loading": b0, "std_loading_clf": b1, "delta": b0 - b1,
+                         "method_loading": mload, "flagged": bool(abs(b0 - b1) > threshold)})
+    out = pd.DataFrame(rows).set_index("item")
+    ml = out["method_loading"].to_numpy()
+    out.attrs["method_variance"] = float(np.nanmean(ml ** 2)) if np.isfinite(ml).any() else math.nan
+    return out
+
+
+__all__ = [
+    "FornellLarckerResult",
+    "HTMTResult",
+    "HarmanResult",
+    "clf_syntax",
+    "common_latent_factor",
+    "cross_loadings",
+    "fornell_larcker",
+    "harman_single_factor",
+    "htmt",
+]
