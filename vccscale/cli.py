@@ -635,6 +635,126 @@ def efa_cmd(data: Path, items: tuple[str, ...], n_factors: int, method: str, rot
     click.echo(res.summary())
 
 
+def _model_text(model: Path) -> str:
+    from .errors import ModelError
+
+    try:
+        return model.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ModelError("model file not found", file=model) from None
+
+
+def _fit_json(fit: Any, data: Any) -> dict[str, Any]:
+    """The machine-readable result of a CFA/SEM fit (keys of the issue's contract; lavaan's measure names with
+    dots written as underscores)."""
+    import numpy as np
+
+    from .validate import cronbach_alpha, fornell_larcker, htmt, reliability_from_params
+
+    est = fit.estimates
+    out: dict[str, Any] = {
+        "n": int(np.sum(fit.nobs)), "estimator": fit.estimator,
+        "fit": {k.replace(".", "_"): v for k, v in fit.fit.items()},
+        "estimates": [{k: (None if (isinstance(v, float) and not np.isfinite(v)) else v)
+                       for k, v in r.items()}
+                      for r in est[["lhs", "op", "rhs", "group", "label", "est", "se", "z", "pvalue", "std_lv",
+                                    "std_all"]].to_dict(orient="records")],
+    }
+    if getattr(fit, "r2", None) is not None and len(fit.r2):
+        out["r2"] = {str(k): float(v) for k, v in fit.r2.items()}
+    loads = est[est["op"] == "=~"]
+    blocks = {f: list(g["rhs"]) for f, g in loads.groupby("lhs", sort=False)}
+    observed_blocks = {f: items for f, items in blocks.items() if all(i in data.columns for i in items)}
+    if observed_blocks and len(fit.sample_cov) == 1:
+        rel = reliability_from_params(est, next(iter(fit.sample_cov.values())))
+        out["reliability"] = {}
+        for f, items in observed_blocks.items():
+            a = cronbach_alpha(data, items).alpha if len(items) > 1 else float("nan")
+            row = rel.loc[f] if f in rel.index else None
+            out["reliability"][f] = {"alpha": a, "omega": None if row is None else float(row["omega"]),
+                                     "ave": None if row is None else float(row["ave"])}
+        if len(observed_blocks) > 1:
+            h = htmt(data, observed_blocks)
+            names = list(h.matrix.columns)
+            out["htmt"] = {f"{a}~~{b}": float(h.matrix.loc[a, b]) for i, a in enumerate(names)
+                           for b in names[i + 1:]}
+            facs = list(observed_blocks)
+            cor = est[(est["op"] == "~~") & est["lhs"].isin(facs) & est["rhs"].isin(facs)]
+            import pandas as pd
+
+            m = pd.DataFrame(np.eye(len(facs)), index=facs, columns=facs)
+            for r in cor.itertuples():
+                m.loc[r.lhs, r.rhs] = m.loc[r.rhs, r.lhs] = r.std_all
+            ave = {f: out["reliability"][f]["ave"] for f in facs}
+            fl = fornell_larcker(ave, m)
+            out["fornell_larcker"] = {"table": fl.table.to_dict(orient="index"),
+                                      "passed": {k: bool(v) for k, v in fl.passed.items()}}
+    if fit.warnings:
+        out["warnings"] = list(fit.warnings)
+    return out
+
+
+def _fit_command(kind: str, data: Path, model: Path, estimator: str, std_lv: bool, group: str | None,
+                 fmt: str) -> None:
+    from .sem import fit_cfa, fit_sem
+
+    ds = _read_data(data)
+    fn = fit_cfa if kind == "cfa" else fit_sem
+    fit = fn(ds.data, _model_text(model), estimator=estimator, std_lv=std_lv, group=group)
+    for w in fit.warnings:
+        click.echo(f"warning: {w}", err=True)
+    if fmt == "json":
+        echo_json(_fit_json(fit, ds.data))
+    else:
+        click.echo(fit.summary())
+
+
+def _fit_options(f: Any) -> Any:
+    f = click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)(f)
+    f = click.option("--group", default=None, help="Multi-group model across this column.")(f)
+    f = click.option("--std-lv", is_flag=True, help="Identify by fixing latent variances to 1 (lavaan std.lv) "
+                     "instead of the first loading (marker, lavaan's default).")(f)
+    f = click.option("--estimator", type=click.Choice(["ML", "MLR"]), default="ML", show_default=True,
+                     help="ML, or MLR (Huber-White SEs, Yuan-Bentler scaled test) as lavaan.")(f)
+    f = click.option("--model", type=click.Path(dir_okay=False, path_type=Path), required=True,
+                     help="lavaan model syntax file.")(f)
+    return click.argument("data", type=click.Path(dir_okay=False, path_type=Path))(f)
+
+
+@main.command("cfa")
+@_fit_options
+def cfa_cmd(data: Path, model: Path, estimator: str, std_lv: bool, group: str | None, fmt: str) -> None:
+    """Confirmatory factor analysis with lavaan's defaults and fit measures (chisq, cfi, tli, rmsea + CI, srmr,
+    aic, bic, ...), estimates with std.all, reliability (alpha, CR/omega, AVE), HTMT and Fornell-Larcker."""
+    _fit_command("cfa", data, model, estimator, std_lv, group, fmt)
+
+
+@main.command("sem")
+@_fit_options
+def sem_cmd(data: Path, model: Path, estimator: str, std_lv: bool, group: str | None, fmt: str) -> None:
+    """Structural equation model from lavaan syntax (=~, ~, ~~, :=), same output as cfa plus R²."""
+    _fit_command("sem", data, model, estimator, std_lv, group, fmt)
+
+
+@main.command("invariance")
+@click.argument("data", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--model", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@click.option("--group", required=True, help="Group column (groups in order of first appearance, as lavaan).")
+@click.option("--estimator", type=click.Choice(["ML", "MLR"]), default="ML", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def invariance_cmd(data: Path, model: Path, group: str, estimator: str, fmt: str) -> None:
+    """Configural, metric, scalar and strict invariance with chi-square difference tests (Satorra-Bentler 2001
+    scaled for MLR) and delta CFI/RMSEA."""
+    from .validate.invariance import invariance
+
+    ds = _read_data(data)
+    res = invariance(ds.data, _model_text(model), group, estimator=estimator)
+    if fmt == "json":
+        echo_json(res.to_dict())
+    else:
+        click.echo(res.summary())
+
+
 # ---------------------------------------------------------------------------------------------------- registry
 @main.command("registry")
 @click.option("--format", "fmt", type=FORMAT, default="table", show_default=True)

@@ -1,0 +1,26 @@
+"""CFA / SEM with lavaan parity (lavaan 0.6-14 defaults): ``fit_cfa``, ``fit_sem`` -> :class:`FitResult`.
+
+Submodules: ``syntax`` (lavaan model-syntax parser), ``model`` (parameter table with lavaan's defaults), ``fit``
+(ML estimation: Fisher scoring), ``measures`` (``fitMeasures``), ``results`` (parameter table, standardized
+solution, R², modification indices), ``robust`` (MLR: Huber-White SEs, Yuan-Bentler scaled test).
+Imports are lazy so that ``import vccscale.sem`` stays cheap.
+"""
+from __future__ import annotations
+
+__all__ = ["fit_cfa", "fit_sem", "FitResult", "parse_model", "build_partable"]
+
+
+def __getattr__(name: str):
+    if name in ("fit_cfa", "fit_sem"):
+        from . import api
+        return getattr(api, name)
+    if name == "FitResult":
+        from .results import FitResult
+        return FitResult
+    if name == "parse_model":
+        from .syntax import parse_model
+        return parse_model
+    if name == "build_partable":
+        from .model import build_partable
+        return build_partable
+    raise AttributeError(f"module 'vccscale.sem' has no attribute {name!r}")

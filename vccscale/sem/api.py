@@ -1,0 +1,283 @@
+"""``fit_cfa`` / ``fit_sem``: lavaan's ``cfa()`` / ``sem()`` with ML or MLR, returning a :class:`FitResult`."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from ..errors import DataError, ModelError
+from .fit import Engine, Estimate, estimate, prepare_groups
+from .measures import fit_measures, gfi, srmr_family
+from .model import ParTable, build_partable
+from .results import FitResult, parameter_table, r_squared
+
+__all__ = ["fit_cfa", "fit_sem", "ESTIMATORS"]
+
+ESTIMATORS = ("ML", "MLR")
+
+
+@dataclass
+class _State:
+    """Everything computed for one fit (internal; FitResult keeps it for modindices())."""
+
+    pt: ParTable
+    engine: Engine
+    theta: np.ndarray
+    est: Estimate
+    vcov: np.ndarray
+    estimator: str
+    extra: dict = field(default_factory=dict)
+
+
+def fit_cfa(data: pd.DataFrame, model: str, estimator: str = "ML", std_lv: bool = False, group: str | None = None,
+            group_equal=(), group_partial=(), meanstructure: bool | None = None) -> FitResult:
+    """Confirmatory factor analysis with the defaults of ``lavaan::cfa()``.
+
+    Parameters
+    ----------
+    data : DataFrame
+        One row per respondent; the columns named in ``model`` must be numeric. Rows with a missing value on a
+        model variable are dropped (lavaan's listwise default); the count is ``FitResult.n_dropped``.
+    model : str
+        lavaan model syntax (``=~ ~ ~~ ~1 :=``, modifiers ``1*x NA*x a*x start(.5)*x c(a,b)*x``).
+    estimator : {"ML", "MLR"}
+        ``"ML"``: standard errors from the expected information, the ML chi-square ``N F_ML``.
+        ``"MLR"``: Huber-White standard errors (observed information) and the Yuan-Bentler (Mplus) scaled test,
+        with lavaan's ``.scaled`` and ``.robust`` fit measures.
+    std_lv : bool
+        Identify factors by unit variance instead of a marker loading fixed at 1.
+    group : str, optional
+        Column holding the group; groups are ordered by first appearance (as lavaan) and get a mean structure.
+    group_equal : sequence of str
+        lavaan's ``group.equal``: "loadings", "intercepts", "means", "residuals", "residual.covariances",
+        "lv.variances", "lv.covariances", "regressions".
+    group_partial : sequence of str
+        Parameters exempt from ``group_equal``, in syntax form (``"x3 ~ 1"``, ``"visual =~ x2"``).
+    """
+    return _fit(data, model, "cfa", estimator, std_lv, group, group_equal, group_partial, meanstructure)
+
+
+def fit_sem(data: pd.DataFrame, model: str, estimator: str = "ML", std_lv: bool = False, group: str | None = None,
+            group_equal=(), group_partial=(), meanstructure: bool | None = None) -> FitResult:
+    """Structural equation model with the defaults of ``lavaan::sem()`` (see :func:`fit_cfa` for the arguments).
+
+    Exogenous observed covariates are treated as fixed (``fixed.x = TRUE``): their variances and covariances are
+    the sample values and are not parameters.
+    """
+    return _fit(data, model, "sem", estimator, std_lv, group, group_equal, group_partial, meanstructure)
+
+
+def _group_labels(data: pd.DataFrame, group: str | None) -> list:
+    if group is None:
+        return [None]
+    if not isinstance(data, pd.DataFrame):
+        raise DataError(f"data must be a pandas DataFrame, got {type(data).__name__}")
+    if group not in data.columns:
+        raise DataError(f"group column {group!r} is not in the data", column=group)
+    labels = list(pd.unique(data[group].dropna()))
+    if len(labels) < 2:
+        raise DataError(f"group column {group!r} has {len(labels)} distinct value(s); a multigroup model needs at "
+                        "least 2", column=group)
+    return labels
+
+
+def _fit(data, model, model_type, estimator, std_lv, group, group_equal, group_partial, meanstructure):
+    if not isinstance(estimator, str) or estimator.upper() not in ESTIMATORS:
+        raise ModelError(f"estimator must be one of {', '.join(ESTIMATORS)}, not {estimator!r}")
+    estimator = estimator.upper()
+    if isinstance(group_equal, str):
+        group_equal = [group_equal]
+    if isinstance(group_partial, str):
+        group_partial = [group_partial]
+    if group_equal and group is None:
+        raise ModelError("group_equal needs a multigroup model (pass group=...)")
+    labels = _group_labels(data, group)
+    pt = build_partable(model, model_type=model_type, std_lv=std_lv, ngroups=len(labels),
+                        group_labels=labels, group_equal=group_equal, group_partial=group_partial,
+                        meanstructure=meanstructure)
+    groups, dropped = prepare_groups(data, pt.ov_names, group, labels=labels if group is not None else None)
+    engine = Engine(pt, groups)
+    N = engine.N
+    ndat = _ndat(pt)
+    df = ndat - pt.npar
+    if df < 0:
+        raise ModelError(f"the model is not identified: it has {pt.npar} free parameters but the data give only "
+                         f"{ndat} sample moments (df = {df}). Fix parameters, add indicators, or drop paths")
+    if N <= pt.npar:
+        raise DataError(f"{N} complete cases for {pt.npar} free parameters. Rule: the number of complete cases "
+                        "must exceed the number of free parameters (N > npar); collect more data or simplify the "
+                        "model")
+    est = estimate(engine)
+    theta = est.theta
+    info = engine.information_expected(theta)
+    _check_identified(pt, info)
+    extra: dict = {}
+    if estimator == "ML":
+        vcov = np.linalg.inv(info) / N
+    else:
+        from .robust import h1_traces, sandwich, yuan_bentler_mplus
+
+        sw = sandwich(engine, theta)
+        vcov = sw["vcov"]
+        h1 = h1_traces(engine)
+        extra["yb"] = yuan_bentler_mplus(engine, theta, df, sw=sw, h1=h1)
+        extra["h1"] = h1
+    state = _State(pt, engine, theta, est, (vcov + vcov.T) / 2, estimator, extra)
+
+    # baseline (independence) model
+    bpt = _baseline_partable(pt)
+    beng = Engine(bpt, groups)
+    bstart = _baseline_start(bpt, groups)
+    best = estimate(beng, bstart)
+    X2_null = 2 * N * best.fmin
+    df_null = ndat - bpt.npar
+    scaled = None
+    if estimator == "MLR":
+        from .robust import yuan_bentler_mplus
+
+        yb_null = yuan_bentler_mplus(beng, best.theta, df_null, h1=extra["h1"])
+        yb = extra["yb"]
+        scaled = {"c": yb["c"], "c_null": yb_null["c"], "trace_ugamma": yb["trace_ugamma"],
+                  "scaling_factor_h1": yb["scaling_factor_h1"], "scaling_factor_h0": yb["scaling_factor_h0"]}
+
+    implied = engine.implied(theta)
+    srmr_groups, obs, estv, V = [], [], [], []
+    for (Sig, mu), gd in zip(implied, groups):
+        srmr_groups.append(srmr_family(gd.cov, gd.mean, Sig, mu, pt.meanstructure))
+        o, e, w = _wls_vectors(gd, Sig, mu, pt.meanstructure, [engine.pos[v] for v in pt.ov_x])
+        obs.append(o)
+        estv.append(e)
+        V.append(w)
+    gfi_value = gfi(obs, estv, V, [g.n for g in groups])
+    p_ = len(pt.ov_names)
+    nel = len(groups) * (p_ * (p_ + 1) // 2 + (p_ if pt.meanstructure else 0))  # lavaan: all sample moments
+    X2 = 2 * N * est.fmin
+    fm = fit_measures(X2=X2, df=df, npar=pt.npar, N=N, G=len(groups), fmin=est.fmin, X2_null=X2_null,
+                      df_null=df_null, logl=engine.loglik(theta), logl_h1=engine.loglik_h1(),
+                      srmr_groups=srmr_groups, nobs=[g.n for g in groups], gfi_value=gfi_value, nel=nel,
+                      scaled=scaled)
+
+    estimates = parameter_table(state)
+    r2s = r_squared(state)
+    if len(groups) == 1:
+        r2 = pd.Series(r2s[0], name="r2")
+    else:
+        r2 = pd.DataFrame({g.label: pd.Series(r) for g, r in zip(groups, r2s)})
+    keys = [g.label for g in groups] if group is not None else [None]
+    fitted = {k: pd.DataFrame(Sig, index=pt.ov_names, columns=pt.ov_names) for k, (Sig, _) in zip(keys, implied)}
+    sample = {k: pd.DataFrame(g.cov, index=pt.ov_names, columns=pt.ov_names) for k, g in zip(keys, groups)}
+    resid = {k: sample[k] - fitted[k] for k in keys}
+    if group is None:
+        fitted, sample, resid = ({"all": d[None]} for d in (fitted, sample, resid))
+    return FitResult(fit=fm, estimates=estimates, r2=r2, fitted_cov=fitted, residual_cov=resid, sample_cov=sample,
+                     estimator=estimator, model=model if isinstance(model, str) else "", ngroups=len(groups),
+                     group_labels=[g.label for g in groups] if group is not None else [],
+                     nobs=[g.n for g in groups], n_dropped=dropped, iterations=est.iterations,
+                     warnings=tuple(_warnings(state)), _state=state)
+
+
+def _ndat(pt: ParTable) -> int:
+    p, nx = len(pt.ov_names), len(pt.ov_x)
+    per = p * (p + 1) // 2 - nx * (nx + 1) // 2
+    if pt.meanstructure:
+        per += p - nx
+    return per * pt.ngroups
+
+
+def _check_identified(pt: ParTable, info: np.ndarray) -> None:
+    d = np.sqrt(np.clip(np.diag(info), 0, None))
+    names = pt.par_names()
+    zero = [names[i] for i in range(len(d)) if d[i] < 1e-12]
+    if zero:
+        raise ModelError(f"the model is not identified: parameter(s) {', '.join(zero)} do not affect the implied "
+                         "moments; fix or remove them")
+    R = info / np.outer(d, d)
+    w, v = np.linalg.eigh(R)
+    if w[0] < 1e-10:
+        vec = v[:, 0]
+        culprits = [names[i] for i in np.argsort(-np.abs(vec)) if abs(vec[i]) > 0.15][:6]
+        raise ModelError("the model is not identified (the information matrix is singular, smallest scaled "
+                         f"eigenvalue {w[0]:.2g}); the parameters involved are: {', '.join(culprits)}. Fix one of "
+                         "them (e.g. a marker loading 1*x or a variance), or add constraints")
+
+
+def _baseline_partable(pt: ParTable) -> ParTable:
+    rows = []
+    for g in range(1, pt.ngroups + 1):
+        for v in pt.ov_nox:
+            rows.append(dict(lhs=v, op="~~", rhs=v, group=g, user=0, free=True, ustart=None, start=None, label="",
+                             exo=False, line=None))
+        nx = len(pt.ov_x)
+        for j in range(nx):
+            for i in range(j, nx):
+                rows.append(dict(lhs=pt.ov_x[j], op="~~", rhs=pt.ov_x[i], group=g, user=0, free=False, ustart=None,
+                                 start=None, label="", exo=True, line=None))
+        if pt.meanstructure:
+            for v in pt.ov_names:
+                exo = v in pt.ov_x
+                rows.append(dict(lhs=v, op="~1", rhs="", group=g, user=0, free=not exo, ustart=None, start=None,
+                                 label="", exo=exo, line=None))
+    npar = 0
+    for i, r in enumerate(rows):
+        r["id"] = i + 1
+        if r["free"]:
+            r["par"] = npar
+            npar += 1
+        else:
+            r["par"] = -1
+    return ParTable(rows=rows, ov_names=list(pt.ov_names), lv_names=[], ov_x=list(pt.ov_x), ov_nox=list(pt.ov_nox),
+                    lv_x=[], lv_endo=[], ngroups=pt.ngroups, group_labels=pt.group_labels,
+                    meanstructure=pt.meanstructure, std_lv=False, npar=npar)
+
+
+def _baseline_start(bpt: ParTable, groups) -> np.ndarray:
+    theta = np.zeros(bpt.npar)
+    pos = {v: i for i, v in enumerate(bpt.ov_names)}
+    for r in bpt.rows:
+        if r["par"] < 0:
+            continue
+        gd = groups[r["group"] - 1]
+        i = pos[r["lhs"]]
+        theta[r["par"]] = gd.cov[i, i] if r["op"] == "~~" else gd.mean[i]
+    return theta
+
+
+def _wls_vectors(gd, Sig, mu, meanstructure, xi=()):
+    """Sample moments, implied moments and lavaan's structured h1 expected information (WLS.V for ML); under
+    fixed.x the x-x (co)variances and x means are left out (lavaan zeroes their rows and columns)."""
+    p = Sig.shape[0]
+    rows, cols = np.tril_indices(p)
+    W = np.linalg.inv(Sig)
+    factor = np.where(rows == cols, 1.0, 2.0)
+    base = W[rows][:, rows] * W[cols][:, cols] + W[rows][:, cols] * W[cols][:, rows]
+    A = 0.5 * base * np.outer(factor, factor) / 2
+    s, e = gd.cov[rows, cols], Sig[rows, cols]
+    if meanstructure:
+        s = np.concatenate([gd.mean, s])
+        e = np.concatenate([mu, e])
+        A = np.block([[W, np.zeros((p, len(rows)))], [np.zeros((len(rows), p)), A]])
+    xi = np.asarray(list(xi), dtype=int)
+    keep = ~(np.isin(rows, xi) & np.isin(cols, xi))
+    if meanstructure:
+        keep = np.concatenate([~np.isin(np.arange(p), xi), keep])
+    return s[keep], e[keep], A[np.ix_(keep, keep)]
+
+
+def _warnings(state: _State) -> list[str]:
+    out = []
+    vals = state.engine.row_values(state.theta)
+    for k, r in enumerate(state.pt.rows):
+        if r["op"] == "~~" and r["lhs"] == r["rhs"] and vals[k] < 0:
+            g = f" in group {r['group']}" if state.pt.ngroups > 1 else ""
+            out.append(f"negative variance estimate for {r['lhs']}{g} ({vals[k]:.4g}): a Heywood case; the solution "
+                       "is improper")
+    for g in range(len(state.engine.groups)):
+        cov, *_ = state.engine.implied_all(state.theta, g)
+        lv = [state.engine.pos[v] for v in state.pt.lv_names]
+        if lv:
+            w = np.linalg.eigvalsh(cov[np.ix_(lv, lv)])
+            if w[0] < 0:
+                out.append("the covariance matrix of the latent variables is not positive definite"
+                           + (f" in group {g + 1}" if state.pt.ngroups > 1 else ""))
+    return out

@@ -1,0 +1,552 @@
+"""Maximum-likelihood estimation with lavaan's conventions.
+
+The model is held in RAM form for every group: all variables (observed first, then latent) satisfy
+``v = A v + e`` with ``Cov(e) = P`` and intercepts ``m``; with ``B = (I - A)^-1`` the implied moments of the observed
+variables are ``Sigma = F B P B' F'`` and ``mu = F B m``.  This gives the same implied moments as lavaan's LISREL
+matrices for every model lavaan's ``cfa()``/``sem()`` accept here.
+
+Fit function (lavaan, ``likelihood = "normal"``): per group
+``F_g = log|Sigma| + tr(S Sigma^-1) - log|S| - p + (ybar - mu)' Sigma^-1 (ybar - mu)`` with ``S`` the covariance
+with divisor ``N_g``; ``F = sum_g (N_g / N) F_g``; lavaan's ``fmin`` is ``F / 2`` and its ``chisq`` is ``N F``.
+
+Estimation: Fisher scoring (expected information) with step halving and Levenberg damping, from lavaan-like
+start values, until the largest absolute gradient of ``F`` is below ``1e-9``.  A fit that does not get there is
+never returned: :class:`~vccscale.errors.ModelError` says what to change.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import DataError, ModelError
+from .model import ParTable
+
+__all__ = ["GroupData", "Engine", "prepare_groups", "estimate", "GRAD_TOL"]
+
+GRAD_TOL = 1e-9
+
+
+@dataclass
+class GroupData:
+    """Complete-case data of one group, with lavaan's sample statistics (covariance divisor N)."""
+
+    label: object
+    X: np.ndarray
+    n: int
+    mean: np.ndarray
+    cov: np.ndarray
+
+
+def prepare_groups(data, ov_names: list[str], group: str | None, *, labels: list | None = None) -> tuple[
+        list[GroupData], int]:
+    """Check ``data`` against the model's observed variables and return per-group statistics.
+
+    Rows with a missing value on any model variable (or the group column) are dropped (lavaan's
+    ``missing = "listwise"``).  Returns the groups (in ``labels`` order, by default the order of first appearance
+    in the data, as lavaan) and the number of dropped rows.
+    """
+    import pandas as pd
+
+    if not isinstance(data, pd.DataFrame):
+        raise DataError(f"data must be a pandas DataFrame, got {type(data).__name__}")
+    missing = [v for v in ov_names if v not in data.columns]
+    if missing:
+        raise ModelError(f"the model names {len(missing)} variable(s) that are not columns of the data: "
+                         f"{', '.join(missing)}" + (f" (columns are: {', '.join(map(str, data.columns[:30]))}"
+                                                   f"{' ...' if len(data.columns) > 30 else ''})"))
+    if group is not None and group not in data.columns:
+        raise DataError(f"group column {group!r} is not in the data", column=group)
+    if group is not None and group in ov_names:
+        raise ModelError(f"the group column {group!r} is also a variable of the model")
+    cols = list(ov_names)
+    sub = data[cols]
+    bad = []
+    for c in cols:
+        s = sub[c]
+        if pd.api.types.is_bool_dtype(s) or not pd.api.types.is_numeric_dtype(s):
+            bad.append(c)
+    if bad:
+        raise DataError(f"model variable(s) {', '.join(bad)} are not numeric (dtype "
+                        f"{', '.join(str(sub[c].dtype) for c in bad)}); recode them to numbers first",
+                        column=bad[0])
+    X_all = sub.to_numpy(dtype=float, na_value=np.nan)
+    ok = np.isfinite(X_all).all(axis=1)
+    if group is not None:
+        gcol = data[group]
+        ok &= gcol.notna().to_numpy()
+    dropped = int((~ok).sum())
+    groups: list[GroupData] = []
+    if group is None:
+        labels, idxs = [None], [np.flatnonzero(ok)]
+    else:
+        gv = data[group].to_numpy()
+        if labels is None:
+            labels = list(pd.unique(gv[ok]))
+        idxs = [np.flatnonzero(ok & (gv == lab)) for lab in labels]
+    for lab, idx in zip(labels, idxs):
+        X = X_all[idx]
+        n = X.shape[0]
+        where = f" in group {lab!r}" if group is not None else ""
+        if n == 0 and group is not None:
+            raise DataError(f"group {lab!r} has no complete cases on the model variables", column=group)
+        if n < 2:
+            raise DataError(f"only {n} complete case(s){where}; at least 2 are needed (and more cases than free "
+                            "parameters)")
+        mean = X.mean(axis=0)
+        Xc = X - mean
+        cov = Xc.T @ Xc / n
+        _check_pd(cov, cols, n, where)
+        groups.append(GroupData(lab, X, n, mean, cov))
+    return groups, dropped
+
+
+def _check_pd(cov: np.ndarray, cols: list[str], n: int, where: str) -> None:
+    p = cov.shape[0]
+    sd = np.sqrt(np.clip(np.diag(cov), 0, None))
+    const = [c for c, s in zip(cols, sd) if s <= 1e-12 * max(1.0, float(np.max(sd)))]
+    if const:
+        raise DataError(f"variable(s) {', '.join(const)} are constant{where}; the sample covariance matrix is not "
+                        "positive definite. Drop them from the model")
+    if n <= p:
+        raise DataError(f"{n} complete cases{where} for {p} observed variables: the sample covariance matrix is "
+                        f"singular. Rule: each group needs more complete cases than observed variables (N > p)")
+    R = cov / np.outer(sd, sd)
+    w, v = np.linalg.eigh(R)
+    if w[0] < 1e-10:
+        vec = v[:, 0]
+        culprits = [cols[i] for i in np.argsort(-np.abs(vec)) if abs(vec[i]) > 0.1][:8]
+        raise DataError(f"the sample covariance matrix{where} is not positive definite (smallest eigenvalue of the "
+                        f"correlation matrix {w[0]:.3g}); the variables {', '.join(culprits)} are (nearly) "
+                        "linearly dependent, e.g. duplicated items or a total score next to its items. Drop one")
+
+
+def _vech_idx(p: int):
+    return np.tril_indices(p)
+
+
+class Engine:
+    """Implied moments, ML fit function, gradient, information and casewise scores of a :class:`ParTable`."""
+
+    def __init__(self, pt: ParTable, groups: list[GroupData]):
+        self.pt = pt
+        self.groups = groups
+        self.p = len(pt.ov_names)
+        self.nlv = len(pt.lv_names)
+        self.nv = self.p + self.nlv
+        self.N = sum(g.n for g in groups)
+        self.q = pt.npar
+        self.meanstructure = pt.meanstructure
+        pos = {v: i for i, v in enumerate(pt.ov_names)}
+        pos.update({v: self.p + i for i, v in enumerate(pt.lv_names)})
+        self.pos = pos
+        rows = pt.rows
+        self.par = np.array([r["par"] for r in rows], dtype=int)
+        # fixed values (exogenous covariates take the sample moments of their group)
+        fixed = np.zeros(len(rows))
+        for k, r in enumerate(rows):
+            if r["par"] >= 0:
+                continue
+            if r["exo"]:
+                gd = groups[r["group"] - 1]
+                if r["op"] == "~~":
+                    fixed[k] = gd.cov[pos[r["lhs"]], pos[r["rhs"]]]
+                else:
+                    fixed[k] = gd.mean[pos[r["lhs"]]]
+            else:
+                fixed[k] = r["ustart"] if r["ustart"] is not None else 0.0
+        self.fixed = fixed
+        self.block = []
+        for g in range(len(groups)):
+            ent = {"A": [], "P": [], "m": []}
+            for k, r in enumerate(rows):
+                if r["group"] != g + 1:
+                    continue
+                op = r["op"]
+                if op == "=~":
+                    ent["A"].append((k, pos[r["rhs"]], pos[r["lhs"]]))
+                elif op == "~":
+                    ent["A"].append((k, pos[r["lhs"]], pos[r["rhs"]]))
+                elif op == "~~":
+                    ent["P"].append((k, pos[r["lhs"]], pos[r["rhs"]]))
+                elif op == "~1":
+                    ent["m"].append((k, pos[r["lhs"]], 0))
+            self.block.append({key: np.array(v, dtype=int).reshape(-1, 3) for key, v in ent.items()})
+
+    # ------------------------------------------------------------------ model matrices
+    def row_values(self, theta: np.ndarray) -> np.ndarray:
+        vals = self.fixed.copy()
+        free = self.par >= 0
+        vals[free] = theta[self.par[free]]
+        return vals
+
+    def matrices(self, theta: np.ndarray, g: int, vals: np.ndarray | None = None):
+        if vals is None:
+            vals = self.row_values(theta)
+        b = self.block[g]
+        A = np.zeros((self.nv, self.nv))
+        P = np.zeros((self.nv, self.nv))
+        m = np.zeros(self.nv)
+        a = b["A"]
+        A[a[:, 1], a[:, 2]] = vals[a[:, 0]]
+        pe = b["P"]
+        P[pe[:, 1], pe[:, 2]] = vals[pe[:, 0]]
+        P[pe[:, 2], pe[:, 1]] = vals[pe[:, 0]]
+        me = b["m"]
+        m[me[:, 1]] = vals[me[:, 0]]
+        return A, P, m
+
+    def implied_all(self, theta: np.ndarray, g: int):
+        """Full (observed + latent) implied covariance and mean, and B = (I - A)^-1."""
+        A, P, m = self.matrices(theta, g)
+        try:
+            B = np.linalg.inv(np.eye(self.nv) - A)
+        except np.linalg.LinAlgError:
+            raise ModelError("the regression part of the model cannot be solved (I - B is singular): check for "
+                             "feedback loops of regressions") from None
+        cov = B @ P @ B.T
+        mean = B @ m
+        return cov, mean, B, P, m
+
+    def implied(self, theta: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+        out = []
+        for g, gd in enumerate(self.groups):
+            cov, mean, *_ = self.implied_all(theta, g)
+            S = cov[:self.p, :self.p]
+            mu = mean[:self.p] if self.meanstructure else gd.mean.copy()
+            out.append((S, mu))
+        return out
+
+    def derivatives(self, theta: np.ndarray, g: int, reduce: bool = True):
+        """d Sigma / d theta (q, p, p) and d mu / d theta (q, p) for group g."""
+        vals = self.row_values(theta)
+        A, P, m = self.matrices(theta, g, vals)
+        B = np.linalg.inv(np.eye(self.nv) - A)
+        p = self.p
+        Fc = B[:p, :]
+        H = Fc @ P @ B.T  # (p, nv) = F Sigma_full
+        Bm = B @ m
+        b = self.block[g]
+        mats, means, idx = [], [], []
+        a = b["A"]
+        if len(a):
+            sel = self.par[a[:, 0]] >= 0
+            a = a[sel]
+            U, V = Fc[:, a[:, 1]], H[:, a[:, 2]]
+            d = np.einsum("ak,bk->kab", U, V)
+            mats.append(d + d.transpose(0, 2, 1))
+            means.append((U * Bm[a[:, 2]]).T)
+            idx.append(self.par[a[:, 0]])
+        pe = b["P"]
+        if len(pe):
+            sel = self.par[pe[:, 0]] >= 0
+            pe = pe[sel]
+            U, V = Fc[:, pe[:, 1]], Fc[:, pe[:, 2]]
+            d = np.einsum("ak,bk->kab", U, V)
+            diag = pe[:, 1] == pe[:, 2]
+            d = d + np.where(diag[:, None, None], 0.0, 1.0) * d.transpose(0, 2, 1)
+            mats.append(d)
+            means.append(np.zeros((len(pe), p)))
+            idx.append(self.par[pe[:, 0]])
+        me = b["m"]
+        if len(me):
+            sel = self.par[me[:, 0]] >= 0
+            me = me[sel]
+            mats.append(np.zeros((len(me), p, p)))
+            means.append(Fc[:, me[:, 1]].T)
+            idx.append(self.par[me[:, 0]])
+        if mats:
+            dS = np.concatenate(mats)
+            dm = np.concatenate(means)
+            ix = np.concatenate(idx)
+        else:
+            dS, dm, ix = np.zeros((0, p, p)), np.zeros((0, p)), np.zeros(0, dtype=int)
+        if not self.meanstructure:
+            dm = np.zeros_like(dm)
+        if not reduce:
+            return dS, dm, ix
+        q = self.q
+        dSr = np.zeros((q, p, p))
+        dmr = np.zeros((q, p))
+        if len(np.unique(ix)) == len(ix):
+            dSr[ix] = dS
+            dmr[ix] = dm
+        else:
+            np.add.at(dSr, ix, dS)
+            np.add.at(dmr, ix, dm)
+        return dSr, dmr
+
+    # ------------------------------------------------------------------ fit function
+    def objective(self, theta: np.ndarray) -> float:
+        """F = sum_g (N_g/N) F_g (lavaan's fmin is F/2); inf where Sigma is not positive definite."""
+        total = 0.0
+        for (Sig, mu), gd in zip(self.implied(theta), self.groups):
+            try:
+                L = np.linalg.cholesky(Sig)
+            except np.linalg.LinAlgError:
+                return np.inf
+            logdet = 2 * np.log(np.diag(L)).sum()
+            W = np.linalg.inv(Sig)
+            d = gd.mean - mu
+            _, logdet_s = np.linalg.slogdet(gd.cov)
+            Fg = logdet + np.sum(W * gd.cov) - logdet_s - self.p + d @ W @ d
+            total += gd.n / self.N * Fg
+        return float(total)
+
+    def gradient(self, theta: np.ndarray) -> np.ndarray:
+        grad = np.zeros(self.q)
+        for g, ((Sig, mu), gd) in enumerate(zip(self.implied(theta), self.groups)):
+            W = np.linalg.inv(Sig)
+            d = gd.mean - mu
+            Gm = W - W @ (gd.cov + np.outer(d, d)) @ W
+            dS, dm = self.derivatives(theta, g)
+            gg = np.einsum("kab,ab->k", dS, Gm) - 2 * dm @ (W @ d)
+            grad += gd.n / self.N * gg
+        return grad
+
+    def information_expected(self, theta: np.ndarray, per_group: bool = False):
+        """Expected (Fisher) information per case: sum_g (N_g/N) [Dmu' W Dmu + 1/2 tr(W dS_k W dS_l)]."""
+        out = []
+        total = np.zeros((self.q, self.q))
+        for g, ((Sig, mu), gd) in enumerate(zip(self.implied(theta), self.groups)):
+            W = np.linalg.inv(Sig)
+            L = np.linalg.cholesky(W)
+            dS, dm = self.derivatives(theta, g)
+            X = np.matmul(np.matmul(L.T, dS), L).reshape(self.q, -1)
+            info = 0.5 * X @ X.T
+            if self.meanstructure:
+                info = info + dm @ W @ dm.T
+            out.append(info)
+            total += gd.n / self.N * info
+        return (total, out) if per_group else total
+
+    def casewise_scores(self, theta: np.ndarray) -> list[np.ndarray]:
+        """Per-case scores d log L_i / d theta (n_g x q for each group), at the structured moments."""
+        out = []
+        for g, ((Sig, mu), gd) in enumerate(zip(self.implied(theta), self.groups)):
+            W = np.linalg.inv(Sig)
+            dS, dm = self.derivatives(theta, g)
+            Z = (gd.X - mu) @ W  # n x p
+            quad = np.einsum("kib,ib->ik", np.matmul(Z[None, :, :], dS), Z)
+            sc = 0.5 * (quad - np.einsum("ab,kab->k", W, dS)[None, :])
+            if self.meanstructure:
+                sc = sc + Z @ dm.T
+            out.append(sc)
+        return out
+
+    def hessian(self, theta: np.ndarray) -> np.ndarray:
+        """Observed information per case = Hessian of F/2, by central differences of the analytic gradient."""
+        q = self.q
+        H = np.zeros((q, q))
+        for k in range(q):
+            h = 1e-6 * max(1.0, abs(theta[k]))
+            tp, tm = theta.copy(), theta.copy()
+            tp[k] += h
+            tm[k] -= h
+            H[:, k] = (self.gradient(tp) - self.gradient(tm)) / (2 * h)
+        H = (H + H.T) / 2
+        return H / 2
+
+    def loglik(self, theta: np.ndarray) -> float:
+        """lavaan's logl: sum_g -N_g/2 [p log 2pi + log|Sigma| + tr(S W) + d'Wd], minus the marginal
+        log-likelihood of fixed exogenous covariates (``fixed.x``)."""
+        total = 0.0
+        xi = [self.pos[v] for v in self.pt.ov_x]
+        for (Sig, mu), gd in zip(self.implied(theta), self.groups):
+            total += _mvn_logl(gd.n, gd.cov, gd.mean, Sig, mu)
+            if xi:
+                total -= _mvn_logl(gd.n, gd.cov[np.ix_(xi, xi)], gd.mean[xi], Sig[np.ix_(xi, xi)], mu[xi])
+        return float(total)
+
+    def loglik_h1(self) -> float:
+        total = 0.0
+        xi = [self.pos[v] for v in self.pt.ov_x]
+        for gd in self.groups:
+            total += _mvn_logl(gd.n, gd.cov, gd.mean, gd.cov, gd.mean)
+            if xi:
+                Sx = gd.cov[np.ix_(xi, xi)]
+                total -= _mvn_logl(gd.n, Sx, gd.mean[xi], Sx, gd.mean[xi])
+        return float(total)
+
+
+def _mvn_logl(n, S, ybar, Sig, mu) -> float:
+    p = S.shape[0]
+    _, logdet = np.linalg.slogdet(Sig)
+    W = np.linalg.inv(Sig)
+    d = ybar - mu
+    return -n / 2 * (p * np.log(2 * np.pi) + logdet + np.sum(W * S) + d @ W @ d)
+
+
+# ---------------------------------------------------------------------- start values
+def start_values(engine: Engine) -> np.ndarray:
+    """lavaan-like start values: one-factor principal-component loadings per factor (scaled to the marker or to
+    unit factor variance), residual variances from the remaining variance, sample means, zero elsewhere."""
+    pt = engine.pt
+    theta = np.full(pt.npar, np.nan)
+    pos = engine.pos
+    lv_set = set(pt.lv_names)
+    for g, gd in enumerate(engine.groups):
+        S = gd.cov
+        rows = [r for r in pt.rows if r["group"] == g + 1]
+        load: dict[tuple[str, str], float] = {}
+        lvvar: dict[str, float] = {}
+        for f in pt.lv_names:
+            ind = [r for r in rows if r["op"] == "=~" and r["lhs"] == f]
+            ov_ind = [r for r in ind if r["rhs"] not in lv_set]
+            if not ov_ind:
+                lvvar[f] = 0.05
+                for r in ind:
+                    load[(f, r["rhs"])] = 1.0
+                continue
+            ix = [pos[r["rhs"]] for r in ov_ind]
+            sub = S[np.ix_(ix, ix)]
+            sd = np.sqrt(np.diag(sub))
+            if len(ix) == 1:
+                load1 = np.array([1.0])
+            else:
+                R = sub / np.outer(sd, sd)
+                w, v = np.linalg.eigh(R)
+                load1 = 0.9 * v[:, -1] * np.sqrt(max(w[-1], 1e-6))  # first principal component, shrunk
+            lam_std = load1 * sd  # loadings for a unit-variance factor
+            ref = next((k for k, r in enumerate(ov_ind) if r["par"] < 0 and (r["ustart"] or 0) != 0), None)
+            if ref is None:
+                sign = 1.0 if lam_std.sum() >= 0 else -1.0
+                phi, lam = 1.0, sign * lam_std
+            else:
+                c = ov_ind[ref]["ustart"]
+                if abs(lam_std[ref]) < 1e-3 * sd[ref]:
+                    phi, lam = 0.05, np.full(len(ix), 1.0)
+                else:
+                    s = lam_std[ref] / c  # = sqrt(phi) with sign
+                    phi = s * s
+                    lam = lam_std / s
+            lvvar[f] = phi
+            for k, r in enumerate(ov_ind):
+                load[(f, r["rhs"])] = float(lam[k])
+            for r in ind:
+                if r["rhs"] in lv_set:
+                    load[(f, r["rhs"])] = 1.0
+        explained = {}
+        for (f, x), lam in load.items():
+            if x not in lv_set:
+                explained[x] = explained.get(x, 0.0) + lam * lam * lvvar.get(f, 1.0)
+        for r in rows:
+            k = r["par"]
+            if k < 0 or not np.isnan(theta[k]):
+                continue
+            if r["start"] is not None:
+                theta[k] = r["start"]
+                continue
+            op, lhs, rhs = r["op"], r["lhs"], r["rhs"]
+            if op == "=~":
+                theta[k] = load.get((lhs, rhs), 1.0)
+            elif op == "~":
+                theta[k] = 0.0
+            elif op == "~1":
+                theta[k] = gd.mean[pos[lhs]] if lhs not in lv_set else 0.0
+            elif op == "~~":
+                if lhs != rhs:
+                    theta[k] = 0.0
+                elif lhs in lv_set:
+                    theta[k] = lvvar.get(lhs, 0.05)
+                else:
+                    v = S[pos[lhs], pos[lhs]]
+                    e = explained.get(lhs, 0.0)
+                    if e:
+                        theta[k] = max(v - e, 0.1 * v)
+                    else:
+                        theta[k] = 0.5 * v if _is_indicator(pt, lhs) else v
+    theta[np.isnan(theta)] = 0.0
+    return theta
+
+
+def _is_indicator(pt: ParTable, v: str) -> bool:
+    return any(r["op"] == "=~" and r["rhs"] == v for r in pt.rows)
+
+
+# ---------------------------------------------------------------------- estimation
+@dataclass
+class Estimate:
+    theta: np.ndarray
+    fmin: float  # lavaan's fmin (F/2)
+    iterations: int
+    converged: bool
+    max_grad: float
+
+
+def _fisher(engine: Engine, theta: np.ndarray, max_iter: int = 500) -> tuple[np.ndarray, int, bool, float]:
+    F = engine.objective(theta)
+    if not np.isfinite(F):
+        return theta, 0, False, np.inf
+    lam = 1e-4
+    g = engine.gradient(theta)
+    for it in range(1, max_iter + 1):
+        mg = float(np.max(np.abs(g))) if g.size else 0.0
+        if mg < GRAD_TOL:
+            return theta, it, True, mg
+        info = engine.information_expected(theta)
+        dscale = np.sqrt(np.clip(np.diag(info), 1e-12, None))
+        accepted = False
+        for _ in range(30):
+            M = info + lam * np.diag(dscale ** 2)
+            try:
+                step = -np.linalg.solve(M, g / 2)
+            except np.linalg.LinAlgError:
+                lam *= 10
+                continue
+            t = 1.0
+            for _ in range(12):
+                cand = theta + t * step
+                Fc = engine.objective(cand)
+                if np.isfinite(Fc) and Fc <= F + 1e-14 * max(1.0, abs(F)):
+                    accepted = True
+                    break
+                t /= 2
+            if accepted:
+                break
+            lam *= 10
+        if not accepted:
+            return theta, it, False, mg
+        theta, F = cand, Fc
+        lam = max(lam / 10, 1e-10)
+        g = engine.gradient(theta)
+    mg = float(np.max(np.abs(g))) if g.size else 0.0
+    return theta, max_iter, mg < GRAD_TOL, mg
+
+
+def estimate(engine: Engine, start: np.ndarray | None = None) -> Estimate:
+    """Minimise the ML fit function; raise :class:`ModelError` if it does not converge."""
+    theta0 = start_values(engine) if start is None else np.asarray(start, float)
+    if engine.q == 0:
+        return Estimate(theta0, engine.objective(theta0) / 2, 0, True, 0.0)
+    if not np.isfinite(engine.objective(theta0)):
+        # make the start admissible: inflate variances
+        theta0 = _admissible(engine, theta0)
+    theta, it, ok, mg = _fisher(engine, theta0)
+    if not ok:
+        # second attempt: quasi-Newton from the start values, then Fisher scoring again
+        from scipy.optimize import minimize
+
+        res = minimize(engine.objective, theta0, jac=engine.gradient, method="BFGS",
+                       options={"maxiter": 5000, "gtol": 1e-7})
+        if np.isfinite(res.fun):
+            theta2, it2, ok, mg = _fisher(engine, res.x)
+            theta, it = theta2, it + it2 + int(res.nit)
+    if not ok:
+        raise ModelError(
+            f"the estimation did not converge (largest gradient {mg:.2g} after {it} iterations). Check the model: "
+            "factors with fewer than three indicators, items with very small variance, negatively keyed items "
+            "that were not reversed, or a structural part that is not identified; supplying start values "
+            "(start(0.5)*x) or fixing a problematic parameter may help")
+    return Estimate(theta, engine.objective(theta) / 2, it, True, mg)
+
+
+def _admissible(engine: Engine, theta: np.ndarray) -> np.ndarray:
+    theta = theta.copy()
+    var_pars = sorted({r["par"] for r in engine.pt.rows if r["par"] >= 0 and r["op"] == "~~"
+                       and r["lhs"] == r["rhs"]})
+    for _ in range(20):
+        if np.isfinite(engine.objective(theta)):
+            return theta
+        theta[var_pars] = np.abs(theta[var_pars]) * 2 + 0.1
+    return theta

@@ -1,0 +1,449 @@
+"""Fitted-model results: the parameter table (as ``lavaan::parameterEstimates(fit, standardized = TRUE)``),
+R², fitted and residual covariances, modification indices (``lavaan::modindices``) and :class:`FitResult`."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+
+__all__ = ["FitResult", "standardize", "modification_indices"]
+
+_Z975 = stats.norm.ppf(0.975)
+
+
+# ---------------------------------------------------------------------- standardization
+def _std_context(state) -> list[dict]:
+    """Per group: implied sd of latent (ETA) and observed (OV) variables, and the variance-row estimates."""
+    out = []
+    eng, theta = state.engine, state.theta
+    vals = eng.row_values(theta)
+    for g in range(len(eng.groups)):
+        cov, *_ = eng.implied_all(theta, g)
+        d = np.diag(cov)
+        eta2 = {v: d[eng.pos[v]] for v in eng.pt.lv_names}
+        ov2 = {v: d[eng.pos[v]] for v in eng.pt.ov_names}
+        rv = {}
+        for k, r in enumerate(eng.pt.rows):
+            if r["group"] == g + 1 and r["op"] == "~~" and r["lhs"] == r["rhs"]:
+                rv[r["lhs"]] = vals[k]
+        out.append({"eta2": eta2, "ov2": ov2, "rv": rv})
+    return out
+
+
+def _sqrt(x):
+    return math.sqrt(x) if x is not None and x >= 0 and np.isfinite(x) else float("nan")
+
+
+def standardize(lhs: str, op: str, rhs: str, value: float, ctx: dict, lv_names: set, ov_names: set,
+                kind: str) -> float:
+    """One row's value standardized as lavaan's ``lav_standardize_lv`` (kind "lv") or ``lav_standardize_all``
+    (kind "all"), both with ``cov.std = TRUE``."""
+    eta2, ov2, rv = ctx["eta2"], ctx["ov2"], ctx["rv"]
+    eta = {k: _sqrt(v) for k, v in eta2.items()}
+    x = value
+    # --- lav_standardize_lv
+    if op == "=~":
+        x = x * eta.get(lhs, 1.0)
+        if rhs in lv_names:
+            x = x / eta[rhs]
+    elif op == "~":
+        if lhs in lv_names:
+            x = x / eta[lhs]
+        if rhs in lv_names:
+            x = x * eta[rhs]
+    elif op == "~~" and rhs in lv_names and lhs == rhs:
+        x = x / eta2[lhs] if eta2[lhs] > 0 else float("nan")
+    elif op == "~~" and lhs != rhs and (lhs in lv_names or rhs in lv_names):
+        if lhs in lv_names:
+            x = x / _sqrt(abs(rv.get(lhs, float("nan"))))
+        if rhs in lv_names:
+            x = x / _sqrt(abs(rv.get(rhs, float("nan"))))
+    elif op == "~1" and lhs in lv_names:
+        x = x / eta[lhs]
+    if kind == "lv":
+        return x
+    # --- lav_standardize_all (observed variables)
+    ov = {k: _sqrt(v) for k, v in ov2.items()}
+    if op == "=~" and rhs not in lv_names:
+        x = x / ov[rhs]
+    elif op == "~":
+        if lhs in ov_names:
+            x = x / ov[lhs]
+        if rhs in ov_names:
+            x = x * ov[rhs]
+    elif op == "~~" and lhs not in lv_names and lhs == rhs:
+        x = x / ov2[lhs]
+    elif op == "~~" and lhs != rhs:
+        if lhs not in lv_names:
+            x = x / _sqrt(abs(rv.get(lhs, float("nan"))))
+        if rhs not in lv_names:
+            x = x / _sqrt(abs(rv.get(rhs, float("nan"))))
+    elif op == "~1" and lhs not in lv_names:
+        x = x / ov[lhs]
+    return x
+
+
+def _label_values(pt, row_values: np.ndarray) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for k, r in enumerate(pt.rows):
+        if r["label"] and r["label"] not in out:
+            out[r["label"]] = float(row_values[k])
+    return out
+
+
+def defined_values(pt, row_values: np.ndarray) -> dict[str, float]:
+    vals = _label_values(pt, row_values)
+    out = {}
+    for d in pt.defined:
+        try:
+            v = d.evaluate(vals)
+        except (ValueError, ZeroDivisionError, OverflowError):
+            v = float("nan")
+        vals[d.name] = v
+        out[d.name] = v
+    return out
+
+
+def parameter_table(state) -> pd.DataFrame:
+    """``parameterEstimates(fit, standardized = TRUE)``: lhs, op, rhs, group, label, est, se, z, pvalue, ci_lower,
+    ci_upper, std_lv, std_all."""
+    eng, pt, theta = state.engine, state.pt, state.theta
+    vals = eng.row_values(theta)
+    se_par = np.sqrt(np.clip(np.diag(state.vcov), 0, None))
+    ctxs = _std_context(state)
+    lv_set, ov_set = set(pt.lv_names), set(pt.ov_names)
+    recs = []
+    std_lv_vals = np.zeros(len(pt.rows))
+    std_all_vals = np.zeros(len(pt.rows))
+    for k, r in enumerate(pt.rows):
+        est = float(vals[k])
+        se = float(se_par[r["par"]]) if r["par"] >= 0 else 0.0
+        ctx = ctxs[r["group"] - 1]
+        slv = standardize(r["lhs"], r["op"], r["rhs"], est, ctx, lv_set, ov_set, "lv")
+        sall = standardize(r["lhs"], r["op"], r["rhs"], est, ctx, lv_set, ov_set, "all")
+        std_lv_vals[k], std_all_vals[k] = slv, sall
+        recs.append(_row(r["lhs"], r["op"], r["rhs"], r["group"], r["label"], est, se, r["par"] >= 0, slv, sall))
+    if pt.defined:
+        dv = defined_values(pt, vals)
+        dlv = defined_values(pt, std_lv_vals)
+        dall = defined_values(pt, std_all_vals)
+        J = _defined_jacobian(state)
+        cov_def = J @ state.vcov @ J.T
+        for i, d in enumerate(pt.defined):
+            se = math.sqrt(max(cov_def[i, i], 0.0))
+            recs.append(_row(d.name, ":=", d.expr.replace(" ", ""), 0, d.name, dv[d.name], se, True,
+                             dlv[d.name], dall[d.name]))
+    return pd.DataFrame.from_records(recs)
+
+
+def _row(lhs, op, rhs, group, label, est, se, free, slv, sall) -> dict:
+    if free and se > 0 and np.isfinite(se):
+        z = est / se
+        p = 2 * stats.norm.sf(abs(z))
+        lo, hi = est - _Z975 * se, est + _Z975 * se
+    else:
+        z = p = float("nan")
+        lo = hi = est if not free else float("nan")
+    return {"lhs": lhs, "op": op, "rhs": rhs, "group": group, "label": label, "est": est, "se": se, "z": z,
+            "pvalue": p, "ci_lower": lo, "ci_upper": hi, "std_lv": slv, "std_all": sall}
+
+
+def _defined_jacobian(state) -> np.ndarray:
+    eng, pt, theta = state.engine, state.pt, state.theta
+
+    def f(t):
+        dv = defined_values(pt, eng.row_values(t))
+        return np.array([dv[d.name] for d in pt.defined])
+
+    J = np.zeros((len(pt.defined), eng.q))
+    for k in range(eng.q):
+        h = 1e-6 * max(1.0, abs(theta[k]))
+        tp, tm = theta.copy(), theta.copy()
+        tp[k] += h
+        tm[k] -= h
+        J[:, k] = (f(tp) - f(tm)) / (2 * h)
+    return J
+
+
+def r_squared(state) -> dict:
+    """as ``lavInspect(fit, "r2")``: 1 - residual variance / implied variance for every observed variable that is not
+    a fixed covariate and every endogenous latent variable; one dict per group."""
+    eng, pt, theta = state.engine, state.pt, state.theta
+    vals = eng.row_values(theta)
+    out = []
+    for g in range(len(eng.groups)):
+        cov, *_ = eng.implied_all(theta, g)
+        res = {}
+        for k, r in enumerate(pt.rows):
+            if r["group"] == g + 1 and r["op"] == "~~" and r["lhs"] == r["rhs"]:
+                res[r["lhs"]] = vals[k]
+        r2 = {}
+        for v in pt.ov_nox + pt.lv_endo:
+            tot = cov[eng.pos[v], eng.pos[v]]
+            r2[v] = float(1 - res.get(v, 0.0) / tot) if tot > 0 else float("nan")
+        out.append(r2)
+    return out
+
+
+# ---------------------------------------------------------------------- modification indices
+def _candidates(pt, g: int) -> list[tuple[str, str, str]]:
+    """lavaan's ``lav_partable_full`` list of all possible parameters of one group."""
+    lv = pt.lv_names
+    ov, ov_nox, ov_x = pt.ov_names, pt.ov_nox, pt.ov_x
+    model_rows = [r for r in pt.rows if r["group"] == g]
+    ov_ind = _uniq(r["rhs"] for r in model_rows if r["op"] == "=~" and r["rhs"] not in set(lv))
+    eqs = _uniq([r["lhs"] for r in model_rows if r["op"] == "~"] + [r["rhs"] for r in model_rows if r["op"] == "~"])
+    out = [(f, "=~", x) for f in lv for x in ov_nox if x not in eqs]
+    other = set(ov) - set(ov_ind)
+    for j, a in enumerate(ov_nox):
+        for b in ov_nox[j:]:
+            if a in other or b in other:
+                continue
+            out.append((a, "~~", b))
+    for j, a in enumerate(lv):
+        for b in lv[j:]:
+            out.append((a, "~~", b))
+    lvs = set(lv)
+    for y in eqs:
+        for x in eqs:
+            if y == x or (y in ov_ind and x in lvs) or y in ov_x:
+                continue  # lavaan also lists 'x ~ ...' for fixed covariates x; not reproduced (see modindices)
+            out.append((y, "~", x))
+    if pt.meanstructure:
+        out += [(v, "~1", "") for v in ov + lv]
+    return out
+
+
+def _uniq(seq):
+    seen, out = set(), []
+    for x in seq:
+        if x not in seen:
+            seen.add(x)
+            out.append(x)
+    return out
+
+
+def modification_indices(state) -> pd.DataFrame:
+    """Score tests for every fixed or absent parameter, as ``lavaan::modindices(fit)`` (expected information):
+    ``mi = N s^2 / V``, ``epc = s / V`` with ``s`` the per-case score and
+    ``V = I_11 - I_12 I_22^-1 I_21`` the efficient information of the added parameter.
+
+    Candidates are lavaan's: every fixed parameter of the model (marker loadings, fixed covariances, ...) and
+    every absent loading, residual covariance among indicators, latent covariance and regression among the
+    variables of the structural part.  Unlike lavaan, no rows are given for the variances/covariances of fixed
+    exogenous covariates (always 0) or for regressing a fixed covariate on something (lavaan lists these, but they
+    contradict ``fixed.x``)."""
+    eng, pt, theta = state.engine, state.pt, state.theta
+    ctxs = _std_context(state)
+    lv_set, ov_set = set(pt.lv_names), set(pt.ov_names)
+    # extra parameters: fixed (non-exogenous) rows of the model, then parameters absent from it
+    extras: list[tuple[int, str, str, str, int | None]] = []  # group, lhs, op, rhs, row index
+    present = set()
+    for k, r in enumerate(pt.rows):
+        key = (r["group"], r["lhs"], r["op"], r["rhs"])
+        present.add(key)
+        if r["op"] == "~~":
+            present.add((r["group"], r["rhs"], r["op"], r["lhs"]))
+        if r["par"] < 0 and not r["exo"]:
+            extras.append((r["group"], r["lhs"], r["op"], r["rhs"], k))
+    for g in range(1, len(eng.groups) + 1):
+        for lhs, op, rhs in _candidates(pt, g):
+            if (g, lhs, op, rhs) in present:
+                continue
+            present.add((g, lhs, op, rhs))
+            if op == "~~":
+                present.add((g, rhs, op, lhs))
+            extras.append((g, lhs, op, rhs, None))
+    if not extras:
+        return pd.DataFrame(columns=["lhs", "op", "rhs", "group", "mi", "epc", "sepc_lv", "sepc_all"])
+    n_extra = len(extras)
+    q = eng.q
+    info_model = eng.information_expected(theta)
+    I22_inv = np.linalg.inv(info_model)
+    I11 = np.zeros((n_extra, n_extra))
+    I12 = np.zeros((n_extra, q))
+    score = np.zeros(n_extra)
+    for gi, gd in enumerate(eng.groups):
+        idx = [i for i, e in enumerate(extras) if e[0] == gi + 1]
+        if not idx:
+            continue
+        Sig, mu = eng.implied(theta)[gi]
+        W = np.linalg.inv(Sig)
+        L = np.linalg.cholesky(W)
+        dS, dm = eng.derivatives(theta, gi)
+        eS, em = _extra_derivatives(eng, theta, gi, [extras[i] for i in idx])
+        Xm = np.matmul(np.matmul(L.T, dS), L).reshape(q, -1)
+        Xe = np.matmul(np.matmul(L.T, eS), L).reshape(len(idx), -1)
+        w = gd.n / eng.N
+        i11 = 0.5 * Xe @ Xe.T
+        i12 = 0.5 * Xe @ Xm.T
+        if eng.meanstructure:
+            i11 = i11 + em @ W @ em.T
+            i12 = i12 + em @ W @ dm.T
+        I11[np.ix_(idx, idx)] += w * i11
+        I12[idx] += w * i12
+        d = gd.mean - mu
+        Gm = W - W @ (gd.cov + np.outer(d, d)) @ W
+        gF = np.einsum("kab,ab->k", eS, Gm) - 2 * em @ (W @ d)
+        score[idx] += w * (-0.5 * gF)  # per-case score of the log-likelihood
+    V = np.diag(I11) - np.einsum("ij,jk,ik->i", I12, I22_inv, I12)
+    V[V < np.finfo(float).eps ** (1 / 3)] = np.nan
+    N = eng.N
+    mi = N * score ** 2 / V
+    epc = score / V
+    vals = eng.row_values(theta)
+    recs = []
+    for i, (g, lhs, op, rhs, k) in enumerate(extras):
+        ctx = ctxs[g - 1]
+        e = epc[i]
+        if op == "~~" and lhs == rhs:
+            est_abs = abs(vals[k]) if k is not None else abs(e)
+        else:
+            est_abs = abs(e)
+        sign = np.sign(e)
+        small = op == "~~" and lhs == rhs and est_abs < np.sqrt(np.finfo(float).eps)
+        slv = 0.0 if small else sign * standardize(lhs, op, rhs, est_abs, ctx, lv_set, ov_set, "lv")
+        sall = 0.0 if small else sign * standardize(lhs, op, rhs, est_abs, ctx, lv_set, ov_set, "all")
+        recs.append({"lhs": lhs, "op": op, "rhs": rhs, "group": g, "mi": mi[i], "epc": e, "sepc_lv": slv,
+                     "sepc_all": sall})
+    df = pd.DataFrame.from_records(recs)
+    df = df[np.isfinite(df["mi"].to_numpy(float))].reset_index(drop=True)
+    return df
+
+
+def _extra_derivatives(eng, theta, g, extras):
+    """d Sigma and d mu for added parameters (at value 0 or their fixed value; the derivative does not depend on
+    the parameter's own value for these linear-in-parameter positions)."""
+    A, P, m = eng.matrices(theta, g)
+    B = np.linalg.inv(np.eye(eng.nv) - A)
+    p = eng.p
+    Fc = B[:p, :]
+    H = Fc @ P @ B.T
+    Bm = B @ m
+    n = len(extras)
+    dS = np.zeros((n, p, p))
+    dm = np.zeros((n, p))
+    pos = eng.pos
+    for i, (_, lhs, op, rhs, _) in enumerate(extras):
+        if op in ("=~", "~"):
+            a, b = (pos[rhs], pos[lhs]) if op == "=~" else (pos[lhs], pos[rhs])
+            d = np.outer(Fc[:, a], H[:, b])
+            dS[i] = d + d.T
+            dm[i] = Fc[:, a] * Bm[b]
+        elif op == "~~":
+            a, b = pos[lhs], pos[rhs]
+            d = np.outer(Fc[:, a], Fc[:, b])
+            dS[i] = d if a == b else d + d.T
+        elif op == "~1":
+            dm[i] = Fc[:, pos[lhs]]
+    if not eng.meanstructure:
+        dm[:] = 0
+    return dS, dm
+
+
+# ---------------------------------------------------------------------- the result object
+@dataclass(frozen=True)
+class FitResult:
+    """A fitted CFA/SEM.
+
+    Attributes
+    ----------
+    fit : dict
+        Fit measures under lavaan's names (``lavaan::fitMeasures``): chisq, df, pvalue, cfi, tli, rmsea (+ CI and
+        p-close), srmr, logl, aic, bic, ... and, for MLR, the ``.scaled`` / ``.robust`` variants.
+    estimates : pandas.DataFrame
+        One row per parameter as ``lavaan::parameterEstimates(fit, standardized = TRUE)``: lhs, op, rhs, group,
+        label, est, se, z, pvalue, ci_lower, ci_upper, std_lv, std_all (``:=`` rows last, group 0).
+    r2 : pandas.Series
+        R² of the endogenous variables (one group), or a DataFrame with one column per group.
+    fitted_cov, residual_cov, sample_cov : dict
+        Per group label: model-implied, residual (sample - implied) and sample (divisor N) covariance matrices.
+    """
+
+    fit: dict
+    estimates: pd.DataFrame
+    r2: pd.Series | pd.DataFrame
+    fitted_cov: dict
+    residual_cov: dict
+    sample_cov: dict
+    estimator: str
+    model: str
+    ngroups: int
+    group_labels: list
+    nobs: list[int]
+    n_dropped: int
+    iterations: int
+    warnings: tuple[str, ...] = ()
+    _state: object = field(default=None, repr=False, compare=False)
+
+    @property
+    def converged(self) -> bool:
+        return True  # a result only exists for a converged fit
+
+    def modindices(self, sort: bool = False, minimum_value: float = 0.0) -> pd.DataFrame:
+        """Modification indices as ``lavaan::modindices(fit)``: lhs, op, rhs, group, mi, epc, sepc_lv, sepc_all."""
+        df = modification_indices(self._state)
+        if self.ngroups == 1:
+            df = df.drop(columns="group")
+        if minimum_value > 0:
+            df = df[df["mi"] > minimum_value]
+        if sort:
+            df = df.sort_values("mi", ascending=False, kind="stable")
+        return df.reset_index(drop=True)
+
+    def to_frame(self) -> pd.DataFrame:
+        """The parameter table (a copy of :attr:`estimates`)."""
+        return self.estimates.copy()
+
+    def to_dict(self) -> dict:
+        """JSON-ready summary: fit measures, estimates (records), R², counts."""
+        def clean(x):
+            if isinstance(x, float) and not math.isfinite(x):
+                return None
+            if isinstance(x, (np.floating, np.integer)):
+                return clean(x.item())
+            return x
+
+        est = [{k: clean(v) for k, v in rec.items()} for rec in self.estimates.to_dict(orient="records")]
+        if isinstance(self.r2, pd.Series):
+            r2 = {k: clean(v) for k, v in self.r2.items()}
+        else:
+            r2 = {str(c): {k: clean(v) for k, v in self.r2[c].items()} for c in self.r2.columns}
+        return {"estimator": self.estimator, "model": self.model, "ngroups": self.ngroups,
+                "group_labels": [clean(g) for g in self.group_labels], "nobs": list(self.nobs),
+                "n_dropped": self.n_dropped, "fit": {k: clean(v) for k, v in self.fit.items()}, "estimates": est,
+                "r2": r2, "warnings": list(self.warnings)}
+
+    def summary(self) -> str:
+        """A lavaan-like text summary."""
+        f = self.fit
+        lines = [f"vccscale SEM ({self.estimator}), {sum(self.nobs)} cases"
+                 + (f" in {self.ngroups} groups" if self.ngroups > 1 else "")
+                 + (f", {self.n_dropped} dropped (listwise)" if self.n_dropped else ""),
+                 f"  parameters {int(f['npar'])}, iterations {self.iterations}", ""]
+        lines.append(f"  chi-square {f['chisq']:.3f}, df {int(f['df'])}, p {f['pvalue']:.3f}")
+        if "chisq.scaled" in f:
+            lines.append(f"  scaled chi-square {f['chisq.scaled']:.3f} (scaling factor "
+                         f"{f['chisq.scaling.factor']:.3f}), p {f['pvalue.scaled']:.3f}")
+        lines.append(f"  CFI {f['cfi']:.3f}  TLI {f['tli']:.3f}  RMSEA {f['rmsea']:.3f} "
+                     f"[{f['rmsea.ci.lower']:.3f}, {f['rmsea.ci.upper']:.3f}]  SRMR {f['srmr']:.3f}")
+        if "cfi.robust" in f:
+            lines.append(f"  robust CFI {f['cfi.robust']:.3f}  TLI {f['tli.robust']:.3f}  RMSEA "
+                         f"{f['rmsea.robust']:.3f}")
+        lines.append(f"  logl {f['logl']:.3f}  AIC {f['aic']:.3f}  BIC {f['bic']:.3f}")
+        lines.append("")
+        est = self.estimates
+        with pd.option_context("display.width", 140, "display.max_rows", 1000):
+            cols = ["lhs", "op", "rhs"] + (["group"] if self.ngroups > 1 else []) + \
+                ["est", "se", "z", "pvalue", "std_all"]
+            lines.append(est[cols].to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+        if self.warnings:
+            lines += ["", "Warnings:"] + [f"  - {w}" for w in self.warnings]
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.summary()
