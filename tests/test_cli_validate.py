@@ -79,3 +79,18 @@ def test_efa_needs_items_and_names_missing_columns():
     assert res.exit_code == 2
     res = CliRunner().invoke(main, ["efa", str(BFI), "--items", "A1", "Z9", "--factors", "1"])
     assert res.exit_code == 1 and "Z9" in res.stderr
+
+
+def test_item_analysis_json_matches_psych_describe():
+    res = CliRunner().invoke(main, ["item-analysis", str(BFI), "--items", "A2", "A3", "A4", "--scale-min", "1",
+                                    "--scale-max", "6", "--format", "json"])
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.stdout)
+    rows = {r["item"]: r for r in PSYCH["describe"]}  # psych::describe rows
+    assert [it["item"] for it in out["items"]] == ["A2", "A3", "A4"]
+    for it in out["items"]:
+        ref = rows[it["item"]]
+        assert it["n"] == ref["n"]
+        for k in ("mean", "sd", "skew", "kurtosis", "se"):
+            assert rel(it[k], ref[k]) < 1e-3, (it["item"], k)
+        assert 0 <= it["floor_pct"] <= 100 and 0 <= it["ceiling_pct"] <= 100

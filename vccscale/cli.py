@@ -598,6 +598,28 @@ def reliability_cmd(data: Path, items: tuple[str, ...], check_keys: bool, fmt: s
     click.echo(o.summary())
 
 
+@main.command("item-analysis")
+@click.argument("data", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--items", cls=ListOption, help="Item columns of one scale: --items I1 I2 I3.")
+@click.option("--scale-min", type=float, default=None, help="Lowest scale point (floor %); default: observed.")
+@click.option("--scale-max", type=float, default=None, help="Highest scale point (ceiling %); default: observed.")
+@click.option("--format", "fmt", type=FORMAT, default="table", show_default=True)
+def item_analysis_cmd(data: Path, items: tuple[str, ...], scale_min: float | None, scale_max: float | None,
+                      fmt: str) -> None:
+    """Item statistics: mean, SD, skew, kurtosis (psych::describe type 3), floor/ceiling %, corrected item-total
+    correlation, alpha if item deleted, inter-item correlation summary."""
+    from .validate import item_analysis
+
+    ds = _read_data(data)
+    res = item_analysis(ds.data, _items_or_codebook(ds, items), scale_min=scale_min, scale_max=scale_max)
+    if fmt == "json":
+        out = res.to_dict()
+        out["items"] = [{"item": k, **v} for k, v in out["items"].items()]
+        echo_json(out)
+    else:
+        click.echo(res.summary())
+
+
 @main.command("efa")
 @click.argument("data", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--items", cls=ListOption, help="Item columns: --items I1 I2 I3.")
