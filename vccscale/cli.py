@@ -716,23 +716,50 @@ def _fit_json(fit: Any, data: Any) -> dict[str, Any]:
     return out
 
 
+def _analysis_frame(data: Path, codebook: Path | None, long: bool) -> Any:
+    """The frame a model is fitted to: the data as read, or stacked by item id (one row per respondent version,
+    a `perspective` column) with --long, which is what an instrument's measurement.lavaan refers to."""
+    ds = _read_data(data, codebook)
+    if not long:
+        return ds.data
+    from .clean.scoring import reverse_key
+
+    # items rescored from the codebook before stacking: missing codes (e.g. 99) -> NaN, reverse-keyed items
+    # reversed (min + max - x), so that loadings and reliabilities have the construct's direction
+    return ds.with_data(ds.data.assign(**reverse_key(ds))).to_long()
+
+
 def _fit_command(kind: str, data: Path, model: Path, estimator: str, std_lv: bool, group: str | None,
-                 fmt: str) -> None:
+                 fmt: str, codebook: Path | None = None, long: bool = False) -> None:
     from .sem import fit_cfa, fit_sem
 
-    ds = _read_data(data)
+    frame = _analysis_frame(data, codebook, long)
     fn = fit_cfa if kind == "cfa" else fit_sem
-    fit = fn(ds.data, _model_text(model), estimator=estimator, std_lv=std_lv, group=group)
+    fit = fn(frame, _model_text(model), estimator=estimator, std_lv=std_lv, group=group)
     for w in fit.warnings:
         click.echo(f"warning: {w}", err=True)
-    if fmt == "json":
-        echo_json(_fit_json(fit, ds.data))
+    if fit.n_dropped:
+        click.echo(f"note: {fit.n_dropped} row(s) with missing values were left out (listwise)", err=True)
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        out = _fit_json(fit, frame) if fmt == "json" else None
+    for w in caught:
+        click.echo(f"warning: {w.message}", err=True)
+    if out is not None:
+        echo_json(out)
     else:
         click.echo(fit.summary())
 
 
 def _fit_options(f: Any) -> Any:
     f = click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)(f)
+    f = click.option("--long", is_flag=True, help="Stack respondent versions by item id (needs a codebook): the "
+                     "layout an instrument's measurement.lavaan refers to; group by 'perspective'. Items are "
+                     "rescored first: missing codes -> missing, reverse-keyed items reversed.")(f)
+    f = click.option("--codebook", type=click.Path(dir_okay=False, path_type=Path), default=None,
+                     help="Codebook of the instrument (for exports).")(f)
     f = click.option("--group", default=None, help="Multi-group model across this column.")(f)
     f = click.option("--std-lv", is_flag=True, help="Identify by fixing latent variances to 1 (lavaan std.lv) "
                      "instead of the first loading (marker, lavaan's default).")(f)
@@ -745,17 +772,19 @@ def _fit_options(f: Any) -> Any:
 
 @main.command("cfa")
 @_fit_options
-def cfa_cmd(data: Path, model: Path, estimator: str, std_lv: bool, group: str | None, fmt: str) -> None:
+def cfa_cmd(data: Path, model: Path, estimator: str, std_lv: bool, group: str | None, codebook: Path | None,
+            long: bool, fmt: str) -> None:
     """Confirmatory factor analysis with lavaan's defaults and fit measures (chisq, cfi, tli, rmsea + CI, srmr,
     aic, bic, ...), estimates with std.all, reliability (alpha, CR/omega, AVE), HTMT and Fornell-Larcker."""
-    _fit_command("cfa", data, model, estimator, std_lv, group, fmt)
+    _fit_command("cfa", data, model, estimator, std_lv, group, fmt, codebook, long)
 
 
 @main.command("sem")
 @_fit_options
-def sem_cmd(data: Path, model: Path, estimator: str, std_lv: bool, group: str | None, fmt: str) -> None:
+def sem_cmd(data: Path, model: Path, estimator: str, std_lv: bool, group: str | None, codebook: Path | None,
+            long: bool, fmt: str) -> None:
     """Structural equation model from lavaan syntax (=~, ~, ~~, :=), same output as cfa plus R²."""
-    _fit_command("sem", data, model, estimator, std_lv, group, fmt)
+    _fit_command("sem", data, model, estimator, std_lv, group, fmt, codebook, long)
 
 
 @main.command("invariance")
@@ -763,14 +792,16 @@ def sem_cmd(data: Path, model: Path, estimator: str, std_lv: bool, group: str | 
 @click.option("--model", type=click.Path(dir_okay=False, path_type=Path), required=True)
 @click.option("--group", required=True, help="Group column (groups in order of first appearance, as lavaan).")
 @click.option("--estimator", type=click.Choice(["ML", "MLR"]), default="ML", show_default=True)
+@click.option("--codebook", type=click.Path(dir_okay=False, path_type=Path), default=None)
+@click.option("--long", is_flag=True, help="Stack respondent versions by item id (group by 'perspective').")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
-def invariance_cmd(data: Path, model: Path, group: str, estimator: str, fmt: str) -> None:
+def invariance_cmd(data: Path, model: Path, group: str, estimator: str, codebook: Path | None, long: bool,
+                   fmt: str) -> None:
     """Configural, metric, scalar and strict invariance with chi-square difference tests (Satorra-Bentler 2001
     scaled for MLR) and delta CFI/RMSEA."""
     from .validate.invariance import invariance
 
-    ds = _read_data(data)
-    res = invariance(ds.data, _model_text(model), group, estimator=estimator)
+    res = invariance(_analysis_frame(data, codebook, long), _model_text(model), group, estimator=estimator)
     if fmt == "json":
         echo_json(res.to_dict())
     else:

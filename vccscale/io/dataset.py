@@ -138,24 +138,20 @@ class Dataset:
             block = self.data[list(mapping.values())]
             answered = block.notna().any(axis=1)
             sub = self.data.loc[answered]
-            part = pd.DataFrame({"response_id": rid.loc[answered].values, "perspective": persp})
-            for k in key_cols:
-                part[k] = sub[k].values
-            for item, col in {**mapping, **joint}.items():
-                part[item] = sub[col].values
-            frames.append(part)
+            cols = {"response_id": rid.loc[answered].values, "perspective": persp}
+            cols.update({k: sub[k].values for k in key_cols})
+            cols.update({item: sub[col].values for item, col in {**mapping, **joint}.items()})
+            frames.append(pd.DataFrame(cols))
         if joint:
             versioned = pd.Series(False, index=self.data.index)
             for mapping in by_persp.values():
                 versioned |= self.data[list(mapping.values())].notna().any(axis=1)
             rest = self.data.loc[~versioned]
             if len(rest):
-                part = pd.DataFrame({"response_id": rid.loc[~versioned].values, "perspective": "joint"})
-                for k in key_cols:
-                    part[k] = rest[k].values
-                for item, col in joint.items():
-                    part[item] = rest[col].values
-                frames.append(part)
+                cols = {"response_id": rid.loc[~versioned].values, "perspective": "joint"}
+                cols.update({k: rest[k].values for k in key_cols})
+                cols.update({item: rest[col].values for item, col in joint.items()})
+                frames.append(pd.DataFrame(cols))
         if not frames:
             return pd.DataFrame(columns=["response_id", "perspective", *key_cols])
         out = pd.concat(frames, ignore_index=True)
