@@ -92,6 +92,11 @@ def test_invariance_json_matches_lavtestlrt(hs_model):
             if est == "ML":
                 assert close(mine["rmsea_d"], lrt["RMSEA"])
         assert {"compare", "chisq_diff", "df_diff", "pvalue", "delta_cfi", "delta_rmsea"} <= set(out["tests"][0])
+        # scalar invariance is rejected for HS by school: the search frees x3's intercept first (the largest
+        # univariate score test of lavTestScore on the scalar model)
+        assert out["partial_scalar"]["freed"][0]["lhs"] == "x3"
+        assert out["partial_scalar"]["freed"][0]["op"] == "~1"
+        assert {m["lhs"] for m in out["latent_means"]} == {"visual", "textual", "speed"}
 
 
 def test_model_errors_are_clear(tmp_path, hs_model):

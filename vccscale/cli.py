@@ -794,18 +794,40 @@ def sem_cmd(data: Path, model: Path, estimator: str, std_lv: bool, group: str | 
 @click.option("--estimator", type=click.Choice(["ML", "MLR"]), default="ML", show_default=True)
 @click.option("--codebook", type=click.Path(dir_okay=False, path_type=Path), default=None)
 @click.option("--long", is_flag=True, help="Stack respondent versions by item id (group by 'perspective').")
+@click.option("--partial-alpha", type=click.FloatRange(0, 1), default=0.05, show_default=True,
+              help="Significance level of the scalar step and of the partial-invariance search.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def invariance_cmd(data: Path, model: Path, group: str, estimator: str, codebook: Path | None, long: bool,
-                   fmt: str) -> None:
+                   partial_alpha: float, fmt: str) -> None:
     """Configural, metric, scalar and strict invariance with chi-square difference tests (Satorra-Bentler 2001
-    scaled for MLR) and delta CFI/RMSEA."""
+    scaled for MLR) and delta CFI/RMSEA; if scalar invariance is rejected, a partial-invariance search (score
+    tests, Bonferroni); latent means compared in the (partially) scalar-invariant model."""
     from .validate.invariance import invariance
 
-    res = invariance(_analysis_frame(data, codebook, long), _model_text(model), group, estimator=estimator)
+    from .sem.score import latent_means, partial_invariance
+
+    frame = _analysis_frame(data, codebook, long)
+    text = _model_text(model)
+    res = invariance(frame, text, group, estimator=estimator)
+    out = res.to_dict()
+    # when scalar invariance is rejected, search for partial scalar invariance (score tests, Bonferroni), then
+    # compare latent means in the (partially) scalar-invariant model
+    scalar = next(t for t in res.tests.to_dict(orient="records") if t["compare"].startswith("scalar"))
+    final = res.fits["scalar"]
+    if scalar["pvalue"] < partial_alpha:
+        part = partial_invariance(frame, text, group, level="scalar", alpha=partial_alpha, estimator=estimator)
+        out["partial_scalar"] = {"freed": part.freed.to_dict(orient="records"), "stop_reason": part.stop_reason,
+                                 "group_partial": list(part.group_partial)}
+        final = part.fit
+    out["latent_means"] = latent_means(final).to_dict(orient="records")
     if fmt == "json":
-        echo_json(res.to_dict())
+        echo_json(out)
     else:
         click.echo(res.summary())
+        if "partial_scalar" in out:
+            click.echo("\npartial scalar invariance: freed " + (", ".join(out["partial_scalar"]["group_partial"])
+                                                            or "nothing") + f" ({out['partial_scalar']['stop_reason']})")
+        click.echo("\nlatent means (first group = 0):\n" + latent_means(final).round(3).to_string(index=False))
 
 
 # ---------------------------------------------------------------------------------------------------- registry
