@@ -129,3 +129,18 @@ def test_instrument_to_cfa_end_to_end(tmp_path):
     r = CliRunner().invoke(main, ["invariance", *args, "--group", "perspective", "--format", "json"])
     assert r.exit_code == 0, r.output
     assert set(json.loads(r.stdout)["groups"]) == {"provider", "customer"}
+
+
+def test_validity_command(hs_model):
+    args = ["validity", str(HS), "--model", str(hs_model), "--bootstrap", "100", "--seed", "7", "--format", "json"]
+    a = CliRunner().invoke(main, args)
+    b = CliRunner().invoke(main, args)
+    assert a.exit_code == 0, a.output
+    out = json.loads(a.stdout)
+    assert out == json.loads(b.stdout)  # the bootstrap is reproducible from its seed
+    h = json.loads((REF / "hs_cfa_ml.json").read_text())["htmt"]["htmt2_true"]
+    assert close(out["htmt"]["visual~~textual"], h["values"][0][1])
+    lo, hi = out["htmt_ci"]["visual~~textual"]
+    assert lo < out["htmt"]["visual~~textual"] < hi
+    assert 0 < out["harman"]["share"] < 0.5 and not out["harman"]["flagged"]
+    assert len(out["common_latent_factor"]) == 9

@@ -787,6 +787,56 @@ def sem_cmd(data: Path, model: Path, estimator: str, std_lv: bool, group: str | 
     _fit_command("sem", data, model, estimator, std_lv, group, fmt, codebook, long)
 
 
+@main.command("validity")
+@click.argument("data", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--model", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="lavaan syntax: its =~ lines define the factors and their items.")
+@click.option("--marker", cls=ListOption, help="Marker-variable items for the CFA marker comparison "
+              "(default: a common latent factor without markers).")
+@click.option("--bootstrap", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Bootstrap draws for percentile CIs of HTMT (0 = none).")
+@click.option("--seed", type=click.IntRange(min=0), default=1, show_default=True)
+@click.option("--codebook", type=click.Path(dir_okay=False, path_type=Path), default=None)
+@click.option("--long", is_flag=True, help="Stack respondent versions by item id (items rescored first).")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def validity_cmd(data: Path, model: Path, marker: tuple[str, ...], bootstrap: int, seed: int,
+                 codebook: Path | None, long: bool, fmt: str) -> None:
+    """Discriminant validity and common-method checks: HTMT (semTools htmt2, optional bootstrap CI),
+    cross-loadings, Harman's single factor, common-latent-factor / marker comparison."""
+    from .errors import ModelError
+    from .sem import parse_model
+    from .validate import common_latent_factor, cross_loadings, harman_single_factor, htmt
+
+    frame = _analysis_frame(data, codebook, long)
+    blocks: dict[str, list[str]] = {}
+    for r in parse_model(_model_text(model)):
+        if r.op == "=~":
+            blocks.setdefault(r.lhs, []).append(r.rhs)
+    blocks = {f: items for f, items in blocks.items() if all(i in frame.columns for i in items)}
+    if len(blocks) < 2:
+        raise ModelError("validity needs at least two factors whose items are data columns", file=model)
+    h = htmt(frame, blocks, n_boot=bootstrap, seed=seed)
+    items = [i for b in blocks.values() for i in b]
+    harman = harman_single_factor(frame, items)
+    clf = common_latent_factor(frame, blocks, marker=list(marker) or None)
+    names = list(h.matrix.columns)
+    out = {"htmt": {f"{a}~~{b}": float(h.matrix.loc[a, b]) for i, a in enumerate(names) for b in names[i + 1:]},
+           "htmt_variant": h.variant, "bootstrap": bootstrap, "seed": seed,
+           "cross_loadings": cross_loadings(frame, blocks).to_dict(orient="index"),
+           "harman": harman.to_dict(), "common_latent_factor": clf.to_dict(orient="records"),
+           "method_variance": clf.attrs.get("method_variance")}
+    if bootstrap:
+        out["htmt_ci"] = {f"{a}~~{b}": [float(h.ci_lower.loc[a, b]), float(h.ci_upper.loc[a, b])]
+                          for i, a in enumerate(names) for b in names[i + 1:]}
+    if fmt == "json":
+        echo_json(out)
+        return
+    click.echo(f"HTMT ({h.variant}):\n" + h.matrix.round(3).to_string())
+    click.echo(f"\nHarman's single factor: {harman.share:.1%} of the variance"
+               + (" (above 50%: common-method variance likely)" if harman.flagged else ""))
+    click.echo("\nCommon latent factor comparison:\n" + clf.round(3).to_string(index=False))
+
+
 @main.command("invariance")
 @click.argument("data", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--model", type=click.Path(dir_okay=False, path_type=Path), required=True)
