@@ -22,7 +22,7 @@ import numpy as np
 from ..errors import DataError, ModelError
 from .model import ParTable
 
-__all__ = ["GroupData", "Engine", "prepare_groups", "estimate", "GRAD_TOL"]
+__all__ = ["GroupData", "Engine", "FIMLEngine", "prepare_groups", "estimate", "em_moments", "GRAD_TOL"]
 
 GRAD_TOL = 1e-9
 
@@ -36,18 +36,26 @@ class GroupData:
     n: int
     mean: np.ndarray
     cov: np.ndarray
+    patterns: list | None = None  # FIML: missing-data patterns (see _patterns); mean/cov are then EM estimates
+    logl_h1: float | None = None  # FIML: log-likelihood of the saturated model at the EM moments
 
 
-def prepare_groups(data, ov_names: list[str], group: str | None, *, labels: list | None = None) -> tuple[
-        list[GroupData], int]:
+def prepare_groups(data, ov_names: list[str], group: str | None, *, labels: list | None = None,
+                   missing: str = "listwise") -> tuple[list[GroupData], int]:
     """Check ``data`` against the model's observed variables and return per-group statistics.
 
     Rows with a missing value on any model variable (or the group column) are dropped (lavaan's
     ``missing = "listwise"``).  Returns the groups (in ``labels`` order, by default the order of first appearance
     in the data, as lavaan) and the number of dropped rows.
+
+    With ``missing="fiml"`` (lavaan's ``missing = "ml"``) every row with at least one observed model variable is
+    kept (rows with all model variables missing are dropped and counted); each group then carries its
+    missing-data patterns and the EM estimates of the saturated mean and covariance (lavaan's ``missing.h1``),
+    which serve as its sample statistics (start values, SRMR, sample covariance).
     """
     import pandas as pd
 
+    fiml = missing == "fiml"
     if not isinstance(data, pd.DataFrame):
         raise DataError(f"data must be a pandas DataFrame, got {type(data).__name__}")
     missing = [v for v in ov_names if v not in data.columns]
@@ -71,7 +79,7 @@ def prepare_groups(data, ov_names: list[str], group: str | None, *, labels: list
                         f"{', '.join(str(sub[c].dtype) for c in bad)}); recode them to numbers first",
                         column=bad[0])
     X_all = sub.to_numpy(dtype=float, na_value=np.nan)
-    ok = np.isfinite(X_all).all(axis=1)
+    ok = np.isfinite(X_all).any(axis=1) if fiml else np.isfinite(X_all).all(axis=1)
     if group is not None:
         gcol = data[group]
         ok &= gcol.notna().to_numpy()
@@ -93,6 +101,17 @@ def prepare_groups(data, ov_names: list[str], group: str | None, *, labels: list
         if n < 2:
             raise DataError(f"only {n} complete case(s){where}; at least 2 are needed (and more cases than free "
                             "parameters)")
+        if fiml:
+            empty = [c for j, c in enumerate(cols) if not np.isfinite(X[:, j]).any()]
+            if empty:
+                raise DataError(f"variable(s) {', '.join(empty)} have no observed values{where}", column=empty[0])
+            pats = _patterns(X)
+            mean, cov = em_moments(pats, X.shape[1])
+            _check_pd(cov, cols, n, where)
+            logl_h1 = sum(_mvn_logl(pt["n"], pt["cov"], pt["mean"], cov[np.ix_(pt["o"], pt["o"])], mean[pt["o"]])
+                          for pt in pats)
+            groups.append(GroupData(lab, X, n, mean, cov, pats, float(logl_h1)))
+            continue
         mean = X.mean(axis=0)
         Xc = X - mean
         cov = Xc.T @ Xc / n
@@ -375,6 +394,147 @@ def _mvn_logl(n, S, ybar, Sig, mu) -> float:
     W = np.linalg.inv(Sig)
     d = ybar - mu
     return -n / 2 * (p * np.log(2 * np.pi) + logdet + np.sum(W * S) + d @ W @ d)
+
+
+# ---------------------------------------------------------------------- FIML (lavaan missing = "ml")
+def _patterns(X: np.ndarray) -> list[dict]:
+    """Missing-data patterns of ``X`` (NaN = missing): observed column indices ``o``, the row indices, the rows'
+    observed values ``X``, their count ``n`` and their mean / covariance (divisor n)."""
+    obs = np.isfinite(X)
+    keys, inverse = np.unique(obs, axis=0, return_inverse=True)
+    inverse = np.asarray(inverse).ravel()
+    out = []
+    for k in range(keys.shape[0]):
+        rows = np.flatnonzero(inverse == k)
+        o = np.flatnonzero(keys[k])
+        Xo = X[np.ix_(rows, o)]
+        m = Xo.mean(axis=0)
+        C = (Xo - m).T @ (Xo - m) / len(rows)
+        out.append({"o": o, "rows": rows, "X": Xo, "n": len(rows), "mean": m, "cov": C})
+    return out
+
+
+def em_moments(patterns: list[dict], p: int, tol: float = 1e-11, max_iter: int = 10000) -> tuple[
+        np.ndarray, np.ndarray]:
+    """Saturated (unrestricted) ML mean and covariance under MAR by the EM algorithm (lavaan's ``missing.h1``)."""
+    n = sum(pt["n"] for pt in patterns)
+    # start: available-case means and variances, zero covariances
+    s1, s2, cnt = np.zeros(p), np.zeros(p), np.zeros(p)
+    for pt in patterns:
+        o = pt["o"]
+        s1[o] += pt["X"].sum(axis=0)
+        s2[o] += (pt["X"] ** 2).sum(axis=0)
+        cnt[o] += pt["n"]
+    mu = s1 / cnt
+    Sig = np.diag(np.maximum(s2 / cnt - mu ** 2, 1e-8))
+    for _ in range(max_iter):
+        T1, T2 = np.zeros(p), np.zeros((p, p))
+        for pt in patterns:
+            o, k = pt["o"], pt["n"]
+            if len(o) == p:
+                T1 += k * pt["mean"]
+                T2 += k * (pt["cov"] + np.outer(pt["mean"], pt["mean"]))
+                continue
+            m_ = np.setdiff1d(np.arange(p), o)
+            B = np.linalg.solve(Sig[np.ix_(o, o)], Sig[np.ix_(o, m_)]).T  # Sig_mo Sig_oo^-1
+            Y = np.empty((k, p))
+            Y[:, o] = pt["X"]
+            Y[:, m_] = mu[m_] + (pt["X"] - mu[o]) @ B.T
+            T1 += Y.sum(axis=0)
+            T2 += Y.T @ Y
+            T2[np.ix_(m_, m_)] += k * (Sig[np.ix_(m_, m_)] - B @ Sig[np.ix_(o, m_)])
+        mu_new = T1 / n
+        Sig_new = T2 / n - np.outer(mu_new, mu_new)
+        delta = max(np.max(np.abs(mu_new - mu)), np.max(np.abs(Sig_new - Sig)))
+        mu, Sig = mu_new, (Sig_new + Sig_new.T) / 2
+        if delta < tol:
+            break
+    return mu, Sig
+
+
+class FIMLEngine(Engine):
+    """Engine for full-information ML (lavaan ``missing = "ml"``): the casewise normal log-likelihood summed over
+    the missing-data patterns.  ``F = -2 (logl(theta) - logl_h1) / N`` so that, as for complete data, lavaan's
+    ``fmin`` is ``F / 2`` and ``chisq = N F = -2 (logl_H0 - logl_H1)`` with ``logl_H1`` the EM saturated model."""
+
+    def _pattern_terms(self, theta):
+        for g, ((Sig, mu), gd) in enumerate(zip(self.implied(theta), self.groups)):
+            yield g, Sig, mu, gd
+
+    def objective(self, theta: np.ndarray) -> float:
+        try:
+            ll = self.loglik(theta)
+        except np.linalg.LinAlgError:
+            return np.inf
+        if not np.isfinite(ll):
+            return np.inf
+        return float(-2 * (ll - self.loglik_h1()) / self.N)
+
+    def _moment_gradients(self, Sig, mu, gd):
+        """d F_g / d Sigma (p x p) and d F_g / d mu (p) summed over patterns (per-case scale, weights n_k / N)."""
+        p = self.p
+        G, gm = np.zeros((p, p)), np.zeros(p)
+        for pt in gd.patterns:
+            o = pt["o"]
+            W = np.linalg.inv(Sig[np.ix_(o, o)])
+            d = pt["mean"] - mu[o]
+            w = pt["n"] / self.N
+            G[np.ix_(o, o)] += w * (W - W @ (pt["cov"] + np.outer(d, d)) @ W)
+            gm[o] += w * (-2 * W @ d)
+        return G, gm
+
+    def gradient(self, theta: np.ndarray) -> np.ndarray:
+        grad = np.zeros(self.q)
+        for g, Sig, mu, gd in self._pattern_terms(theta):
+            G, gm = self._moment_gradients(Sig, mu, gd)
+            dS, dm = self.derivatives(theta, g)
+            grad += np.einsum("kab,ab->k", dS, G) + dm @ gm
+        return grad
+
+    def information_expected(self, theta: np.ndarray, per_group: bool = False):
+        """Expected information of the pattern-wise likelihood (per case), used for the scoring steps."""
+        out, total = [], np.zeros((self.q, self.q))
+        for g, Sig, mu, gd in self._pattern_terms(theta):
+            dS, dm = self.derivatives(theta, g)
+            info = np.zeros((self.q, self.q))
+            for pt in gd.patterns:
+                o = pt["o"]
+                W = np.linalg.inv(Sig[np.ix_(o, o)])
+                L = np.linalg.cholesky(W)
+                X = np.matmul(np.matmul(L.T, dS[:, o][:, :, o]), L).reshape(self.q, -1)
+                dmo = dm[:, o]
+                info += pt["n"] / gd.n * (0.5 * X @ X.T + dmo @ W @ dmo.T)
+            out.append(info)
+            total += gd.n / self.N * info
+        return (total, out) if per_group else total
+
+    def casewise_scores(self, theta: np.ndarray) -> list[np.ndarray]:
+        out = []
+        for g, Sig, mu, gd in self._pattern_terms(theta):
+            dS, dm = self.derivatives(theta, g)
+            sc = np.zeros((gd.n, self.q))
+            for pt in gd.patterns:
+                o = pt["o"]
+                W = np.linalg.inv(Sig[np.ix_(o, o)])
+                dSo = dS[:, o][:, :, o]
+                Z = (pt["X"] - mu[o]) @ W
+                quad = np.einsum("kib,ib->ik", np.matmul(Z[None, :, :], dSo), Z)
+                sc[pt["rows"]] = 0.5 * (quad - np.einsum("ab,kab->k", W, dSo)[None, :]) + Z @ dm[:, o].T
+            out.append(sc)
+        return out
+
+    def loglik(self, theta: np.ndarray) -> float:
+        total = 0.0
+        for g, Sig, mu, gd in self._pattern_terms(theta):
+            for pt in gd.patterns:
+                o = pt["o"]
+                So = Sig[np.ix_(o, o)]
+                np.linalg.cholesky(So)  # raises if not positive definite
+                total += _mvn_logl(pt["n"], pt["cov"], pt["mean"], So, mu[o])
+        return float(total)
+
+    def loglik_h1(self) -> float:
+        return float(sum(gd.logl_h1 for gd in self.groups))
 
 
 # ---------------------------------------------------------------------- start values

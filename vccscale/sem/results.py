@@ -378,6 +378,7 @@ class FitResult:
     n_dropped: int
     iterations: int
     warnings: tuple[str, ...] = ()
+    missing: str = "listwise"
     _state: object = field(default=None, repr=False, compare=False)
 
     @property
@@ -415,7 +416,7 @@ class FitResult:
             r2 = {str(c): {k: clean(v) for k, v in self.r2[c].items()} for c in self.r2.columns}
         return {"estimator": self.estimator, "model": self.model, "ngroups": self.ngroups,
                 "group_labels": [clean(g) for g in self.group_labels], "nobs": list(self.nobs),
-                "n_dropped": self.n_dropped, "fit": {k: clean(v) for k, v in self.fit.items()}, "estimates": est,
+                "n_dropped": self.n_dropped, "missing": self.missing, "fit": {k: clean(v) for k, v in self.fit.items()}, "estimates": est,
                 "r2": r2, "warnings": list(self.warnings)}
 
     def summary(self) -> str:
@@ -423,7 +424,9 @@ class FitResult:
         f = self.fit
         lines = [f"vccscale SEM ({self.estimator}), {sum(self.nobs)} cases"
                  + (f" in {self.ngroups} groups" if self.ngroups > 1 else "")
-                 + (f", {self.n_dropped} dropped (listwise)" if self.n_dropped else ""),
+                 + (f", {self.n_dropped} dropped ({'all model variables missing' if self.missing == 'fiml' else 'listwise'})"
+                    if self.n_dropped else "")
+                 + (", missing data by FIML" if self.missing == "fiml" else ""),
                  f"  parameters {int(f['npar'])}, iterations {self.iterations}", ""]
         lines.append(f"  chi-square {f['chisq']:.3f}, df {int(f['df'])}, p {f['pvalue']:.3f}")
         if "chisq.scaled" in f:

@@ -18,7 +18,7 @@ import numpy as np
 
 from .fit import Engine
 
-__all__ = ["sandwich", "yuan_bentler_mplus", "h1_traces"]
+__all__ = ["sandwich", "yuan_bentler_mplus", "h1_traces", "h1_traces_fiml"]
 
 
 def _first_order(engine: Engine, theta: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
@@ -91,3 +91,38 @@ def yuan_bentler_mplus(engine: Engine, theta: np.ndarray, df: int, sw: dict | No
         c = float("nan")
     return {"c": c, "trace_ugamma": trace_ug, "scaling_factor_h1": sum(tr_h1) / sum(ndat),
             "scaling_factor_h0": sum(tr_h0) / engine.q if engine.q else float("nan")}
+
+
+def h1_traces_fiml(engine: Engine) -> tuple[list[float], list[int]]:
+    """FIML version of :func:`h1_traces`: per group tr(B1 A1^-1) of the saturated model at the EM moments, with
+    A1 the observed information (Hessian of the pattern-wise log-likelihood) and B1 the first-order information
+    (casewise scores with the missing entries left out), lavaan's ``missing = "ml"`` with MLR."""
+    from .fit import FIMLEngine
+    from .model import ParTable
+
+    traces, ndats = [], []
+    names = list(engine.pt.ov_names)
+    p = len(names)
+    for gd in engine.groups:
+        rows, theta = [], []
+        for j in range(p):
+            for i in range(j, p):
+                rows.append({"lhs": names[j], "op": "~~", "rhs": names[i], "group": 1, "user": 0, "free": True,
+                             "ustart": None, "start": None, "label": "", "exo": False, "line": None})
+                theta.append(gd.cov[i, j])
+        for j in range(p):
+            rows.append({"lhs": names[j], "op": "~1", "rhs": "", "group": 1, "user": 0, "free": True,
+                         "ustart": None, "start": None, "label": "", "exo": False, "line": None})
+            theta.append(gd.mean[j])
+        for k, r in enumerate(rows):
+            r["id"], r["par"] = k + 1, k
+        spt = ParTable(rows=rows, ov_names=names, lv_names=[], ov_x=[], ov_nox=names, lv_x=[], lv_endo=[],
+                       ngroups=1, group_labels=[None], meanstructure=True, std_lv=False, npar=len(rows))
+        seng = FIMLEngine(spt, [gd])
+        theta = np.asarray(theta)
+        A1 = seng.hessian(theta)
+        sc = seng.casewise_scores(theta)[0]
+        B1 = sc.T @ sc / gd.n
+        traces.append(float(np.sum(B1 * np.linalg.inv(A1).T)))
+        ndats.append(len(rows))
+    return traces, ndats

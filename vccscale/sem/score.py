@@ -33,7 +33,6 @@ import pandas as pd
 from scipy import stats
 
 from ..errors import ModelError
-from .fit import Engine
 from .model import ParTable
 
 __all__ = [
@@ -100,7 +99,7 @@ def _score_parts(fit):
     upt, cons = _unconstrained(pt)
     if not cons:
         raise ModelError("the model has no equality constraints to test (fit it with group_equal=... or labels)")
-    ueng = Engine(upt, eng.groups)
+    ueng = type(eng)(upt, eng.groups)
     vals = eng.row_values(st.theta)
     theta_u = np.zeros(upt.npar)
     for i, r in enumerate(upt.rows):
