@@ -144,3 +144,13 @@ def test_validity_command(hs_model):
     assert lo < out["htmt"]["visual~~textual"] < hi
     assert 0 < out["harman"]["share"] < 0.5 and not out["harman"]["flagged"]
     assert len(out["common_latent_factor"]) == 9
+
+
+def test_cfa_fiml_option_matches_lavaan_missing_ml(hs_model):
+    ref = json.loads((REF / "hs_fiml.json").read_text())["ML"]["fit_measures"]
+    res = CliRunner().invoke(main, ["cfa", str(REF / "hs_missing.csv"), "--model", str(hs_model), "--missing", "fiml",
+                                    "--format", "json"])
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.stdout)
+    for k in ("chisq", "df", "cfi", "tli", "rmsea", "aic", "bic"):
+        assert close(out["fit"][k], ref[k]), k

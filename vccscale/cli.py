@@ -730,12 +730,12 @@ def _analysis_frame(data: Path, codebook: Path | None, long: bool) -> Any:
 
 
 def _fit_command(kind: str, data: Path, model: Path, estimator: str, std_lv: bool, group: str | None,
-                 fmt: str, codebook: Path | None = None, long: bool = False) -> None:
+                 fmt: str, codebook: Path | None = None, long: bool = False, missing: str = "listwise") -> None:
     from .sem import fit_cfa, fit_sem
 
     frame = _analysis_frame(data, codebook, long)
     fn = fit_cfa if kind == "cfa" else fit_sem
-    fit = fn(frame, _model_text(model), estimator=estimator, std_lv=std_lv, group=group)
+    fit = fn(frame, _model_text(model), estimator=estimator, std_lv=std_lv, group=group, missing=missing)
     for w in fit.warnings:
         click.echo(f"warning: {w}", err=True)
     if fit.n_dropped:
@@ -761,6 +761,9 @@ def _fit_options(f: Any) -> Any:
     f = click.option("--codebook", type=click.Path(dir_okay=False, path_type=Path), default=None,
                      help="Codebook of the instrument (for exports).")(f)
     f = click.option("--group", default=None, help="Multi-group model across this column.")(f)
+    f = click.option("--missing", type=click.Choice(["listwise", "fiml"]), default="listwise", show_default=True,
+                     help="Missing values: drop incomplete rows (lavaan's default) or full-information ML "
+                     "(lavaan missing = 'ml').")(f)
     f = click.option("--std-lv", is_flag=True, help="Identify by fixing latent variances to 1 (lavaan std.lv) "
                      "instead of the first loading (marker, lavaan's default).")(f)
     f = click.option("--estimator", type=click.Choice(["ML", "MLR"]), default="ML", show_default=True,
@@ -772,19 +775,19 @@ def _fit_options(f: Any) -> Any:
 
 @main.command("cfa")
 @_fit_options
-def cfa_cmd(data: Path, model: Path, estimator: str, std_lv: bool, group: str | None, codebook: Path | None,
-            long: bool, fmt: str) -> None:
+def cfa_cmd(data: Path, model: Path, estimator: str, std_lv: bool, group: str | None, missing: str,
+            codebook: Path | None, long: bool, fmt: str) -> None:
     """Confirmatory factor analysis with lavaan's defaults and fit measures (chisq, cfi, tli, rmsea + CI, srmr,
     aic, bic, ...), estimates with std.all, reliability (alpha, CR/omega, AVE), HTMT and Fornell-Larcker."""
-    _fit_command("cfa", data, model, estimator, std_lv, group, fmt, codebook, long)
+    _fit_command("cfa", data, model, estimator, std_lv, group, fmt, codebook, long, missing)
 
 
 @main.command("sem")
 @_fit_options
-def sem_cmd(data: Path, model: Path, estimator: str, std_lv: bool, group: str | None, codebook: Path | None,
-            long: bool, fmt: str) -> None:
+def sem_cmd(data: Path, model: Path, estimator: str, std_lv: bool, group: str | None, missing: str,
+            codebook: Path | None, long: bool, fmt: str) -> None:
     """Structural equation model from lavaan syntax (=~, ~, ~~, :=), same output as cfa plus R²."""
-    _fit_command("sem", data, model, estimator, std_lv, group, fmt, codebook, long)
+    _fit_command("sem", data, model, estimator, std_lv, group, fmt, codebook, long, missing)
 
 
 @main.command("validity")
