@@ -158,6 +158,42 @@ class DataSection(_Section):
     salt_env: str | None = Field(default=None, description="Environment variable holding the salt for hashing")
 
 
+class ModelsSection(_Section):
+    """Hypothesis tests (issue 7, vccscale.models): which hypotheses, which controls, how decisions are made.
+
+    ``hypotheses``: ``all``, or a list of ids (``H1``) and family letters (``A``); ``families`` restricts the choice
+    to those families. ``controls``: construct ids (modelled from their items) or observed data columns, added as
+    predictors of every endogenous construct. ``adjust``: the multiple-testing adjustment (Holm or
+    Benjamini-Hochberg across the hypotheses tested in one study) whose p-values drive the decisions; both are
+    always reported. ``scope``: fit one model per hypothesis (default) or one model per family.
+    ``group_by_perspective``: test relations across respondent sides (group ``side``) as multi-group models by the
+    ``perspective`` column. ``bootstrap`` / ``bootstrap_seed``: draws and seed for bootstrap CIs of indirect effects
+    (vccscale.models.mediation; recorded here, the model library reports delta-method CIs).
+    """
+
+    hypotheses: Literal["all"] | list[str] = "all"
+    families: list[Literal["A", "B", "C", "D", "X"]] = Field(default_factory=list)
+    controls: list[str] = Field(default_factory=list)
+    estimator: Literal["ML", "MLR"] = "ML"
+    alpha: float = Field(default=0.05, gt=0, lt=1)
+    adjust: Literal["holm", "bh", "none"] = "holm"
+    scope: Literal["hypothesis", "family"] = "hypothesis"
+    group_by_perspective: bool = True
+    bootstrap: int = Field(default=5000, ge=0, description="Bootstrap draws for indirect effects (0 = none)")
+    bootstrap_seed: int | None = Field(default=None, ge=0, description="Seed (default: the study seed)")
+
+    @model_validator(mode="after")
+    def _ids(self) -> "ModelsSection":
+        if isinstance(self.hypotheses, list):
+            if not self.hypotheses:
+                raise ValueError("hypotheses: name at least one hypothesis id or family, or use 'all'")
+            bad = [h for h in self.hypotheses if not (h == "all" or h in ("A", "B", "C", "D", "X")
+                                                       or (h.startswith("H") and h[1:].isdigit()))]
+            if bad:
+                raise ValueError(f"hypotheses: {bad} are neither ids (H1-H71), family letters (A-D, X) nor 'all'")
+        return self
+
+
 class Study(_Section):
     study: StudyMeta
     instrument: InstrumentSection | None = None
@@ -165,7 +201,7 @@ class Study(_Section):
     data: DataSection | None = None
     cleaning: CleaningSection | None = None
     validation: dict[str, Any] | None = None
-    models: dict[str, Any] | None = None
+    models: ModelsSection | None = None
     power: dict[str, Any] | None = None
     output: dict[str, Any] | None = None
 

@@ -37,6 +37,26 @@ GROUP_EQUAL_TYPES = ("loadings", "intercepts", "means", "residuals", "residual.c
                      "lv.covariances", "regressions")
 
 
+def equality_type(r: dict, lv_set: set, ov_set: set, ovx_set: set = frozenset()) -> str | None:
+    """lavaan's group.equal category of a parameter-table row (loadings, intercepts, residuals, ...); None for
+    rows no group.equal keyword covers (fixed exogenous rows, observed-covariate moments)."""
+    op, lhs, rhs = r["op"], r["lhs"], r["rhs"]
+    if r.get("exo"):
+        return None
+    if op == "=~":
+        return "loadings"
+    if op == "~":
+        return "regressions"
+    if op == "~1":
+        return "intercepts" if lhs in ov_set else "means"
+    if op == "~~":
+        if lhs in lv_set and rhs in lv_set:
+            return "lv.variances" if lhs == rhs else "lv.covariances"
+        if lhs in ov_set and rhs in ov_set and lhs not in ovx_set:
+            return "residuals" if lhs == rhs else "residual.covariances"
+    return None
+
+
 def _uniq(seq):
     seen, out = set(), []
     for x in seq:
@@ -313,26 +333,9 @@ def build_partable(model: str | list[SyntaxRow], *, model_type: str = "sem", std
     if ngroups > 1 and group_equal:
         ov_set, ovx_set = set(ov_names), set(ov_x_fixed)
 
-        def eq_type(r):
-            op, lhs, rhs = r["op"], r["lhs"], r["rhs"]
-            if r["exo"]:
-                return None
-            if op == "=~":
-                return "loadings"
-            if op == "~":
-                return "regressions"
-            if op == "~1":
-                return "intercepts" if lhs in ov_set else "means"
-            if op == "~~":
-                if lhs in lv_set and rhs in lv_set:
-                    return "lv.variances" if lhs == rhs else "lv.covariances"
-                if lhs in ov_set and rhs in ov_set and lhs not in ovx_set:
-                    return "residuals" if lhs == rhs else "residual.covariances"
-            return None
-
         first: dict[tuple, int] = {}
         for i, r in enumerate(rows):
-            t = eq_type(r)
+            t = equality_type(r, lv_set, ov_set, ovx_set)
             if t is None or t not in group_equal or not r["free"] or (r["lhs"], r["op"], r["rhs"]) in partial:
                 continue
             key = (r["lhs"], r["op"], r["rhs"])

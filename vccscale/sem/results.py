@@ -9,6 +9,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from .model import _uniq
+
 
 __all__ = ["FitResult", "standardize", "modification_indices"]
 
@@ -215,15 +217,6 @@ def _candidates(pt, g: int) -> list[tuple[str, str, str]]:
             out.append((y, "~", x))
     if pt.meanstructure:
         out += [(v, "~1", "") for v in ov + lv]
-    return out
-
-
-def _uniq(seq):
-    seen, out = set(), []
-    for x in seq:
-        if x not in seen:
-            seen.add(x)
-            out.append(x)
     return out
 
 

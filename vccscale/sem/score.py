@@ -33,7 +33,7 @@ import pandas as pd
 from scipy import stats
 
 from ..errors import ModelError
-from .model import ParTable
+from .model import ParTable, equality_type
 
 __all__ = [
     "LEVELS",
@@ -148,7 +148,7 @@ def score_tests(fit) -> pd.DataFrame:
         rb = upt.rows[b]
         recs.append({"lhs": rb["lhs"], "op": rb["op"], "rhs": rb["rhs"], "group": rb["group"],
                      "group_label": labels[rb["group"] - 1] if rb["group"] - 1 < len(labels) else None,
-                     "type": _eq_type(rb, lv_set, ov_set),
+                     "type": equality_type(rb, lv_set, ov_set) or "other",
                      "plabel_lhs": f".p{upt.rows[a]['id']}.", "plabel_rhs": f".p{rb['id']}.",
                      "X2": X2, "df": 1, "pvalue": float(stats.chi2.sf(X2, 1))})
     out = pd.DataFrame.from_records(recs, columns=["lhs", "op", "rhs", "group", "group_label", "type", "plabel_lhs",
@@ -159,22 +159,6 @@ def score_tests(fit) -> pd.DataFrame:
     return out
 
 
-def _eq_type(r: dict, lv_set: set, ov_set: set) -> str:
-    op, lhs, rhs = r["op"], r["lhs"], r["rhs"]
-    if op == "=~":
-        return "loadings"
-    if op == "~":
-        return "regressions"
-    if op == "~1":
-        return "intercepts" if lhs in ov_set else "means"
-    if op == "~~":
-        if lhs in lv_set and rhs in lv_set:
-            return "lv.variances" if lhs == rhs else "lv.covariances"
-        return "residuals" if lhs == rhs else "residual.covariances"
-    return "other"
-
-
-# ---------------------------------------------------------------------- partial invariance
 def _syntax(lhs: str, op: str, rhs: str) -> str:
     return f"{lhs} ~ 1" if op == "~1" else f"{lhs} {op} {rhs}"
 
