@@ -1,0 +1,137 @@
+"""Model library: generated lavaan syntax for families A-D (and X), hypothesis plans, the models: section."""
+from __future__ import annotations
+
+import re
+from itertools import pairwise
+
+import pytest
+
+from vccscale.errors import StudyError
+from vccscale.models import (
+    build_model,
+    family_models,
+    plan_hypothesis,
+    select_hypotheses,
+)
+from vccscale.sem import parse_model
+from vccscale.study import ModelsSection, load_study
+
+
+@pytest.fixture(scope="module")
+def models(registry):
+    return family_models(registry)
+
+
+@pytest.mark.parametrize("family", ["A", "B", "C", "D", "X"])
+def test_family_model_parses_and_is_complete(registry, models, family):
+    spec = models[family]
+    rows = parse_model(spec.syntax)
+    # labels unique: one label per structural path, and := names unique
+    labels = [r.modifier.label[0] for r in rows if r.op in ("~", "~~") and r.modifier.label]
+    assert len(labels) == len(set(labels)) == len(spec.paths) + len(spec.covariances)
+    defined = [r.lhs for r in rows if r.op == ":="]
+    assert len(defined) == len(set(defined)) == len(spec.defined)
+    lhs_latent = {r.lhs for r in rows if r.op == "=~"}
+    # every construct of every testable relation of the family's hypotheses appears, measured by its items
+    for h in registry.hypotheses_in(family):
+        plan = plan_hypothesis(registry, h)
+        for c in plan.components:
+            if c.kind in ("path", "indirect", "nested", "covariance"):
+                for cid in (c.frm, c.to, *c.via, *(x for p in c.paths for x in p)):
+                    if cid:
+                        assert cid in lhs_latent, (h.id, cid)
+                if c.kind == "path":
+                    assert (c.frm, c.to) in spec.paths
+                if c.kind == "indirect":
+                    name = spec.indirect[(c.frm, c.via, c.to)]
+                    chain = (c.frm, *c.via, c.to)
+                    assert spec.defined[name] == "*".join(spec.paths[(a, b)] for a, b in pairwise(chain))
+    # indicators are item ids of the registry (or first-order factors)
+    for r in rows:
+        if r.op == "=~":
+            assert r.rhs in registry.items or r.rhs in registry.constructs
+
+
+def test_indirect_total_and_total_effects(registry, models):
+    spec = models["A"]
+    # H8: cust_involvement -> diag_design -> vcc_customer is a specific indirect effect; total indirect sums all
+    # chains (cross-practice paths of H5 add more); the total adds the direct path
+    key = ("a_drv_cust_involvement", ("a_align_diag_design",), "x_vcc_customer")
+    ind = spec.indirect[key]
+    t = spec.total_indirect[("a_drv_cust_involvement", "x_vcc_customer")]
+    assert ind in spec.defined[t].split(" + ")
+    tot = spec.total[("a_drv_cust_involvement", "x_vcc_customer")]
+    assert spec.defined[tot] == f"{spec.paths[('a_drv_cust_involvement', 'x_vcc_customer')]} + {t}"
+    assert re.search(rf"^{ind} := p\d+\*p\d+$", spec.syntax, re.MULTILINE)
+
+
+def test_second_order_mimic_and_skipped_constructs(registry):
+    spec = build_model(registry, [registry.hypotheses["H6"]])
+    assert "a_align_ri =~ a_align_diag_design + a_align_prod_impl + a_align_promo_share + a_align_support_assist" \
+        in spec.syntax
+    assert "a_align_diag_design =~ a_align_diag_design_01" in spec.syntax
+    mimic = build_model(registry, [registry.hypotheses["H44"]])
+    assert re.search(r"^c_mot_income =~ c_mot_income_\d\d \+ c_mot_income_\d\d$", mimic.syntax, re.MULTILINE)
+    assert re.search(r"^c_mot_income ~ c_mot_income_\d\d", mimic.syntax, re.MULTILINE)
+    # H26 mentions a composite: those relations are not tested, with the reason, the others are modelled
+    plan = plan_hypothesis(registry, registry.hypotheses["H26"])
+    assert any("composite" in r for _, r in plan.untested)
+    assert "b_p2_vk_profit_formula" not in build_model(registry, [plan]).syntax.split("# not modelled")[0]
+
+
+def test_zero_paths_and_multigroup_labels(registry):
+    h8 = registry.hypotheses["H8"]
+    plan = plan_hypothesis(registry, h8)
+    (nested,) = [c for c in plan.components if c.kind == "nested"]
+    assert len(nested.paths) == 11
+    free = build_model(registry, [plan])
+    cons = build_model(registry, [plan], zero=nested.paths)
+    parse_model(cons.syntax)
+    assert all(p not in cons.paths for p in nested.paths) and all(p in free.paths for p in nested.paths)
+    assert "0*a_drv_informing" in cons.syntax
+    h13 = plan_hypothesis(registry, registry.hypotheses["H13"])
+    mg = next(c for c in h13.components if c.kind == "multigroup")
+    assert mg.group == "perspective"
+    eq = build_model(registry, [h13], groups=2, equal=[(mg.frm, mg.to)])
+    lab = eq.paths[(mg.frm, mg.to)]
+    assert f"c({lab}, {lab})*{mg.frm}" in eq.syntax
+    parse_model(eq.syntax)
+
+
+def test_controls(registry):
+    spec = build_model(registry, [registry.hypotheses["H7"]], controls=["x_trust", "firm_size"])
+    assert "x_trust =~ x_trust_01" in spec.syntax
+    assert re.search(r"^x_value_codestruction ~ p1\*a_align_ri \+ k1\*x_trust \+ k2\*firm_size$", spec.syntax, re.MULTILINE)
+
+
+def test_untestable_reasons(registry):
+    reasons = {h: plan_hypothesis(registry, registry.hypotheses[h]) for h in ("H14", "H28", "H46", "H61", "H11")}
+    assert all("response surface analysis (issue 8)" in r for _, r in reasons["H14"].untested)
+    assert "two-level" in reasons["H28"].blocked
+    assert "cross-lagged" in reasons["H46"].blocked
+    assert any("NCA" in r for _, r in reasons["H61"].untested)
+    assert all("latent interaction" in r for _, r in reasons["H11"].untested)
+    assert reasons["H61"].components  # its SPE paths are still tested
+
+
+def test_select_hypotheses(registry):
+    assert [h.id for h in select_hypotheses(registry, ["H2", "H1"])] == ["H1", "H2"]
+    assert {h.family for h in select_hypotheses(registry, ["B"])} == {"B"}
+    assert len(select_hypotheses(registry, "all")) == len(registry.hypotheses)
+    assert {h.family for h in select_hypotheses(registry, "all", ["C", "D"])} == {"C", "D"}
+
+
+def test_models_section_schema(tmp_path):
+    s = ModelsSection()
+    assert (s.hypotheses, s.adjust, s.alpha, s.estimator, s.bootstrap) == ("all", "holm", 0.05, "ML", 5000)
+    m = ModelsSection(hypotheses=["H1", "A"], controls=["x_trust"], estimator="MLR", adjust="bh", alpha=0.01,
+                      bootstrap=1000, bootstrap_seed=7, group_by_perspective=False)
+    assert m.hypotheses == ["H1", "A"]
+    p = tmp_path / "study.yaml"
+    p.write_text("study: {id: s1, title: T}\nmodels:\n  hypotheses: [H1, H8]\n  adjust: bh\n  bootstrap_seed: 3\n")
+    st = load_study(p)
+    assert st.models.hypotheses == ["H1", "H8"] and st.models.adjust == "bh"
+    for bad in ("  adjustment: holm\n", "  adjust: bonferroni\n", "  hypotheses: [Q1]\n", "  alpha: 2\n"):
+        p.write_text("study: {id: s1, title: T}\nmodels:\n" + bad)
+        with pytest.raises(StudyError):
+            load_study(p)

@@ -1,0 +1,450 @@
+"""Hypothesis tests: ``test_hypotheses(study, data, registry) -> list[HypothesisResult]``.
+
+Each chosen hypothesis is planned by :func:`vccscale.models.library.plan_hypothesis` and tested on the stacked
+(long) data: one row per respondent version, item-id columns, a ``perspective`` column (``Dataset.to_long()``
+after reverse-keying). Components and their evidence:
+
+- ``path`` / ``covariance``: the labelled coefficient of the generated model (ML or MLR standard errors);
+- ``indirect``: the ``:=`` product of the labelled paths with the engine's delta-method CI (bootstrap CIs come
+  from :mod:`vccscale.models.mediation`);
+- ``nested`` (relations of sign "0", e.g. direct effects under full mediation, cross-practice paths): the model
+  with those paths fixed to 0 against the model with them free, chi-square difference
+  (:func:`vccscale.validate.invariance.difference_test`; Satorra-Bentler scaled for MLR), plus AIC and BIC of
+  both on lavaan's scale;
+- ``multigroup`` (group_moderation): multi-group model (loadings equal: metric invariance) with the path equal
+  across groups vs free, chi-square difference; the direction stated (``customer > provider``) is checked on
+  the free estimates;
+- ``invariance``: configural -> metric -> scalar (up to the level asked) by the group column; holds when no step
+  lowers CFI by more than .01 (chi-square differences reported);
+- ``distinct``: one-factor vs k-factor CFA (chi-square difference) and HTMT (< .85 for every pair).
+
+Decision rule (alpha two-sided, default .05, plus the hypothesised sign). A component whose support needs a
+rejection (sign "+", "-", "?"; a stated group difference; distinctness) gets p = its two-sided p if the estimate
+has the hypothesised sign (any sign for "?"), else p = 1. The hypothesis-level p is the largest of these
+(intersection-union: every part must be significant), and it is the p adjusted across the hypotheses of the
+study (Holm and Benjamini-Hochberg are both reported; ``models.adjust`` picks the one that decides).
+Components whose null is the hypothesis (sign "0" nested comparisons, equal paths, invariance) hold when not
+rejected at alpha (unadjusted: adjusting would make them easier to "support"); a hypothesis made of such parts
+only has p = the smallest of their p-values and no adjusted p.
+
+- supported: adjusted hypothesis-level p < alpha (every directional part significant in its direction), every
+  null part holds, and every relation was tested;
+- partial: some but not all directional parts significant; or all significant but a null part is rejected or
+  some relations are not tested (the reason lists them);
+- not_supported: no directional part significant in its direction (or, without directional parts, a null part
+  rejected);
+- not_tested: nothing of the hypothesis could be tested (the reason says what it needs).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..errors import VccscaleError
+from ..registry import Registry
+from .library import (
+    Component,
+    HypothesisPlan,
+    ModelSpec,
+    build_model,
+    measurement_lines,
+    plan_hypothesis,
+    select_hypotheses,
+)
+
+__all__ = ["DECISIONS", "HypothesisResult", "p_adjust", "results_frame", "test_hypotheses"]
+
+DECISIONS = ("supported", "not_supported", "partial", "not_tested")
+HTMT_CUTOFF = 0.85
+DELTA_CFI = -0.01
+
+
+@dataclass(frozen=True)
+class HypothesisResult:
+    id: str
+    test: str
+    parameters: tuple[dict, ...]
+    pvalue: float | None
+    pvalue_adjusted: float | None
+    decision: str
+    reason: str
+    exploratory: bool
+    family: str = ""
+    pvalue_holm: float | None = None
+    pvalue_bh: float | None = None
+    comparisons: tuple[dict, ...] = ()
+    model: str = ""
+    untested: tuple[tuple[str, str], ...] = field(default_factory=tuple)
+
+    def to_dict(self) -> dict:
+        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.__dict__.items()}
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Multiple testing
+# ----------------------------------------------------------------------------------------------------------
+def p_adjust(p, method: str = "holm") -> np.ndarray:
+    """Adjusted p-values as R's ``p.adjust`` ("holm", "bh" = "BH", "none"); NaN stays NaN and is not counted."""
+    p = np.asarray(p, dtype=float)
+    out = np.full_like(p, np.nan)
+    ok = ~np.isnan(p)
+    q = p[ok]
+    n = len(q)
+    if n == 0 or method == "none":
+        out[ok] = q
+        return out
+    order = np.argsort(q, kind="stable")
+    if method == "holm":
+        adj = np.maximum.accumulate((n - np.arange(n)) * q[order])
+    elif method in ("bh", "BH", "fdr"):
+        adj = np.minimum.accumulate((n / np.arange(n, 0, -1)) * q[order][::-1])[::-1]
+    else:
+        raise ValueError(f"unknown adjustment {method!r}: use holm, bh or none")
+    res = np.empty(n)
+    res[order] = np.minimum(adj, 1.0)
+    out[ok] = res
+    return out
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Settings and data
+# ----------------------------------------------------------------------------------------------------------
+def _settings(study: Any):
+    from ..study import ModelsSection, Study
+
+    if study is None:
+        return ModelsSection()
+    if isinstance(study, ModelsSection):
+        return study
+    if isinstance(study, Study):
+        return study.models or ModelsSection()
+    if isinstance(study, dict):
+        return ModelsSection.model_validate(study)
+    raise TypeError("study must be a Study, a ModelsSection, a dict for one, or None")
+
+
+def _frame(data: Any) -> pd.DataFrame:
+    if isinstance(data, pd.DataFrame):
+        return data
+    if hasattr(data, "to_long"):
+        return data.to_long()
+    raise TypeError("data must be a DataFrame (stacked, item-id columns) or a vccscale Dataset")
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Evidence for components
+# ----------------------------------------------------------------------------------------------------------
+def _row(fit, label: str) -> pd.Series:
+    est = fit.estimates
+    r = est[(est["label"] == label)]
+    if r.empty:
+        raise KeyError(label)
+    return r.iloc[0]
+
+
+def _directional_p(est: float, p: float, sign: str) -> float:
+    if not np.isfinite(p):
+        return float("nan")
+    if sign == "?":
+        return float(p)
+    ok = (est > 0) if sign == "+" else (est < 0)
+    return float(p) if ok else 1.0
+
+
+def _param(name: str, r: pd.Series, sign: str, kind: str) -> dict:
+    return {"name": name, "kind": kind, "label": r["label"], "sign": sign, "est": float(r["est"]),
+            "se": float(r["se"]), "ci_lower": float(r["ci_lower"]), "ci_upper": float(r["ci_upper"]),
+            "pvalue": float(r["pvalue"]), "std_all": float(r["std_all"]),
+            "p_directional": _directional_p(float(r["est"]), float(r["pvalue"]), sign)}
+
+
+class _Fitter:
+    """Fits and caches generated models."""
+
+    def __init__(self, registry: Registry, data: pd.DataFrame, settings) -> None:
+        self.registry, self.data, self.s = registry, data, settings
+        self.columns = set(data.columns)
+        self.cache: dict[str, Any] = {}
+
+    def sem(self, syntax: str, group: str | None = None, group_equal=()):
+        from ..sem import fit_sem
+
+        key = f"{group}|{','.join(group_equal)}|{syntax}"
+        if key not in self.cache:
+            self.cache[key] = fit_sem(self.data, syntax, estimator=self.s.estimator, group=group,
+                                      group_equal=list(group_equal))
+        return self.cache[key]
+
+    def cfa(self, syntax: str):
+        from ..sem import fit_cfa
+
+        key = f"cfa|{syntax}"
+        if key not in self.cache:
+            self.cache[key] = fit_cfa(self.data, syntax, estimator=self.s.estimator)
+        return self.cache[key]
+
+    def spec(self, plans, **kw) -> ModelSpec:
+        return build_model(self.registry, plans, self.s.controls, self.columns,
+                           group_by_perspective=self.s.group_by_perspective, **kw)
+
+
+def _compare(constrained, free, estimator: str, n_groups: int = 1) -> dict:
+    from ..validate.invariance import difference_test
+
+    d = difference_test(constrained, free, estimator, n_groups)
+    d.update(aic_constrained=float(constrained.fit["aic"]), aic_free=float(free.fit["aic"]),
+             bic_constrained=float(constrained.fit["bic"]), bic_free=float(free.fit["bic"]))
+    return d
+
+
+def _evaluate(plan: HypothesisPlan, plans_for_model: list[HypothesisPlan], fx: _Fitter
+              ) -> tuple[list[dict], list[dict], list[tuple[str, float, bool]], list[tuple[str, float, bool]],
+                         list[str]]:
+    """Returns parameters, comparisons, directional parts (name, p, in-direction significant), null parts
+    (name, p, holds) and method notes."""
+    s = fx.s
+    params: list[dict] = []
+    comps: list[dict] = []
+    directional: list[tuple[str, float, bool]] = []
+    nulls: list[tuple[str, float, bool]] = []
+    methods: list[str] = []
+    single = [c for c in plan.components if c.kind in ("path", "indirect", "covariance", "nested")]
+    spec = fit = None
+    if single:
+        spec = fx.spec(plans_for_model)
+        fit = fx.sem(spec.syntax)
+    for c in plan.components:
+        if c.kind == "path":
+            lab = spec.label(c.frm, c.to)
+            p = _param(f"{c.frm} -> {c.to}", _row(fit, lab), c.sign, "path")
+            params.append(p)
+            directional.append((p["name"], p["p_directional"], p["p_directional"] < s.alpha))
+            if "sem_path" not in methods:
+                methods.append("sem_path")
+        elif c.kind == "covariance":
+            lab = spec.covariances[(c.frm, c.to)]
+            p = _param(f"{c.frm} ~~ {c.to}", _row(fit, lab), c.sign, "covariance")
+            params.append(p)
+            directional.append((p["name"], p["p_directional"], p["p_directional"] < s.alpha))
+        elif c.kind == "indirect":
+            name = spec.indirect[(c.frm, c.via, c.to)]
+            p = _param(f"{' -> '.join((c.frm, *c.via, c.to))} (indirect)", _row(fit, name), c.sign, "indirect")
+            p["ci_method"] = "delta"
+            params.append(p)
+            directional.append((p["name"], p["p_directional"], p["p_directional"] < s.alpha))
+            if "indirect (delta-method CI; bootstrap in vccscale.models.mediation)" not in methods:
+                methods.append("indirect (delta-method CI; bootstrap in vccscale.models.mediation)")
+        elif c.kind == "nested":
+            cons = fx.sem(fx.spec(plans_for_model, zero=c.paths).syntax)
+            d = _compare(cons, fit, s.estimator)
+            for f, t in c.paths:
+                if (f, t) in spec.paths:
+                    params.append(_param(f"{f} -> {t}", _row(fit, spec.paths[(f, t)]), "0", "path"))
+            holds = not d["pvalue"] < s.alpha
+            comps.append({"name": f"{len(c.paths)} path(s) of sign 0 fixed to 0 vs free", "kind": "nested",
+                          "paths": [f"{f} -> {t}" for f, t in c.paths], **d, "holds": holds})
+            nulls.append(("paths = 0", d["pvalue"], holds))
+            methods.append("nested comparison (paths = 0 vs free: chi-square difference, AIC, BIC)")
+        elif c.kind == "multigroup":
+            groups = list(pd.unique(fx.data[c.group].dropna()))
+            if len(groups) < 2:
+                raise VccscaleError(f"group column {c.group!r} has fewer than two groups")
+            G = len(groups)
+            sub = [p for p in plans_for_model if p.id == plan.id]
+            mg_plan = HypothesisPlan(plan.hypothesis, (Component("path", "?", frm=c.frm, to=c.to),), ())
+            free_spec = fx.spec([mg_plan], groups=G)
+            eq_spec = fx.spec([mg_plan], groups=G, equal=[(c.frm, c.to)])
+            free = fx.sem(free_spec.syntax, group=c.group, group_equal=("loadings",))
+            cons = fx.sem(eq_spec.syntax, group=c.group, group_equal=("loadings",))
+            d = _compare(cons, free, s.estimator, G)
+            lab = free_spec.paths[(c.frm, c.to)]
+            ests = {}
+            for g, gl in enumerate(groups):
+                r = _row(free, f"{lab}.g{g + 1}")
+                ests[str(gl)] = float(r["est"])
+                params.append({**_param(f"{c.frm} -> {c.to} [{c.group} = {gl}]", r, "?", "path"),
+                               "group": str(gl)})
+            expect = (c.expect or "").strip().lower()
+            comps.append({"name": f"{c.frm} -> {c.to} equal across {c.group}", "kind": "multigroup",
+                          "expect": c.expect, "estimates": ests, **d})
+            if c.sign == "=":
+                holds = not d["pvalue"] < s.alpha
+                comps[-1]["holds"] = holds
+                nulls.append((comps[-1]["name"], d["pvalue"], holds))
+            else:
+                ok_dir = True
+                parts = [x.strip() for x in expect.split(">")] if ">" in expect else []
+                if len(parts) == 2 and parts[0] in ests and parts[1] in ests:
+                    ok_dir = ests[parts[0]] > ests[parts[1]]
+                pdir = d["pvalue"] if ok_dir else 1.0
+                directional.append((comps[-1]["name"], pdir, pdir < s.alpha))
+            methods.append("multi-group path equality (chi-square difference, loadings equal)")
+            del sub
+        elif c.kind == "invariance":
+            from ..validate.invariance import invariance
+
+            lines, _, _ = measurement_lines(fx.registry, c.constructs, fx.columns)
+            order = ("configural", "metric", "scalar", "strict")
+            levels = order[: order.index(c.level or "scalar") + 1]
+            res = invariance(fx.data, "\n".join(lines), c.group, estimator=s.estimator, levels=levels)
+            rows = res.tests.to_dict(orient="records")
+            holds = all(r["delta_cfi"] >= DELTA_CFI for r in rows)
+            pmin = min((r["pvalue"] for r in rows), default=float("nan"))
+            comps.append({"name": f"{c.level} invariance of {', '.join(c.constructs)} by {c.group}",
+                          "kind": "invariance", "steps": rows, "holds": holds})
+            nulls.append((comps[-1]["name"], pmin, holds))
+            methods.append(f"measurement invariance up to {c.level} (delta CFI >= -.01)")
+        elif c.kind == "distinct":
+            from ..validate.validity import htmt
+
+            lines, _, _ = measurement_lines(fx.registry, c.constructs, fx.columns)
+            k_fit = fx.cfa("\n".join(lines))
+            blocks = {}
+            for cid in c.constructs:
+                con = fx.registry.constructs[cid]
+                its = [i.id for i in fx.registry.items_of(cid) if i.id in fx.columns and i.kind != "formative"]
+                for lo in con.lower_order:
+                    its += [i.id for i in fx.registry.items_of(lo) if i.id in fx.columns]
+                blocks[cid] = its
+            one = "one =~ " + " + ".join(dict.fromkeys(i for its in blocks.values() for i in its))
+            one_fit = fx.cfa(one)
+            d = _compare(one_fit, k_fit, s.estimator)
+            h = htmt(fx.data, blocks)
+            m = h.matrix
+            pairs = [(a, b, float(m.loc[a, b])) for i, a in enumerate(m.index) for b in m.index[i + 1:]]
+            ok_htmt = all(v < HTMT_CUTOFF for _, _, v in pairs)
+            for a, b, v in pairs:
+                params.append({"name": f"HTMT {a}, {b}", "kind": "htmt", "est": v, "ci_lower": None,
+                               "ci_upper": None, "pvalue": None})
+            comps.append({"name": f"one-factor vs {len(c.constructs)}-factor CFA", "kind": "distinct", **d,
+                          "htmt_below_cutoff": ok_htmt})
+            pdir = d["pvalue"] if ok_htmt else 1.0
+            directional.append((comps[-1]["name"], pdir, pdir < s.alpha))
+            methods.append(f"one- vs k-factor CFA (chi-square difference) and HTMT < {HTMT_CUTOFF}")
+    return params, comps, directional, nulls, methods
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Main entry
+# ----------------------------------------------------------------------------------------------------------
+def test_hypotheses(study: Any, data: Any, registry: Registry | None = None, *,
+                    hypotheses: Any = None) -> list[HypothesisResult]:
+    """Test the study's chosen hypotheses (``study.models``) on stacked data; see the module docstring.
+
+    ``study``: a Study, its ModelsSection, a dict for one, or None (defaults: all hypotheses, ML, Holm, .05).
+    ``hypotheses`` overrides ``models.hypotheses`` (ids, family letters or "all").
+    """
+    if registry is None:
+        from ..registry import load_registry
+
+        registry = load_registry()
+    s = _settings(study)
+    df = _frame(data)
+    chosen = select_hypotheses(registry, hypotheses if hypotheses is not None else s.hypotheses, s.families)
+    fx = _Fitter(registry, df, s)
+    columns = set(df.columns)
+    plans = [plan_hypothesis(registry, h, columns, group_by_perspective=s.group_by_perspective) for h in chosen]
+    by_family: dict[str, list[HypothesisPlan]] = {}
+    for p in plans:
+        if p.structural_hypothesis:
+            by_family.setdefault(p.hypothesis.family, []).append(p)
+
+    raw: list[dict] = []
+    for plan in plans:
+        h = plan.hypothesis
+        rec: dict = {"id": h.id, "family": h.family, "exploratory": h.exploratory, "untested": plan.untested,
+                     "parameters": [], "comparisons": [], "directional": [], "nulls": [], "test": "", "model": "",
+                     "error": None}
+        if plan.components:
+            model_plans = by_family.get(h.family, [plan]) if s.scope == "family" else [plan]
+            try:
+                params, comps, directional, nulls, methods = _evaluate(plan, model_plans, fx)
+                rec.update(parameters=params, comparisons=comps, directional=directional, nulls=nulls,
+                           test="; ".join(methods) + f" ({s.estimator})")
+                if any(c.kind in ("path", "indirect", "covariance", "nested") for c in plan.components):
+                    rec["model"] = fx.spec(model_plans).syntax
+            except (VccscaleError, KeyError, ValueError, np.linalg.LinAlgError) as exc:
+                rec["error"] = f"the model could not be fitted: {exc}"
+        raw.append(rec)
+
+    # hypothesis-level p-values and the adjustment family
+    ps = []
+    for rec in raw:
+        if rec["error"] or not (rec["directional"] or rec["nulls"]):
+            rec["p"] = None
+            ps.append(np.nan)
+        elif rec["directional"]:
+            vals = [p for _, p, _ in rec["directional"]]
+            rec["p"] = float(np.nan if any(np.isnan(vals)) else max(vals))
+            ps.append(rec["p"])
+        else:
+            rec["p"] = float(min(p for _, p, _ in rec["nulls"]))
+            ps.append(np.nan)
+    holm, bh = p_adjust(ps, "holm"), p_adjust(ps, "bh")
+
+    out: list[HypothesisResult] = []
+    for rec, ph, pb in zip(raw, holm, bh):
+        ph = None if np.isnan(ph) else float(ph)
+        pb = None if np.isnan(pb) else float(pb)
+        padj = {"holm": ph, "bh": pb, "none": rec["p"] if rec["directional"] else None}[s.adjust]
+        decision, reason = _decide(rec, padj, s)
+        out.append(HypothesisResult(
+            id=rec["id"], test=rec["test"] or "not tested", parameters=tuple(rec["parameters"]), pvalue=rec["p"],
+            pvalue_adjusted=padj, decision=decision, reason=reason, exploratory=rec["exploratory"],
+            family=rec["family"], pvalue_holm=ph, pvalue_bh=pb, comparisons=tuple(rec["comparisons"]),
+            model=rec["model"], untested=tuple(rec["untested"])))
+    return out
+
+
+def _decide(rec: dict, padj: float | None, s) -> tuple[str, str]:
+    untested = rec["untested"]
+    utxt = "; ".join(f"{d}: {r}" for d, r in dict.fromkeys(untested))
+    flag = " (exploratory: derived hypothesis)" if rec["exploratory"] else ""
+    if rec["error"]:
+        return "not_tested", rec["error"] + flag
+    if not (rec["directional"] or rec["nulls"]):
+        reasons = "; ".join(dict.fromkeys(r for _, r in untested)) or "no testable relation"
+        return "not_tested", reasons + flag
+    directional, nulls = rec["directional"], rec["nulls"]
+    n_ok = sum(ok for _, _, ok in directional)
+    failed_nulls = [n for n, _, holds in nulls if not holds]
+    adj = {"holm": "Holm", "bh": "Benjamini-Hochberg", "none": "no"}[s.adjust]
+    notes = []
+    if directional:
+        all_ok = padj is not None and padj < s.alpha
+        notes.append(f"{n_ok} of {len(directional)} directional part(s) significant in the hypothesised direction "
+                     f"(p < {s.alpha}); hypothesis-level p = largest part p, {adj} adjustment")
+        if failed_nulls:
+            notes.append("rejected null part(s): " + ", ".join(failed_nulls))
+        if untested:
+            notes.append("not tested: " + utxt)
+        if all_ok and not failed_nulls and not untested:
+            decision = "supported"
+        elif all_ok or n_ok > 0:
+            decision = "partial"
+        else:
+            decision = "not_supported"
+    else:
+        notes.append(f"null part(s) held: {len(nulls) - len(failed_nulls)} of {len(nulls)} (not rejected at "
+                     f"{s.alpha}; not adjusted)")
+        if untested:
+            notes.append("not tested: " + utxt)
+        if failed_nulls:
+            decision = "not_supported"
+        else:
+            decision = "partial" if untested else "supported"
+    return decision, "; ".join(notes) + flag
+
+
+def results_frame(results: list[HypothesisResult]) -> pd.DataFrame:
+    """One row per hypothesis: id, family, decision, pvalue, pvalue_holm, pvalue_bh, pvalue_adjusted, reason."""
+    return pd.DataFrame([{"id": r.id, "family": r.family, "decision": r.decision, "pvalue": r.pvalue,
+                          "pvalue_holm": r.pvalue_holm, "pvalue_bh": r.pvalue_bh,
+                          "pvalue_adjusted": r.pvalue_adjusted, "exploratory": r.exploratory, "test": r.test,
+                          "reason": r.reason} for r in results])
+
+
+test_hypotheses.__test__ = False  # type: ignore[attr-defined]  # not a pytest test when imported into one

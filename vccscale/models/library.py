@@ -1,0 +1,602 @@
+"""Model library: lavaan syntax for the structural models of families A-D, generated from the registry.
+
+Nothing here is written by hand per study. :func:`build_model` takes registry hypotheses (and optional controls
+and the data's columns) and writes
+
+- the **measurement part** with the rules of :mod:`vccscale.instrument.lavaan`: reflective constructs ``=~`` over
+  their item ids; second-order constructs over their first-order factors (plus their own global items);
+  formative constructs with global items as MIMIC models (``=~`` global items, ``~`` formative items);
+  composites, event indices, observed and structural entries are not modelled (a comment says so, and every
+  relation that needs them is reported as not testable with the reason);
+- the **structural part** from the hypotheses' ``path`` / ``indirect`` / ``covariance`` / ``group_moderation``
+  relations. Every path carries a label (``p1``, ``p2``, ... with a comment naming it) so that ``:=`` lines can
+  define each specific indirect effect (``ind1 := p1*p4``), the total indirect effect of a predictor on an
+  outcome (``tind1 := ind1 + ind2``) and the total effect (``total1 := p7 + tind1``). Specific indirect effects
+  are every directed chain from the predictor to the outcome through the model's structural paths.
+
+:func:`plan_hypothesis` maps a hypothesis to what tests it (see :mod:`vccscale.models.hypotheses`): labelled
+coefficients with their hypothesised sign, ``:=`` products for indirect effects, nested comparisons for
+relations of sign ``"0"``, multi-group equality tests for ``group_moderation``, invariance sequences,
+one- vs k-factor comparisons for ``distinct``, and, for what is not built yet, the reason it is not tested.
+:func:`family_models` gives one model per family for a study's models section.
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from itertools import pairwise
+from typing import Any
+
+from ..errors import ModelError
+from ..registry import (
+    CongruenceRel,
+    CovarianceRel,
+    DistinctRel,
+    GroupDifferenceRel,
+    GroupModerationRel,
+    Hypothesis,
+    IndirectRel,
+    InteractionRel,
+    InvarianceRel,
+    NecessityRel,
+    NestingRel,
+    PathRel,
+    Registry,
+    StructureRel,
+)
+
+__all__ = [
+    "GROUP_COLUMNS",
+    "METHOD_REASONS",
+    "RELATION_REASONS",
+    "Component",
+    "HypothesisPlan",
+    "ModelSpec",
+    "build_model",
+    "family_models",
+    "measurement_lines",
+    "plan_hypothesis",
+    "select_hypotheses",
+]
+
+# Relations whose test is not built yet, and why (reported as status not_tested, never skipped).
+RELATION_REASONS = {
+    "congruence": "needs response surface analysis (issue 8)",
+    "interaction": "needs a latent interaction or moderation model (vccscale.models.moderation; not part of the "
+                   "model library)",
+    "nesting": "needs multilevel analysis (ICC/rwg and two-level SEM; not built yet)",
+    "necessity": "needs necessary condition analysis (NCA; not built yet)",
+    "group_difference": "needs a latent mean comparison after scalar invariance (not built yet)",
+}
+# Methods that make the whole hypothesis untestable with the single-level models built here.
+METHOD_REASONS = {
+    "two_level_sem": "needs a two-level SEM (multilevel; not built yet)",
+    "multilevel_mediation": "needs multilevel mediation (not built yet)",
+    "random_intercept_model": "needs a random-intercept (multilevel) model (not built yet)",
+    "cross_lagged_panel": "needs a cross-lagged panel model on longitudinal data (not built yet)",
+    "bifactor_comparison": "needs a bifactor vs higher-order model comparison (not built yet)",
+}
+# Relation methods whose outcome is not a continuous latent variable.
+OUTCOME_METHODS = {
+    "ordinal_regression": "needs ordinal regression (not built yet)",
+    "logistic_regression": "needs logistic regression (not built yet)",
+    "logistic_rsa": "needs logistic response surface analysis (issue 8)",
+}
+# Registry group names -> data column; "side" is the stacked data's perspective column.
+GROUP_COLUMNS = {"side": "perspective"}
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A generated model: the syntax and the map from hypotheses' relations to its parameters."""
+
+    syntax: str
+    measurement: str
+    structural: str
+    constructs: tuple[str, ...]                       # latent constructs modelled (incl. first-order facets)
+    paths: dict[tuple[str, str], str]                 # (from, to) -> label (fixed paths absent)
+    defined: dict[str, str]                           # := name -> expression
+    indirect: dict[tuple[str, tuple[str, ...], str], str]  # (from, via, to) -> := name of the specific effect
+    total_indirect: dict[tuple[str, str], str]        # (from, to) -> := name
+    total: dict[tuple[str, str], str]                 # (from, to) -> := name
+    covariances: dict[tuple[str, str], str]           # (a, b) -> label
+    zero: frozenset = frozenset()                     # paths fixed to 0 in this model
+    notes: tuple[str, ...] = ()
+    groups: int = 1
+
+    def label(self, frm: str, to: str) -> str:
+        return self.paths[(frm, to)]
+
+    def __str__(self) -> str:
+        return self.syntax
+
+
+@dataclass(frozen=True)
+class Component:
+    """One testable part of a hypothesis.
+
+    kind: ``path`` (labelled coefficient), ``indirect`` (``:=`` product), ``covariance``, ``nested`` (paths of
+    sign "0" fixed to zero vs free), ``multigroup`` (path equal across groups vs free), ``invariance`` and
+    ``distinct``. ``sign``: "+", "-", "?" (significant, either direction) or "0"/"=" (the null is the
+    hypothesis: supported when not rejected).
+    """
+
+    kind: str
+    sign: str
+    frm: str | None = None
+    to: str | None = None
+    via: tuple[str, ...] = ()
+    paths: tuple[tuple[str, str], ...] = ()           # nested: paths fixed to zero
+    constructs: tuple[str, ...] = ()
+    group: str | None = None                          # data column for multigroup / invariance
+    level: str | None = None
+    expect: str | None = None
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class HypothesisPlan:
+    hypothesis: Hypothesis
+    components: tuple[Component, ...]
+    untested: tuple[tuple[str, str], ...]             # (relation description, reason)
+    blocked: str | None = None                        # whole hypothesis not testable: reason
+
+    @property
+    def id(self) -> str:
+        return self.hypothesis.id
+
+    @property
+    def structural_hypothesis(self) -> bool:
+        return any(c.kind in ("path", "indirect", "covariance", "nested") for c in self.components)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Measurement
+# ----------------------------------------------------------------------------------------------------------
+def _items(registry: Registry, cid: str, kind: str, columns: set[str] | None) -> list[str]:
+    return [i.id for i in registry.items_of(cid) if i.kind == kind and (columns is None or i.id in columns)]
+
+
+def measurability(registry: Registry, cid: str, columns: set[str] | None = None) -> str | None:
+    """None if ``cid`` can be a latent variable of a generated model, else the reason it cannot."""
+    c = registry.constructs.get(cid)
+    if c is None:
+        return f"{cid} is not a registry construct"
+    if c.measurement == "observed":
+        return f"{cid} is an observed variable, not modelled as a latent variable"
+    if c.measurement == "structural" or not c.latent:
+        return f"{cid} is a structural (level) entry, not a measured variable"
+    if c.identification == "composite":
+        return f"{cid} is a formative composite (unit-weighted mean of its sub-activities), not a latent variable"
+    if c.identification == "index":
+        return f"{cid} is an event index (checklist x significance), not a latent variable"
+    if c.order == "second" and c.measurement == "reflective":
+        missing = [lo for lo in c.lower_order if measurability(registry, lo, columns)]
+        if len(c.lower_order) - len(missing) + len(_items(registry, cid, "global", columns)) < 2:
+            return f"{cid}: fewer than two of its first-order factors are measured in the data"
+        return None
+    if c.identification == "mimic":
+        if len(_items(registry, cid, "global", columns)) < 2:
+            return f"{cid}: fewer than two of its global items are in the data (MIMIC needs two)"
+        return None
+    if len(_items(registry, cid, "reflective", columns)) < 2:
+        where = "in the data" if columns is not None else "in the registry"
+        return f"{cid}: fewer than two of its items are {where}"
+    return None
+
+
+def measurement_lines(registry: Registry, constructs: Iterable[str], columns: set[str] | None = None
+                      ) -> tuple[list[str], list[str], list[str]]:
+    """lavaan lines for the constructs (first-order facets of second-order ones added): (lines, modelled ids,
+    notes). Unmeasurable constructs become notes."""
+    wanted: list[str] = []
+    notes: list[str] = []
+    for cid in constructs:
+        if cid in wanted:
+            continue
+        why = measurability(registry, cid, columns)
+        if why:
+            notes.append(f"# not modelled: {why}")
+            continue
+        c = registry.constructs[cid]
+        if c.order == "second":
+            for lo in c.lower_order:
+                if lo not in wanted and not measurability(registry, lo, columns):
+                    wanted.append(lo)
+        wanted.append(cid)
+    first, second, mimic = [], [], []
+    for cid in wanted:
+        c = registry.constructs[cid]
+        if c.order == "second":
+            facets = [lo for lo in c.lower_order if lo in wanted]
+            second.append(f"{cid} =~ {' + '.join(facets + _items(registry, cid, 'global', columns))}")
+        elif c.identification == "mimic":
+            mimic.append(f"{cid} =~ {' + '.join(_items(registry, cid, 'global', columns))}")
+            form = _items(registry, cid, "formative", columns)
+            if form:
+                mimic.append(f"{cid} ~ {' + '.join(form)}")
+        else:
+            first.append(f"{cid} =~ {' + '.join(_items(registry, cid, 'reflective', columns))}")
+    lines: list[str] = []
+    if first:
+        lines += ["# Reflective constructs (indicators are item ids)", *first]
+    if second:
+        lines += ["# Second-order constructs (over their first-order factors and own global items)", *second]
+    if mimic:
+        lines += ["# Formative constructs as MIMIC models (global items; formative items as causes)", *mimic]
+    return lines, wanted, notes
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Planning: hypothesis -> components
+# ----------------------------------------------------------------------------------------------------------
+def _describe(rel: Any) -> str:
+    d = rel.model_dump(by_alias=True, exclude_none=True)
+    d.pop("note", None)
+    t = d.pop("type")
+    if "from" in d and "to" in d:
+        mid = f" via {'/'.join(d['via'])}" if d.get("via") else ""
+        mod = f" x {d['moderator']}" if d.get("moderator") else ""
+        return f"{t} {d['from']}{mod}{mid} -> {d['to']}"
+    if t == "congruence":
+        return f"congruence ({d['x']}, {d['y']}) -> {d['to']}"
+    if t == "necessity":
+        return f"necessity {d['condition']} for {d['outcome']}"
+    if t == "covariance":
+        return f"covariance {d['between'][0]} ~~ {d['between'][1]}"
+    if "constructs" in d:
+        return f"{t} {', '.join(d['constructs'])}" + (f" by {d['group']}" if d.get("group") else "")
+    if "construct" in d:
+        return f"{t} {d['construct']}" + (f" by {d['group']}" if d.get("group") else "")
+    return t
+
+
+def _expand(registry: Registry, ref: str) -> list[str]:
+    return registry.expand(ref) if "*" in ref else [ref]
+
+
+def _group_column(group: str, group_by_perspective: bool, columns: set[str] | None) -> tuple[str | None, str]:
+    col = GROUP_COLUMNS.get(group, group)
+    if group == "side" and not group_by_perspective:
+        return None, "group_by_perspective is off (models.group_by_perspective)"
+    if columns is not None and col not in columns:
+        return None, f"grouping column {col!r} is not in the data"
+    return col, ""
+
+
+def _direction(expect: str) -> str:
+    """'customer > provider' -> '>' style direction key; 'equal ...' -> '='; otherwise '?'."""
+    e = expect.lower()
+    if "equal" in e:
+        return "="
+    if re.match(r"^\s*\w+\s*[<>]\s*\w+\s*$", e):
+        return e.strip()
+    return "?"
+
+
+def plan_hypothesis(registry: Registry, h: Hypothesis, columns: set[str] | None = None, *,
+                    group_by_perspective: bool = True) -> HypothesisPlan:
+    """What tests ``h``: its components (see :class:`Component`) and the relations that are not tested."""
+    blocked = next((METHOD_REASONS[m] for m in h.test.methods if m in METHOD_REASONS), None)
+    if blocked is None and any(getattr(r, "from_level", None) or getattr(r, "to_level", None)
+                               for r in h.relations):
+        blocked = "relations across levels (micro/meso/macro) need multilevel models (not built yet)"
+    if blocked:
+        return HypothesisPlan(h, (), tuple((_describe(r), blocked) for r in h.relations), blocked)
+    outcome_reason = next((OUTCOME_METHODS[m] for m in h.test.methods if m in OUTCOME_METHODS), None)
+
+    comps: list[Component] = []
+    untested: list[tuple[str, str]] = []
+    zero_paths: list[tuple[str, str]] = []
+
+    def unmeasured(ids: Iterable[str]) -> str | None:
+        for cid in ids:
+            why = measurability(registry, cid, columns)
+            if why:
+                c = registry.constructs.get(cid)
+                if outcome_reason and c is not None and c.measurement == "observed":
+                    return f"{why}; {outcome_reason}"
+                return why
+        return None
+
+    for rel in h.relations:
+        desc = _describe(rel)
+        if isinstance(rel, StructureRel):
+            continue  # part of the measurement model
+        reason = RELATION_REASONS.get(rel.type)
+        if reason:
+            untested.append((desc, reason))
+            continue
+        if isinstance(rel, PathRel):
+            pairs = [(f, t) for f in _expand(registry, rel.from_) for t in _expand(registry, rel.to)]
+            if not pairs or any(f == t for f, t in pairs):
+                untested.append((desc, "the path has no registry construct at one end (pattern without match "
+                                       "or a general factor)"))
+                continue
+            why = unmeasured({x for p in pairs for x in p})
+            if why:
+                untested.append((desc, why))
+                continue
+            for f, t in pairs:
+                if rel.sign == "0":
+                    zero_paths.append((f, t))
+                else:
+                    comps.append(Component("path", rel.sign, frm=f, to=t, note=rel.note))
+        elif isinstance(rel, IndirectRel):
+            froms, tos = _expand(registry, rel.from_), _expand(registry, rel.to)
+            vias = [_expand(registry, v) for v in rel.via]
+            if not froms or not tos or any(len(v) != 1 for v in vias):
+                untested.append((desc, "the indirect effect has a pattern without a single registry construct"))
+                continue
+            why = unmeasured([*froms, *(v[0] for v in vias), *tos])
+            if why:
+                untested.append((desc, why))
+                continue
+            for f in froms:
+                for t in tos:
+                    comps.append(Component("indirect", rel.sign, frm=f, via=tuple(v[0] for v in vias), to=t,
+                                           note=rel.note))
+        elif isinstance(rel, CovarianceRel):
+            why = unmeasured(rel.between)
+            if why:
+                untested.append((desc, why))
+                continue
+            comps.append(Component("covariance", rel.sign, frm=rel.between[0], to=rel.between[1], note=rel.note))
+        elif isinstance(rel, GroupModerationRel):
+            why = unmeasured([rel.from_, rel.to])
+            col, gwhy = _group_column(rel.group, group_by_perspective, columns)
+            if why or col is None:
+                untested.append((desc, why or gwhy))
+                continue
+            d = _direction(rel.expect)
+            comps.append(Component("multigroup", "=" if d == "=" else "?", frm=rel.from_, to=rel.to, group=col,
+                                   expect=rel.expect, note=rel.note))
+        elif isinstance(rel, InvarianceRel):
+            cids = [c for r in rel.constructs for c in _expand(registry, r)]
+            why = unmeasured(cids)
+            col, gwhy = _group_column(rel.group, group_by_perspective, columns)
+            if why or col is None:
+                untested.append((desc, why or gwhy))
+                continue
+            comps.append(Component("invariance", "=", constructs=tuple(cids), group=col, level=rel.level,
+                                   note=rel.note))
+        elif isinstance(rel, DistinctRel):
+            cids = [c for r in rel.constructs for c in _expand(registry, r)]
+            why = unmeasured(cids)
+            if why:
+                untested.append((desc, why))
+                continue
+            comps.append(Component("distinct", "+", constructs=tuple(cids), note=rel.note))
+        elif isinstance(rel, (CongruenceRel, InteractionRel, NestingRel, NecessityRel, GroupDifferenceRel)):
+            untested.append((desc, RELATION_REASONS[rel.type]))
+        else:  # pragma: no cover - a new relation type
+            untested.append((desc, f"relation type {rel.type!r} has no test in the model library"))
+    if zero_paths:
+        comps.append(Component("nested", "0", paths=tuple(dict.fromkeys(zero_paths)),
+                               note="paths of sign 0 fixed to zero vs free (chi-square difference, AIC, BIC)"))
+    return HypothesisPlan(h, tuple(comps), tuple(untested))
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Model generation
+# ----------------------------------------------------------------------------------------------------------
+def _chains(edges: dict[str, list[str]], frm: str, to: str, limit: int = 200) -> list[tuple[str, ...]]:
+    """Every directed chain frm -> ... -> to with at least one mediator (simple paths)."""
+    out: list[tuple[str, ...]] = []
+
+    def walk(node: str, seen: tuple[str, ...]) -> None:
+        if len(out) >= limit:
+            return
+        for nxt in edges.get(node, []):
+            if nxt == to and len(seen) > 1:
+                out.append(seen[1:])
+            elif nxt not in seen and nxt != to:
+                walk(nxt, seen + (nxt,))
+
+    walk(frm, (frm,))
+    return out
+
+
+def build_model(registry: Registry, hypotheses: Iterable[Hypothesis | HypothesisPlan], controls: Iterable[str] = (),
+                columns: Iterable[str] | None = None, *, zero: Iterable[tuple[str, str]] = (),
+                groups: int = 1, equal: Iterable[tuple[str, str]] = (), group_by_perspective: bool = True,
+                title: str | None = None) -> ModelSpec:
+    """The lavaan model for a set of hypotheses (plus controls), over the item ids.
+
+    ``columns``: the data's columns (items not in the data are left out; constructs with fewer than two items
+    are not modelled). ``zero``: paths (from, to) fixed to 0 (the constrained model of a nested comparison).
+    ``groups`` > 1 writes per-group labels ``c(p1.g1, p1.g2)`` (multi-group model; ``:=`` lines are not written
+    then), and paths in ``equal`` get one label shared by all groups (equality constraint).
+    """
+    cols = set(columns) if columns is not None else None
+    plans = [p if isinstance(p, HypothesisPlan) else
+             plan_hypothesis(registry, p, cols, group_by_perspective=group_by_perspective) for p in hypotheses]
+    zero_set, equal_set = set(zero), set(equal)
+
+    paths: list[tuple[str, str]] = []
+    covs: list[tuple[str, str]] = []
+    constructs: list[str] = []
+    indirect_rel: list[tuple[str, tuple[str, ...], str]] = []
+
+    def add_c(*ids: str) -> None:
+        for c in ids:
+            if c not in constructs:
+                constructs.append(c)
+
+    def add_p(f: str, t: str) -> None:
+        if (f, t) not in paths:
+            paths.append((f, t))
+        add_c(f, t)
+
+    for plan in plans:
+        for rel in plan.hypothesis.relations:
+            if isinstance(rel, StructureRel) and not plan.blocked and not measurability(registry, rel.construct, cols):
+                add_c(rel.construct)
+        for comp in plan.components:
+            if comp.kind in ("path", "multigroup"):
+                add_p(comp.frm, comp.to)
+            elif comp.kind == "indirect":
+                chain = (comp.frm, *comp.via, comp.to)
+                for a, b in pairwise(chain):
+                    add_p(a, b)
+                indirect_rel.append((comp.frm, comp.via, comp.to))
+            elif comp.kind == "nested":
+                for f, t in comp.paths:
+                    add_p(f, t)
+            elif comp.kind == "covariance":
+                if (comp.frm, comp.to) not in covs:
+                    covs.append((comp.frm, comp.to))
+                add_c(comp.frm, comp.to)
+    if not constructs:
+        raise ModelError("no structural relation of the chosen hypotheses can be modelled: "
+                          + "; ".join(f"{p.id}: {r}" for p in plans for _, r in p.untested[:1]))
+
+    controls = list(dict.fromkeys(controls))
+    ctrl_constructs = [c for c in controls if c in registry.constructs]
+    ctrl_observed = [c for c in controls if c not in registry.constructs]
+    if cols is not None:
+        missing = [c for c in ctrl_observed if c not in cols]
+        if missing:
+            raise ModelError(f"control(s) {missing} are neither registry constructs nor data columns")
+    mlines, modelled, notes = measurement_lines(registry, constructs + ctrl_constructs, cols)
+    unmodelled = [c for c in constructs if c not in modelled]
+    if unmodelled:
+        raise ModelError(f"construct(s) {unmodelled} of the structural part cannot be modelled: "
+                         + "; ".join(n.lstrip("# ") for n in notes))
+
+    def lab(name: str, pair: tuple[str, str]) -> str:
+        if groups == 1:
+            return name
+        if pair in equal_set:
+            return f"c({', '.join([name] * groups)})"
+        return f"c({', '.join(f'{name}.g{g + 1}' for g in range(groups))})"
+
+    labels: dict[tuple[str, str], str] = {}
+    k = 0
+    for pair in paths:
+        k += 1
+        if pair not in zero_set:
+            labels[pair] = f"p{k}"
+    # structural lines grouped by outcome, in order of first appearance
+    outcomes = list(dict.fromkeys(t for _, t in paths))
+    slines = ["# Structural part: labelled paths"]
+    for pair in paths:
+        slines.append(f"#   {labels.get(pair, '0 (fixed)')}: {pair[0]} -> {pair[1]}")
+    ctrl_all = [c for c in ctrl_constructs if c in modelled] + ctrl_observed
+    kc = 0
+    for t in outcomes:
+        terms = []
+        for f, tt in paths:
+            if tt != t:
+                continue
+            terms.append(f"0*{f}" if (f, t) in zero_set else f"{lab(labels[(f, t)], (f, t))}*{f}")
+        for c in ctrl_all:
+            if c != t and c not in [f for f, tt in paths if tt == t]:
+                kc += 1
+                terms.append(f"{lab(f'k{kc}', (c, t))}*{c}")
+        slines.append(f"{t} ~ {' + '.join(terms)}")
+    cov_labels: dict[tuple[str, str], str] = {}
+    for i, (a, b) in enumerate(covs, 1):
+        cov_labels[(a, b)] = f"cv{i}"
+        slines.append(f"{a} ~~ {lab(f'cv{i}', (a, b))}*{b}")
+
+    defined: dict[str, str] = {}
+    ind_names: dict[tuple[str, tuple[str, ...], str], str] = {}
+    tind: dict[tuple[str, str], str] = {}
+    tot: dict[tuple[str, str], str] = {}
+    dlines: list[str] = []
+    if groups == 1 and indirect_rel:
+        edges: dict[str, list[str]] = {}
+        for f, t in labels:
+            edges.setdefault(f, []).append(t)
+        dlines.append("# Defined parameters: specific indirect, total indirect and total effects")
+        ni = 0
+        for f, t in dict.fromkeys((f, t) for f, _, t in indirect_rel):
+            chains = _chains(edges, f, t)
+            names = []
+            for via in chains:
+                if (f, via, t) in ind_names:
+                    names.append(ind_names[(f, via, t)])
+                    continue
+                ni += 1
+                full = (f, *via, t)
+                expr = "*".join(labels[(a, b)] for a, b in pairwise(full))
+                name = f"ind{ni}"
+                ind_names[(f, via, t)] = name
+                defined[name] = expr
+                names.append(name)
+                dlines += [f"# {name}: {' -> '.join(full)}", f"{name} := {expr}"]
+            if not names:
+                continue
+            tname = f"tind{len(tind) + 1}"
+            tind[(f, t)] = tname
+            defined[tname] = " + ".join(names)
+            dlines += [f"# {tname}: total indirect {f} -> {t}", f"{tname} := {defined[tname]}"]
+            if (f, t) in labels:
+                oname = f"total{len(tot) + 1}"
+                tot[(f, t)] = oname
+                defined[oname] = f"{labels[(f, t)]} + {tname}"
+                dlines += [f"# {oname}: total {f} -> {t}", f"{oname} := {defined[oname]}"]
+
+    head = ["# vccscale structural model (lavaan syntax)" + (f": {title}" if title else ""),
+            "# Generated from the registry: " + ", ".join(p.id for p in plans)]
+    if controls:
+        head.append(f"# Controls: {', '.join(controls)}")
+    if zero_set:
+        head.append("# Constrained model: " + ", ".join(f"{f} -> {t}" for f, t in paths if (f, t) in zero_set)
+                    + " fixed to 0")
+    if groups > 1:
+        head.append(f"# Multi-group model ({groups} groups)" + (
+            "; equal across groups: " + ", ".join(f"{f} -> {t}" for f, t in equal_set) if equal_set else ""))
+    body = head + [""] + mlines + [""] + slines + ([""] + dlines if dlines else [])
+    if notes:
+        body += ["", *notes]
+    syntax = "\n".join(body).rstrip() + "\n"
+    return ModelSpec(syntax=syntax, measurement="\n".join(mlines) + "\n", structural="\n".join(slines) + "\n",
+                     constructs=tuple(modelled), paths=labels, defined=defined, indirect=ind_names,
+                     total_indirect=tind, total=tot, covariances=cov_labels, zero=frozenset(zero_set),
+                     notes=tuple(n.lstrip("# ") for n in notes), groups=groups)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Selection from a study's models section
+# ----------------------------------------------------------------------------------------------------------
+def select_hypotheses(registry: Registry, hypotheses: str | Iterable[str] = "all",
+                      families: Iterable[str] = ()) -> list[Hypothesis]:
+    """Hypotheses named by ids (``H1``), family letters (``A``) or ``"all"``, restricted to ``families`` if given;
+    in registry order."""
+    fams = {f.upper() for f in families}
+    if isinstance(hypotheses, str):
+        hypotheses = [hypotheses]
+    chosen: set[str] = set()
+    for ref in hypotheses:
+        if ref == "all":
+            chosen.update(registry.hypotheses)
+        elif re.fullmatch(r"[A-DXa-dx]", ref):
+            chosen.update(h.id for h in registry.hypotheses_in(ref))
+        elif ref in registry.hypotheses:
+            chosen.add(ref)
+        else:
+            raise ModelError(f"unknown hypothesis {ref!r}: use ids H1-H{len(registry.hypotheses)}, family letters "
+                             "or 'all'")
+    return [h for h in registry.hypotheses.values() if h.id in chosen and (not fams or h.family in fams)]
+
+
+def family_models(registry: Registry, models: Any = None, columns: Iterable[str] | None = None
+                  ) -> dict[str, ModelSpec]:
+    """One generated model per family (A-D, X) of the chosen hypotheses (``models``: a ModelsSection, a Study or
+    None for all hypotheses). Families with no modellable structural relation are left out."""
+    settings = getattr(models, "models", models)
+    hyps = select_hypotheses(registry, getattr(settings, "hypotheses", "all"), getattr(settings, "families", ()))
+    controls = list(getattr(settings, "controls", ()) or ())
+    gbp = bool(getattr(settings, "group_by_perspective", True))
+    cols = set(columns) if columns is not None else None
+    out: dict[str, ModelSpec] = {}
+    for fam in ("A", "B", "C", "D", "X"):
+        plans = [plan_hypothesis(registry, h, cols, group_by_perspective=gbp) for h in hyps if h.family == fam]
+        plans = [p for p in plans if p.structural_hypothesis]
+        if plans:
+            out[fam] = build_model(registry, plans, controls, cols, group_by_perspective=gbp,
+                                   title=f"family {fam}")
+    return out
