@@ -110,7 +110,11 @@ def test_items_lint_clean_and_json():
 
 @pytest.mark.parametrize("args", [[], ["constructs"], ["constructs", "list"], ["constructs", "show"],
                                   ["hypotheses"], ["hypotheses", "list"], ["hypotheses", "show"], ["items"],
-                                  ["items", "list"], ["items", "lint"], ["registry"]])
+                                  ["items", "list"], ["items", "lint"], ["registry"], ["instrument"],
+                                  ["instrument", "build"], ["instrument", "read"], ["instrument", "fake-export"],
+                                  ["import"], ["clean"], ["screen"], ["item-analysis"], ["reliability"], ["efa"],
+                                  ["cfa"], ["sem"], ["validity"], ["invariance"], ["mediate"],
+                                  ["hypotheses", "test"]])
 def test_every_command_has_help(args):
     res = CliRunner().invoke(main, [*args, "--help"])
     assert res.exit_code == 0 and "Usage:" in res.stdout

@@ -29,3 +29,22 @@ def test_mediate_json_contract_and_lavaan_parity():
         assert abs(eff[mine]["est"] - lav[theirs][0]) < 1e-6
     for e in eff.values():
         assert e["ci_lower"] < e["est"] < e["ci_upper"]
+
+
+def test_hypotheses_test_json_contract(tmp_path):
+    study = tmp_path / "study.yaml"
+    study.write_text("study:\n  id: sim_a\n  title: Simulated family A\nmodels:\n  hypotheses: [H1, H2, H14]\n"
+                     "  adjust: holm\n", encoding="utf-8")
+    res = CliRunner().invoke(main, ["hypotheses", "test", str(REF / "sim_family_a.csv"), "--study", str(study),
+                                    "--format", "json"])
+    assert res.exit_code == 0, res.output
+    recs = {r["id"]: r for r in json.loads(res.stdout)}
+    for r in recs.values():
+        assert {"id", "test", "parameters", "pvalue_adjusted", "decision", "reason", "exploratory"} <= set(r)
+        assert r["decision"] in {"supported", "not_supported", "partial", "not_tested"}
+    assert recs["H1"]["decision"] == "supported"  # simulated with true positive driver -> alignment paths
+    assert recs["H1"]["parameters"] and all({"name", "est", "ci_lower", "ci_upper", "pvalue"} <= set(p)
+                                            for p in recs["H1"]["parameters"])
+    assert recs["H14"]["decision"] == "not_tested" and "response surface" in recs["H14"]["reason"]
+    assert recs["H14"]["exploratory"] is True
+    assert recs["H2"]["decision"] == "not_tested" and "items" in recs["H2"]["reason"]  # never silently skipped

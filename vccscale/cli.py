@@ -240,6 +240,38 @@ def hypotheses_show(ctx: click.Context, hypothesis_id: str, fmt: str, registry_d
     click.echo("\n".join(out))
 
 
+@hypotheses.command("test")
+@click.argument("data", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--study", "study_file", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="Study file: its models: section chooses the hypotheses, controls, estimator, alpha, adjustment.")
+@click.option("--codebook", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Codebook (default: the study's data.codebook). Without one, DATA must already be stacked by "
+                   "item id (one row per respondent version, a 'perspective' column).")
+@click.option("--format", "fmt", type=FORMAT, default="table", show_default=True)
+@registry_option
+@click.pass_context
+def hypotheses_test(ctx: click.Context, data: Path, study_file: Path, codebook: Path | None, fmt: str,
+                    registry_dir: Path | None) -> None:
+    """Test the study's hypotheses: supported / not supported / partial / not tested, with the test, estimates,
+    CIs, p-values and Holm or Benjamini-Hochberg adjusted p-values."""
+    from .models.hypotheses import test_hypotheses
+    from .study import load_study
+
+    reg = _load(ctx, registry_dir)
+    study = load_study(study_file)
+    cb = codebook or (study.resolve(study.data.codebook) if study.data and study.data.codebook else None)
+    frame = _analysis_frame(data, cb, long=cb is not None)
+    results = test_hypotheses(study, frame, reg)
+    recs = [r.to_dict() for r in results]
+    if fmt == "json":
+        echo_json(recs)
+        return
+    _table(["id", "decision", "test", "p", "p adj", "reason"],
+           [[r["id"], r["decision"] + (" (exploratory)" if r.get("exploratory") else ""), r["test"],
+             _fmt(r.get("pvalue")), _fmt(r.get("pvalue_adjusted")), r.get("reason") or ""] for r in recs],
+           title=f"{len(recs)} hypotheses")
+
+
 # ---------------------------------------------------------------------------------------------------- items
 @main.group()
 def items() -> None:
@@ -838,6 +870,39 @@ def validity_cmd(data: Path, model: Path, marker: tuple[str, ...], bootstrap: in
     click.echo(f"\nHarman's single factor: {harman.share:.1%} of the variance"
                + (" (above 50%: common-method variance likely)" if harman.flagged else ""))
     click.echo("\nCommon latent factor comparison:\n" + clf.round(3).to_string(index=False))
+
+
+@main.command("mediate")
+@click.argument("data", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--x", "x", required=True, help="Predictor column.")
+@click.option("--m", "m", cls=ListOption, required=True, help="Mediator column(s): --m M1 M2.")
+@click.option("--y", "y", required=True, help="Outcome column.")
+@click.option("--covariates", cls=ListOption, help="Covariates of every equation: --covariates C1 C2.")
+@click.option("--serial", is_flag=True, help="Mediators in series (M1 -> M2 -> ...), else parallel.")
+@click.option("--bootstrap", "n_boot", type=click.IntRange(min=0), default=5000, show_default=True)
+@click.option("--ci", type=click.Choice(["percentile", "bc", "bca"]), default="percentile", show_default=True)
+@click.option("--level", type=click.FloatRange(0.5, 0.999), default=0.95, show_default=True)
+@click.option("--seed", type=click.IntRange(min=0), required=True, help="Bootstrap seed (recorded in the output).")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def mediate_cmd(data: Path, x: str, m: tuple[str, ...], y: str, covariates: tuple[str, ...], serial: bool,
+                n_boot: int, ci: str, level: float, seed: int, fmt: str) -> None:
+    """Mediation on observed (composite) scores: a, b, direct, indirect and total effects by OLS, bootstrap CIs
+    (one set of resamples for every effect), delta-method SEs."""
+    from .models.mediation import mediate
+
+    ds = _read_data(data)
+    res = mediate(ds.data, x=x, m=list(m), y=y, covariates=list(covariates), serial=serial, n_boot=n_boot, ci=ci,
+                  level=level, seed=seed)
+    eff = res.effects
+    out = {"n": int(res.n), "effects": [
+        {k: (None if isinstance(v, float) and v != v else v) for k, v in r.items()}
+        for r in eff[["name", "est", "se", "ci_lower", "ci_upper", "pvalue"]].to_dict(orient="records")],
+        # run time left out so that two runs with the same seed print identical JSON
+        "bootstrap": {k: v for k, v in res.bootstrap.items() if k != "seconds"}, "ci": ci, "level": level}
+    if fmt == "json":
+        echo_json(out)
+    else:
+        click.echo(res.summary() if hasattr(res, "summary") else eff.to_string(index=False))
 
 
 @main.command("invariance")
