@@ -16,7 +16,21 @@ after reverse-keying). Components and their evidence:
   the free estimates;
 - ``invariance``: configural -> metric -> scalar (up to the level asked) by the group column; holds when no step
   lowers CFI by more than .01 (chi-square differences reported);
-- ``distinct``: one-factor vs k-factor CFA (chi-square difference) and HTMT (< .85 for every pair).
+- ``distinct``: one-factor vs k-factor CFA (chi-square difference) and HTMT (< .85 for every pair);
+- ``group_difference``: the construct's measurement model fitted in every group of the group column (``side`` is
+  the ``perspective`` column; groups in order of first appearance; an expectation "A > B" restricts the data to
+  groups A and B). Scalar invariance is established first with
+  :func:`vccscale.sem.score.partial_invariance` at alpha: a partial *metric* search (loadings) and then a partial
+  *scalar* search (intercepts, with the loadings freed before); each level holds when the final model's
+  chi-square difference to the previous level is not significant. Freed loadings / intercepts are listed in the
+  comparison and the reason. Every factor needs at least two items whose loading and intercept are both still
+  equal (the marker's fixed loading counts as equal); otherwise, or when a level cannot be reached, the relation
+  is reported not tested with that reason and no latent means are compared. Then
+  :func:`vccscale.sem.score.latent_means` on the (partial) scalar model: the parameter is the latent mean
+  difference in the marker's metric (second group minus first, or oriented as the expectation: est = mean(A) -
+  mean(B) for "A > B"), its ML/MLR standard error, Wald CI and p (plus Cohen's d on the pooled latent SD). "A > B"
+  is a directional part of sign "+"; "equal ..." a null part; no stated direction a two-sided part (with more than
+  two groups: means equal vs free, chi-square difference).
 
 Decision rule (alpha two-sided, default .05, plus the hypothesised sign). A component whose support needs a
 rejection (sign "+", "-", "?"; a stated group difference; distinctness) gets p = its two-sided p if the estimate
@@ -37,6 +51,7 @@ only has p = the smallest of their p-values and no adjusted p.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -186,6 +201,14 @@ class _Fitter:
             self.cache[key] = fit_cfa(self.data, syntax, estimator=self.s.estimator)
         return self.cache[key]
 
+    def scalar(self, construct: str, group: str, groups: tuple) -> dict:
+        """(Partial) scalar invariance of ``construct`` by ``group`` restricted to ``groups``; see
+        :func:`_establish_scalar`."""
+        key = ("scalar", construct, group, tuple(map(str, groups)))
+        if key not in self.cache:
+            self.cache[key] = _establish_scalar(self, construct, group, groups)
+        return self.cache[key]
+
     def spec(self, plans, **kw) -> ModelSpec:
         return build_model(self.registry, plans, self.s.controls, self.columns,
                            group_by_perspective=self.s.group_by_perspective, **kw)
@@ -200,17 +223,191 @@ def _compare(constrained, free, estimator: str, n_groups: int = 1) -> dict:
     return d
 
 
+# ----------------------------------------------------------------------------------------------------------
+# Group differences: latent means after (partial) scalar invariance
+# ----------------------------------------------------------------------------------------------------------
+def _level_holds(res, alpha: float) -> tuple[bool, float]:
+    """Whether the final model of a partial-invariance search holds: its chi-square difference to the previous
+    level is not significant (a search that ran out of constraints or could not free a parameter does not hold)."""
+    last = res.steps.iloc[-1]
+    p = float(last["pvalue_diff"])
+    return bool(last["df_diff"] > 0 and np.isfinite(p) and not p < alpha), p
+
+
+def _establish_scalar(fx: _Fitter, construct: str, group: str, groups: tuple) -> dict:
+    """Partial metric, then partial scalar search (:func:`vccscale.sem.score.partial_invariance`) for the
+    measurement model of ``construct`` on the rows of ``groups``. Returns ``ok``, ``reason`` (why not, if not),
+    ``fit`` (the (partial) scalar model), ``model`` (syntax), ``data`` and ``comparison`` (a dict for the
+    result's comparisons)."""
+    from ..sem.score import partial_invariance
+
+    s = fx.s
+    lines, modelled, notes = measurement_lines(fx.registry, [construct], fx.columns)
+    if construct not in modelled:
+        return {"ok": False, "reason": "; ".join(n.lstrip("# ") for n in notes) or f"{construct} is not modelled"}
+    model = "\n".join(lines)
+    wanted = {str(g) for g in groups}
+    data = fx.data[fx.data[group].notna() & fx.data[group].astype(str).isin(wanted)]
+    # factors measured directly by items (second-order factors' indicators are factors: no item intercepts)
+    factors: dict[str, list[str]] = {}
+    for ln in lines:
+        if "=~" in ln and not ln.lstrip().startswith("#"):
+            lhs, rhs = (x.strip() for x in ln.split("=~", 1))
+            its = [x.strip() for x in rhs.split("+")]
+            if all(i in fx.columns and i not in modelled for i in its):
+                factors[lhs] = its
+    comp: dict[str, Any] = {"name": f"scalar invariance of {construct} by {group} (prerequisite of the latent "
+                                    f"mean comparison)", "kind": "scalar_prerequisite", "construct": construct,
+                            "group": group, "groups": [str(g) for g in groups], "alpha": s.alpha,
+                            "freed_loadings": [], "freed_intercepts": []}
+    met = partial_invariance(data, model, group, level="metric", alpha=s.alpha, estimator=s.estimator)
+    ok_m, p_m = _level_holds(met, s.alpha)
+    comp.update(freed_loadings=list(met.group_partial), metric_pvalue=p_m, metric_stop=met.stop_reason)
+    if not ok_m:
+        comp.update(holds=False, level_reached="configural")
+        return {"ok": False, "comparison": comp, "model": model, "data": data,
+                "reason": f"not even partial metric invariance of {construct} by {group} could be established "
+                          f"({met.stop_reason}); the latent means are not compared"}
+    sca = partial_invariance(data, model, group, level="scalar", alpha=s.alpha, estimator=s.estimator,
+                             group_partial=met.group_partial)
+    ok_s, p_s = _level_holds(sca, s.alpha)
+    freed_int = [x for x in sca.group_partial if x.endswith("~ 1")]
+    last = sca.steps.iloc[-1]
+    comp.update(freed_intercepts=freed_int, scalar_pvalue=p_s, chisq_diff=float(last["chisq_diff"]),
+                df_diff=int(last["df_diff"]), pvalue=p_s, scalar_stop=sca.stop_reason,
+                steps=sca.steps.to_dict(orient="records"))
+    loads = {(x.split("=~")[0].strip(), x.split("=~")[1].strip()) for x in met.group_partial if "=~" in x}
+    ints = {x.split("~")[0].strip() for x in freed_int}
+    invariant = {f: [i for i in its if i not in ints and (f, i) not in loads] for f, its in factors.items()}
+    comp["invariant_items"] = invariant
+    short = {f: v for f, v in invariant.items() if len(v) < 2}
+    if not ok_s or short:
+        comp.update(holds=False, level_reached="metric")
+        why = (f"the (partial) scalar model is still worse than the metric model ({sca.stop_reason})" if not ok_s
+               else "fewer than two invariant intercepts (items with equal loading and intercept) for "
+                    + ", ".join(f"{f} ({len(v)})" for f, v in short.items()))
+        freed = "; ".join(met.group_partial + sca.group_partial) or "none"
+        return {"ok": False, "comparison": comp, "model": model, "data": data,
+                "reason": f"not even partial scalar invariance of {construct} by {group} could be established: "
+                          f"{why} (freed: {freed}); the latent means are not compared"}
+    full = not met.group_partial and not sca.group_partial
+    comp.update(holds=True, level_reached="scalar" if full else "partial scalar")
+    return {"ok": True, "comparison": comp, "model": model, "data": data, "fit": sca.fit, "full": full,
+            "freed": tuple(met.group_partial) + tuple(sca.group_partial), "reason": ""}
+
+
+def _expected_order(expect: str, groups: list) -> tuple[Any, Any] | None:
+    """'A > B' (or 'B < A') -> the groups (A, B) as they appear in the data; None if the text names no order."""
+    m = re.match(r"^\s*(\w+)\s*([<>])\s*(\w+)\s*$", (expect or "").lower())
+    if not m:
+        return None
+    a, op, b = m.groups()
+    if op == "<":
+        a, b = b, a
+    by = {str(g).lower(): g for g in groups}
+    missing = [x for x in (a, b) if x not in by]
+    if missing:
+        raise LookupError(", ".join(missing))
+    return by[a], by[b]
+
+
+def _group_difference(c: Component, fx: _Fitter) -> dict:
+    """Evidence of a group_difference component: ``untested`` (reason) or parameters, comparisons, part."""
+    from scipy import stats
+
+    from ..sem import fit_cfa
+    from ..sem.score import latent_means
+
+    s = fx.s
+    construct, col = c.constructs[0], c.group
+    if col not in fx.data.columns:
+        return {"untested": f"grouping column {col!r} is not in the data"}
+    all_groups = list(pd.unique(fx.data[col].dropna()))
+    if len(all_groups) < 2:
+        return {"untested": f"group column {col!r} has fewer than two groups"}
+    order = None
+    if c.sign == "+":
+        try:
+            order = _expected_order(c.expect or "", all_groups)
+        except LookupError as exc:
+            return {"untested": f"the expectation {c.expect!r} names group(s) not found in {col!r}: {exc}"}
+    groups = tuple(g for g in all_groups if order is None or g in order)  # order of first appearance
+    try:
+        est = fx.scalar(construct, col, groups)
+    except VccscaleError as exc:
+        return {"untested": f"the measurement model of {construct} could not be fitted by {col}: {exc}"}
+    if not est["ok"]:
+        return {"untested": est["reason"], "comparisons": [est["comparison"]] if "comparison" in est else []}
+    fit = est["fit"]
+    lm = latent_means(fit)
+    lm = lm[lm["lhs"] == construct]
+    if lm.empty or not (lm["se"] > 0).all():
+        return {"untested": f"the latent mean of {construct} is not estimated in the (partial) scalar model",
+                "comparisons": [est["comparison"]]}
+    labels = [str(g) for g in fit.group_labels]
+    e = fit.estimates
+    zc = float(stats.norm.ppf(0.975))
+    params: list[dict] = []
+    for r in lm.itertuples():
+        first, other = labels[0], str(r.group_label)
+        flip = order is not None and str(order[0]) == first  # latent_means gives other - first
+        a, b = (first, other) if flip else (other, first)
+        k = -1.0 if flip else 1.0
+        row = e[(e["lhs"] == construct) & (e["op"] == "~1") & (e["group"] == r.group)].iloc[0]
+        lo, hi = float(row["ci_lower"]), float(row["ci_upper"])
+        if not (np.isfinite(lo) and np.isfinite(hi)):
+            lo, hi = r.est - zc * r.se, r.est + zc * r.se
+        lo, hi = (-hi, -lo) if flip else (lo, hi)
+        sign = c.sign if c.sign in ("+", "?") else "0"
+        params.append({"name": f"{construct}: latent mean {a} - {b}", "kind": "latent_mean_difference",
+                       "label": f"{construct} ~ 1 [{col} = {other}]", "sign": sign, "est": k * float(r.est),
+                       "se": float(r.se), "ci_lower": lo, "ci_upper": hi, "pvalue": float(r.pvalue),
+                       "z": k * float(r.z), "std_lv": k * float(r.std_lv), "d": k * float(r.d),
+                       "std_all": k * float(r.std_lv), "group": col, "groups": [a, b], "ci_method": "Wald",
+                       "p_directional": _directional_p(k * float(r.est), float(r.pvalue),
+                                                       c.sign if c.sign in ("+", "?") else "?")})
+    comps = [est["comparison"]]
+    scal = est["comparison"]
+    freed = est["freed"]
+    level = ("full scalar invariance" if est["full"] else
+             "partial scalar invariance (freed: " + "; ".join(freed) + ")")
+    note = (f"{construct} by {col}: {level}, chi-square difference to the metric model p = "
+            f"{scal['scalar_pvalue']:.3g}")
+    name = f"latent mean difference of {construct} by {col}"
+    if len(params) == 1:
+        p = params[0]
+        part = (name, p["pvalue"] if c.sign in ("=", "?") else p["p_directional"])
+    else:  # more than two groups: all means equal vs free
+        G = len(groups)
+        cons = fit_cfa(est["data"], est["model"], estimator=s.estimator, group=col,
+                       group_equal=["loadings", "intercepts", "means"], group_partial=list(freed))
+        d = _compare(cons, fit, s.estimator, G)
+        comps.append({"name": f"latent means of {construct} equal across {col} vs free", "kind": "latent_means",
+                      **d})
+        part = (name, d["pvalue"])
+    comps.append({"name": name, "kind": "group_difference", "construct": construct, "group": col,
+                  "expect": c.expect, "groups": [str(g) for g in groups], "pvalue": part[1]})
+    if c.sign == "=":
+        holds = not part[1] < s.alpha
+        comps[-1]["holds"] = holds
+        return {"params": params, "comparisons": comps, "null": (name, part[1], holds), "note": note}
+    return {"params": params, "comparisons": comps, "directional": (name, part[1], part[1] < s.alpha), "note": note}
+
+
 def _evaluate(plan: HypothesisPlan, plans_for_model: list[HypothesisPlan], fx: _Fitter
               ) -> tuple[list[dict], list[dict], list[tuple[str, float, bool]], list[tuple[str, float, bool]],
-                         list[str]]:
+                         list[str], list[tuple[str, str]], list[str]]:
     """Returns parameters, comparisons, directional parts (name, p, in-direction significant), null parts
-    (name, p, holds) and method notes."""
+    (name, p, holds), method notes, relations found untestable while testing (description, reason) and notes
+    for the reason."""
     s = fx.s
     params: list[dict] = []
     comps: list[dict] = []
     directional: list[tuple[str, float, bool]] = []
     nulls: list[tuple[str, float, bool]] = []
     methods: list[str] = []
+    untested: list[tuple[str, str]] = []
+    notes: list[str] = []
     single = [c for c in plan.components if c.kind in ("path", "indirect", "covariance", "nested")]
     spec = fit = None
     if single:
@@ -324,7 +521,23 @@ def _evaluate(plan: HypothesisPlan, plans_for_model: list[HypothesisPlan], fx: _
             pdir = d["pvalue"] if ok_htmt else 1.0
             directional.append((comps[-1]["name"], pdir, pdir < s.alpha))
             methods.append(f"one- vs k-factor CFA (chi-square difference) and HTMT < {HTMT_CUTOFF}")
-    return params, comps, directional, nulls, methods
+        elif c.kind == "group_difference":
+            g = _group_difference(c, fx)
+            comps += g.get("comparisons", [])
+            if "untested" in g:
+                untested.append((c.relation or f"group_difference {c.constructs[0]} by {c.group}", g["untested"]))
+                continue
+            params += g["params"]
+            if "directional" in g:
+                directional.append(g["directional"])
+            else:
+                nulls.append(g["null"])
+            notes.append(g["note"])
+            m = ("latent mean difference after (partial) scalar invariance (score-test search, Bonferroni; Wald "
+                 "test of the latent mean)")
+            if m not in methods:
+                methods.append(m)
+    return params, comps, directional, nulls, methods, untested, notes
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -357,13 +570,14 @@ def test_hypotheses(study: Any, data: Any, registry: Registry | None = None, *,
         h = plan.hypothesis
         rec: dict = {"id": h.id, "family": h.family, "exploratory": h.exploratory, "untested": plan.untested,
                      "parameters": [], "comparisons": [], "directional": [], "nulls": [], "test": "", "model": "",
-                     "error": None}
+                     "error": None, "notes": []}
         if plan.components:
             model_plans = by_family.get(h.family, [plan]) if s.scope == "family" else [plan]
             try:
-                params, comps, directional, nulls, methods = _evaluate(plan, model_plans, fx)
+                params, comps, directional, nulls, methods, untested, notes = _evaluate(plan, model_plans, fx)
                 rec.update(parameters=params, comparisons=comps, directional=directional, nulls=nulls,
-                           test="; ".join(methods) + f" ({s.estimator})")
+                           untested=tuple(plan.untested) + tuple(untested), notes=notes,
+                           test="; ".join(methods) + (f" ({s.estimator})" if methods else ""))
                 if any(c.kind in ("path", "indirect", "covariance", "nested") for c in plan.components):
                     rec["model"] = fx.spec(model_plans).syntax
             except (VccscaleError, KeyError, ValueError, np.linalg.LinAlgError) as exc:
@@ -427,6 +641,7 @@ def _decide(rec: dict, padj: float | None, s) -> tuple[str, str]:
             decision = "partial"
         else:
             decision = "not_supported"
+        notes += rec.get("notes", [])
     else:
         notes.append(f"null part(s) held: {len(nulls) - len(failed_nulls)} of {len(nulls)} (not rejected at "
                      f"{s.alpha}; not adjusted)")
@@ -436,6 +651,7 @@ def _decide(rec: dict, padj: float | None, s) -> tuple[str, str]:
             decision = "not_supported"
         else:
             decision = "partial" if untested else "supported"
+        notes += rec.get("notes", [])
     return decision, "; ".join(notes) + flag
 
 

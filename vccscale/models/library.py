@@ -17,7 +17,8 @@ and the data's columns) and writes
 :func:`plan_hypothesis` maps a hypothesis to what tests it (see :mod:`vccscale.models.hypotheses`): labelled
 coefficients with their hypothesised sign, ``:=`` products for indirect effects, nested comparisons for
 relations of sign ``"0"``, multi-group equality tests for ``group_moderation``, invariance sequences,
-one- vs k-factor comparisons for ``distinct``, and, for what is not built yet, the reason it is not tested.
+latent mean comparisons after (partial) scalar invariance for ``group_difference``, one- vs k-factor
+comparisons for ``distinct``, and, for what is not built yet, the reason it is not tested.
 :func:`family_models` gives one model per family for a study's models section.
 """
 from __future__ import annotations
@@ -67,7 +68,6 @@ RELATION_REASONS = {
                    "model library)",
     "nesting": "needs multilevel analysis (ICC/rwg and two-level SEM; not built yet)",
     "necessity": "needs necessary condition analysis (NCA; not built yet)",
-    "group_difference": "needs a latent mean comparison after scalar invariance (not built yet)",
 }
 # Methods that make the whole hypothesis untestable with the single-level models built here.
 METHOD_REASONS = {
@@ -117,9 +117,11 @@ class Component:
     """One testable part of a hypothesis.
 
     kind: ``path`` (labelled coefficient), ``indirect`` (``:=`` product), ``covariance``, ``nested`` (paths of
-    sign "0" fixed to zero vs free), ``multigroup`` (path equal across groups vs free), ``invariance`` and
-    ``distinct``. ``sign``: "+", "-", "?" (significant, either direction) or "0"/"=" (the null is the
-    hypothesis: supported when not rejected).
+    sign "0" fixed to zero vs free), ``multigroup`` (path equal across groups vs free), ``invariance``,
+    ``group_difference`` (latent mean difference of ``constructs[0]`` by ``group`` after (partial) scalar
+    invariance; ``expect`` "A > B" gives sign "+" for mean(A) - mean(B)) and ``distinct``. ``sign``: "+", "-",
+    "?" (significant, either direction) or "0"/"=" (the null is the hypothesis: supported when not rejected).
+    ``relation``: the description of the registry relation (used when the component turns out untestable).
     """
 
     kind: str
@@ -133,6 +135,7 @@ class Component:
     level: str | None = None
     expect: str | None = None
     note: str | None = None
+    relation: str | None = None
 
 
 @dataclass(frozen=True)
@@ -361,6 +364,16 @@ def plan_hypothesis(registry: Registry, h: Hypothesis, columns: set[str] | None 
                 continue
             comps.append(Component("invariance", "=", constructs=tuple(cids), group=col, level=rel.level,
                                    note=rel.note))
+        elif isinstance(rel, GroupDifferenceRel):
+            why = unmeasured([rel.construct])
+            col, gwhy = _group_column(rel.group, group_by_perspective, columns)
+            if why or col is None:
+                untested.append((desc, why or gwhy))
+                continue
+            d = _direction(rel.expect)
+            sign = "=" if d == "=" else ("+" if d != "?" else "?")
+            comps.append(Component("group_difference", sign, constructs=(rel.construct,), group=col, level="scalar",
+                                   expect=rel.expect, note=rel.note, relation=desc))
         elif isinstance(rel, DistinctRel):
             cids = [c for r in rel.constructs for c in _expand(registry, r)]
             why = unmeasured(cids)
@@ -368,7 +381,7 @@ def plan_hypothesis(registry: Registry, h: Hypothesis, columns: set[str] | None 
                 untested.append((desc, why))
                 continue
             comps.append(Component("distinct", "+", constructs=tuple(cids), note=rel.note))
-        elif isinstance(rel, (CongruenceRel, InteractionRel, NestingRel, NecessityRel, GroupDifferenceRel)):
+        elif isinstance(rel, (CongruenceRel, InteractionRel, NestingRel, NecessityRel)):
             untested.append((desc, RELATION_REASONS[rel.type]))
         else:  # pragma: no cover - a new relation type
             untested.append((desc, f"relation type {rel.type!r} has no test in the model library"))
