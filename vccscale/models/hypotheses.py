@@ -22,7 +22,8 @@ after reverse-keying). Components and their evidence:
   groups A and B). Scalar invariance is established first with
   :func:`vccscale.sem.score.partial_invariance` at alpha: a partial *metric* search (loadings) and then a partial
   *scalar* search (intercepts, with the loadings freed before); each level holds when the final model's
-  chi-square difference to the previous level is not significant. Freed loadings / intercepts are listed in the
+  chi-square difference to the previous level is not significant, or when no single constraint's score test is
+  significant at the Bonferroni level and CFI drops by at most .01. Freed loadings / intercepts are listed in the
   comparison and the reason. Every factor needs at least two items whose loading and intercept are both still
   equal (the marker's fixed loading counts as equal); otherwise, or when a level cannot be reached, the relation
   is reported not tested with that reason and no latent means are compared. Then
@@ -226,12 +227,24 @@ def _compare(constrained, free, estimator: str, n_groups: int = 1) -> dict:
 # ----------------------------------------------------------------------------------------------------------
 # Group differences: latent means after (partial) scalar invariance
 # ----------------------------------------------------------------------------------------------------------
-def _level_holds(res, alpha: float) -> tuple[bool, float]:
-    """Whether the final model of a partial-invariance search holds: its chi-square difference to the previous
-    level is not significant (a search that ran out of constraints or could not free a parameter does not hold)."""
+def _level_holds(res, alpha: float, estimator: str) -> tuple[bool, float, float]:
+    """Whether the final model of a partial-invariance search holds: (holds, p of its chi-square difference to the
+    previous level, delta CFI). It holds when that difference is not significant, or when the search stopped
+    because no single constraint's score test was significant at the Bonferroni level and the CFI dropped by at
+    most .01 (no identifiable non-invariant parameter, negligible misfit). A search that ran out of constraints
+    or could not free a parameter does not hold."""
+    from ..validate.invariance import difference_test
+
     last = res.steps.iloc[-1]
     p = float(last["pvalue_diff"])
-    return bool(last["df_diff"] > 0 and np.isfinite(p) and not p < alpha), p
+    if not last["df_diff"] > 0:
+        return False, p, float("nan")
+    G = res.fit.ngroups
+    dcfi = float(difference_test(res.fit, res.previous_fit, estimator, G)["delta_cfi"])
+    if np.isfinite(p) and not p < alpha:
+        return True, p, dcfi
+    no_culprit = bool(np.isfinite(last["pvalue_max"]) and not last["pvalue_max"] < last["threshold"])
+    return bool(no_culprit and np.isfinite(dcfi) and dcfi >= DELTA_CFI), p, dcfi
 
 
 def _establish_scalar(fx: _Fitter, construct: str, group: str, groups: tuple) -> dict:
@@ -261,8 +274,9 @@ def _establish_scalar(fx: _Fitter, construct: str, group: str, groups: tuple) ->
                             "group": group, "groups": [str(g) for g in groups], "alpha": s.alpha,
                             "freed_loadings": [], "freed_intercepts": []}
     met = partial_invariance(data, model, group, level="metric", alpha=s.alpha, estimator=s.estimator)
-    ok_m, p_m = _level_holds(met, s.alpha)
-    comp.update(freed_loadings=list(met.group_partial), metric_pvalue=p_m, metric_stop=met.stop_reason)
+    ok_m, p_m, dcfi_m = _level_holds(met, s.alpha, s.estimator)
+    comp.update(freed_loadings=list(met.group_partial), metric_pvalue=p_m, metric_delta_cfi=dcfi_m,
+                metric_stop=met.stop_reason)
     if not ok_m:
         comp.update(holds=False, level_reached="configural")
         return {"ok": False, "comparison": comp, "model": model, "data": data,
@@ -270,11 +284,11 @@ def _establish_scalar(fx: _Fitter, construct: str, group: str, groups: tuple) ->
                           f"({met.stop_reason}); the latent means are not compared"}
     sca = partial_invariance(data, model, group, level="scalar", alpha=s.alpha, estimator=s.estimator,
                              group_partial=met.group_partial)
-    ok_s, p_s = _level_holds(sca, s.alpha)
+    ok_s, p_s, dcfi_s = _level_holds(sca, s.alpha, s.estimator)
     freed_int = [x for x in sca.group_partial if x.endswith("~ 1")]
     last = sca.steps.iloc[-1]
     comp.update(freed_intercepts=freed_int, scalar_pvalue=p_s, chisq_diff=float(last["chisq_diff"]),
-                df_diff=int(last["df_diff"]), pvalue=p_s, scalar_stop=sca.stop_reason,
+                df_diff=int(last["df_diff"]), pvalue=p_s, delta_cfi=dcfi_s, scalar_stop=sca.stop_reason,
                 steps=sca.steps.to_dict(orient="records"))
     loads = {(x.split("=~")[0].strip(), x.split("=~")[1].strip()) for x in met.group_partial if "=~" in x}
     ints = {x.split("~")[0].strip() for x in freed_int}
@@ -283,9 +297,9 @@ def _establish_scalar(fx: _Fitter, construct: str, group: str, groups: tuple) ->
     short = {f: v for f, v in invariant.items() if len(v) < 2}
     if not ok_s or short:
         comp.update(holds=False, level_reached="metric")
-        why = (f"the (partial) scalar model is still worse than the metric model ({sca.stop_reason})" if not ok_s
-               else "fewer than two invariant intercepts (items with equal loading and intercept) for "
-                    + ", ".join(f"{f} ({len(v)})" for f, v in short.items()))
+        why = ("fewer than two invariant intercepts (items with equal loading and intercept) for "
+               + ", ".join(f"{f} ({len(v)})" for f, v in short.items()) if short else
+               f"the search ended without a model that holds against the metric model ({sca.stop_reason})")
         freed = "; ".join(met.group_partial + sca.group_partial) or "none"
         return {"ok": False, "comparison": comp, "model": model, "data": data,
                 "reason": f"not even partial scalar invariance of {construct} by {group} could be established: "
@@ -358,9 +372,8 @@ def _group_difference(c: Component, fx: _Fitter) -> dict:
         if not (np.isfinite(lo) and np.isfinite(hi)):
             lo, hi = r.est - zc * r.se, r.est + zc * r.se
         lo, hi = (-hi, -lo) if flip else (lo, hi)
-        sign = c.sign if c.sign in ("+", "?") else "0"
         params.append({"name": f"{construct}: latent mean {a} - {b}", "kind": "latent_mean_difference",
-                       "label": f"{construct} ~ 1 [{col} = {other}]", "sign": sign, "est": k * float(r.est),
+                       "label": f"{construct} ~ 1 [{col} = {other}]", "sign": c.sign, "est": k * float(r.est),
                        "se": float(r.se), "ci_lower": lo, "ci_upper": hi, "pvalue": float(r.pvalue),
                        "z": k * float(r.z), "std_lv": k * float(r.std_lv), "d": k * float(r.d),
                        "std_all": k * float(r.std_lv), "group": col, "groups": [a, b], "ci_method": "Wald",
@@ -371,8 +384,9 @@ def _group_difference(c: Component, fx: _Fitter) -> dict:
     freed = est["freed"]
     level = ("full scalar invariance" if est["full"] else
              "partial scalar invariance (freed: " + "; ".join(freed) + ")")
-    note = (f"{construct} by {col}: {level}, chi-square difference to the metric model p = "
-            f"{scal['scalar_pvalue']:.3g}")
+    note = (f"{construct} by {col}: {level} (chi-square difference metric vs configural p = "
+            f"{scal['metric_pvalue']:.3g}, delta CFI = {scal['metric_delta_cfi']:.3f}; scalar vs metric p = "
+            f"{scal['scalar_pvalue']:.3g}, delta CFI = {scal['delta_cfi']:.3f})")
     name = f"latent mean difference of {construct} by {col}"
     if len(params) == 1:
         p = params[0]
@@ -577,7 +591,7 @@ def test_hypotheses(study: Any, data: Any, registry: Registry | None = None, *,
                 params, comps, directional, nulls, methods, untested, notes = _evaluate(plan, model_plans, fx)
                 rec.update(parameters=params, comparisons=comps, directional=directional, nulls=nulls,
                            untested=tuple(plan.untested) + tuple(untested), notes=notes,
-                           test="; ".join(methods) + (f" ({s.estimator})" if methods else ""))
+                           test="; ".join(methods) + f" ({s.estimator})" if methods or directional or nulls else "")
                 if any(c.kind in ("path", "indirect", "covariance", "nested") for c in plan.components):
                     rec["model"] = fx.spec(model_plans).syntax
             except (VccscaleError, KeyError, ValueError, np.linalg.LinAlgError) as exc:
