@@ -1,10 +1,15 @@
-"""Structural models and hypothesis tests (issue 7).
+"""Structural models and hypothesis tests (issues 7 and 8).
 
 - :mod:`vccscale.models.library`: lavaan syntax generated from the registry for the chosen hypotheses
   (measurement part from the items, labelled structural paths, ``:=`` indirect/total effects) and the plan that
   maps each hypothesis to the parameters or model comparisons that test it;
 - :mod:`vccscale.models.hypotheses`: ``test_hypotheses(study, data, registry)`` with Holm / Benjamini-Hochberg
-  adjustment and supported / partial / not_supported / not_tested decisions.
+  adjustment and supported / partial / not_supported / not_tested decisions;
+- :mod:`vccscale.models.mediation` / :mod:`vccscale.models.moderation`: mediation (composite OLS and latent SEM),
+  moderated mediation, simple slopes, Johnson-Neyman;
+- :mod:`vccscale.models.rsa`: polynomial regression with response surface analysis and its plots;
+- :mod:`vccscale.models.multilevel`: ICC(1)/ICC(2), rwg/rwg(j), AD indices, aggregation table, mixed models;
+- :mod:`vccscale.models.dyadic`: pairing provider and customer responses, agreement, congruence RSA, APIM.
 """
 from __future__ import annotations
 
@@ -70,3 +75,37 @@ __all__ += [
                       "norm_inter",
                       "simple_slopes",
 ]
+
+# response surfaces, multilevel agreement and mixed models, dyadic data (issue 8)
+from .dyadic import (
+                      DUPLICATE_RULES,
+                      ApimResult,
+                      PairedDyads,
+                      PairingReport,
+                      agreement,
+                      apim,
+                      apim_syntax,
+                      congruence_rsa,
+                      pair_dyads,
+)
+from .multilevel import (
+                      NULL_VARIANCES,
+                      AgreementResult,
+                      ICCResult,
+                      MixedModelResult,
+                      MixedModelWarning,
+                      ad_index,
+                      aggregation_table,
+                      icc,
+                      mixed_model,
+                      multilevel_summary,
+                      null_variance,
+                      rwg,
+                      rwg_j,
+)
+from .rsa import CONSTRAINED_MODELS, RSAResult, contour_plot, rsa, surface_plot
+
+__all__ += ["DUPLICATE_RULES", "ApimResult", "PairedDyads", "PairingReport", "agreement", "apim", "apim_syntax",
+            "congruence_rsa", "pair_dyads", "NULL_VARIANCES", "AgreementResult", "ICCResult", "MixedModelResult",
+            "MixedModelWarning", "ad_index", "aggregation_table", "icc", "mixed_model", "multilevel_summary",
+            "null_variance", "rwg", "rwg_j", "CONSTRAINED_MODELS", "RSAResult", "contour_plot", "rsa", "surface_plot"]
