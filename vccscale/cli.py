@@ -905,6 +905,77 @@ def mediate_cmd(data: Path, x: str, m: tuple[str, ...], y: str, covariates: tupl
         click.echo(res.summary() if hasattr(res, "summary") else eff.to_string(index=False))
 
 
+@main.command("rsa")
+@click.argument("data", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--x", "x", required=True, help="First predictor (e.g. value creation, or the provider's rating).")
+@click.option("--y", "y", required=True, help="Second predictor (e.g. value capture, or the customer's rating).")
+@click.option("--z", "z", required=True, help="Outcome.")
+@click.option("--center", default=None, help="Centre X and Y at this value, or 'mean' (pooled grand mean); default: "
+              "the scale midpoint from --scale-min/--scale-max, else no centring.")
+@click.option("--scale-min", type=float, default=None)
+@click.option("--scale-max", type=float, default=None)
+@click.option("--covariates", cls=ListOption, help="Covariates: --covariates C1 C2.")
+@click.option("--binary", is_flag=True, help="Logistic polynomial regression for a 0/1 outcome.")
+@click.option("--plot", "plot_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Write the 3-D surface and the contour plot (PNG and SVG) into this folder.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def rsa_cmd(data: Path, x: str, y: str, z: str, center: str | None, scale_min: float | None,
+            scale_max: float | None, covariates: tuple[str, ...], binary: bool, plot_dir: Path | None,
+            fmt: str) -> None:
+    """Polynomial regression with response surface analysis (Edwards & Parry 1993; Shanock et al. 2010):
+    b1..b5, surface parameters a1..a5, stationary point and principal axes, congruence shares, constrained models."""
+    from .models.rsa import contour_plot, rsa, surface_plot
+
+    if center is None:
+        c: Any = "midpoint" if scale_min is not None and scale_max is not None else None
+    elif center == "mean":
+        c = "mean"
+    else:
+        try:
+            c = float(center)
+        except ValueError:
+            raise click.BadParameter("a number or 'mean'", param_hint="--center") from None
+    ds = _read_data(data)
+    res = rsa(ds.data, x, y, z, center=c, scale_min=scale_min, scale_max=scale_max, covariates=list(covariates),
+              family="binomial" if binary else "gaussian")
+    out = res.to_dict()
+    if plot_dir is not None:
+        plot_dir.mkdir(parents=True, exist_ok=True)
+        files = surface_plot(res, plot_dir / "rsa_surface") + contour_plot(res, plot_dir / "rsa_contour")
+        out["plots"] = [str(f) for f in files]
+    if fmt == "json":
+        echo_json(out)
+    else:
+        click.echo(res.summary() if hasattr(res, "summary") else json.dumps(_jsonable(out), indent=1))
+
+
+@main.command("multilevel")
+@click.argument("data", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--group", required=True, help="Group column (organisation, network, relationship).")
+@click.option("--items", cls=ListOption, required=True, help="Items of the scale: --items I1 I2 I3.")
+@click.option("--scale-min", type=int, required=True)
+@click.option("--scale-max", type=int, required=True)
+@click.option("--null", "null", type=click.Choice(["uniform", "slight_skew", "moderate_skew", "heavy_skew"]),
+              default="uniform", show_default=True, help="Null distribution of rwg (LeBreton & Senter 2008).")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def multilevel_cmd(data: Path, group: str, items: tuple[str, ...], scale_min: int, scale_max: int, null: str,
+                   fmt: str) -> None:
+    """Justification for aggregation: ICC(1), ICC(2) (Bliese 2000), rwg(j) (James, Demaree & Wolf 1984; values
+    above the null variance truncated to 0, as multilevel::rwg.j), AD indices, and the variance components of the
+    REML random-intercept model of the scale mean (as lme4)."""
+    from .models.multilevel import multilevel_summary
+
+    ds = _read_data(data)
+    out = multilevel_summary(ds.data, group, list(items), scale_min, scale_max, null=null)
+    if fmt == "json":
+        echo_json(out)
+    else:
+        r = out["rwg_j"]
+        click.echo(f"ICC(1) = {out['icc1']:.3f}, ICC(2) = {out['icc2']:.3f}; rwg(j) mean {r['mean']:.3f}, median "
+                   f"{r['median']:.3f}; variance between {out['variance']['between']:.3f}, within "
+                   f"{out['variance']['within']:.3f}")
+
+
 @main.command("invariance")
 @click.argument("data", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--model", type=click.Path(dir_okay=False, path_type=Path), required=True)
