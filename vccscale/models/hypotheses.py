@@ -32,6 +32,23 @@ after reverse-keying). Components and their evidence:
   mean(B) for "A > B"), its ML/MLR standard error, Wald CI and p (plus Cohen's d on the pooled latent SD). "A > B"
   is a directional part of sign "+"; "equal ..." a null part; no stated direction a two-sided part (with more than
   two groups: means equal vs free, chi-square difference).
+- ``congruence``: polynomial regression with response surface analysis (:func:`vccscale.models.rsa.rsa`) of the
+  scale score of ``to`` on the scale scores of X and Y. Scale scores (:func:`vccscale.models.library.score_blocks`):
+  the mean of a construct's reflective items in the data when at least half of them are answered (as
+  :func:`vccscale.clean.scoring.score_scales`); formative composites (construct-map 5.1) the unit-weighted mean of
+  their sub-activity scores (missing when one is missing). X and Y are centred at the midpoint of the scale of
+  their items (the registry scale's label codes, min + max over 2; 1..7 when the registry has no scale for an
+  item). A 0/1 outcome is fitted by logistic regression (``family="binomial"``). When X and Y are the same
+  construct (provider vs customer ratings), the rows are paired by dyad
+  (:func:`vccscale.models.dyadic.pair_dyads` on ``relationship_id`` or ``invite_dyad_id``; several respondents of
+  one side averaged): X = the provider's score, Y = the customer's score, Z = the outcome score of the customer's
+  row. Every expectation on a surface parameter (``a1: "> 0"``) is one part: "> 0" / "< 0" directional (two-sided
+  p of the t (gaussian) or z (binomial) test if the estimate has the stated sign, else 1), "= 0" a null part;
+  parameters carry est, se, the Wald CI est +- z(.975) se and p.
+- ``nesting``: ICC(1) of every construct's scale score in every level's id column (organisation:
+  ``organisation_id`` / ``invite_organisation_id``; network: ``invite_network_id``; dyad: ``relationship_id`` /
+  ``invite_dyad_id``) from the one-way ANOVA (:func:`vccscale.models.multilevel.icc`); each is a directional part
+  (p of the F test if ICC(1) > 0, else 1). ICC(2) and the F test are reported with it.
 
 Decision rule (alpha two-sided, default .05, plus the hypothesised sign). A component whose support needs a
 rejection (sign "+", "-", "?"; a stated group difference; distinctness) gets p = its two-sided p if the estimate
@@ -62,12 +79,17 @@ import pandas as pd
 from ..errors import VccscaleError
 from ..registry import Registry
 from .library import (
+    DYAD_REASON,
+    LEVEL_COLUMNS,
     Component,
     HypothesisPlan,
     ModelSpec,
     build_model,
+    dyad_column,
+    level_column,
     measurement_lines,
     plan_hypothesis,
+    score_blocks,
     select_hypotheses,
 )
 
@@ -76,6 +98,8 @@ __all__ = ["DECISIONS", "HypothesisResult", "p_adjust", "results_frame", "test_h
 DECISIONS = ("supported", "not_supported", "partial", "not_tested")
 HTMT_CUTOFF = 0.85
 DELTA_CFI = -0.01
+MIN_ANSWERED = 0.5   # share of a scale's items a respondent must answer for a scale score (as clean.scoring)
+DEFAULT_SCALE = (1.0, 7.0)
 
 
 @dataclass(frozen=True)
@@ -210,9 +234,49 @@ class _Fitter:
             self.cache[key] = _establish_scalar(self, construct, group, groups)
         return self.cache[key]
 
+    def score(self, cid: str) -> tuple[pd.Series | None, str]:
+        """The scale score of ``cid`` per row (see :func:`_scale_score`), cached: (score, "") or (None, reason)."""
+        key = ("score", cid)
+        if key not in self.cache:
+            self.cache[key] = _scale_score(self.registry, cid, self.data)
+        return self.cache[key]
+
     def spec(self, plans, **kw) -> ModelSpec:
         return build_model(self.registry, plans, self.s.controls, self.columns,
                            group_by_perspective=self.s.group_by_perspective, **kw)
+
+
+def _scale_score(registry: Registry, cid: str, data: pd.DataFrame) -> tuple[pd.Series | None, str]:
+    """Scale score of ``cid`` per row: the unit-weighted mean of its block scores (one block for a reflective
+    construct, one per sub-activity for a composite), a block's score being the mean of its answered items when
+    at least half of them are answered (else missing); a composite is missing when a sub-activity score is."""
+    blocks, why = score_blocks(registry, cid, set(data.columns))
+    if blocks is None:
+        return None, why
+    parts = []
+    for its in blocks.values():
+        x = data[its].apply(pd.to_numeric, errors="coerce").astype(float)
+        need = np.ceil(MIN_ANSWERED * len(its) - 1e-9)
+        parts.append(x.mean(axis=1).where(x.notna().sum(axis=1) >= need))
+    score = pd.concat(parts, axis=1).mean(axis=1, skipna=False) if len(parts) > 1 else parts[0]
+    return score.rename(cid), ""
+
+
+def _scale_bounds(registry: Registry, cid: str, columns) -> tuple[float, float]:
+    """(min, max) of the registry scales of the items behind ``cid``'s score (1..7 where the registry has no
+    scale for an item); the widest range when they differ."""
+    blocks, _ = score_blocks(registry, cid, set(columns))
+    lo, hi = [], []
+    for its in (blocks or {}).values():
+        for i in its:
+            try:
+                sc = registry.item_scale(registry.items[i])
+                lo.append(float(sc.min))
+                hi.append(float(sc.max))
+            except (KeyError, AttributeError):
+                lo.append(DEFAULT_SCALE[0])
+                hi.append(DEFAULT_SCALE[1])
+    return (min(lo), max(hi)) if lo else DEFAULT_SCALE
 
 
 def _compare(constrained, free, estimator: str, n_groups: int = 1) -> dict:
@@ -408,6 +472,128 @@ def _group_difference(c: Component, fx: _Fitter) -> dict:
     return {"params": params, "comparisons": comps, "directional": (name, part[1], part[1] < s.alpha), "note": note}
 
 
+def _surface_part(k: str, expect: str, row: pd.Series, alpha: float, relation: str) -> tuple[dict, str, tuple]:
+    """A surface parameter's dict, the part kind ("directional" | "null") and the part tuple."""
+    from scipy import stats
+
+    est, se, p = float(row["est"]), float(row["se"]), float(row["pvalue"])
+    zc = float(stats.norm.ppf(0.975))
+    e = expect.replace(" ", "")
+    sign = "+" if e == ">0" else "-" if e == "<0" else "0"
+    pdir = _directional_p(est, p, sign) if sign != "0" else p
+    param = {"name": k, "kind": "surface", "relation": relation, "expect": expect, "sign": sign, "est": est,
+             "se": se, "ci_lower": est - zc * se, "ci_upper": est + zc * se, "ci_method": "Wald", "pvalue": p,
+             "stat": float(row["stat"]), "p_directional": pdir}
+    name = f"{relation}: {k} {expect}"
+    if sign == "0":
+        holds = not (np.isfinite(p) and p < alpha)
+        return param, "null", (name, p, holds)
+    return param, "directional", (name, pdir, bool(np.isfinite(pdir) and pdir < alpha))
+
+
+def _congruence(c: Component, fx: _Fitter) -> dict:
+    """Evidence of a congruence component: ``untested`` (reason) or params, comparison, parts, note."""
+    from ..errors import DataError, ModelError
+    from .dyadic import pair_dyads
+    from .rsa import rsa
+
+    s = fx.s
+    relation = c.relation or f"congruence ({c.frm}, {c.y}) -> {c.to}"
+    scores = {}
+    for cid in dict.fromkeys((c.frm, c.y, c.to)):
+        sc, why = fx.score(cid)
+        if sc is None:
+            return {"untested": f"{why} (response surface analysis needs its scale score)"}
+        scores[cid] = sc
+    bx = _scale_bounds(fx.registry, c.frm, fx.columns)
+    by = _scale_bounds(fx.registry, c.y, fx.columns)
+    if bx != by:
+        return {"untested": f"X ({c.frm}, scale {bx[0]:g}..{bx[1]:g}) and Y ({c.y}, scale {by[0]:g}..{by[1]:g}) are "
+                            "not on the same scale: no common midpoint to centre the response surface at"}
+    dyad = None
+    if c.frm == c.y:
+        dyad = c.group or dyad_column(fx.columns)
+        if dyad is None:
+            return {"untested": DYAD_REASON}
+        if "perspective" not in fx.columns:
+            return {"untested": "the dyadic pairing of provider and customer scores needs the perspective column"}
+        long = pd.DataFrame({dyad: fx.data[dyad], "perspective": fx.data["perspective"],
+                             "sx": scores[c.frm], "sz": scores[c.to]})
+        try:
+            paired = pair_dyads(long, dyad, side_column="perspective", columns=["sx", "sz"])
+        except (DataError, ValueError) as exc:
+            return {"untested": f"the dyadic pairing by {dyad} failed: {exc}"}
+        frame = pd.DataFrame({"X": paired.data["sx_provider"], "Y": paired.data["sx_customer"],
+                              "Z": paired.data["sz_customer"]})
+        how = (f"X = the provider's {c.frm} score, Y = the customer's score of the same construct, Z = {c.to} from "
+               f"the customer's row; {paired.report.n_paired} dyad(s) paired by {dyad}")
+    else:
+        frame = pd.DataFrame({"X": scores[c.frm], "Y": scores[c.y], "Z": scores[c.to]})
+        how = f"X = {c.frm}, Y = {c.y}, Z = {c.to} (scale scores of the same respondent row)"
+    z = frame["Z"].dropna()
+    family = "binomial" if len(z) and z.isin([0.0, 1.0]).all() and z.nunique() == 2 else "gaussian"
+    try:
+        res = rsa(frame, "X", "Y", "Z", center="midpoint", scale_min=bx[0], scale_max=bx[1], family=family)
+    except (DataError, ModelError, ValueError, np.linalg.LinAlgError) as exc:
+        return {"untested": f"the response surface could not be fitted ({how}): {exc}"}
+    params, directional, nulls = [], [], []
+    for k, expect in c.surface:
+        param, kind, part = _surface_part(k, expect, res.surface.loc[k], s.alpha, relation)
+        param.update(x=c.frm, y=c.y, to=c.to, family=family, n=res.n)
+        params.append(param)
+        (directional if kind == "directional" else nulls).append(part)
+    comp = {"name": f"response surface of {relation}", "kind": "rsa", "relation": relation, "x": c.frm, "y": c.y,
+            "to": c.to, "family": family, "center": res.center, "scale_min": bx[0], "scale_max": bx[1],
+            "dyad_id": dyad, "pairing": how, "rsa": res.to_dict()}
+    note = (f"{relation}: {'logistic ' if family == 'binomial' else ''}response surface, {how}, centred at the "
+            f"scale midpoint {res.center:g}, n = {res.n}")
+    return {"params": params, "comparison": comp, "directional": directional, "nulls": nulls, "note": note}
+
+
+def _nesting(c: Component, fx: _Fitter) -> dict:
+    """Evidence of a nesting component: params, comparisons, directional parts and untested (description,
+    reason) pairs."""
+    from ..errors import DataError
+    from .multilevel import icc
+
+    s = fx.s
+    out: dict[str, list] = {"params": [], "comparisons": [], "directional": [], "untested": []}
+    levels = []
+    for lv, col in c.levels:
+        col = col if col is not None and col in fx.columns else level_column(lv, fx.columns)
+        if col is None:
+            known = LEVEL_COLUMNS.get(lv.lower())
+            out["untested"].append((f"nesting {', '.join(c.constructs)} in {lv}",
+                                    f"no id column for the level {lv!r} in the data ({' or '.join(known)})" if known
+                                    else f"no id column is known for the level {lv!r}"))
+            continue
+        levels.append((lv, col))
+    for cid in c.constructs:
+        sc, why = fx.score(cid)
+        if sc is None:
+            out["untested"].append((f"nesting {cid}", f"{why} (ICC(1) needs its scale score)"))
+            continue
+        for lv, col in levels:
+            d = pd.DataFrame({"g": fx.data[col], "v": sc})
+            try:
+                r = icc(d, "g", "v")
+            except (DataError, ValueError) as exc:
+                out["untested"].append((f"nesting {cid} in {lv}", f"ICC(1) by {col} could not be computed: {exc}"))
+                continue
+            name = f"ICC(1) of {cid} in {lv} ({col})"
+            p = float(r.p)
+            pdir = p if r.icc1 > 0 else 1.0
+            out["params"].append({"name": name, "kind": "icc1", "construct": cid, "level": lv, "group": col,
+                                  "sign": "+", "est": float(r.icc1), "se": None, "ci_lower": None, "ci_upper": None,
+                                  "pvalue": p, "icc2": float(r.icc2), "f": float(r.f), "df1": int(r.df_between),
+                                  "df2": int(r.df_within), "n": int(r.n), "n_groups": int(r.n_groups),
+                                  "mean_group_size": float(r.mean_group_size), "p_directional": pdir})
+            out["comparisons"].append({"name": f"one-way ANOVA of {cid} by {col}", "kind": "icc", **r.to_dict(),
+                                       "construct": cid, "level": lv, "group": col})
+            out["directional"].append((name, pdir, pdir < s.alpha))
+    return out
+
+
 def _evaluate(plan: HypothesisPlan, plans_for_model: list[HypothesisPlan], fx: _Fitter
               ) -> tuple[list[dict], list[dict], list[tuple[str, float, bool]], list[tuple[str, float, bool]],
                          list[str], list[tuple[str, str]], list[str]]:
@@ -551,6 +737,29 @@ def _evaluate(plan: HypothesisPlan, plans_for_model: list[HypothesisPlan], fx: _
                  "test of the latent mean)")
             if m not in methods:
                 methods.append(m)
+        elif c.kind == "congruence":
+            g = _congruence(c, fx)
+            if "untested" in g:
+                untested.append((c.relation or f"congruence ({c.frm}, {c.y}) -> {c.to}", g["untested"]))
+                continue
+            params += g["params"]
+            comps.append(g["comparison"])
+            directional += g["directional"]
+            nulls += g["nulls"]
+            notes.append(g["note"])
+            m = "polynomial regression with response surface analysis (scale scores centred at the scale midpoint)"
+            if m not in methods:
+                methods.append(m)
+        elif c.kind == "nesting":
+            g = _nesting(c, fx)
+            params += g["params"]
+            comps += g["comparisons"]
+            directional += g["directional"]
+            untested += g["untested"]
+            if g["directional"]:
+                m = "ICC(1) of scale scores with the one-way ANOVA F test"
+                if m not in methods:
+                    methods.append(m)
     return params, comps, directional, nulls, methods, untested, notes
 
 
@@ -589,9 +798,11 @@ def test_hypotheses(study: Any, data: Any, registry: Registry | None = None, *,
             model_plans = by_family.get(h.family, [plan]) if s.scope == "family" else [plan]
             try:
                 params, comps, directional, nulls, methods, untested, notes = _evaluate(plan, model_plans, fx)
+                sem_kinds = any(c.kind not in ("congruence", "nesting") for c in plan.components)
                 rec.update(parameters=params, comparisons=comps, directional=directional, nulls=nulls,
                            untested=tuple(plan.untested) + tuple(untested), notes=notes,
-                           test="; ".join(methods) + f" ({s.estimator})" if methods or directional or nulls else "")
+                           test=("; ".join(methods) + (f" ({s.estimator})" if sem_kinds else "")
+                                 if methods or directional or nulls else ""))
                 if any(c.kind in ("path", "indirect", "covariance", "nested") for c in plan.components):
                     rec["model"] = fx.spec(model_plans).syntax
             except (VccscaleError, KeyError, ValueError, np.linalg.LinAlgError) as exc:

@@ -18,7 +18,10 @@ and the data's columns) and writes
 coefficients with their hypothesised sign, ``:=`` products for indirect effects, nested comparisons for
 relations of sign ``"0"``, multi-group equality tests for ``group_moderation``, invariance sequences,
 latent mean comparisons after (partial) scalar invariance for ``group_difference``, one- vs k-factor
-comparisons for ``distinct``, and, for what is not built yet, the reason it is not tested.
+comparisons for ``distinct``, response surface analyses on scale scores for ``congruence`` (provider vs customer
+scores of the same construct paired by dyad), ICC(1) with its F test per level for ``nesting``, and, for what
+is not built yet, the reason it is not tested. ``congruence`` and ``nesting`` relations work on scale scores
+(:func:`score_blocks`), so they stay testable in hypotheses whose other relations need models not built yet.
 :func:`family_models` gives one model per family for a study's models section.
 """
 from __future__ import annotations
@@ -48,27 +51,39 @@ from ..registry import (
 )
 
 __all__ = [
+    "DYAD_ID_COLUMNS",
     "GROUP_COLUMNS",
+    "LEVEL_COLUMNS",
     "METHOD_REASONS",
     "RELATION_REASONS",
     "Component",
     "HypothesisPlan",
     "ModelSpec",
     "build_model",
+    "dyad_column",
     "family_models",
+    "level_column",
     "measurement_lines",
     "plan_hypothesis",
+    "score_blocks",
     "select_hypotheses",
 ]
 
 # Relations whose test is not built yet, and why (reported as status not_tested, never skipped).
 RELATION_REASONS = {
-    "congruence": "needs response surface analysis (issue 8)",
     "interaction": "needs a latent interaction or moderation model (vccscale.models.moderation; not part of the "
                    "model library)",
-    "nesting": "needs multilevel analysis (ICC/rwg and two-level SEM; not built yet)",
     "necessity": "needs necessary condition analysis (NCA; not built yet)",
 }
+# Relations tested on scale scores, whatever blocks the hypothesis's other relations.
+SCORE_RELATIONS = ("congruence", "nesting")
+# Dyad id columns of the stacked data (first one present is used) and id columns of the nesting levels.
+DYAD_ID_COLUMNS = ("relationship_id", "invite_dyad_id")
+LEVEL_COLUMNS = {"organisation": ("organisation_id", "invite_organisation_id"),
+                 "network": ("invite_network_id",),
+                 "dyad": DYAD_ID_COLUMNS}
+DYAD_REASON = ("the response surface analysis (issue 8) of provider vs customer ratings of the same construct needs "
+               "the dyadic pairing, but the data have no dyad id column (relationship_id or invite_dyad_id)")
 # Methods that make the whole hypothesis untestable with the single-level models built here.
 METHOD_REASONS = {
     "two_level_sem": "needs a two-level SEM (multilevel; not built yet)",
@@ -119,7 +134,12 @@ class Component:
     kind: ``path`` (labelled coefficient), ``indirect`` (``:=`` product), ``covariance``, ``nested`` (paths of
     sign "0" fixed to zero vs free), ``multigroup`` (path equal across groups vs free), ``invariance``,
     ``group_difference`` (latent mean difference of ``constructs[0]`` by ``group`` after (partial) scalar
-    invariance; ``expect`` "A > B" gives sign "+" for mean(A) - mean(B)) and ``distinct``. ``sign``: "+", "-",
+    invariance; ``expect`` "A > B" gives sign "+" for mean(A) - mean(B)), ``distinct``, ``congruence`` (response
+    surface of ``to`` on the scale scores of ``frm`` (X) and ``y`` (Y), expectations ``surface`` such as
+    (("a1", "> 0"), ("a4", "< 0")); ``group`` = the dyad id column when X and Y are the same construct rated by
+    the provider (X) and the customer (Y)) and ``nesting`` (ICC(1) of every construct's scale score for every
+    (level, id column) of ``levels``; the column is None when the plan was made without the data's columns).
+    ``sign``: "+", "-",
     "?" (significant, either direction) or "0"/"=" (the null is the hypothesis: supported when not rejected).
     ``relation``: the description of the registry relation (used when the component turns out untestable).
     """
@@ -136,6 +156,9 @@ class Component:
     expect: str | None = None
     note: str | None = None
     relation: str | None = None
+    y: str | None = None                              # congruence: the Y construct
+    surface: tuple[tuple[str, str], ...] = ()         # congruence: (a1..a5, "> 0" | "< 0" | "= 0")
+    levels: tuple[tuple[str, str | None], ...] = ()   # nesting: (level, id column)
 
 
 @dataclass(frozen=True)
@@ -232,6 +255,63 @@ def measurement_lines(registry: Registry, constructs: Iterable[str], columns: se
 
 
 # ----------------------------------------------------------------------------------------------------------
+# Scale scores (congruence and nesting relations)
+# ----------------------------------------------------------------------------------------------------------
+def score_blocks(registry: Registry, cid: str, columns: set[str] | None = None
+                 ) -> tuple[dict[str, list[str]] | None, str]:
+    """The item blocks of ``cid``'s scale score: ({block: item ids}, "") or (None, reason it cannot be scored).
+
+    A block's score is the mean of its items (at least half answered); the construct's score is the
+    unit-weighted mean of its blocks. Reflective constructs: one block, their reflective items in the data;
+    formative composites (construct-map 5.1) and second-order constructs without own reflective items: one block
+    per first-order sub-activity (every sub-activity needs items in the data); MIMIC constructs: their global
+    (reflective) items; observed variables: their item(s). With ``columns`` None every registry item counts.
+    """
+    c = registry.constructs.get(cid)
+    if c is None:
+        return None, f"{cid} is not a registry construct"
+
+    def present(kinds: tuple[str, ...], of: str) -> list[str]:
+        return [i.id for i in registry.items_of(of) if i.kind in kinds and (columns is None or i.id in columns)]
+
+    where = "in the data" if columns is not None else "in the registry"
+    if c.measurement == "structural":
+        return None, f"{cid} is a structural (level) entry, not a measured variable"
+    if c.identification == "index":
+        return None, f"{cid} is an event index (checklist x significance), not scored as a scale mean"
+    if c.measurement == "observed":
+        its = present(("observed", "reflective", "global"), cid)
+        return ({cid: its}, "") if its else (None, f"{cid}: its item is not {where}")
+    if c.identification == "mimic":
+        its = present(("global",), cid)
+        return ({cid: its}, "") if its else (None, f"{cid}: none of its global items is {where}")
+    own = present(("reflective",), cid)
+    if own:
+        return {cid: own}, ""
+    if c.lower_order:
+        blocks = {lo: present(("reflective",), lo) for lo in c.lower_order}
+        missing = [lo for lo, its in blocks.items() if not its]
+        if missing:
+            return None, (f"{cid}: the unit-weighted mean of its sub-activities needs all of them, but "
+                          f"{', '.join(missing)} {'has' if len(missing) == 1 else 'have'} no items {where}")
+        return blocks, ""
+    return None, f"{cid}: none of its items is {where}"
+
+
+def dyad_column(columns: Iterable[str]) -> str | None:
+    """The dyad id column of the data (relationship_id, else invite_dyad_id), or None."""
+    cols = set(columns)
+    return next((c for c in DYAD_ID_COLUMNS if c in cols), None)
+
+
+def level_column(level: str, columns: Iterable[str]) -> str | None:
+    """The id column of a nesting level in the data (organisation_id / invite_organisation_id, invite_network_id,
+    relationship_id / invite_dyad_id), or None."""
+    cols = set(columns)
+    return next((c for c in LEVEL_COLUMNS.get(level.lower(), ()) if c in cols), None)
+
+
+# ----------------------------------------------------------------------------------------------------------
 # Planning: hypothesis -> components
 # ----------------------------------------------------------------------------------------------------------
 def _describe(rel: Any) -> str:
@@ -285,7 +365,7 @@ def plan_hypothesis(registry: Registry, h: Hypothesis, columns: set[str] | None 
     if blocked is None and any(getattr(r, "from_level", None) or getattr(r, "to_level", None)
                                for r in h.relations):
         blocked = "relations across levels (micro/meso/macro) need multilevel models (not built yet)"
-    if blocked:
+    if blocked and not any(r.type in SCORE_RELATIONS for r in h.relations):
         return HypothesisPlan(h, (), tuple((_describe(r), blocked) for r in h.relations), blocked)
     outcome_reason = next((OUTCOME_METHODS[m] for m in h.test.methods if m in OUTCOME_METHODS), None)
 
@@ -305,6 +385,9 @@ def plan_hypothesis(registry: Registry, h: Hypothesis, columns: set[str] | None 
 
     for rel in h.relations:
         desc = _describe(rel)
+        if blocked and rel.type not in SCORE_RELATIONS:
+            untested.append((desc, blocked))
+            continue
         if isinstance(rel, StructureRel):
             continue  # part of the measurement model
         reason = RELATION_REASONS.get(rel.type)
@@ -381,14 +464,54 @@ def plan_hypothesis(registry: Registry, h: Hypothesis, columns: set[str] | None 
                 untested.append((desc, why))
                 continue
             comps.append(Component("distinct", "+", constructs=tuple(cids), note=rel.note))
-        elif isinstance(rel, (CongruenceRel, InteractionRel, NestingRel, NecessityRel)):
+        elif isinstance(rel, CongruenceRel):
+            why = next((w for w in (score_blocks(registry, cid, columns)[1]
+                                    for cid in dict.fromkeys((rel.x, rel.y, rel.to))) if w), None)
+            if why:
+                untested.append((desc, f"{why} (response surface analysis needs its scale score)"))
+                continue
+            dyad = None
+            if rel.x == rel.y and columns is not None:
+                dyad = dyad_column(columns)
+                if dyad is None:
+                    untested.append((desc, DYAD_REASON))
+                    continue
+                if "perspective" not in columns:
+                    untested.append((desc, ("the dyadic pairing of provider and customer scores needs the "
+                                            "perspective column")))
+                    continue
+            comps.append(Component("congruence", "rsa", frm=rel.x, y=rel.y, to=rel.to, group=dyad,
+                                   surface=tuple(rel.expect.items()), note=rel.note, relation=desc))
+        elif isinstance(rel, NestingRel):
+            cids = [c for r in rel.constructs for c in _expand(registry, r)]
+            ok = []
+            for cid in cids:
+                why = score_blocks(registry, cid, columns)[1]
+                if why:
+                    untested.append((f"nesting {cid}", f"{why} (ICC(1) needs its scale score)"))
+                else:
+                    ok.append(cid)
+            levels = []
+            for lv in rel.levels:
+                col = level_column(lv, columns) if columns is not None else None
+                if columns is not None and col is None:
+                    known = LEVEL_COLUMNS.get(lv.lower())
+                    untested.append((f"nesting {', '.join(cids)} in {lv}",
+                                     f"no id column for the level {lv!r} in the data ({' or '.join(known)})" if known
+                                     else f"no id column is known for the level {lv!r}"))
+                    continue
+                levels.append((lv, col))
+            if ok and levels:
+                comps.append(Component("nesting", "+", constructs=tuple(ok), levels=tuple(levels), note=rel.note,
+                                       relation=desc))
+        elif isinstance(rel, (InteractionRel, NecessityRel)):
             untested.append((desc, RELATION_REASONS[rel.type]))
         else:  # pragma: no cover - a new relation type
             untested.append((desc, f"relation type {rel.type!r} has no test in the model library"))
     if zero_paths:
         comps.append(Component("nested", "0", paths=tuple(dict.fromkeys(zero_paths)),
                                note="paths of sign 0 fixed to zero vs free (chi-square difference, AIC, BIC)"))
-    return HypothesisPlan(h, tuple(comps), tuple(untested))
+    return HypothesisPlan(h, tuple(comps), tuple(untested), blocked)
 
 
 # ----------------------------------------------------------------------------------------------------------
