@@ -93,6 +93,7 @@ class _Resp:
     duplicate_of: str | None = None
     answered: int = 0
     missing_cells: int = 0
+    given: dict | None = None          # item id -> answer from a population model (fake_export answers=)
 
 
 def _count(share: float, n: int) -> int:
@@ -214,7 +215,7 @@ def _latent_to_code(x: float, k: int) -> int:
 def fake_export(codebook: Codebook, n: int, seed: int, out: str | Path, *, straightliners: float = 0.0,
                 random_responders: float = 0.0, speeders: float = 0.0, missing: float = 0.0, previews: int = 0,
                 duplicates: int = 0, version_column: str = "side", truth: str | Path | None = None,
-                partials: float = PARTIAL_SHARE) -> dict:
+                partials: float = PARTIAL_SHARE, answers: "pd.DataFrame | None" = None) -> dict:
     """Write ``n`` synthetic responses to the instrument ``codebook`` describes as a Qualtrics numeric export.
 
     Careless types are shares of ``n`` (rounded half up), drawn as disjoint respondent sets; ``partials``
@@ -223,6 +224,12 @@ def fake_export(codebook: Codebook, n: int, seed: int, out: str | Path, *, strai
     independently (MCAR; attention checks stay answered). ``previews`` (Status 1) and ``duplicates`` (copies
     of complete responses with a new ResponseId) are extra rows beyond ``n``. Rows are ordered by
     RecordedDate, as Qualtrics orders them.
+
+    ``answers`` (optional): a DataFrame with one row per respondent (at least ``n`` rows) and item-id columns,
+    e.g. ``vccscale.simulate.simulate_data(model, n, ordinal={"points": 7})`` over an instrument's item ids: row
+    k gives respondent k's answers to those items in whichever version the respondent gets (rounded and clipped to
+    the item's scale; taken as raw answers, so a reverse-keyed item's direction is the population model's). Items
+    without a column keep the built-in one-factor-per-construct answers; careless respondents stay careless.
 
     Returns ``{"n", "seed", "rows", "counts": {type: number}, "missing_cells", "path", "truth"}``.
     """
@@ -286,6 +293,15 @@ def fake_export(codebook: Codebook, n: int, seed: int, out: str | Path, *, strai
                                          method="cholesky")
     else:
         scores = np.zeros((total, 0))
+    if answers is not None:
+        if len(answers) < n:
+            raise DataError(f"answers has {len(answers)} rows; {n} respondents need one row each", field="answers")
+        known = {c.row.item_id for c in cols if c.kind == LATENT and c.row.item_id}
+        if not known & set(answers.columns):
+            raise DataError("answers shares no item-id column with the codebook", field="answers")
+        records = answers.reset_index(drop=True).to_dict(orient="records")
+        for k, r in enumerate(x for x in resps if x.kind != "preview"):
+            r.given = records[k]
     for i, r in enumerate(resps):
         _answer(r, scores[i], cols, version_column, rng, missing)
 
@@ -417,6 +433,8 @@ def _answer(r: _Resp, f: np.ndarray, cols: list[_Col], version_column: str, rng:
                     val = others[int(rng.integers(0, len(others)))]
             elif row.role == "attention_check":
                 val = pts[int(rng.integers(0, len(pts)))]
+            elif r.given is not None and row.item_id in r.given and r.given[row.item_id] == r.given[row.item_id]:
+                val = min(max(int(round(float(r.given[row.item_id]))), min(pts)), max(pts))
             else:
                 x = LOADING * float(f[c.factor]) + e_sd * float(rng.standard_normal())
                 p = _latent_to_code(x, len(pts))
