@@ -56,3 +56,16 @@ def test_simulate_csv_and_qualtrics_export(tmp_path):
     # r = .64 / 1.64 = .39 before categorisation); an unmodelled item does not
     r = long[["a_drv_documentation_01", "a_drv_documentation_02", "x_vcc_customer_01"]].astype(float).corr()
     assert r.iloc[0, 1] > 0.25 and abs(r.iloc[0, 2]) < 0.2
+
+
+def test_simulate_mar_missingness(tmp_path):
+    model = tmp_path / "pop.lavaan"
+    model.write_text("y ~ 0.3*x\n")
+    res = CliRunner().invoke(main, ["simulate", "--model", str(model), "--n", "500", "--seed", "1", "--out",
+                                    str(tmp_path / "mar.csv"), "--mar", "0.3", "--mar-on", "x"])
+    assert res.exit_code == 0, res.output
+    d = pd.read_csv(tmp_path / "mar.csv")
+    assert d["x"].notna().all() and d["y"].isna().mean() == 0.3
+    assert d.loc[d["y"].isna(), "x"].mean() > d.loc[d["y"].notna(), "x"].mean()  # missing more where x is high
+    assert CliRunner().invoke(main, ["simulate", "--model", str(model), "--n", "5", "--seed", "1", "--out",
+                                     str(tmp_path / "x.csv"), "--mar", "0.3"]).exit_code == 2

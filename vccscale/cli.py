@@ -1034,11 +1034,15 @@ def invariance_cmd(data: Path, model: Path, group: str, estimator: str, codebook
               help="Cut every variable into this many ordered categories (equal-probability thresholds).")
 @click.option("--mcar", type=click.FloatRange(0, 1), default=None, help="Share of cells missing completely at "
               "random.")
+@click.option("--mar", type=click.FloatRange(0, 1), default=None,
+              help="Share of each variable's values missing at random, more often where --mar-on is high.")
+@click.option("--mar-on", default=None, help="The (complete) variable MAR missingness depends on.")
 @click.option("--standardized", is_flag=True, help="Population values are standardized (lavaan standardized = TRUE).")
 @click.option("--straightliners", type=click.FloatRange(0, 1), default=0.0, show_default=True)
 @click.option("--random-responders", type=click.FloatRange(0, 1), default=0.0, show_default=True)
 def simulate_cmd(model: Path, n: int, seed: int, out_file: Path, codebook: Path | None, points: int | None,
-                 mcar: float | None, standardized: bool, straightliners: float, random_responders: float) -> None:
+                 mcar: float | None, mar: float | None, mar_on: str | None, standardized: bool, straightliners: float,
+                 random_responders: float) -> None:
     """Simulate data from a population model (CSV), or a Qualtrics-format export of an instrument with --codebook."""
     from .instrument import Codebook, fake_export
     from .simulate import simulate_data
@@ -1053,8 +1057,13 @@ def simulate_cmd(model: Path, n: int, seed: int, out_file: Path, codebook: Path 
         return
     careless = ({"straightliners": straightliners, "random": random_responders}
                 if straightliners or random_responders else None)
-    df = simulate_data(text, n, seed=seed, ordinal={"points": points} if points else None,
-                       missing={"mcar": mcar} if mcar else None, careless=careless, standardized=standardized)
+    if mcar and mar:
+        raise click.UsageError("give --mcar or --mar, not both")
+    if mar and not mar_on:
+        raise click.UsageError("--mar needs --mar-on COLUMN")
+    missing = {"mcar": mcar} if mcar else ({"mar": mar, "on": mar_on} if mar else None)
+    df = simulate_data(text, n, seed=seed, ordinal={"points": points} if points else None, missing=missing,
+                       careless=careless, standardized=standardized)
     df.to_csv(out_file, index=False)
     click.echo(f"wrote {out_file}: {len(df)} rows x {df.shape[1]} columns (seed {seed})", err=True)
 
