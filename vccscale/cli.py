@@ -116,6 +116,12 @@ def main(ctx: click.Context, registry_dir: Path | None) -> None:
     """
     ctx.ensure_object(dict)
     ctx.obj["registry_dir"] = registry_dir
+    import warnings
+
+    def show(message: Any, category: Any, filename: str, lineno: int, file: Any = None, line: Any = None) -> None:
+        click.echo(f"warning: {message}", err=True)  # one line on stderr, never source code
+
+    warnings.showwarning = show
 
 
 # ---------------------------------------------------------------------------------------------------- constructs
