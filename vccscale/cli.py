@@ -1108,6 +1108,58 @@ def power_cmd(model: Path, n: tuple[int, ...], reps: int, target: tuple[str, ...
         click.echo(res.summary())
 
 
+# ---------------------------------------------------------------------------------------------------- pipeline
+STAGE_NAMES = ["import", "clean", "items", "reliability", "efa", "cfa", "validity", "invariance", "hypotheses", "rsa",
+               "multilevel", "power"]
+
+
+@main.command("run")
+@click.argument("study_file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--only", type=click.Choice(STAGE_NAMES), default=None,
+              help="Run only this stage (upstream results are read from the output folder).")
+@click.option("--from", "from_stage", type=click.Choice(STAGE_NAMES), default=None,
+              help="Rerun this stage and every later one (earlier ones from the cache).")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Output folder (default: the study's output.dir, else output/<study id> beside the study file).")
+@click.option("--format", "fmt", type=FORMAT, default="table", show_default=True)
+@registry_option
+@click.pass_context
+def run_cmd(ctx: click.Context, study_file: Path, only: str | None, from_stage: str | None, out_dir: Path | None,
+            fmt: str, registry_dir: Path | None) -> None:
+    """Run the whole study: import -> clean -> items -> reliability -> EFA -> CFA -> validity -> invariance ->
+    hypotheses -> RSA -> multilevel -> power, with caching of finished stages, then write report.html, the tables
+    (CSV, LaTeX, Word-ready HTML), figures (PNG, SVG) and manifest.json."""
+    from .pipeline import run_study
+
+    if only and from_stage:
+        raise click.UsageError("give --only or --from, not both")
+    res = run_study(study_file, only=only, from_stage=from_stage, out=out_dir, registry=_load(ctx, registry_dir),
+                    progress=True)
+    rows = [[name, rec.status, "cache" if rec.cached else "run", (rec.notes[0] if rec.notes else "")[:80]]
+            for name, rec in res.stages.items()]
+    if fmt == "json":
+        echo_json({"out": str(res.out), "report_written": res.report_written, "failed": list(res.failed),
+                   "stages": {name: {"status": rec.status, "cached": rec.cached, "notes": list(rec.notes)}
+                              for name, rec in res.stages.items()}})
+    else:
+        _table(["stage", "status", "", "note"], rows, title=f"output: {res.out}")
+        if res.report_written:
+            click.echo(f"report: {Path(res.out) / 'report.html'}")
+    if res.failed:
+        ctx.exit(1)
+
+
+@main.command("init")
+@click.argument("name")
+def init_cmd(name: str) -> None:
+    """Scaffold a new study folder NAME/ (study.yaml with comments, README.md with instructions, data/)."""
+    from .pipeline import init_study
+
+    path = init_study(name, Path.cwd())
+    click.echo(f"created {path}: edit {Path(path) / 'study.yaml'}, put the Qualtrics export into "
+               f"{Path(path) / 'data'}, then run: vccscale run {Path(path) / 'study.yaml'}")
+
+
 # ---------------------------------------------------------------------------------------------------- registry
 @main.command("registry")
 @click.option("--format", "fmt", type=FORMAT, default="table", show_default=True)

@@ -20,7 +20,7 @@ Example (``analysis/example_study.yaml``)::
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -61,7 +61,7 @@ class InstrumentSection(_Section):
                                          description="Block name -> construct ids, overriding the default grouping")
 
     @model_validator(mode="after")
-    def _something_chosen(self) -> "InstrumentSection":
+    def _something_chosen(self) -> InstrumentSection:
         if not self.families and not self.constructs:
             raise ValueError("name the families and/or constructs the instrument measures")
         if self.attention_checks and "attention" not in self.blocks:
@@ -183,7 +183,7 @@ class ModelsSection(_Section):
     bootstrap_seed: int | None = Field(default=None, ge=0, description="Seed (default: the study seed)")
 
     @model_validator(mode="after")
-    def _ids(self) -> "ModelsSection":
+    def _ids(self) -> ModelsSection:
         if isinstance(self.hypotheses, list):
             if not self.hypotheses:
                 raise ValueError("hypotheses: name at least one hypothesis id or family, or use 'all'")
@@ -194,16 +194,75 @@ class ModelsSection(_Section):
         return self
 
 
+class ValidationSection(_Section):
+    """Psychometric validation (vccscale run: items, reliability, efa, cfa, validity, invariance, multilevel).
+
+    ``constructs``: construct ids or patterns (a_drv_*) to validate; empty = every reflective construct the
+    codebook measures. ``efa_half``: EFA on a random half of the respondents (split seeded by study.seed), CFA on
+    the other half; false = both on all. ``efa_factors``: number of EFA factors (default: the number of constructs;
+    parallel analysis is always reported). ``estimator``: ML or MLR for the CFA and invariance models.
+    ``invariance``: test measurement invariance across perspectives when the data hold more than one.
+    ``htmt_bootstrap``: bootstrap draws for HTMT CIs (0 = none). ``multilevel``: aggregation statistics by
+    ``group_column`` (default organisation_id) when that column exists."""
+
+    constructs: list[str] = Field(default_factory=list)
+    efa_half: bool = True
+    efa_factors: int | None = Field(default=None, ge=1)
+    efa_method: Literal["minres", "ml", "principal"] = "minres"
+    efa_rotation: Literal["oblimin", "varimax", "promax", "geomin", "none"] = "oblimin"
+    parallel_iterations: int = Field(default=20, ge=1)
+    estimator: Literal["ML", "MLR"] = "ML"
+    invariance: bool = True
+    htmt_bootstrap: int = Field(default=0, ge=0)
+    multilevel: bool = True
+    group_column: str = "organisation_id"
+
+
+class PowerSection(_Section):
+    """Monte Carlo power (vccscale.simulate.power); runs only when ``enabled``. ``model``: population model file
+    (lavaan syntax, relative to the study file); ``n``: sample sizes; ``targets``: parameters ('y~x', labels,
+    'joint(a, b)'); ``seed``: default the study seed."""
+
+    enabled: bool = False
+    model: str | None = None
+    n: list[int] = Field(default_factory=lambda: [100, 200, 400])
+    reps: int = Field(default=200, ge=1)
+    targets: list[str] = Field(default_factory=list)
+    alpha: float = Field(default=0.05, gt=0, lt=1)
+    estimator: Literal["ML", "MLR"] = "ML"
+    seed: int | None = Field(default=None, ge=0)
+
+    @model_validator(mode="after")
+    def _complete(self) -> PowerSection:
+        if self.enabled and not self.model:
+            raise ValueError("power.enabled needs 'model': a population model file (lavaan syntax)")
+        if self.enabled and not self.targets:
+            raise ValueError("power.enabled needs 'targets': parameters such as 'y~x'")
+        if any(n < 2 for n in self.n) or not self.n:
+            raise ValueError("n: give sample sizes of at least 2")
+        return self
+
+
+class OutputSection(_Section):
+    """Where ``vccscale run`` writes (default: <study file folder>/output/<study id>), figure formats and the
+    number of significant digits of floats in the tables."""
+
+    dir: str | None = None
+    figures: list[Literal["png", "svg"]] = Field(default_factory=lambda: ["png", "svg"])
+    float_digits: int = Field(default=8, ge=3, le=17)
+    report: bool = Field(default=True, description="Render report.html at the end of the run")
+
+
 class Study(_Section):
     study: StudyMeta
     instrument: InstrumentSection | None = None
     # Sections of later stages; their schemas are added by the stages that use them.
     data: DataSection | None = None
     cleaning: CleaningSection | None = None
-    validation: dict[str, Any] | None = None
+    validation: ValidationSection | None = None
     models: ModelsSection | None = None
-    power: dict[str, Any] | None = None
-    output: dict[str, Any] | None = None
+    power: PowerSection | None = None
+    output: OutputSection | None = None
 
     path: Path | None = Field(default=None, exclude=True)
 
