@@ -118,8 +118,10 @@ def test_instrument_to_cfa_end_to_end(tmp_path):
                                   "--out", str(export)])
     assert r.exit_code == 0, r.output
     model = tmp_path / "m.lavaan"
-    model.write_text("a_drv_documentation =~ " + " + ".join(f"a_drv_documentation_0{k}" for k in range(1, 6))
-                     + "\na_drv_informing =~ " + " + ".join(f"a_drv_informing_0{k}" for k in range(1, 6)) + "\n")
+    # a_drv_cust_involvement_04 is reverse-keyed
+    model.write_text("a_drv_cust_involvement =~ " + " + ".join(f"a_drv_cust_involvement_0{k}" for k in range(1, 6))
+                     + "\na_drv_collaboration =~ " + " + ".join(f"a_drv_collaboration_0{k}" for k in range(1, 6))
+                     + "\n")
     args = [str(export), "--codebook", str(build / "codebook.json"), "--long", "--model", str(model)]
     r = CliRunner().invoke(main, ["cfa", *args, "--format", "json"])
     assert r.exit_code == 0, r.output

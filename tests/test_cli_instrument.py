@@ -36,7 +36,7 @@ def test_fake_export_via_cli(tmp_path):
     summary = json.loads(res.stdout)
     assert summary["n"] == 40 and summary["seed"] == 7
     header = (tmp_path / "export.csv").read_text(encoding="utf-8").split("\r\n", 1)[0].split(",")
-    assert header[0] == "StartDate" and "a_drv_documentation_p_1" in header
+    assert header[0] == "StartDate" and "a_drv_cust_involvement_p_1" in header
 
 
 def test_errors_are_one_line_and_exit_1(tmp_path):

@@ -38,7 +38,7 @@ def test_power_json_contract_and_closed_form(tmp_path):
 
 def test_simulate_csv_and_qualtrics_export(tmp_path):
     model = tmp_path / "pop.lavaan"
-    model.write_text("f =~ 0.8*a_drv_documentation_01 + 0.8*a_drv_documentation_02 + 0.8*a_drv_documentation_03\n")
+    model.write_text("f =~ 0.8*a_drv_collaboration_01 + 0.8*a_drv_collaboration_02 + 0.8*a_drv_collaboration_03\n")
     res = CliRunner().invoke(main, ["simulate", "--model", str(model), "--n", "200", "--seed", "3", "--out",
                                     str(tmp_path / "sim.csv"), "--points", "7"])
     assert res.exit_code == 0, res.output
@@ -54,7 +54,7 @@ def test_simulate_csv_and_qualtrics_export(tmp_path):
     long = ds.to_long()
     # the modelled items correlate as the population model says (loadings .8, unit residual variances:
     # r = .64 / 1.64 = .39 before categorisation); an unmodelled item does not
-    r = long[["a_drv_documentation_01", "a_drv_documentation_02", "x_vcc_customer_01"]].astype(float).corr()
+    r = long[["a_drv_collaboration_01", "a_drv_collaboration_02", "x_vcc_customer_01"]].astype(float).corr()
     assert r.iloc[0, 1] > 0.25 and abs(r.iloc[0, 2]) < 0.2
 
 

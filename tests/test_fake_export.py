@@ -276,3 +276,25 @@ def test_single_perspective_codebook(tmp_path):
 def test_bad_arguments(tmp_path, kw):
     with pytest.raises(DataError):
         fake_export(CB, 20, 1, tmp_path / "x.csv", **kw)
+
+
+def test_organisations_hook_sets_the_nesting(tmp_path):
+    import pandas as pd
+
+    """fake_export(organisations=...) gives respondent k the caller's organisation id (issue 10)."""
+    from pathlib import Path
+
+    from vccscale.instrument import Codebook, fake_export
+    from vccscale.io import read_export
+
+    cb = Codebook.read(Path(__file__).resolve().parents[1] / "instruments" / "build" / "example_study" /
+                       "codebook.json")
+    orgs = [f"{'P' if k % 2 == 0 else 'C'}{k // 10:02d}" for k in range(40)]
+    fake_export(cb, n=40, seed=1, out=tmp_path / "e.csv", truth=tmp_path / "t.csv", organisations=orgs)
+    t = pd.read_csv(tmp_path / "t.csv")
+    assert sorted(t["organisation_id"]) == sorted(orgs)
+    assert (t.loc[t["side"] == 1, "organisation_id"].str[0] == "P").all()
+    ds = read_export(tmp_path / "e.csv", cb)
+    assert set(ds.data["organisation_id"]) == set(orgs)
+    with pytest.raises(DataError, match="organisation"):
+        fake_export(cb, n=40, seed=1, out=tmp_path / "x.csv", organisations=orgs[:10])

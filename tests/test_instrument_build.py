@@ -27,6 +27,28 @@ def example(registry):
     return study, inst, codebook_from_instrument(inst, registry), qsf_dict(inst)
 
 
+# The whole of family A with provider and customer versions (the shipped example before issue 10 narrowed it to a
+# few constructs): exercises provider-only wording (a_fle_involvement) and the second-order a_align_ri.
+FAMILY_A = """study: {id: family_a, title: Working together on joint solutions, seed: 20261124}
+instrument:
+  families: [A]
+  versions: [provider, customer]
+  blocks: [consent, respondent, attention, marker, firmographics]
+  randomize_items: true
+  attention_checks: 2
+  dont_know: true
+"""
+
+
+@pytest.fixture(scope="module")
+def family_a(registry, tmp_path_factory):
+    p = tmp_path_factory.mktemp("family_a") / "study.yaml"
+    p.write_text(FAMILY_A, encoding="utf-8")
+    study = load_study(p)
+    inst = build_instrument(registry, study)
+    return study, inst, codebook_from_instrument(inst, registry), qsf_dict(inst)
+
+
 def _study(tmp_path: Path, text: str) -> Path:
     p = tmp_path / "study.yaml"
     p.write_text(text, encoding="utf-8")
@@ -159,8 +181,8 @@ def test_recode_values_match_codebook(example):
             assert set(r.missing_codes) <= codes and all(c > r.scale_max for c in r.missing_codes)
 
 
-def test_codebook_items_pair_provider_and_customer(example, registry):
-    _, _, cb, _ = example
+def test_codebook_items_pair_provider_and_customer(family_a, registry):
+    _, _, cb, _ = family_a
     items = cb.items()
     assert {r.perspective for r in items} == {"provider", "customer"}
     pairs: dict[str, set] = {}
@@ -220,8 +242,8 @@ def test_randomisation_and_dont_know(example, registry, tmp_path):
     assert all(r.scale_max == 7 for r in dk)
 
 
-def test_lavaan_model(example, registry):
-    _, _, cb, _ = example
+def test_lavaan_model(family_a, registry):
+    _, _, cb, _ = family_a
     text = measurement_model(cb, registry)
     lines = {ln.split(" =~ ")[0]: ln.split(" =~ ")[1].split("  #")[0].split(" + ")
              for ln in text.splitlines() if " =~ " in ln}

@@ -544,7 +544,8 @@ def _stage_invariance(ctx: _Ctx):
               if all(lf.loc[lf["perspective"].astype(str) == p, items].notna().any().all() for p in persps)}
     if not blocks:
         return None, [], ["invariance: no construct is measured in every perspective"]
-    res = invariance(lf, ctx.syntax(blocks), "perspective", estimator=ctx.validation.estimator)
+    res = invariance(lf, ctx.syntax(blocks), "perspective", estimator=ctx.validation.estimator,
+                     missing=ctx.missing())
     ft = res.fit_table()
     tests = {t["compare"].split(" vs ")[0]: t for t in res.tests.to_dict(orient="records")}
     rows = []
@@ -612,18 +613,21 @@ def _stage_rsa(ctx: _Ctx):
     rel = next((r for h in chosen for r in h.relations if r.type == "congruence"), None)
     if rel is None:
         return None, [], ["rsa: no congruence hypothesis among the chosen ones"]
+    from .models.hypotheses import _scale_bounds, _scale_score
+
     lf = ctx.long()
-    cb = ctx.cleaned().codebook
     scores = {}
     for cid in (rel.x, rel.y, rel.to):
-        items = sorted({r.item_id for r in cb.rows if r.construct == cid and r.item_id in lf.columns})
-        if not items:
-            return None, [], [f"rsa: no items of {cid} in the data"]
-        scores[cid] = lf[items].apply(pd.to_numeric, errors="coerce").mean(axis=1)
-    frame = pd.DataFrame(scores)
-    lo, hi = ctx.scale_bounds([i for c in (rel.x, rel.y) for i in lf.columns if i.startswith(c)])
-    res = rsa(frame, rel.x, rel.y, rel.to, center="midpoint" if lo is not None else None, scale_min=lo,
-              scale_max=hi)
+        # the same scale scores as the hypothesis tests: composites = unit-weighted means of their sub-activities
+        score, why = _scale_score(ctx.registry, cid, lf)
+        if score is None:
+            return None, [], [f"rsa: {why}"]
+        scores[cid] = score
+    frame = pd.DataFrame(scores).dropna()
+    lo, hi = _scale_bounds(ctx.registry, rel.x, set(lf.columns))
+    binary = set(frame[rel.to].unique()) <= {0, 1}
+    res = rsa(frame, rel.x, rel.y, rel.to, center="midpoint", scale_min=lo, scale_max=hi,
+              family="binomial" if binary else "gaussian")
     tab = []
     for t in (res.coefficients, res.surface, res.stationary):
         for name, r in t.iterrows():

@@ -215,7 +215,8 @@ def _latent_to_code(x: float, k: int) -> int:
 def fake_export(codebook: Codebook, n: int, seed: int, out: str | Path, *, straightliners: float = 0.0,
                 random_responders: float = 0.0, speeders: float = 0.0, missing: float = 0.0, previews: int = 0,
                 duplicates: int = 0, version_column: str = "side", truth: str | Path | None = None,
-                partials: float = PARTIAL_SHARE, answers: "pd.DataFrame | None" = None) -> dict:
+                partials: float = PARTIAL_SHARE, answers: "pd.DataFrame | None" = None,
+                organisations: "list[str] | None" = None) -> dict:
     """Write ``n`` synthetic responses to the instrument ``codebook`` describes as a Qualtrics numeric export.
 
     Careless types are shares of ``n`` (rounded half up), drawn as disjoint respondent sets; ``partials``
@@ -230,6 +231,11 @@ def fake_export(codebook: Codebook, n: int, seed: int, out: str | Path, *, strai
     k gives respondent k's answers to those items in whichever version the respondent gets (rounded and clipped to
     the item's scale; taken as raw answers, so a reverse-keyed item's direction is the population model's). Items
     without a column keep the built-in one-factor-per-construct answers; careless respondents stay careless.
+
+    ``organisations`` (optional): one organisation id per respondent (at least ``n`` entries; respondent k is row k
+    of ``answers``; with provider and customer versions, even k are providers and odd k customers), replacing the
+    built-in organisations of 3-6 respondents, so a caller that adds organisation-level variance to ``answers``
+    controls the nesting. An organisation should hold respondents of one side only. Default: unchanged.
 
     Returns ``{"n", "seed", "rows", "counts": {type: number}, "missing_cells", "path", "truth"}``.
     """
@@ -260,7 +266,16 @@ def fake_export(codebook: Codebook, n: int, seed: int, out: str | Path, *, strai
             r.stakeholder = roles_present[int(k)]
 
     # -- dyads, organisations, placeholder names ------------------------------------------------------------
-    _assign_groups(resps, dyadic, bool(sides_present), rng)
+    if organisations is not None:
+        if isinstance(organisations, (str, bytes)) or len(organisations) < n:
+            raise DataError(f"organisations needs one organisation id per respondent ({n})", field="organisations")
+        orgs = [str(o) for o in list(organisations)[:n]]
+        if any(not o or o in ("nan", "None") for o in orgs):
+            raise DataError("organisations: every respondent needs a non-empty organisation id",
+                            field="organisations")
+    else:
+        orgs = None
+    _assign_groups(resps, dyadic, bool(sides_present), rng, orgs)
 
     # -- response types ----------------------------------------------------------------------------------
     order = rng.permutation(n)
@@ -343,9 +358,10 @@ def fake_export(codebook: Codebook, n: int, seed: int, out: str | Path, *, strai
             "path": str(out), "truth": str(truth) if truth is not None else None}
 
 
-def _assign_groups(resps: list[_Resp], dyadic: bool, sided: bool, rng: np.random.Generator) -> None:
+def _assign_groups(resps: list[_Resp], dyadic: bool, sided: bool, rng: np.random.Generator,
+                   orgs: list[str] | None = None) -> None:
     """Dyad ids (one provider and one customer respondent each when ``dyadic``), organisations of 3-6
-    respondents per side, placeholder firm names ("Provider 07"; "Organisation 07" when the instrument has no
+    respondents per side (or the caller's ``orgs``, one id per respondent), placeholder firm names ("Provider 07"; "Organisation 07" when the instrument has no
     provider/customer versions) and networks of about four organisations."""
     for i, r in enumerate(resps):
         r.dyad = f"D{(i // 2 if dyadic else i) + 1:03d}"
@@ -358,7 +374,12 @@ def _assign_groups(resps: list[_Resp], dyadic: bool, sided: bool, rng: np.random
 
     # organisations per side, 3-6 respondents each (a last group under 3 joins the one before it)
     org_name: dict[str, str] = {}
-    for side in sorted({r.side for r in resps}):
+    if orgs is not None:
+        for r, oid in zip(resps, orgs):
+            r.org = oid
+            if oid not in org_name:
+                org_name[oid] = new_name(r.side)
+    for side in (sorted({r.side for r in resps}) if orgs is None else []):
         members = [r for r in resps if r.side == side]
         sizes: list[int] = []
         left = len(members)

@@ -94,8 +94,10 @@ def difference_test(constrained: Any, free: Any, estimator: str = "ML", n_groups
 
 
 def invariance(data: pd.DataFrame, model: str, group: str, estimator: str = "ML",
-               levels: tuple[str, ...] = ("configural", "metric", "scalar", "strict")) -> InvarianceResult:
-    """Fit the invariance sequence and test each step against the previous one (see the module docstring)."""
+               levels: tuple[str, ...] = ("configural", "metric", "scalar", "strict"),
+               missing: str = "listwise") -> InvarianceResult:
+    """Fit the invariance sequence and test each step against the previous one (see the module docstring).
+    ``missing="fiml"`` fits every model by full-information ML (lavaan missing = "ml")."""
     from ..errors import ModelError
     from ..sem import fit_cfa
 
@@ -107,7 +109,7 @@ def invariance(data: pd.DataFrame, model: str, group: str, estimator: str = "ML"
     groups = tuple(pd.unique(data[group].dropna()))
     if len(groups) < 2:
         raise ModelError(f"invariance needs at least two groups in {group!r}, found {len(groups)}", column=group)
-    fits = {lv: fit_cfa(data, model, estimator=estimator, group=group, group_equal=list(LEVELS[lv]))
+    fits = {lv: fit_cfa(data, model, estimator=estimator, group=group, group_equal=list(LEVELS[lv]), missing=missing)
             for lv in levels}
     rows = []
     for prev, cur in zip(levels, levels[1:]):
