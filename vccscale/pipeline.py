@@ -264,19 +264,12 @@ def _expand(registry: Any, patterns: list[str]) -> set[str]:
 
 
 def _save_figure(fig: Any, base: Path, formats: list[str]) -> list[str]:
-    import matplotlib
+    """Save ``fig`` in every requested format with the report's deterministic saver; returns contract paths."""
     import matplotlib.pyplot as plt
 
-    base.parent.mkdir(parents=True, exist_ok=True)
-    written = []
-    for fmt in sorted(formats):
-        p = base.with_suffix("." + fmt)
-        with matplotlib.rc_context({"svg.hashsalt": "vccscale", "svg.fonttype": "path"}):
-            if fmt == "svg":
-                fig.savefig(p, format="svg", metadata={"Date": None})
-            else:
-                fig.savefig(p, format="png", dpi=120, metadata={"Software": None})
-        written.append(f"figures/{p.name}")
+    from .report.figures import save_figure
+
+    written = [f"figures/{save_figure(fig, base.with_suffix('.' + fmt), dpi=120).name}" for fmt in sorted(formats)]
     plt.close(fig)
     return written
 
