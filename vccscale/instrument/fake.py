@@ -25,12 +25,16 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..errors import DataError
 from .codebook import Codebook, CodebookRow
 from .model import DATE_COLUMNS, METADATA_COLUMNS, PLACEHOLDERS, VERSION_BY_CODE
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
 
 __all__ = ["fake_export", "STAKEHOLDER_CODES"]
 

@@ -757,7 +757,6 @@ def mediate_latent(data: pd.DataFrame, model, x: str | None = None, m=None, y: s
     path fixed at 0) is fitted too and compared by a chi-square difference test (``result.mediation``).
     """
     from ..sem import fit_sem
-    from ..sem.model import build_partable
 
     ci = _check_ci(ci, level)
     seed = _resolve_seed(seed)
