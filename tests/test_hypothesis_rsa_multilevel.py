@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from vccscale.models import plan_hypothesis, test_hypotheses
-from vccscale.models.hypotheses import _scale_score
+from vccscale.models.hypotheses import scale_score
 from vccscale.registry import Hypothesis
 from vccscale.study import ModelsSection
 
@@ -137,7 +137,7 @@ def test_congruence_of_composites(related, reg):
     r = related["H303"]
     assert r.decision == "supported", r.reason
     data = simulate(reg, n=20)
-    score, why = _scale_score(reg, VC, data)
+    score, why = scale_score(reg, VC, data)
     assert why == ""
     subs = [data[[i.id for i in reg.items_of(lo)]].mean(axis=1) for lo in reg.constructs[VC].lower_order]
     np.testing.assert_allclose(score, sum(subs) / len(subs))
@@ -174,7 +174,7 @@ def test_scale_score_needs_half_of_the_items(reg):
     its = [i.id for i in reg.items_of(X)]
     assert len(its) == 5
     d = pd.DataFrame([[1, 2, 3, np.nan, np.nan], [1, 2, np.nan, np.nan, np.nan]], columns=its)
-    score, _ = _scale_score(reg, X, d)
+    score, _ = scale_score(reg, X, d)
     assert score.iloc[0] == pytest.approx(2.0) and np.isnan(score.iloc[1])
 
 

@@ -760,11 +760,9 @@ def _analysis_frame(data: Path, codebook: Path | None, long: bool) -> Any:
     ds = _read_data(data, codebook)
     if not long:
         return ds.data
-    from .clean.scoring import reverse_key
+    from .clean.scoring import rescored_long
 
-    # items rescored from the codebook before stacking: missing codes (e.g. 99) -> NaN, reverse-keyed items
-    # reversed (min + max - x), so that loadings and reliabilities have the construct's direction
-    return ds.with_data(ds.data.assign(**reverse_key(ds))).to_long()
+    return rescored_long(ds)
 
 
 def _fit_command(kind: str, data: Path, model: Path, estimator: str, std_lv: bool, group: str | None,

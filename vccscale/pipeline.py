@@ -181,10 +181,9 @@ class _Ctx:
         """Clean data stacked by item id (one row per respondent version), items rescored (reverse keys,
         missing codes), sorted by response id and perspective."""
         if "long" not in self._cache:
-            from .clean.scoring import reverse_key
+            from .clean.scoring import rescored_long
 
-            ds = self.cleaned()
-            lf = ds.with_data(ds.data.assign(**reverse_key(ds))).to_long()
+            lf = rescored_long(self.cleaned())
             lf = lf.sort_values(["response_id", "perspective"], kind="mergesort").reset_index(drop=True)
             self._cache["long"] = lf
         return self._cache["long"]
@@ -606,18 +605,18 @@ def _stage_rsa(ctx: _Ctx):
     rel = next((r for h in chosen for r in h.relations if r.type == "congruence"), None)
     if rel is None:
         return None, [], ["rsa: no congruence hypothesis among the chosen ones"]
-    from .models.hypotheses import _scale_bounds, _scale_score
+    from .models.hypotheses import scale_bounds, scale_score
 
     lf = ctx.long()
     scores = {}
     for cid in (rel.x, rel.y, rel.to):
         # the same scale scores as the hypothesis tests: composites = unit-weighted means of their sub-activities
-        score, why = _scale_score(ctx.registry, cid, lf)
+        score, why = scale_score(ctx.registry, cid, lf)
         if score is None:
             return None, [], [f"rsa: {why}"]
         scores[cid] = score
     frame = pd.DataFrame(scores).dropna()
-    lo, hi = _scale_bounds(ctx.registry, rel.x, set(lf.columns))
+    lo, hi = scale_bounds(ctx.registry, rel.x, set(lf.columns))
     binary = set(frame[rel.to].unique()) <= {0, 1}
     res = rsa(frame, rel.x, rel.y, rel.to, center="midpoint", scale_min=lo, scale_max=hi,
               family="binomial" if binary else "gaussian")

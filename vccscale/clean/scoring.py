@@ -47,6 +47,13 @@ def reverse_key(ds: "Dataset", columns: list[str] | None = None) -> "pd.DataFram
     return x
 
 
+def rescored_long(ds: "Dataset") -> "pd.DataFrame":
+    """The stacked analysis frame (``Dataset.to_long()``: one row per respondent version, one column per item id)
+    after :func:`reverse_key`: missing codes set to missing, reverse-keyed items reversed, so that loadings and
+    reliabilities have the construct's direction. It is what an instrument's measurement.lavaan refers to."""
+    return ds.with_data(ds.data.assign(**reverse_key(ds))).to_long()
+
+
 def score_scales(ds: "Dataset", min_answered: float = 0.5, constructs: list[str] | None = None,
                  indicators: tuple[str, ...] = ("reflective",)) -> "pd.DataFrame":
     """Scale means per respondent and version: columns response_id, perspective, then one per construct.

@@ -235,10 +235,10 @@ class _Fitter:
         return self.cache[key]
 
     def score(self, cid: str) -> tuple[pd.Series | None, str]:
-        """The scale score of ``cid`` per row (see :func:`_scale_score`), cached: (score, "") or (None, reason)."""
+        """The scale score of ``cid`` per row (see :func:`scale_score`), cached: (score, "") or (None, reason)."""
         key = ("score", cid)
         if key not in self.cache:
-            self.cache[key] = _scale_score(self.registry, cid, self.data)
+            self.cache[key] = scale_score(self.registry, cid, self.data)
         return self.cache[key]
 
     def spec(self, plans, **kw) -> ModelSpec:
@@ -246,7 +246,7 @@ class _Fitter:
                            group_by_perspective=self.s.group_by_perspective, **kw)
 
 
-def _scale_score(registry: Registry, cid: str, data: pd.DataFrame) -> tuple[pd.Series | None, str]:
+def scale_score(registry: Registry, cid: str, data: pd.DataFrame) -> tuple[pd.Series | None, str]:
     """Scale score of ``cid`` per row: the unit-weighted mean of its block scores (one block for a reflective
     construct, one per sub-activity for a composite), a block's score being the mean of its answered items when
     at least half of them are answered (else missing); a composite is missing when a sub-activity score is."""
@@ -262,7 +262,7 @@ def _scale_score(registry: Registry, cid: str, data: pd.DataFrame) -> tuple[pd.S
     return score.rename(cid), ""
 
 
-def _scale_bounds(registry: Registry, cid: str, columns) -> tuple[float, float]:
+def scale_bounds(registry: Registry, cid: str, columns) -> tuple[float, float]:
     """(min, max) of the registry scales of the items behind ``cid``'s score (1..7 where the registry has no
     scale for an item); the widest range when they differ."""
     blocks, _ = score_blocks(registry, cid, set(columns))
@@ -505,8 +505,8 @@ def _congruence(c: Component, fx: _Fitter) -> dict:
         if sc is None:
             return {"untested": f"{why} (response surface analysis needs its scale score)"}
         scores[cid] = sc
-    bx = _scale_bounds(fx.registry, c.frm, fx.columns)
-    by = _scale_bounds(fx.registry, c.y, fx.columns)
+    bx = scale_bounds(fx.registry, c.frm, fx.columns)
+    by = scale_bounds(fx.registry, c.y, fx.columns)
     if bx != by:
         return {"untested": f"X ({c.frm}, scale {bx[0]:g}..{bx[1]:g}) and Y ({c.y}, scale {by[0]:g}..{by[1]:g}) are "
                             "not on the same scale: no common midpoint to centre the response surface at"}
