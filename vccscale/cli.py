@@ -549,13 +549,9 @@ def screen_cmd(data: Path, items: tuple[str, ...], scales: tuple[int, ...], code
     import pandas as pd
 
     from .clean.pipeline import index_flags, indices_frame, screen_indices
-    from .errors import DataError
-
     ds = _read_data(data, codebook)
     if items:
-        missing = [c for c in items if c not in ds.data.columns]
-        if missing:
-            raise DataError(f"item column(s) not in the data: {', '.join(missing)}", file=data, column=missing[0])
+        _item_columns(ds, items, data)
         if scales and sum(scales) != len(items):
             raise click.BadParameter(f"--scales add up to {sum(scales)}, but {len(items)} items were given",
                                      param_hint="--scales")
@@ -590,16 +586,16 @@ def _fmt(v: Any) -> str:
 
 
 # ---------------------------------------------------------------------------------------------------- validate
-def _items_or_codebook(ds: Any, items: tuple[str, ...]) -> list[str]:
+def _item_columns(ds: Any, items: tuple[str, ...], file: Path) -> list[str]:
+    """The --items columns, each checked to be a column of DATA (``file``, named in the error)."""
     from .errors import DataError
 
-    if items:
-        missing = [c for c in items if c not in ds.data.columns]
-        if missing:
-            raise DataError(f"item column(s) not in the data: {', '.join(missing)}", file=ds.source.path,
-                            column=missing[0])
-        return list(items)
-    raise click.UsageError("name the item columns: --items I1 I2 I3 ...")
+    if not items:
+        raise click.UsageError("name the item columns: --items I1 I2 I3 ...")
+    missing = [c for c in items if c not in ds.data.columns]
+    if missing:
+        raise DataError(f"item column(s) not in the data: {', '.join(missing)}", file=file, column=missing[0])
+    return list(items)
 
 
 @main.command("reliability")
@@ -617,7 +613,7 @@ def reliability_cmd(data: Path, items: tuple[str, ...], check_keys: bool, fmt: s
     from .validate import cronbach_alpha, omega
 
     ds = _read_data(data)
-    cols = _items_or_codebook(ds, items)
+    cols = _item_columns(ds, items, data)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         a = cronbach_alpha(ds.data, cols, check_keys=check_keys)
@@ -649,7 +645,7 @@ def item_analysis_cmd(data: Path, items: tuple[str, ...], scale_min: float | Non
     from .validate import item_analysis
 
     ds = _read_data(data)
-    res = item_analysis(ds.data, _items_or_codebook(ds, items), scale_min=scale_min, scale_max=scale_max)
+    res = item_analysis(ds.data, _item_columns(ds, items, data), scale_min=scale_min, scale_max=scale_max)
     if fmt == "json":
         out = res.to_dict()
         out["items"] = [{"item": k, **v} for k, v in out["items"].items()]
@@ -674,7 +670,7 @@ def efa_cmd(data: Path, items: tuple[str, ...], n_factors: int, method: str, rot
     from .validate import bartlett, efa, kmo, parallel_analysis
 
     ds = _read_data(data)
-    cols = _items_or_codebook(ds, items)
+    cols = _item_columns(ds, items, data)
     k = kmo(ds.data, cols)
     b = bartlett(ds.data, cols)
     pa = parallel_analysis(ds.data, cols, seed=seed, method="minres" if method == "principal" else method)
