@@ -25,6 +25,8 @@ from .model import ParTable
 __all__ = ["GroupData", "Engine", "FIMLEngine", "prepare_groups", "estimate", "em_moments", "GRAD_TOL"]
 
 GRAD_TOL = 1e-9
+#: scoring decrement (predicted decrease of F by a full Fisher step) at which the estimation has converged
+DECREMENT_TOL = 1e-16
 
 
 @dataclass
@@ -295,6 +297,46 @@ class Engine:
             np.add.at(dmr, ix, dm)
         return dSr, dmr
 
+    def moment_gradient(self, theta: np.ndarray, g: int, G: np.ndarray, gm: np.ndarray | None) -> np.ndarray:
+        """sum over the free parameters of tr(G dSigma/dtheta_k) + gm . dmu/dtheta_k for group g (G symmetric),
+        by matrix products of the RAM form instead of the (q, p, p) derivative array: for a regression or loading
+        A[i, j], tr(G (u v' + v u')) = 2 (F'G H)[i, j] with u = F[:, i], v = H[:, j], H = F P B'; for a (co)variance
+        P[i, j] it is 2 (F'G F)[i, j] (once on the diagonal); means follow from F'gm."""
+        vals = self.row_values(theta)
+        A, P, m = self.matrices(theta, g, vals)
+        B = np.linalg.inv(np.eye(self.nv) - A)
+        p = self.p
+        Fc = B[:p, :]
+        H = Fc @ P @ B.T
+        M1 = Fc.T @ G
+        grad = np.zeros(self.q)
+        b = self.block[g]
+        use_mean = self.meanstructure and gm is not None
+        w = Fc.T @ gm if use_mean else None
+        a = b["A"]
+        if len(a):
+            a = a[self.par[a[:, 0]] >= 0]
+            if len(a):
+                MA = M1 @ H
+                val = 2 * MA[a[:, 1], a[:, 2]]
+                if use_mean:
+                    Bm = B @ m
+                    val = val + w[a[:, 1]] * Bm[a[:, 2]]
+                np.add.at(grad, self.par[a[:, 0]], val)
+        pe = b["P"]
+        if len(pe):
+            pe = pe[self.par[pe[:, 0]] >= 0]
+            if len(pe):
+                MP = M1 @ Fc
+                val = MP[pe[:, 1], pe[:, 2]] * np.where(pe[:, 1] == pe[:, 2], 1.0, 2.0)
+                np.add.at(grad, self.par[pe[:, 0]], val)
+        me = b["m"]
+        if use_mean and len(me):
+            me = me[self.par[me[:, 0]] >= 0]
+            if len(me):
+                np.add.at(grad, self.par[me[:, 0]], w[me[:, 1]])
+        return grad
+
     # ------------------------------------------------------------------ fit function
     def objective(self, theta: np.ndarray) -> float:
         """F = sum_g (N_g/N) F_g (lavaan's fmin is F/2); inf where Sigma is not positive definite."""
@@ -318,23 +360,70 @@ class Engine:
             W = np.linalg.inv(Sig)
             d = gd.mean - mu
             Gm = W - W @ (gd.cov + np.outer(d, d)) @ W
-            dS, dm = self.derivatives(theta, g)
-            gg = np.einsum("kab,ab->k", dS, Gm) - 2 * dm @ (W @ d)
+            gg = self.moment_gradient(theta, g, Gm, -2 * (W @ d))
             grad += gd.n / self.N * gg
         return grad
 
+    def _rank_one(self, theta: np.ndarray, g: int):
+        """The derivatives of group g in factored form: every free row k has dSigma_k = c_k (u_k v_k' + v_k u_k')
+        and dmu_k = dm[k]; returns U (p, r), V (p, r), c (r), dm (r, p) and the parameter index of each row."""
+        vals = self.row_values(theta)
+        A, P, m = self.matrices(theta, g, vals)
+        B = np.linalg.inv(np.eye(self.nv) - A)
+        p = self.p
+        Fc = B[:p, :]
+        H = Fc @ P @ B.T
+        Bm = B @ m
+        b = self.block[g]
+        Us, Vs, cs, dms, idx = [], [], [], [], []
+        a = b["A"]
+        if len(a):
+            a = a[self.par[a[:, 0]] >= 0]
+            Us.append(Fc[:, a[:, 1]])
+            Vs.append(H[:, a[:, 2]])
+            cs.append(np.ones(len(a)))
+            dms.append((Fc[:, a[:, 1]] * Bm[a[:, 2]]).T)
+            idx.append(self.par[a[:, 0]])
+        pe = b["P"]
+        if len(pe):
+            pe = pe[self.par[pe[:, 0]] >= 0]
+            Us.append(Fc[:, pe[:, 1]])
+            Vs.append(Fc[:, pe[:, 2]])
+            cs.append(np.where(pe[:, 1] == pe[:, 2], 0.5, 1.0))
+            dms.append(np.zeros((len(pe), p)))
+            idx.append(self.par[pe[:, 0]])
+        me = b["m"]
+        if len(me):
+            me = me[self.par[me[:, 0]] >= 0]
+            Us.append(np.zeros((p, len(me))))
+            Vs.append(np.zeros((p, len(me))))
+            cs.append(np.zeros(len(me)))
+            dms.append(Fc[:, me[:, 1]].T)
+            idx.append(self.par[me[:, 0]])
+        if not idx:
+            z = np.zeros((p, 0))
+            return z, z, np.zeros(0), np.zeros((0, p)), np.zeros(0, dtype=int)
+        dm = np.concatenate(dms)
+        if not self.meanstructure:
+            dm = np.zeros_like(dm)
+        return np.hstack(Us), np.hstack(Vs), np.concatenate(cs), dm, np.concatenate(idx)
+
     def information_expected(self, theta: np.ndarray, per_group: bool = False):
-        """Expected (Fisher) information per case: sum_g (N_g/N) [Dmu' W Dmu + 1/2 tr(W dS_k W dS_l)]."""
+        """Expected (Fisher) information per case: sum_g (N_g/N) [Dmu' W Dmu + 1/2 tr(W dS_k W dS_l)].
+
+        With dS_k = c_k (u_k v_k' + v_k u_k'), 1/2 tr(W dS_k W dS_l) = c_k c_l [(u_k'Wu_l)(v_k'Wv_l) +
+        (u_k'Wv_l)(v_k'Wu_l)]: O(q^2 + q p^2) instead of O(q^2 p^2)."""
         out = []
         total = np.zeros((self.q, self.q))
         for g, ((Sig, mu), gd) in enumerate(zip(self.implied(theta), self.groups)):
             W = np.linalg.inv(Sig)
-            L = np.linalg.cholesky(W)
-            dS, dm = self.derivatives(theta, g)
-            X = np.matmul(np.matmul(L.T, dS), L).reshape(self.q, -1)
-            info = 0.5 * X @ X.T
+            U, V, c, dm, ix = self._rank_one(theta, g)
+            WU, WV = W @ U, W @ V
+            UU, VV, UV = U.T @ WU, V.T @ WV, U.T @ WV
+            rows = np.outer(c, c) * (UU * VV + UV * UV.T)
             if self.meanstructure:
-                info = info + dm @ W @ dm.T
+                rows = rows + dm @ W @ dm.T
+            info = _reduce_rows(rows, ix, self.q)
             out.append(info)
             total += gd.n / self.N * info
         return (total, out) if per_group else total
@@ -386,6 +475,18 @@ class Engine:
                 Sx = gd.cov[np.ix_(xi, xi)]
                 total -= _mvn_logl(gd.n, Sx, gd.mean[xi], Sx, gd.mean[xi])
         return float(total)
+
+
+def _reduce_rows(rows: np.ndarray, ix: np.ndarray, q: int) -> np.ndarray:
+    """Sum a (r, r) matrix over parameter-table rows into (q, q) by their parameter index ``ix`` (rows sharing a
+    parameter through an equality constraint add up)."""
+    out = np.zeros((q, q))
+    if len(np.unique(ix)) == len(ix):
+        out[np.ix_(ix, ix)] = rows
+        return out
+    M = np.zeros((q, len(ix)))
+    M[ix, np.arange(len(ix))] = 1.0
+    return M @ rows @ M.T
 
 
 def _mvn_logl(n, S, ybar, Sig, mu) -> float:
@@ -487,23 +588,24 @@ class FIMLEngine(Engine):
         grad = np.zeros(self.q)
         for g, Sig, mu, gd in self._pattern_terms(theta):
             G, gm = self._moment_gradients(Sig, mu, gd)
-            dS, dm = self.derivatives(theta, g)
-            grad += np.einsum("kab,ab->k", dS, G) + dm @ gm
+            grad += self.moment_gradient(theta, g, G, gm)
         return grad
 
     def information_expected(self, theta: np.ndarray, per_group: bool = False):
         """Expected information of the pattern-wise likelihood (per case), used for the scoring steps."""
         out, total = [], np.zeros((self.q, self.q))
         for g, Sig, mu, gd in self._pattern_terms(theta):
-            dS, dm = self.derivatives(theta, g)
-            info = np.zeros((self.q, self.q))
+            U, V, c, dm, ix = self._rank_one(theta, g)
+            cc = np.outer(c, c)
+            rows = np.zeros((len(ix), len(ix)))
             for pt in gd.patterns:
                 o = pt["o"]
                 W = np.linalg.inv(Sig[np.ix_(o, o)])
-                L = np.linalg.cholesky(W)
-                X = np.matmul(np.matmul(L.T, dS[:, o][:, :, o]), L).reshape(self.q, -1)
-                dmo = dm[:, o]
-                info += pt["n"] / gd.n * (0.5 * X @ X.T + dmo @ W @ dmo.T)
+                Uo, Vo, dmo = U[o], V[o], dm[:, o]
+                WU, WV = W @ Uo, W @ Vo
+                UU, VV, UV = Uo.T @ WU, Vo.T @ WV, Uo.T @ WV
+                rows += pt["n"] / gd.n * (cc * (UU * VV + UV * UV.T) + dmo @ W @ dmo.T)
+            info = _reduce_rows(rows, ix, self.q)
             out.append(info)
             total += gd.n / self.N * info
         return (total, out) if per_group else total
@@ -634,7 +736,11 @@ class Estimate:
     max_grad: float
 
 
-def _fisher(engine: Engine, theta: np.ndarray, max_iter: int = 500) -> tuple[np.ndarray, int, bool, float]:
+def _fisher(engine: Engine, theta: np.ndarray, max_iter: int = 500, tol: float = DECREMENT_TOL
+            ) -> tuple[np.ndarray, int, bool, float]:
+    """Damped Fisher scoring. Converged when the scoring decrement (g/2)' I^-1 (g/2) -- the decrease of F a full
+    scoring step predicts -- is below ``tol``, or the largest gradient element below GRAD_TOL. The decrement does not
+    depend on the units of the variables (F_ML is scale-free), unlike the gradient."""
     F = engine.objective(theta)
     if not np.isfinite(F):
         return theta, 0, False, np.inf
@@ -645,6 +751,12 @@ def _fisher(engine: Engine, theta: np.ndarray, max_iter: int = 500) -> tuple[np.
         if mg < GRAD_TOL:
             return theta, it, True, mg
         info = engine.information_expected(theta)
+        try:
+            dec = float((g / 2) @ np.linalg.solve(info, g / 2))
+        except np.linalg.LinAlgError:
+            dec = np.inf
+        if 0 <= dec < tol:
+            return theta, it, True, mg
         dscale = np.sqrt(np.clip(np.diag(info), 1e-12, None))
         accepted = False
         for _ in range(30):
@@ -674,15 +786,17 @@ def _fisher(engine: Engine, theta: np.ndarray, max_iter: int = 500) -> tuple[np.
     return theta, max_iter, mg < GRAD_TOL, mg
 
 
-def estimate(engine: Engine, start: np.ndarray | None = None) -> Estimate:
-    """Minimise the ML fit function; raise :class:`ModelError` if it does not converge."""
+def estimate(engine: Engine, start: np.ndarray | None = None, tol: float | None = None) -> Estimate:
+    """Minimise the ML fit function; raise :class:`ModelError` if it does not converge. ``tol``: the scoring
+    decrement at which :func:`_fisher` stops (default DECREMENT_TOL; the bootstrap uses a looser one)."""
+    tol = DECREMENT_TOL if tol is None else tol
     theta0 = start_values(engine) if start is None else np.asarray(start, float)
     if engine.q == 0:
         return Estimate(theta0, engine.objective(theta0) / 2, 0, True, 0.0)
     if not np.isfinite(engine.objective(theta0)):
         # make the start admissible: inflate variances
         theta0 = _admissible(engine, theta0)
-    theta, it, ok, mg = _fisher(engine, theta0)
+    theta, it, ok, mg = _fisher(engine, theta0, tol=tol)
     if not ok:
         # second attempt: quasi-Newton from the start values, then Fisher scoring again
         from scipy.optimize import minimize
@@ -690,7 +804,7 @@ def estimate(engine: Engine, start: np.ndarray | None = None) -> Estimate:
         res = minimize(engine.objective, theta0, jac=engine.gradient, method="BFGS",
                        options={"maxiter": 5000, "gtol": 1e-7})
         if np.isfinite(res.fun):
-            theta2, it2, ok, mg = _fisher(engine, res.x)
+            theta2, it2, ok, mg = _fisher(engine, res.x, tol=tol)
             theta, it = theta2, it + it2 + int(res.nit)
     if not ok:
         raise ModelError(

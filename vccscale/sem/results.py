@@ -378,6 +378,26 @@ class FitResult:
     def converged(self) -> bool:
         return True  # a result only exists for a converged fit
 
+    @property
+    def problems(self) -> tuple[str, ...]:
+        """Why the solution is improper, empty when it is proper: the engine's warnings (negative variances =
+        Heywood cases, a latent covariance matrix that is not positive definite) plus standardized loadings or
+        latent correlations beyond +-1. A fit with problems
+        is not reported as a result by the pipeline (its decisions become ``not_tested`` with these reasons)."""
+        out = list(self.warnings)
+        est = self.estimates
+        if len(est):
+            lv = set(est.loc[est["op"] == "=~", "lhs"])
+            bad = est[(est["op"] == "=~") & (est["std_all"].abs() > 1.0 + 1e-8)]
+            for r in bad.itertuples():
+                out.append(f"standardized loading of {r.rhs} on {r.lhs} is {r.std_all:.3f} (beyond +-1): a Heywood "
+                           "case")
+            cor = est[(est["op"] == "~~") & (est["lhs"] != est["rhs"]) & est["lhs"].isin(lv) & est["rhs"].isin(lv)
+                      & (est["std_all"].abs() > 1.0 + 1e-8)]
+            for r in cor.itertuples():
+                out.append(f"latent correlation of {r.lhs} and {r.rhs} is {r.std_all:.3f} (beyond +-1)")
+        return tuple(dict.fromkeys(out))
+
     def modindices(self, sort: bool = False, minimum_value: float = 0.0) -> pd.DataFrame:
         """Modification indices as ``lavaan::modindices(fit)``: lhs, op, rhs, group, mi, epc, sepc_lv, sepc_all."""
         df = modification_indices(self._state)
