@@ -693,3 +693,186 @@ def parallel_analysis(data: pd.DataFrame, items: list[str] | None = None, n_iter
                          index=pd.RangeIndex(1, p + 1, name="number"))
     return ParallelResult(_count(fa_obs, q_fa), _count(pc_obs, q_pc), scree, int(n_iter), float(quantile), meth,
                           seed if isinstance(seed, int) else None)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# EFA of an instrument, by construct group
+# ----------------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class EFAGroup:
+    """One EFA of :func:`efa_by_groups`: its constructs and items, the cases (rows with at least one answered item
+    of the group), the factors extracted (one per construct), KMO, Bartlett, parallel analysis, the solution and
+    ``status`` (ok | not_run) with ``notes`` (warnings of the extraction, why not run)."""
+
+    name: str
+    constructs: tuple[str, ...]
+    items: tuple[str, ...]
+    n: int
+    n_factors: int
+    status: str
+    notes: tuple[str, ...] = ()
+    result: EFAResult | None = None
+    parallel: ParallelResult | None = None
+    kmo: float = float("nan")
+    bartlett_chisq: float = float("nan")
+    bartlett_df: float = float("nan")
+    bartlett_pvalue: float = float("nan")
+    blocks: dict = field(default_factory=dict)
+
+    def assignment(self) -> pd.DataFrame:
+        """One row per item: its construct, primary factor (largest absolute pattern loading), that loading, the
+        factor most of the construct's items load on, and ``as_expected`` (the item's primary factor is its
+        construct's factor and no other construct claims that factor)."""
+        if self.result is None:
+            return pd.DataFrame(columns=["item", "construct", "factor", "loading", "construct_factor",
+                                         "as_expected"])
+        lam = self.result.loadings
+        owner = {i: c for c in self.constructs for i in self.blocks.get(c, ())}
+        prim = lam.abs().idxmax(axis=1)
+        rows = [{"item": i, "construct": owner.get(i, ""), "factor": prim[i], "loading": float(lam.loc[i, prim[i]])}
+                for i in lam.index]
+        df = pd.DataFrame(rows)
+        home = df.groupby("construct")["factor"].agg(lambda s: s.value_counts().sort_index().idxmax())
+        claimed = home.value_counts()
+        df["construct_factor"] = df["construct"].map(home)
+        df["as_expected"] = [bool(f == home[c] and claimed[home[c]] == 1) for f, c in zip(df["factor"],
+                                                                                        df["construct"])]
+        return df
+
+
+@dataclass(frozen=True)
+class EFAGroupsResult:
+    """EFAs of an instrument's items: ``scope`` (all | groups), the reason, and the :class:`EFAGroup` list."""
+
+    scope: str
+    reason: str
+    groups: tuple[EFAGroup, ...]
+    method: str
+    rotation: str
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per EFA: group, constructs, items, n, factors, parallel-analysis factors, KMO, Bartlett, fit
+        (psych's TLI, RMSEA, RMSR), items loading as expected, status, notes."""
+        rows = []
+        for g in self.groups:
+            fit = g.result.fit if g.result is not None else {}
+            a = g.assignment()
+            rows.append({"group": g.name, "constructs": len(g.constructs), "items": len(g.items), "n": g.n,
+                         "factors": g.n_factors,
+                         "parallel_factors": g.parallel.n_factors if g.parallel is not None else np.nan,
+                         "kmo": g.kmo, "bartlett_chisq": g.bartlett_chisq, "bartlett_df": g.bartlett_df,
+                         "bartlett_pvalue": g.bartlett_pvalue, "tli": fit.get("tli", np.nan),
+                         "rmsea": fit.get("rmsea", np.nan), "rms": fit.get("rms", np.nan),
+                         "as_expected": float(a["as_expected"].mean()) if len(a) else np.nan,
+                         "status": g.status, "notes": "; ".join(g.notes)})
+        return pd.DataFrame(rows)
+
+    def loadings_frame(self) -> pd.DataFrame:
+        """Pattern loadings of every EFA, long: group, item, construct, factor, loading, primary, h2."""
+        rows = []
+        for g in self.groups:
+            if g.result is None:
+                continue
+            a = g.assignment().set_index("item")
+            for item, lrow in g.result.loadings.iterrows():
+                for f, v in lrow.items():
+                    rows.append({"group": g.name, "item": item, "construct": a.loc[item, "construct"], "factor": f,
+                                 "loading": float(v), "primary": bool(a.loc[item, "factor"] == f),
+                                 "h2": float(g.result.communalities[item])})
+        return pd.DataFrame(rows, columns=["group", "item", "construct", "factor", "loading", "primary", "h2"])
+
+    def to_dict(self) -> dict:
+        return {"scope": self.scope, "reason": self.reason, "method": self.method, "rotation": self.rotation,
+                "groups": self.to_frame().to_dict(orient="records")}
+
+
+def efa_by_groups(data: pd.DataFrame, blocks: dict[str, list[str]], groups: list[tuple[str, list[str]]] | None = None,
+                  *, scope: str = "auto", min_ratio: float = 5.0, n_factors: int | None = None,
+                  method: str = "minres", rotation: str | None = "oblimin", n_iter: int = 20,
+                  seed: int | None = None) -> EFAGroupsResult:
+    """EFA of an instrument's items at a size the data carry.
+
+    ``blocks``: construct -> item columns. ``scope="all"``: one EFA of every item with ``n_factors`` factors
+    (default one per construct); ``"groups"``: one EFA per construct group (``groups``, e.g.
+    :func:`vccscale.validate.measurement.construct_groups`), each group split into consecutive parts with at least
+    ``min_ratio`` cases per item and constructs that share respondents, one factor per construct; ``"auto"``: all
+    when every pair of constructs shares respondents and n >= ``min_ratio`` x items, else groups. Cases of an EFA
+    are the rows with at least one answered item of it; correlations are pairwise-complete (psych's default).
+    Each EFA reports KMO, Bartlett's test, parallel analysis (``n_iter`` draws seeded by ``seed``) and psych's fit
+    statistics; an EFA that cannot run (fewer than 3 items, too few cases, no pair of answers) is ``not_run`` with
+    the reason."""
+    import warnings as _w
+
+    from .measurement import answered
+
+    if scope not in ("auto", "all", "groups"):
+        raise DataError(f"scope must be auto, all or groups, not {scope!r}", field="scope")
+    names = list(blocks)
+    all_items = [i for c in names for i in blocks[c]]
+    n_all = int(answered(data, all_items).sum())
+    rows = {c: answered(data, blocks[c]).to_numpy() for c in names}
+    disjoint = next(((a, b) for i, a in enumerate(names) for b in names[i + 1:] if not (rows[a] & rows[b]).any()),
+                    None)
+    ok_all = disjoint is None and n_all >= min_ratio * len(all_items)
+    why_all = (f"constructs {disjoint[0]} and {disjoint[1]} have no respondent in common" if disjoint else
+               f"{n_all} cases for {len(all_items)} items ({n_all / max(len(all_items), 1):.1f} per item; the rule "
+               f"asks for {min_ratio:g})")
+    if scope == "all" or (scope == "auto" and ok_all):
+        parts = [("all items", names)]
+        chosen = "all"
+        reason = (f"one EFA of all {len(all_items)} items: {why_all}" if ok_all else
+                  f"one EFA of all items, as the study file asks (efa.scope: all), although {why_all}")
+    else:
+        chosen = "groups"
+        parts = []
+        for gname, cs in (groups or [("all constructs", names)]):
+            cs = [c for c in cs if c in blocks]
+            cur: list[str] = []
+            chunks: list[list[str]] = []
+            for c in cs:
+                trial = cur + [c]
+                its = [i for x in trial for i in blocks[x]]
+                n = int(answered(data, its).sum())
+                if cur and (n < min_ratio * len(its) or any(not (rows[c] & rows[x]).any() for x in cur)):
+                    chunks.append(cur)
+                    cur = [c]
+                else:
+                    cur = trial
+            if cur:
+                chunks.append(cur)
+            for k, ch in enumerate(chunks):
+                parts.append((gname if len(chunks) == 1 else f"{gname} {k + 1}", ch))
+        reason = (f"{why_all}; so {len(parts)} EFAs of construct groups (one factor per construct, at least "
+                  f"{min_ratio:g} cases per item where possible)" if scope == "auto" else
+                  f"{len(parts)} EFAs of construct groups, as the study file asks (efa.scope: groups)")
+    out = []
+    for k, (gname, cs) in enumerate(parts):
+        its = [i for c in cs for i in blocks[c]]
+        sub = data.loc[answered(data, its), its]
+        nf = (n_factors or len(cs)) if chosen == "all" else len(cs)
+        notes: list[str] = []
+        g = dict(name=gname, constructs=tuple(cs), items=tuple(its), n=len(sub), n_factors=nf,
+                 blocks={c: tuple(blocks[c]) for c in cs})
+        if len(its) < 3 or nf >= len(its):
+            out.append(EFAGroup(**g, status="not_run", notes=(f"{len(its)} items for {nf} factor(s): too few",)))
+            continue
+        if len(sub) < min_ratio * len(its):
+            notes.append(f"{len(sub)} cases for {len(its)} items ({len(sub) / len(its):.1f} per item, below "
+                         f"{min_ratio:g})")
+        try:
+            with _w.catch_warnings(record=True) as caught:
+                _w.simplefilter("always")
+                res = efa(sub, its, nf, method=method, rotation=rotation)
+                pa = parallel_analysis(sub, its, n_iter=n_iter, seed=None if seed is None else [seed, 2, k],
+                                       method="minres" if method in ("principal", "pa") else method)
+                km = kmo(sub, its)
+                bt = bartlett(sub, its, n=len(sub))
+            notes += list(dict.fromkeys(str(w.message) for w in caught))
+        except (DataError, np.linalg.LinAlgError, ValueError) as exc:
+            msg = exc.message if isinstance(exc, DataError) else str(exc)
+            out.append(EFAGroup(**g, status="not_run", notes=tuple(notes) + (msg,)))
+            continue
+        grp = EFAGroup(**g, status="ok", notes=tuple(notes), result=res, parallel=pa, kmo=float(km.msa),
+                       bartlett_chisq=float(bt.chisq), bartlett_df=float(bt.df), bartlett_pvalue=float(bt.pvalue))
+        out.append(grp)
+    return EFAGroupsResult(chosen, reason, tuple(out), method, "none" if rotation is None else str(rotation))

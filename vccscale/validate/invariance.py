@@ -120,3 +120,153 @@ def invariance(data: pd.DataFrame, model: str, group: str, estimator: str = "ML"
     return InvarianceResult(group=group, groups=groups, estimator=estimator, fits=fits,
                             tests=pd.DataFrame(rows, columns=["compare", "chisq_diff", "df_diff", "pvalue",
                                                               "rmsea_d", "delta_cfi", "delta_rmsea"]), n=n)
+
+
+@dataclass(frozen=True)
+class InvarianceByConstruct:
+    """:func:`invariance_by_construct`: the invariance sequence of one joint model (``scope`` full) or of each
+    construct (``scope`` construct), and the reason. ``table``: one row per model and level with the fit, the
+    comparison with the previous level and whether the step holds by the delta-CFI rule."""
+
+    group: str
+    groups: tuple[str, ...]
+    scope: str
+    reason: str
+    estimator: str
+    missing: str
+    delta_cfi_rule: float
+    table: pd.DataFrame
+    notes: tuple[str, ...] = ()
+
+    def to_frame(self) -> pd.DataFrame:
+        return self.table.copy()
+
+    def reached(self) -> pd.DataFrame:
+        """Per model: the highest level whose every step so far holds by the delta-CFI rule."""
+        rows = []
+        for m, t in self.table.groupby("model", sort=False):
+            level = None
+            for r in t.itertuples():
+                if r.status == "failed":
+                    break
+                if r.level == "configural":
+                    level = "configural" if r.status == "ok" else None
+                elif level is not None and bool(r.holds):
+                    level = r.level
+                else:
+                    break
+            rows.append({"model": m, "reached": level or "none"})
+        return pd.DataFrame(rows)
+
+    def headline(self) -> dict:
+        reached = self.reached()["reached"].value_counts().to_dict()
+        return {"group": self.group, "groups": list(self.groups), "scope": self.scope, "models":
+                int(self.table["model"].nunique()), "reached": {str(k): int(v) for k, v in reached.items()},
+                "estimator": self.estimator, "missing": self.missing}
+
+    def to_dict(self) -> dict:
+        return {"group": self.group, "groups": list(self.groups), "scope": self.scope, "reason": self.reason,
+                "estimator": self.estimator, "missing": self.missing, "delta_cfi_rule": self.delta_cfi_rule,
+                "table": self.table.to_dict(orient="records"), "reached": self.reached().to_dict(orient="records"),
+                "notes": list(self.notes)}
+
+
+def invariance_by_construct(data: pd.DataFrame, blocks: dict[str, list[str]], group: str, *, estimator: str = "ML",
+                            missing: str = "listwise", levels: list[str] | tuple[str, ...] = ("configural", "metric",
+                                                                                               "scalar"),
+                            scope: str = "auto", min_ratio: float = 5.0, delta_cfi: float = 0.01,
+                            progress: Any = None) -> InvarianceByConstruct:
+    """Measurement invariance of an instrument's constructs across ``group`` at a size the data carry.
+
+    Constructs answered in every group are tested (others are listed in the notes). ``scope="full"``: one
+    multi-group model of all of them (:func:`invariance`); ``"construct"``: one sequence per construct;
+    ``"auto"``: full when its configural model has at least ``min_ratio`` cases per free parameter and every pair
+    of constructs shares respondents, else construct. A step holds when CFI drops by no more than ``delta_cfi``
+    (Cheung & Rensvold 2002); the chi-square difference (Satorra-Bentler for MLR) is reported beside it, and a
+    model with an improper solution (:attr:`vccscale.sem.FitResult.problems`) is flagged, never counted as
+    holding."""
+    from ..errors import VccscaleError
+    from ..sem import fit_cfa
+    from .measurement import answered, cfa_npar
+
+    if group not in data.columns:
+        from ..errors import DataError
+
+        raise DataError(f"group column {group!r} is not in the data", column=group)
+    groups = tuple(str(g) for g in pd.unique(data[group].dropna()))
+    gcol = data[group].astype(str)
+    notes: list[str] = []
+    measured = {}
+    for c, its in blocks.items():
+        per = {g: int(answered(data[gcol == g], its).sum()) for g in groups}
+        short = [g for g, n in per.items() if n < 10]
+        if short:
+            notes.append(f"{c}: not measured in every {group} (fewer than 10 respondents in {', '.join(short)})")
+        else:
+            measured[c] = its
+    G = len(groups)
+    ms = missing == "fiml"
+    cols = [i for its in measured.values() for i in its]
+    n_all = int(answered(data, cols, missing).sum()) if cols else 0
+    q_all = G * cfa_npar([len(v) for v in measured.values()], True) if measured else 0
+    names = list(measured)
+    disjoint = any(not (answered(data, measured[a]) & answered(data, measured[b])).any()
+                   for i, a in enumerate(names) for b in names[i + 1:])
+    full_ok = bool(measured) and not disjoint and n_all >= min_ratio * q_all
+    if scope == "full" or (scope == "auto" and full_ok and len(names) > 1):
+        chosen = "full"
+        parts = [("all constructs", names)]
+        reason = (f"one multi-group model of all {len(names)} constructs: {n_all} cases for {q_all} free parameters "
+                  "of the configural model" if full_ok else
+                  "one multi-group model of all constructs, as the study file asks (invariance.scope: full)")
+    else:
+        chosen = "construct"
+        parts = [(c, [c]) for c in names]
+        reason = ("one invariance sequence per construct, as the study file asks (invariance.scope: construct)"
+                  if scope == "construct" else
+                  (f"a multi-group model of all {len(names)} constructs would have {q_all} free parameters for "
+                   f"{n_all} cases (the rule asks for {min_ratio:g} per parameter)" if not disjoint else
+                   "some constructs have no respondent in common") + "; so one invariance sequence per construct")
+    del ms
+    rows = []
+    for k, (mname, cs) in enumerate(parts, 1):
+        syntax = "\n".join(f"{c} =~ {' + '.join(measured[c])}" for c in cs) + "\n"
+        its = [i for c in cs for i in measured[c]]
+        sub = data.loc[answered(data, its, missing) & data[group].notna(), its + [group]]
+        prev = None
+        for lv in levels:
+            row: dict[str, Any] = {"model": mname, "constructs": ", ".join(cs), "level": lv, "n": len(sub)}
+            try:
+                fit = fit_cfa(sub, syntax, estimator=estimator, group=group, group_equal=list(LEVELS[lv]),
+                              missing=missing)
+            except (VccscaleError, np.linalg.LinAlgError, ValueError, ArithmeticError) as exc:
+                msg = exc.message if isinstance(exc, VccscaleError) else str(exc)
+                row.update(status="failed", problems=msg, holds=False)
+                rows.append(row)
+                break
+            rob = estimator == "MLR"
+            f = fit.fit
+            row.update(chisq=f.get("chisq.scaled" if rob else "chisq"), df=f.get("df"),
+                       pvalue=f.get("pvalue.scaled" if rob else "pvalue"),
+                       cfi=f.get("cfi.robust" if rob else "cfi"), rmsea=f.get("rmsea.robust" if rob else "rmsea"),
+                       srmr=f.get("srmr"), status="improper" if fit.problems else "ok",
+                       problems="; ".join(fit.problems))
+            if prev is not None:
+                d = difference_test(fit, prev, estimator, G)
+                cfi_ok = bool(np.isfinite(d["delta_cfi"]) and d["delta_cfi"] >= -delta_cfi)
+                row.update(compare=f"{lv} vs {levels[levels.index(lv) - 1]}", chisq_diff=d["chisq_diff"],
+                           df_diff=d["df_diff"], pvalue_diff=d["pvalue"], delta_cfi=d["delta_cfi"],
+                           delta_rmsea=d["delta_rmsea"], holds=bool(cfi_ok and row["status"] == "ok"))
+                if not np.isfinite(d["delta_cfi"]):
+                    row["problems"] = "; ".join(x for x in (row["problems"], "delta CFI not available") if x)
+            else:
+                row["holds"] = row["status"] == "ok"
+            rows.append(row)
+            prev = fit
+        if progress:
+            progress(k, len(parts), mname)
+    cols_out = ["model", "constructs", "level", "n", "chisq", "df", "pvalue", "cfi", "rmsea", "srmr", "compare",
+                "chisq_diff", "df_diff", "pvalue_diff", "delta_cfi", "delta_rmsea", "holds", "status", "problems"]
+    table = pd.DataFrame(rows).reindex(columns=cols_out)
+    return InvarianceByConstruct(group, groups, chosen, reason, estimator, missing, float(delta_cfi), table,
+                                 tuple(notes))

@@ -341,7 +341,191 @@ def common_latent_factor(data: pd.DataFrame, blocks: Mapping[str, Iterable[str]]
     return out
 
 
+# ----------------------------------------------------------------------------------------------------------
+# HTMT for instruments with versions: each pair on the respondents who answered both
+# ----------------------------------------------------------------------------------------------------------
+def htmt_pairs(data: pd.DataFrame, blocks: Mapping[str, Iterable[str]], variant: str = "htmt2", *,
+               absolute: bool = True, n_boot: int = 0, ci: float = 0.95,
+               seed: int | np.random.Generator | None = None) -> pd.DataFrame:
+    """HTMT of every pair of constructs, each pair on the rows that answered every item of both (listwise within
+    the pair): ``semTools::htmt`` applied to that pair's data. With respondent versions (provider / customer,
+    stakeholder roles) a listwise matrix over all constructs would keep nobody, and pairs that no respondent
+    answered together get NaN (``n`` = 0). Columns: a, b, htmt, n, and ci_lower / ci_upper with ``n_boot``
+    percentile bootstrap draws (one seeded generator, pairs in order)."""
+    if variant not in ("htmt2", "htmt"):
+        raise DataError(f"unknown HTMT variant {variant!r}: use 'htmt2' or 'htmt'", field="variant")
+    bl = {str(k): list(v) for k, v in blocks.items()}
+    names = list(bl)
+    rng = rng_from(seed) if n_boot else None
+    rows = []
+    for i, a in enumerate(names):
+        for b in names[i + 1:]:
+            cols = bl[a] + [c for c in bl[b] if c not in bl[a]]
+            x = data[cols].apply(pd.to_numeric, errors="coerce").dropna()
+            row = {"a": a, "b": b, "htmt": np.nan, "n": int(len(x))}
+            if n_boot:
+                row.update(ci_lower=np.nan, ci_upper=np.nan)
+            if len(x) >= 3 and len(bl[a]) >= 2 and len(bl[b]) >= 2:
+                idx = [np.arange(len(bl[a])), np.arange(len(bl[a]), len(cols))]
+                arr = x.to_numpy(dtype=float)
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    m = _htmt_matrix(np.corrcoef(arr, rowvar=False), idx, variant, absolute)
+                row["htmt"] = float(m[0, 1])
+                if n_boot:
+                    draws = np.empty(int(n_boot))
+                    for k in range(int(n_boot)):
+                        samp = arr[rng.integers(0, len(arr), len(arr))]
+                        with np.errstate(invalid="ignore", divide="ignore"):
+                            draws[k] = _htmt_matrix(np.corrcoef(samp, rowvar=False), idx, variant, absolute)[0, 1]
+                    al = (1 - ci) / 2
+                    if np.isfinite(draws).any():
+                        row.update(ci_lower=float(np.nanquantile(draws, al)), ci_upper=float(np.nanquantile(draws, 1 - al)))
+            rows.append(row)
+    return pd.DataFrame(rows, columns=["a", "b", "htmt", "n"] + (["ci_lower", "ci_upper"] if n_boot else []))
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Common-method checks of an instrument
+# ----------------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class CommonMethodResult:
+    """Harman's single-factor test per construct group and the marker-variable technique (Lindell & Whitney
+    2001). ``harman``: one row per group (group, n_items, n, share, flagged). ``marker``: one row per construct (r
+    with the marker score, p, n). ``adjusted``: one row per pair of constructs (r, p, r_adjusted, p_adjusted, n);
+    ``r_m``: the smallest positive construct-marker correlation, the CMV estimate."""
+
+    harman: pd.DataFrame
+    marker: pd.DataFrame | None
+    adjusted: pd.DataFrame | None
+    r_m: float | None
+    marker_items: tuple[str, ...]
+    notes: tuple[str, ...] = ()
+
+    def to_frame(self) -> pd.DataFrame:
+        """One long table: check (harman | marker | adjusted), what, n, value, pvalue, value_adjusted,
+        pvalue_adjusted, flagged."""
+        rows = [{"check": "harman", "what": r.group, "n": r.n, "value": r.share, "flagged": bool(r.flagged)}
+                for r in self.harman.itertuples()]
+        if self.marker is not None:
+            rows += [{"check": "marker", "what": r.construct, "n": r.n, "value": r.r, "pvalue": r.pvalue}
+                     for r in self.marker.itertuples()]
+        if self.adjusted is not None:
+            rows += [{"check": "adjusted", "what": f"{r.a} ~~ {r.b}", "n": r.n, "value": r.r, "pvalue": r.pvalue,
+                      "value_adjusted": r.r_adjusted, "pvalue_adjusted": r.p_adjusted,
+                      "flagged": bool(r.pvalue < 0.05 and not r.p_adjusted < 0.05)}
+                     for r in self.adjusted.itertuples()]
+        return pd.DataFrame(rows, columns=["check", "what", "n", "value", "pvalue", "value_adjusted",
+                                           "pvalue_adjusted", "flagged"])
+
+    def headline(self) -> dict:
+        out = {"harman_max_share": float(self.harman["share"].max()) if len(self.harman) else None,
+               "harman_flagged": list(self.harman.loc[self.harman["flagged"], "group"]) if len(self.harman) else [],
+               "marker": bool(self.marker is not None), "r_m": self.r_m}
+        if self.adjusted is not None and len(self.adjusted):
+            sig = self.adjusted["pvalue"] < 0.05
+            out.update(correlations_significant=int(sig.sum()),
+                       significant_after_adjustment=int((sig & (self.adjusted["p_adjusted"] < 0.05)).sum()))
+        return out
+
+    def to_dict(self) -> dict:
+        return {"harman": self.harman.to_dict(orient="records"),
+                "marker": None if self.marker is None else self.marker.to_dict(orient="records"),
+                "adjusted": None if self.adjusted is None else self.adjusted.to_dict(orient="records"),
+                "r_m": self.r_m, "marker_items": list(self.marker_items), "notes": list(self.notes)}
+
+
+def _r_p(x: np.ndarray, y: np.ndarray) -> tuple[float, float, int]:
+    from scipy import stats
+
+    ok = np.isfinite(x) & np.isfinite(y)
+    n = int(ok.sum())
+    if n < 4 or np.std(x[ok]) == 0 or np.std(y[ok]) == 0:
+        return np.nan, np.nan, n
+    r = float(np.corrcoef(x[ok], y[ok])[0, 1])
+    t = r * math.sqrt((n - 2) / max(1 - r * r, 1e-300))
+    return r, float(2 * stats.t.sf(abs(t), n - 2)), n
+
+
+def common_method(data: pd.DataFrame, blocks: Mapping[str, Iterable[str]], by: str | None = None, *,
+                  marker: Iterable[str] | None = None, min_answered: float = 0.5,
+                  threshold: float = 0.50) -> CommonMethodResult:
+    """Common-method checks for an instrument (Podsakoff et al. 2003):
+
+    * Harman's single-factor test (:func:`harman_single_factor`, principal components) on all substantive items,
+      within each value of ``by`` (e.g. the questionnaire version: the items its respondents answered), or on all
+      rows when ``by`` is None; a first component above ``threshold`` of the variance is flagged (a share below it
+      does not rule CMV out).
+    * With ``marker`` items (a theoretically unrelated marker variable the instrument collects): the
+      correlation-based marker technique of Lindell & Whitney (2001). Scale scores are item means when at least
+      ``min_answered`` of the items are answered. r_M = the smallest positive correlation of the marker score with
+      a construct score (their conservative estimate of common-method variance); every construct correlation
+      r_U is adjusted to r_A = (r_U - r_M) / (1 - r_M) and tested by t = r_A sqrt((n - 3) / (1 - r_A^2)) on
+      n - 3 df. Correlations that are significant before but not after the adjustment are flagged."""
+    from scipy import stats
+
+    bl = {str(k): list(v) for k, v in blocks.items()}
+    notes: list[str] = []
+    hrows = []
+    all_items = [i for its in bl.values() for i in its]
+    parts = ([(f"{by} = {v}", data[data[by].astype(str) == v]) for v in sorted(data[by].dropna().astype(str).unique())]
+             if by is not None and by in data.columns else [("all respondents", data)])
+    for gname, part in parts:
+        its = [i for i in all_items if part[i].notna().any()]
+        if len(its) < 3:
+            continue
+        sub = part.loc[part[its].notna().any(axis=1), its]
+        its = [i for i in its if sub[i].notna().sum() > 2 and sub[i].std() > 0]
+        try:
+            h = harman_single_factor(sub, its, threshold=threshold)
+        except (DataError, np.linalg.LinAlgError, ValueError) as exc:
+            notes.append(f"Harman's test of {gname}: {exc}")
+            continue
+        hrows.append({"group": gname, "n_items": len(its), "n": h.n_obs, "share": h.share, "flagged": h.flagged})
+    harman = pd.DataFrame(hrows, columns=["group", "n_items", "n", "share", "flagged"])
+    if len(harman) and harman["flagged"].any():
+        notes.append("Harman's single factor takes more than half of the item variance in: "
+                     + ", ".join(harman.loc[harman["flagged"], "group"]))
+    mk = [m for m in (marker or []) if m in data.columns]
+    if not mk:
+        notes.append("no marker variable in the data: the marker-variable technique was not applied (add the "
+                     "'marker' block to instrument.blocks to collect one)")
+        return CommonMethodResult(harman, None, None, None, (), tuple(notes))
+
+    def score(items: list[str]) -> np.ndarray:
+        x = data[items].apply(pd.to_numeric, errors="coerce")
+        need = math.ceil(min_answered * len(items) - 1e-9)
+        return x.mean(axis=1).where(x.notna().sum(axis=1) >= need).to_numpy(dtype=float)
+
+    ms = score(mk)
+    scores = {c: score(its) for c, its in bl.items()}
+    mrows = []
+    for c, sc in scores.items():
+        r, p, n = _r_p(sc, ms)
+        mrows.append({"construct": c, "r": r, "pvalue": p, "n": n})
+    mtab = pd.DataFrame(mrows, columns=["construct", "r", "pvalue", "n"])
+    pos = mtab["r"][mtab["r"] > 0]
+    r_m = float(pos.min()) if len(pos) else 0.0
+    arows = []
+    names = list(scores)
+    for i, a in enumerate(names):
+        for b in names[i + 1:]:
+            r, p, n = _r_p(scores[a], scores[b])
+            ra = pa = np.nan
+            if np.isfinite(r) and n > 3:
+                ra = (r - r_m) / (1 - r_m)
+                t = ra * math.sqrt((n - 3) / max(1 - ra * ra, 1e-300))
+                pa = float(2 * stats.t.sf(abs(t), n - 3))
+            arows.append({"a": a, "b": b, "r": r, "pvalue": p, "r_adjusted": ra, "p_adjusted": pa, "n": n})
+    adj = pd.DataFrame(arows, columns=["a", "b", "r", "pvalue", "r_adjusted", "p_adjusted", "n"])
+    lost = adj[(adj["pvalue"] < 0.05) & ~(adj["p_adjusted"] < 0.05)]
+    notes.append(f"marker variable ({len(mk)} items): r_M = {r_m:.3f}; {len(lost)} of "
+                 f"{int((adj['pvalue'] < 0.05).sum())} significant construct correlations lose significance after "
+                 "the Lindell-Whitney adjustment")
+    return CommonMethodResult(harman, mtab, adj, r_m, tuple(mk), tuple(notes))
+
+
 __all__ = [
+    "CommonMethodResult",
     "FornellLarckerResult",
     "HTMTResult",
     "HarmanResult",
@@ -349,6 +533,8 @@ __all__ = [
     "common_latent_factor",
     "cross_loadings",
     "fornell_larcker",
+    "common_method",
     "harman_single_factor",
     "htmt",
+    "htmt_pairs",
 ]
