@@ -123,7 +123,7 @@ def test_select_hypotheses(registry):
 
 def test_models_section_schema(tmp_path):
     s = ModelsSection()
-    assert (s.hypotheses, s.adjust, s.alpha, s.estimator, s.bootstrap) == ("all", "holm", 0.05, "ML", 5000)
+    assert (s.hypotheses, s.adjust, s.alpha, s.estimator, s.bootstrap, s.equivalence_bound) == ("all", "holm", 0.05, "ML", 1000, 0.10)
     m = ModelsSection(hypotheses=["H1", "A"], controls=["x_trust"], estimator="MLR", adjust="bh", alpha=0.01,
                       bootstrap=1000, bootstrap_seed=7, group_by_perspective=False)
     assert m.hypotheses == ["H1", "A"]

@@ -93,9 +93,10 @@ from .library import (
     select_hypotheses,
 )
 
-__all__ = ["DECISIONS", "HypothesisResult", "p_adjust", "results_frame", "test_hypotheses"]
+__all__ = ["DECISIONS", "CongruenceData", "HypothesisResult", "ImproperSolution", "congruence_relations",
+           "hypothesis_tables", "p_adjust", "results_frame", "scale_bounds", "scale_score", "test_hypotheses"]
 
-DECISIONS = ("supported", "not_supported", "partial", "not_tested")
+DECISIONS = ("supported", "partial", "inconclusive", "not_supported", "not_tested")
 HTMT_CUTOFF = 0.85
 DELTA_CFI = -0.01
 MIN_ANSWERED = 0.5   # share of a scale's items a respondent must answer for a scale score (as clean.scoring)
@@ -118,6 +119,9 @@ class HypothesisResult:
     comparisons: tuple[dict, ...] = ()
     model: str = ""
     untested: tuple[tuple[str, str], ...] = field(default_factory=tuple)
+    fit: dict = field(default_factory=dict)
+    flags: tuple[str, ...] = ()
+    short_reason: str = ""
 
     def to_dict(self) -> dict:
         return {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.__dict__.items()}
@@ -201,13 +205,38 @@ def _param(name: str, r: pd.Series, sign: str, kind: str) -> dict:
             "p_directional": _directional_p(float(r["est"]), float(r["pvalue"]), sign)}
 
 
-class _Fitter:
-    """Fits and caches generated models."""
+class ImproperSolution(VccscaleError):
+    """A model the decision rests on has an improper solution (Heywood case, non-positive-definite latent
+    covariance matrix, standardized values beyond +-1): its estimates are not reported as a result."""
 
-    def __init__(self, registry: Registry, data: pd.DataFrame, settings) -> None:
+
+def _proper(fit, what: str):
+    if fit.problems:
+        raise ImproperSolution(f"the {what} has an improper solution: " + "; ".join(fit.problems[:3])
+                               + ("; ..." if len(fit.problems) > 3 else ""))
+    return fit
+
+
+class _Fitter:
+    """Fits and caches generated models (``missing``: fiml or listwise, as the study's other latent models)."""
+
+    def __init__(self, registry: Registry, data: pd.DataFrame, settings, missing: str = "listwise",
+                 min_answered: float = MIN_ANSWERED) -> None:
         self.registry, self.data, self.s = registry, data, settings
+        self.missing, self.min_answered = missing, min_answered
         self.columns = set(data.columns)
         self.cache: dict[str, Any] = {}
+
+    def _fiml_ok(self, syntax: str) -> str:
+        """FIML is not available with exogenous observed covariates (controls): those models run listwise."""
+        if self.missing != "fiml":
+            return "listwise"
+        from ..sem.model import build_partable
+
+        try:
+            return "listwise" if build_partable(syntax).ov_x else "fiml"
+        except VccscaleError:
+            return "fiml"
 
     def sem(self, syntax: str, group: str | None = None, group_equal=()):
         from ..sem import fit_sem
@@ -215,7 +244,7 @@ class _Fitter:
         key = f"{group}|{','.join(group_equal)}|{syntax}"
         if key not in self.cache:
             self.cache[key] = fit_sem(self.data, syntax, estimator=self.s.estimator, group=group,
-                                      group_equal=list(group_equal))
+                                      group_equal=list(group_equal), missing=self._fiml_ok(syntax))
         return self.cache[key]
 
     def cfa(self, syntax: str):
@@ -223,7 +252,7 @@ class _Fitter:
 
         key = f"cfa|{syntax}"
         if key not in self.cache:
-            self.cache[key] = fit_cfa(self.data, syntax, estimator=self.s.estimator)
+            self.cache[key] = fit_cfa(self.data, syntax, estimator=self.s.estimator, missing=self._fiml_ok(syntax))
         return self.cache[key]
 
     def scalar(self, construct: str, group: str, groups: tuple) -> dict:
@@ -238,7 +267,7 @@ class _Fitter:
         """The scale score of ``cid`` per row (see :func:`scale_score`), cached: (score, "") or (None, reason)."""
         key = ("score", cid)
         if key not in self.cache:
-            self.cache[key] = scale_score(self.registry, cid, self.data)
+            self.cache[key] = scale_score(self.registry, cid, self.data, self.min_answered)
         return self.cache[key]
 
     def spec(self, plans, **kw) -> ModelSpec:
@@ -246,17 +275,19 @@ class _Fitter:
                            group_by_perspective=self.s.group_by_perspective, **kw)
 
 
-def scale_score(registry: Registry, cid: str, data: pd.DataFrame) -> tuple[pd.Series | None, str]:
+def scale_score(registry: Registry, cid: str, data: pd.DataFrame, min_answered: float = MIN_ANSWERED
+                ) -> tuple[pd.Series | None, str]:
     """Scale score of ``cid`` per row: the unit-weighted mean of its block scores (one block for a reflective
     construct, one per sub-activity for a composite), a block's score being the mean of its answered items when
-    at least half of them are answered (else missing); a composite is missing when a sub-activity score is."""
+    at least ``min_answered`` (default half) of them are answered (else missing); a composite is missing when a
+    sub-activity score is."""
     blocks, why = score_blocks(registry, cid, set(data.columns))
     if blocks is None:
         return None, why
     parts = []
     for its in blocks.values():
         x = data[its].apply(pd.to_numeric, errors="coerce").astype(float)
-        need = np.ceil(MIN_ANSWERED * len(its) - 1e-9)
+        need = np.ceil(min_answered * len(its) - 1e-9)
         parts.append(x.mean(axis=1).where(x.notna().sum(axis=1) >= need))
     score = pd.concat(parts, axis=1).mean(axis=1, skipna=False) if len(parts) > 1 else parts[0]
     return score.rename(cid), ""
@@ -468,7 +499,7 @@ def _group_difference(c: Component, fx: _Fitter) -> dict:
     if c.sign == "=":
         holds = not part[1] < s.alpha
         comps[-1]["holds"] = holds
-        return {"params": params, "comparisons": comps, "null": (name, part[1], holds), "note": note}
+        return {"params": params, "comparisons": comps, "null": (name, part[1], holds, False), "note": note}
     return {"params": params, "comparisons": comps, "directional": (name, part[1], part[1] < s.alpha), "note": note}
 
 
@@ -487,18 +518,17 @@ def _surface_part(k: str, expect: str, row: pd.Series, alpha: float, relation: s
     name = f"{relation}: {k} {expect}"
     if sign == "0":
         holds = not (np.isfinite(p) and p < alpha)
-        return param, "null", (name, p, holds)
+        return param, "null", (name, p, holds, False)
     return param, "directional", (name, pdir, bool(np.isfinite(pdir) and pdir < alpha))
 
 
-def _congruence(c: Component, fx: _Fitter) -> dict:
-    """Evidence of a congruence component: ``untested`` (reason) or params, comparison, parts, note."""
-    from ..errors import DataError, ModelError
+def _congruence_frame(c: Component, fx: _Fitter) -> dict:
+    """The X, Y, Z frame of a congruence component (scale scores; provider vs customer ratings of the same
+    construct paired by dyad), its bounds and how it was built: ``{"frame", "how", "dyad", "bounds", "family"}`` or
+    ``{"untested": reason}``."""
+    from ..errors import DataError
     from .dyadic import pair_dyads
-    from .rsa import rsa
 
-    s = fx.s
-    relation = c.relation or f"congruence ({c.frm}, {c.y}) -> {c.to}"
     scores = {}
     for cid in dict.fromkeys((c.frm, c.y, c.to)):
         sc, why = fx.score(cid)
@@ -532,6 +562,70 @@ def _congruence(c: Component, fx: _Fitter) -> dict:
         how = f"X = {c.frm}, Y = {c.y}, Z = {c.to} (scale scores of the same respondent row)"
     z = frame["Z"].dropna()
     family = "binomial" if len(z) and z.isin([0.0, 1.0]).all() and z.nunique() == 2 else "gaussian"
+    return {"frame": frame, "how": how, "dyad": dyad, "bounds": bx, "family": family}
+
+
+@dataclass(frozen=True)
+class CongruenceData:
+    """The data of one congruence relation of a chosen hypothesis: ``frame`` (columns X, Y, Z; None when it cannot
+    be built, with ``reason``), the scale (min, max) of X and Y, the model family, how X, Y and Z were formed, and
+    readable labels."""
+
+    hypothesis: str
+    label: str
+    x: str
+    y: str
+    z: str
+    frame: pd.DataFrame | None
+    scale: tuple[float, float]
+    family: str
+    how: str
+    reason: str
+    x_label: str
+    y_label: str
+    z_label: str
+
+
+def congruence_relations(registry: Registry, models: Any, data: pd.DataFrame, *, hypotheses: Any = "all",
+                         min_answered: float = MIN_ANSWERED) -> list[CongruenceData]:
+    """Every congruence relation of the hypotheses chosen by ``models`` (a ModelsSection; ``hypotheses`` = "all" or
+    ids narrows them) with its X, Y, Z data, built exactly as :func:`test_hypotheses` builds them."""
+    s = _settings(models)
+    chosen = select_hypotheses(registry, s.hypotheses, s.families)
+    if hypotheses != "all":
+        keep = set(hypotheses)
+        chosen = [h for h in chosen if h.id in keep]
+    fx = _Fitter(registry, data, s, min_answered=min_answered)
+    cols = set(data.columns)
+    out = []
+    for h in chosen:
+        plan = plan_hypothesis(registry, h, cols, group_by_perspective=s.group_by_perspective)
+        for c in plan.components:
+            if c.kind != "congruence":
+                continue
+            label = c.relation or f"congruence ({c.frm}, {c.y}) -> {c.to}"
+            names = {k: (registry.constructs[k].name if k in registry.constructs else k) for k in (c.frm, c.y, c.to)}
+            g = _congruence_frame(c, fx)
+            same = c.frm == c.y
+            xl = f"{names[c.frm]} (provider)" if same else names[c.frm]
+            yl = f"{names[c.y]} (customer)" if same else names[c.y]
+            out.append(CongruenceData(h.id, label, c.frm, c.y, c.to, g.get("frame"), tuple(g.get("bounds", (1, 7))),
+                                      g.get("family", "gaussian"), g.get("how", ""), g.get("untested", ""), xl, yl,
+                                      names[c.to]))
+    return out
+
+
+def _congruence(c: Component, fx: _Fitter) -> dict:
+    """Evidence of a congruence component: ``untested`` (reason) or params, comparison, parts, note."""
+    from ..errors import DataError, ModelError
+    from .rsa import rsa
+
+    s = fx.s
+    relation = c.relation or f"congruence ({c.frm}, {c.y}) -> {c.to}"
+    g = _congruence_frame(c, fx)
+    if "untested" in g:
+        return g
+    frame, how, dyad, bx, family = g["frame"], g["how"], g["dyad"], g["bounds"], g["family"]
     try:
         res = rsa(frame, "X", "Y", "Z", center="midpoint", scale_min=bx[0], scale_max=bx[1], family=family)
     except (DataError, ModelError, ValueError, np.linalg.LinAlgError) as exc:
@@ -610,9 +704,11 @@ def _evaluate(plan: HypothesisPlan, plans_for_model: list[HypothesisPlan], fx: _
     notes: list[str] = []
     single = [c for c in plan.components if c.kind in ("path", "indirect", "covariance", "nested")]
     spec = fit = None
+    info: dict[str, Any] = {}
     if single:
         spec = fx.spec(plans_for_model)
-        fit = fx.sem(spec.syntax)
+        fit = _proper(fx.sem(spec.syntax), "hypothesis model")
+        info = _fit_info(fit, spec)
     for c in plan.components:
         if c.kind == "path":
             lab = spec.label(c.frm, c.to)
@@ -635,16 +731,25 @@ def _evaluate(plan: HypothesisPlan, plans_for_model: list[HypothesisPlan], fx: _
             if "indirect (delta-method CI; bootstrap in vccscale.models.mediation)" not in methods:
                 methods.append("indirect (delta-method CI; bootstrap in vccscale.models.mediation)")
         elif c.kind == "nested":
-            cons = fx.sem(fx.spec(plans_for_model, zero=c.paths).syntax)
+            cons = _proper(fx.sem(fx.spec(plans_for_model, zero=c.paths).syntax), "model with the zero paths fixed")
             d = _compare(cons, fit, s.estimator)
+            bound = s.equivalence_bound
+            tost = []
             for f, t in c.paths:
                 if (f, t) in spec.paths:
-                    params.append(_param(f"{f} -> {t}", _row(fit, spec.paths[(f, t)]), "0", "path"))
-            holds = not d["pvalue"] < s.alpha
+                    p = _param(f"{f} -> {t}", _row(fit, spec.paths[(f, t)]), "0", "path")
+                    p.update(_tost(p, bound))
+                    params.append(p)
+                    tost.append(p["p_equivalence"])
+            p_eq = float(max(tost)) if tost else float("nan")
+            rejected = bool(d["pvalue"] < s.alpha)
+            equivalent = bool(np.isfinite(p_eq) and p_eq < s.alpha)
             comps.append({"name": f"{len(c.paths)} path(s) of sign 0 fixed to 0 vs free", "kind": "nested",
-                          "paths": [f"{f} -> {t}" for f, t in c.paths], **d, "holds": holds})
-            nulls.append(("paths = 0", d["pvalue"], holds))
-            methods.append("nested comparison (paths = 0 vs free: chi-square difference, AIC, BIC)")
+                          "paths": [f"{f} -> {t}" for f, t in c.paths], **d, "holds": not rejected,
+                          "equivalence_bound": bound, "p_equivalence": p_eq, "equivalent": equivalent})
+            nulls.append((f"{len(c.paths)} path(s) = 0", d["pvalue"], not rejected, equivalent))
+            methods.append(f"nested comparison (paths = 0 vs free: chi-square difference, AIC, BIC) and equivalence "
+                           f"tests of each zero path (TOST, |standardized path| < {bound:g})")
         elif c.kind == "multigroup":
             groups = list(pd.unique(fx.data[c.group].dropna()))
             if len(groups) < 2:
@@ -654,8 +759,9 @@ def _evaluate(plan: HypothesisPlan, plans_for_model: list[HypothesisPlan], fx: _
             mg_plan = HypothesisPlan(plan.hypothesis, (Component("path", "?", frm=c.frm, to=c.to),), ())
             free_spec = fx.spec([mg_plan], groups=G)
             eq_spec = fx.spec([mg_plan], groups=G, equal=[(c.frm, c.to)])
-            free = fx.sem(free_spec.syntax, group=c.group, group_equal=("loadings",))
-            cons = fx.sem(eq_spec.syntax, group=c.group, group_equal=("loadings",))
+            free = _proper(fx.sem(free_spec.syntax, group=c.group, group_equal=("loadings",)), "multi-group model")
+            cons = _proper(fx.sem(eq_spec.syntax, group=c.group, group_equal=("loadings",)),
+                           "multi-group model with the path equal")
             d = _compare(cons, free, s.estimator, G)
             lab = free_spec.paths[(c.frm, c.to)]
             ests = {}
@@ -670,7 +776,7 @@ def _evaluate(plan: HypothesisPlan, plans_for_model: list[HypothesisPlan], fx: _
             if c.sign == "=":
                 holds = not d["pvalue"] < s.alpha
                 comps[-1]["holds"] = holds
-                nulls.append((comps[-1]["name"], d["pvalue"], holds))
+                nulls.append((comps[-1]["name"], d["pvalue"], holds, False))
             else:
                 ok_dir = True
                 parts = [x.strip() for x in expect.split(">")] if ">" in expect else []
@@ -686,19 +792,25 @@ def _evaluate(plan: HypothesisPlan, plans_for_model: list[HypothesisPlan], fx: _
             lines, _, _ = measurement_lines(fx.registry, c.constructs, fx.columns)
             order = ("configural", "metric", "scalar", "strict")
             levels = order[: order.index(c.level or "scalar") + 1]
-            res = invariance(fx.data, "\n".join(lines), c.group, estimator=s.estimator, levels=levels)
+            res = invariance(fx.data, "\n".join(lines), c.group, estimator=s.estimator, levels=levels,
+                             missing=fx._fiml_ok("\n".join(lines)))
+            for lv, f in res.fits.items():
+                _proper(f, f"{lv} invariance model")
             rows = res.tests.to_dict(orient="records")
-            holds = all(r["delta_cfi"] >= DELTA_CFI for r in rows)
+            holds = all(np.isfinite(r["delta_cfi"]) and r["delta_cfi"] >= DELTA_CFI for r in rows)
             pmin = min((r["pvalue"] for r in rows), default=float("nan"))
             comps.append({"name": f"{c.level} invariance of {', '.join(c.constructs)} by {c.group}",
                           "kind": "invariance", "steps": rows, "holds": holds})
-            nulls.append((comps[-1]["name"], pmin, holds))
-            methods.append(f"measurement invariance up to {c.level} (delta CFI >= -.01)")
+            # the delta-CFI rule is an approximate-fit criterion (a drop in CFI of at most .01), not the
+            # non-rejection of a chi-square difference: it counts as shown when it holds at every step
+            nulls.append((comps[-1]["name"], pmin, holds, holds))
+            methods.append(f"measurement invariance up to {c.level} (delta CFI >= -.01 at every step; chi-square "
+                           "differences reported)")
         elif c.kind == "distinct":
             from ..validate.validity import htmt
 
             lines, _, _ = measurement_lines(fx.registry, c.constructs, fx.columns)
-            k_fit = fx.cfa("\n".join(lines))
+            k_fit = _proper(fx.cfa("\n".join(lines)), f"{len(c.constructs)}-factor model")
             blocks = {}
             for cid in c.constructs:
                 con = fx.registry.constructs[cid]
@@ -760,18 +872,55 @@ def _evaluate(plan: HypothesisPlan, plans_for_model: list[HypothesisPlan], fx: _
                 m = "ICC(1) of scale scores with the one-way ANOVA F test"
                 if m not in methods:
                     methods.append(m)
-    return params, comps, directional, nulls, methods, untested, notes
+    return params, comps, directional, nulls, methods, untested, notes, info
+
+
+def _tost(p: dict, bound: float) -> dict:
+    """Two one-sided tests (TOST) that a path lies within +-``bound`` on the standardized (std.all) scale: the SE
+    of the standardized estimate is the unstandardized SE times std_all / est (the standardization treated as
+    fixed); p = the larger of the two one-sided normal p-values."""
+    from scipy import stats
+
+    est, se, std = p["est"], p["se"], p["std_all"]
+    if not (np.isfinite(est) and np.isfinite(se) and np.isfinite(std)) or est == 0 or se <= 0:
+        return {"se_std": float("nan"), "p_equivalence": float("nan"), "equivalence_bound": bound}
+    se_std = abs(std / est) * se
+    p_low = float(stats.norm.sf((std + bound) / se_std))
+    p_high = float(stats.norm.sf((bound - std) / se_std))
+    return {"se_std": se_std, "p_equivalence": max(p_low, p_high), "equivalence_bound": bound}
+
+
+def _fit_info(fit, spec: ModelSpec) -> dict:
+    """What the report shows of a hypothesis model: n, estimator, missing, fit measures, R² of its endogenous
+    constructs."""
+    f = fit.fit
+    rob = fit.estimator == "MLR"
+    r2 = fit.r2 if isinstance(fit.r2, pd.Series) else pd.Series(dtype=float)
+    endo = {k: float(v) for k, v in r2.items() if k in spec.constructs}
+    return {"n": int(sum(fit.nobs)), "estimator": fit.estimator, "missing": fit.missing, "npar": int(f["npar"]),
+            "chisq": float(f["chisq.scaled" if rob else "chisq"]), "df": float(f["df"]),
+            "pvalue": float(f["pvalue.scaled" if rob else "pvalue"]), "cfi": float(f["cfi.robust" if rob else "cfi"]),
+            "tli": float(f["tli.robust" if rob else "tli"]), "rmsea": float(f["rmsea.robust" if rob else "rmsea"]),
+            "srmr": float(f["srmr"]), "aic": float(f["aic"]), "bic": float(f["bic"]), "r2": endo}
 
 
 # ----------------------------------------------------------------------------------------------------------
 # Main entry
 # ----------------------------------------------------------------------------------------------------------
-def test_hypotheses(study: Any, data: Any, registry: Registry | None = None, *,
-                    hypotheses: Any = None) -> list[HypothesisResult]:
+def test_hypotheses(study: Any, data: Any, registry: Registry | None = None, *, hypotheses: Any = None,
+                    missing: str = "listwise", min_answered: float = MIN_ANSWERED, measurement: Any = None,
+                    progress: Any = None) -> list[HypothesisResult]:
     """Test the study's chosen hypotheses (``study.models``) on stacked data; see the module docstring.
 
     ``study``: a Study, its ModelsSection, a dict for one, or None (defaults: all hypotheses, ML, Holm, .05).
-    ``hypotheses`` overrides ``models.hypotheses`` (ids, family letters or "all").
+    ``hypotheses`` overrides ``models.hypotheses`` (ids, family letters or "all"). ``missing``: "fiml" or
+    "listwise" for the hypothesis models (as the study's CFA; models with observed covariates and the score-test
+    search of partial invariance run listwise). ``min_answered``: the scale-score rule of the score-based tests.
+    ``measurement``: the CFA stage's :class:`vccscale.validate.measurement.MeasurementResult`; hypotheses on
+    constructs whose measurement model is improper or failed are flagged. ``progress(done, total, label)``.
+    With ``models.bootstrap`` > 0 every indirect effect gets a percentile bootstrap CI (:func:`vccscale.sem.bootstrap`
+    of its hypothesis model, seed ``models.bootstrap_seed``), and its part of the decision uses the bootstrap
+    (two-sided percentile p: twice the share of draws on the other side of zero).
     """
     if registry is None:
         from ..registry import load_registry
@@ -780,7 +929,7 @@ def test_hypotheses(study: Any, data: Any, registry: Registry | None = None, *,
     s = _settings(study)
     df = _frame(data)
     chosen = select_hypotheses(registry, hypotheses if hypotheses is not None else s.hypotheses, s.families)
-    fx = _Fitter(registry, df, s)
+    fx = _Fitter(registry, df, s, missing=missing, min_answered=min_answered)
     columns = set(df.columns)
     plans = [plan_hypothesis(registry, h, columns, group_by_perspective=s.group_by_perspective) for h in chosen]
     by_family: dict[str, list[HypothesisPlan]] = {}
@@ -789,25 +938,34 @@ def test_hypotheses(study: Any, data: Any, registry: Registry | None = None, *,
             by_family.setdefault(p.hypothesis.family, []).append(p)
 
     raw: list[dict] = []
-    for plan in plans:
+    for k, plan in enumerate(plans, 1):
         h = plan.hypothesis
         rec: dict = {"id": h.id, "family": h.family, "exploratory": h.exploratory, "untested": plan.untested,
                      "parameters": [], "comparisons": [], "directional": [], "nulls": [], "test": "", "model": "",
-                     "error": None, "notes": []}
+                     "error": None, "notes": [], "fit": {}, "flags": []}
         if plan.components:
             model_plans = by_family.get(h.family, [plan]) if s.scope == "family" else [plan]
             try:
-                params, comps, directional, nulls, methods, untested, notes = _evaluate(plan, model_plans, fx)
+                params, comps, directional, nulls, methods, untested, notes, info = _evaluate(plan, model_plans, fx)
                 sem_kinds = any(c.kind not in ("congruence", "nesting") for c in plan.components)
                 rec.update(parameters=params, comparisons=comps, directional=directional, nulls=nulls,
-                           untested=tuple(plan.untested) + tuple(untested), notes=notes,
-                           test=("; ".join(methods) + (f" ({s.estimator})" if sem_kinds else "")
-                                 if methods or directional or nulls else ""))
+                           untested=tuple(plan.untested) + tuple(untested), notes=notes, fit=info,
+                           test=("; ".join(methods) + (f" ({s.estimator}, missing data: {missing})" if sem_kinds
+                                                       else "") if methods or directional or nulls else ""))
                 if any(c.kind in ("path", "indirect", "covariance", "nested") for c in plan.components):
                     rec["model"] = fx.spec(model_plans).syntax
+                if s.bootstrap and any(c.kind == "indirect" for c in plan.components):
+                    _bootstrap_indirect(rec, fx, fx.spec(model_plans).syntax, s)
+            except ImproperSolution as exc:
+                rec["error"] = str(exc.message) + "; the hypothesis is not tested on an improper solution"
             except (VccscaleError, KeyError, ValueError, np.linalg.LinAlgError) as exc:
-                rec["error"] = f"the model could not be fitted: {exc}"
+                msg = exc.message if isinstance(exc, VccscaleError) else str(exc)
+                rec["error"] = f"the model could not be fitted: {msg}"
+        if measurement is not None:
+            rec["flags"] = _measurement_flags(plan, measurement)
         raw.append(rec)
+        if progress:
+            progress(k, len(plans), h.id)
 
     # hypothesis-level p-values and the adjustment family
     ps = []
@@ -816,11 +974,11 @@ def test_hypotheses(study: Any, data: Any, registry: Registry | None = None, *,
             rec["p"] = None
             ps.append(np.nan)
         elif rec["directional"]:
-            vals = [p for _, p, _ in rec["directional"]]
+            vals = [d[1] for d in rec["directional"]]
             rec["p"] = float(np.nan if any(np.isnan(vals)) else max(vals))
             ps.append(rec["p"])
         else:
-            rec["p"] = float(min(p for _, p, _ in rec["nulls"]))
+            rec["p"] = float(min(n[1] for n in rec["nulls"]))
             ps.append(np.nan)
     holm, bh = p_adjust(ps, "holm"), p_adjust(ps, "bh")
 
@@ -830,54 +988,157 @@ def test_hypotheses(study: Any, data: Any, registry: Registry | None = None, *,
         pb = None if np.isnan(pb) else float(pb)
         padj = {"holm": ph, "bh": pb, "none": rec["p"] if rec["directional"] else None}[s.adjust]
         decision, reason = _decide(rec, padj, s)
+        short = _short_reason(rec, decision, padj, s)
         out.append(HypothesisResult(
             id=rec["id"], test=rec["test"] or "not tested", parameters=tuple(rec["parameters"]), pvalue=rec["p"],
             pvalue_adjusted=padj, decision=decision, reason=reason, exploratory=rec["exploratory"],
             family=rec["family"], pvalue_holm=ph, pvalue_bh=pb, comparisons=tuple(rec["comparisons"]),
-            model=rec["model"], untested=tuple(rec["untested"])))
+            model=rec["model"], untested=tuple(rec["untested"]), fit=rec["fit"], flags=tuple(rec["flags"]),
+            short_reason=short))
+    return out
+
+
+def _short_reason(rec: dict, decision: str, padj: float | None, s) -> str:
+    """One short sentence for a decision table cell (the full reason stays in ``reason``)."""
+    from ..report.tables import fmt_p
+
+    adj = {"holm": "Holm", "bh": "BH", "none": ""}[s.adjust]
+    if rec["error"]:
+        msg = rec["error"]
+        if "improper" in msg:
+            return "not tested: the model's solution is improper"
+        return "not tested: " + msg.split(":")[0].replace("the model could not be fitted", "the model could not be "
+                                                                                         "fitted")
+    if not (rec["directional"] or rec["nulls"]):
+        why = next((r for _, r in rec["untested"]), "no testable relation")
+        return "not tested: " + why.split(";")[0].split(" (")[0]
+    d, nulls = rec["directional"], rec["nulls"]
+    n_ok = sum(bool(x[2]) for x in d)
+    open_ = [n for n in nulls if n[2] and not n[3]]
+    rejected = [n for n in nulls if not n[2]]
+    padj_txt = f"{adj}-adjusted p {fmt_p(padj)}" if padj is not None and adj else ""
+    parts = []
+    if d:
+        if n_ok == len(d):
+            parts.append(f"all {len(d)} part(s) significant as hypothesised" + (f" ({padj_txt})" if padj_txt else ""))
+            if padj is not None and not padj < s.alpha:
+                parts[-1] = f"all {len(d)} part(s) significant, but not after {adj} adjustment ({padj_txt})"
+        elif n_ok:
+            parts.append(f"{n_ok} of {len(d)} parts significant as hypothesised")
+        else:
+            parts.append("no part significant in the hypothesised direction")
+    if rejected:
+        parts.append(f"{len(rejected)} null part(s) rejected")
+    if open_:
+        parts.append("zero/equality part(s) not rejected but not shown" if d else
+                     "not rejected, but equivalence not shown")
+    if rec["untested"]:
+        parts.append(f"{len(dict.fromkeys(rec['untested']))} relation(s) not tested")
+    if rec.get("flags"):
+        parts.append("caution: " + rec["flags"][0].split(" (")[0])
+    return "; ".join(parts)
+
+
+def _bootstrap_indirect(rec: dict, fx: _Fitter, syntax: str, s) -> None:
+    """Percentile bootstrap CIs for the indirect parameters of ``rec`` and their parts' p-values."""
+    from ..sem import bootstrap
+
+    fit = fx.sem(syntax)
+    seed = s.bootstrap_seed if s.bootstrap_seed is not None else 0
+    bres = bootstrap(fit, s.bootstrap, seed)
+    ci = bres.ci(1 - s.alpha).set_index("name")
+    share = bres.failed_share
+    by_name = {}
+    for p in rec["parameters"]:
+        if p.get("kind") != "indirect" or p.get("label") not in ci.index:
+            continue
+        d = bres.draws[p["label"]].to_numpy(dtype=float)
+        d = d[np.isfinite(d)]
+        p_boot = float(min(1.0, 2 * min((d <= 0).mean(), (d >= 0).mean()))) if len(d) else float("nan")
+        r = ci.loc[p["label"]]
+        p.update(ci_lower=float(r["ci_lower"]), ci_upper=float(r["ci_upper"]), ci_method="percentile bootstrap",
+                 boot_se=float(r["boot_se"]), n_boot=bres.n_boot, n_boot_failed=bres.n_failed, pvalue_delta=p["pvalue"],
+                 pvalue=p_boot, p_directional=_directional_p(p["est"], p_boot, p["sign"]))
+        by_name[p["name"]] = p
+    rec["directional"] = [(n, by_name[n]["p_directional"], by_name[n]["p_directional"] < s.alpha) if n in by_name
+                          else (n, pv, ok) for n, pv, ok in rec["directional"]]
+    rec["comparisons"].append({"name": "bootstrap of the hypothesis model", "kind": "bootstrap", "draws": bres.n_boot,
+                               "failed": bres.n_failed, "seed": seed, "ci": "percentile",
+                               "level": 1 - s.alpha})
+    if share > 0.05:
+        rec["flags"].append(f"{bres.n_failed} of {bres.n_boot} bootstrap refits failed ({share:.0%}): the bootstrap "
+                            "CIs rest on the rest")
+    rec["test"] = rec["test"].replace("indirect (delta-method CI; bootstrap in vccscale.models.mediation)",
+                                      f"indirect effects with percentile bootstrap CIs ({bres.n_boot} draws)")
+
+
+def _measurement_flags(plan: HypothesisPlan, measurement: Any) -> list[str]:
+    out = []
+    cons = measurement.constructs.set_index("construct") if len(measurement.constructs) else None
+    seen = set()
+    for c in plan.components:
+        for cid in tuple(getattr(c, "constructs", ()) or ()) + tuple(x for x in (c.frm, c.to, c.y) if x):
+            if cid in seen or cons is None or cid not in cons.index:
+                continue
+            seen.add(cid)
+            st = cons.loc[cid, "status"]
+            if st != "ok":
+                out.append(f"measurement of {cid} is {st} in the CFA stage ({cons.loc[cid, 'problems']})")
     return out
 
 
 def _decide(rec: dict, padj: float | None, s) -> tuple[str, str]:
+    """The decision and its reason in words (see the module docstring)."""
     untested = rec["untested"]
     utxt = "; ".join(f"{d}: {r}" for d, r in dict.fromkeys(untested))
     flag = " (exploratory: derived hypothesis)" if rec["exploratory"] else ""
+    flags = ("; caution: " + "; ".join(rec["flags"])) if rec.get("flags") else ""
     if rec["error"]:
         return "not_tested", rec["error"] + flag
     if not (rec["directional"] or rec["nulls"]):
         reasons = "; ".join(dict.fromkeys(r for _, r in untested)) or "no testable relation"
         return "not_tested", reasons + flag
     directional, nulls = rec["directional"], rec["nulls"]
-    n_ok = sum(ok for _, _, ok in directional)
-    failed_nulls = [n for n, _, holds in nulls if not holds]
+    n_ok = sum(bool(d[2]) for d in directional)
+    rejected = [n[0] for n in nulls if not n[2]]
+    shown = [n[0] for n in nulls if n[2] and n[3]]
+    open_ = [n[0] for n in nulls if n[2] and not n[3]]
     adj = {"holm": "Holm", "bh": "Benjamini-Hochberg", "none": "no"}[s.adjust]
     notes = []
     if directional:
         all_ok = padj is not None and padj < s.alpha
-        notes.append(f"{n_ok} of {len(directional)} directional part(s) significant in the hypothesised direction "
-                     f"(p < {s.alpha}); hypothesis-level p = largest part p, {adj} adjustment")
-        if failed_nulls:
-            notes.append("rejected null part(s): " + ", ".join(failed_nulls))
-        if untested:
-            notes.append("not tested: " + utxt)
-        if all_ok and not failed_nulls and not untested:
+        what = (f"all {len(directional)} directional part(s)" if n_ok == len(directional)
+                else f"{n_ok} of {len(directional)} directional part(s)")
+        notes.append(f"{what} significant in the hypothesised direction at p < {s.alpha:g} (unadjusted)")
+        if rec.get("p") is not None and padj is not None and s.adjust != "none":
+            notes.append(f"hypothesis-level p (largest part) = {rec['p']:.3g}, {adj}-adjusted across the tested "
+                         f"hypotheses = {padj:.3g}: " + ("significant" if all_ok else "not significant")
+                         + " after adjustment")
+        if all_ok and not rejected and not open_ and not untested:
             decision = "supported"
         elif all_ok or n_ok > 0:
             decision = "partial"
         else:
             decision = "not_supported"
-        notes += rec.get("notes", [])
     else:
-        notes.append(f"null part(s) held: {len(nulls) - len(failed_nulls)} of {len(nulls)} (not rejected at "
-                     f"{s.alpha}; not adjusted)")
-        if untested:
-            notes.append("not tested: " + utxt)
-        if failed_nulls:
+        if rejected:
             decision = "not_supported"
+        elif open_:
+            decision = "inconclusive"
         else:
             decision = "partial" if untested else "supported"
-        notes += rec.get("notes", [])
-    return decision, "; ".join(notes) + flag
+    if shown:
+        notes.append("shown to hold: " + ", ".join(shown))
+    if open_:
+        notes.append("not rejected, but not shown either (" + ", ".join(open_) + "): the data do not contradict "
+                     f"it, which is not evidence that it holds; equivalence within +-{s.equivalence_bound:g} "
+                     "(standardized) was not shown")
+    if rejected:
+        notes.append("rejected: " + ", ".join(rejected))
+    if untested:
+        notes.append("not tested: " + utxt)
+    notes += rec.get("notes", [])
+    return decision, "; ".join(notes) + flags + flag
 
 
 def results_frame(results: list[HypothesisResult]) -> pd.DataFrame:
@@ -889,3 +1150,80 @@ def results_frame(results: list[HypothesisResult]) -> pd.DataFrame:
 
 
 test_hypotheses.__test__ = False  # type: ignore[attr-defined]  # not a pytest test when imported into one
+
+
+def hypothesis_tables(results: list[HypothesisResult], registry: Registry | None = None) -> dict[str, pd.DataFrame]:
+    """The tables of a study's hypothesis tests (what the report and ``vccscale run`` write):
+
+    * ``hypotheses``: one row per hypothesis (id, family, statement, test, decision, reason, p, adjusted p,
+      exploratory, flags, n, estimator, missing-data treatment);
+    * ``hypothesis_parameters``: every tested parameter (path, indirect effect, surface parameter, latent mean
+      difference, ICC ...) with estimate, SE, standardized value, CI (and its method), p, the equivalence test of
+      zero paths;
+    * ``hypothesis_models``: the fit of each hypothesis's structural model (n, npar, chi-square, df, p, CFI, TLI,
+      RMSEA, SRMR, AIC, BIC, R² of its endogenous constructs);
+    * ``hypothesis_comparisons``: nested comparisons (zero paths fixed vs free = full vs partial mediation,
+      equality across groups, invariance steps, one- vs k-factor): delta chi-square, df, p, AIC and BIC of both;
+    * ``structural_paths``: the hypothesised directional paths (from, to, standardized estimate, p, hypothesis)
+      for the path diagram.
+    """
+    statements = {h: registry.hypotheses[h].statement for h in registry.hypotheses} if registry is not None else {}
+    hyp, pars, mods, comps, paths = [], [], [], [], []
+    for r in results:
+        f = r.fit or {}
+        hyp.append({"id": r.id, "family": r.family, "statement": statements.get(r.id, ""), "test": r.test,
+                    "decision": r.decision, "short_reason": r.short_reason, "reason": r.reason, "pvalue": r.pvalue,
+                    "pvalue_adjusted": r.pvalue_adjusted, "exploratory": bool(r.exploratory),
+                    "flags": "; ".join(r.flags), "n": f.get("n"), "estimator": f.get("estimator"),
+                    "missing": f.get("missing")})
+        for p in r.parameters:
+            pars.append({"id": r.id, "name": p.get("name"), "kind": p.get("kind"), "sign": p.get("sign"),
+                         "est": p.get("est"), "se": p.get("se"), "std_all": p.get("std_all"),
+                         "ci_lower": p.get("ci_lower"), "ci_upper": p.get("ci_upper"),
+                         "ci_method": p.get("ci_method", "Wald" if p.get("se") is not None else ""),
+                         "pvalue": p.get("pvalue"), "p_directional": p.get("p_directional"),
+                         "p_equivalence": p.get("p_equivalence"), "equivalence_bound": p.get("equivalence_bound")})
+            if p.get("kind") == "path" and p.get("sign") in ("+", "-", "?") and "->" in str(p.get("name")) and \
+                    "[" not in str(p.get("name")):
+                a, b = (x.strip() for x in str(p["name"]).split("->", 1))
+                paths.append({"from": a, "to": b, "std_all": p.get("std_all"), "pvalue": p.get("pvalue"),
+                              "hypothesis": r.id})
+        if f:
+            mods.append({"id": r.id, **{k: f.get(k) for k in ("n", "npar", "chisq", "df", "pvalue", "cfi", "tli",
+                                                              "rmsea", "srmr", "aic", "bic", "estimator", "missing")},
+                         "r2": "; ".join(f"{k}: {v:.3f}" for k, v in sorted((f.get("r2") or {}).items()))})
+        for c in r.comparisons:
+            if c.get("kind") in ("nested", "multigroup", "distinct", "latent_means"):
+                comps.append({"id": r.id, "name": c.get("name"), "kind": c.get("kind"),
+                              "chisq_diff": c.get("chisq_diff"), "df_diff": c.get("df_diff"), "pvalue": c.get("pvalue"),
+                              "aic_constrained": c.get("aic_constrained"), "aic_free": c.get("aic_free"),
+                              "bic_constrained": c.get("bic_constrained"), "bic_free": c.get("bic_free"),
+                              "delta_cfi": c.get("delta_cfi"), "p_equivalence": c.get("p_equivalence")})
+            elif c.get("kind") == "invariance":
+                for st in c.get("steps", []):
+                    comps.append({"id": r.id, "name": f"{c.get('name')}: {st.get('compare')}", "kind": "invariance",
+                                  "chisq_diff": st.get("chisq_diff"), "df_diff": st.get("df_diff"),
+                                  "pvalue": st.get("pvalue"), "delta_cfi": st.get("delta_cfi")})
+
+    def order(df: pd.DataFrame) -> pd.DataFrame:
+        if not len(df):
+            return df
+        k = df["id"].str[1:].astype(int) if "id" in df.columns else None
+        return df.assign(_k=k).sort_values("_k", kind="mergesort").drop(columns="_k").reset_index(drop=True)
+
+    return {
+        "hypotheses": order(pd.DataFrame(hyp, columns=["id", "family", "statement", "test", "decision",
+                                                       "short_reason", "reason",
+                                                       "pvalue", "pvalue_adjusted", "exploratory", "flags", "n",
+                                                       "estimator", "missing"])),
+        "hypothesis_parameters": order(pd.DataFrame(pars, columns=[
+            "id", "name", "kind", "sign", "est", "se", "std_all", "ci_lower", "ci_upper", "ci_method", "pvalue",
+            "p_directional", "p_equivalence", "equivalence_bound"])),
+        "hypothesis_models": order(pd.DataFrame(mods, columns=["id", "n", "npar", "chisq", "df", "pvalue", "cfi",
+                                                               "tli", "rmsea", "srmr", "aic", "bic", "estimator",
+                                                               "missing", "r2"])),
+        "hypothesis_comparisons": order(pd.DataFrame(comps, columns=[
+            "id", "name", "kind", "chisq_diff", "df_diff", "pvalue", "aic_constrained", "aic_free", "bic_constrained",
+            "bic_free", "delta_cfi", "p_equivalence"])),
+        "structural_paths": pd.DataFrame(paths, columns=["from", "to", "std_all", "pvalue", "hypothesis"]),
+    }

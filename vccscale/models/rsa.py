@@ -453,14 +453,22 @@ def _grid(result: RSAResult, m: int = 41):
     return g, GX, GY, result.predict(GX, GY), lo, hi
 
 
-def _zlabel(result):
-    return f"{result.z} (logit)" if result.family == "binomial" else result.z
+def _zlabel(result, labels=None):
+    z = (labels or {}).get("z", result.z)
+    return f"{z} (logit)" if result.family == "binomial" else z
 
 
-def surface_plot(result: RSAResult, path) -> list[Path]:
+def _wrap_label(text: str, width: int = 34) -> str:
+    import textwrap
+
+    return "\n".join(textwrap.wrap(str(text), width)) or str(text)
+
+
+def surface_plot(result: RSAResult, path, labels: dict | None = None) -> list[Path]:
     """3-D response surface over the pooled data range of X and Y, with the line of congruence (X = Y, solid) and
     incongruence (X_c = -Y_c through the centre, dashed) drawn on the surface. ``path`` ending in .png or .svg
-    writes that file; without a suffix both are written. Returns the written paths."""
+    writes that file; without a suffix both are written. ``labels`` (keys x, y, z) replace the variable names on
+    the axes. Returns the written paths."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -475,18 +483,20 @@ def surface_plot(result: RSAResult, path) -> list[Path]:
     keep = (yi >= lo - 1e-12) & (yi <= hi + 1e-12)
     ax.plot(g[keep], yi[keep], result.predict(g[keep], yi[keep]), color="crimson", lw=2.2, ls="--",
             label="incongruence X = -Y (centred)", zorder=10)
-    ax.set_xlabel(result.x)
-    ax.set_ylabel(result.y)
-    ax.set_zlabel(_zlabel(result))
+    lab = labels or {}
+    ax.set_xlabel(_wrap_label(lab.get("x", result.x), 26), fontsize=8)
+    ax.set_ylabel(_wrap_label(lab.get("y", result.y), 26), fontsize=8)
+    ax.set_zlabel(_wrap_label(_zlabel(result, lab), 26), fontsize=8)
     ax.view_init(elev=25, azim=-60)
     ax.set_title("Response surface")
     ax.legend(loc="upper left", fontsize=8)
     return _save(fig, _targets(path))
 
 
-def contour_plot(result: RSAResult, path) -> list[Path]:
+def contour_plot(result: RSAResult, path, labels: dict | None = None) -> list[Path]:
     """Filled contours of the fitted surface with the lines of congruence / incongruence, the first principal axis
-    (dotted) and the stationary point (if inside the plotted range); data points in light grey."""
+    (dotted) and the stationary point (if inside the plotted range); data points in light grey. ``labels`` as for
+    :func:`surface_plot`."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -496,7 +506,8 @@ def contour_plot(result: RSAResult, path) -> list[Path]:
     ax = fig.add_subplot(111)
     cf = ax.contourf(GX, GY, ZZ, levels=15, cmap="viridis")
     ax.contour(GX, GY, ZZ, levels=15, colors="white", linewidths=0.4)
-    fig.colorbar(cf, ax=ax, label=_zlabel(result))
+    lab = labels or {}
+    fig.colorbar(cf, ax=ax, label=_wrap_label(_zlabel(result, lab), 30))
     if result.data is not None:
         ax.scatter(result.data["X"], result.data["Y"], s=6, color="lightgrey", alpha=0.6, linewidths=0)
     c = result.center
@@ -511,8 +522,8 @@ def contour_plot(result: RSAResult, path) -> list[Path]:
     ax.set_xlim(lo, hi)
     ax.set_ylim(lo, hi)
     ax.set_aspect("equal")
-    ax.set_xlabel(result.x)
-    ax.set_ylabel(result.y)
+    ax.set_xlabel(_wrap_label(lab.get("x", result.x)), fontsize=9)
+    ax.set_ylabel(_wrap_label(lab.get("y", result.y)), fontsize=9)
     ax.set_title("Response surface (contours)")
     ax.legend(loc="lower right", fontsize=7)
     return _save(fig, _targets(path))
