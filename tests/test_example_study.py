@@ -39,7 +39,7 @@ def test_report_lists_every_hypothesis_with_test_and_decision(run):
     assert [r["id"] for r in rows] == chosen
     page = html.unescape((out / "report.html").read_text(encoding="utf-8"))
     for r in rows:
-        assert r["test"] and r["decision"] in {"supported", "not_supported", "partial", "not_tested"}
+        assert r["test"] and r["decision"] in {"supported", "not_supported", "partial", "inconclusive", "not_tested"}
         assert re.search(rf"\b{r['id']}\b", page), r["id"]
     # the simulated example supports its core claims: drivers -> alignment, full mediation, VC-VK congruence
     decisions = {r["id"]: r["decision"] for r in rows}
@@ -60,9 +60,9 @@ def test_example_report_in_headless_chromium(run, tmp_path):
     res = subprocess.run(cmd, capture_output=True, timeout=90)
     assert res.returncode == 0
     dom = html.unescape(res.stdout.decode("utf-8"))
-    for heading in ("Sample", "Reliability", "Confirmatory Factor Analysis", "Path Diagram", "Hypotheses",
+    for heading in ("Run Overview", "Sample", "Reliability", "Measurement Model", "Structural Model", "Hypotheses",
                     "Response Surface Analysis", "Power"):
         assert heading in dom, heading
-    assert dom.count("data:image/png;base64") >= 5  # scree, path diagram, two RSA plots, power curve
+    assert dom.count("data:image/png;base64") >= 5  # scree, structural model, two RSA plots, power curve
     err = res.stderr.decode("utf-8", "replace")
     assert "Uncaught" not in err and "ERROR:CONSOLE" not in err

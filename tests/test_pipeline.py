@@ -53,34 +53,40 @@ def test_contract_files(first_run):
     for s in STAGES:
         rec = json.loads((out / "stages" / f"{s}.json").read_text())
         assert {"stage", "status", "seconds", "inputs_hash", "summary", "notes"} <= set(rec)
-    for t in ("consort", "audit_log", "item_analysis", "reliability", "efa_loadings", "efa_scree", "cfa_fit",
-              "cfa_estimates", "fornell_larcker", "htmt", "invariance", "hypotheses", "multilevel"):
+        # every stage ends ok or skipped with a reason
+        assert rec["status"] == "ok" or (rec["status"] == "skipped" and rec["notes"] and rec["notes"][0]), s
+    for t in ("consort", "audit_log", "sample", "item_analysis", "reliability", "efa_groups", "efa_loadings",
+              "cfa_fit", "cfa_constructs", "cfa_loadings", "latent_correlations", "fornell_larcker", "htmt",
+              "common_method", "invariance", "hypotheses", "hypothesis_parameters", "hypothesis_models",
+              "multilevel"):
         assert (out / "tables" / f"{t}.csv").exists(), t
+    for d in ("measurement", "efa", "invariance", "hypotheses", "sample"):
+        assert (out / "data" / f"{d}.json").exists(), d
     assert (out / "figures" / "efa_scree.svg").exists() and (out / "figures" / "efa_scree.png").exists()
     head = lambda t: (out / "tables" / f"{t}.csv").read_text().splitlines()[0]
     assert head("consort") == "step,rule,excluded,remaining"
     assert head("item_analysis") == ("construct,perspective,item,n,mean,sd,skew,kurtosis,floor_pct,ceiling_pct,"
                                      "r_drop,alpha_if_deleted")
-    assert head("reliability") == "construct,perspective,n_items,alpha,alpha_ci_lower,alpha_ci_upper,omega,cr,ave"
-    assert head("efa_loadings") == "item,F1,F2,F3,h2"
-    assert head("efa_scree") == "factor,observed,simulated"
-    assert head("cfa_fit") == "measure,value"
-    assert head("cfa_estimates") == "lhs,op,rhs,est,se,z,pvalue,std_all"
-    assert head("fornell_larcker").startswith("factor,") and head("htmt").startswith("factor,")
-    assert head("invariance") == ("model,chisq,df,cfi,rmsea,srmr,compare,chisq_diff,df_diff,pvalue,delta_cfi,"
-                                  "delta_rmsea")
-    assert head("hypotheses") == ("id,family,statement,test,parameters,pvalue,pvalue_adjusted,decision,reason,"
-                                  "exploratory")
-    assert head("multilevel") == "construct,icc1,icc2,rwg_j_mean,rwg_j_median,share_rwg_70,ad_mean,verdict"
+    assert head("reliability").startswith("construct,name,n,n_items,mean,sd,alpha,alpha_ci_lower,alpha_ci_upper,"
+                                          "omega,cr,ave,")
+    assert head("efa_loadings") == "group,item,construct,factor,loading,primary,h2"
+    assert head("cfa_fit").startswith("model,constructs,n,npar,ratio,estimator,missing,status,problems,chisq")
+    assert head("latent_correlations") == "a,b,r,se,pvalue,n,source,status,problems"
+    assert head("htmt") == "a,b,htmt,n"
+    assert head("invariance").startswith("model,constructs,level,n,chisq,df,pvalue,cfi,rmsea,srmr,compare")
+    assert head("hypotheses").startswith("id,family,statement,test,decision,short_reason,reason,pvalue,"
+                                         "pvalue_adjusted,exploratory,flags,n,estimator,missing")
+    assert head("multilevel").startswith("construct,name,n,n_groups,icc1,icc2,design_effect")
     hyp = (out / "tables" / "hypotheses.csv").read_text()
     assert "H2," in hyp and "H3," in hyp
     m = json.loads((out / "manifest.json").read_text())
-    assert {"vccscale", "python", "packages", "platform", "study_file", "study_hash", "inputs", "seeds", "started",
-            "finished", "run_seconds", "stages"} <= set(m)
+    assert {"vccscale", "python", "packages", "platform", "study_file", "study_hash", "registry_hash", "inputs",
+            "seeds", "started", "finished", "run_seconds", "stages"} <= set(m)
     assert m["seeds"]["study"] == 20261124 and m["seeds"]["efa_split"] == 20261124
     assert set(m["inputs"]) == {"export.csv", "codebook.json"}
-    assert "written" in m["report"]
-    assert json.loads((out / "stages" / "power.json").read_text())["status"] == "skipped"
+    assert m["report"]["written"] is True
+    power = json.loads((out / "stages" / "power.json").read_text())
+    assert power["status"] == "skipped" and "power.enabled" in power["notes"][0]
 
 
 def test_byte_identical_across_runs(first_run, study_dir, tmp_path):
@@ -154,7 +160,7 @@ def test_init_study(tmp_path):
     from vccscale.study import load_study
 
     s = load_study(d / "study.yaml")
-    assert s.study.id == "my_study" and s.validation.efa_half and not s.power.enabled
+    assert s.study.id == "my_study" and s.efa.half and s.cfa.scope == "auto" and not s.power.enabled
     assert "# " in (d / "study.yaml").read_text()
     with pytest.raises(StudyError, match="already exists"):
         init_study("my_study", tmp_path)

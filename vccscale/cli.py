@@ -1103,15 +1103,14 @@ def power_cmd(model: Path, n: tuple[int, ...], reps: int, target: tuple[str, ...
 
 
 # ---------------------------------------------------------------------------------------------------- pipeline
-STAGE_NAMES = ["import", "clean", "items", "reliability", "efa", "cfa", "validity", "invariance", "hypotheses", "rsa",
-               "multilevel", "power"]
+from .pipeline import STAGES as STAGE_NAMES  # noqa: E402 - the one stage list (vccscale.pipeline is light)
 
 
 @main.command("run")
 @click.argument("study_file", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--only", type=click.Choice(STAGE_NAMES), default=None,
+@click.option("--only", type=click.Choice(list(STAGE_NAMES)), default=None,
               help="Run only this stage (upstream results are read from the output folder).")
-@click.option("--from", "from_stage", type=click.Choice(STAGE_NAMES), default=None,
+@click.option("--from", "from_stage", type=click.Choice(list(STAGE_NAMES)), default=None,
               help="Rerun this stage and every later one (earlier ones from the cache).")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Output folder (default: the study's output.dir, else output/<study id> beside the study file).")
@@ -1120,9 +1119,10 @@ STAGE_NAMES = ["import", "clean", "items", "reliability", "efa", "cfa", "validit
 @click.pass_context
 def run_cmd(ctx: click.Context, study_file: Path, only: str | None, from_stage: str | None, out_dir: Path | None,
             fmt: str, registry_dir: Path | None) -> None:
-    """Run the whole study: import -> clean -> items -> reliability -> EFA -> CFA -> validity -> invariance ->
+    """Run the whole study: import -> clean -> items -> EFA -> CFA -> reliability -> validity -> invariance ->
     hypotheses -> RSA -> multilevel -> power, with caching of finished stages, then write report.html, the tables
-    (CSV, LaTeX, Word-ready HTML), figures (PNG, SVG) and manifest.json."""
+    (CSV, LaTeX, Word-ready HTML), figures (PNG, SVG) and manifest.json. Every stage ends ok, skipped (with the
+    reason) or failed (with the cause and what to change); each is configured in its study-file section."""
     from .pipeline import run_study
 
     if only and from_stage:

@@ -20,7 +20,7 @@ Example (``analysis/example_study.yaml``)::
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -129,7 +129,13 @@ class CleaningSection(_Section):
     """Screening rules, applied in this order; each can be turned off (enabled: false). Thresholds of the
     careless-responding indices default to vccscale.clean.indices.DEFAULT_THRESHOLDS (documented in
     default_flags): irv = maximum IRV, mahalanobis = chi-square confidence,
-    even_odd = maximum even-odd, person_total = minimum person-total correlation (off by default)."""
+    even_odd = maximum even-odd, person_total = minimum person-total correlation (off by default).
+
+    ``min_answered``: share of a scale's items a respondent must answer for a scale score (used by every scale
+    score of the run: item-level tables, response surfaces, ICCs, composite mediation). ``missing_data``: how the
+    latent-variable stages (CFA, reliability from the CFA, validity, invariance, hypothesis models) treat item
+    answers still missing after screening: ``fiml`` (full-information ML, lavaan's missing = "ml"; default) or
+    ``listwise`` (complete cases of each model's items)."""
 
     status: StatusRule = StatusRule()
     unfinished: UnfinishedRule = UnfinishedRule()
@@ -144,9 +150,23 @@ class CleaningSection(_Section):
     missing: MissingRule = MissingRule()
     min_answered: float = Field(default=0.5, gt=0, le=1,
                                 description="Share of a scale's items needed for a scale score (else missing)")
-    missing_data: Literal["listwise", "fiml", "mice"] = Field(
+    missing_data: Literal["listwise", "fiml"] = Field(
         default="fiml", description="How later stages treat remaining missing item answers")
-    mice_imputations: int = Field(default=20, ge=1)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _refuse_mice(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            if data.get("missing_data") == "mice":
+                raise ValueError(
+                    "missing_data: mice is not available in `vccscale run`: the CFA, invariance and hypothesis "
+                    "models pool nothing across imputations. Use fiml (full-information ML, the default, which uses "
+                    "every answered item under the same missing-at-random assumption as multiple imputation), or "
+                    "impute with vccscale.clean.mice and analyse the imputed data sets yourself")
+            if "mice_imputations" in data:
+                raise ValueError("mice_imputations: multiple imputation is not part of `vccscale run` (see "
+                                 "missing_data); remove this key")
+        return data
 
 
 class DataSection(_Section):
@@ -167,10 +187,13 @@ class ModelsSection(_Section):
     Benjamini-Hochberg across the hypotheses tested in one study) whose p-values drive the decisions; both are
     always reported. ``scope``: fit one model per hypothesis (default) or one model per family.
     ``group_by_perspective``: test relations across respondent sides (group ``side``) as multi-group models by the
-    ``perspective`` column. ``bootstrap`` / ``bootstrap_seed``: draws and seed for bootstrap CIs of indirect effects
-    (vccscale.models.mediation; recorded here, the model library reports delta-method CIs).
+    ``perspective`` column. ``bootstrap`` / ``bootstrap_seed``: draws and seed for the percentile bootstrap CIs of
+    indirect effects (vccscale.sem.bootstrap of each hypothesis model; 0 = delta-method CIs only), which then decide
+    the indirect parts. ``equivalence_bound``: the smallest standardized effect of interest for paths hypothesised
+    to be zero (equivalence by two one-sided tests; non-rejection alone never supports a hypothesis).
     """
 
+    enabled: bool = Field(default=True, description="Run the hypotheses stage (false: skipped, with that reason)")
     hypotheses: Literal["all"] | list[str] = "all"
     families: list[Literal["A", "B", "C", "D", "X"]] = Field(default_factory=list)
     controls: list[str] = Field(default_factory=list)
@@ -179,7 +202,10 @@ class ModelsSection(_Section):
     adjust: Literal["holm", "bh", "none"] = "holm"
     scope: Literal["hypothesis", "family"] = "hypothesis"
     group_by_perspective: bool = True
-    bootstrap: int = Field(default=5000, ge=0, description="Bootstrap draws for indirect effects (0 = none)")
+    bootstrap: int = Field(default=1000, ge=0, description="Bootstrap draws for indirect effects (0 = none)")
+    equivalence_bound: float = Field(default=0.10, gt=0, lt=1, description=(
+        "Smallest standardized path of interest: a path hypothesised to be zero is shown to be negligible when "
+        "two one-sided tests (TOST) place it within +-this bound"))
     bootstrap_seed: int | None = Field(default=None, ge=0, description="Seed (default: the study seed)")
 
     @model_validator(mode="after")
@@ -194,27 +220,132 @@ class ModelsSection(_Section):
         return self
 
 
-class ValidationSection(_Section):
-    """Psychometric validation (vccscale run: items, reliability, efa, cfa, validity, invariance, multilevel).
+_MOVED = {
+    "efa_half": "efa.half", "efa_factors": "efa.factors", "efa_method": "efa.method",
+    "efa_rotation": "efa.rotation", "parallel_iterations": "efa.parallel_iterations",
+    "htmt_bootstrap": "validity.htmt_bootstrap", "invariance": "invariance.enabled",
+    "multilevel": "multilevel.enabled", "group_column": "multilevel.group_column",
+}
 
-    ``constructs``: construct ids or patterns (a_drv_*) to validate; empty = every reflective construct the
-    codebook measures. ``efa_half``: EFA on a random half of the respondents (split seeded by study.seed), CFA on
-    the other half; false = both on all. ``efa_factors``: number of EFA factors (default: the number of constructs;
-    parallel analysis is always reported). ``estimator``: ML or MLR for the CFA and invariance models.
-    ``invariance``: test measurement invariance across perspectives when the data hold more than one.
-    ``htmt_bootstrap``: bootstrap draws for HTMT CIs (0 = none). ``multilevel``: aggregation statistics by
-    ``group_column`` (default organisation_id) when that column exists."""
+
+class ValidationSection(_Section):
+    """What the measurement stages validate and how they estimate.
+
+    ``constructs``: construct ids or patterns (a_drv_*) to validate; empty = every reflective construct the codebook
+    measures. ``estimator``: ML or MLR for the CFA, invariance and (unless ``models.estimator`` says otherwise)
+    nothing else. Each stage has its own section (``items``, ``reliability``, ``efa``, ``cfa``, ``validity``,
+    ``invariance``, ``multilevel``) with ``enabled`` and its settings."""
 
     constructs: list[str] = Field(default_factory=list)
-    efa_half: bool = True
-    efa_factors: int | None = Field(default=None, ge=1)
-    efa_method: Literal["minres", "ml", "principal"] = "minres"
-    efa_rotation: Literal["oblimin", "varimax", "promax", "geomin", "none"] = "oblimin"
-    parallel_iterations: int = Field(default=20, ge=1)
     estimator: Literal["ML", "MLR"] = "ML"
-    invariance: bool = True
+
+    @model_validator(mode="before")
+    @classmethod
+    def _moved(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            for old, new in _MOVED.items():
+                if old in data:
+                    raise ValueError(f"validation.{old} has moved to {new} (each stage has its own section; see "
+                                     "docs/study-file.md)")
+        return data
+
+
+class _Stage(_Section):
+    enabled: bool = Field(default=True, description="Run this stage (false: skipped, with that reason)")
+
+
+class ItemsSection(_Stage):
+    """Item analysis per construct and perspective (psych::describe + corrected item-total correlations).
+    ``r_drop_min``: corrected item-total correlations below it are flagged."""
+
+    r_drop_min: float = Field(default=0.30, ge=0, lt=1)
+
+
+class ReliabilitySection(_Stage):
+    """Cronbach's alpha (Feldt CI) and omega per construct, for all respondents and per perspective; CR and AVE
+    from the CFA stage's measurement model(s). ``alpha_min`` / ``cr_min`` / ``ave_min`` flag low values."""
+
+    alpha_min: float = Field(default=0.70, gt=0, lt=1)
+    cr_min: float = Field(default=0.70, gt=0, lt=1)
+    ave_min: float = Field(default=0.50, gt=0, lt=1)
+
+
+class EFASection(_Stage):
+    """Exploratory factor analysis (psych::fa) with parallel analysis.
+
+    ``half``: EFA on a random half of the respondents (split seeded by study.seed) and the CFA on the other half;
+    false = both on all. ``scope``: ``all`` = one EFA of every validated item; ``groups`` = one EFA per construct
+    group (the constructs of one family and role answered by the same respondent versions, split so that each
+    EFA has at least ``min_cases_per_item`` cases per item); ``auto`` (default) = ``all`` when the data carry it,
+    else ``groups``. ``factors``: number of factors of an EFA of all items (default: one per construct; groups
+    always extract one factor per construct of the group)."""
+
+    half: bool = True
+    scope: Literal["auto", "all", "groups"] = "auto"
+    min_cases_per_item: float = Field(default=5.0, gt=0)
+    factors: int | None = Field(default=None, ge=1)
+    method: Literal["minres", "ml", "principal"] = "minres"
+    rotation: Literal["oblimin", "varimax", "promax", "geomin", "none"] = "oblimin"
+    parallel_iterations: int = Field(default=20, ge=1)
+
+
+class CFASection(_Stage):
+    """Confirmatory factor analysis of the measurement model (vccscale.validate.measurement).
+
+    ``scope``: ``full`` = one model of every validated construct; ``groups`` = one model per construct group
+    (``groups`` below, or the automatic ones of the EFA); ``construct`` = one one-factor model per construct, with
+    latent correlations from two-construct models (Anderson & Gerbing 1988); ``auto`` (default) = the largest of
+    these whose models all have at least ``min_cases_per_parameter`` cases per free parameter (Bentler & Chou
+    1987: 5), ``construct`` when none has. The report says which was chosen and why.
+    ``groups``: name -> construct ids or patterns, for ``scope: groups``."""
+
+    scope: Literal["auto", "full", "groups", "construct"] = "auto"
+    min_cases_per_parameter: float = Field(default=5.0, gt=0)
+    groups: dict[str, list[str]] = Field(default_factory=dict)
+
+
+class ValiditySection(_Stage):
+    """Discriminant validity (Fornell-Larcker with latent correlations from the CFA stage, HTMT with an optional
+    bootstrap CI) and common-method checks (Harman's single factor; the marker-variable technique when the
+    instrument collects the marker)."""
+
     htmt_bootstrap: int = Field(default=0, ge=0)
-    multilevel: bool = True
+    htmt_cutoff: float = Field(default=0.85, gt=0, le=1)
+    common_method: bool = True
+
+
+class InvarianceSection(_Stage):
+    """Measurement invariance (configural -> metric -> scalar -> strict) by ``group`` (default the respondent's
+    perspective) for the constructs measured in every group. ``scope``: ``full`` = one multi-group model of all of
+    them; ``construct`` = one sequence per construct; ``auto`` = ``full`` when every group has at least
+    ``cfa.min_cases_per_parameter`` cases per free parameter of the configural model, else ``construct``.
+    ``delta_cfi``: a step holds when CFI drops by no more than this (Cheung & Rensvold 2002)."""
+
+    group: str = "perspective"
+    levels: list[Literal["configural", "metric", "scalar", "strict"]] = Field(
+        default_factory=lambda: ["configural", "metric", "scalar"])
+    scope: Literal["auto", "full", "construct"] = "auto"
+    delta_cfi: float = Field(default=0.01, gt=0, lt=1)
+
+    @model_validator(mode="after")
+    def _levels(self) -> InvarianceSection:
+        order = ("configural", "metric", "scalar", "strict")
+        if not self.levels or self.levels[0] != "configural" or list(self.levels) != list(order[:len(self.levels)]):
+            raise ValueError("levels: a prefix of [configural, metric, scalar, strict], starting with configural")
+        return self
+
+
+class RSASection(_Stage):
+    """Response surface analyses (vccscale.models.rsa) of the congruence hypotheses among the chosen ones, with
+    surface and contour plots. ``hypotheses``: all of them, or these ids."""
+
+    hypotheses: Literal["all"] | list[str] = "all"
+
+
+class MultilevelSection(_Stage):
+    """Aggregation statistics (ICC(1), ICC(2), rwg(j), AD) of every construct's scale score by ``group_column``
+    when the data hold it."""
+
     group_column: str = "organisation_id"
 
 
@@ -260,7 +391,15 @@ class Study(_Section):
     data: DataSection | None = None
     cleaning: CleaningSection | None = None
     validation: ValidationSection | None = None
+    items: ItemsSection | None = None
+    reliability: ReliabilitySection | None = None
+    efa: EFASection | None = None
+    cfa: CFASection | None = None
+    validity: ValiditySection | None = None
+    invariance: InvarianceSection | None = None
     models: ModelsSection | None = None
+    rsa: RSASection | None = None
+    multilevel: MultilevelSection | None = None
     power: PowerSection | None = None
     output: OutputSection | None = None
 

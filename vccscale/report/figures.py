@@ -63,11 +63,12 @@ def _layers(nodes: list[str], edges: list[tuple[str, str]]) -> dict[str, int]:
 
 
 def _wrap(name: str, width: int = 14) -> str:
-    """Break a long construct name at underscores / spaces (then hard) into lines of about ``width``."""
+    """Break a long construct name at spaces or underscores (then hard) into lines of about ``width``."""
     s = str(name)
     if len(s) <= width:
         return s
-    words = [w + "_" for w in s.split("_")]
+    sep = " " if " " in s else "_"
+    words = [w + sep for w in s.split(sep)]
     words[-1] = words[-1][:-1]
     lines, cur = [], ""
     for w in words:
@@ -84,7 +85,7 @@ def _wrap(name: str, width: int = 14) -> str:
             cur += w
     if cur:
         lines.append(cur)
-    return "\n".join(lines)
+    return "\n".join(x.strip() for x in lines)
 
 
 def _est_label(std: Any, p: Any) -> str:
@@ -95,14 +96,22 @@ def _est_label(std: Any, p: Any) -> str:
 
 
 def path_diagram(estimates: pd.DataFrame, path: str | Path, *, title: str | None = None,
-                 max_covariances: int = 12) -> Path:
+                 max_covariances: int = 12, labels: dict[str, str] | None = None, note: str | None = None) -> Path:
+    """Draw :func:`path_figure` to ``path`` (.png or .svg) deterministically; returns ``path``."""
+    return save_figure(path_figure(estimates, title=title, max_covariances=max_covariances, labels=labels,
+                                   note=note), path)
+
+
+def path_figure(estimates: pd.DataFrame, *, title: str | None = None, max_covariances: int = 12,
+                labels: dict[str, str] | None = None, note: str | None = None) -> Any:
     """Draw the structural model of ``estimates`` (lavaan-style rows: lhs, op, rhs, std_all[, pvalue]) to ``path``.
 
     Latent constructs (lhs of ``=~``) are ellipses, observed variables in the structural part rectangles, laid out
     left to right by structural order (longest path from the exogenous variables); regressions (``~``) are arrows
     labelled with the standardized estimate (``*`` for *p* < .05 when a ``pvalue`` column is present); covariances
     between distinct constructs (``~~``) are dashed two-headed arcs when there are at most ``max_covariances``;
-    ``r2`` rows are printed under their construct. Measurement indicators are omitted. Returns ``path``.
+    ``r2`` rows are printed under their construct. Measurement indicators are omitted. ``labels`` maps node ids to
+    the names printed (wrapped); ``note`` replaces the default note under the drawing. Returns the Figure.
     """
     from matplotlib.figure import Figure
     from matplotlib.patches import Ellipse, FancyArrowPatch, FancyBboxPatch
@@ -152,8 +161,12 @@ def path_diagram(estimates: pd.DataFrame, path: str | Path, *, title: str | None
         for i, n in enumerate(members):
             ypos[n] = (k - 1) / 2 - i
         by_layer[li] = members
-    dx, dy = 3.0, 1.35
-    ew, eh = 2.0, 0.8
+    wrapped = {n: _wrap((labels or {}).get(n, n), 20 if labels else 14) for n in nodes}
+    max_lines = max((w.count("\n") + 1 for w in wrapped.values()), default=1)
+    dx = 3.0 if not labels else 3.9
+    ew = 2.0 if not labels else 2.9
+    eh = 0.8 if max_lines <= 2 else 0.45 + 0.24 * max_lines
+    dy = max(1.35, eh + 0.45)
     pos = {n: (layer[n] * dx, ypos[n] * dy) for n in nodes}
     # arcs for regressions that skip a layer: alternate above / below, bulge grows with the span
     bends: dict[int, float] = {}
@@ -167,6 +180,30 @@ def path_diagram(estimates: pd.DataFrame, path: str | Path, *, title: str | None
             dev = 0.55 + 0.25 * max(abs(span) - 2, 0)
             bends[i] = side * 2 * dev / dist
             side = -side
+    # bend edges that would cross another construct's ellipse (smallest bend that clears every other node)
+    def _bez(x1, y1, x2, y2, rad, t):
+        cx, cy = (x1 + x2) / 2 + rad * (y2 - y1), (y1 + y2) / 2 - rad * (x2 - x1)
+        return ((1 - t) ** 2 * x1 + 2 * (1 - t) * t * cx + t * t * x2,
+                (1 - t) ** 2 * y1 + 2 * (1 - t) * t * cy + t * t * y2)
+
+    def _inside(px, py, skip, pad=0.12):
+        return sum(1 for nn, (xn, yn) in pos.items() if nn not in skip and
+                   ((px - xn) / (ew / 2 + pad)) ** 2 + ((py - yn) / (eh / 2 + pad)) ** 2 < 1)
+
+    ts = [k / 24 for k in range(2, 23)]
+    for i, rec in enumerate(reg.itertuples(index=False)):
+        a, b = rec.rhs, rec.lhs
+        (x1, y1), (x2, y2) = pos[a], pos[b]
+        start = bends.get(i, 0.0)
+        best = None
+        for d in (0.0, 0.12, -0.12, 0.25, -0.25, 0.4, -0.4, 0.55, -0.55, 0.7, -0.7):
+            hits = sum(_inside(*_bez(x1, y1, x2, y2, start + d, t), (a, b)) for t in ts)
+            if best is None or hits < best[0]:
+                best = (hits, start + d)
+            if hits == 0:
+                break
+        if best[1] != 0.0:
+            bends[i] = best[1]
     # extent of the drawing in data units (nodes, arc labels), for an equal-aspect canvas
     pts = [(x, y) for x, y in pos.values()] or [(0.0, 0.0)]
     ext_x = [p[0] for p in pts]
@@ -179,7 +216,7 @@ def path_diagram(estimates: pd.DataFrame, path: str | Path, *, title: str | None
     pad_x = ew / 2 + (0.9 if draw_cov else 0.3)
     xlim = (min(ext_x) - pad_x, max(ext_x) + pad_x)
     ylim = (min(ext_y) - eh / 2 - 0.55, max(ext_y) + eh / 2 + 0.35)
-    scale = min(0.75, 15.0 / (xlim[1] - xlim[0]), 12.0 / (ylim[1] - ylim[0]))
+    scale = min(0.75, 15.0 / (xlim[1] - xlim[0]), (12.0 if not labels else 22.0) / (ylim[1] - ylim[0]))
     top = 0.45 if title else 0.1
     bottom = 0.35
     fig_w = (xlim[1] - xlim[0]) * scale
@@ -203,12 +240,13 @@ def path_diagram(estimates: pd.DataFrame, path: str | Path, *, title: str | None
                                    linewidth=1.0, zorder=3)
             ax.add_patch(p)
             patches[n] = p
-            label = _wrap(n)
+            label = wrapped[n]
             ax.text(x, y, label, ha="center", va="center", fontsize=fs if "\n" not in label else fs - 0.5,
                     zorder=4, color="#111111", linespacing=1.1)
             if n in r2 and not pd.isna(r2[n]):
                 ax.text(x, y - eh / 2 - 0.08, f"R\u00b2 = {fmt_num(r2[n], 2, True)}", ha="center", va="top",
                         fontsize=fs - 1.5, color="#444444", zorder=4)
+        placed: list[tuple[float, float]] = []
         for i, rec in enumerate(reg.itertuples(index=False)):
             a, b = rec.rhs, rec.lhs
             (x1, y1), (x2, y2) = pos[a], pos[b]
@@ -218,9 +256,12 @@ def path_diagram(estimates: pd.DataFrame, path: str | Path, *, title: str | None
                                     connectionstyle=f"arc3,rad={rad:.6f}", color="#1f3b63", linewidth=1.1,
                                     shrinkA=1, shrinkB=1, zorder=2)
             ax.add_patch(arrow)
-            mx, my = (x1 + x2) / 2 + 0.5 * rad * (y2 - y1), (y1 + y2) / 2 - 0.5 * rad * (x2 - x1)
-            if rad == 0.0:  # straight arrow: label nearer the head when several arrows converge
-                mx, my = x1 + 0.55 * (x2 - x1), y1 + 0.55 * (y2 - y1)
+            # label on the curve, away from other constructs and earlier labels
+            for t in ((0.5, 0.4, 0.6, 0.3, 0.7) if rad != 0.0 else (0.55, 0.45, 0.65, 0.35, 0.72)):
+                mx, my = _bez(x1, y1, x2, y2, rad, t)
+                if not _inside(mx, my, (), 0.05) and all(math.hypot(mx - u, my - v) > 0.32 for u, v in placed):
+                    break
+            placed.append((mx, my))
             lab = _est_label(getattr(rec, "std_all"), getattr(rec, "pvalue") if has_p else None)
             ax.text(mx, my, lab, ha="center", va="center", fontsize=fs - 0.5, zorder=5, color="#111111",
                     bbox={"boxstyle": "round,pad=0.15", "facecolor": "white", "edgecolor": "none"})
@@ -247,15 +288,61 @@ def path_diagram(estimates: pd.DataFrame, path: str | Path, *, title: str | None
             ax.text(0.5, 0.5, "no structural model", ha="center", va="center", transform=ax.transAxes)
         if title:
             fig.text(0.5, 0.97, title, ha="center", va="top", fontsize=11)
-        note = "Standardized estimates"
-        if has_p:
-            note += "; * p < .05"
-        note += ". Measurement indicators omitted"
-        if len(cov) and not draw_cov:
-            note += f"; {len(cov)} construct covariances omitted"
-        fig.text(0.02, 0.08 / fig_h, note + ".", ha="left", va="bottom", fontsize=8, color="#444444",
-                 style="italic")
-        return save_figure(fig, path)
+        if note is None:
+            note = "Standardized estimates"
+            if has_p:
+                note += "; * p < .05"
+            note += ". Measurement indicators omitted"
+            if len(cov) and not draw_cov:
+                note += f"; {len(cov)} construct covariances omitted"
+            note += "."
+        if note:
+            fig.text(0.02, 0.08 / fig_h, note, ha="left", va="bottom", fontsize=8, color="#444444", style="italic")
+        return fig
 
 
-__all__ = ["path_diagram", "save_figure"]
+def structural_diagram(paths: pd.DataFrame, names: Any = None, *, title: str | None = None) -> Any:
+    """The structural model of a study's hypotheses as a path diagram (a Figure): ``paths`` has one row per
+    hypothesised path (columns ``from``, ``to``, ``std_all``, ``pvalue``, ``hypothesis``); constructs are ellipses
+    labelled with their readable names (``names``: a callable or mapping id -> name), arrows carry the
+    standardized estimate with * for p < .05. A path tested in several hypothesis models is drawn once, with the
+    estimate of the first hypothesis that tests it."""
+    df = paths.drop_duplicates(subset=["from", "to"], keep="first")
+    nodes = list(dict.fromkeys(list(df["from"]) + list(df["to"])))
+    rows = [{"lhs": n, "op": "=~", "rhs": f"{n}__item", "std_all": float("nan")} for n in nodes]
+    rows += [{"lhs": r["to"], "op": "~", "rhs": r["from"], "std_all": r["std_all"], "pvalue": r["pvalue"]}
+             for _, r in df.iterrows()]
+    lab = {n: (names(n) if callable(names) else (names or {}).get(n, n)) for n in nodes}
+    return path_figure(pd.DataFrame(rows), title=title, labels=lab, note="")
+
+
+def scree_grid(panels: list[tuple[str, pd.DataFrame, int]]) -> Any:
+    """Scree plots with parallel analysis, one panel per EFA: ``panels`` = [(title, scree, n)] with the columns of
+    :class:`vccscale.validate.ParallelResult` ``scree`` (fa_observed, fa_simulated). Returns a Figure."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    import matplotlib
+
+    k = len(panels)
+    cols = 1 if k == 1 else (2 if k <= 4 else 3)
+    rows = math.ceil(k / cols)
+    fig = Figure(figsize=(6.5 if cols == 1 else 3.4 * cols, 3.6 if cols == 1 else 2.7 * rows))
+    FigureCanvasAgg(fig)
+    with matplotlib.rc_context(RC):
+        for i, (name, scree, n) in enumerate(panels):
+            ax = fig.add_subplot(rows, cols, i + 1)
+            x = list(range(1, len(scree) + 1))
+            ax.plot(x, scree["fa_observed"].to_numpy(), marker="o", ms=3, lw=1.2, label="observed")
+            ax.plot(x, scree["fa_simulated"].to_numpy(), ls="--", lw=1.0, label="parallel analysis")
+            ax.axhline(0, color="#999999", lw=0.5)
+            ax.set_title(_wrap(f"{name} (n = {n})", 38), fontsize=8 if cols > 1 else 10)
+            ax.tick_params(labelsize=7)
+            if i % cols == 0:
+                ax.set_ylabel("eigenvalue", fontsize=8)
+            if i == 0:
+                ax.legend(fontsize=7)
+        fig.tight_layout()
+    return fig
+
+
+__all__ = ["path_diagram", "path_figure", "save_figure", "scree_grid", "structural_diagram"]

@@ -1,173 +1,214 @@
-"""``render_report``: one self-contained HTML page from the files of a run's output folder.
+"""``render_report``: one self-contained HTML page from a run's output folder.
 
-The page has inline CSS, figures embedded as ``data:`` URIs, no script and no external link. Sections whose files
-are missing are left out. The output is deterministic: the same folder gives the same bytes (the only times shown
-are the manifest's own ``started`` / ``finished`` values; stage run times are never shown).
+The page shows, in the order a methods section needs them: the stages of the run (each ok, skipped with its reason,
+or failed with its cause), the sample, the items, the exploratory and confirmatory factor analyses (which models
+were fitted and why), reliability and convergent validity, descriptives and latent correlations with the AVE on the
+diagonal, discriminant validity (Fornell-Larcker, HTMT), common-method checks, measurement invariance, the
+hypothesis decisions with their reasons in words, the structural models' fit and R², the nested comparisons behind
+mediation decisions, the tested parameters (bootstrap CIs of indirect effects where requested), the path diagram,
+response surfaces, nesting and power, and the run manifest. Construct names are readable (from the registry).
+
+The page has inline CSS, figures embedded as ``data:`` URIs, no script and no external link; the same folder gives
+the same bytes. Every table is also written as ``tables/<name>.tex`` (booktabs) and ``tables/<name>.html`` (Word).
 """
 from __future__ import annotations
 
 import base64
 import html
 import json
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from .tables import (FormattedTable, fmt_int, format_table, markup_html, read_table, table_html,
-                     to_latex, to_word_html)
+from . import build as B
+from .tables import FormattedTable, fmt_int, markup_html, table_html, to_latex, to_word_html
 
-STAGES = ["import", "clean", "items", "reliability", "efa", "cfa", "validity", "invariance", "hypotheses", "rsa",
+STAGES = ["import", "clean", "items", "efa", "cfa", "reliability", "validity", "invariance", "hypotheses", "rsa",
           "multilevel", "power"]
-
-# section id, heading, stages, content: ("table", name) | ("figure", name, title, note) | ("consort",)
-SECTIONS: list[tuple[str, str, list[str], list[tuple]]] = [
-    ("sample", "Sample", ["import", "clean"], [("consort",), ("table", "consort")]),
-    ("items", "Items", ["items"], [("table", "item_analysis")]),
-    ("reliability-validity", "Reliability and Validity", ["reliability", "validity"],
-     [("table", "reliability"), ("table", "fornell_larcker"), ("table", "htmt")]),
-    ("efa", "Exploratory Factor Analysis", ["efa"],
-     [("figure", "efa_scree", "Scree Plot with Parallel Analysis",
-       "Observed eigenvalues and eigenvalues of simulated random data (parallel analysis)."),
-      ("table", "efa_loadings")]),
-    ("cfa", "Confirmatory Factor Analysis", ["cfa"], [("table", "cfa_fit"), ("table", "cfa_estimates")]),
-    ("path-diagram", "Path Diagram", [],
-     [("figure", "path_diagram", "Structural Model with Standardized Estimates",
-       "Standardized estimates; * *p* < .05. Measurement indicators are omitted.")]),
-    ("invariance", "Measurement Invariance", ["invariance"], [("table", "invariance")]),
-    ("hypotheses", "Hypotheses", ["hypotheses"], [("table", "hypotheses")]),
-    ("rsa", "Response Surface Analysis", ["rsa"],
-     [("figure", "rsa_surface", "Response Surface", "Predicted outcome over the two predictors."),
-      ("figure", "rsa_contour", "Response Surface: Contour Plot",
-       "Contour lines of the predicted outcome with the lines of congruence and incongruence."),
-      ("table", "rsa")]),
-    ("multilevel", "Multilevel Agreement", ["multilevel"], [("table", "multilevel")]),
-    ("power", "Power", ["power"],
-     [("figure", "power_curve", "Power Curve", "Estimated power by sample size (Monte Carlo)."),
-      ("table", "power")]),
-]
 
 CSS = """
 :root { --ink:#1a1a1a; --muted:#5a5a5a; --rule:#1a1a1a; --accent:#1f3b63; --bg:#ffffff; --soft:#f5f6f8; }
 * { box-sizing: border-box; }
 html { background: #eceef1; }
 body { margin: 0; color: var(--ink); font: 16px/1.5 "Times New Roman", Times, "Liberation Serif", Georgia, serif; }
-main { max-width: 1000px; margin: 24px auto; background: var(--bg); padding: 48px 64px 32px;
+main { max-width: 1060px; margin: 24px auto; background: var(--bg); padding: 44px 56px 32px;
        box-shadow: 0 1px 4px rgba(0,0,0,.12); }
 header.title-block { text-align: center; border-bottom: 1px solid #ccc; padding-bottom: 18px; margin-bottom: 8px; }
 header.title-block h1 { font-size: 1.75em; margin: 0 0 6px; font-weight: bold; line-height: 1.25; }
 header.title-block .subtitle { color: var(--muted); font-size: 1.02em; margin: 0; }
 dl.meta { display: grid; grid-template-columns: max-content auto; gap: 2px 14px; width: max-content;
           margin: 14px auto 0; font-size: .92em; text-align: left; }
-dl.meta dt { color: var(--muted); } dl.meta dd { margin: 0; font-family: "DejaVu Sans Mono", Menlo, monospace;
-          font-size: .92em; }
-nav.toc { font: 13px/1.6 "Helvetica Neue", Arial, sans-serif; margin: 14px 0 6px; text-align: center; }
+dl.meta dt { color: var(--muted); } dl.meta dd { margin: 0; }
+nav.toc { font: 13px/1.7 "Helvetica Neue", Arial, sans-serif; margin: 14px 0 6px; text-align: center; }
 nav.toc a { color: var(--accent); text-decoration: none; margin: 0 7px; white-space: nowrap; }
-h2 { font-size: 1.3em; margin: 38px 0 8px; padding-bottom: 3px; border-bottom: 2px solid var(--accent);
-     color: var(--accent); text-align: left; }
+h2 { font-size: 1.3em; margin: 36px 0 8px; padding-bottom: 3px; border-bottom: 2px solid var(--accent);
+     color: var(--accent); }
 h2 .secnum { color: var(--muted); font-weight: normal; margin-right: .4em; }
-.apa-table { margin: 18px 0 22px; overflow-x: auto; }
+h3 { font-size: 1.05em; margin: 22px 0 4px; }
+p.lead { margin: 6px 0 10px; }
+.apa-table { margin: 16px 0 22px; overflow-x: auto; max-width: 100%; }
 .table-number { font-weight: bold; margin: 0; }
 .table-title { font-style: italic; margin: 0 0 6px; }
 .apa-table table { border-collapse: collapse; border-top: 2px solid var(--rule); border-bottom: 2px solid var(--rule);
-                   font-size: 14px; line-height: 1.35; min-width: 40%; }
-.apa-table th { font-weight: normal; text-align: left; border-bottom: 1px solid var(--rule); padding: 5px 9px;
+                   font-size: 13.5px; line-height: 1.3; }
+.apa-table th { font-weight: normal; text-align: left; border-bottom: 1px solid var(--rule); padding: 4px 7px;
                 vertical-align: bottom; }
-.apa-table td { padding: 3px 9px; vertical-align: top; }
+.apa-table td { padding: 2px 7px; vertical-align: top; }
 .apa-table .num { text-align: right; white-space: nowrap; font-variant-numeric: tabular-nums; }
-.apa-table td.wrap { min-width: 8em; max-width: 20em; }
-#table-hypotheses table { width: 100%; font-size: 13px; }
-#table-hypotheses td.wrap { min-width: 6em; max-width: 16em; }
+.apa-table td.wrap { min-width: 7em; max-width: 22em; }
+#table-hypotheses table, #table-stages table { width: 100%; }
+#table-hypotheses td.wrap { max-width: 26em; }
 .apa-table tbody tr:nth-child(even) { background: #fafafa; }
-.apa-table tr.exploratory td { color: #3d3d3d; background: #f6f3ff; }
-.table-note { font-size: 13.5px; margin: 6px 0 0; color: #333; max-width: 60em; }
+.apa-table tr.exploratory td { background: #f6f3ff; }
+.apa-table tr.flag td { background: #fff4e5; }
+.apa-table tr.status-failed td { background: #fdecea; } .apa-table tr.status-skipped td { color: #6b5a00; }
+.table-note { font-size: 13px; margin: 6px 0 0; color: #333; max-width: 62em; }
 .badge { display: inline-block; padding: 1px 8px; border-radius: 10px; font: bold 11.5px/1.5 Arial, sans-serif;
          color: #fff; white-space: nowrap; }
 .badge-supported { background: #1b7a3a; } .badge-partial { background: #b07800; }
 .badge-not-supported { background: #b42318; } .badge-other { background: #6b7280; }
 .tag { display: inline-block; padding: 0 6px; border: 1px solid #6d4fc2; color: #6d4fc2; border-radius: 8px;
        font: 10.5px/1.5 Arial, sans-serif; vertical-align: 1px; }
-figure { margin: 20px 0 24px; }
+figure { margin: 18px 0 22px; }
 figure .figure-number { font-weight: bold; margin: 0; }
 figure .figure-title { font-style: italic; margin: 0 0 8px; }
 figure img { display: block; max-width: 100%; height: auto; margin: 0 auto; border: 1px solid #e3e3e3; }
-figure figcaption.figure-note { font-size: 13.5px; margin-top: 6px; color: #333; }
-.figure-row { display: grid; grid-template-columns: 1fr 1fr; gap: 18px; }
+figure figcaption.figure-note { font-size: 13px; margin-top: 6px; color: #333; }
+.figure-row { display: grid; grid-template-columns: 1fr 1fr; gap: 16px; }
 .consort { display: flex; flex-direction: column; align-items: flex-start; margin: 12px 0 8px 10%;
-           font: 14px/1.35 "Helvetica Neue", Arial, sans-serif; }
+           font: 13px/1.35 "Helvetica Neue", Arial, sans-serif; }
 .consort .step { display: grid; grid-template-columns: 230px 36px auto; align-items: center; }
-.consort .box { border: 1.5px solid #333; background: #fff; padding: 7px 12px; text-align: center; width: 230px; }
+.consort .box { border: 1.5px solid #333; background: #fff; padding: 6px 12px; text-align: center; width: 230px; }
 .consort .box.main { background: var(--soft); }
 .consort .box.final { border-width: 2px; border-color: var(--accent); background: #eef3fb; font-weight: bold; }
 .consort .vline { width: 230px; display: flex; justify-content: center; }
-.consort .vline span { display: block; width: 2px; height: 22px; background: #333; position: relative; }
+.consort .vline span { display: block; width: 2px; height: 18px; background: #333; }
 .consort .hline { height: 2px; background: #333; }
 .consort .box.excl { text-align: left; width: auto; min-width: 210px; background: #fff7f5; border-color: #b4553a; }
-.stage-notes { font-size: 13.5px; color: #444; background: var(--soft); border-left: 3px solid #c9ced6;
+.stage-notes { font-size: 13px; color: #444; background: var(--soft); border-left: 3px solid #c9ced6;
                padding: 6px 12px; margin: 10px 0; }
 .stage-notes ul { margin: 2px 0; padding-left: 18px; }
-footer { margin-top: 44px; border-top: 2px solid var(--accent); padding-top: 10px; font-size: 13px; color: #333; }
+details { margin: 8px 0 14px; } details > summary { cursor: pointer; color: var(--accent); font-size: 14px; }
+ol.reasons { font-size: 13.5px; padding-left: 22px; } ol.reasons li { margin-bottom: 5px; }
+footer { margin-top: 40px; border-top: 2px solid var(--accent); padding-top: 10px; font-size: 13px; color: #333; }
 footer h2 { border: 0; margin-top: 8px; font-size: 1.1em; }
 footer table { border-collapse: collapse; font-size: 12.5px; margin: 6px 0 12px; }
 footer th { text-align: left; font-weight: normal; color: var(--muted); padding: 2px 14px 2px 0; vertical-align: top; }
-footer td { padding: 2px 14px 2px 0; font-family: "DejaVu Sans Mono", Menlo, monospace; word-break: break-all;
-            vertical-align: top; }
-footer .status-ok { color: #1b7a3a; } footer .status-failed { color: #b42318; font-weight: bold; }
-footer .status-skipped { color: #8a6d00; }
+footer td { padding: 2px 14px 2px 0; vertical-align: top; word-break: break-all; }
 .muted { color: var(--muted); }
 @media print { html { background: #fff; } main { box-shadow: none; margin: 0; padding: 0; max-width: none; }
-  h2 { break-after: avoid; } .apa-table, figure { break-inside: avoid; } }
+  h2 { break-after: avoid; } figure { break-inside: avoid; } .apa-table { overflow: visible; }
+  .apa-table table { font-size: 10.5px; } details { display: block; } }
 """
 
 
-@dataclass
-class _Numbering:
-    table: int = 0
-    figure: int = 0
-    tables: dict[str, int] = field(default_factory=dict)
+# ---------------------------------------------------------------------------------------------------- inputs
+class _Run:
+    """What a run's output folder holds, read once: manifest, stage records, tables, results."""
+
+    def __init__(self, out: Path) -> None:
+        self.out = out
+        self.manifest = _read_json(out / "manifest.json")
+        self.stages: dict[str, dict] = {}
+        if (out / "stages").is_dir():
+            for p in sorted((out / "stages").glob("*.json")):
+                info = _read_json(p)
+                self.stages[str(info.get("stage") or p.stem)] = info
+
+    def ok(self, stage: str) -> bool:
+        return self.stages.get(stage, {}).get("status") == "ok"
+
+    def table(self, name: str) -> pd.DataFrame | None:
+        p = self.out / "tables" / f"{name}.csv"
+        if not p.is_file():
+            return None
+        try:
+            return pd.read_csv(p, keep_default_na=True)
+        except pd.errors.EmptyDataError:
+            return pd.DataFrame()
+
+    def data(self, name: str) -> Any:
+        p = self.out / "data" / f"{name}.json"
+        return _read_json(p) if p.is_file() else None
+
+    def figure(self, name: str) -> Path | None:
+        for ext in (".png", ".svg"):
+            p = self.out / "figures" / f"{name}{ext}"
+            if p.is_file():
+                return p
+        return None
 
 
-def _read_json(path: Path) -> dict:
+def _read_json(path: Path) -> Any:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
 
 
-def _figure_file(out: Path, name: str) -> Path | None:
-    for ext in (".png", ".svg"):
-        p = out / "figures" / f"{name}{ext}"
-        if p.is_file():
-            return p
-    return None
+def _names(registry: Any) -> Any:
+    def name(cid: str) -> str:
+        if registry is not None:
+            c = registry.constructs.get(cid)
+            if c is not None:
+                return c.name
+        return cid
+    return name
 
 
-def _data_uri(path: Path) -> str:
-    mime = "image/png" if path.suffix.lower() == ".png" else "image/svg+xml"
-    return f"data:{mime};base64," + base64.b64encode(path.read_bytes()).decode("ascii")
+# ---------------------------------------------------------------------------------------------------- pieces
+class _Page:
+    def __init__(self, run: _Run) -> None:
+        self.run = run
+        self.n_table = 0
+        self.n_figure = 0
+        self.tables: list[tuple[FormattedTable, int]] = []
+
+    def t(self, tab: FormattedTable, badges: bool = False) -> str:
+        self.n_table += 1
+        self.tables.append((tab, self.n_table))
+        return table_html(tab, self.n_table, inline_styles=False, badges=badges)
+
+    def fig(self, name: str, title: str, note: str = "") -> str:
+        p = self.run.figure(name)
+        if p is None:
+            return ""
+        self.n_figure += 1
+        mime = "image/png" if p.suffix == ".png" else "image/svg+xml"
+        uri = f"data:{mime};base64," + base64.b64encode(p.read_bytes()).decode("ascii")
+        return (f'<figure id="figure-{html.escape(name)}"><p class="figure-number">Figure {self.n_figure}</p>'
+                f'<p class="figure-title">{html.escape(title)}</p>'
+                f'<img alt="{html.escape(f"Figure {self.n_figure}. {title}")}" src="{uri}">'
+                + (f'<figcaption class="figure-note"><i>Note.</i> {markup_html(note)}</figcaption>' if note else "")
+                + "</figure>")
 
 
-def _study_meta(study: Any, out: Path, manifest: dict) -> dict[str, Any]:
-    meta: dict[str, Any] = {"id": None, "title": None, "seed": None}
-    if study is not None:
-        if isinstance(study, (str, Path)):
-            from ..study import load_study
-            study = load_study(study)
-        s = study.get("study", study) if isinstance(study, dict) else getattr(study, "study", study)
-        for k in meta:
-            meta[k] = s.get(k) if isinstance(s, dict) else getattr(s, k, None)
-    seeds = manifest.get("seeds") or {}
-    if meta["seed"] is None and isinstance(seeds, dict):
-        for k in ("study", "master", "seed"):
-            if seeds.get(k) is not None:
-                meta["seed"] = seeds[k]
-                break
-    if meta["id"] is None:
-        meta["id"] = manifest.get("study_id") or out.name
-    if meta["title"] is None:
-        meta["title"] = manifest.get("study_title") or "Value Co-Creation Study"
-    return meta
+def _p(text: str) -> str:
+    return f'<p class="lead">{markup_html(text)}</p>'
+
+
+def _notes(run: _Run, stages: list[str], skip_first: bool = False) -> str:
+    items = []
+    for s in stages:
+        info = run.stages.get(s)
+        if not info:
+            continue
+        st = str(info.get("status", ""))
+        notes = list(info.get("notes") or [])
+        if st != "ok":
+            items.append(f"Stage <i>{html.escape(s)}</i> {html.escape(st)}: " + html.escape(notes[0] if notes else ""))
+            notes = notes[1:]
+        elif skip_first:
+            notes = notes[1:]
+        items += [html.escape(str(n), quote=False) for n in notes]
+    if not items:
+        return ""
+    return '<div class="stage-notes"><ul>' + "".join(f"<li>{i}</li>" for i in items) + "</ul></div>"
+
+
+def _details(summary: str, body: str) -> str:
+    return f"<details><summary>{html.escape(summary)}</summary>{body}</details>" if body else ""
 
 
 def _consort_flow(df: pd.DataFrame) -> str:
@@ -181,203 +222,344 @@ def _consort_flow(df: pd.DataFrame) -> str:
     steps = rows[1:] if str(first.rule).strip().lower() in ("received", "import", "") or len(rows) == 1 else rows
     for r in steps:
         excl = 0 if pd.isna(r.excluded) else int(r.excluded)
+        if not excl:
+            continue
+        rule = html.escape(str(r.rule).replace("_", " "))
         out.append('<div class="vline"><span></span></div>')
-        out.append('<div class="step"><div class="box">After ' + html.escape(str(r.rule).replace("_", " "))
-                   + f'<br><i>n</i> = {fmt_int(r.remaining)}</div><div class="hline"></div>'
-                   f'<div class="box excl">Excluded: {html.escape(str(r.rule).replace("_", " "))} '
-                   f'(<i>n</i> = {fmt_int(excl)})</div></div>')
-    final = rows[-1].remaining
+        out.append(f'<div class="step"><div class="box">After {rule}<br><i>n</i> = {fmt_int(r.remaining)}</div>'
+                   f'<div class="hline"></div><div class="box excl">Excluded: {rule} (<i>n</i> = {fmt_int(excl)})'
+                   "</div></div>")
     out.append('<div class="vline"><span></span></div>')
-    out.append(f'<div class="step"><div class="box final">Analysed<br><i>n</i> = {fmt_int(final)}</div></div>')
-    out.append("</div>")
+    out.append(f'<div class="step"><div class="box final">Analysed<br><i>n</i> = {fmt_int(rows[-1].remaining)}'
+               "</div></div></div>")
     return "\n".join(out)
 
 
-def _stage_notes(stages: dict[str, dict], names: list[str]) -> str:
-    items = []
-    for s in names:
-        info = stages.get(s)
-        if not info:
-            continue
-        status = str(info.get("status", ""))
-        if status and status != "ok":
-            items.append(f"Stage <i>{html.escape(s)}</i>: {html.escape(status)}")
-        for n in info.get("notes") or []:
-            items.append(html.escape(str(n), quote=False))
-    if not items:
+# ---------------------------------------------------------------------------------------------------- sections
+def _sec_sample(pg: _Page, name) -> str:
+    r = pg.run
+    parts = []
+    c = r.table("consort")
+    if c is not None and len(c):
+        parts += [_consort_flow(c), pg.t(B.consort_table(c))]
+    s = r.table("sample")
+    if s is not None and len(s):
+        parts.append(pg.t(B.sample_table(s)))
+    if not parts:
         return ""
-    return '<div class="stage-notes"><ul>' + "".join(f"<li>{i}</li>" for i in items) + "</ul></div>"
+    return "".join(parts) + _notes(r, ["import", "clean"])
 
 
-def _figure_html(path: Path, number: int, title: str, note: str) -> str:
-    alt = html.escape(f"Figure {number}. {title}")
-    return (f'<figure id="figure-{path.stem}"><p class="figure-number">Figure {number}</p>'
-            f'<p class="figure-title">{html.escape(title)}</p>'
-            f'<img alt="{alt}" src="{_data_uri(path)}">'
-            + (f'<figcaption class="figure-note"><i>Note.</i> {markup_html(note)}</figcaption>' if note else "")
-            + "</figure>")
+def _sec_items(pg: _Page, name) -> str:
+    d = pg.run.table("item_analysis")
+    if d is None or not len(d):
+        return _notes(pg.run, ["items"])
+    low = d[d["r_drop"] < 0.30]
+    lead = _p(f"{d['item'].nunique()} items of {d['construct'].nunique()} constructs, by questionnaire version. "
+              + (f"{low['item'].nunique()} item(s) have a corrected item–total correlation below .30 in at least one "
+                 "version: " + ", ".join(sorted(low['item'].unique())[:15]) + "." if len(low) else
+                 "Every corrected item–total correlation is .30 or higher."))
+    tab = pg.t(B.item_table(d, name))
+    return lead + (_details(f"Item statistics ({len(d)} rows)", tab) if len(d) > 40 else tab) + _notes(pg.run, ["items"])
 
 
-def _kv_rows(d: dict, mono: bool = True) -> str:
-    return "".join(f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(_plain(v))}</td></tr>"
-                   for k, v in sorted(d.items(), key=lambda kv: str(kv[0])))
+def _sec_efa(pg: _Page, name) -> str:
+    r = pg.run
+    g = r.table("efa_groups")
+    if g is None or not len(g):
+        return _notes(r, ["efa"])
+    res = r.data("efa") or {}
+    parts = [_p(f"Why this design: {res.get('reason', '')}."), pg.t(B.efa_table(g))]
+    parts.append(pg.fig("efa_scree", "Scree Plots with Parallel Analysis",
+                        "Observed eigenvalues of the reduced correlation matrix and the mean eigenvalues of random "
+                        "data of the same size; factors are retained while the observed value is higher."))
+    lo = r.table("efa_loadings")
+    if lo is not None and len(lo):
+        body = "".join(pg.t(t) for t in B.loadings_tables(lo, name))
+        parts.append(_details("Pattern loadings of every EFA", body))
+    return "".join(parts) + _notes(r, ["efa"], skip_first=True)
 
 
-def _plain(v: Any) -> str:
-    if isinstance(v, (dict, list)):
-        return json.dumps(v, sort_keys=True, ensure_ascii=False)
-    if v is None:
-        return "\u2014"
-    return str(v)
+def _sec_cfa(pg: _Page, name) -> str:
+    r = pg.run
+    meas = r.data("measurement")
+    fit = r.table("cfa_fit")
+    if not meas or fit is None:
+        return _notes(r, ["cfa"])
+    scope = {"full": "one model of all constructs", "groups": "one model per construct group",
+             "construct": "one model per construct"}.get(meas.get("scope"), meas.get("scope"))
+    parts = [_p(f"Measurement model: {scope}. Why: {meas.get('reason', '')}. Estimator {meas.get('estimator')}; "
+                f"missing answers: {'full-information maximum likelihood (FIML)' if meas.get('missing') == 'fiml' else 'listwise deletion'}.")]
+    parts.append(pg.t(B.cfa_fit_table(fit, "Improper solutions (Heywood cases, non-positive-definite latent "
+                                           "covariances) are flagged and their estimates are not used as results.")))
+    load = r.table("cfa_loadings")
+    cons = pd.DataFrame(meas.get("constructs") or [])
+    if load is not None and len(load) and len(cons):
+        parts.append(_details("Standardized loadings", pg.t(B.cfa_loadings_table(load, cons, name))))
+    return "".join(parts) + _notes(r, ["cfa"], skip_first=True)
 
 
-def _footer(manifest: dict, stages: dict[str, dict]) -> str:
-    if not manifest and not stages:
+def _sec_reliability(pg: _Page, name) -> str:
+    r = pg.run
+    d = r.table("reliability")
+    if d is None or not len(d):
+        return _notes(r, ["reliability"])
+    persps = [c[6:] for c in d.columns if c.startswith("alpha_") and c not in ("alpha_ci_lower", "alpha_ci_upper")]
+    return pg.t(B.reliability_table(d, name, persps)) + _notes(r, ["reliability"])
+
+
+def _sec_correlations(pg: _Page, name) -> str:
+    r = pg.run
+    meas = r.data("measurement")
+    rel = r.table("reliability")
+    if not meas:
         return ""
-    parts = ['<footer id="manifest"><h2>Run Manifest</h2>']
-    top = {k: manifest[k] for k in ("vccscale", "python", "platform", "study_file", "study_hash", "started",
-                                     "finished") if k in manifest}
-    if "run_seconds" in manifest and manifest["run_seconds"] is not None:
-        try:
-            top["run time"] = f"{float(manifest['run_seconds']):.1f} s"
-        except (TypeError, ValueError):
-            top["run time"] = str(manifest["run_seconds"])
-    if top:
-        parts.append("<table>" + "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(_plain(v))}</td></tr>"
-                                         for k, v in top.items()) + "</table>")
-    if isinstance(manifest.get("seeds"), dict) and manifest["seeds"]:
-        parts.append("<p><b>Seeds</b></p><table>" + _kv_rows(manifest["seeds"]) + "</table>")
-    elif manifest.get("seeds") is not None:
-        parts.append(f"<p><b>Seeds</b>: {html.escape(_plain(manifest['seeds']))}</p>")
-    if isinstance(manifest.get("inputs"), dict) and manifest["inputs"]:
-        parts.append("<p><b>Inputs</b> (SHA-256)</p><table>" + _kv_rows(manifest["inputs"]) + "</table>")
-    if isinstance(manifest.get("packages"), dict) and manifest["packages"]:
-        parts.append("<p><b>Package versions</b></p><table>" + _kv_rows(manifest["packages"]) + "</table>")
-    rows = []
-    order = [s for s in STAGES if s in stages] + sorted(s for s in stages if s not in STAGES)
-    for s in order:
-        info = stages[s]
-        st = str(info.get("status", ""))
-        summ = info.get("summary") or {}
-        rows.append(f'<tr><th>{html.escape(s)}</th><td class="status-{html.escape(st)}">{html.escape(st)}</td>'
-                    f'<td>{html.escape(_plain(info.get("inputs_hash")))}</td>'
-                    f"<td>{html.escape(_plain(summ)) if summ else ''}</td></tr>")
-    if rows:
-        parts.append('<p><b>Stages</b></p><table><tr><th>stage</th><th>status</th><th>inputs hash</th>'
-                     "<th>summary</th></tr>" + "".join(rows) + "</table>")
-    parts.append('<p class="muted">Generated by vccscale from the files of this output folder.</p></footer>')
+    cons = pd.DataFrame(meas.get("constructs") or [])
+    cors = pd.DataFrame(meas.get("correlations") or [])
+    if not len(cons):
+        return ""
+    ids = list(cons["construct"])
+    mat = pd.DataFrame(float("nan"), index=ids, columns=ids)
+    for row in cors.itertuples():
+        mat.loc[row.a, row.b] = mat.loc[row.b, row.a] = row.r
+    ave = dict(zip(cons["construct"], cons["ave"]))
+    fail = set()
+    for row in cors.itertuples():
+        a, b = ave.get(row.a), ave.get(row.b)
+        if B.finite(row.r) and B.finite(a) and B.finite(b) and row.r ** 2 >= min(a, b):
+            fail.add((row.a, row.b))
+    lead = None
+    if rel is not None and len(rel) and {"mean", "sd"} <= set(rel.columns):
+        lead = rel[["construct", "mean", "sd"]]
+    note = ("Latent correlations from the CFA stage (within a model, or from two-construct models across models; "
+            "— = not estimable, e.g. no respondent answered both). Diagonal (bold): AVE. † = AVE of one of the two "
+            "constructs is not above the squared correlation (the Fornell–Larcker criterion is not met). *M* and *SD* "
+            "of the scale scores.")
+    tabs = B.matrix_tables("latent_correlations", "Descriptives and Latent Correlations", ids, name, mat, ave, "b2",
+                           note, lead=lead, mark=fail)
+    return "".join(pg.t(t) for t in tabs)
+
+
+def _sec_validity(pg: _Page, name) -> str:
+    r = pg.run
+    parts = []
+    fl = r.table("fornell_larcker")
+    if fl is not None and len(fl):
+        failed = fl[fl["passed"].astype(str) == "False"]
+        parts.append(_p("Fornell–Larcker: " + ("the square root of every construct's AVE exceeds its latent "
+                                               "correlations." if not len(failed) else
+                                               f"not met for {len(failed)} construct(s): "
+                                               + ", ".join(name(c) for c in failed['construct']) + ".")))
+    h = r.table("htmt")
+    meas = r.data("measurement")
+    if h is not None and len(h):
+        ids = list(pd.DataFrame(meas.get("constructs") or [])["construct"]) if meas else \
+            list(dict.fromkeys(list(h["a"]) + list(h["b"])))
+        mat = pd.DataFrame(float("nan"), index=ids, columns=ids)
+        for row in h.itertuples():
+            if row.a in mat.index and row.b in mat.index:
+                mat.loc[row.a, row.b] = mat.loc[row.b, row.a] = row.htmt
+        cut = (r.stages.get("validity", {}).get("summary") or {}).get("htmt_cutoff", 0.85)
+        mark = {(a, b) for a, b, v in zip(h["a"], h["b"], h["htmt"]) if B.finite(v) and v > cut}
+        parts += [pg.t(t) for t in B.matrix_tables(
+            "htmt", "Discriminant Validity: Heterotrait–Monotrait Ratios (HTMT)", ids, name, mat, None, "b2",
+            f"HTMT2 (geometric means, semTools' default), each pair on the respondents who answered both constructs; "
+            f"† = above {cut:.2f}; — = no respondent answered both; the diagonal is blank.", mark=mark)]
+    cm = r.data("common_method")
+    if cm:
+        parts += [pg.t(t) for t in B.common_method_tables(cm, name)]
+    if not parts:
+        return _notes(r, ["validity"])
+    return "".join(parts) + _notes(r, ["validity"])
+
+
+def _sec_invariance(pg: _Page, name) -> str:
+    r = pg.run
+    d = r.table("invariance")
+    res = r.data("invariance") or {}
+    if d is None or not len(d):
+        return _notes(r, ["invariance"])
+    lead = _p(f"Groups: {', '.join(res.get('groups', []))} ({res.get('group')}). Design: {res.get('reason', '')}. "
+              f"Estimator {res.get('estimator')}, missing answers: {res.get('missing')}.")
+    return lead + pg.t(B.invariance_table(d, name, res.get("delta_cfi_rule", 0.01))) + _notes(r, ["invariance"])
+
+
+def _sec_hypotheses(pg: _Page, name) -> str:
+    r = pg.run
+    d = r.table("hypotheses")
+    if d is None or not len(d):
+        return _notes(r, ["hypotheses"])
+    summ = r.stages.get("hypotheses", {}).get("summary") or {}
+    counts = summ.get("decisions") or {}
+    lead = _p(f"{len(d)} hypotheses: " + ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in counts.items())
+              + f". Decisions at α = {summ.get('alpha', 0.05)} with {summ.get('adjust', 'holm')} adjustment across the "
+              f"tested hypotheses; estimator {summ.get('estimator')}, missing answers: {summ.get('missing')}"
+              + (f"; indirect effects with percentile bootstrap CIs ({summ.get('bootstrap')} draws)"
+                 if summ.get("bootstrap") else "") + ".")
+    parts = [lead, pg.t(B.decision_table(d, name), badges=True)]
+    sp = r.table("structural_paths")
+    hyp = ", ".join(dict.fromkeys(sp["hypothesis"])) if sp is not None and len(sp) else ""
+    parts.append(pg.fig("structural_model", "Structural Model",
+                        "Completely standardized estimates of the hypothesised directional paths (* *p* < .05), each "
+                        f"from the model of the first hypothesis that tests it ({hyp}); measurement models, paths "
+                        "hypothesised to be zero and covariances are omitted."))
+    m = r.table("hypothesis_models")
+    if m is not None and len(m):
+        parts.append(pg.t(B.model_fit_table(m)))
+        parts.append(_details("Explained variance by construct", pg.t(B.r2_table(m, name))))
+    c = r.table("hypothesis_comparisons")
+    if c is not None and len(c):
+        parts.append(pg.t(B.comparison_table(c, name)))
+    pr = r.table("hypothesis_parameters")
+    if pr is not None and len(pr):
+        parts.append(_details(f"Tested parameters ({len(pr)})", pg.t(B.parameter_table(pr, name))))
+    items = "".join(f"<li><b>{html.escape(str(i))}</b> ({html.escape(str(dec).replace('_', ' '))}): "
+                    f"{html.escape(B.readable(t, name))}. {html.escape(B.readable(why, name))}</li>"
+                    for i, dec, t, why in zip(d["id"], d["decision"], d["test"], d["reason"]))
+    parts.append(_details("How each hypothesis was tested, and the full reason of its decision",
+                          f'<ol class="reasons">{items}</ol>'))
+    return "".join(parts) + _notes(r, ["hypotheses"])
+
+
+def _sec_rsa(pg: _Page, name) -> str:
+    r = pg.run
+    d = r.table("rsa")
+    meta = r.data("rsa") or []
+    if d is None or not len(d):
+        return _notes(r, ["rsa"])
+    parts = []
+    for m in meta:
+        f1 = pg.fig(f"{m['figure']}_surface", f"Response Surface: {m['hypothesis']}",
+                    f"{m['relation']}; {m['how']}.")
+        f2 = pg.fig(f"{m['figure']}_contour", f"Contours: {m['hypothesis']}",
+                    "Lines of congruence (solid) and incongruence (dashed), first principal axis (dotted).")
+        parts.append(f'<div class="figure-row">{f1}{f2}</div>')
+    parts.append(_details("Surface parameters", pg.t(B.rsa_table(d))))
+    return "".join(parts) + _notes(r, ["rsa"])
+
+
+def _sec_multilevel(pg: _Page, name) -> str:
+    d = pg.run.table("multilevel")
+    if d is None or not len(d):
+        return _notes(pg.run, ["multilevel"])
+    if "name" not in d.columns:
+        d["name"] = [name(c) for c in d["construct"]]
+    return pg.t(B.multilevel_table(d)) + _notes(pg.run, ["multilevel"])
+
+
+def _sec_power(pg: _Page, name) -> str:
+    d = pg.run.table("power")
+    if d is None or not len(d):
+        return _notes(pg.run, ["power"])
+    return (pg.fig("power_curve", "Power Curve", "Estimated power by sample size (Monte Carlo).")
+            + pg.t(B.power_table(d)) + _notes(pg.run, ["power"]))
+
+
+SECTIONS = [("sample", "Sample", _sec_sample, ["import", "clean"]), ("items", "Items", _sec_items, ["items"]),
+            ("efa", "Exploratory Factor Analysis", _sec_efa, ["efa"]),
+            ("cfa", "Measurement Model", _sec_cfa, ["cfa"]),
+            ("reliability", "Reliability and Convergent Validity", _sec_reliability, ["reliability"]),
+            ("correlations", "Descriptives and Latent Correlations", _sec_correlations, ["cfa"]),
+            ("validity", "Discriminant Validity and Common-Method Variance", _sec_validity, ["validity"]),
+            ("invariance", "Measurement Invariance", _sec_invariance, ["invariance"]),
+            ("hypotheses", "Hypotheses", _sec_hypotheses, ["hypotheses"]),
+            ("rsa", "Response Surface Analysis", _sec_rsa, ["rsa"]),
+            ("multilevel", "Nesting", _sec_multilevel, ["multilevel"]),
+            ("power", "Power", _sec_power, ["power"])]
+
+
+def _footer(manifest: dict) -> str:
+    if not manifest:
+        return ""
+    rows = [("vccscale", manifest.get("vccscale")), ("Python", manifest.get("python")),
+            ("Platform", manifest.get("platform")), ("Study file", manifest.get("study_file")),
+            ("Study file SHA-256", manifest.get("study_hash")), ("Registry SHA-256", manifest.get("registry_hash"))]
+    parts = ['<footer id="manifest"><h2>Run Manifest</h2><table>'
+             + "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>" for k, v in rows
+                       if v is not None) + "</table>"]
+    for title, key in (("Seeds", "seeds"), ("Inputs (SHA-256)", "inputs"), ("Package versions", "packages")):
+        d = manifest.get(key)
+        if isinstance(d, dict) and d:
+            parts.append(f"<p><b>{title}</b></p><table>" + "".join(
+                f"<tr><th>{html.escape(str(k))}</th><td>{html.escape('—' if v is None else str(v))}</td></tr>"
+                for k, v in sorted(d.items())) + "</table>")
+    parts.append('<p class="muted">Generated by vccscale from the files of this output folder; manifest.json holds '
+                 "the same information and the run's start and finish times (left out here so that the same inputs "
+                 "give the same page).</p></footer>")
     return "\n".join(parts)
 
 
-def _load_tables(out: Path) -> dict[str, FormattedTable]:
-    tables: dict[str, FormattedTable] = {}
-    tdir = out / "tables"
-    if tdir.is_dir():
-        for csv in sorted(tdir.glob("*.csv")):
-            try:
-                df = read_table(csv)
-            except pd.errors.EmptyDataError:
-                df = pd.DataFrame()
-            tables[csv.stem] = format_table(csv.stem, df)
-    return tables
-
-
-def render_report(out_dir: str | Path, study: Any = None) -> Path:
-    """Write ``out_dir/report.html`` (and ``tables/<name>.tex`` / ``.html`` for every CSV table); return its path.
-
-    ``study``: a :class:`vccscale.study.Study`, its dict, a study-file path, or None (meta then comes from the
-    manifest and the folder name).
-    """
+def render_report(out_dir: str | Path, study: Any = None, registry: Any = None) -> Path:
+    """Write ``out_dir/report.html`` (and ``tables/<name>.tex`` / ``.html`` for every table shown); return its
+    path. ``study``: a :class:`vccscale.study.Study`, a study-file path, or None (title from the manifest);
+    ``registry``: for readable construct names (default: the shipped registry)."""
     out = Path(out_dir)
     if not out.is_dir():
         raise FileNotFoundError(f"output folder not found: {out}")
-    manifest = _read_json(out / "manifest.json")
-    stages: dict[str, dict] = {}
-    sdir = out / "stages"
-    if sdir.is_dir():
-        for p in sorted(sdir.glob("*.json")):
-            info = _read_json(p)
-            stages[str(info.get("stage") or p.stem)] = info
-    tables = _load_tables(out)
-    meta = _study_meta(study, out, manifest)
-    num = _Numbering()
+    if registry is None:
+        try:
+            from ..registry import load_registry
 
-    body: list[str] = []
-    toc: list[str] = []
-    secno = 0
-    for sec_id, heading, stage_names, content in SECTIONS:
-        blocks: list[str] = []
-        figs_in_row: list[str] = []
-        for item in content:
-            kind = item[0]
-            if kind == "consort":
-                if "consort" in tables and tables["consort"].raw is not None:
-                    flow = _consort_flow(tables["consort"].raw)
-                    if flow:
-                        blocks.append(flow)
-            elif kind == "table":
-                t = tables.get(item[1])
-                if t is None:
-                    continue
-                num.table += 1
-                num.tables[item[1]] = num.table
-                blocks.append(table_html(t, num.table, inline_styles=False, badges=True))
-            elif kind == "figure":
-                p = _figure_file(out, item[1])
-                if p is None:
-                    continue
-                num.figure += 1
-                fig = _figure_html(p, num.figure, item[2], item[3])
-                if item[1] in ("rsa_surface", "rsa_contour"):
-                    figs_in_row.append(fig)
-                    continue
-                blocks.append(fig)
-        if figs_in_row:
-            blocks.insert(0, '<div class="figure-row">' + "\n".join(figs_in_row) + "</div>"
-                          if len(figs_in_row) > 1 else figs_in_row[0])
-        if not blocks:
+            registry = load_registry()
+        except Exception:  # noqa: BLE001 - names fall back to ids
+            registry = None
+    name = _names(registry)
+    run = _Run(out)
+    title = run.manifest.get("study_title") or "Value Co-Creation Study"
+    sid = run.manifest.get("study_id") or out.name
+    seed = (run.manifest.get("seeds") or {}).get("study")
+    if study is not None:
+        if isinstance(study, (str, Path)):
+            from ..study import load_study
+
+            study = load_study(study)
+        title, sid, seed = study.study.title, study.study.id, study.study.seed
+    pg = _Page(run)
+    body, toc = [], []
+    order = STAGES + sorted(s for s in run.stages if s not in STAGES)
+    if run.stages:
+        body.append('<section id="overview"><h2><span class="secnum">0.</span>Run Overview</h2>'
+                    + pg.t(B.overview_table(run.stages, order)) + "</section>")
+        toc.append('<a href="#overview">Overview</a>')
+    k = 0
+    for sid_, heading, fn, stages in SECTIONS:
+        content = fn(pg, name)
+        if not content and not any(s in run.stages for s in stages):
             continue
-        secno += 1
-        notes = _stage_notes(stages, stage_names)
-        body.append(f'<section id="{sec_id}"><h2><span class="secnum">{secno}.</span>{html.escape(heading)}</h2>\n'
-                    + "\n".join(blocks) + ("\n" + notes if notes else "") + "\n</section>")
-        toc.append(f'<a href="#{sec_id}">{html.escape(heading)}</a>')
-
-    # stand-alone LaTeX and Word versions of every CSV table (numbered as in the report; others after them)
-    nxt = num.table
+        if not content:
+            content = _p("Not available in this run (see the run overview).")
+        k += 1
+        body.append(f'<section id="{sid_}"><h2><span class="secnum">{k}.</span>{html.escape(heading)}</h2>\n'
+                    + content + "\n</section>")
+        toc.append(f'<a href="#{sid_}">{html.escape(heading)}</a>')
     tdir = out / "tables"
-    for name in sorted(tables):
-        if name not in num.tables:
-            nxt += 1
-            num.tables[name] = nxt
-        t = tables[name]
-        (tdir / f"{name}.tex").write_text(to_latex(t, num.tables[name]), encoding="utf-8", newline="\n")
-        (tdir / f"{name}.html").write_text(to_word_html(t, num.tables[name]), encoding="utf-8", newline="\n")
-
-    version = manifest.get("vccscale")
+    tdir.mkdir(parents=True, exist_ok=True)
+    for tab, num in pg.tables:
+        (tdir / f"{tab.name}.tex").write_text(to_latex(tab, num), encoding="utf-8", newline="\n")
+        (tdir / f"{tab.name}.html").write_text(to_word_html(tab, num), encoding="utf-8", newline="\n")
+    version = run.manifest.get("vccscale")
     if version is None:
         from .. import __version__ as version
-    meta_rows = [("Study ID", meta["id"]), ("Seed", meta["seed"]), ("vccscale version", version)]
-    if manifest.get("finished"):
-        meta_rows.append(("Run finished", manifest["finished"]))
-    meta_html = "".join(f"<dt>{html.escape(k)}</dt><dd>{html.escape(_plain(v))}</dd>" for k, v in meta_rows)
-    footer = _footer(manifest, stages)
+    meta = [("Study ID", sid), ("Seed", seed if seed is not None else (run.manifest.get("seeds") or {}).get("study")),
+            ("vccscale version", version)]
+    meta_html = "".join(f"<dt>{html.escape(k)}</dt><dd>{html.escape('—' if v is None else str(v))}</dd>"
+                        for k, v in meta)
+    footer = _footer(run.manifest)
     if footer:
         toc.append('<a href="#manifest">Manifest</a>')
-    title = str(meta["title"])
     page = f"""<!DOCTYPE html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="generator" content="vccscale {html.escape(str(version))}">
-<title>{html.escape(title)} — vccscale report</title>
+<title>{html.escape(str(title))} — vccscale report</title>
 <style>{CSS}</style>
 </head>
 <body>
 <main>
 <header class="title-block" id="top">
-<h1>{html.escape(title)}</h1>
+<h1>{html.escape(str(title))}</h1>
 <p class="subtitle">Measurement and hypothesis-testing report</p>
 <dl class="meta">{meta_html}</dl>
 </header>
