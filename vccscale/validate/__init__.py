@@ -39,6 +39,7 @@ from .reliability import (
                   cronbach_alpha,
                   omega,
                   reliability_from_params,
+                  reverse_items,
 )
 from .validity import (
                   FornellLarckerResult,
@@ -80,4 +81,5 @@ __all__ = [
                   "omega",
                   "parallel_analysis",
                   "reliability_from_params",
+                  "reverse_items",
 ]

@@ -132,6 +132,24 @@ def _first_pc(r: np.ndarray) -> np.ndarray:
     return -pc if pc.sum() < 0 else pc
 
 
+def reverse_items(data: pd.DataFrame, items: Iterable[str],
+                  scale_range: tuple[float, float] | None = None) -> pd.DataFrame:
+    """``data`` (a copy) with ``items`` reversed as min + max - x, as ``psych::alpha(x, keys = items)`` does:
+    min and max observed over all columns of ``data`` unless ``scale_range=(min, max)`` is given."""
+    items = list(items)
+    bad = [c for c in items if c not in data.columns]
+    if bad:
+        raise DataError(f"items to reverse are not among the items: {bad}", column=bad[0])
+    if not items:
+        return data
+    arr = data.to_numpy(dtype=float)
+    lo, hi = (np.nanmin(arr), np.nanmax(arr)) if scale_range is None else scale_range
+    x = data.copy()
+    for c in items:
+        x[c] = lo + hi - x[c]
+    return x
+
+
 def cronbach_alpha(data: pd.DataFrame, items: list[str] | None = None, check_keys: bool = False, ci: float = 0.95,
                    *, reverse: Iterable[str] | None = None,
                    scale_range: tuple[float, float] | None = None) -> AlphaResult:
@@ -182,11 +200,7 @@ def cronbach_alpha(data: pd.DataFrame, items: list[str] | None = None, check_key
                 "first principal component): reverse-worded? Reverse them with reverse=[...] or check_keys=True",
                 negative), stacklevel=2)
         flip = ()
-    if flip:
-        lo, hi = (np.nanmin(x.to_numpy()), np.nanmax(x.to_numpy())) if scale_range is None else scale_range
-        x = x.copy()
-        for c in flip:
-            x[c] = lo + hi - x[c]
+    x = reverse_items(x, flip, scale_range)
     c_mat = pairwise_cov(x)
     r_mat = cov2cor(c_mat)
     tot = _alpha1(c_mat, r_mat)
@@ -511,4 +525,5 @@ __all__ = [
     "feldt_ci",
     "omega",
     "reliability_from_params",
+    "reverse_items",
 ]
