@@ -875,6 +875,14 @@ def _fit_command(kind: str, data: Path, model: Path, estimator: str, std_lv: boo
         click.echo(f"warning: {w}", err=True)
     if fit.n_dropped:
         click.echo(f"note: {fit.n_dropped} row(s) with missing values were left out (listwise)", err=True)
+        if long and fit.sample_cov:
+            from .clean.scoring import incomplete_rows
+
+            why = incomplete_rows(frame, next(iter(fit.sample_cov.values())).columns)
+            for g, cols in why["never_answered"].items():
+                click.echo(f"note: no {g} row answers {', '.join(cols[:3])}{', ...' if len(cols) > 3 else ''} (not "
+                           f"asked of that version), so all {why['by'].get(g, 0)} {g} rows with missing values were "
+                           "left out: fit the versions separately, or use --missing fiml", err=True)
     import warnings
 
     with warnings.catch_warnings(record=True) as caught:

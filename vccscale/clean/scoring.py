@@ -40,7 +40,7 @@ ID_COLUMNS = ("organisation_id", "relationship_id", "side", "stakeholder_role", 
 
 __all__ = ["ID_COLUMNS", "MIN_ANSWERED", "ScaleScores", "codebook_constructs", "construct_blocks",
            "construct_scores", "numeric_items", "rescored_long", "reverse_key", "scale_items", "scale_score",
-           "score_scales", "variables_frame"]
+           "score_scales", "variables_frame", "incomplete_rows"]
 
 
 def numeric_items(ds: "Dataset", columns: list[str] | None = None) -> "pd.DataFrame":
@@ -378,3 +378,18 @@ def variables_frame(ds: "Dataset", names: Iterable[str], *, registry: "Registry 
     info.update(constructs=constructs, columns=columns, rows_by_perspective=d["rows_by_perspective"],
                 scores={k: v for k, v in d.items() if k != "rows_by_perspective"})
     return sc.scores, info
+
+
+def incomplete_rows(frame: "pd.DataFrame", columns: Iterable[str], by: str = "perspective") -> dict[str, Any]:
+    """Why listwise deletion on ``columns`` drops rows of a stacked frame: ``n`` rows with a missing value, their
+    count per version (``by`` column), and per version the columns no row of it answered (items not asked of
+    that version, e.g. a construct asked of providers only, which drops every customer row)."""
+    cols = [c for c in columns if c in frame.columns]
+    bad = frame[cols].isna().any(axis=1)
+    out: dict[str, Any] = {"n": int(bad.sum()), "by": {}, "never_answered": {}}
+    if by in frame.columns:
+        out["by"] = {str(k): int(v) for k, v in frame.loc[bad, by].value_counts(sort=False).items()}
+        counts = frame.groupby(by, sort=False)[cols].count()
+        out["never_answered"] = {str(g): [c for c in cols if row[c] == 0] for g, row in counts.iterrows()
+                                 if (row == 0).any()}
+    return out
