@@ -112,7 +112,7 @@ def test_n_is_the_respondents_who_answered_hand_made(tmp_path):
     res = run(["reliability", tmp_path / "wide.csv", "--items", "p1", "p2", "p3", "--format", "json"])
     out = json.loads(res.stdout)
     assert (out["n"], out["n_rows"], out["n_rows_without_answers"]) == (6, 10, 4)
-    assert "4 of 10 rows answered none of the 3 items" in res.stderr
+    assert "4 of 10 rows answered none of the 3 items" in res.stderr and out["codebook_reversed_items"] == []
 
 
 def test_wide_export_equals_psych_on_the_answered_rows(ref):
@@ -162,6 +162,7 @@ def test_export_with_and_without_codebook(study):
     assert a_raw["n"] == a_cb["n"] == 150 and a_raw["n_rows"] == 300
     assert "--reverse a_drv_cust_involvement_p_4" in raw.stderr and a_cb["alpha"] > a_raw["alpha"] + 0.3
     assert "reversed (min + max - x): a_drv_cust_involvement_p_4" in rescored.stderr
+    assert a_cb["codebook_reversed_items"] == ["a_drv_cust_involvement_p_4"] and a_cb["reversed_items"] == []
     ids = [f"a_drv_cust_involvement_0{k}" for k in range(1, 6)]
     both = json.loads(run(["reliability", exp, "--items", *ids, "--codebook", cb, "--format", "json"]).stdout)
     cust = run(["reliability", exp, "--items", *ids, "--codebook", cb, "--perspective", "customer", "--format",

@@ -612,7 +612,7 @@ def _scale_options(f: Any) -> Any:
 
 
 def _scale_frame(data: Path, items: tuple[str, ...], codebook: Path | None, perspective: str | None
-                 ) -> tuple[Any, list[str]]:
+                 ) -> tuple[Any, list[str], dict[str, Any]]:
     """The --items of DATA as one scale's frame (vccscale.clean.scoring.scale_items), saying what was done."""
     from .clean.scoring import scale_items
 
@@ -625,7 +625,7 @@ def _scale_frame(data: Path, items: tuple[str, ...], codebook: Path | None, pers
         click.echo(f"note: reverse-keyed in the codebook, reversed (min + max - x): "
                    f"{', '.join(info['codebook_reversed'])}", err=True)
     _pooled_note(info, perspective)
-    return frame, cols
+    return frame, cols, info
 
 
 def _pooled_note(info: dict[str, Any], perspective: str | None) -> None:
@@ -635,13 +635,14 @@ def _pooled_note(info: dict[str, Any], perspective: str | None) -> None:
                    "--perspective NAME keeps one", err=True)
 
 
-def _n_out(n: int, n_empty: int, n_items: int) -> dict[str, int]:
-    """n, the rows given and the rows left out for answering none of the items (said on stderr)."""
+def _n_out(n: int, n_empty: int, n_items: int, info: dict[str, Any]) -> dict[str, Any]:
+    """n, the rows given, the rows left out for answering none of the items (said on stderr), what was reversed."""
     if n_empty:
-        click.echo(f"note: {n_empty} of {n + n_empty} rows answered none of the {n_items} items (on a wide export: "
-                   f"another version's respondents) and were left out: n = {n}. psych counts every row "
+        click.echo(f"note: {n_empty} of {n + n_empty} rows answered none of the {n_items} items (e.g. another "
+                   f"version's respondents on a wide export) and were left out: n = {n}. psych counts every row "
                    "(nrow), which narrows the Feldt CI and inflates Bartlett's chi-square.", err=True)
-    return {"n": n, "n_rows": n + n_empty, "n_rows_without_answers": n_empty}
+    return {"n": n, "n_rows": n + n_empty, "n_rows_without_answers": n_empty, "perspective": info["perspective"],
+            "codebook_reversed_items": info["codebook_reversed"]}
 
 
 def _reverse_key_warnings(caught: list[Any], cli: bool = True) -> None:
@@ -678,7 +679,7 @@ def reliability_cmd(data: Path, items: tuple[str, ...], codebook: Path | None, p
 
     if reverse and check_keys:
         raise click.UsageError("give --reverse ITEM... or --check-keys, not both")
-    frame, cols = _scale_frame(data, items, codebook, perspective)
+    frame, cols, info = _scale_frame(data, items, codebook, perspective)
     bad = [r for r in reverse if r not in cols]
     if bad:
         raise click.BadParameter(f"{', '.join(bad)} not among --items", param_hint="--reverse")
@@ -688,7 +689,7 @@ def reliability_cmd(data: Path, items: tuple[str, ...], codebook: Path | None, p
         o = omega(reverse_items(frame[cols], a.reversed_items), cols, n_factors=1)
     _reverse_key_warnings(caught)
     out = {"alpha": a.alpha, "alpha_std": a.std_alpha, "alpha_ci": [a.ci_lower, a.ci_upper],
-           "omega_total": o.omega_total, **_n_out(a.n_obs, a.n_rows_without_answers, len(cols)),
+           "omega_total": o.omega_total, **_n_out(a.n_obs, a.n_rows_without_answers, len(cols), info),
            "reversed_items": list(a.reversed_items), "negative_items": list(a.negative_items),
            "items": [{"item": i, "r_drop": float(r["r_drop"]), "alpha_if_deleted": float(r["alpha_if_deleted"])}
                      for i, r in a.items.iterrows()]}
@@ -709,9 +710,9 @@ def item_analysis_cmd(data: Path, items: tuple[str, ...], codebook: Path | None,
     correlation, alpha if item deleted, inter-item correlation summary."""
     from .validate import item_analysis
 
-    frame, cols = _scale_frame(data, items, codebook, perspective)
+    frame, cols, info = _scale_frame(data, items, codebook, perspective)
     res = item_analysis(frame, cols, scale_min=scale_min, scale_max=scale_max)
-    n = _n_out(res.n_obs, res.n_rows_without_answers, len(cols))
+    n = _n_out(res.n_obs, res.n_rows_without_answers, len(cols), info)
     if fmt == "json":
         out = res.to_dict()
         out["items"] = [{"item": k, **v} for k, v in out["items"].items()]
@@ -734,7 +735,7 @@ def efa_cmd(data: Path, items: tuple[str, ...], codebook: Path | None, perspecti
     that answered at least one item, psych every row)."""
     from .validate import bartlett, efa, kmo, parallel_analysis
 
-    frame, cols = _scale_frame(data, items, codebook, perspective)
+    frame, cols, info = _scale_frame(data, items, codebook, perspective)
     k = kmo(frame, cols)
     b = bartlett(frame, cols)
     pa = parallel_analysis(frame, cols, seed=seed, method="minres" if method == "principal" else method)
@@ -746,7 +747,7 @@ def efa_cmd(data: Path, items: tuple[str, ...], codebook: Path | None, perspecti
            "factors": list(res.loadings.columns),
            "communalities": {i: float(v) for i, v in res.communalities.items()},
            "factor_correlations": res.phi.to_numpy().tolist(), "method": method, "rotation": rotation,
-           **_n_out(res.n_obs, res.n_rows_without_answers, len(cols))}
+           **_n_out(res.n_obs, res.n_rows_without_answers, len(cols), info)}
     if fmt == "json":
         echo_json(out)
         return
