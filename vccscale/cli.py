@@ -15,10 +15,19 @@ from typing import Any
 import click
 
 from . import __version__
+from .cli_support import (
+    FORMAT,
+    ListOption,
+    item_columns,
+    model_variables,
+    n_out,
+    read_data,
+    reverse_key_warnings,
+    scale_frame,
+    scale_options,
+    variables_options,
+)
 from .errors import VccscaleError
-
-FORMAT = click.Choice(["table", "json"])
-
 
 def _jsonable(obj: Any) -> Any:
     if isinstance(obj, float) and (math.isnan(obj) or math.isinf(obj)):
@@ -47,34 +56,6 @@ def _table(columns: list[str], rows: list[list[Any]], title: str | None = None) 
         table.add_row(*["" if v is None else str(v) for v in row])
     # piped output (files, grep) gets a wide table instead of rich's default 80 columns
     Console(soft_wrap=False, width=None if sys.stdout.isatty() else 160).print(table)
-
-
-class ListOption(click.Option):
-    """A list option written as the issues write it: ``--items A1 A2 A3`` takes every following argument up to
-    the next option (repeating the option works too). Put positional arguments before such an option."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        kwargs.setdefault("multiple", True)
-        super().__init__(*args, **kwargs)
-
-    def add_to_parser(self, parser: Any, ctx: click.Context) -> Any:
-        retval = super().add_to_parser(parser, ctx)
-        for name in self.opts:
-            target = parser._long_opt.get(name) or parser._short_opt.get(name)
-            if target is None:
-                continue
-            previous = target.process
-
-            def process(value: Any, state: Any, previous: Any = previous, prefixes: Any = target.prefixes) -> None:
-                values = [value]
-                while state.rargs and not any(state.rargs[0].startswith(p) for p in prefixes):
-                    values.append(state.rargs.pop(0))
-                for v in values:
-                    previous(v, state)
-
-            target.process = process
-            break
-        return retval
 
 
 class VccscaleGroup(click.Group):
@@ -446,19 +427,6 @@ def instrument_fake_export(build_dir: Path, n: int, seed: int, out_file: Path, s
 
 
 # ---------------------------------------------------------------------------------------------------- import
-def _read_data(path: Path, codebook: Path | None = None, identifiers: str = "drop", salt: str | None = None,
-               encoding: str | None = None):
-    """A Dataset from an export (any Qualtrics format) or from data written by `vccscale import --out`."""
-    from .instrument.codebook import Codebook
-    from .io import read_export
-    from .io.dataset import load_dataset
-
-    if path.suffix.lower() in (".parquet", ".csv") and path.with_name(path.name + ".meta.json").exists():
-        return load_dataset(path)
-    cb = Codebook.read(codebook) if codebook is not None else None
-    return read_export(path, cb, identifiers=identifiers, salt=salt, encoding=encoding)
-
-
 @main.command("import")
 @click.argument("export", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--codebook", type=click.Path(dir_okay=False, path_type=Path), default=None,
@@ -481,7 +449,7 @@ def import_cmd(export: Path, codebook: Path | None, out_file: Path | None, descr
 
     from .io import describe as describe_ds
 
-    ds = _read_data(export, codebook, identifiers, salt or os.environ.get("VCCSCALE_SALT"), encoding)
+    ds = read_data(export, codebook, identifiers, salt or os.environ.get("VCCSCALE_SALT"), encoding)
     for line in ds.log:
         click.echo(line, err=True)
     if out_file is not None:
@@ -518,7 +486,7 @@ def clean_cmd(data: Path, study_file: Path, codebook: Path | None, out_dir: Path
 
     study = load_study(study_file)
     cb = codebook or (study.resolve(study.data.codebook) if study.data and study.data.codebook else None)
-    ds = _read_data(data, cb)
+    ds = read_data(data, cb)
     res = clean(ds, study.cleaning or CleaningSection())
     paths = res.write(out_dir, data_format)
     summary = {**res.summary(), "files": {k: str(v) for k, v in paths.items()}}
@@ -549,9 +517,9 @@ def screen_cmd(data: Path, items: tuple[str, ...], scales: tuple[int, ...], code
     import pandas as pd
 
     from .clean.pipeline import index_flags, indices_frame, screen_indices
-    ds = _read_data(data, codebook)
+    ds = read_data(data, codebook)
     if items:
-        _item_columns(ds, items, data)
+        item_columns(ds, items, data)
         if scales and sum(scales) != len(items):
             raise click.BadParameter(f"--scales add up to {sum(scales)}, but {len(items)} items were given",
                                      param_hint="--scales")
@@ -586,83 +554,8 @@ def _fmt(v: Any) -> str:
 
 
 # ---------------------------------------------------------------------------------------------------- validate
-def _item_columns(ds: Any, items: tuple[str, ...], file: Path) -> list[str]:
-    """The --items columns, each checked to be a column of DATA (``file``, named in the error)."""
-    from .errors import DataError
-
-    if not items:
-        raise click.UsageError("name the item columns: --items I1 I2 I3 ...")
-    missing = [c for c in items if c not in ds.data.columns]
-    if missing:
-        raise DataError(f"item column(s) not in the data: {', '.join(missing)}", file=file, column=missing[0])
-    return list(items)
-
-
-def _scale_options(f: Any) -> Any:
-    """DATA, --items, --codebook, --perspective and --format of item-analysis, reliability and efa."""
-    f = click.option("--format", "fmt", type=FORMAT, default="table", show_default=True)(f)
-    f = click.option("--perspective", default=None, help="With item ids: only this version's rows (provider, "
-                     "customer, a stakeholder role); default: every version's rows, pooled.")(f)
-    f = click.option("--codebook", type=click.Path(dir_okay=False, path_type=Path), default=None,
-                     help="Codebook of the export: missing codes -> missing, reverse-keyed items reversed; "
-                     "--items may then be item ids (versions stacked).")(f)
-    f = click.option("--items", cls=ListOption, help="Item columns: --items I1 I2 I3 (export columns, or item ids "
-                     "with --codebook).")(f)
-    return click.argument("data", type=click.Path(dir_okay=False, path_type=Path))(f)
-
-
-def _scale_frame(data: Path, items: tuple[str, ...], codebook: Path | None, perspective: str | None
-                 ) -> tuple[Any, list[str], dict[str, Any]]:
-    """The --items of DATA as one scale's frame (vccscale.clean.scoring.scale_items), saying what was done."""
-    from .clean.scoring import scale_items
-
-    ds = _read_data(data, codebook)
-    cols = _item_columns(ds, items, data) if codebook is None else list(items)
-    if not cols:
-        raise click.UsageError("name the item columns: --items I1 I2 I3 ...")
-    frame, info = scale_items(ds, cols, perspective=perspective)
-    if info["codebook_reversed"]:
-        click.echo(f"note: reverse-keyed in the codebook, reversed (min + max - x): "
-                   f"{', '.join(info['codebook_reversed'])}", err=True)
-    _pooled_note(info, perspective)
-    return frame, cols, info
-
-
-def _pooled_note(info: dict[str, Any], perspective: str | None) -> None:
-    rows = info.get("rows_by_perspective", {})
-    if len(rows) > 1 and perspective is None:
-        click.echo("note: rows of the versions " + ", ".join(f"{k} ({v})" for k, v in rows.items()) + " pooled; "
-                   "--perspective NAME keeps one", err=True)
-
-
-def _n_out(n: int, n_empty: int, n_items: int, info: dict[str, Any]) -> dict[str, Any]:
-    """n, the rows given, the rows left out for answering none of the items (said on stderr), what was reversed."""
-    if n_empty:
-        click.echo(f"note: {n_empty} of {n + n_empty} rows answered none of the {n_items} items (e.g. another "
-                   f"version's respondents on a wide export) and were left out: n = {n}. psych counts every row "
-                   "(nrow), which narrows the Feldt CI and inflates Bartlett's chi-square.", err=True)
-    return {"n": n, "n_rows": n + n_empty, "n_rows_without_answers": n_empty, "perspective": info["perspective"],
-            "codebook_reversed_items": info["codebook_reversed"]}
-
-
-def _reverse_key_warnings(caught: list[Any], cli: bool = True) -> None:
-    from .validate import ReverseKeyWarning
-
-    for w in caught:
-        m = w.message
-        if isinstance(m, ReverseKeyWarning) and cli and m.items:
-            items = " ".join(m.items)
-            text = (f"item(s) {', '.join(m.items)} correlate negatively with the total scale (negative loading on the "
-                    "first principal component) and were reversed (--check-keys)" if m.reversed else
-                    f"item(s) {', '.join(m.items)} correlate negatively with the total scale (negative loading on the "
-                    f"first principal component): reverse-worded? Reverse with --reverse {items} (or --check-keys)")
-            click.echo(f"warning: {text}", err=True)
-        else:
-            click.echo(f"warning: {m}", err=True)
-
-
 @main.command("reliability")
-@_scale_options
+@scale_options
 @click.option("--reverse", cls=ListOption, help="Reverse these items (min + max - x, min and max observed over the "
               "items) before alpha and omega: --reverse I2 I5 (psych::alpha keys =).")
 @click.option("--check-keys", is_flag=True, help="Reverse items that load negatively on the first component "
@@ -679,7 +572,7 @@ def reliability_cmd(data: Path, items: tuple[str, ...], codebook: Path | None, p
 
     if reverse and check_keys:
         raise click.UsageError("give --reverse ITEM... or --check-keys, not both")
-    frame, cols, info = _scale_frame(data, items, codebook, perspective)
+    frame, cols, info = scale_frame(data, items, codebook, perspective)
     bad = [r for r in reverse if r not in cols]
     if bad:
         raise click.BadParameter(f"{', '.join(bad)} not among --items", param_hint="--reverse")
@@ -687,9 +580,9 @@ def reliability_cmd(data: Path, items: tuple[str, ...], codebook: Path | None, p
         warnings.simplefilter("always")
         a = cronbach_alpha(frame, cols, check_keys=check_keys, reverse=list(reverse) or None)
         o = omega(reverse_items(frame[cols], a.reversed_items), cols, n_factors=1)
-    _reverse_key_warnings(caught)
+    reverse_key_warnings(caught)
     out = {"alpha": a.alpha, "alpha_std": a.std_alpha, "alpha_ci": [a.ci_lower, a.ci_upper],
-           "omega_total": o.omega_total, **_n_out(a.n_obs, a.n_rows_without_answers, len(cols), info),
+           "omega_total": o.omega_total, **n_out(a.n_obs, a.n_rows_without_answers, len(cols), info),
            "reversed_items": list(a.reversed_items), "negative_items": list(a.negative_items),
            "items": [{"item": i, "r_drop": float(r["r_drop"]), "alpha_if_deleted": float(r["alpha_if_deleted"])}
                      for i, r in a.items.iterrows()]}
@@ -701,7 +594,7 @@ def reliability_cmd(data: Path, items: tuple[str, ...], codebook: Path | None, p
 
 
 @main.command("item-analysis")
-@_scale_options
+@scale_options
 @click.option("--scale-min", type=float, default=None, help="Lowest scale point (floor %); default: observed.")
 @click.option("--scale-max", type=float, default=None, help="Highest scale point (ceiling %); default: observed.")
 def item_analysis_cmd(data: Path, items: tuple[str, ...], codebook: Path | None, perspective: str | None, fmt: str,
@@ -710,9 +603,9 @@ def item_analysis_cmd(data: Path, items: tuple[str, ...], codebook: Path | None,
     correlation, alpha if item deleted, inter-item correlation summary."""
     from .validate import item_analysis
 
-    frame, cols, info = _scale_frame(data, items, codebook, perspective)
+    frame, cols, info = scale_frame(data, items, codebook, perspective)
     res = item_analysis(frame, cols, scale_min=scale_min, scale_max=scale_max)
-    n = _n_out(res.n_obs, res.n_rows_without_answers, len(cols), info)
+    n = n_out(res.n_obs, res.n_rows_without_answers, len(cols), info)
     if fmt == "json":
         out = res.to_dict()
         out["items"] = [{"item": k, **v} for k, v in out["items"].items()]
@@ -722,7 +615,7 @@ def item_analysis_cmd(data: Path, items: tuple[str, ...], codebook: Path | None,
 
 
 @main.command("efa")
-@_scale_options
+@scale_options
 @click.option("--factors", "n_factors", type=click.IntRange(min=1), required=True, help="Number of factors.")
 @click.option("--method", type=click.Choice(["minres", "ml", "principal"]), default="minres", show_default=True)
 @click.option("--rotation", type=click.Choice(["oblimin", "varimax", "promax", "geomin", "none"]),
@@ -735,7 +628,7 @@ def efa_cmd(data: Path, items: tuple[str, ...], codebook: Path | None, perspecti
     that answered at least one item, psych every row)."""
     from .validate import bartlett, efa, kmo, parallel_analysis
 
-    frame, cols, info = _scale_frame(data, items, codebook, perspective)
+    frame, cols, info = scale_frame(data, items, codebook, perspective)
     k = kmo(frame, cols)
     b = bartlett(frame, cols)
     pa = parallel_analysis(frame, cols, seed=seed, method="minres" if method == "principal" else method)
@@ -747,7 +640,7 @@ def efa_cmd(data: Path, items: tuple[str, ...], codebook: Path | None, perspecti
            "factors": list(res.loadings.columns),
            "communalities": {i: float(v) for i, v in res.communalities.items()},
            "factor_correlations": res.phi.to_numpy().tolist(), "method": method, "rotation": rotation,
-           **_n_out(res.n_obs, res.n_rows_without_answers, len(cols), info)}
+           **n_out(res.n_obs, res.n_rows_without_answers, len(cols), info)}
     if fmt == "json":
         echo_json(out)
         return
@@ -780,7 +673,7 @@ def score_cmd(ctx: click.Context, data: Path, codebook: Path, out_file: Path, co
 
     if out_file.suffix.lower() not in (".csv", ".parquet"):
         raise click.BadParameter("the scores file must end in .csv or .parquet", param_hint="--out")
-    res = construct_scores(_read_data(data, codebook), list(constructs) or None, registry=_load(ctx, registry_dir),
+    res = construct_scores(read_data(data, codebook), list(constructs) or None, registry=_load(ctx, registry_dir),
                            min_answered=min_answered)
     try:
         res.scores.to_csv(out_file, index=False) if out_file.suffix.lower() == ".csv" else \
@@ -857,7 +750,7 @@ def _fit_json(fit: Any, data: Any) -> dict[str, Any]:
 def _analysis_frame(data: Path, codebook: Path | None, long: bool) -> Any:
     """The frame a model is fitted to: the data as read, or stacked by item id (one row per respondent version,
     a `perspective` column) with --long, which is what an instrument's measurement.lavaan refers to."""
-    ds = _read_data(data, codebook)
+    ds = read_data(data, codebook)
     if not long:
         return ds.data
     from .clean.scoring import rescored_long
@@ -984,31 +877,6 @@ def validity_cmd(data: Path, model: Path, marker: tuple[str, ...], bootstrap: in
     click.echo("\nCommon latent factor comparison:\n" + clf.round(3).to_string(index=False))
 
 
-def _variables_options(f: Any) -> Any:
-    """--codebook and --perspective of mediate and rsa (construct ids as variables)."""
-    f = click.option("--perspective", default=None, help="Only this version's rows (provider, customer, a "
-                     "stakeholder role); default: every version's rows, pooled.")(f)
-    return click.option("--codebook", type=click.Path(dir_okay=False, path_type=Path), default=None,
-                        help="Codebook of the export: construct ids name their scale scores (vccscale score), "
-                        "other names stay data columns.")(f)
-
-
-def _variables(ctx: click.Context, data: Path, codebook: Path | None, names: list[str], perspective: str | None,
-               pooled: bool = True) -> tuple[Any, dict[str, Any]]:
-    """The model's variables as one frame (vccscale.clean.scoring.variables_frame), saying what was scored."""
-    from .clean.scoring import variables_frame
-
-    ds = _read_data(data, codebook)
-    frame, info = variables_frame(ds, names, perspective=perspective,
-                                  registry=_load(ctx, None) if codebook is not None else None)
-    for c in info.get("scores", {}).get("constructs", []):
-        click.echo(f"note: {c['id']} = scale score ({c['n_items']} items, n scored {c['n_scored']}"
-                   + (f"; reversed {', '.join(c['reversed_items'])}" if c["reversed_items"] else "") + ")", err=True)
-    if pooled:
-        _pooled_note(info, perspective)
-    return frame, info
-
-
 @main.command("mediate")
 @click.argument("data", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--x", "x", required=True, help="Predictor: a column, or a construct id with --codebook.")
@@ -1020,7 +888,7 @@ def _variables(ctx: click.Context, data: Path, codebook: Path | None, names: lis
 @click.option("--ci", type=click.Choice(["percentile", "bc", "bca"]), default="percentile", show_default=True)
 @click.option("--level", type=click.FloatRange(0.5, 0.999), default=0.95, show_default=True)
 @click.option("--seed", type=click.IntRange(min=0), required=True, help="Bootstrap seed (recorded in the output).")
-@_variables_options
+@variables_options
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.pass_context
 def mediate_cmd(ctx: click.Context, data: Path, x: str, m: tuple[str, ...], y: str, covariates: tuple[str, ...],
@@ -1030,7 +898,8 @@ def mediate_cmd(ctx: click.Context, data: Path, x: str, m: tuple[str, ...], y: s
     (one set of resamples for every effect), delta-method SEs."""
     from .models.mediation import mediate
 
-    frame, info = _variables(ctx, data, codebook, [x, *m, y, *covariates], perspective)
+    frame, info = model_variables(data, codebook, [x, *m, y, *covariates], perspective,
+                                  _load(ctx, None) if codebook is not None else None)
     res = mediate(frame, x=x, m=list(m), y=y, covariates=list(covariates), serial=serial, n_boot=n_boot, ci=ci,
                   level=level, seed=seed)
     eff = res.effects
@@ -1060,7 +929,7 @@ def mediate_cmd(ctx: click.Context, data: Path, x: str, m: tuple[str, ...], y: s
 @click.option("--binary", is_flag=True, help="Logistic polynomial regression for a 0/1 outcome.")
 @click.option("--pair-by", default=None, help="Dyad id column (relationship_id): X = the provider's score, Y = the "
               "customer's, Z and covariates from the customer's row (dyads paired as vccscale hypotheses test does).")
-@_variables_options
+@variables_options
 @click.option("--plot", "plot_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Write the 3-D surface and the contour plot (PNG and SVG) into this folder.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
@@ -1079,7 +948,8 @@ def rsa_cmd(ctx: click.Context, data: Path, x: str, y: str, z: str, center: str 
                                "for congruence hypotheses)")
     if pair_by and perspective:
         raise click.UsageError("--pair-by pairs the provider and customer rows; --perspective would keep one version")
-    frame, info = _variables(ctx, data, codebook, [x, y, z, *covariates], perspective, pooled=pair_by is None)
+    frame, info = model_variables(data, codebook, [x, y, z, *covariates], perspective,
+                                  _load(ctx, None) if codebook is not None else None, pooled=pair_by is None)
     bounds = {c["id"]: (c["scale_min"], c["scale_max"]) for c in info.get("scores", {}).get("constructs", [])}
     if center is None and scale_min is None and scale_max is None and x in bounds and bounds[x] == bounds.get(y):
         scale_min, scale_max = bounds[x]  # the construct's scale, as the hypothesis tests centre it
@@ -1130,7 +1000,7 @@ def multilevel_cmd(data: Path, group: str, items: tuple[str, ...], scale_min: in
     REML random-intercept model of the scale mean (as lme4)."""
     from .models.multilevel import multilevel_summary
 
-    ds = _read_data(data)
+    ds = read_data(data)
     out = multilevel_summary(ds.data, group, list(items), scale_min, scale_max, null=null)
     if fmt == "json":
         echo_json(out)
