@@ -46,7 +46,7 @@ class ListOption(click.Option):
 
 
 def read_data(path: Path, codebook: Path | None = None, identifiers: str = "drop", salt: str | None = None,
-               encoding: str | None = None):
+              encoding: str | None = None):
     """A Dataset from an export (any Qualtrics format) or from data written by `vccscale import --out`."""
     from .instrument.codebook import Codebook
     from .io import read_export
@@ -84,7 +84,7 @@ def scale_options(f: Any) -> Any:
 
 
 def scale_frame(data: Path, items: tuple[str, ...], codebook: Path | None, perspective: str | None
-                 ) -> tuple[Any, list[str], dict[str, Any]]:
+                ) -> tuple[Any, list[str], dict[str, Any]]:
     """The --items of DATA as one scale's frame (vccscale.clean.scoring.scale_items), saying what was done."""
     from .clean.scoring import scale_items
 
@@ -101,6 +101,7 @@ def scale_frame(data: Path, items: tuple[str, ...], codebook: Path | None, persp
 
 
 def pooled_note(info: dict[str, Any], perspective: str | None) -> None:
+    """Say when the rows of several versions (perspectives) are analysed together."""
     rows = info.get("rows_by_perspective", {})
     if len(rows) > 1 and perspective is None:
         click.echo("note: rows of the versions " + ", ".join(f"{k} ({v})" for k, v in rows.items()) + " pooled; "
@@ -117,12 +118,13 @@ def n_out(n: int, n_empty: int, n_items: int, info: dict[str, Any]) -> dict[str,
             "codebook_reversed_items": info["codebook_reversed"]}
 
 
-def reverse_key_warnings(caught: list[Any], cli: bool = True) -> None:
+def reverse_key_warnings(caught: list[Any]) -> None:
+    """Print caught warnings on stderr; psych's check.keys warning names the CLI's flags (--reverse ITEM...)."""
     from .validate import ReverseKeyWarning
 
     for w in caught:
         m = w.message
-        if isinstance(m, ReverseKeyWarning) and cli and m.items:
+        if isinstance(m, ReverseKeyWarning) and m.items:
             items = " ".join(m.items)
             text = (f"item(s) {', '.join(m.items)} correlate negatively with the total scale (negative loading on the "
                     "first principal component) and were reversed (--check-keys)" if m.reversed else
