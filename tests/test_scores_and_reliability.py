@@ -228,6 +228,7 @@ def test_score_cli_writes_scores_by_hand(study, dataset, tmp_path):
     strict = pd.read_parquet(tmp_path / "s.parquet")
     assert list(strict.columns)[-1] == "x_vcc_customer"
     assert strict["x_vcc_customer"].notna().sum() <= cons["x_vcc_customer"]["n_scored"]
+    assert out["not_scored"] == {}
     bad = run(["score", exp, "--codebook", cb, "--out", tmp_path / "x.csv", "--constructs", "nope"], ok=False)
     assert bad.exit_code == 1 and "'nope'" in bad.stderr and "codebook.json" in bad.stderr
 

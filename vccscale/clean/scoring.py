@@ -165,6 +165,7 @@ class ScaleScores:
     min_answered: float
     perspective: str | None = None
     columns: tuple[str, ...] = field(default=())
+    not_scored: dict[str, str] = field(default_factory=dict)
 
     def n_scored(self, cid: str) -> int:
         return int(self.scores[cid].notna().sum())
@@ -174,7 +175,8 @@ class ScaleScores:
         out: dict[str, Any] = {"n_rows": len(s), "min_answered": self.min_answered, "perspective": self.perspective,
                                "rows_by_perspective": {str(k): int(v) for k, v in
                                                        s["perspective"].value_counts(sort=False).items()},
-                               "reversed_items": list(self.reversed_items), "constructs": []}
+                               "reversed_items": list(self.reversed_items), "constructs": [],
+                               "not_scored": dict(self.not_scored)}
         for cid in self.constructs:
             by = s.groupby("perspective", sort=False)[cid].count()
             items = [i for b in self.blocks[cid].values() for i in b]
@@ -193,11 +195,13 @@ class ScaleScores:
         lines = [f"{len(self.constructs)} construct score(s) on {d['n_rows']} respondent version(s) ({rows}); a "
                  f"score needs at least {self.min_answered:g} of its items answered"]
         for c in d["constructs"]:
-            how = (f"mean of {len(c['blocks'])} sub-activity scores" if c["blocks"] else f"{c['n_items']} items")
+            how = (f"mean of {len(c['blocks'])} sub-activity scores" if c["blocks"] else
+                   f"{c['n_items']} item{'s' if c['n_items'] != 1 else ''}")
             rev = f"; reversed {', '.join(c['reversed_items'])}" if c["reversed_items"] else ""
             by = c["n_scored_by_perspective"]
             per = f" ({', '.join(f'{k} {v}' for k, v in by.items())})" if len(by) > 1 else ""
             lines.append(f"  {c['id']}: {how}, n scored {c['n_scored']}{per}, missing {c['n_missing']}{rev}")
+        lines += [f"  not scored: {why}" for why in self.not_scored.values()]
         return "\n".join(lines)
 
 
@@ -208,8 +212,9 @@ def construct_scores(ds: "Dataset", constructs: Iterable[str] | None = None, *, 
 
     Items are rescored first (:func:`rescored_long`: missing codes -> missing, reverse-keyed items min + max - x),
     then every construct is scored by :func:`scale_score`. ``constructs``: construct ids (default
-    :func:`codebook_constructs`); an id that is not a construct of the codebook or the registry, or whose items
-    are not in the data, is a :class:`DataError` naming it and the codebook. ``registry``: the registry whose
+    :func:`codebook_constructs`, leaving out, with the reason in ``not_scored``, those without a scale score: event
+    indices, structural entries); an id asked for that is not a construct of the codebook or the registry, or
+    cannot be scored, is a :class:`DataError` naming it and the codebook. ``registry``: the registry whose
     :func:`~vccscale.models.library.score_blocks` define the blocks (default: the shipped one).
     ``perspective``: only the rows of that version. ``columns``: wide columns (covariates) carried onto every row
     of their respondent.
@@ -238,11 +243,16 @@ def construct_scores(ds: "Dataset", constructs: Iterable[str] | None = None, *, 
         lf = lf[lf["perspective"] == perspective].reset_index(drop=True)
     chosen = codebook_constructs(cb, registry) if constructs is None else list(dict.fromkeys(constructs))
     blocks: dict[str, dict[str, list[str]]] = {}
+    not_scored: dict[str, str] = {}
     for cid in chosen:
         b, why = construct_blocks(cid, lf.columns, registry=registry, codebook=cb)
-        if b is None:
+        if b is None and constructs is None:
+            not_scored[cid] = why
+        elif b is None:
             raise DataError(f"cannot score {cid!r}: {why}", file=cb.source)
-        blocks[cid] = b
+        else:
+            blocks[cid] = b
+    chosen = list(blocks)
     keys = ["response_id", "perspective", *[c for c in ID_COLUMNS if c in lf.columns],
             *[c for c in extra if c not in ID_COLUMNS]]
     out = lf[keys].copy()
@@ -258,7 +268,7 @@ def construct_scores(ds: "Dataset", constructs: Iterable[str] | None = None, *, 
         hi = [r.scale_max for r in rows if r.item_id in its and r.scale_max is not None]
         bounds[cid] = (float(min(lo)) if lo else None, float(max(hi)) if hi else None)
     return ScaleScores(pd.DataFrame(out).reset_index(drop=True), tuple(chosen), blocks, rev, bounds,
-                       float(min_answered), perspective, tuple(extra))
+                       float(min_answered), perspective, tuple(extra), not_scored)
 
 
 def score_scales(ds: "Dataset", min_answered: float = MIN_ANSWERED, constructs: list[str] | None = None, *,
