@@ -331,3 +331,24 @@ def test_long_frame_keeps_marker_items_and_explains_listwise_losses():
                           "b": [1, 2, 3, None, None]})
     why = incomplete_rows(frame, ["a", "b"])
     assert why == {"n": 3, "by": {"provider": 1, "customer": 2}, "never_answered": {"customer": ["b"]}}
+
+
+def test_constructs_without_a_scale_score_are_listed_not_dropped(registry):
+    from vccscale.clean.scoring import construct_scores
+    from vccscale.errors import DataError
+    from vccscale.instrument.codebook import Codebook, CodebookRow
+    from vccscale.io.dataset import ColumnInfo, Dataset, SourceInfo
+
+    ev = registry.items_of("d_compelling_events")[0].id
+    rows = (CodebookRow("ev_1", "Q1_1", item_id=ev, construct="d_compelling_events", role="item"),
+            CodebookRow("q_1", "Q2_1", item_id="q_01", construct="q", role="item"),
+            CodebookRow("q_2", "Q2_2", item_id="q_02", construct="q", role="item"))
+    data = pd.DataFrame({"ResponseId": ["a", "b"], "ev_1": [1, 0], "q_1": [3, 4], "q_2": [5, None]})
+    cols = {c: ColumnInfo(c, c, codebook_variable=c if c != "ResponseId" else None) for c in data}
+    ds = Dataset(data=data, columns=cols, source=SourceInfo("x.csv", "plain_csv", "utf-8", "0"),
+                 codebook=Codebook(rows, source="cb.json"))
+    res = construct_scores(ds, registry=registry)
+    assert res.constructs == ("q",) and list(res.scores["q"]) == [4.0, 4.0]
+    assert "event index" in res.not_scored["d_compelling_events"]
+    with pytest.raises(DataError, match="cannot score 'd_compelling_events'"):
+        construct_scores(ds, ["d_compelling_events"], registry=registry)
