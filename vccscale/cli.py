@@ -15,10 +15,19 @@ from typing import Any
 import click
 
 from . import __version__
+from .cli_support import (
+    FORMAT,
+    ListOption,
+    item_columns,
+    model_variables,
+    n_out,
+    read_data,
+    reverse_key_warnings,
+    scale_frame,
+    scale_options,
+    variables_options,
+)
 from .errors import VccscaleError
-
-FORMAT = click.Choice(["table", "json"])
-
 
 def _jsonable(obj: Any) -> Any:
     if isinstance(obj, float) and (math.isnan(obj) or math.isinf(obj)):
@@ -47,34 +56,6 @@ def _table(columns: list[str], rows: list[list[Any]], title: str | None = None) 
         table.add_row(*["" if v is None else str(v) for v in row])
     # piped output (files, grep) gets a wide table instead of rich's default 80 columns
     Console(soft_wrap=False, width=None if sys.stdout.isatty() else 160).print(table)
-
-
-class ListOption(click.Option):
-    """A list option written as the issues write it: ``--items A1 A2 A3`` takes every following argument up to
-    the next option (repeating the option works too). Put positional arguments before such an option."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        kwargs.setdefault("multiple", True)
-        super().__init__(*args, **kwargs)
-
-    def add_to_parser(self, parser: Any, ctx: click.Context) -> Any:
-        retval = super().add_to_parser(parser, ctx)
-        for name in self.opts:
-            target = parser._long_opt.get(name) or parser._short_opt.get(name)
-            if target is None:
-                continue
-            previous = target.process
-
-            def process(value: Any, state: Any, previous: Any = previous, prefixes: Any = target.prefixes) -> None:
-                values = [value]
-                while state.rargs and not any(state.rargs[0].startswith(p) for p in prefixes):
-                    values.append(state.rargs.pop(0))
-                for v in values:
-                    previous(v, state)
-
-            target.process = process
-            break
-        return retval
 
 
 class VccscaleGroup(click.Group):
@@ -446,19 +427,6 @@ def instrument_fake_export(build_dir: Path, n: int, seed: int, out_file: Path, s
 
 
 # ---------------------------------------------------------------------------------------------------- import
-def _read_data(path: Path, codebook: Path | None = None, identifiers: str = "drop", salt: str | None = None,
-               encoding: str | None = None):
-    """A Dataset from an export (any Qualtrics format) or from data written by `vccscale import --out`."""
-    from .instrument.codebook import Codebook
-    from .io import read_export
-    from .io.dataset import load_dataset
-
-    if path.suffix.lower() in (".parquet", ".csv") and path.with_name(path.name + ".meta.json").exists():
-        return load_dataset(path)
-    cb = Codebook.read(codebook) if codebook is not None else None
-    return read_export(path, cb, identifiers=identifiers, salt=salt, encoding=encoding)
-
-
 @main.command("import")
 @click.argument("export", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--codebook", type=click.Path(dir_okay=False, path_type=Path), default=None,
@@ -481,7 +449,7 @@ def import_cmd(export: Path, codebook: Path | None, out_file: Path | None, descr
 
     from .io import describe as describe_ds
 
-    ds = _read_data(export, codebook, identifiers, salt or os.environ.get("VCCSCALE_SALT"), encoding)
+    ds = read_data(export, codebook, identifiers, salt or os.environ.get("VCCSCALE_SALT"), encoding)
     for line in ds.log:
         click.echo(line, err=True)
     if out_file is not None:
@@ -518,7 +486,7 @@ def clean_cmd(data: Path, study_file: Path, codebook: Path | None, out_dir: Path
 
     study = load_study(study_file)
     cb = codebook or (study.resolve(study.data.codebook) if study.data and study.data.codebook else None)
-    ds = _read_data(data, cb)
+    ds = read_data(data, cb)
     res = clean(ds, study.cleaning or CleaningSection())
     paths = res.write(out_dir, data_format)
     summary = {**res.summary(), "files": {k: str(v) for k, v in paths.items()}}
@@ -549,9 +517,9 @@ def screen_cmd(data: Path, items: tuple[str, ...], scales: tuple[int, ...], code
     import pandas as pd
 
     from .clean.pipeline import index_flags, indices_frame, screen_indices
-    ds = _read_data(data, codebook)
+    ds = read_data(data, codebook)
     if items:
-        _item_columns(ds, items, data)
+        item_columns(ds, items, data)
         if scales and sum(scales) != len(items):
             raise click.BadParameter(f"--scales add up to {sum(scales)}, but {len(items)} items were given",
                                      param_hint="--scales")
@@ -586,43 +554,36 @@ def _fmt(v: Any) -> str:
 
 
 # ---------------------------------------------------------------------------------------------------- validate
-def _item_columns(ds: Any, items: tuple[str, ...], file: Path) -> list[str]:
-    """The --items columns, each checked to be a column of DATA (``file``, named in the error)."""
-    from .errors import DataError
-
-    if not items:
-        raise click.UsageError("name the item columns: --items I1 I2 I3 ...")
-    missing = [c for c in items if c not in ds.data.columns]
-    if missing:
-        raise DataError(f"item column(s) not in the data: {', '.join(missing)}", file=file, column=missing[0])
-    return list(items)
-
-
 @main.command("reliability")
-@click.argument("data", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--items", cls=ListOption, help="Item columns: --items I1 I2 I3.")
+@scale_options
+@click.option("--reverse", cls=ListOption, help="Reverse these items (min + max - x, min and max observed over the "
+              "items) before alpha and omega: --reverse I2 I5 (psych::alpha keys =).")
 @click.option("--check-keys", is_flag=True, help="Reverse items that load negatively on the first component "
               "(psych::alpha check.keys); without it they are only reported as a warning.")
-@click.option("--format", "fmt", type=FORMAT, default="table", show_default=True)
-def reliability_cmd(data: Path, items: tuple[str, ...], check_keys: bool, fmt: str) -> None:
+def reliability_cmd(data: Path, items: tuple[str, ...], codebook: Path | None, perspective: str | None, fmt: str,
+                    reverse: tuple[str, ...], check_keys: bool) -> None:
     """Cronbach's alpha (raw, standardised, Feldt CI), McDonald's omega total, item statistics.
 
-    As psych::alpha and psych::omega(nfactors = 1) on pairwise-complete correlations."""
+    As psych::alpha and psych::omega(nfactors = 1) on pairwise-complete correlations; n counts the rows that
+    answered at least one item (psych: every row)."""
     import warnings
 
-    from .validate import cronbach_alpha, omega
+    from .validate import cronbach_alpha, omega, reverse_items
 
-    ds = _read_data(data)
-    cols = _item_columns(ds, items, data)
+    if reverse and check_keys:
+        raise click.UsageError("give --reverse ITEM... or --check-keys, not both")
+    frame, cols, info = scale_frame(data, items, codebook, perspective)
+    bad = [r for r in reverse if r not in cols]
+    if bad:
+        raise click.BadParameter(f"{', '.join(bad)} not among --items", param_hint="--reverse")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        a = cronbach_alpha(ds.data, cols, check_keys=check_keys)
-        o = omega(ds.data, cols, n_factors=1)
-    for w in caught:
-        click.echo(f"warning: {w.message}", err=True)
+        a = cronbach_alpha(frame, cols, check_keys=check_keys, reverse=list(reverse) or None)
+        o = omega(reverse_items(frame[cols], a.reversed_items), cols, n_factors=1)
+    reverse_key_warnings(caught)
     out = {"alpha": a.alpha, "alpha_std": a.std_alpha, "alpha_ci": [a.ci_lower, a.ci_upper],
-           "omega_total": o.omega_total, "n": a.n_obs, "reversed_items": list(a.reversed_items),
-           "negative_items": list(a.negative_items),
+           "omega_total": o.omega_total, **n_out(a.n_obs, a.n_rows_without_answers, len(cols), info),
+           "reversed_items": list(a.reversed_items), "negative_items": list(a.negative_items),
            "items": [{"item": i, "r_drop": float(r["r_drop"]), "alpha_if_deleted": float(r["alpha_if_deleted"])}
                      for i, r in a.items.iterrows()]}
     if fmt == "json":
@@ -633,62 +594,98 @@ def reliability_cmd(data: Path, items: tuple[str, ...], check_keys: bool, fmt: s
 
 
 @main.command("item-analysis")
-@click.argument("data", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--items", cls=ListOption, help="Item columns of one scale: --items I1 I2 I3.")
+@scale_options
 @click.option("--scale-min", type=float, default=None, help="Lowest scale point (floor %); default: observed.")
 @click.option("--scale-max", type=float, default=None, help="Highest scale point (ceiling %); default: observed.")
-@click.option("--format", "fmt", type=FORMAT, default="table", show_default=True)
-def item_analysis_cmd(data: Path, items: tuple[str, ...], scale_min: float | None, scale_max: float | None,
-                      fmt: str) -> None:
+def item_analysis_cmd(data: Path, items: tuple[str, ...], codebook: Path | None, perspective: str | None, fmt: str,
+                      scale_min: float | None, scale_max: float | None) -> None:
     """Item statistics: mean, SD, skew, kurtosis (psych::describe type 3), floor/ceiling %, corrected item-total
     correlation, alpha if item deleted, inter-item correlation summary."""
     from .validate import item_analysis
 
-    ds = _read_data(data)
-    res = item_analysis(ds.data, _item_columns(ds, items, data), scale_min=scale_min, scale_max=scale_max)
+    frame, cols, info = scale_frame(data, items, codebook, perspective)
+    res = item_analysis(frame, cols, scale_min=scale_min, scale_max=scale_max)
+    n = n_out(res.n_obs, res.n_rows_without_answers, len(cols), info)
     if fmt == "json":
         out = res.to_dict()
         out["items"] = [{"item": k, **v} for k, v in out["items"].items()]
-        echo_json(out)
+        echo_json({**out, **n})
     else:
         click.echo(res.summary())
 
 
 @main.command("efa")
-@click.argument("data", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--items", cls=ListOption, help="Item columns: --items I1 I2 I3.")
+@scale_options
 @click.option("--factors", "n_factors", type=click.IntRange(min=1), required=True, help="Number of factors.")
 @click.option("--method", type=click.Choice(["minres", "ml", "principal"]), default="minres", show_default=True)
 @click.option("--rotation", type=click.Choice(["oblimin", "varimax", "promax", "geomin", "none"]),
               default="oblimin", show_default=True)
 @click.option("--seed", type=click.IntRange(min=0), default=1, show_default=True,
               help="Seed of the parallel analysis (recorded in the output).")
-@click.option("--format", "fmt", type=FORMAT, default="table", show_default=True)
-def efa_cmd(data: Path, items: tuple[str, ...], n_factors: int, method: str, rotation: str, seed: int,
-            fmt: str) -> None:
-    """Exploratory factor analysis: KMO, Bartlett, parallel analysis, loadings (as psych::fa)."""
+def efa_cmd(data: Path, items: tuple[str, ...], codebook: Path | None, perspective: str | None, fmt: str,
+            n_factors: int, method: str, rotation: str, seed: int) -> None:
+    """Exploratory factor analysis: KMO, Bartlett, parallel analysis, loadings (as psych::fa; n counts the rows
+    that answered at least one item, psych every row)."""
     from .validate import bartlett, efa, kmo, parallel_analysis
 
-    ds = _read_data(data)
-    cols = _item_columns(ds, items, data)
-    k = kmo(ds.data, cols)
-    b = bartlett(ds.data, cols)
-    pa = parallel_analysis(ds.data, cols, seed=seed, method="minres" if method == "principal" else method)
-    res = efa(ds.data, cols, n_factors, method=method, rotation=None if rotation == "none" else rotation)
+    frame, cols, info = scale_frame(data, items, codebook, perspective)
+    k = kmo(frame, cols)
+    b = bartlett(frame, cols)
+    pa = parallel_analysis(frame, cols, seed=seed, method="minres" if method == "principal" else method)
+    res = efa(frame, cols, n_factors, method=method, rotation=None if rotation == "none" else rotation)
     out = {"kmo": {"overall": k.msa, "items": {i: float(v) for i, v in k.msa_items.items()}},
-           "bartlett": {"chisq": b.chisq, "df": b.df, "pvalue": b.pvalue},
+           "bartlett": {"chisq": b.chisq, "df": b.df, "pvalue": b.pvalue, "n": b.n},
            "parallel_n_factors": pa.n_factors, "parallel_seed": seed,
            "loadings": {i: [float(v) for v in row] for i, row in res.loadings.iterrows()},
            "factors": list(res.loadings.columns),
            "communalities": {i: float(v) for i, v in res.communalities.items()},
            "factor_correlations": res.phi.to_numpy().tolist(), "method": method, "rotation": rotation,
-           "n": res.n_obs}
+           **n_out(res.n_obs, res.n_rows_without_answers, len(cols), info)}
     if fmt == "json":
         echo_json(out)
         return
-    click.echo(f"KMO = {k.msa:.3f}; Bartlett chi2({b.df}) = {b.chisq:.2f}, p = {b.pvalue:.3g}; parallel analysis "
-               f"suggests {pa.n_factors} factor(s) (seed {seed})")
+    click.echo(f"KMO = {k.msa:.3f}; Bartlett chi2({b.df}) = {b.chisq:.2f}, p = {b.pvalue:.3g} (n = {b.n}); parallel "
+               f"analysis suggests {pa.n_factors} factor(s) (seed {seed})")
     click.echo(res.summary())
+
+
+@main.command("score")
+@click.argument("data", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--codebook", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="Codebook of the export (reverse keys, missing codes, which items measure which construct).")
+@click.option("--out", "out_file", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="Scores file: .csv or .parquet.")
+@click.option("--constructs", cls=ListOption, help="Construct ids: --constructs C1 C2 (default: every construct of "
+              "the codebook, and composites of its sub-activities).")
+@click.option("--min-answered", type=click.FloatRange(0, 1, min_open=True), default=0.5, show_default=True,
+              help="Share of a scale's items a respondent must answer for a score.")
+@click.option("--format", "fmt", type=FORMAT, default="table", show_default=True)
+@registry_option
+@click.pass_context
+def score_cmd(ctx: click.Context, data: Path, codebook: Path, out_file: Path, constructs: tuple[str, ...],
+              min_answered: float, fmt: str, registry_dir: Path | None) -> None:
+    """Construct scores, one row per respondent version (response_id, perspective, organisation / relationship
+    ids, one column per construct): the mean of the answered items (reverse-keyed items reversed) when at least
+    --min-answered of them are answered, else missing; composites the unit-weighted mean of their sub-activity
+    scores."""
+    from .clean.scoring import construct_scores
+    from .errors import DataError
+
+    if out_file.suffix.lower() not in (".csv", ".parquet"):
+        raise click.BadParameter("the scores file must end in .csv or .parquet", param_hint="--out")
+    res = construct_scores(read_data(data, codebook), list(constructs) or None, registry=_load(ctx, registry_dir),
+                           min_answered=min_answered)
+    try:
+        res.scores.to_csv(out_file, index=False) if out_file.suffix.lower() == ".csv" else \
+            res.scores.to_parquet(out_file, index=False)
+    except OSError as exc:
+        raise DataError(f"cannot write the scores: {exc.strerror or exc}", file=out_file) from None
+    summary = {"data": str(data), "out": str(out_file), **res.to_dict()}
+    if fmt == "json":
+        echo_json(summary)
+        return
+    click.echo(res.summary())
+    click.echo(f"wrote {out_file}: {len(res.scores)} rows x {res.scores.shape[1]} columns", err=True)
 
 
 def _model_text(model: Path) -> str:
@@ -753,7 +750,7 @@ def _fit_json(fit: Any, data: Any) -> dict[str, Any]:
 def _analysis_frame(data: Path, codebook: Path | None, long: bool) -> Any:
     """The frame a model is fitted to: the data as read, or stacked by item id (one row per respondent version,
     a `perspective` column) with --long, which is what an instrument's measurement.lavaan refers to."""
-    ds = _read_data(data, codebook)
+    ds = read_data(data, codebook)
     if not long:
         return ds.data
     from .clean.scoring import rescored_long
@@ -772,6 +769,14 @@ def _fit_command(kind: str, data: Path, model: Path, estimator: str, std_lv: boo
         click.echo(f"warning: {w}", err=True)
     if fit.n_dropped:
         click.echo(f"note: {fit.n_dropped} row(s) with missing values were left out (listwise)", err=True)
+        if long and fit.sample_cov:
+            from .clean.scoring import incomplete_rows
+
+            why = incomplete_rows(frame, next(iter(fit.sample_cov.values())).columns)
+            for g, cols in why["never_answered"].items():
+                click.echo(f"note: no {g} row answers {', '.join(cols[:3])}{', ...' if len(cols) > 3 else ''} (not "
+                           f"asked of that version), so all {why['by'].get(g, 0)} {g} rows with missing values were "
+                           "left out: fit the versions separately, or use --missing fiml", err=True)
     import warnings
 
     with warnings.catch_warnings(record=True) as caught:
@@ -874,31 +879,36 @@ def validity_cmd(data: Path, model: Path, marker: tuple[str, ...], bootstrap: in
 
 @main.command("mediate")
 @click.argument("data", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--x", "x", required=True, help="Predictor column.")
-@click.option("--m", "m", cls=ListOption, required=True, help="Mediator column(s): --m M1 M2.")
-@click.option("--y", "y", required=True, help="Outcome column.")
+@click.option("--x", "x", required=True, help="Predictor: a column, or a construct id with --codebook.")
+@click.option("--m", "m", cls=ListOption, required=True, help="Mediator(s): --m M1 M2.")
+@click.option("--y", "y", required=True, help="Outcome.")
 @click.option("--covariates", cls=ListOption, help="Covariates of every equation: --covariates C1 C2.")
 @click.option("--serial", is_flag=True, help="Mediators in series (M1 -> M2 -> ...), else parallel.")
 @click.option("--bootstrap", "n_boot", type=click.IntRange(min=0), default=5000, show_default=True)
 @click.option("--ci", type=click.Choice(["percentile", "bc", "bca"]), default="percentile", show_default=True)
 @click.option("--level", type=click.FloatRange(0.5, 0.999), default=0.95, show_default=True)
 @click.option("--seed", type=click.IntRange(min=0), required=True, help="Bootstrap seed (recorded in the output).")
+@variables_options
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
-def mediate_cmd(data: Path, x: str, m: tuple[str, ...], y: str, covariates: tuple[str, ...], serial: bool,
-                n_boot: int, ci: str, level: float, seed: int, fmt: str) -> None:
+@click.pass_context
+def mediate_cmd(ctx: click.Context, data: Path, x: str, m: tuple[str, ...], y: str, covariates: tuple[str, ...],
+                serial: bool, n_boot: int, ci: str, level: float, seed: int, codebook: Path | None,
+                perspective: str | None, fmt: str) -> None:
     """Mediation on observed (composite) scores: a, b, direct, indirect and total effects by OLS, bootstrap CIs
     (one set of resamples for every effect), delta-method SEs."""
     from .models.mediation import mediate
 
-    ds = _read_data(data)
-    res = mediate(ds.data, x=x, m=list(m), y=y, covariates=list(covariates), serial=serial, n_boot=n_boot, ci=ci,
+    frame, info = model_variables(data, codebook, [x, *m, y, *covariates], perspective,
+                                  _load(ctx, None) if codebook is not None else None)
+    res = mediate(frame, x=x, m=list(m), y=y, covariates=list(covariates), serial=serial, n_boot=n_boot, ci=ci,
                   level=level, seed=seed)
     eff = res.effects
-    out = {"n": int(res.n), "effects": [
+    out = {"n": int(res.n), "n_dropped": int(res.n_dropped), "effects": [
         {k: (None if isinstance(v, float) and v != v else v) for k, v in r.items()}
         for r in eff[["name", "est", "se", "ci_lower", "ci_upper", "pvalue"]].to_dict(orient="records")],
         # run time left out so that two runs with the same seed print identical JSON
-        "bootstrap": {k: v for k, v in res.bootstrap.items() if k != "seconds"}, "ci": ci, "level": level}
+        "bootstrap": {k: v for k, v in res.bootstrap.items() if k != "seconds"}, "ci": ci, "level": level,
+        "variables": info}
     if fmt == "json":
         echo_json(out)
     else:
@@ -911,21 +921,38 @@ def mediate_cmd(data: Path, x: str, m: tuple[str, ...], y: str, covariates: tupl
 @click.option("--y", "y", required=True, help="Second predictor (e.g. value capture, or the customer's rating).")
 @click.option("--z", "z", required=True, help="Outcome.")
 @click.option("--center", default=None, help="Centre X and Y at this value, or 'mean' (pooled grand mean); default: "
-              "the scale midpoint from --scale-min/--scale-max, else no centring.")
+              "the scale midpoint from --scale-min/--scale-max (or, for construct ids, from the codebook), else no "
+              "centring.")
 @click.option("--scale-min", type=float, default=None)
 @click.option("--scale-max", type=float, default=None)
 @click.option("--covariates", cls=ListOption, help="Covariates: --covariates C1 C2.")
 @click.option("--binary", is_flag=True, help="Logistic polynomial regression for a 0/1 outcome.")
+@click.option("--pair-by", default=None, help="Dyad id column (relationship_id): X = the provider's score, Y = the "
+              "customer's, Z and covariates from the customer's row (dyads paired as vccscale hypotheses test does).")
+@variables_options
 @click.option("--plot", "plot_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Write the 3-D surface and the contour plot (PNG and SVG) into this folder.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
-def rsa_cmd(data: Path, x: str, y: str, z: str, center: str | None, scale_min: float | None,
-            scale_max: float | None, covariates: tuple[str, ...], binary: bool, plot_dir: Path | None,
-            fmt: str) -> None:
+@click.pass_context
+def rsa_cmd(ctx: click.Context, data: Path, x: str, y: str, z: str, center: str | None, scale_min: float | None,
+            scale_max: float | None, covariates: tuple[str, ...], binary: bool, pair_by: str | None,
+            codebook: Path | None, perspective: str | None, plot_dir: Path | None, fmt: str) -> None:
     """Polynomial regression with response surface analysis (Edwards & Parry 1993; Shanock et al. 2010):
     b1..b5, surface parameters a1..a5, stationary point and principal axes, congruence shares, constrained models."""
+    from .models.dyadic import congruence_rsa, pair_dyads
     from .models.rsa import contour_plot, rsa, surface_plot
 
+    if x == y and pair_by is None:
+        raise click.UsageError(f"--x and --y are both {x}: a provider-vs-customer surface pairs the two versions' "
+                               "scores by dyad; add --pair-by relationship_id (vccscale hypotheses test does this "
+                               "for congruence hypotheses)")
+    if pair_by and perspective:
+        raise click.UsageError("--pair-by pairs the provider and customer rows; --perspective would keep one version")
+    frame, info = model_variables(data, codebook, [x, y, z, *covariates], perspective,
+                                  _load(ctx, None) if codebook is not None else None, pooled=pair_by is None)
+    bounds = {c["id"]: (c["scale_min"], c["scale_max"]) for c in info.get("scores", {}).get("constructs", [])}
+    if center is None and scale_min is None and scale_max is None and x in bounds and bounds[x] == bounds.get(y):
+        scale_min, scale_max = bounds[x]  # the construct's scale, as the hypothesis tests centre it
     if center is None:
         c: Any = "midpoint" if scale_min is not None and scale_max is not None else None
     elif center == "mean":
@@ -935,10 +962,18 @@ def rsa_cmd(data: Path, x: str, y: str, z: str, center: str | None, scale_min: f
             c = float(center)
         except ValueError:
             raise click.BadParameter("a number or 'mean'", param_hint="--center") from None
-    ds = _read_data(data)
-    res = rsa(ds.data, x, y, z, center=c, scale_min=scale_min, scale_max=scale_max, covariates=list(covariates),
-              family="binomial" if binary else "gaussian")
-    out = res.to_dict()
+    kw = {"center": c, "scale_min": scale_min, "scale_max": scale_max, "family": "binomial" if binary else "gaussian"}
+    if pair_by:
+        paired = pair_dyads(frame, pair_by, columns=list(dict.fromkeys([x, y, z, *covariates])))
+        for msg in paired.report.messages:
+            click.echo(f"note: {msg}", err=True)
+        info["pairing"] = {"by": pair_by, "n_dyads": paired.report.n_dyads, "n_paired": paired.report.n_paired,
+                           "messages": list(paired.report.messages)}
+        res = congruence_rsa(paired, x=x, y=y, z=z, z_side="customer",
+                             covariates=[f"{v}_customer" for v in covariates], **kw)
+    else:
+        res = rsa(frame, x, y, z, covariates=list(covariates), **kw)
+    out = {**res.to_dict(), "variables": info}
     if plot_dir is not None:
         plot_dir.mkdir(parents=True, exist_ok=True)
         files = surface_plot(res, plot_dir / "rsa_surface") + contour_plot(res, plot_dir / "rsa_contour")
@@ -965,7 +1000,7 @@ def multilevel_cmd(data: Path, group: str, items: tuple[str, ...], scale_min: in
     REML random-intercept model of the scale mean (as lme4)."""
     from .models.multilevel import multilevel_summary
 
-    ds = _read_data(data)
+    ds = read_data(data)
     out = multilevel_summary(ds.data, group, list(items), scale_min, scale_max, null=null)
     if fmt == "json":
         echo_json(out)

@@ -50,8 +50,11 @@ def measurement_model(codebook: Codebook, registry: Registry, title: str | None 
             tag = f"  # asked of {', '.join(sorted(persp[c.id]))} only"
         if c.order == "second" and c.measurement == "reflective":
             facets = [lo for lo in c.lower_order if lo in items]
-            if facets:
+            if len(facets + glob) >= 2:
                 second.append(f"{c.id} =~ {_terms(facets + glob)}{tag}")
+            elif facets or glob:  # one indicator cannot identify a factor (its variance and loading are confounded)
+                notes.append(f"# {c.id}: second-order factor with one indicator in this instrument "
+                             f"({(facets + glob)[0]}): not identified, not modelled")
         elif c.identification == "mimic" and glob:
             mimic.append(f"{c.id} =~ {_terms(glob)}{tag}")
             if form:

@@ -116,8 +116,10 @@ class Dataset:
         """Stack the respondent versions: one row per respondent and version answered, one column per item id.
 
         Provider and customer (and stakeholder-role) versions of the same item share one column named by the
-        item id; ``perspective`` says which version the row holds. Joint (J) items are copied to every row of
-        their respondent. Respondents who answered no versioned item get one row with perspective 'joint'.
+        item id; ``perspective`` says which version the row holds. Joint (J) items and the marker variable's
+        items (role ``marker``, asked once of every respondent) are copied to every row of their respondent, under
+        their item ids (``marker_01``), the names the instrument's measurement.lavaan gives them. Respondents
+        who answered no versioned item get one row with perspective 'joint'.
         Columns: ``response_id``, ``perspective``, the id columns in ``keys`` that exist, then item ids.
         """
         import pandas as pd
@@ -127,9 +129,9 @@ class Dataset:
         by_persp: dict[str, dict[str, str]] = {}   # perspective -> {item_id: column}
         for c in self.columns:
             r = self.codebook_row(c)
-            if r is None or r.role != "item" or not r.item_id:
+            if r is None or r.role not in ("item", "marker") or not r.item_id:
                 continue
-            by_persp.setdefault(r.perspective or "joint", {})[r.item_id] = c
+            by_persp.setdefault((r.perspective if r.role == "item" else None) or "joint", {})[r.item_id] = c
         joint = by_persp.pop("joint", {})
         rid = self.response_id()
         key_cols = [k for k in keys if k in self.data.columns]

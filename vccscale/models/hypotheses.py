@@ -99,7 +99,7 @@ __all__ = ["DECISIONS", "CongruenceData", "HypothesisResult", "ImproperSolution"
 DECISIONS = ("supported", "partial", "inconclusive", "not_supported", "not_tested")
 HTMT_CUTOFF = 0.85
 DELTA_CFI = -0.01
-MIN_ANSWERED = 0.5   # share of a scale's items a respondent must answer for a scale score (as clean.scoring)
+from ..clean.scoring import MIN_ANSWERED, scale_score  # noqa: E402 - the one scale-score function
 DEFAULT_SCALE = (1.0, 7.0)
 
 
@@ -273,24 +273,6 @@ class _Fitter:
     def spec(self, plans, **kw) -> ModelSpec:
         return build_model(self.registry, plans, self.s.controls, self.columns,
                            group_by_perspective=self.s.group_by_perspective, **kw)
-
-
-def scale_score(registry: Registry, cid: str, data: pd.DataFrame, min_answered: float = MIN_ANSWERED
-                ) -> tuple[pd.Series | None, str]:
-    """Scale score of ``cid`` per row: the unit-weighted mean of its block scores (one block for a reflective
-    construct, one per sub-activity for a composite), a block's score being the mean of its answered items when
-    at least ``min_answered`` (default half) of them are answered (else missing); a composite is missing when a
-    sub-activity score is."""
-    blocks, why = score_blocks(registry, cid, set(data.columns))
-    if blocks is None:
-        return None, why
-    parts = []
-    for its in blocks.values():
-        x = data[its].apply(pd.to_numeric, errors="coerce").astype(float)
-        need = np.ceil(min_answered * len(its) - 1e-9)
-        parts.append(x.mean(axis=1).where(x.notna().sum(axis=1) >= need))
-    score = pd.concat(parts, axis=1).mean(axis=1, skipna=False) if len(parts) > 1 else parts[0]
-    return score.rename(cid), ""
 
 
 def scale_bounds(registry: Registry, cid: str, columns) -> tuple[float, float]:

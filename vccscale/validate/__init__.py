@@ -9,9 +9,15 @@ neither adds anything needed here, so neither is a dependency (details in :mod:`
 CFA-based quantities (CR/AVE of a multi-factor CFA, the common-latent-factor comparison) take the fitted
 model's parameter table from the ``vccscale.sem`` engine: :func:`reliability_from_params`,
 :func:`common_latent_factor`.
+
+n: a row on which every selected item is missing is not a respondent of the scale (on a wide export with
+provider and customer versions, it is the other version's respondent). Item analysis, alpha, omega, KMO,
+Bartlett, parallel analysis and EFA leave such rows out and report how many (``n_rows_without_answers``), where
+psych counts ``nrow(x)``; see :func:`answered_rows`.
 """
 from __future__ import annotations
 
+from ._common import answered_rows
 from .efa import (
                   BartlettResult,
                   EFAResult,
@@ -33,6 +39,7 @@ from .reliability import (
                   cronbach_alpha,
                   omega,
                   reliability_from_params,
+                  reverse_items,
 )
 from .validity import (
                   FornellLarckerResult,
@@ -57,6 +64,7 @@ __all__ = [
                   "OmegaResult",
                   "ParallelResult",
                   "ReverseKeyWarning",
+                  "answered_rows",
                   "ave",
                   "bartlett",
                   "common_latent_factor",
@@ -73,4 +81,5 @@ __all__ = [
                   "omega",
                   "parallel_analysis",
                   "reliability_from_params",
+                  "reverse_items",
 ]

@@ -48,6 +48,21 @@ def item_frame(data: pd.DataFrame, items: Iterable[str] | None, *, min_items: in
     return x
 
 
+def answered_rows(x: pd.DataFrame) -> tuple[pd.DataFrame, int]:
+    """The rows of ``x`` on which at least one item is answered, and the number of rows on which none is.
+
+    vccscale's n of a scale is the number of its respondents: a row on which every selected item is missing is
+    not one (on a wide export with provider and customer versions it is a respondent of the other version; in
+    stacked data a version that was not asked the scale). psych counts ``nrow(x)`` instead, so its Feldt CI and
+    ase of alpha (``psych::alpha``), Bartlett's chi-square (``psych::cortest.bartlett`` on raw data) and the
+    n.obs-based fit statistics of ``psych::fa`` treat such rows as respondents; on the rows that answered, the
+    two agree exactly. Rows with some items answered stay (correlations are pairwise-complete, as psych's).
+    """
+    empty = x.isna().all(axis=1)
+    n_empty = int(empty.sum())
+    return (x.loc[~empty] if n_empty else x), n_empty
+
+
 def blocks_frame(data: pd.DataFrame, blocks: Mapping[str, Iterable[str]], *, min_per_block: int = 1,
                  what: str = "this statistic") -> tuple[pd.DataFrame, dict[str, list[str]]]:
     """All items of all blocks (factor -> items) as one float frame, and the blocks as lists."""

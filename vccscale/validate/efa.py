@@ -10,7 +10,8 @@ R code, checked against R in ``tests/test_validate_efa.py``.
 Public functions (data = DataFrame, items = column names; correlations are pairwise-complete as in psych):
 
 - ``kmo(data, items)`` -> :class:`KMOResult` (psych::KMO: overall MSA and MSA per item).
-- ``bartlett(data, items)`` -> :class:`BartlettResult` (psych::cortest.bartlett(R, n = nrow(data))).
+- ``bartlett(data, items)`` -> :class:`BartlettResult` (psych::cortest.bartlett(R, n) with n = the rows that
+  answered at least one item; psych takes nrow(data) on raw data).
 - ``parallel_analysis(data, items, n_iter=20, seed=None, method="minres")`` -> :class:`ParallelResult`
   (psych::fa.parallel, fa = "both": simulated normal data and resampled data).
 - ``efa(data, items, n_factors, method="minres", rotation="oblimin")`` -> :class:`EFAResult` (psych::fa).
@@ -18,6 +19,10 @@ Public functions (data = DataFrame, items = column names; correlations are pairw
 
 Conventions that matter when comparing with R:
 
+- n: rows on which every selected item is missing are not respondents (on a wide export they belong to another
+  version) and are left out (``n_rows_without_answers`` of the results); psych counts ``nrow(data)``, which
+  enters Bartlett's chi-square, fa's chi-square/RMSEA/TLI/BIC and the size of parallel analysis's simulated
+  data sets. On the answered rows the results equal psych's.
 - Loadings and factor columns: after rotation each factor's sign is set so its loadings sum to a positive
   value and factors are ordered by the variance they account for (``diag(Phi L'L)``), as psych::fa does.
   psych keeps the pre-ordering labels (``MR1, MR3, MR2``); here the columns are renamed in their final order
@@ -39,7 +44,7 @@ import pandas as pd
 from scipy import optimize, stats
 
 from ..errors import DataError, ModelError
-from ._common import eigh_desc, item_frame, pairwise_cor, rng_from, smc
+from ._common import answered_rows, eigh_desc, item_frame, pairwise_cor, rng_from, smc
 
 _EPS = np.finfo(float).eps
 Method = Literal["minres", "ml", "principal", "pa"]
@@ -87,7 +92,7 @@ def kmo(data: pd.DataFrame, items: list[str] | None = None) -> KMOResult:
 
     Matches ``psych::KMO(data[items])`` (pairwise-complete Pearson correlations).
     """
-    x = item_frame(data, items, what="KMO")
+    x, _ = answered_rows(item_frame(data, items, what="KMO"))  # KMO does not depend on n
     msa, msai = _kmo_from_r(pairwise_cor(x))
     return KMOResult(msa, pd.Series(msai, index=x.columns, name="msa"))
 
@@ -100,9 +105,11 @@ class BartlettResult:
     df: int
     pvalue: float
     n: int
+    n_rows_without_answers: int = 0
 
     def to_dict(self) -> dict:
-        return {"chisq": self.chisq, "df": self.df, "pvalue": self.pvalue, "n": self.n}
+        return {"chisq": self.chisq, "df": self.df, "pvalue": self.pvalue, "n": self.n,
+                "n_rows_without_answers": self.n_rows_without_answers}
 
     def to_frame(self) -> pd.DataFrame:
         return pd.DataFrame([self.to_dict()], index=["bartlett"])
@@ -111,10 +118,11 @@ class BartlettResult:
 def bartlett(data: pd.DataFrame, items: list[str] | None = None, n: int | None = None) -> BartlettResult:
     """Bartlett's sphericity test: chisq = -ln|R| (n - 1 - (2p + 5)/6), df = p(p - 1)/2.
 
-    ``n`` defaults to the number of rows of ``data`` (also those with missing answers), exactly as
-    ``psych::cortest.bartlett(data[items])`` does when given raw data; R is pairwise-complete.
+    ``n`` defaults to the number of rows that answered at least one of the items (rows with some answers
+    missing count; R is pairwise-complete). ``psych::cortest.bartlett(data[items])`` on raw data takes
+    ``nrow(data)``, also counting rows without any answer; on the answered rows the two agree.
     """
-    x = item_frame(data, items, what="Bartlett's test")
+    x, n_empty = answered_rows(item_frame(data, items, what="Bartlett's test"))
     r = pairwise_cor(x)
     p = r.shape[0]
     n = len(x) if n is None else int(n)
@@ -123,7 +131,7 @@ def bartlett(data: pd.DataFrame, items: list[str] | None = None, n: int | None =
         raise DataError("the correlation matrix is not positive definite: Bartlett's test is undefined")
     chisq = -logdet * (n - 1 - (2 * p + 5) / 6)
     df = p * (p - 1) // 2
-    return BartlettResult(float(chisq), int(df), float(stats.chi2.sf(chisq, df)), n)
+    return BartlettResult(float(chisq), int(df), float(stats.chi2.sf(chisq, df)), n, n_empty)
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -415,6 +423,7 @@ class EFAResult:
     n_obs: int
     converged: bool
     fit: dict = field(default_factory=dict)
+    n_rows_without_answers: int = 0
 
     def to_frame(self) -> pd.DataFrame:
         """Loadings with h2, u2 and complexity (psych's print layout)."""
@@ -423,7 +432,8 @@ class EFAResult:
 
     def to_dict(self) -> dict:
         return {"method": self.method, "rotation": self.rotation, "n_factors": self.n_factors,
-                "n_obs": self.n_obs, "converged": self.converged,
+                "n_obs": self.n_obs, "n_rows_without_answers": self.n_rows_without_answers,
+                "converged": self.converged,
                 "loadings": {i: {f: float(v) for f, v in row.items()} for i, row in self.loadings.iterrows()},
                 "phi": self.phi.to_numpy().tolist(), "communalities": self.communalities.to_dict(),
                 "uniquenesses": self.uniquenesses.to_dict(),
@@ -434,6 +444,8 @@ class EFAResult:
 
     def summary(self) -> str:
         head = f"EFA: {self.method}, rotation {self.rotation}, {self.n_factors} factor(s), n = {self.n_obs}"
+        if self.n_rows_without_answers:
+            head += f" ({self.n_rows_without_answers} rows without answers left out)"
         return "\n".join([head, self.table().to_string(), "", self.variance.round(3).to_string()])
 
 
@@ -535,11 +547,12 @@ def efa(data: pd.DataFrame, items: list[str] | None, n_factors: int = 1, method:
 
     Matches ``psych::fa(data[items], nfactors = n_factors, fm = method, rotate = rotation)``: on the 25 bfi
     items the loadings agree to about 1e-12 (minres, pa) and 1e-5 (ml); the tests demand 1e-2 after matching
-    factor order and sign. ``fit`` holds psych's dof, objective, chisq (Bartlett-corrected, n = all rows),
+    factor order and sign. ``fit`` holds psych's dof, objective, chisq (Bartlett-corrected; n = the rows that
+    answered at least one item, where psych takes nrow(data)),
     pvalue, tli, rmsea (point estimate), bic and rms (no RMSEA interval, no cor.smooth of a non-positive-definite
     matrix: then the objective is NaN).
     """
-    x = item_frame(data, items, what="factor analysis")
+    x, n_empty = answered_rows(item_frame(data, items, what="factor analysis"))
     r = pairwise_cor(x)
     p = r.shape[0]
     meth = _METHOD_ALIASES.get(str(method).lower())
@@ -585,7 +598,7 @@ def efa(data: pd.DataFrame, items: list[str] | None, n_factors: int = 1, method:
     if not converged:
         warnings.warn("the factor extraction or rotation did not converge: examine the solution", stacklevel=2)
     return EFAResult(load_df, struct, pd.DataFrame(phi_m, index=names, columns=names), comm, uniq, cx, var, eig,
-                     meth, rot, nf, n_obs, converged, fit)
+                     meth, rot, nf, n_obs, converged, fit, n_empty)
 
 
 def loading_table(result: EFAResult | pd.DataFrame, cut: float = 0.30, digits: int = 2) -> pd.DataFrame:
@@ -622,6 +635,8 @@ class ParallelResult:
     quantile: float
     method: str
     seed: int | None
+    n_obs: int = 0
+    n_rows_without_answers: int = 0
 
     def to_frame(self) -> pd.DataFrame:
         return self.scree
@@ -629,6 +644,7 @@ class ParallelResult:
     def to_dict(self) -> dict:
         return {"n_factors": self.n_factors, "n_components": self.n_components, "n_iter": self.n_iter,
                 "quantile": self.quantile, "method": self.method, "seed": self.seed,
+                "n_obs": self.n_obs, "n_rows_without_answers": self.n_rows_without_answers,
                 "scree": self.scree.to_dict(orient="list")}
 
 
@@ -649,9 +665,10 @@ def parallel_analysis(data: pd.DataFrame, items: list[str] | None = None, n_iter
     eigenvalues, as psych 2.2.9 does; the ``*_resampled`` means are reported for the plot.
 
     Reproducible from ``seed`` (numpy Generator); R's random numbers differ, so only the observed eigenvalues
-    equal R's exactly, and the simulated ones agree within simulation error.
+    equal R's exactly, and the simulated ones agree within simulation error. The simulated data sets have n rows,
+    n the rows that answered at least one item (psych: nrow(data)).
     """
-    x = item_frame(data, items, what="parallel analysis")
+    x, n_empty = answered_rows(item_frame(data, items, what="parallel analysis"))
     r = pairwise_cor(x)
     n, p = x.shape
     if n_iter < 1:
@@ -692,7 +709,7 @@ def parallel_analysis(data: pd.DataFrame, items: list[str] | None = None, n_iter
                           "pc_simulated_quantile": q_pc, "fa_simulated_quantile": q_fa},
                          index=pd.RangeIndex(1, p + 1, name="number"))
     return ParallelResult(_count(fa_obs, q_fa), _count(pc_obs, q_pc), scree, int(n_iter), float(quantile), meth,
-                          seed if isinstance(seed, int) else None)
+                          seed if isinstance(seed, int) else None, int(n), n_empty)
 
 
 # ----------------------------------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DataError
-from ._common import item_frame, pairwise_cor
+from ._common import answered_rows, item_frame, pairwise_cor
 
 
 def skew_kurtosis(x: pd.Series) -> tuple[float, float]:
@@ -36,17 +36,20 @@ class ItemAnalysis:
     scale_min: float
     scale_max: float
     n_obs: int
+    n_rows_without_answers: int = 0
 
     def to_frame(self) -> pd.DataFrame:
         return self.items
 
     def to_dict(self) -> dict:
         return {"items": self.items.to_dict(orient="index"), "inter_item": dict(self.inter_item), "alpha": self.alpha,
-                "scale_min": self.scale_min, "scale_max": self.scale_max, "n_obs": self.n_obs}
+                "scale_min": self.scale_min, "scale_max": self.scale_max, "n_obs": self.n_obs,
+                "n_rows_without_answers": self.n_rows_without_answers}
 
     def summary(self) -> str:
         ii = self.inter_item
-        return (f"{len(self.items)} items, n = {self.n_obs}, alpha = {self.alpha:.3f}; inter-item r mean "
+        left = f" ({self.n_rows_without_answers} rows without answers left out)" if self.n_rows_without_answers else ""
+        return (f"{len(self.items)} items, n = {self.n_obs}{left}, alpha = {self.alpha:.3f}; inter-item r mean "
                 f"{ii['mean']:.3f} (median {ii['median']:.3f}, {ii['min']:.3f} to {ii['max']:.3f})\n"
                 + self.items.round(3).to_string())
 
@@ -62,10 +65,12 @@ def item_analysis(data: pd.DataFrame, items: list[str] | None = None, scale_min:
     psych::alpha ``r.drop``), ``alpha_if_deleted`` (psych::alpha ``alpha.drop$raw_alpha``) and
     ``pc1_negative`` (loads negatively on the first principal component: probably needs reversing).
     ``inter_item``: mean, median, min, max and sd of the pairwise-complete inter-item correlations (i < j).
+    ``n_obs``: the rows that answered at least one item; rows without any answer (the other version's rows of a
+    wide export) are left out and counted in ``n_rows_without_answers`` (psych::alpha would count them).
     """
     from .reliability import ReverseKeyWarning, cronbach_alpha
 
-    x = item_frame(data, items, what="item analysis")
+    x, n_empty = answered_rows(item_frame(data, items, what="item analysis"))
     arr = x.to_numpy()
     lo = float(np.nanmin(arr)) if scale_min is None else float(scale_min)
     hi = float(np.nanmax(arr)) if scale_max is None else float(scale_max)
@@ -91,7 +96,7 @@ def item_analysis(data: pd.DataFrame, items: list[str] | None = None, scale_min:
     inter = {"mean": float(off.mean()), "median": float(np.median(off)), "min": float(off.min()),
              "max": float(off.max()), "sd": float(off.std(ddof=1)) if len(off) > 1 else float("nan"),
              "n_pairs": len(off)}
-    return ItemAnalysis(tab, inter, a.alpha, lo, hi, len(x))
+    return ItemAnalysis(tab, inter, a.alpha, lo, hi, len(x), n_empty)
 
 
 __all__ = ["ItemAnalysis", "item_analysis", "skew_kurtosis"]

@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -27,6 +27,7 @@ from scipy import stats
 
 from ..errors import DataError, ModelError
 from ._common import (
+    answered_rows,
     cov2cor,
     eigh_desc,
     item_frame,
@@ -38,7 +39,15 @@ from ._common import (
 
 
 class ReverseKeyWarning(UserWarning):
-    """Some items correlate negatively with the first principal component: they are probably reverse-keyed."""
+    """Some items correlate negatively with the total scale (negative loading on the first principal component,
+    psych::alpha's check.keys rule): they are probably reverse-worded. ``items`` names them; ``reversed`` says
+    whether they were reversed (``check_keys=True``) or only reported, so that a caller (the CLI) can word its
+    own advice."""
+
+    def __init__(self, message: str, items: Iterable[str] = (), reversed: bool = False) -> None:
+        super().__init__(message)
+        self.items = tuple(items)
+        self.reversed = bool(reversed)
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -94,6 +103,7 @@ class AlphaResult:
     items: pd.DataFrame
     negative_items: tuple[str, ...] = ()
     reversed_items: tuple[str, ...] = ()
+    n_rows_without_answers: int = 0
 
     def to_frame(self) -> pd.DataFrame:
         """The per-item table (one row per item)."""
@@ -101,15 +111,17 @@ class AlphaResult:
 
     def to_dict(self) -> dict:
         d = {k: getattr(self, k) for k in ("alpha", "std_alpha", "g6", "average_r", "median_r", "var_r", "s_n", "ase",
-                                            "mean", "sd", "ci_lower", "ci_upper", "ci_level", "n_obs", "n_items")}
+                                            "mean", "sd", "ci_lower", "ci_upper", "ci_level", "n_obs", "n_items",
+                                            "n_rows_without_answers")}
         d["negative_items"] = list(self.negative_items)
         d["reversed_items"] = list(self.reversed_items)
         d["items"] = self.items.to_dict(orient="index")
         return d
 
     def summary(self) -> str:
+        left = f" ({self.n_rows_without_answers} rows without answers left out)" if self.n_rows_without_answers else ""
         return (f"Cronbach's alpha = {self.alpha:.3f} (std {self.std_alpha:.3f}), {self.ci_level:.0%} Feldt CI "
-                f"[{self.ci_lower:.3f}, {self.ci_upper:.3f}], {self.n_items} items, n = {self.n_obs}\n"
+                f"[{self.ci_lower:.3f}, {self.ci_upper:.3f}], {self.n_items} items, n = {self.n_obs}{left}\n"
                 + self.items[["r_drop", "alpha_if_deleted", "mean", "sd"]].round(3).to_string())
 
 
@@ -120,6 +132,24 @@ def _first_pc(r: np.ndarray) -> np.ndarray:
     return -pc if pc.sum() < 0 else pc
 
 
+def reverse_items(data: pd.DataFrame, items: Iterable[str],
+                  scale_range: tuple[float, float] | None = None) -> pd.DataFrame:
+    """``data`` (a copy) with ``items`` reversed as min + max - x, as ``psych::alpha(x, keys = items)`` does:
+    min and max observed over all columns of ``data`` unless ``scale_range=(min, max)`` is given."""
+    items = list(items)
+    bad = [c for c in items if c not in data.columns]
+    if bad:
+        raise DataError(f"items to reverse are not among the items: {bad}", column=bad[0])
+    if not items:
+        return data
+    arr = data.to_numpy(dtype=float)
+    lo, hi = (np.nanmin(arr), np.nanmax(arr)) if scale_range is None else scale_range
+    x = data.copy()
+    for c in items:
+        x[c] = lo + hi - x[c]
+    return x
+
+
 def cronbach_alpha(data: pd.DataFrame, items: list[str] | None = None, check_keys: bool = False, ci: float = 0.95,
                    *, reverse: Iterable[str] | None = None,
                    scale_range: tuple[float, float] | None = None) -> AlphaResult:
@@ -128,16 +158,23 @@ def cronbach_alpha(data: pd.DataFrame, items: list[str] | None = None, check_key
     Definitions (k items, C the pairwise covariance matrix, R = cov2cor(C)):
     alpha = k/(k - 1) (1 - tr C / sum C); std_alpha = k/(k - 1) (1 - k / sum R);
     G6 = 1 - (k - sum smc) / sum R; r_drop = correlation of an item with the sum of the other items (from C);
-    alpha_if_deleted = alpha of the other k - 1 items; Feldt CI as ``psych::alpha.ci`` (n = all rows).
+    alpha_if_deleted = alpha of the other k - 1 items; Feldt CI as ``psych::alpha.ci``.
+
+    n (``n_obs``) is the number of rows that answered at least one of the items; rows on which every item is
+    missing (on a wide export: the other version's respondents) are left out and counted in
+    ``n_rows_without_answers`` (see :func:`vccscale.validate.answered_rows`). psych counts ``nrow(x)``:
+    alpha itself is the same, but psych's Feldt CI and ase are too narrow when such rows are present; on the
+    answered rows the results equal ``psych::alpha``'s.
 
     Reverse keys: items whose loading on the first principal component of the correlation matrix is negative
-    are listed in ``negative_items`` and a :class:`ReverseKeyWarning` names them (psych's check.keys rule).
+    are listed in ``negative_items`` and a :class:`ReverseKeyWarning` names them (psych's check.keys rule; psych
+    words it "negatively correlated with the total scale").
     With ``check_keys=True`` they are reversed as x -> max + min - x, with min and max observed over all items
     (psych) unless ``scale_range=(min, max)`` is given. ``reverse`` names items to reverse regardless
     (psych's ``keys``); then no automatic check is made. psych drops items without variance; here that is an
     error. With two items, psych's "alpha if deleted" is not an alpha; it is NaN here.
     """
-    x = item_frame(data, items, what="Cronbach's alpha")
+    x, n_empty = answered_rows(item_frame(data, items, what="Cronbach's alpha"))
     cols = list(x.columns)
     k = len(cols)
     if not 0 < ci < 1:
@@ -152,20 +189,18 @@ def cronbach_alpha(data: pd.DataFrame, items: list[str] | None = None, check_key
             raise DataError(f"items to reverse are not among the items: {bad}", column=bad[0])
         flip = tuple(c for c in cols if c in rev)
     elif negative and check_keys:
-        warnings.warn(f"items {list(negative)} correlate negatively with the first principal component and were "
-                      "reversed (check_keys=True)", ReverseKeyWarning, stacklevel=2)
+        warnings.warn(ReverseKeyWarning(
+            f"item(s) {', '.join(negative)} correlate negatively with the total scale (negative loading on the first "
+            "principal component) and were reversed (check_keys=True)", negative, reversed=True), stacklevel=2)
         flip = negative
     else:
         if negative:
-            warnings.warn(f"items {list(negative)} correlate negatively with the first principal component and "
-                          "probably should be reversed: run again with check_keys=True or reverse=[...]",
-                          ReverseKeyWarning, stacklevel=2)
+            warnings.warn(ReverseKeyWarning(
+                f"item(s) {', '.join(negative)} correlate negatively with the total scale (negative loading on the "
+                "first principal component): reverse-worded? Reverse them with reverse=[...] or check_keys=True",
+                negative), stacklevel=2)
         flip = ()
-    if flip:
-        lo, hi = (np.nanmin(x.to_numpy()), np.nanmax(x.to_numpy())) if scale_range is None else scale_range
-        x = x.copy()
-        for c in flip:
-            x[c] = lo + hi - x[c]
+    x = reverse_items(x, flip, scale_range)
     c_mat = pairwise_cov(x)
     r_mat = cov2cor(c_mat)
     tot = _alpha1(c_mat, r_mat)
@@ -210,7 +245,7 @@ def cronbach_alpha(data: pd.DataFrame, items: list[str] | None = None, check_key
     return AlphaResult(float(tot["alpha"]), float(tot["std_alpha"]), float(tot["g6"]), float(tot["average_r"]),
                        float(tot["median_r"]), float(tot["var_r"]), float(tot["s_n"]), math.sqrt(tot["q"] / n_obs),
                        float(total.mean()), float(total.std()), float(lo_ci), float(hi_ci), float(ci), n_obs, k, tab,
-                       negative, flip)
+                       negative, flip, n_empty)
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -229,6 +264,7 @@ class OmegaResult:
     n_obs: int
     loadings: pd.DataFrame
     details: dict = field(default_factory=dict)
+    n_rows_without_answers: int = 0
 
     def to_frame(self) -> pd.DataFrame:
         return self.loadings
@@ -236,7 +272,7 @@ class OmegaResult:
     def to_dict(self) -> dict:
         return {"omega_total": self.omega_total, "omega_hierarchical": self.omega_hierarchical,
                 "n_factors": self.n_factors, "method": self.method, "n_obs": self.n_obs,
-                "loadings": self.loadings.to_dict(orient="index"), **self.details}
+                "n_rows_without_answers": self.n_rows_without_answers, "loadings": self.loadings.to_dict(orient="index"), **self.details}
 
     def summary(self) -> str:
         return (f"omega total = {self.omega_total:.3f}, omega hierarchical = {self.omega_hierarchical:.3f} "
@@ -317,15 +353,18 @@ def omega(data: pd.DataFrame, items: list[str] | None = None, n_factors: int = 1
     bound), so in a Heywood case, where lavaan reports a negative variance, the two differ. Multi-factor CFAs
     come from the ``vccscale.sem`` engine: pass its parameter table to :func:`reliability_from_params`.
 
+    ``n_obs`` counts the rows that answered at least one item (rows without answers are left out and counted in
+    ``n_rows_without_answers``; omega itself does not depend on them, as R is pairwise-complete).
+
     ``details``: alpha (standardised, psych's), G6, omega_limit, ECV, the general-factor loadings on the
     factors (``gloading``) and the factor correlations of the oblique solution.
     """
-    x = item_frame(data, items, what="omega")
+    x, n_empty = answered_rows(item_frame(data, items, what="omega"))
     if method == "cfa":
         if n_factors != 1:
             raise ModelError("method='cfa' is the one-factor CFA; fit multi-factor CFAs with vccscale.sem and "
                              "pass the parameter table to reliability_from_params", field="n_factors")
-        return _omega_cfa(x)
+        return replace(_omega_cfa(x), n_rows_without_answers=n_empty)
     if method != "psych":
         raise DataError(f"unknown omega method {method!r}: use 'psych' or 'cfa'", field="method")
     from .efa import _METHOD_ALIASES
@@ -370,7 +409,7 @@ def omega(data: pd.DataFrame, items: list[str] | None = None, n_factors: int = 1
                 rows[names[j]] = {"total": (gr ** 2 + gg ** 2) / vgr, "general": gg ** 2 / vgr, "group": gr ** 2 / vgr}
                 rows["g"]["group"] += gr ** 2 / vt
         details["omega_group"] = {k: {kk: float(vv) for kk, vv in v.items()} for k, v in rows.items()}
-    return OmegaResult(float(om_tot), float(om_h), nf, "psych", len(x), tab, details)
+    return OmegaResult(float(om_tot), float(om_h), nf, "psych", len(x), tab, details, n_empty)
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -486,4 +525,5 @@ __all__ = [
     "feldt_ci",
     "omega",
     "reliability_from_params",
+    "reverse_items",
 ]
