@@ -891,7 +891,7 @@ def _fit_info(fit, spec: ModelSpec) -> dict:
 # ----------------------------------------------------------------------------------------------------------
 def test_hypotheses(study: Any, data: Any, registry: Registry | None = None, *, hypotheses: Any = None,
                     missing: str = "listwise", min_answered: float = MIN_ANSWERED, measurement: Any = None,
-                    progress: Any = None) -> list[HypothesisResult]:
+                    progress: Any = None, n_jobs: int = 1) -> list[HypothesisResult]:
     """Test the study's chosen hypotheses (``study.models``) on stacked data; see the module docstring.
 
     ``study``: a Study, its ModelsSection, a dict for one, or None (defaults: all hypotheses, ML, Holm, .05).
@@ -900,6 +900,7 @@ def test_hypotheses(study: Any, data: Any, registry: Registry | None = None, *, 
     search of partial invariance run listwise). ``min_answered``: the scale-score rule of the score-based tests.
     ``measurement``: the CFA stage's :class:`vccscale.validate.measurement.MeasurementResult`; hypotheses on
     constructs whose measurement model is improper or failed are flagged. ``progress(done, total, label)``.
+    ``n_jobs``: processes for the bootstrap refits (joblib; the draws do not depend on it).
     With ``models.bootstrap`` > 0 every indirect effect gets a percentile bootstrap CI (:func:`vccscale.sem.bootstrap`
     of its hypothesis model, seed ``models.bootstrap_seed``), and its part of the decision uses the bootstrap
     (two-sided percentile p: twice the share of draws on the other side of zero).
@@ -937,7 +938,7 @@ def test_hypotheses(study: Any, data: Any, registry: Registry | None = None, *, 
                 if any(c.kind in ("path", "indirect", "covariance", "nested") for c in plan.components):
                     rec["model"] = fx.spec(model_plans).syntax
                 if s.bootstrap and any(c.kind == "indirect" for c in plan.components):
-                    _bootstrap_indirect(rec, fx, fx.spec(model_plans).syntax, s)
+                    _bootstrap_indirect(rec, fx, fx.spec(model_plans).syntax, s, n_jobs)
             except ImproperSolution as exc:
                 rec["error"] = str(exc.message) + "; the hypothesis is not tested on an improper solution"
             except (VccscaleError, KeyError, ValueError, np.linalg.LinAlgError) as exc:
@@ -1021,13 +1022,13 @@ def _short_reason(rec: dict, decision: str, padj: float | None, s) -> str:
     return "; ".join(parts)
 
 
-def _bootstrap_indirect(rec: dict, fx: _Fitter, syntax: str, s) -> None:
+def _bootstrap_indirect(rec: dict, fx: _Fitter, syntax: str, s, n_jobs: int = 1) -> None:
     """Percentile bootstrap CIs for the indirect parameters of ``rec`` and their parts' p-values."""
     from ..sem import bootstrap
 
     fit = fx.sem(syntax)
     seed = s.bootstrap_seed if s.bootstrap_seed is not None else 0
-    bres = bootstrap(fit, s.bootstrap, seed)
+    bres = bootstrap(fit, s.bootstrap, seed, n_jobs=n_jobs if s.bootstrap * fit.fit["npar"] > 200000 else 1)
     ci = bres.ci(1 - s.alpha).set_index("name")
     share = bres.failed_share
     by_name = {}
