@@ -313,7 +313,7 @@ class _Builder:
             if c in nodes or c not in registry.constructs:
                 return
             con = registry.constructs[c]
-            if con.measurement == "structural" or not con.latent:
+            if con.measurement == "structural":
                 return
             nodes.append(c)
             if con.parent:
@@ -367,7 +367,7 @@ class _Builder:
             con = self.reg.constructs.get(c)
             if con is None:
                 return f"{c} is not a registry construct"
-            if con.measurement == "structural" or not con.latent:
+            if con.measurement == "structural":
                 return f"{c} is a structural (level) entry, not a variable"
             if c not in self.pos:
                 return f"{c} is not part of the population model"
@@ -467,7 +467,8 @@ class _Builder:
                         self.pending_structure.append((h, desc, fct, facet))
                     else:
                         self.rec(h, desc, t, f"{fct} =~ {facet}", None, False,
-                                 f"the registry's hierarchy gives {facet} the parent {con.parent if con else None}; "
+                                 (f"the registry's hierarchy gives {facet} the parent {con.parent}; " if con.parent else
+                                  f"{facet} has no parent in the registry's hierarchy; ") +
                                  "a second parent (bifactor or alternative structure) is not planted"
                                  if con is not None and con.parent != fct else (self.unknown([fct, facet]) or
                                                                                 "not part of the model"))
@@ -530,6 +531,13 @@ class _Builder:
             else:
                 stated = [s for s in sts if s["kind"] == "stated"]
                 pool = stated or sts
+                overruled = [s for s in sts if s["kind"] != "stated" and stated and
+                             s["sign"] != next((x["sign"] for x in stated if x["sign"] != "0"), "0")]
+                if overruled:
+                    self.conflicts.append({"rule": "stated vs implied", "path": label,
+                                           "statements": [f"{s['h']} ({s['sign']}, {s['kind']})" for s in sts],
+                                           "resolution": "the path a relation states outranks one an indirect or "
+                                                         "congruence relation implies"})
                 nonzero = [s for s in pool if s["sign"] != "0"]
                 if nonzero:
                     chosen = nonzero[0]
@@ -574,23 +582,41 @@ class _Builder:
         return pop
 
     def congruence_paths(self) -> None:
-        """Linear parts of congruence relations become implied paths; quadratic parts become q terms."""
-        seen: dict[tuple, str] = {}
+        """Congruence relations with the same X, Y and outcome are one surface (their expectations merged; a
+        parameter stated with two signs keeps the first). Linear parts become implied paths, quadratic parts
+        q terms."""
+        surfaces: dict[tuple, dict] = {}
         for h, desc, rel in self.pending_congruence:
-            x, y, to = rel.x, rel.y, rel.to
-            exp = {k: v.replace(" ", "") for k, v in rel.expect.items()}
+            key = (rel.x, rel.y, rel.to)
+            s = surfaces.setdefault(key, {"expect": {}, "by": {}, "members": []})
+            s["members"].append((h, desc))
+            for k, v in rel.expect.items():
+                v = v.replace(" ", "")
+                if k in s["expect"] and s["expect"][k] != v:
+                    self.conflicts.append({"rule": "congruence expectations", "surface": f"({rel.x}, {rel.y}) -> "
+                                           f"{rel.to}", "statements": [f"{s['by'][k]} ({k} {s['expect'][k]})",
+                                                                       f"{h} ({k} {v})"],
+                                           "resolution": f"{k} {s['expect'][k]} of {s['by'][k]} (first in registry "
+                                                         "order)"})
+                    continue
+                if k not in s["expect"]:
+                    s["expect"][k], s["by"][k] = v, h
+        for (x, y, to), s in surfaces.items():
+            exp = s["expect"]
+            h0, desc0 = s["members"][0]
+            merged = ", ".join(f"{k} {v}" for k, v in sorted(exp.items()))
+            dyad = x == y
+            if dyad and not self.dyadic:
+                for h, desc in s["members"]:
+                    self.rec(h, desc, "congruence", "response surface", None, False,
+                             "provider-vs-customer congruence needs provider and customer versions of one "
+                             "relationship")
+                continue
+            for h, desc in s["members"][1:]:
+                self.rec(h, desc, "congruence", f"response surface ({x}, {y}) -> {to}", None, True,
+                         f"one surface with {h0}'s (same X, Y and outcome); planted expectations: {merged}")
             sgn = {k: (1 if v == ">0" else -1 if v == "<0" else 0) for k, v in exp.items()}
             s1, s3 = sgn.get("a1", 0), sgn.get("a3", 0)
-            dyad = x == y
-            key = (x, y, to, tuple(sorted(exp.items())))
-            if key in seen:
-                self.rec(h, desc, "congruence", "response surface", None, True, f"the same surface as {seen[key]}")
-                continue
-            seen[key] = h
-            if dyad and not self.dyadic:
-                self.rec(h, desc, "congruence", "response surface", None, False,
-                         "provider-vs-customer congruence needs provider and customer versions of one relationship")
-                continue
             notes = []
             b1 = (s1 + s3) / 2.0
             b2 = (s1 - s3) / 2.0
@@ -609,8 +635,8 @@ class _Builder:
                         lin.append((v, "+" if b > 0 else "-"))
             for v, sign in lin:
                 if v != to:
-                    self.state(v, to, sign, h, desc, "congruence")
-            self.cong_lin.append((h, desc, lin, to, dyad))
+                    self.state(v, to, sign, h0, desc0, "congruence")
+            self.cong_lin.append((h0, desc0, lin, to, dyad))
             quad = []
             who = ("P", "C") if dyad else ("self", "self")
             sides = ("customer",) if dyad else self.sides
@@ -620,15 +646,15 @@ class _Builder:
                 quad.append(("a2", np.array([[1.0, 1.0], [1.0, 1.0]]), sgn["a2"], f"({x} + {y})^2"))
             if sgn.get("a5"):
                 quad.append(("a5", np.array([[1.0, 0.0], [0.0, -1.0]]), sgn["a5"], f"{x}^2 - {y}^2"))
-            for k, M, s, lab in quad:
+            for k, M, sg, lab in quad:
                 if dyad:
                     lab = lab.replace(f"({x}", f"(provider's {x}").replace(f" {y})", f" customer's {y})")
-                self.pending_q.append((h, desc, "congruence", _QTerm(
-                    f"q{len(self.pending_q) + 1}", x, y, who[0], who[1], M, to, s * self.congruence, sides, lab)))
+                self.pending_q.append((h0, desc0, "congruence", _QTerm(
+                    f"q{len(self.pending_q) + 1}", x, y, who[0], who[1], M, to, sg * self.congruence, sides, lab)))
             for k, v in exp.items():
                 if v == "=0":
                     notes.append(f"{k} = 0: no term planted for it")
-            self.cong_notes[(h, desc)] = notes
+            self.cong_notes[(h0, desc0)] = notes
 
     def quadratic_terms(self) -> None:
         for h, desc, rtype, qt in self.pending_q:
@@ -805,14 +831,18 @@ class _Builder:
                           for u, wu in ((q1.a, q1.who_a), (q1.b, q1.who_b))])
             return 2.0 * float(np.trace(q1.M @ S @ q2.M @ S.T))
 
+        Sq = {s: np.zeros((m, m)) for s in sides}
+        active: list[int] = []
         for j in order:
             if j in roots:
                 continue
             name = self.nodes[j]
             T, G, C = moments()
+            new = []
             for qt in self.qterms:
                 if qt.target != name:
                     continue
+                new.append(qidx[qt.name])
                 for s in sides:
                     S = np.array([[gcov(s, G, C, u, wu, v, wv) for v, wv in ((qt.a, qt.who_a), (qt.b, qt.who_b))]
                                   for u, wu in ((qt.a, qt.who_a), (qt.b, qt.who_b))])
@@ -821,8 +851,12 @@ class _Builder:
                     if s in qt.sides and qt.var[s] > 0:
                         qt.coef[s] = qt.weight / math.sqrt(qt.var[s])
                         Gam[s][j, qidx[qt.name]] = qt.coef[s]
-            Sq = {s: np.array([[qcov(s, G, C, a, b) for b in self.qterms] for a in self.qterms]) if m else
-                  np.zeros((0, 0)) for s in sides}
+            # covariances of the new terms with every term already planted (their inputs are final)
+            for k in new:
+                active.append(k)
+                for a in active:
+                    for s in sides:
+                        Sq[s][k, a] = Sq[s][a, k] = qcov(s, G, C, self.qterms[k], self.qterms[a])
 
             def explained(s):
                 Tj = T[s][j]
@@ -866,8 +900,7 @@ class _Builder:
         T, G, C = moments()
         cov = {}
         for s in sides:
-            Sq = np.array([[qcov(s, G, C, a, b) for b in self.qterms] for a in self.qterms]) if m else np.zeros((0, 0))
-            cov[s] = G[s] + (T[s] @ Gam[s] @ Sq @ Gam[s].T @ T[s].T if m else 0.0)
+            cov[s] = G[s] + (T[s] @ Gam[s] @ Sq[s] @ Gam[s].T @ T[s].T if m else 0.0)
         mu = {}
         for s in sides:
             v = np.zeros(p)
@@ -903,12 +936,19 @@ class _Builder:
             return (f" (scaled by {f:.3f}: the planted effects on {t} would explain more than "
                     f"{self.r2_max:g} of its variance)") if f else ""
 
-        # paths and zero paths, per stating hypothesis
+        # paths and zero paths, per stating hypothesis (one row per hypothesis and path; a path a hypothesis only
+        # implies is reported when the implication planted it)
         for pair, sts in self.statements.items():
             f, t = pair
+            seen_h: set = set()
+            stated_h = {s["h"] for s in sts if s["kind"] == "stated"}
             for st in sts:
-                if st["kind"] in ("structure", "congruence") or not st["h"]:
+                if st["kind"] in ("structure", "congruence") or not st["h"] or st["h"] in seen_h:
                     continue
+                if st["kind"] == "implied" and (st["h"] in stated_h or pair not in self.edges or
+                                                self.edges[pair]["kind"] != "implied"):
+                    continue
+                seen_h.add(st["h"])
                 label = f"{f} -> {t}"
                 if pair in self.edges:
                     e = self.edges[pair]
@@ -941,7 +981,9 @@ class _Builder:
             pairs = list(zip(chain[:-1], chain[1:]))
             if all(p in self.edges for p in pairs):
                 v = float(np.prod([value(a, b) for a, b in pairs]))
-                self.rec(h, desc, "indirect", " -> ".join(chain), v, True, "product of the planted component paths")
+                ok = (v > 0) == (sign == "+")
+                self.rec(h, desc, "indirect", " -> ".join(chain), v, ok, "product of the planted component paths" + (
+                    "" if ok else f"; its sign is not the hypothesised {sign} (the component paths' signs decide)"))
             else:
                 miss = [f"{a} -> {b}" for a, b in pairs if (a, b) not in self.edges]
                 self.rec(h, desc, "indirect", " -> ".join(chain), None, False,
@@ -957,6 +999,11 @@ class _Builder:
                 if (v, to) in self.edges:
                     self.rec(h, desc, "congruence", f"{v} -> {to} (linear slope)", value(v, to), True,
                              ("the customer's own rating; " if dyad else "") + scaled_note(to).strip())
+                elif (v, to) in self.zero_paths:
+                    z = self.zero_paths[(v, to)]
+                    self.rec(h, desc, "congruence", f"{v} -> {to} (linear slope)", None, False,
+                             f"conflict: {z['h']} states this path 0 (a path a relation states outranks one a "
+                             "congruence relation implies); the slope along X = Y is not planted")
                 else:
                     self.rec(h, desc, "congruence", f"{v} -> {to} (linear slope)", None, False,
                              "the path is not planted (conflict or feedback loop; see conflicts)")
@@ -1238,13 +1285,20 @@ def _codebook(study: "Study", registry: "Registry", codebook) -> tuple["Codebook
     return codebook_from_instrument(inst, registry), "built", None
 
 
-def study_population(study, registry: "Registry | None" = None, *, codebook=None, effect: float = 0.3,
+def study_population(study, registry: "Registry | None" = None, **kwargs) -> Population:
+    """The population model of a study without drawing data (keyword arguments as :func:`simulate_study`'s
+    model settings: codebook, effect, loading, facet_loading, correlation, icc, dyad_r, network_icc, group_d,
+    r2_max, congruence, formative_r, formative_r2). ``population.syntax(side)`` is its lavaan syntax,
+    ``population.cov[side]`` the implied covariance matrix of ``population.nodes``."""
+    return _prepare(study, registry, **kwargs)[0]
+
+
+def _prepare(study, registry: "Registry | None" = None, *, codebook=None, effect: float = 0.3,
                      loading: float = 0.7, facet_loading: float = 0.7, correlation: float = 0.2,
                      icc: float = 0.15, dyad_r: float = 0.4, network_icc: float = 0.05, group_d: float = 0.5,
                      r2_max: float = 0.75, congruence: float | None = None, formative_r: float = 0.3,
                      formative_r2: float = 0.5):
-    """The population model of a study without drawing data: ``(population, builder, codebook, design, source,
-    codebook_path)``; ``population.syntax(side)`` is its lavaan syntax. Arguments as :func:`simulate_study`."""
+    """(population, builder, codebook, design, codebook source, codebook path, chosen hypotheses, study)."""
     from ..models.library import select_hypotheses
     from ..registry import load_registry
 
@@ -1341,7 +1395,7 @@ def simulate_study(study, n: int, seed: int, out, *, registry: "Registry | None"
     if not 1 <= lo <= hi:
         raise DataError(f"org_size must be (min, max) with 1 <= min <= max, got {org_size!r}", field="org_size")
     n, seed = int(n), int(seed)
-    pop, b, cb, design, source, cb_path, chosen, st = study_population(
+    pop, b, cb, design, source, cb_path, chosen, st = _prepare(
         study, registry, codebook=codebook, effect=effect, loading=loading, facet_loading=facet_loading,
         correlation=correlation, icc=icc, dyad_r=dyad_r, network_icc=network_icc, group_d=group_d, r2_max=r2_max,
         congruence=congruence, formative_r=formative_r, formative_r2=formative_r2)
