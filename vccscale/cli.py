@@ -1054,7 +1054,7 @@ def invariance_cmd(data: Path, model: Path, group: str, estimator: str, codebook
               help="--study: correlation of the provider's and the customer's latent values in one relationship  "
                    "[default: 0.4]")
 @click.option("--congruence", type=click.FloatRange(0, 0.95), default=None,
-              help="--study: standardised weight of each quadratic congruence term  [default: --effect]")
+              help="--study: standardised weight of each quadratic congruence term  [default: 0.4]")
 @click.option("--org-size", cls=ListOption, type=click.IntRange(min=1), default=None,
               help="--study: smallest and largest organisation (respondents of one side): --org-size 4 8")
 @click.option("--speeders", type=click.FloatRange(0, 1), default=None,

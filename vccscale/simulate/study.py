@@ -39,8 +39,9 @@ midpoint, as ``fake_export``'s own answers).
   second parent, e.g. a bifactor alternative, is not planted);
 - ``congruence`` (response surface): linear paths from X and Y for the slopes asked (a1 = b1 + b2,
   a3 = b1 - b2) plus centred quadratic terms for the curvatures asked: ``-(X - Y)^2`` for ``a4 < 0``,
-  ``(X + Y)^2`` for ``a2``, ``X^2 - Y^2`` for ``a5``, each with standardised weight ``congruence`` (share of the
-  outcome's variance ``congruence^2``). When X and Y are the same construct (the provider's and the customer's
+  ``(X + Y)^2`` for ``a2``, ``X^2 - Y^2`` for ``a5``, each with standardised weight ``congruence`` (default .4:
+  share of the outcome's variance .16; curvature estimated from scale scores is attenuated by their measurement
+  error about as the square of their reliability, so it is planted a little stronger than the paths). When X and Y are the same construct (the provider's and the customer's
   ratings of one relationship), the quadratic term is computed from the provider's X and the customer's Y of the
   relationship and enters the outcome of the customer's row; the linear slope comes from the customer's own
   rating (there are no partner-to-partner paths), so a3 = -a1 there;
@@ -66,7 +67,7 @@ firmographic questions at random.
    a non-zero sign outranks ``0``; opposite signs: the first hypothesis in registry order wins;
 3. a path that would close a feedback loop with the paths accepted before it (registry hierarchy first, then
    the hypotheses in registry order) is not planted;
-4. when the planted effects on one variable would explain more than ``r2_max`` (default .75) of its variance,
+4. when the planted effects on one variable would explain more than ``r2_max`` (default .8) of its variance,
    all of them are scaled down by one factor so that they explain ``r2_max``.
 
 *Unlinked constructs.* Exogenous variables (no planted cause) correlate ``correlation`` (default .2) with each
@@ -243,7 +244,8 @@ class Population:
 
 
 def _fmt(x: float) -> str:
-    s = f"{x:.6f}".rstrip("0").rstrip(".")
+    """A population value with 12 significant digits (enough for implied variances to 1e-10)."""
+    s = f"{float(x):.12g}"
     return "0" if s in ("-0", "") else s
 
 
@@ -1296,7 +1298,7 @@ def study_population(study, registry: "Registry | None" = None, **kwargs) -> Pop
 def _prepare(study, registry: "Registry | None" = None, *, codebook=None, effect: float = 0.3,
                      loading: float = 0.7, facet_loading: float = 0.7, correlation: float = 0.2,
                      icc: float = 0.15, dyad_r: float = 0.4, network_icc: float = 0.05, group_d: float = 0.5,
-                     r2_max: float = 0.75, congruence: float | None = None, formative_r: float = 0.3,
+                     r2_max: float = 0.8, congruence: float = 0.4, formative_r: float = 0.3,
                      formative_r2: float = 0.5):
     """(population, builder, codebook, design, codebook source, codebook path, chosen hypotheses, study)."""
     from ..models.library import select_hypotheses
@@ -1347,7 +1349,7 @@ def _prepare(study, registry: "Registry | None" = None, *, codebook=None, effect
     sides = tuple(design["sides"]) if design["dyadic"] else ("all",)
     b = _Builder(reg, constructs, chosen, effect=effect, loading=loading, facet_loading=facet_loading,
                  correlation=correlation, group_d=group_d, r2_max=r2_max,
-                 congruence=effect if congruence is None else congruence, formative_r=formative_r,
+                 congruence=congruence, formative_r=formative_r,
                  formative_r2=formative_r2, sides=sides, dyadic=design["dyadic"], icc=icc,
                  dyad_r=dyad_r if design["dyadic"] else 0.0,
                  network_icc=network_icc if design["has_network"] else 0.0, items=items)
@@ -1365,7 +1367,7 @@ def _prepare(study, registry: "Registry | None" = None, *, codebook=None, effect
 def simulate_study(study, n: int, seed: int, out, *, registry: "Registry | None" = None, codebook=None,
                    effect: float = 0.3, loading: float = 0.7, facet_loading: float = 0.7,
                    correlation: float = 0.2, icc: float = 0.15, dyad_r: float = 0.4, network_icc: float = 0.05,
-                   group_d: float = 0.5, r2_max: float = 0.75, congruence: float | None = None,
+                   group_d: float = 0.5, r2_max: float = 0.8, congruence: float = 0.4,
                    formative_r: float = 0.3, formative_r2: float = 0.5, org_size: tuple[int, int] = (4, 8),
                    straightliners: float = 0.0, random_responders: float = 0.0, speeders: float = 0.0,
                    missing: float = 0.0, previews: int = 0, duplicates: int = 0, partials: float = 0.0,
@@ -1376,7 +1378,7 @@ def simulate_study(study, n: int, seed: int, out, *, registry: "Registry | None"
     ``study``: a Study or the path of a study file (needs ``instrument:`` and ``models:``). ``codebook``: a
     Codebook or path; default the study's ``data.codebook`` when that file exists, else the instrument built in
     memory from the study (``codebook_source`` says which). ``effect``: standardised path coefficient;
-    ``congruence``: weight of each quadratic congruence term (default ``effect``); ``icc``, ``dyad_r``,
+    ``congruence``: standardised weight of each quadratic congruence term; ``icc``, ``dyad_r``,
     ``network_icc``: variance shares of organisation, relationship and network; ``org_size``: (min, max)
     respondents per organisation. Flaws (``straightliners`` ... ``partials``) as
     :func:`vccscale.instrument.fake_export` (all 0 by default; ``partials`` is fake_export's closed timeouts).
@@ -1455,7 +1457,7 @@ def simulate_study(study, n: int, seed: int, out, *, registry: "Registry | None"
                   "n_latent": len(cons), "n_items": len(pop.items)}
     settings = {"effect": effect, "loading": loading, "facet_loading": facet_loading, "correlation": correlation,
                 "icc": icc, "dyad_r": pop.dyad_r, "network_icc": pop.network_icc, "group_d": group_d,
-                "r2_max": r2_max, "congruence": effect if congruence is None else congruence,
+                "r2_max": r2_max, "congruence": congruence,
                 "formative_r": formative_r, "formative_r2": formative_r2,
                 "flaws": {"straightliners": straightliners, "random_responders": random_responders,
                           "speeders": speeders, "missing": missing, "previews": previews, "duplicates": duplicates,
