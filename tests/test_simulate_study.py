@@ -23,7 +23,7 @@ from click.testing import CliRunner
 from vccscale.cli import main
 
 REPO = Path(__file__).resolve().parents[1]
-EFFECT, LOADING, ICC, DYAD_R = 0.3, 0.7, 0.15, 0.4
+EFFECT, LOADING, ICC, DYAD_R, CONGRUENCE = 0.3, 0.7, 0.15, 0.4, 0.4
 
 
 def make_study(root: Path, name: str, family: str, hypotheses: list[str], versions: str | None = None,
@@ -104,7 +104,7 @@ def test_population_is_standardised_with_the_requested_values(family_a, registry
 
 def test_quadratic_congruence_term_variance_closed_form(tmp_path, registry):
     """Family B, H17: q = (X - Y)^2 of two standard normal latent variables with correlation r has variance
-    8 (1 - r)^2 (Isserlis); its standardised weight is .3 and the outcome still has variance 1."""
+    8 (1 - r)^2 (Isserlis); its standardised weight is .4 and the outcome still has variance 1."""
     from vccscale.simulate import population_model, study_population
 
     study = make_study(tmp_path, "pilot_b", "B", ["H17"])
@@ -114,7 +114,7 @@ def test_quadratic_congruence_term_variance_closed_form(tmp_path, registry):
     r = S[pop.index(q.a), pop.index(q.b)]
     for s in pop.sides:
         assert q.var[s] == pytest.approx(8 * (1 - r) ** 2, rel=1e-12)
-        assert q.coef[s] * math.sqrt(q.var[s]) == pytest.approx(-EFFECT, abs=1e-12)
+        assert q.coef[s] * math.sqrt(q.var[s]) == pytest.approx(-CONGRUENCE, abs=1e-12)
         pm = population_model(pop.syntax(s))
         names = list(pm.ov_names) + list(pm.lv_names)
         assert pm.cov[names.index("b_p1_outcome"), names.index("b_p1_outcome")] == pytest.approx(1.0, abs=1e-9)
@@ -173,7 +173,7 @@ def test_same_seed_same_bytes_across_processes(tmp_path):
     for k, hashseed in enumerate(("0", "12345")):
         out = tmp_path / f"e{k}.csv"
         env = {**os.environ, "PYTHONHASHSEED": hashseed, "PYTHONPATH": str(REPO)}
-        r = subprocess.run([sys.executable, "-m", "vccscale", "simulate", "--study", str(study), "--n", "120",
+        r = subprocess.run([sys.executable, "-m", "vccscale", "simulate", "--study", str(study), "--n", "60",
                             "--seed", "5", "--out", str(out), "--population-out", str(tmp_path / f"p{k}.lavaan")],
                            env=env, capture_output=True, text=True)
         assert r.returncode == 0, r.stderr
@@ -182,7 +182,7 @@ def test_same_seed_same_bytes_across_processes(tmp_path):
                         hashlib.sha256((tmp_path / f"p{k}.lavaan").read_bytes()).hexdigest()))
     assert digests[0] == digests[1]
     other = tmp_path / "other.csv"
-    assert CliRunner().invoke(main, ["simulate", "--study", str(study), "--n", "120", "--seed", "6", "--out",
+    assert CliRunner().invoke(main, ["simulate", "--study", str(study), "--n", "60", "--seed", "6", "--out",
                                      str(other)]).exit_code == 0
     assert hashlib.sha256(other.read_bytes()).hexdigest() != digests[0][0]
 
@@ -230,7 +230,7 @@ def test_recovery_family_a(family_a, registry):
 @pytest.mark.slow
 def test_congruence_family_b(tmp_path, registry):
     """H17 (family B): the response surface of the phase-1 outcome on the VC and VK composites shows a1 > 0 and
-    a4 < 0 at n = 600 (planted: slope .3 along X = Y, -(X - Y)^2 with weight .3)."""
+    a4 < 0 at n = 600 (planted: slope .3 along X = Y, -(X - Y)^2 with weight .4)."""
     from vccscale.models.hypotheses import test_hypotheses
     from vccscale.simulate import simulate_study
     from vccscale.study import load_study
