@@ -48,7 +48,7 @@ midpoint, as ``fake_export``'s own answers).
 - ``interaction``: a centred latent product term ``X * M`` with standardised weight ``effect``;
 - ``group_difference`` by ``side``: latent mean difference ``group_d`` (Cohen's d, default .5) in the stated
   direction (no direction stated: customer > provider), with invariant measurement;
-- ``group_moderation`` by ``side``: the path is ``1.5 * effect`` in the stronger group and ``.5 * effect`` in the
+- ``group_moderation`` by ``side``: the path is ``1.75 * effect`` in the stronger group and ``.25 * effect`` in the
   other (no direction stated: customer stronger); "equal" expectations are met by construction;
 - ``invariance``: by construction (loadings, intercepts and thresholds equal in every group);
 - ``distinct``: by construction; the largest implied latent correlation among the constructs is reported;
@@ -67,8 +67,10 @@ firmographic questions at random.
    a non-zero sign outranks ``0``; opposite signs: the first hypothesis in registry order wins;
 3. a path that would close a feedback loop with the paths accepted before it (registry hierarchy first, then
    the hypotheses in registry order) is not planted;
-4. when the planted effects on one variable would explain more than ``r2_max`` (default .8) of its variance,
-   all of them are scaled down by one factor so that they explain ``r2_max``.
+4. the non-linear (quadratic and product) terms on one variable together explain at most 30% of its variance
+   (scaled down by one factor if they would explain more, e.g. H14's eleven congruence surfaces on one outcome);
+   then, when all planted effects on one variable would explain more than ``r2_max`` (default .8) of its
+   variance, all of them are scaled down by one factor so that they explain ``r2_max``.
 
 *Unlinked constructs.* Exogenous variables (no planted cause) correlate ``correlation`` (default .2) with each
 other, except pairs that share a planted outcome (they are uncorrelated, so that a path a hypothesis states as
@@ -109,7 +111,8 @@ __all__ = ["PlantedEffect", "StudySimulation", "simulate_study", "study_populati
 SIDES = ("provider", "customer")
 MEAN_SHIFT = 0.35          # latent responses sit slightly above the scale midpoint (as fake_export)
 CATEGORY_WIDTH = 0.2       # one scale point is 1/(0.2 k) latent SD wide: a k-point item spans about 5 SD
-MODERATION_STRONG, MODERATION_WEAK = 1.5, 0.5
+MODERATION_STRONG, MODERATION_WEAK = 1.75, 0.25
+NONLINEAR_MAX = 0.3        # non-linear terms on one outcome together explain at most this share of its variance
 NETWORK_SIZE = 4           # fake_export: networks of four organisations in order of first appearance
 
 
@@ -812,6 +815,7 @@ class _Builder:
         Gam = {s: np.zeros((p, m)) for s in sides}
         tau_d = self.dyad_r if self.dyadic else 0.0
         self.scaled: dict[str, float] = {}
+        self.q_scaled: dict[str, float] = {}
 
         def moments():
             T = {s: np.linalg.inv(np.eye(p) - B[s]) for s in sides}
@@ -868,6 +872,16 @@ class _Builder:
                     v += g @ Sq[s] @ g
                 return float(v)
 
+            # rule 4a: the non-linear terms on this variable together explain at most NONLINEAR_MAX
+            vq = max((float(Gam[s][j] @ Sq[s] @ Gam[s][j]) for s in sides), default=0.0) if m else 0.0
+            if vq > NONLINEAR_MAX:
+                f = math.sqrt(NONLINEAR_MAX / vq)
+                self.q_scaled[name] = f
+                for s in sides:
+                    Gam[s][j, :] *= f
+                for qt in self.qterms:
+                    if qt.target == name:
+                        qt.coef = {s: c * f for s, c in qt.coef.items()}
             e = {s: explained(s) for s in sides}
             top = max(e.values())
             if top > self.r2_max:
@@ -1017,9 +1031,12 @@ class _Builder:
             std = coef * math.sqrt(qt.var[side]) if coef is not None else None
             where = (" in the customer's row (provider's and customer's ratings of one relationship)"
                      if qt.who_a != "self" else "")
+            qs = self.q_scaled.get(qt.target)
+            qnote = (f" (scaled by {qs:.3f}: the non-linear terms on {qt.target} together explain at most "
+                     f"{NONLINEAR_MAX:g} of its variance)") if qs else ""
             self.rec(h, desc, rtype, qt.label + f" -> {qt.target}", std, coef is not None,
                      f"centred {'product' if rtype == 'interaction' else 'quadratic'} term, standardised weight "
-                     f"(share of variance = weight^2){where}" + scaled_note(qt.target))
+                     f"(share of variance = weight^2){where}" + qnote + scaled_note(qt.target))
         # covariances
         for cv in self.cov_rel:
             v = cv.get("planted")
