@@ -23,7 +23,7 @@ from click.testing import CliRunner
 from vccscale.cli import main
 
 REPO = Path(__file__).resolve().parents[1]
-EFFECT, LOADING, ICC, DYAD_R, CONGRUENCE = 0.3, 0.7, 0.15, 0.4, 0.4
+EFFECT, LOADING, ICC, DYAD_R, CONGRUENCE = 0.3, 0.7, 0.2, 0.4, 0.4
 
 
 def make_study(root: Path, name: str, family: str, hypotheses: list[str], versions: str | None = None,

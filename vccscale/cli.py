@@ -1049,7 +1049,7 @@ def invariance_cmd(data: Path, model: Path, group: str, estimator: str, codebook
 @click.option("--loading", type=click.FloatRange(0.05, 0.99), default=None,
               help="--study: standardised item loading  [default: 0.7]")
 @click.option("--icc", type=click.FloatRange(0, 0.6), default=None,
-              help="--study: organisation share of every latent variable's variance (ICC(1))  [default: 0.15]")
+              help="--study: organisation share of every latent variable's variance (ICC(1))  [default: 0.2]")
 @click.option("--dyad-r", type=click.FloatRange(0, 0.8), default=None,
               help="--study: correlation of the provider's and the customer's latent values in one relationship  "
                    "[default: 0.4]")

@@ -1314,7 +1314,7 @@ def study_population(study, registry: "Registry | None" = None, **kwargs) -> Pop
 
 def _prepare(study, registry: "Registry | None" = None, *, codebook=None, effect: float = 0.3,
                      loading: float = 0.7, facet_loading: float = 0.7, correlation: float = 0.2,
-                     icc: float = 0.15, dyad_r: float = 0.4, network_icc: float = 0.05, group_d: float = 0.5,
+                     icc: float = 0.2, dyad_r: float = 0.4, network_icc: float = 0.05, group_d: float = 0.5,
                      r2_max: float = 0.8, congruence: float = 0.4, formative_r: float = 0.3,
                      formative_r2: float = 0.5):
     """(population, builder, codebook, design, codebook source, codebook path, chosen hypotheses, study)."""
@@ -1383,7 +1383,7 @@ def _prepare(study, registry: "Registry | None" = None, *, codebook=None, effect
 
 def simulate_study(study, n: int, seed: int, out, *, registry: "Registry | None" = None, codebook=None,
                    effect: float = 0.3, loading: float = 0.7, facet_loading: float = 0.7,
-                   correlation: float = 0.2, icc: float = 0.15, dyad_r: float = 0.4, network_icc: float = 0.05,
+                   correlation: float = 0.2, icc: float = 0.2, dyad_r: float = 0.4, network_icc: float = 0.05,
                    group_d: float = 0.5, r2_max: float = 0.8, congruence: float = 0.4,
                    formative_r: float = 0.3, formative_r2: float = 0.5, org_size: tuple[int, int] = (4, 8),
                    straightliners: float = 0.0, random_responders: float = 0.0, speeders: float = 0.0,
