@@ -41,7 +41,8 @@ midpoint, as ``fake_export``'s own answers).
   a3 = b1 - b2) plus centred quadratic terms for the curvatures asked: ``-(X - Y)^2`` for ``a4 < 0``,
   ``(X + Y)^2`` for ``a2``, ``X^2 - Y^2`` for ``a5``, each with standardised weight ``congruence`` (default .4:
   share of the outcome's variance .16; curvature estimated from scale scores is attenuated by their measurement
-  error about as the square of their reliability, so it is planted a little stronger than the paths). When X and Y are the same construct (the provider's and the customer's
+  error about as the square of their reliability, so it is planted a little stronger than the paths). When X and
+  Y are the same construct (the provider's and the customer's
   ratings of one relationship), the quadratic term is computed from the provider's X and the customer's Y of the
   relationship and enters the outcome of the customer's row; the linear slope comes from the customer's own
   rating (there are no partner-to-partner paths), so a3 = -a1 there;
@@ -88,7 +89,6 @@ Everything random comes from ``seed``: the same arguments give a byte-identical 
 """
 from __future__ import annotations
 
-import json
 import math
 import re
 from dataclasses import dataclass, field
@@ -1486,7 +1486,3 @@ def simulate_study(study, n: int, seed: int, out, *, registry: "Registry | None"
                            export=export, max_latent_correlation=mx,
                            population_out=str(population_out) if population_out is not None else None,
                            truth=str(truth) if truth is not None else None)
-
-
-def dumps(sim: StudySimulation) -> str:  # pragma: no cover - convenience for scripts
-    return json.dumps(sim.to_dict(), indent=2)
