@@ -121,22 +121,21 @@ def test_quadratic_congruence_term_variance_closed_form(tmp_path, registry):
 
 
 def test_conflicts_are_resolved_and_reported(tmp_path, registry):
-    from vccscale.simulate import study_population  # noqa: F401  (import check)
-    from vccscale.simulate.study import _prepare
+    from vccscale.simulate import study_population
 
     d = make_study(tmp_path, "pilot_d", "D", ["H57", "H58"])
-    _, b, *_ = _prepare(d, registry)
+    b = study_population(d, registry)
     loops = [c for c in b.conflicts if c["rule"] == "feedback loop"]
     assert [c["path"] for c in loops] == ["d_materializing -> d_spe"]   # H57's d_spe -> d_materializing is first
     rows = [p for p in b.planted if p.hypothesis == "H58" and p.parameter == "d_materializing -> d_spe"]
     assert rows and not rows[0].planted and "feedback loop" in rows[0].note
     c = make_study(tmp_path, "pilot_c", "C", ["H40"], versions="staff, partner_manager")
-    _, b, *_ = _prepare(c, registry)
+    b = study_population(c, registry)
     assert any(x["rule"] == "self-loop" and x["path"] == "x_trust -> x_trust" for x in b.conflicts)
     nest = [p for p in b.planted if p.hypothesis == "H40" and p.type == "nesting"]
     assert nest and nest[0].planted and nest[0].value == pytest.approx(ICC)
     a = make_study(tmp_path, "pilot_a2", "A", ["H8", "H14"])
-    _, b, *_ = _prepare(a, registry)
+    b = study_population(a, registry)
     # H8 states driver -> value = 0 (full mediation); H14's congruence slope on the same path yields to it
     slope = [p for p in b.planted if p.hypothesis == "H14" and p.parameter.startswith("a_drv_collaboration ->")]
     assert slope and not slope[0].planted and "H8 states this path 0" in slope[0].note

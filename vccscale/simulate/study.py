@@ -233,6 +233,8 @@ class Population:
     network_icc: float
     scaled: dict[str, float]
     structure: frozenset = frozenset()   # (parent, facet) loadings of first-order factors on their parent
+    planted: tuple = ()                  # PlantedEffect rows (what simulate_study reports)
+    conflicts: tuple = ()                # conflict resolutions (rules in the module docstring)
 
     def index(self, name: str) -> int:
         return self.nodes.index(name)
@@ -584,6 +586,7 @@ class _Builder:
         self.groups()
         pop = self.standardise()
         self.report(pop)
+        pop.planted, pop.conflicts = tuple(self.planted), tuple(self.conflicts)
         return pop
 
     def congruence_paths(self) -> None:
@@ -1308,7 +1311,8 @@ def study_population(study, registry: "Registry | None" = None, **kwargs) -> Pop
     """The population model of a study without drawing data (keyword arguments as :func:`simulate_study`'s
     model settings: codebook, effect, loading, facet_loading, correlation, icc, dyad_r, network_icc, group_d,
     r2_max, congruence, formative_r, formative_r2). ``population.syntax(side)`` is its lavaan syntax,
-    ``population.cov[side]`` the implied covariance matrix of ``population.nodes``."""
+    ``population.cov[side]`` the implied covariance matrix of ``population.nodes``, ``population.planted`` and
+    ``population.conflicts`` what would be planted and how conflicts were resolved."""
     return _prepare(study, registry, **kwargs)[0]
 
 
