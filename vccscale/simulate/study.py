@@ -70,8 +70,9 @@ firmographic questions at random.
    the hypotheses in registry order) is not planted;
 4. the non-linear (quadratic and product) terms on one variable together explain at most 30% of its variance
    (scaled down by one factor if they would explain more, e.g. H14's eleven congruence surfaces on one outcome);
-   then, when all planted effects on one variable would explain more than ``r2_max`` (default .8) of its
-   variance, all of them are scaled down by one factor so that they explain ``r2_max``.
+   then, when the planted effects on one variable (all but a first-order factor's loading on its parent) would
+   explain more than ``r2_max`` (default .6) of its variance, all of them are scaled down by one factor so that
+   they explain ``r2_max``, and at most .8 together with the loading.
 
 *Unlinked constructs.* Exogenous variables (no planted cause) correlate ``correlation`` (default .2) with each
 other, except pairs that share a planted outcome (they are uncorrelated, so that a path a hypothesis states as
@@ -112,6 +113,7 @@ SIDES = ("provider", "customer")
 MEAN_SHIFT = 0.35          # latent responses sit slightly above the scale midpoint (as fake_export)
 CATEGORY_WIDTH = 0.2       # one scale point is 1/(0.2 k) latent SD wide: a k-point item spans about 5 SD
 MODERATION_STRONG, MODERATION_WEAK = 1.75, 0.25
+R2_TOTAL = 0.8             # ... and together with a first-order factor's loading on its parent at most this
 NONLINEAR_MAX = 0.3        # non-linear terms on one outcome together explain at most this share of its variance
 NETWORK_SIZE = 4           # fake_export: networks of four organisations in order of first appearance
 
@@ -156,7 +158,7 @@ class StudySimulation:
     conflicts: tuple[dict, ...]
     population_syntax: str
     export: dict
-    max_latent_correlation: float
+    max_latent_correlation: float        # of two constructs other than a first-order factor and its parent
     population_out: str | None = None
     truth: str | None = None
 
@@ -780,6 +782,7 @@ class _Builder:
         p = len(self.nodes)
         sides = self.sides
         B = {s: np.zeros((p, p)) for s in sides}
+        structure = [pair for pair, e in self.edges.items() if e["kind"] == "structure"]
         for (f, t), e in self.edges.items():
             for s in sides:
                 B[s][self.pos[t], self.pos[f]] = e["value"][s]
@@ -885,19 +888,37 @@ class _Builder:
                 for qt in self.qterms:
                     if qt.target == name:
                         qt.coef = {s: c * f for s, c in qt.coef.items()}
-            e = {s: explained(s) for s in sides}
-            top = max(e.values())
-            if top > self.r2_max:
-                f = math.sqrt(self.r2_max / top)
-                self.scaled[name] = f
+            # rule 4b: the planted effects (everything but a first-order factor's loading on its parent) explain at
+            # most r2_max of the variable's variance (including their covariance with the loading part)
+            smask = np.zeros(p, dtype=bool)
+            for (pf, pt) in structure:
+                if pt == name:
+                    smask[self.pos[pf]] = True
+            f_all = 1.0
+            for s in sides:
+                Cee = T[s] @ (psi + np.diag(extra[s]) + (Gam[s] @ Sq[s] @ Gam[s].T if m else 0.0)) @ T[s].T
+                Ceq = T[s] @ Gam[s] @ Sq[s] if m else np.zeros((p, 0))
+                Cf = np.block([[Cee, Ceq], [Ceq.T, Sq[s]]]) if m else Cee
+                w = np.concatenate([B[s][j], Gam[s][j]]) if m else B[s][j].copy()
+                wS = np.where(np.concatenate([smask, np.zeros(m, dtype=bool)]) if m else smask, w, 0.0)
+                wE = w - wS
+                vS, cSE, vE = float(wS @ Cf @ wS), float(wS @ Cf @ wE), float(wE @ Cf @ wE)
+                if vE > 1e-15 and 2 * cSE + vE > self.r2_max:
+                    f = (-cSE + math.sqrt(cSE * cSE + vE * self.r2_max)) / vE
+                    f_all = min(f_all, f)
+                if vS + 2 * f_all * cSE + f_all * f_all * vE > R2_TOTAL and vE > 1e-15:
+                    f = (-cSE + math.sqrt(max(cSE * cSE + vE * (R2_TOTAL - vS), 0.0))) / vE
+                    f_all = min(f_all, max(f, 0.0))
+            if f_all < 1.0:
+                self.scaled[name] = f_all
                 for s in sides:
-                    B[s][j, :] *= f
-                    Gam[s][j, :] *= f
+                    B[s][j, ~smask] *= f_all
+                    Gam[s][j, :] *= f_all
                 for qt in self.qterms:
                     if qt.target == name:
-                        qt.coef = {s: c * f for s, c in qt.coef.items()}
+                        qt.coef = {s: c * f_all for s, c in qt.coef.items()}
                 T, G, C = moments()
-                e = {s: explained(s) for s in sides}
+            e = {s: explained(s) for s in sides}
             lo = min(1.0 - e[s] for s in sides)
             psi[j, j] = lo
             for s in sides:
@@ -1319,7 +1340,7 @@ def study_population(study, registry: "Registry | None" = None, **kwargs) -> Pop
 def _prepare(study, registry: "Registry | None" = None, *, codebook=None, effect: float = 0.3,
                      loading: float = 0.7, facet_loading: float = 0.7, correlation: float = 0.2,
                      icc: float = 0.2, dyad_r: float = 0.4, network_icc: float = 0.05, group_d: float = 0.5,
-                     r2_max: float = 0.8, congruence: float = 0.4, formative_r: float = 0.3,
+                     r2_max: float = 0.6, congruence: float = 0.4, formative_r: float = 0.3,
                      formative_r2: float = 0.5):
     """(population, builder, codebook, design, codebook source, codebook path, chosen hypotheses, study)."""
     from ..models.library import select_hypotheses
@@ -1388,7 +1409,7 @@ def _prepare(study, registry: "Registry | None" = None, *, codebook=None, effect
 def simulate_study(study, n: int, seed: int, out, *, registry: "Registry | None" = None, codebook=None,
                    effect: float = 0.3, loading: float = 0.7, facet_loading: float = 0.7,
                    correlation: float = 0.2, icc: float = 0.2, dyad_r: float = 0.4, network_icc: float = 0.05,
-                   group_d: float = 0.5, r2_max: float = 0.8, congruence: float = 0.4,
+                   group_d: float = 0.5, r2_max: float = 0.6, congruence: float = 0.4,
                    formative_r: float = 0.3, formative_r2: float = 0.5, org_size: tuple[int, int] = (4, 8),
                    straightliners: float = 0.0, random_responders: float = 0.0, speeders: float = 0.0,
                    missing: float = 0.0, previews: int = 0, duplicates: int = 0, partials: float = 0.0,
@@ -1463,12 +1484,15 @@ def simulate_study(study, n: int, seed: int, out, *, registry: "Registry | None"
             raise DataError(f"cannot write the population model: {exc.strerror or exc}", file=population_out) \
                 from None
     cons = [i for i, c in enumerate(pop.nodes) if pop.kind[c] == "construct"]
-    mx = 0.0
+    mx = 0.0   # largest latent correlation of two constructs that are not a first-order factor and its parent
+    nested = {(pop.index(a), pop.index(b)) for a, b in pop.structure} | {(pop.index(b), pop.index(a))
+                                                                          for a, b in pop.structure}
     for S in pop.cov.values():
-        sub = S[np.ix_(cons, cons)]
-        d = np.sqrt(np.diag(sub))
-        r = sub / np.outer(d, d) - np.eye(len(cons))
-        mx = max(mx, float(np.max(np.abs(r))) if len(cons) > 1 else 0.0)
+        d = np.sqrt(np.diag(S))
+        for x, i in enumerate(cons):
+            for j in cons[x + 1:]:
+                if (i, j) not in nested:
+                    mx = max(mx, abs(float(S[i, j] / (d[i] * d[j]))))
     n_org = len(dict.fromkeys(orgs))
     design_out = {"versions": design["versions"], "sides": design["sides"],
                   "stakeholder_roles": design["stakeholder_roles"], "dyadic": sided,
