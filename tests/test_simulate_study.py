@@ -120,6 +120,7 @@ def test_quadratic_congruence_term_variance_closed_form(tmp_path, registry):
         assert pm.cov[names.index("b_p1_outcome"), names.index("b_p1_outcome")] == pytest.approx(1.0, abs=1e-9)
 
 
+@pytest.mark.slow
 def test_conflicts_are_resolved_and_reported(tmp_path, registry):
     from vccscale.simulate import study_population
 
@@ -166,6 +167,7 @@ def test_export_imports_with_the_codebook_and_nesting_ids(family_a, registry):
         assert sign * x.corr().iloc[0, 1] > 0.2
 
 
+@pytest.mark.slow
 def test_same_seed_same_bytes_across_processes(tmp_path):
     study = make_study(tmp_path, "pilot_h", "A", ["H1", "H15"])
     digests = []
@@ -287,6 +289,7 @@ def test_cli_json_contract(tmp_path):
     assert "customer" in text and population_model(text.split("# vccscale pilot")[1].join(["# x", ""])) is not None
 
 
+@pytest.mark.slow
 def test_cli_errors(tmp_path):
     r = CliRunner()
     st = make_study(tmp_path, "pilot_e", "A", ["H1"])

@@ -70,9 +70,9 @@ firmographic questions at random.
    the hypotheses in registry order) is not planted;
 4. the non-linear (quadratic and product) terms on one variable together explain at most 30% of its variance
    (scaled down by one factor if they would explain more, e.g. H14's eleven congruence surfaces on one outcome);
-   then, when the planted effects on one variable (all but a first-order factor's loading on its parent) would
-   explain more than ``r2_max`` (default .6) of its variance, all of them are scaled down by one factor so that
-   they explain ``r2_max``, and at most .8 together with the loading.
+   then, when the planted effects on one variable would explain more than ``r2_max`` (default .8) of its variance
+   (a first-order factor: together with its loading on its parent, which is kept), all of them are scaled down by
+   one factor so that they explain ``r2_max``.
 
 *Unlinked constructs.* Exogenous variables (no planted cause) correlate ``correlation`` (default .2) with each
 other, except pairs that share a planted outcome (they are uncorrelated, so that a path a hypothesis states as
@@ -113,7 +113,7 @@ SIDES = ("provider", "customer")
 MEAN_SHIFT = 0.35          # latent responses sit slightly above the scale midpoint (as fake_export)
 CATEGORY_WIDTH = 0.2       # one scale point is 1/(0.2 k) latent SD wide: a k-point item spans about 5 SD
 MODERATION_STRONG, MODERATION_WEAK = 1.75, 0.25
-R2_TOTAL = 0.8             # ... and together with a first-order factor's loading on its parent at most this
+R2_TOTAL = 0.8             # explained variance of a first-order factor, its loading on its parent included
 NONLINEAR_MAX = 0.3        # non-linear terms on one outcome together explain at most this share of its variance
 NETWORK_SIZE = 4           # fake_export: networks of four organisations in order of first appearance
 
@@ -1340,7 +1340,7 @@ def study_population(study, registry: "Registry | None" = None, **kwargs) -> Pop
 def _prepare(study, registry: "Registry | None" = None, *, codebook=None, effect: float = 0.3,
                      loading: float = 0.7, facet_loading: float = 0.7, correlation: float = 0.2,
                      icc: float = 0.2, dyad_r: float = 0.4, network_icc: float = 0.05, group_d: float = 0.5,
-                     r2_max: float = 0.6, congruence: float = 0.4, formative_r: float = 0.3,
+                     r2_max: float = 0.8, congruence: float = 0.4, formative_r: float = 0.3,
                      formative_r2: float = 0.5):
     """(population, builder, codebook, design, codebook source, codebook path, chosen hypotheses, study)."""
     from ..models.library import select_hypotheses
@@ -1409,7 +1409,7 @@ def _prepare(study, registry: "Registry | None" = None, *, codebook=None, effect
 def simulate_study(study, n: int, seed: int, out, *, registry: "Registry | None" = None, codebook=None,
                    effect: float = 0.3, loading: float = 0.7, facet_loading: float = 0.7,
                    correlation: float = 0.2, icc: float = 0.2, dyad_r: float = 0.4, network_icc: float = 0.05,
-                   group_d: float = 0.5, r2_max: float = 0.6, congruence: float = 0.4,
+                   group_d: float = 0.5, r2_max: float = 0.8, congruence: float = 0.4,
                    formative_r: float = 0.3, formative_r2: float = 0.5, org_size: tuple[int, int] = (4, 8),
                    straightliners: float = 0.0, random_responders: float = 0.0, speeders: float = 0.0,
                    missing: float = 0.0, previews: int = 0, duplicates: int = 0, partials: float = 0.0,
