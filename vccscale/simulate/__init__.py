@@ -2,7 +2,10 @@
 
 ``simulate_data(model, n, seed, ordinal=..., missing=..., careless=...)`` draws data with lavaan's
 ``simulateData`` conventions; ``population_moments(model)`` gives the model-implied moments;
-``power(model, targets, n, reps, seed, ...)`` -> :class:`PowerResult`; ``power_curve_plot(result, path)``.
+``power(model, targets, n, reps, seed, ...)`` -> :class:`PowerResult`; ``power_curve_plot(result, path)``;
+``simulate_study(study, n, seed, out, ...)`` -> :class:`StudySimulation`: a pilot Qualtrics export of a study's
+instrument drawn from the population model its chosen hypotheses imply (module ``vccscale.simulate.study``,
+imported on first use).
 (The function ``power`` is bound after its submodule is imported, so ``vccscale.simulate.power`` is the
 function; the module is ``sys.modules["vccscale.simulate.power"]``.)
 """
@@ -16,9 +19,24 @@ from .population import (
 )
 from .power import PowerResult, analysis_model, parse_target, power, power_curve_plot
 
+_STUDY_NAMES = ("PlantedEffect", "StudySimulation", "simulate_study", "study_population")
+
+
+def __getattr__(name: str):
+    """The pilot-study names load ``vccscale.simulate.study`` (and the registry and instrument builder it uses)
+    only when first used."""
+    if name in _STUDY_NAMES:
+        from . import study
+
+        return getattr(study, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 __all__ = [
+           "PlantedEffect",
            "PopulationModel",
            "PowerResult",
+           "StudySimulation",
            "analysis_model",
            "parse_target",
            "population_model",
@@ -26,4 +44,6 @@ __all__ = [
            "power",
            "power_curve_plot",
            "simulate_data",
+           "simulate_study",
+           "study_population",
 ]
