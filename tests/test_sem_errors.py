@@ -75,6 +75,7 @@ def test_non_convergence_is_an_error_not_a_result(hs, monkeypatch):
 
     monkeypatch.setattr(fit_module, "GRAD_TOL", 0.0)
     monkeypatch.setattr(fit_module, "DECREMENT_TOL", 0.0)
+    monkeypatch.setattr(fit_module, "STALL_TOL", 0.0)
     with pytest.raises(ModelError, match="did not converge"):
         fit_cfa(hs, "f =~ x1 + x2 + x3")
 

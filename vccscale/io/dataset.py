@@ -112,7 +112,9 @@ class Dataset:
 
     # -- long format ---------------------------------------------------------------------------------------------
     def to_long(self, keys: tuple[str, ...] = ("organisation_id", "relationship_id", "side", "stakeholder_role",
-                                              "invite_organisation_id", "invite_dyad_id", "invite_side")) -> "pd.DataFrame":
+                                              "invite_organisation_id", "invite_dyad_id", "invite_network_id",
+                                              "invite_side", "invite_stakeholder_role"),
+                describe: bool = True) -> "pd.DataFrame":
         """Stack the respondent versions: one row per respondent and version answered, one column per item id.
 
         Provider and customer (and stakeholder-role) versions of the same item share one column named by the
@@ -120,7 +122,10 @@ class Dataset:
         items (role ``marker``, asked once of every respondent) are copied to every row of their respondent, under
         their item ids (``marker_01``), the names the instrument's measurement.lavaan gives them. Respondents
         who answered no versioned item get one row with perspective 'joint'.
-        Columns: ``response_id``, ``perspective``, the id columns in ``keys`` that exist, then item ids.
+        Columns: ``response_id``, ``perspective``, the id columns in ``keys`` that exist, with ``describe`` the
+        respondent's firmographic and role questions (codebook roles ``firmographic`` / ``respondent_role``; choice
+        questions as their answer labels, e.g. ``industry`` = "Manufacturing", so that they can group analyses),
+        then item ids.
         """
         import pandas as pd
 
@@ -135,6 +140,18 @@ class Dataset:
         joint = by_persp.pop("joint", {})
         rid = self.response_id()
         key_cols = [k for k in keys if k in self.data.columns]
+        extra: dict[str, "pd.Series"] = {}
+        if describe:
+            for c in self.columns:
+                r = self.codebook_row(c)
+                if r is None or r.role not in ("firmographic", "respondent_role") or c in key_cols or r.item_id:
+                    continue
+                v = self.data[c]
+                if r.value_labels:
+                    num = pd.to_numeric(v, errors="coerce")
+                    lab = {k: t for k, t in r.value_labels.items() if k not in (r.missing_codes or ())}
+                    v = num.map(lab).astype("object").where(num.isin(list(lab)), None)
+                extra[c] = v
         frames = []
         for persp, mapping in by_persp.items():
             block = self.data[list(mapping.values())]
@@ -142,6 +159,7 @@ class Dataset:
             sub = self.data.loc[answered]
             cols = {"response_id": rid.loc[answered].values, "perspective": persp}
             cols.update({k: sub[k].values for k in key_cols})
+            cols.update({k: v.loc[answered].values for k, v in extra.items()})
             cols.update({item: sub[col].values for item, col in {**mapping, **joint}.items()})
             frames.append(pd.DataFrame(cols))
         if joint:
@@ -152,8 +170,10 @@ class Dataset:
             if len(rest):
                 cols = {"response_id": rid.loc[~versioned].values, "perspective": "joint"}
                 cols.update({k: rest[k].values for k in key_cols})
+                cols.update({k: v.loc[~versioned].values for k, v in extra.items()})
                 cols.update({item: rest[col].values for item, col in joint.items()})
                 frames.append(pd.DataFrame(cols))
+        key_cols = key_cols + list(extra)
         if not frames:
             return pd.DataFrame(columns=["response_id", "perspective", *key_cols])
         out = pd.concat(frames, ignore_index=True)

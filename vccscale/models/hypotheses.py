@@ -228,15 +228,20 @@ class _Fitter:
         self.cache: dict[str, Any] = {}
 
     def _fiml_ok(self, syntax: str) -> str:
-        """FIML is not available with exogenous observed covariates (controls): those models run listwise."""
+        """The missing-data treatment of a model: the study's (fiml | listwise)."""
+        return "fiml" if self.missing == "fiml" else "listwise"
+
+    def _fixed_x(self, syntax: str) -> bool | None:
+        """Under FIML, observed covariates (formative items, observed controls) are random variables (lavaan's
+        missing = "ml.x", fixed.x = FALSE), so that respondents with a missing covariate keep their answers."""
         if self.missing != "fiml":
-            return "listwise"
+            return None
         from ..sem.model import build_partable
 
         try:
-            return "listwise" if build_partable(syntax).ov_x else "fiml"
+            return False if build_partable(syntax).ov_x else None
         except VccscaleError:
-            return "fiml"
+            return None
 
     def sem(self, syntax: str, group: str | None = None, group_equal=()):
         from ..sem import fit_sem
@@ -244,7 +249,8 @@ class _Fitter:
         key = f"{group}|{','.join(group_equal)}|{syntax}"
         if key not in self.cache:
             self.cache[key] = fit_sem(self.data, syntax, estimator=self.s.estimator, group=group,
-                                      group_equal=list(group_equal), missing=self._fiml_ok(syntax))
+                                      group_equal=list(group_equal), missing=self._fiml_ok(syntax),
+                                      fixed_x=self._fixed_x(syntax))
         return self.cache[key]
 
     def cfa(self, syntax: str):
@@ -252,7 +258,8 @@ class _Fitter:
 
         key = f"cfa|{syntax}"
         if key not in self.cache:
-            self.cache[key] = fit_cfa(self.data, syntax, estimator=self.s.estimator, missing=self._fiml_ok(syntax))
+            self.cache[key] = fit_cfa(self.data, syntax, estimator=self.s.estimator, missing=self._fiml_ok(syntax),
+                                      fixed_x=self._fixed_x(syntax))
         return self.cache[key]
 
     def scalar(self, construct: str, group: str, groups: tuple) -> dict:

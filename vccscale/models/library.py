@@ -99,7 +99,7 @@ OUTCOME_METHODS = {
     "logistic_rsa": "needs logistic response surface analysis (issue 8)",
 }
 # Registry group names -> data column; "side" is the stacked data's perspective column.
-GROUP_COLUMNS = {"side": "perspective"}
+GROUP_COLUMNS = {"side": "perspective", "respondent_role": "side"}
 
 
 @dataclass(frozen=True)
@@ -636,6 +636,31 @@ def build_model(registry: Registry, hypotheses: Iterable[Hypothesis | Hypothesis
     for i, (a, b) in enumerate(covs, 1):
         cov_labels[(a, b)] = f"cv{i}"
         slines.append(f"{a} ~~ {lab(f'cv{i}', (a, b))}*{b}")
+    # disturbances of endogenous constructs that no path links (neither reaches the other) may covary: they can
+    # share causes outside the model, e.g. facets of one higher-order construct (as lavaan's auto.cov.y does for
+    # observed outcomes); fixing them at 0 would show up as misfit in every nested comparison
+    reach: dict[str, set[str]] = {}
+    succ: dict[str, list[str]] = {}
+    for f, t in paths:
+        succ.setdefault(f, []).append(t)
+
+    def _reach(c: str) -> set[str]:
+        if c not in reach:
+            reach[c] = set()
+            stack = list(succ.get(c, []))
+            while stack:
+                x = stack.pop()
+                if x not in reach[c]:
+                    reach[c].add(x)
+                    stack += succ.get(x, [])
+        return reach[c]
+
+    endo = [t for t in outcomes if t in modelled]
+    free_res = [(a, b) for i, a in enumerate(endo) for b in endo[i + 1:]
+                if b not in _reach(a) and a not in _reach(b) and (a, b) not in covs and (b, a) not in covs]
+    if free_res:
+        slines.append("# Residual covariances of endogenous constructs that no path links")
+        slines += [f"{a} ~~ {b}" for a, b in free_res]
 
     defined: dict[str, str] = {}
     ind_names: dict[tuple[str, tuple[str, ...], str], str] = {}

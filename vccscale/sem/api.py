@@ -33,7 +33,7 @@ class _State:
 
 def fit_cfa(data: pd.DataFrame, model: str, estimator: str = "ML", std_lv: bool = False, group: str | None = None,
             group_equal=(), group_partial=(), meanstructure: bool | None = None,
-            missing: str = "listwise") -> FitResult:
+            missing: str = "listwise", fixed_x: bool | None = None) -> FitResult:
     """Confirmatory factor analysis with the defaults of ``lavaan::cfa()``.
 
     Parameters
@@ -62,20 +62,27 @@ def fit_cfa(data: pd.DataFrame, model: str, estimator: str = "ML", std_lv: bool 
         them missing are dropped and counted in ``n_dropped``), switches the mean structure on and maximises the
         casewise normal log-likelihood; standard errors come from the observed information, the chi-square is
         ``-2 (logl - unrestricted.logl)`` with the saturated model estimated by EM, and the SRMR compares with
-        the EM moments. Not available yet for ``estimator="MLR"`` or models with fixed exogenous covariates.
+        the EM moments. Robust (MLR) fit indices under FIML are not reproduced yet (NaN).
+    fixed_x : bool, optional
+        lavaan's ``fixed.x``: exogenous observed covariates fixed at their sample moments (True, lavaan's default)
+        or random variables whose means, variances and covariances are estimated (False). With ``missing="fiml"``
+        (lavaan's ``missing = "ml.x"``) covariates must be random (``fixed_x=False``): then cases with missing
+        covariates keep their other answers.
     """
-    return _fit(data, model, "cfa", estimator, std_lv, group, group_equal, group_partial, meanstructure, missing)
+    return _fit(data, model, "cfa", estimator, std_lv, group, group_equal, group_partial, meanstructure, missing,
+                fixed_x)
 
 
 def fit_sem(data: pd.DataFrame, model: str, estimator: str = "ML", std_lv: bool = False, group: str | None = None,
             group_equal=(), group_partial=(), meanstructure: bool | None = None,
-            missing: str = "listwise") -> FitResult:
+            missing: str = "listwise", fixed_x: bool | None = None) -> FitResult:
     """Structural equation model with the defaults of ``lavaan::sem()`` (see :func:`fit_cfa` for the arguments).
 
     Exogenous observed covariates are treated as fixed (``fixed.x = TRUE``): their variances and covariances are
     the sample values and are not parameters.
     """
-    return _fit(data, model, "sem", estimator, std_lv, group, group_equal, group_partial, meanstructure, missing)
+    return _fit(data, model, "sem", estimator, std_lv, group, group_equal, group_partial, meanstructure, missing,
+                fixed_x)
 
 
 def _group_labels(data: pd.DataFrame, group: str | None) -> list:
@@ -93,7 +100,7 @@ def _group_labels(data: pd.DataFrame, group: str | None) -> list:
 
 
 def _fit(data, model, model_type, estimator, std_lv, group, group_equal, group_partial, meanstructure,
-         missing="listwise"):
+         missing="listwise", fixed_x=None):
     if not isinstance(estimator, str) or estimator.upper() not in ESTIMATORS:
         raise ModelError(f"estimator must be one of {', '.join(ESTIMATORS)}, not {estimator!r}")
     estimator = estimator.upper()
@@ -113,10 +120,11 @@ def _fit(data, model, model_type, estimator, std_lv, group, group_equal, group_p
     labels = _group_labels(data, group)
     pt = build_partable(model, model_type=model_type, std_lv=std_lv, ngroups=len(labels),
                         group_labels=labels, group_equal=group_equal, group_partial=group_partial,
-                        meanstructure=meanstructure)
+                        meanstructure=meanstructure, fixed_x=True if fixed_x is None else bool(fixed_x))
     if fiml and pt.ov_x:
-        raise ModelError('missing="fiml" is not supported yet for models with exogenous observed covariates '
-                         f"({', '.join(pt.ov_x)}); use missing=\"listwise\"")
+        raise ModelError('missing="fiml" with exogenous observed covariates fixed at their sample moments is not '
+                         f"supported ({', '.join(pt.ov_x)}): pass fixed_x=False (lavaan's missing = \"ml.x\": the "
+                         'covariates become random variables) or use missing="listwise"')
     groups, dropped = prepare_groups(data, pt.ov_names, group, labels=labels if group is not None else None,
                                      missing=miss)
     Eng = FIMLEngine if fiml else Engine
@@ -235,10 +243,16 @@ def _check_identified(pt: ParTable, info: np.ndarray) -> None:
 
 def _baseline_partable(pt: ParTable) -> ParTable:
     rows = []
+    rx = list(getattr(pt, "ov_x_random", []))
     for g in range(1, pt.ngroups + 1):
         for v in pt.ov_nox:
             rows.append(dict(lhs=v, op="~~", rhs=v, group=g, user=0, free=True, ustart=None, start=None, label="",
                              exo=False, line=None))
+        # random covariates (fixed.x = FALSE): their covariances stay free in the baseline model, as lavaan
+        for j in range(len(rx)):
+            for i in range(j + 1, len(rx)):
+                rows.append(dict(lhs=rx[j], op="~~", rhs=rx[i], group=g, user=0, free=True, ustart=None, start=None,
+                                 label="", exo=False, line=None))
         nx = len(pt.ov_x)
         for j in range(nx):
             for i in range(j, nx):
@@ -269,8 +283,8 @@ def _baseline_start(bpt: ParTable, groups) -> np.ndarray:
         if r["par"] < 0:
             continue
         gd = groups[r["group"] - 1]
-        i = pos[r["lhs"]]
-        theta[r["par"]] = gd.cov[i, i] if r["op"] == "~~" else gd.mean[i]
+        i, j = pos[r["lhs"]], pos.get(r["rhs"], pos[r["lhs"]])
+        theta[r["par"]] = gd.cov[i, j] if r["op"] == "~~" else gd.mean[i]
     return theta
 
 

@@ -27,6 +27,8 @@ __all__ = ["GroupData", "Engine", "FIMLEngine", "prepare_groups", "estimate", "e
 GRAD_TOL = 1e-9
 #: scoring decrement (predicted decrease of F by a full Fisher step) at which the estimation has converged
 DECREMENT_TOL = 1e-16
+#: when no step can lower F, the estimation has still converged if the scoring decrement is below this share of |F|
+STALL_TOL = 1e-10
 
 
 @dataclass
@@ -608,24 +610,26 @@ class FIMLEngine(Engine):
 
     @staticmethod
     def _layout(gd) -> dict:
-        """Row layout of a group for the vectorised likelihood: rows by number of missing variables k (with the
-        indices of the missing ones) for k up to half the variables; patterns missing more go one by one."""
+        """Row layout of a group for the vectorised likelihood: missing-data patterns shared by several rows
+        (handled pattern by pattern, one inverse each), and the rows of rare patterns grouped by their number of
+        missing variables k (with the indices of the missing ones; batched)."""
         lay = getattr(gd, "_fiml_layout", None)
         if lay is None:
             X = gd.X
             obs = np.isfinite(X)
             p = X.shape[1]
+            common = [pt for pt in gd.patterns if pt["n"] >= 3 or 2 * (p - len(pt["o"])) > p]
+            taken = np.zeros(len(X), bool)
+            for pt in common:
+                taken[pt["rows"]] = True
             nmiss = (~obs).sum(axis=1)
             batches = []
-            for k in sorted(set(nmiss.tolist())):
-                if 2 * k > p:
-                    continue
-                rows = np.flatnonzero(nmiss == k)
+            for k in sorted(set(nmiss[~taken].tolist())):
+                rows = np.flatnonzero((nmiss == k) & ~taken)
                 M = np.argsort(obs[rows], axis=1, kind="stable")[:, :k] if k else None
                 batches.append({"k": k, "rows": rows, "M": M})
-            vec = np.flatnonzero(2 * nmiss <= p)
-            lay = {"X0": np.where(obs, X, 0.0), "obs": obs, "batches": batches, "vec_rows": vec,
-                   "nobs": obs.sum(axis=1), "multi": [pt for pt in gd.patterns if 2 * (p - len(pt["o"])) > p]}
+            lay = {"X0": np.where(obs, X, 0.0), "obs": obs, "batches": batches, "nobs": obs.sum(axis=1),
+                   "common": common}
             gd._fiml_layout = lay
         return lay
 
@@ -634,10 +638,11 @@ class FIMLEngine(Engine):
 
         With W = Sigma^-1 and a row missing the variables m, Sigma_oo^-1 embedded in p x p is
         P = W - W_.m W_mm^-1 W_m. (zero rows and columns at m), so z = P e = W e - W_.m W_mm^-1 (W_m. e) and
-        log|Sigma_oo| = log|Sigma| + log|W_mm|; rows with the same number of missing variables are handled as one
-        batch and the gradient sums are matrix products over rows. Rows missing more than half of the variables
-        go pattern by pattern through :func:`pattern_inverses`."""
+        log|Sigma_oo| = log|Sigma| + log|W_mm|. A pattern shared by several rows gets its P once and its rows'
+        residuals in one product; the rows of rare patterns are batched by their number of missing variables.
+        The gradient sums are matrix products over rows."""
         lay = self._layout(gd)
+        p = self.p
         L = np.linalg.cholesky(Sig)
         logdet = 2.0 * float(np.log(np.diag(L)).sum())
         Li = np.linalg.inv(L)
@@ -645,7 +650,34 @@ class FIMLEngine(Engine):
         l2pi = np.log(2 * np.pi)
         ll = 0.0
         G = np.zeros_like(W) if grad else None
-        gm = np.zeros(self.p) if grad else None
+        gm = np.zeros(p) if grad else None
+        for pt in lay["common"]:
+            o = pt["o"]
+            m = pt.get("m")
+            if m is None:
+                m = np.setdiff1d(np.arange(p), o)
+                pt["m"] = m
+            if len(m) == 0:
+                P, ld = W, logdet
+            elif 2 * len(m) > p:
+                So = Sig[np.ix_(o, o)]
+                Lo = np.linalg.cholesky(So)
+                Loi = np.linalg.inv(Lo)
+                P = np.zeros_like(W)
+                P[np.ix_(o, o)] = Loi.T @ Loi
+                ld = 2.0 * float(np.log(np.diag(Lo)).sum())
+            else:
+                Lm = np.linalg.cholesky(W[np.ix_(m, m)])
+                T = np.linalg.solve(Lm, W[m, :])
+                P = W - T.T @ T
+                ld = logdet + 2.0 * float(np.log(np.diag(Lm)).sum())
+            E = pt["X"] - mu[o]
+            Z = E @ P[np.ix_(o, o)]
+            ll += -0.5 * (pt["n"] * (len(o) * l2pi + ld) + float(np.einsum("ij,ij->", E, Z)))
+            if grad:
+                G += pt["n"] * P
+                G[np.ix_(o, o)] -= Z.T @ Z
+                gm[o] += -2.0 * Z.sum(axis=0)
         for bt in lay["batches"]:
             rows, k, M = bt["rows"], bt["k"], bt["M"]
             E = lay["X0"][rows] - mu
@@ -658,29 +690,16 @@ class FIMLEngine(Engine):
                 Wmm = W[M[:, :, None], M[:, None, :]]               # (n, k, k)
                 Minv = np.linalg.inv(Wmm)
                 ld = ld + np.linalg.slogdet(Wmm)[1]
+                T = np.matmul(Wm, Minv)                              # (n, p, k)
                 sv = np.einsum("ipk,ip->ik", Wm, E)
-                Z -= np.einsum("ipk,ik->ip", Wm, np.einsum("ikl,il->ik", Minv, sv))
+                Z -= np.einsum("ipk,ik->ip", T, sv)
             quad = np.einsum("ij,ij->i", E, Z)
             ll += float(-0.5 * (lay["nobs"][rows] * l2pi + ld + quad).sum())
             if grad:
                 G += len(rows) * W - Z.T @ Z
                 if k:
-                    G -= np.einsum("ipk,ikl,iql->pq", Wm, Minv, Wm)
+                    G -= np.tensordot(T, Wm, axes=([0, 2], [0, 2]))
                 gm += -2.0 * Z.sum(axis=0)
-        multi = lay["multi"]
-        if multi:
-            for pt, (Wo, ldo) in zip(multi, pattern_inverses(Sig, multi)):
-                o = pt["o"]
-                d = pt["mean"] - mu[o]
-                ll += -pt["n"] / 2 * (len(o) * l2pi + ldo + np.sum(Wo * pt["cov"]) + d @ Wo @ d)
-                if grad:
-                    if pt["n"] < len(o):
-                        Zk = (pt["X"] - mu[o]) @ Wo
-                        Mk = Zk.T @ Zk
-                    else:
-                        Mk = pt["n"] * (Wo @ (pt["cov"] + np.outer(d, d)) @ Wo)
-                    G[np.ix_(o, o)] += pt["n"] * Wo - Mk
-                    gm[o] += -2 * pt["n"] * (Wo @ d)
         if grad:
             G /= self.N
             gm /= self.N
@@ -880,7 +899,9 @@ def _fisher(engine: Engine, theta: np.ndarray, max_iter: int = 500, tol: float =
                 break
             lam *= 10
         if not accepted:
-            return theta, it, False, mg
+            # no step lowers F any more: at the optimum to the precision of F itself when the predicted decrease
+            # is that small (lavaan's nlminb stops on a relative change of F of 1e-10 as well)
+            return theta, it, bool(0 <= dec < STALL_TOL * max(1.0, abs(F))), mg
         theta, F = cand, Fc
         lam = max(lam / 10, 1e-10)
         g = engine.gradient(theta)

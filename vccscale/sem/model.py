@@ -130,6 +130,7 @@ class ParTable:
     defined: list[DefinedParameter] = field(default_factory=list)
     group_equal: tuple[str, ...] = ()
     syntax: list[SyntaxRow] = field(default_factory=list)
+    ov_x_random: list[str] = field(default_factory=list)  # exogenous covariates with fixed.x = FALSE
 
     @property
     def observed(self) -> list[str]:
@@ -214,6 +215,8 @@ def build_partable(model: str | list[SyntaxRow], *, model_type: str = "sem", std
     for j in range(nx):
         for i in range(j, nx):
             default.append((ov_x_fixed[j], "~~", ov_x_fixed[i]))
+    if not fixed_x and len(ov_x) > 1:  # random covariates (lavaan fixed.x = FALSE): their covariances are free
+        default += [(a, "~~", b) for a, b in combinations(ov_x, 2)]
     if meanstructure:
         default += [(v, "~1", "") for v in ov_names + lv]
 
@@ -385,4 +388,5 @@ def build_partable(model: str | list[SyntaxRow], *, model_type: str = "sem", std
     return ParTable(rows=rows, ov_names=ov_names, lv_names=lv, ov_x=ov_x_fixed, ov_nox=ov_nox, lv_x=lv_x,
                     lv_endo=lv_endo, ngroups=ngroups, group_labels=list(group_labels or [1]),
                     meanstructure=bool(meanstructure), std_lv=std_lv, npar=npar, defined=defined,
-                    group_equal=group_equal, syntax=rows_in)
+                    group_equal=group_equal, syntax=rows_in,
+                    ov_x_random=[] if fixed_x else [v for v in ov_x if v not in set(ov_x_fixed)])

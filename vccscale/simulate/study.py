@@ -419,6 +419,33 @@ class _Builder:
         for h in self.hyps:
             for rel in h.relations:
                 self.collect_relation(h.id, rel)
+        self.facet_paths()
+
+    def facet_paths(self) -> None:
+        """A path from a higher-order construct whose facets have predictors of their own (a_align_ri -> value,
+        with drivers -> each alignment facet) is planted from the facets: the outcome depends on the facets, which
+        carry their predictors' effects, so that the indirect effects through a facet (H8) exist and the direct
+        paths hypothesised to be zero are zero in the population. From the common factor alone, the facets'
+        predictors would not reach the outcome and the facet-level models would need direct paths."""
+        reg = self.reg
+        incoming = {t for (f, t), sts in self.statements.items()
+                    if any(st["kind"] != "structure" and st["sign"] != "0" for st in sts)}
+        for (f, t), sts in list(self.statements.items()):
+            if any(st["kind"] == "structure" for st in sts):
+                continue
+            facets = [c for c in self.nodes if (con := reg.constructs.get(c)) is not None and con.parent == f
+                      and c != t]
+            if not facets or not any(fc in incoming for fc in facets):
+                continue
+            del self.statements[(f, t)]
+            for fc in facets:
+                for st in sts:
+                    self.statements.setdefault((fc, t), []).append(
+                        {**st, "relation": st["relation"] + f" (planted from the facets of {f}, which have "
+                                                            "predictors of their own)"})
+            self.conflicts.append({"rule": "higher-order predictor with predicted facets", "path": f"{f} -> {t}",
+                                   "resolution": f"planted as {', '.join(facets)} -> {t} (the facets carry their "
+                                                 "predictors' effects to the outcome)"})
 
     def collect_relation(self, h: str, rel) -> None:  # noqa: C901 - one branch per relation type
         reg, desc = self.reg, _describe(rel)
