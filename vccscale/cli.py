@@ -908,7 +908,9 @@ def mediate_cmd(ctx: click.Context, data: Path, x: str, m: tuple[str, ...], y: s
         for r in eff[["name", "est", "se", "ci_lower", "ci_upper", "pvalue"]].to_dict(orient="records")],
         # run time left out so that two runs with the same seed print identical JSON
         "bootstrap": {k: v for k, v in res.bootstrap.items() if k != "seconds"}, "ci": ci, "level": level,
-        "variables": info}
+        "variables": info, "warnings": list(res.warnings)}
+    for w in res.warnings:
+        click.echo(f"warning: {w}", err=True)
     if fmt == "json":
         echo_json(out)
     else:

@@ -207,6 +207,8 @@ class ModelsSection(_Section):
         "Smallest standardized path of interest: a path hypothesised to be zero is shown to be negligible when "
         "two one-sided tests (TOST) place it within +-this bound"))
     bootstrap_seed: int | None = Field(default=None, ge=0, description="Seed (default: the study seed)")
+    permutations: int = Field(default=1000, ge=0, description=(
+        "Permutations of the necessary condition analysis's test (necessity hypotheses; seed = bootstrap_seed)"))
 
     @model_validator(mode="after")
     def _ids(self) -> ModelsSection:

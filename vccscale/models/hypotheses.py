@@ -226,6 +226,7 @@ class _Fitter:
         self.missing, self.min_answered = missing, min_answered
         self.columns = set(data.columns)
         self.cache: dict[str, Any] = {}
+        self.products: dict[str, dict] = {}   # syntax -> product indicators of its latent interactions
 
     def _fiml_ok(self, syntax: str) -> str:
         """The missing-data treatment of a model: the study's (fiml | listwise)."""
@@ -245,10 +246,12 @@ class _Fitter:
 
     def sem(self, syntax: str, group: str | None = None, group_equal=()):
         from ..sem import fit_sem
+        from .library import product_indicators
 
         key = f"{group}|{','.join(group_equal)}|{syntax}"
         if key not in self.cache:
-            self.cache[key] = fit_sem(self.data, syntax, estimator=self.s.estimator, group=group,
+            data = product_indicators(self.data, self.products.get(syntax, {}))
+            self.cache[key] = fit_sem(data, syntax, estimator=self.s.estimator, group=group,
                                       group_equal=list(group_equal), missing=self._fiml_ok(syntax),
                                       fixed_x=self._fixed_x(syntax))
         return self.cache[key]
@@ -278,8 +281,11 @@ class _Fitter:
         return self.cache[key]
 
     def spec(self, plans, **kw) -> ModelSpec:
-        return build_model(self.registry, plans, self.s.controls, self.columns,
+        spec = build_model(self.registry, plans, self.s.controls, self.columns,
                            group_by_perspective=self.s.group_by_perspective, **kw)
+        if spec.products:
+            self.products[spec.syntax] = spec.products
+        return spec
 
 
 def scale_bounds(registry: Registry, cid: str, columns) -> tuple[float, float]:
@@ -694,6 +700,10 @@ def _evaluate(plan: HypothesisPlan, plans_for_model: list[HypothesisPlan], fx: _
     single = [c for c in plan.components if c.kind in ("path", "indirect", "covariance", "nested")]
     spec = fit = None
     info: dict[str, Any] = {}
+    # the main model holds the hypothesis's paths, indirect effects and covariances; interactions get models of
+    # their own (below)
+    plans_for_model = [HypothesisPlan(p.hypothesis, tuple(c for c in p.components if c.kind != "interaction"),
+                                      p.untested, p.blocked) for p in plans_for_model]
     if single:
         spec = fx.spec(plans_for_model)
         fit = _proper(fx.sem(spec.syntax), "hypothesis model")
@@ -706,6 +716,19 @@ def _evaluate(plan: HypothesisPlan, plans_for_model: list[HypothesisPlan], fx: _
             directional.append((p["name"], p["p_directional"], p["p_directional"] < s.alpha))
             if "sem_path" not in methods:
                 methods.append("sem_path")
+        elif c.kind == "interaction":
+            # one model per interaction (X, Z and their latent product -> Y): a hypothesis with many moderated
+            # paths would otherwise need more cases than its joint model's parameters
+            ispec = fx.spec([HypothesisPlan(plan.hypothesis, (c,), ())])
+            ifit = _proper(fx.sem(ispec.syntax), f"interaction model of {c.frm} x {c.moderator}")
+            lab = ispec.interactions[(c.frm, c.moderator, c.to)]
+            p = _param(f"{c.frm} x {c.moderator} -> {c.to} (interaction)", _row(ifit, lab), c.sign, "interaction")
+            params.append(p)
+            directional.append((p["name"], p["p_directional"], p["p_directional"] < s.alpha))
+            m = ("latent interaction, one model per interaction (double-mean-centred matched-pair product "
+                 "indicators, Lin et al. 2010; the interaction path tested)")
+            if m not in methods:
+                methods.append(m)
         elif c.kind == "covariance":
             lab = spec.covariances[(c.frm, c.to)]
             p = _param(f"{c.frm} ~~ {c.to}", _row(fit, lab), c.sign, "covariance")
@@ -851,6 +874,33 @@ def _evaluate(plan: HypothesisPlan, plans_for_model: list[HypothesisPlan], fx: _
             m = "polynomial regression with response surface analysis (scale scores centred at the scale midpoint)"
             if m not in methods:
                 methods.append(m)
+        elif c.kind == "necessity":
+            from .nca import nca
+
+            sx, why_x = fx.score(c.frm)
+            sy, why_y = fx.score(c.to)
+            if sx is None or sy is None:
+                untested.append((c.relation or f"necessity {c.frm} for {c.to}", why_x or why_y))
+                continue
+            seed = s.bootstrap_seed if s.bootstrap_seed is not None else 0
+            res = nca(pd.DataFrame({c.frm: sx, c.to: sy}), c.frm, c.to, n_perm=s.permutations, seed=seed,
+                      keep_data=False)
+            ce = res.ceilings.set_index("ceiling")
+            d, p_ce = float(ce.loc["ce_fdh", "d"]), float(ce.loc["ce_fdh", "p"])
+            name = f"{c.frm} necessary for {c.to}"
+            params.append({"name": f"NCA effect size d (CE-FDH): {name}", "kind": "nca_d", "sign": "+", "est": d,
+                           "se": None, "ci_lower": None, "ci_upper": None, "pvalue": p_ce, "p_directional": p_ce,
+                           "n": res.n, "d_cr_fdh": float(ce.loc["cr_fdh", "d"]),
+                           "p_cr_fdh": float(ce.loc["cr_fdh", "p"]), "accuracy_cr_fdh":
+                               float(ce.loc["cr_fdh", "accuracy"]), "ci_method": ""})
+            comps.append({"name": f"necessary condition analysis: {name}", "kind": "nca", **res.to_dict()})
+            directional.append((name, p_ce, bool(np.isfinite(p_ce) and p_ce < s.alpha)))
+            notes.append(f"{name}: CE-FDH d = {d:.3f} (permutation p = {p_ce:.3g}, {res.n_perm} permutations; "
+                         "Dul: .1-.3 medium)")
+            m = ("necessary condition analysis on scale scores (CE-FDH ceiling, effect size d, permutation test; "
+                 "Dul 2016, 2020)")
+            if m not in methods:
+                methods.append(m)
         elif c.kind == "nesting":
             g = _nesting(c, fx)
             params += g["params"]
@@ -937,15 +987,17 @@ def test_hypotheses(study: Any, data: Any, registry: Registry | None = None, *, 
             model_plans = by_family.get(h.family, [plan]) if s.scope == "family" else [plan]
             try:
                 params, comps, directional, nulls, methods, untested, notes, info = _evaluate(plan, model_plans, fx)
-                sem_kinds = any(c.kind not in ("congruence", "nesting") for c in plan.components)
+                sem_kinds = any(c.kind not in ("congruence", "nesting", "necessity") for c in plan.components)
                 rec.update(parameters=params, comparisons=comps, directional=directional, nulls=nulls,
                            untested=tuple(plan.untested) + tuple(untested), notes=notes, fit=info,
                            test=("; ".join(methods) + (f" ({s.estimator}, missing data: {missing})" if sem_kinds
                                                        else "") if methods or directional or nulls else ""))
+                main_plans = [HypothesisPlan(p.hypothesis, tuple(c for c in p.components if c.kind != "interaction"),
+                                             p.untested, p.blocked) for p in model_plans]
                 if any(c.kind in ("path", "indirect", "covariance", "nested") for c in plan.components):
-                    rec["model"] = fx.spec(model_plans).syntax
+                    rec["model"] = fx.spec(main_plans).syntax
                 if s.bootstrap and any(c.kind == "indirect" for c in plan.components):
-                    _bootstrap_indirect(rec, fx, fx.spec(model_plans).syntax, s, n_jobs)
+                    _bootstrap_indirect(rec, fx, fx.spec(main_plans).syntax, s, n_jobs)
             except ImproperSolution as exc:
                 rec["error"] = str(exc.message) + "; the hypothesis is not tested on an improper solution"
             except (VccscaleError, KeyError, ValueError, np.linalg.LinAlgError) as exc:

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import pairwise
 from typing import Any
 
@@ -65,18 +65,15 @@ __all__ = [
     "level_column",
     "measurement_lines",
     "plan_hypothesis",
+    "product_indicators",
     "score_blocks",
     "select_hypotheses",
 ]
 
 # Relations whose test is not built yet, and why (reported as status not_tested, never skipped).
-RELATION_REASONS = {
-    "interaction": "needs a latent interaction or moderation model (vccscale.models.moderation; not part of the "
-                   "model library)",
-    "necessity": "needs necessary condition analysis (NCA; not built yet)",
-}
+RELATION_REASONS: dict[str, str] = {}
 # Relations tested on scale scores, whatever blocks the hypothesis's other relations.
-SCORE_RELATIONS = ("congruence", "nesting")
+SCORE_RELATIONS = ("congruence", "nesting", "necessity")
 # Dyad id columns of the stacked data (first one present is used) and id columns of the nesting levels.
 DYAD_ID_COLUMNS = ("relationship_id", "invite_dyad_id")
 LEVEL_COLUMNS = {"organisation": ("organisation_id", "invite_organisation_id"),
@@ -119,6 +116,8 @@ class ModelSpec:
     zero: frozenset = frozenset()                     # paths fixed to 0 in this model
     notes: tuple[str, ...] = ()
     groups: int = 1
+    products: dict = field(default_factory=dict)      # product indicator column -> (x item, z item)
+    interactions: dict = field(default_factory=dict)  # (x, z, outcome) -> label of the latent product's path
 
     def label(self, frm: str, to: str) -> str:
         return self.paths[(frm, to)]
@@ -137,8 +136,10 @@ class Component:
     invariance; ``expect`` "A > B" gives sign "+" for mean(A) - mean(B)), ``distinct``, ``congruence`` (response
     surface of ``to`` on the scale scores of ``frm`` (X) and ``y`` (Y), expectations ``surface`` such as
     (("a1", "> 0"), ("a4", "< 0")); ``group`` = the dyad id column when X and Y are the same construct rated by
-    the provider (X) and the customer (Y)) and ``nesting`` (ICC(1) of every construct's scale score for every
-    (level, id column) of ``levels``; the column is None when the plan was made without the data's columns).
+    the provider (X) and the customer (Y)), ``nesting`` (ICC(1) of every construct's scale score for every
+    (level, id column) of ``levels``; the column is None when the plan was made without the data's columns) and
+    ``interaction`` (the latent interaction of ``frm`` (X) and ``moderator`` (Z) on ``to``: a latent product of
+    double-mean-centred matched-pair product indicators, Lin et al. 2010, with X and Z as main effects).
     ``sign``: "+", "-",
     "?" (significant, either direction) or "0"/"=" (the null is the hypothesis: supported when not rejected).
     ``relation``: the description of the registry relation (used when the component turns out untestable).
@@ -159,6 +160,7 @@ class Component:
     y: str | None = None                              # congruence: the Y construct
     surface: tuple[tuple[str, str], ...] = ()         # congruence: (a1..a5, "> 0" | "< 0" | "= 0")
     levels: tuple[tuple[str, str | None], ...] = ()   # nesting: (level, id column)
+    moderator: str | None = None                      # interaction: Z (the effect of frm on to depends on Z)
 
 
 @dataclass(frozen=True)
@@ -504,8 +506,28 @@ def plan_hypothesis(registry: Registry, h: Hypothesis, columns: set[str] | None 
             if ok and levels:
                 comps.append(Component("nesting", "+", constructs=tuple(ok), levels=tuple(levels), note=rel.note,
                                        relation=desc))
-        elif isinstance(rel, (InteractionRel, NecessityRel)):
-            untested.append((desc, RELATION_REASONS[rel.type]))
+        elif isinstance(rel, InteractionRel):
+            xs, zs, ts = (_expand(registry, r) for r in (rel.from_, rel.moderator, rel.to))
+            if len(xs) != 1 or len(zs) != 1 or len(ts) != 1 or len({xs[0], zs[0], ts[0]}) < 3:
+                untested.append((desc, "the interaction needs one registry construct each for X, the moderator and "
+                                       "the outcome"))
+                continue
+            why = unmeasured([xs[0], zs[0], ts[0]]) or next(
+                (f"{c} is not measured by reflective items (a latent product needs items of X and of the "
+                 "moderator)" for c in (xs[0], zs[0]) if not _items(registry, c, "reflective", columns)), None)
+            if why:
+                untested.append((desc, why))
+                continue
+            comps.append(Component("interaction", "?" if rel.sign not in ("+", "-") else rel.sign, frm=xs[0],
+                                   moderator=zs[0], to=ts[0], note=rel.note, relation=desc))
+        elif isinstance(rel, NecessityRel):
+            why = next((w for w in (score_blocks(registry, cid, columns)[1] for cid in (rel.condition, rel.outcome))
+                        if w), None)
+            if why:
+                untested.append((desc, f"{why} (necessary condition analysis needs its scale score)"))
+                continue
+            comps.append(Component("necessity", "+", frm=rel.condition, to=rel.outcome, note=rel.note,
+                                   relation=desc))
         else:  # pragma: no cover - a new relation type
             untested.append((desc, f"relation type {rel.type!r} has no test in the model library"))
     if zero_paths:
@@ -554,6 +576,7 @@ def build_model(registry: Registry, hypotheses: Iterable[Hypothesis | Hypothesis
     covs: list[tuple[str, str]] = []
     constructs: list[str] = []
     indirect_rel: list[tuple[str, tuple[str, ...], str]] = []
+    inter: list[tuple[str, str, str]] = []
 
     def add_c(*ids: str) -> None:
         for c in ids:
@@ -584,6 +607,11 @@ def build_model(registry: Registry, hypotheses: Iterable[Hypothesis | Hypothesis
                 if (comp.frm, comp.to) not in covs:
                     covs.append((comp.frm, comp.to))
                 add_c(comp.frm, comp.to)
+            elif comp.kind == "interaction":
+                add_p(comp.frm, comp.to)
+                add_p(comp.moderator, comp.to)
+                if (comp.frm, comp.moderator, comp.to) not in inter:
+                    inter.append((comp.frm, comp.moderator, comp.to))
     if not constructs:
         raise ModelError("no structural relation of the chosen hypotheses can be modelled: "
                           + "; ".join(f"{p.id}: {r}" for p in plans for _, r in p.untested[:1]))
@@ -632,6 +660,26 @@ def build_model(registry: Registry, hypotheses: Iterable[Hypothesis | Hypothesis
                 kc += 1
                 terms.append(f"{lab(f'k{kc}', (c, t))}*{c}")
         slines.append(f"{t} ~ {' + '.join(terms)}")
+    # latent interactions: XZ =~ double-mean-centred products of matched item pairs (in item order, as
+    # semTools::indProd(match = TRUE)); the product columns are computed by product_indicators()
+    products: dict[str, tuple[str, str]] = {}
+    inter_labels: dict[tuple[str, str, str], str] = {}
+    ilines: list[str] = []
+    for k, (x, z, t) in enumerate(inter, 1):
+        xi = _items(registry, x, "reflective", cols)
+        zi = _items(registry, z, "reflective", cols)
+        name = f"{x}.x.{z}"
+        cols_k = []
+        for j, (a, b) in enumerate(zip(xi, zi), 1):
+            pc = f"dmc{k}_{j}"
+            products[pc] = (a, b)
+            cols_k.append(pc)
+        lab_k = f"i{k}"
+        inter_labels[(x, z, t)] = lab_k
+        ilines += [f"# {lab_k}: interaction {x} x {z} -> {t} (latent product of {len(cols_k)} matched pairs)",
+                   f"{name} =~ {' + '.join(cols_k)}", f"{t} ~ {lab(lab_k, (name, t))}*{name}"]
+    if ilines:
+        slines += ["# Latent interactions (double-mean-centred product indicators, Lin et al. 2010)"] + ilines
     cov_labels: dict[tuple[str, str], str] = {}
     for i, (a, b) in enumerate(covs, 1):
         cov_labels[(a, b)] = f"cv{i}"
@@ -717,7 +765,23 @@ def build_model(registry: Registry, hypotheses: Iterable[Hypothesis | Hypothesis
     return ModelSpec(syntax=syntax, measurement="\n".join(mlines) + "\n", structural="\n".join(slines) + "\n",
                      constructs=tuple(modelled), paths=labels, defined=defined, indirect=ind_names,
                      total_indirect=tind, total=tot, covariances=cov_labels, zero=frozenset(zero_set),
-                     notes=tuple(n.lstrip("# ") for n in notes), groups=groups)
+                     notes=tuple(n.lstrip("# ") for n in notes), groups=groups, products=products,
+                     interactions=inter_labels)
+
+
+def product_indicators(data, products: dict[str, tuple[str, str]]):
+    """``data`` with the product indicators of latent interactions added: for each (x, z) item pair, both
+    mean-centred, multiplied, and the product mean-centred again (double mean centring, Lin et al. 2010; as
+    ``semTools::indProd(..., match = TRUE, meanC = TRUE, doubleMC = TRUE)``). Missing when either item is."""
+    if not products:
+        return data
+    new = {}
+    for pc, (a, b) in products.items():
+        xa = data[a].astype(float)
+        xb = data[b].astype(float)
+        prod = (xa - xa.mean()) * (xb - xb.mean())
+        new[pc] = prod - prod.mean()
+    return data.assign(**new)
 
 
 # ----------------------------------------------------------------------------------------------------------

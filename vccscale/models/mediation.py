@@ -47,6 +47,13 @@ CI_TYPES = ("percentile", "bc", "bca")
 
 
 # ====================================================================== bootstrap CI helpers
+#: mediation is refused below this many residual degrees of freedom, flagged below SMALL_N complete cases, and the
+#: bootstrap is flagged when more than FAILED_SHARE of its draws fail
+MIN_RESIDUAL_DF = 10
+SMALL_N = 50
+FAILED_SHARE = 0.05
+
+
 def norm_inter(t: np.ndarray, alpha) -> np.ndarray:
     """Quantiles of the bootstrap draws ``t`` at probabilities ``alpha`` as ``boot::norm.inter`` (used by lavaan's
     ``parameterEstimates(boot.ci.type = "perc" / "bca.simple" / "bca")``).
@@ -190,6 +197,7 @@ class MediationResult:
     boot_indices: np.ndarray | None = field(default=None, repr=False)
     fit: object = field(default=None, repr=False)
     fit_full: object = field(default=None, repr=False)
+    warnings: tuple[str, ...] = ()
 
     def effect(self, name: str) -> pd.Series:
         row = self.effects[self.effects["name"] == name]
@@ -381,6 +389,14 @@ def _run_composite(pm: _PathModel, n_boot: int, ci: str, level: float, seed, n_m
     seed = _resolve_seed(seed)
     Z = pm.Z
     n = Z.shape[0]
+    k_max = max(len(e.predictors) for e in pm.eqs)
+    if n - k_max < MIN_RESIDUAL_DF:
+        raise DataError(f"{n} complete cases for regressions with up to {k_max} coefficients: fewer than "
+                        f"{MIN_RESIDUAL_DF} residual degrees of freedom. Collect more data or drop covariates")
+    notes = []
+    if n < SMALL_N:
+        notes.append(f"only {n} complete cases: bootstrap CIs of indirect effects are unreliable in samples this "
+                     f"small (below about {SMALL_N}; Fritz & MacKinnon 2007 for the power of such tests)")
     C0 = _cross(Z)[None]
     theta_hat, coefs, sig2, invs, failed0 = pm.estimates(C0, n)
     if failed0[0]:
@@ -420,7 +436,11 @@ def _run_composite(pm: _PathModel, n_boot: int, ci: str, level: float, seed, n_m
     effects = _effects_frame(pm.effects, est, draws, delta_se, ci, level, accel, mc)
     boot = {"draws": int(n_boot), "ok": int(n_boot - n_failed), "failed": n_failed, "seed": seed, "ci": ci,
             "level": level, "n_mc": int(n_mc), "seconds": seconds}
+    if n_boot and n_failed / n_boot > FAILED_SHARE:
+        notes.append(f"{n_failed} of {n_boot} bootstrap draws failed ({n_failed / n_boot:.0%}; more than "
+                     f"{FAILED_SHARE:.0%}): the CIs rest on the remaining draws and may be biased")
     res = MediationResult(effects=effects, bootstrap=boot, model=model_text, n=n, n_dropped=n_dropped,
+                          warnings=tuple(notes),
                           coefficients=_coef_table(pm, coefs, sig2, invs),
                           boot_draws=pd.DataFrame(draws, columns=[e.name for e in pm.effects]) if n_boot else None,
                           boot_indices=idx)
@@ -830,7 +850,14 @@ def mediate_latent(data: pd.DataFrame, model, x: str | None = None, m=None, y: s
     frame = _effects_frame(effs, est, draws, delta_se, ci, level, accel, mc)
     boot = {"draws": int(n_boot), "ok": int(n_boot - n_failed), "failed": n_failed, "seed": seed, "ci": ci,
             "level": level, "n_mc": int(n_mc), "seconds": seconds, "warm_start": True}
+    lnotes = list(fit.problems)
+    if n_boot and n_failed / n_boot > FAILED_SHARE:
+        lnotes.append(f"{n_failed} of {n_boot} bootstrap refits failed ({n_failed / n_boot:.0%}; more than "
+                      f"{FAILED_SHARE:.0%}): the CIs rest on the remaining draws and may be biased")
+    if n <= fit.fit["npar"]:
+        lnotes.append(f"{n} cases for {int(fit.fit['npar'])} free parameters")
     res = MediationResult(effects=frame, bootstrap=boot, model=syntax, n=n, n_dropped=fit.n_dropped,
+                          warnings=tuple(lnotes),
                           boot_draws=pd.DataFrame(draws, columns=names) if n_boot else None, boot_indices=idx,
                           fit=fit)
     if direct is not None and direct in labels:

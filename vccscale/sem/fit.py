@@ -25,8 +25,9 @@ from .model import ParTable
 __all__ = ["GroupData", "Engine", "FIMLEngine", "prepare_groups", "estimate", "em_moments", "GRAD_TOL"]
 
 GRAD_TOL = 1e-9
-#: scoring decrement (predicted decrease of F by a full Fisher step) at which the estimation has converged
-DECREMENT_TOL = 1e-16
+#: scoring decrement (predicted decrease of F by a full Fisher step), relative to max(1, |F|), at which the
+#: estimation has converged (lavaan's nlminb stops at a relative function change of 1e-10)
+DECREMENT_TOL = 1e-13
 #: when no step can lower F, the estimation has still converged if the scoring decrement is below this share of |F|
 STALL_TOL = 1e-10
 
@@ -860,8 +861,8 @@ class Estimate:
 def _fisher(engine: Engine, theta: np.ndarray, max_iter: int = 500, tol: float = DECREMENT_TOL
             ) -> tuple[np.ndarray, int, bool, float]:
     """Damped Fisher scoring. Converged when the scoring decrement (g/2)' I^-1 (g/2) -- the decrease of F a full
-    scoring step predicts -- is below ``tol``, or the largest gradient element below GRAD_TOL. The decrement does not
-    depend on the units of the variables (F_ML is scale-free), unlike the gradient."""
+    scoring step predicts -- is below ``tol`` x max(1, |F|), or the largest gradient element below GRAD_TOL. The
+    decrement does not depend on the units of the variables (F_ML is scale-free), unlike the gradient."""
     F = engine.objective(theta)
     if not np.isfinite(F):
         return theta, 0, False, np.inf
@@ -876,7 +877,7 @@ def _fisher(engine: Engine, theta: np.ndarray, max_iter: int = 500, tol: float =
             dec = float((g / 2) @ np.linalg.solve(info, g / 2))
         except np.linalg.LinAlgError:
             dec = np.inf
-        if 0 <= dec < tol:
+        if 0 <= dec < tol * max(1.0, abs(F)):
             return theta, it, True, mg
         dscale = np.sqrt(np.clip(np.diag(info), 1e-12, None))
         accepted = False
