@@ -28,7 +28,7 @@ def test_family_model_parses_and_is_complete(registry, models, family):
     rows = parse_model(spec.syntax)
     # labels unique: one label per structural path, and := names unique
     labels = [r.modifier.label[0] for r in rows if r.op in ("~", "~~") and r.modifier.label]
-    assert len(labels) == len(set(labels)) == len(spec.paths) + len(spec.covariances)
+    assert len(labels) == len(set(labels)) == len(spec.paths) + len(spec.covariances) + len(spec.interactions)
     defined = [r.lhs for r in rows if r.op == ":="]
     assert len(defined) == len(set(defined)) == len(spec.defined)
     lhs_latent = {r.lhs for r in rows if r.op == "=~"}
@@ -46,10 +46,10 @@ def test_family_model_parses_and_is_complete(registry, models, family):
                     name = spec.indirect[(c.frm, c.via, c.to)]
                     chain = (c.frm, *c.via, c.to)
                     assert spec.defined[name] == "*".join(spec.paths[(a, b)] for a, b in pairwise(chain))
-    # indicators are item ids of the registry (or first-order factors)
+    # indicators are item ids of the registry (or first-order factors, or product indicators of an interaction)
     for r in rows:
         if r.op == "=~":
-            assert r.rhs in registry.items or r.rhs in registry.constructs
+            assert r.rhs in registry.items or r.rhs in registry.constructs or r.rhs in spec.products
 
 
 def test_indirect_total_and_total_effects(registry, models):
@@ -105,13 +105,16 @@ def test_controls(registry):
 
 
 def test_untestable_reasons(registry):
-    reasons = {h: plan_hypothesis(registry, registry.hypotheses[h]) for h in ("H14", "H28", "H46", "H61", "H11")}
-    assert all("response surface analysis (issue 8)" in r for _, r in reasons["H14"].untested)
+    reasons = {h: plan_hypothesis(registry, registry.hypotheses[h])
+               for h in ("H14", "H28", "H46", "H61", "H11", "H10")}
+    assert {c.kind for c in reasons["H14"].components} == {"congruence"} and not reasons["H14"].untested
     assert "two-level" in reasons["H28"].blocked
     assert "cross-lagged" in reasons["H46"].blocked
-    assert any("NCA" in r for _, r in reasons["H61"].untested)
-    assert all("latent interaction" in r for _, r in reasons["H11"].untested)
-    assert reasons["H61"].components  # its SPE paths are still tested
+    kinds = [c.kind for c in reasons["H61"].components]
+    assert kinds.count("necessity") == 4 and "path" in kinds  # NCA for the necessity claims, SEM for the paths
+    # the moderator of H11 is a second-order construct: no items of its own for product indicators
+    assert all("reflective items" in r for _, r in reasons["H11"].untested)
+    assert sum(c.kind == "interaction" for c in reasons["H10"].components) == 11
 
 
 def test_select_hypotheses(registry):

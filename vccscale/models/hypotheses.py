@@ -227,22 +227,29 @@ class _Fitter:
         self.columns = set(data.columns)
         self.cache: dict[str, Any] = {}
         self.products: dict[str, dict] = {}   # syntax -> product indicators of its latent interactions
+        self._shared = None
 
     def _fiml_ok(self, syntax: str) -> str:
         """The missing-data treatment of a model: the study's (fiml | listwise)."""
         return "fiml" if self.missing == "fiml" else "listwise"
 
     def _fixed_x(self, syntax: str) -> bool | None:
-        """Under FIML, observed covariates (formative items, observed controls) are random variables (lavaan's
-        missing = "ml.x", fixed.x = FALSE), so that respondents with a missing covariate keep their answers."""
+        """Under FIML, observed covariates (formative items, observed controls) are fixed at their sample moments
+        (lavaan's default) unless some respondents lack them: then they become random variables (lavaan's
+        missing = "ml.x", fixed.x = FALSE), so that those respondents keep their other answers."""
         if self.missing != "fiml":
             return None
         from ..sem.model import build_partable
 
         try:
-            return False if build_partable(syntax).ov_x else None
+            pt = build_partable(syntax)
         except VccscaleError:
             return None
+        if not pt.ov_x:
+            return None
+        cols = [c for c in pt.ov_names if c in self.columns]
+        rows = self.data[cols].notna().any(axis=1)
+        return False if self.data.loc[rows, [c for c in pt.ov_x if c in self.columns]].isna().any().any() else None
 
     def sem(self, syntax: str, group: str | None = None, group_equal=()):
         from ..sem import fit_sem
@@ -251,10 +258,23 @@ class _Fitter:
         key = f"{group}|{','.join(group_equal)}|{syntax}"
         if key not in self.cache:
             data = product_indicators(self.data, self.products.get(syntax, {}))
-            self.cache[key] = fit_sem(data, syntax, estimator=self.s.estimator, group=group,
-                                      group_equal=list(group_equal), missing=self._fiml_ok(syntax),
-                                      fixed_x=self._fixed_x(syntax))
+            fixed_x = self._fixed_x(syntax)
+            model = syntax + (self._apart_covariates(syntax) if fixed_x is False else "")
+            self.cache[key] = fit_sem(data, model, estimator=self.s.estimator, group=group,
+                                      group_equal=list(group_equal), missing=self._fiml_ok(syntax), fixed_x=fixed_x)
         return self.cache[key]
+
+    def _apart_covariates(self, syntax: str) -> str:
+        """Random covariates (fixed.x = FALSE) that no respondent answered together have no estimable covariance:
+        fixed at 0 (lines appended to the model)."""
+        from ..sem.model import build_partable
+
+        xs = [c for c in build_partable(syntax).ov_x if c in self.columns]
+        obs = self.data[xs].notna().to_numpy()
+        lines = [f"{a} ~~ 0*{b}" for i, a in enumerate(xs) for j, b in enumerate(xs) if j > i
+                 and not (obs[:, i] & obs[:, j]).any()]
+        return ("\n# Covariates no respondent answered together: covariance not estimable, fixed at 0\n"
+                + "\n".join(lines) + "\n") if lines else ""
 
     def cfa(self, syntax: str):
         from ..sem import fit_cfa
@@ -281,8 +301,12 @@ class _Fitter:
         return self.cache[key]
 
     def spec(self, plans, **kw) -> ModelSpec:
+        if self._shared is None:
+            from .library import shared_respondents
+
+            self._shared = shared_respondents(self.registry, self.data)
         spec = build_model(self.registry, plans, self.s.controls, self.columns,
-                           group_by_perspective=self.s.group_by_perspective, **kw)
+                           group_by_perspective=self.s.group_by_perspective, shared=self._shared, **kw)
         if spec.products:
             self.products[spec.syntax] = spec.products
         return spec
@@ -801,23 +825,43 @@ def _evaluate(plan: HypothesisPlan, plans_for_model: list[HypothesisPlan], fx: _
         elif c.kind == "invariance":
             from ..validate.invariance import invariance
 
-            lines, _, _ = measurement_lines(fx.registry, c.constructs, fx.columns)
+            # one invariance sequence per construct (as the invariance stage): a joint multi-group model of many
+            # constructs would have more parameters than cases
             order = ("configural", "metric", "scalar", "strict")
             levels = order[: order.index(c.level or "scalar") + 1]
-            res = invariance(fx.data, "\n".join(lines), c.group, estimator=s.estimator, levels=levels,
-                             missing=fx._fiml_ok("\n".join(lines)))
-            for lv, f in res.fits.items():
-                _proper(f, f"{lv} invariance model")
-            rows = res.tests.to_dict(orient="records")
-            holds = all(np.isfinite(r["delta_cfi"]) and r["delta_cfi"] >= DELTA_CFI for r in rows)
-            pmin = min((r["pvalue"] for r in rows), default=float("nan"))
-            comps.append({"name": f"{c.level} invariance of {', '.join(c.constructs)} by {c.group}",
-                          "kind": "invariance", "steps": rows, "holds": holds})
-            # the delta-CFI rule is an approximate-fit criterion (a drop in CFI of at most .01), not the
-            # non-rejection of a chi-square difference: it counts as shown when it holds at every step
-            nulls.append((comps[-1]["name"], pmin, holds, holds))
-            methods.append(f"measurement invariance up to {c.level} (delta CFI >= -.01 at every step; chi-square "
-                           "differences reported)")
+            all_rows, holds, pmin, failed = [], True, float("nan"), []
+            for cid in c.constructs:
+                lines, modelled, _ = measurement_lines(fx.registry, [cid], fx.columns)
+                if cid not in modelled:
+                    failed.append((cid, "not measured in the data"))
+                    continue
+                syn = "\n".join(lines)
+                sub = fx.data[fx.data[c.group].notna()]
+                try:
+                    res = invariance(sub, syn, c.group, estimator=s.estimator, levels=levels,
+                                     missing=fx._fiml_ok(syn))
+                except (VccscaleError, np.linalg.LinAlgError, ValueError) as exc:
+                    failed.append((cid, exc.message if isinstance(exc, VccscaleError) else str(exc)))
+                    continue
+                probs = [f"{lv}: {'; '.join(f.problems)}" for lv, f in res.fits.items() if f.problems]
+                if probs:
+                    failed.append((cid, "improper solution: " + "; ".join(probs)))
+                    continue
+                for r in res.tests.to_dict(orient="records"):
+                    r["construct"] = cid
+                    all_rows.append(r)
+                    holds = holds and bool(np.isfinite(r["delta_cfi"]) and r["delta_cfi"] >= DELTA_CFI)
+                    pmin = r["pvalue"] if not np.isfinite(pmin) else min(pmin, r["pvalue"])
+            name = f"{c.level} invariance of {', '.join(c.constructs)} by {c.group}"
+            for cid, why in failed:
+                untested.append((f"{c.level} invariance of {cid} by {c.group}", why))
+            if all_rows:
+                comps.append({"name": name, "kind": "invariance", "steps": all_rows, "holds": holds})
+                # the delta-CFI rule is an approximate-fit criterion (a drop in CFI of at most .01), not the
+                # non-rejection of a chi-square difference: it counts as shown when it holds at every step
+                nulls.append((name, pmin, holds, holds))
+                methods.append(f"measurement invariance up to {c.level}, one sequence per construct (delta CFI >= "
+                               "-.01 at every step; chi-square differences reported)")
         elif c.kind == "distinct":
             from ..validate.validity import htmt
 
@@ -1074,6 +1118,9 @@ def _short_reason(rec: dict, decision: str, padj: float | None, s) -> str:
     if open_:
         parts.append("zero/equality part(s) not rejected but not shown" if d else
                      "not rejected, but equivalence not shown")
+    shown = [n for n in nulls if n[2] and n[3]]
+    if not d and shown and not rejected and not open_:
+        parts.append("shown to hold: " + "; ".join(n[0].split(" of ")[0] for n in shown[:2]))
     if rec["untested"]:
         parts.append(f"{len(dict.fromkeys(rec['untested']))} relation(s) not tested")
     if rec.get("flags"):
@@ -1243,7 +1290,8 @@ def hypothesis_tables(results: list[HypothesisResult], registry: Registry | None
                               "delta_cfi": c.get("delta_cfi"), "p_equivalence": c.get("p_equivalence")})
             elif c.get("kind") == "invariance":
                 for st in c.get("steps", []):
-                    comps.append({"id": r.id, "name": f"{c.get('name')}: {st.get('compare')}", "kind": "invariance",
+                    what = f"invariance of {st['construct']}" if st.get("construct") else c.get("name")
+                    comps.append({"id": r.id, "name": f"{what}: {st.get('compare')}", "kind": "invariance",
                                   "chisq_diff": st.get("chisq_diff"), "df_diff": st.get("df_diff"),
                                   "pvalue": st.get("pvalue"), "delta_cfi": st.get("delta_cfi")})
 

@@ -186,6 +186,34 @@ def _items(registry: Registry, cid: str, kind: str, columns: set[str] | None) ->
     return [i.id for i in registry.items_of(cid) if i.kind == kind and (columns is None or i.id in columns)]
 
 
+def construct_items(registry: Registry, cid: str, columns: set[str] | None = None) -> list[str]:
+    """Every item of ``cid`` in ``columns``: its own (reflective, global, formative) and those of its first-order
+    factors (recursively)."""
+    c = registry.constructs.get(cid)
+    out = [i.id for i in registry.items_of(cid) if columns is None or i.id in columns]
+    for lo in (c.lower_order if c is not None else []):
+        out += construct_items(registry, lo, columns)
+    return list(dict.fromkeys(out))
+
+
+def shared_respondents(registry: Registry, data) -> Any:
+    """A function (a, b) -> whether some row of ``data`` answered an item of construct a and one of b: constructs
+    no respondent answered together (different questionnaire versions) have no estimable covariance."""
+    cols = set(data.columns)
+    rows: dict[str, Any] = {}
+
+    def answered(cid: str):
+        if cid not in rows:
+            its = construct_items(registry, cid, cols)
+            rows[cid] = data[its].notna().any(axis=1).to_numpy() if its else None
+        return rows[cid]
+
+    def shared(a: str, b: str) -> bool:
+        ra, rb = answered(a), answered(b)
+        return True if ra is None or rb is None else bool((ra & rb).any())
+    return shared
+
+
 def measurability(registry: Registry, cid: str, columns: set[str] | None = None) -> str | None:
     """None if ``cid`` can be a latent variable of a generated model, else the reason it cannot."""
     c = registry.constructs.get(cid)
@@ -559,13 +587,16 @@ def _chains(edges: dict[str, list[str]], frm: str, to: str, limit: int = 200) ->
 def build_model(registry: Registry, hypotheses: Iterable[Hypothesis | HypothesisPlan], controls: Iterable[str] = (),
                 columns: Iterable[str] | None = None, *, zero: Iterable[tuple[str, str]] = (),
                 groups: int = 1, equal: Iterable[tuple[str, str]] = (), group_by_perspective: bool = True,
-                title: str | None = None) -> ModelSpec:
+                title: str | None = None, shared: Any = None) -> ModelSpec:
     """The lavaan model for a set of hypotheses (plus controls), over the item ids.
 
     ``columns``: the data's columns (items not in the data are left out; constructs with fewer than two items
     are not modelled). ``zero``: paths (from, to) fixed to 0 (the constrained model of a nested comparison).
     ``groups`` > 1 writes per-group labels ``c(p1.g1, p1.g2)`` (multi-group model; ``:=`` lines are not written
-    then), and paths in ``equal`` get one label shared by all groups (equality constraint).
+    then), and paths in ``equal`` get one label shared by all groups (equality constraint). ``shared(a, b)``
+    (e.g. :func:`shared_respondents`) says whether two constructs were answered by the same respondents: the
+    covariance of exogenous constructs no respondent answered together is not estimable and is fixed at 0 (said in
+    a comment), and their residual covariances are not freed.
     """
     cols = set(columns) if columns is not None else None
     plans = [p if isinstance(p, HypothesisPlan) else
@@ -703,12 +734,23 @@ def build_model(registry: Registry, hypotheses: Iterable[Hypothesis | Hypothesis
                     stack += succ.get(x, [])
         return reach[c]
 
+    joint = shared or (lambda a, b: True)
     endo = [t for t in outcomes if t in modelled]
     free_res = [(a, b) for i, a in enumerate(endo) for b in endo[i + 1:]
-                if b not in _reach(a) and a not in _reach(b) and (a, b) not in covs and (b, a) not in covs]
+                if b not in _reach(a) and a not in _reach(b) and (a, b) not in covs and (b, a) not in covs
+                and joint(a, b)]
     if free_res:
         slines.append("# Residual covariances of endogenous constructs that no path links")
         slines += [f"{a} ~~ {b}" for a, b in free_res]
+    indicators = {x.strip() for ln in mlines if "=~" in ln and not ln.lstrip().startswith("#")
+                  for x in ln.split("=~", 1)[1].split("+")}
+    exo = [c for c in constructs if c in modelled and c not in outcomes and c not in indicators]
+    apart = [(a, b) for group_ in (exo, endo) for i, a in enumerate(group_) for b in group_[i + 1:]
+             if not joint(a, b) and (a, b) not in covs and (b, a) not in covs]
+    if apart:
+        slines.append("# (Residual) covariances of constructs no respondent answered together: not estimable, fixed "
+                      "at 0")
+        slines += [f"{a} ~~ 0*{b}" for a, b in apart]
 
     defined: dict[str, str] = {}
     ind_names: dict[tuple[str, tuple[str, ...], str], str] = {}

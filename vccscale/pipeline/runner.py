@@ -303,7 +303,7 @@ def run_study(study_path: str | Path, only: str | None = None, from_stage: str |
     manifest = {
         "vccscale": __version__, "python": platform.python_version(), "packages": packages,
         "platform": platform.platform(), "study_file": study.path.name, "study_id": study.study.id,
-        "study_title": study.study.title,
+        "study_title": study.study.title, "study_description": study.study.description,
         "study_hash": _sha256(study.path), "registry_hash": reg_hash, "inputs": dict(sorted(inputs.items())),
         "seeds": seeds, "started": started,
         "stages": [{"stage": s, "status": r["status"], "inputs_hash": r["inputs_hash"],

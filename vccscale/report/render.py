@@ -37,6 +37,7 @@ main { max-width: 1060px; margin: 24px auto; background: var(--bg); padding: 44p
 header.title-block { text-align: center; border-bottom: 1px solid #ccc; padding-bottom: 18px; margin-bottom: 8px; }
 header.title-block h1 { font-size: 1.75em; margin: 0 0 6px; font-weight: bold; line-height: 1.25; }
 header.title-block .subtitle { color: var(--muted); font-size: 1.02em; margin: 0; }
+header.title-block .description { max-width: 52em; margin: 10px auto 0; font-size: .95em; text-align: left; }
 dl.meta { display: grid; grid-template-columns: max-content auto; gap: 2px 14px; width: max-content;
           margin: 14px auto 0; font-size: .92em; text-align: left; }
 dl.meta dt { color: var(--muted); } dl.meta dd { margin: 0; }
@@ -506,6 +507,7 @@ def render_report(out_dir: str | Path, study: Any = None, registry: Any = None) 
     name = _names(registry)
     run = _Run(out)
     title = run.manifest.get("study_title") or "Value Co-Creation Study"
+    description = run.manifest.get("study_description")
     sid = run.manifest.get("study_id") or out.name
     seed = (run.manifest.get("seeds") or {}).get("study")
     if study is not None:
@@ -514,6 +516,7 @@ def render_report(out_dir: str | Path, study: Any = None, registry: Any = None) 
 
             study = load_study(study)
         title, sid, seed = study.study.title, study.study.id, study.study.seed
+        description = study.study.description
     pg = _Page(run)
     body, toc = [], []
     order = STAGES + sorted(s for s in run.stages if s not in STAGES)
@@ -561,6 +564,7 @@ def render_report(out_dir: str | Path, study: Any = None, registry: Any = None) 
 <header class="title-block" id="top">
 <h1>{html.escape(str(title))}</h1>
 <p class="subtitle">Measurement and hypothesis-testing report</p>
+{f'<p class="description">{html.escape(str(description))}</p>' if description else ""}
 <dl class="meta">{meta_html}</dl>
 </header>
 <nav class="toc">{' '.join(toc)}</nav>

@@ -121,12 +121,16 @@ def _fit(data, model, model_type, estimator, std_lv, group, group_equal, group_p
     pt = build_partable(model, model_type=model_type, std_lv=std_lv, ngroups=len(labels),
                         group_labels=labels, group_equal=group_equal, group_partial=group_partial,
                         meanstructure=meanstructure, fixed_x=True if fixed_x is None else bool(fixed_x))
-    if fiml and pt.ov_x:
-        raise ModelError('missing="fiml" with exogenous observed covariates fixed at their sample moments is not '
-                         f"supported ({', '.join(pt.ov_x)}): pass fixed_x=False (lavaan's missing = \"ml.x\": the "
-                         'covariates become random variables) or use missing="listwise"')
     groups, dropped = prepare_groups(data, pt.ov_names, group, labels=labels if group is not None else None,
-                                     missing=miss)
+                                     missing=miss, ov_x=list(pt.ov_x))
+    x_note = None
+    if fiml and pt.ov_x:
+        Xc = data[list(pt.ov_x)].apply(pd.to_numeric, errors="coerce")
+        n_x = int((Xc.isna().any(axis=1) & data[list(pt.ov_names)].notna().any(axis=1)).sum())
+        if n_x:
+            x_note = (f"{n_x} case(s) deleted for missing values in the fixed covariate(s) "
+                      f"{', '.join(pt.ov_x)} (fixed.x = TRUE, as lavaan); fixed_x=False keeps them (missing = "
+                      '"ml.x")')
     Eng = FIMLEngine if fiml else Engine
     engine = Eng(pt, groups)
     N = engine.N
@@ -140,7 +144,14 @@ def _fit(data, model, model_type, estimator, std_lv, group, group_equal, group_p
         raise DataError(f"{N} {what} for {pt.npar} free parameters. Rule: the number of {what} "
                         "must exceed the number of free parameters (N > npar); collect more data or simplify the "
                         "model")
-    est = estimate(engine)
+    try:
+        est = estimate(engine)
+    except ModelError:
+        # a model that cannot converge is often not identified: say which parameters, when that is the cause
+        from .fit import start_values
+
+        _check_identified(pt, engine.information_expected(start_values(engine)))
+        raise
     theta = est.theta
     info = engine.information_expected(theta)
     _check_identified(pt, info)
@@ -213,7 +224,7 @@ def _fit(data, model, model_type, estimator, std_lv, group, group_equal, group_p
                      estimator=estimator, model=model if isinstance(model, str) else "", ngroups=len(groups),
                      group_labels=[g.label for g in groups] if group is not None else [],
                      nobs=[g.n for g in groups], n_dropped=dropped, iterations=est.iterations, missing=miss,
-                     warnings=tuple(_warnings(state)), _state=state)
+                     warnings=tuple(_warnings(state)) + ((x_note,) if x_note else ()), _state=state)
 
 
 def _ndat(pt: ParTable) -> int:

@@ -46,7 +46,7 @@ class GroupData:
 
 
 def prepare_groups(data, ov_names: list[str], group: str | None, *, labels: list | None = None,
-                   missing: str = "listwise") -> tuple[list[GroupData], int]:
+                   missing: str = "listwise", ov_x: list[str] | None = None) -> tuple[list[GroupData], int]:
     """Check ``data`` against the model's observed variables and return per-group statistics.
 
     Rows with a missing value on any model variable (or the group column) are dropped (lavaan's
@@ -85,6 +85,9 @@ def prepare_groups(data, ov_names: list[str], group: str | None, *, labels: list
                         column=bad[0])
     X_all = sub.to_numpy(dtype=float, na_value=np.nan)
     ok = np.isfinite(X_all).any(axis=1) if fiml else np.isfinite(X_all).all(axis=1)
+    if fiml and ov_x:  # fixed.x = TRUE: cases with a missing covariate are deleted (as lavaan, with a warning)
+        xi = [cols.index(v) for v in ov_x]
+        ok &= np.isfinite(X_all[:, xi]).all(axis=1)
     if group is not None:
         gcol = data[group]
         ok &= gcol.notna().to_numpy()
@@ -221,7 +224,20 @@ class Engine:
         return A, P, m
 
     def implied_all(self, theta: np.ndarray, g: int):
-        """Full (observed + latent) implied covariance and mean, and B = (I - A)^-1."""
+        """Full (observed + latent) implied covariance and mean, and B = (I - A)^-1 (the last few results are
+        remembered: the objective and the gradient at one theta share them)."""
+        key = (g, theta.tobytes())
+        memo = self.__dict__.setdefault("_memo", {})
+        hit = memo.get(key)
+        if hit is not None:
+            return hit
+        res = self._implied_all(theta, g)
+        if len(memo) > 8:
+            memo.clear()
+        memo[key] = res
+        return res
+
+    def _implied_all(self, theta: np.ndarray, g: int):
         A, P, m = self.matrices(theta, g)
         try:
             B = np.linalg.inv(np.eye(self.nv) - A)
@@ -243,9 +259,7 @@ class Engine:
 
     def derivatives(self, theta: np.ndarray, g: int, reduce: bool = True):
         """d Sigma / d theta (q, p, p) and d mu / d theta (q, p) for group g."""
-        vals = self.row_values(theta)
-        A, P, m = self.matrices(theta, g, vals)
-        B = np.linalg.inv(np.eye(self.nv) - A)
+        _, _, B, P, m = self.implied_all(theta, g)
         p = self.p
         Fc = B[:p, :]
         H = Fc @ P @ B.T  # (p, nv) = F Sigma_full
@@ -305,9 +319,7 @@ class Engine:
         by matrix products of the RAM form instead of the (q, p, p) derivative array: for a regression or loading
         A[i, j], tr(G (u v' + v u')) = 2 (F'G H)[i, j] with u = F[:, i], v = H[:, j], H = F P B'; for a (co)variance
         P[i, j] it is 2 (F'G F)[i, j] (once on the diagonal); means follow from F'gm."""
-        vals = self.row_values(theta)
-        A, P, m = self.matrices(theta, g, vals)
-        B = np.linalg.inv(np.eye(self.nv) - A)
+        _, _, B, P, m = self.implied_all(theta, g)
         p = self.p
         Fc = B[:p, :]
         H = Fc @ P @ B.T
@@ -370,9 +382,7 @@ class Engine:
     def _rank_one(self, theta: np.ndarray, g: int):
         """The derivatives of group g in factored form: every free row k has dSigma_k = c_k (u_k v_k' + v_k u_k')
         and dmu_k = dm[k]; returns U (p, r), V (p, r), c (r), dm (r, p) and the parameter index of each row."""
-        vals = self.row_values(theta)
-        A, P, m = self.matrices(theta, g, vals)
-        B = np.linalg.inv(np.eye(self.nv) - A)
+        _, _, B, P, m = self.implied_all(theta, g)
         p = self.p
         Fc = B[:p, :]
         H = Fc @ P @ B.T
@@ -505,11 +515,16 @@ def _patterns(X: np.ndarray) -> list[dict]:
     """Missing-data patterns of ``X`` (NaN = missing): observed column indices ``o``, the row indices, the rows'
     observed values ``X``, their count ``n`` and their mean / covariance (divisor n)."""
     obs = np.isfinite(X)
-    keys, inverse = np.unique(obs, axis=0, return_inverse=True)
+    packed = np.ascontiguousarray(np.packbits(obs, axis=1))
+    view = packed.view(np.dtype((np.void, packed.shape[1]))).ravel()
+    _, first, inverse = np.unique(view, return_index=True, return_inverse=True)
     inverse = np.asarray(inverse).ravel()
+    keys = obs[first]
+    order = np.argsort(inverse, kind="stable")
+    bounds = np.searchsorted(inverse[order], np.arange(keys.shape[0] + 1))
     out = []
     for k in range(keys.shape[0]):
-        rows = np.flatnonzero(inverse == k)
+        rows = order[bounds[k]:bounds[k + 1]]
         o = np.flatnonzero(keys[k])
         Xo = X[np.ix_(rows, o)]
         m = Xo.mean(axis=0)
@@ -751,14 +766,25 @@ class FIMLEngine(Engine):
             out.append(sc)
         return out
 
+    def _x_marginal(self, gd) -> float:
+        """Log-likelihood of the fixed covariates at their sample moments (subtracted, as lavaan's logl with
+        fixed.x = TRUE is the likelihood of the other variables given them)."""
+        xi = [self.pos[v] for v in self.pt.ov_x]
+        if not xi:
+            return 0.0
+        X = gd.X[:, xi]
+        m = X.mean(axis=0)
+        S = (X - m).T @ (X - m) / len(X)
+        return _mvn_logl(len(X), S, m, S, m)
+
     def loglik(self, theta: np.ndarray) -> float:
         total = 0.0
         for g, Sig, mu, gd in self._pattern_terms(theta):
-            total += self._terms(Sig, mu, gd, False)[0]
+            total += self._terms(Sig, mu, gd, False)[0] - self._x_marginal(gd)
         return float(total)
 
     def loglik_h1(self) -> float:
-        return float(sum(gd.logl_h1 for gd in self.groups))
+        return float(sum(gd.logl_h1 - self._x_marginal(gd) for gd in self.groups))
 
 
 # ---------------------------------------------------------------------- start values

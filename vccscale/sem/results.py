@@ -384,7 +384,7 @@ class FitResult:
         Heywood cases, a latent covariance matrix that is not positive definite) plus standardized loadings or
         latent correlations beyond +-1. A fit with problems
         is not reported as a result by the pipeline (its decisions become ``not_tested`` with these reasons)."""
-        out = list(self.warnings)
+        out = [w for w in self.warnings if w.startswith("negative variance") or "not positive definite" in w]
         est = self.estimates
         if len(est):
             lv = set(est.loc[est["op"] == "=~", "lhs"])

@@ -423,7 +423,8 @@ class _Builder:
 
     def facet_paths(self) -> None:
         """A path from a higher-order construct whose facets have predictors of their own (a_align_ri -> value,
-        with drivers -> each alignment facet) is planted from the facets: the outcome depends on the facets, which
+        with drivers -> each alignment facet), when other hypotheses also name paths from the facets to the same
+        outcome (H8), is planted from the facets: the outcome depends on the facets, which
         carry their predictors' effects, so that the indirect effects through a facet (H8) exist and the direct
         paths hypothesised to be zero are zero in the population. From the common factor alone, the facets'
         predictors would not reach the outcome and the facet-level models would need direct paths."""
@@ -435,7 +436,10 @@ class _Builder:
                 continue
             facets = [c for c in self.nodes if (con := reg.constructs.get(c)) is not None and con.parent == f
                       and c != t]
-            if not facets or not any(fc in incoming for fc in facets):
+            # only where a hypothesis also names facet-level paths to the outcome (H8's driver -> facet -> value):
+            # a parent-level path alone (H61's d_spe -> value) stays on the parent
+            if not facets or not any(fc in incoming for fc in facets) or not any(
+                    (fc, t) in self.statements for fc in facets):
                 continue
             del self.statements[(f, t)]
             for fc in facets:
