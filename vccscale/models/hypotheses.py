@@ -10,7 +10,9 @@ after reverse-keying). Components and their evidence:
 - ``nested`` (relations of sign "0", e.g. direct effects under full mediation, cross-practice paths): the model
   with those paths fixed to 0 against the model with them free, chi-square difference
   (:func:`vccscale.validate.invariance.difference_test`; Satorra-Bentler scaled for MLR), plus AIC and BIC of
-  both on lavaan's scale;
+  both on lavaan's scale; and the equivalence test that decides: the k zero paths are jointly negligible, root
+  mean square of their standardized values below ``models.equivalence_bound`` (:func:`joint_equivalence`; for one
+  path the exact form of TOST). Each path's own TOST p is in the parameter table;
 - ``multigroup`` (group_moderation): multi-group model (loadings equal: metric invariance) with the path equal
   across groups vs free, chi-square difference; the direction stated (``customer > provider``) is checked on
   the free estimates;
@@ -55,14 +57,18 @@ rejection (sign "+", "-", "?"; a stated group difference; distinctness) gets p =
 has the hypothesised sign (any sign for "?"), else p = 1. The hypothesis-level p is the largest of these
 (intersection-union: every part must be significant), and it is the p adjusted across the hypotheses of the
 study (Holm and Benjamini-Hochberg are both reported; ``models.adjust`` picks the one that decides).
-Components whose null is the hypothesis (sign "0" nested comparisons, equal paths, invariance) hold when not
-rejected at alpha (unadjusted: adjusting would make them easier to "support"); a hypothesis made of such parts
-only has p = the smallest of their p-values and no adjusted p.
+Components whose null is the hypothesis (sign "0" nested comparisons, equal paths, invariance) count as shown
+only when the data are not against them (not rejected at alpha, unadjusted: adjusting would make them easier to
+"support") and an equivalence test shows them (zero paths and equal paths: :func:`joint_equivalence` at
+``models.equivalence_bound``; invariance: delta CFI >= -.01 at every step); not rejected but not shown makes the
+decision "inconclusive" (or "partial" beside significant directional parts), never "supported". A hypothesis made
+of such parts only has p = the smallest of their p-values and no adjusted p.
 
 - supported: adjusted hypothesis-level p < alpha (every directional part significant in its direction), every
-  null part holds, and every relation was tested;
+  null part shown (not rejected and equivalence shown), and every relation was tested;
 - partial: some but not all directional parts significant; or all significant but a null part is rejected or
-  some relations are not tested (the reason lists them);
+  some relations are not tested or a null part is not shown (the reason lists them);
+- inconclusive: only null parts, none rejected, at least one not shown;
 - not_supported: no directional part significant in its direction (or, without directional parts, a null part
   rejected);
 - not_tested: nothing of the hypothesis could be tested (the reason says what it needs).
@@ -94,7 +100,7 @@ from .library import (
 )
 
 __all__ = ["DECISIONS", "CongruenceData", "HypothesisResult", "ImproperSolution", "congruence_relations",
-           "hypothesis_tables", "p_adjust", "results_frame", "scale_bounds", "scale_score", "test_hypotheses"]
+           "hypothesis_tables", "joint_equivalence", "p_adjust", "results_frame", "scale_bounds", "scale_score", "test_hypotheses"]
 
 DECISIONS = ("supported", "partial", "inconclusive", "not_supported", "not_tested")
 HTMT_CUTOFF = 0.85
@@ -770,22 +776,30 @@ def _evaluate(plan: HypothesisPlan, plans_for_model: list[HypothesisPlan], fx: _
             cons = _proper(fx.sem(fx.spec(plans_for_model, zero=c.paths).syntax), "model with the zero paths fixed")
             d = _compare(cons, fit, s.estimator)
             bound = s.equivalence_bound
-            tost = []
+            zero = []
             for f, t in c.paths:
                 if (f, t) in spec.paths:
                     p = _param(f"{f} -> {t}", _row(fit, spec.paths[(f, t)]), "0", "path")
                     p.update(_tost(p, bound))
                     params.append(p)
-                    tost.append(p["p_equivalence"])
-            p_eq = float(max(tost)) if tost else float("nan")
+                    zero.append(p)
+            eq = joint_equivalence([p["std_all"] for p in zero], _std_vcov(fit, zero), bound)
+            p_eq = eq["p_equivalence"]
             rejected = bool(d["pvalue"] < s.alpha)
             equivalent = bool(np.isfinite(p_eq) and p_eq < s.alpha)
             comps.append({"name": f"{len(c.paths)} path(s) of sign 0 fixed to 0 vs free", "kind": "nested",
                           "paths": [f"{f} -> {t}" for f, t in c.paths], **d, "holds": not rejected,
-                          "equivalence_bound": bound, "p_equivalence": p_eq, "equivalent": equivalent})
-            nulls.append((f"{len(c.paths)} path(s) = 0", d["pvalue"], not rejected, equivalent))
-            methods.append(f"nested comparison (paths = 0 vs free: chi-square difference, AIC, BIC) and equivalence "
-                           f"tests of each zero path (TOST, |standardized path| < {bound:g})")
+                          "equivalence_bound": bound, "p_equivalence": p_eq, "equivalent": equivalent,
+                          "equivalence_w": eq["w"], "equivalence_df": eq["df"], "equivalence_ncp": eq["ncp"],
+                          "rms_std": eq["rms"]})
+            what = (f"{len(zero)} path(s) = 0" if len(zero) == 1 else
+                    f"{len(zero)} paths = 0 (jointly negligible: RMS of the standardized paths < {bound:g})")
+            nulls.append((what, d["pvalue"], not rejected, equivalent))
+            m = (f"nested comparison (paths = 0 vs free: chi-square difference, AIC, BIC) and a joint equivalence "
+                 f"test of the zero paths (root mean square of the standardized paths < {bound:g}: Wald W against "
+                 f"the noncentral chi-square at the bound; TOST of each path in the parameter table)")
+            if m not in methods:
+                methods.append(m)
         elif c.kind == "multigroup":
             groups = list(pd.unique(fx.data[c.group].dropna()))
             if len(groups) < 2:
@@ -800,19 +814,32 @@ def _evaluate(plan: HypothesisPlan, plans_for_model: list[HypothesisPlan], fx: _
                            "multi-group model with the path equal")
             d = _compare(cons, free, s.estimator, G)
             lab = free_spec.paths[(c.frm, c.to)]
-            ests = {}
+            ests, gparams = {}, []
             for g, gl in enumerate(groups):
                 r = _row(free, f"{lab}.g{g + 1}")
                 ests[str(gl)] = float(r["est"])
-                params.append({**_param(f"{c.frm} -> {c.to} [{c.group} = {gl}]", r, "?", "path"),
-                               "group": str(gl)})
+                gparams.append({**_param(f"{c.frm} -> {c.to} [{c.group} = {gl}]", r, "?", "path"),
+                                "group": str(gl)})
+            params += gparams
             expect = (c.expect or "").strip().lower()
             comps.append({"name": f"{c.frm} -> {c.to} equal across {c.group}", "kind": "multigroup",
                           "expect": c.expect, "estimates": ests, **d})
             if c.sign == "=":
                 holds = not d["pvalue"] < s.alpha
-                comps[-1]["holds"] = holds
-                nulls.append((comps[-1]["name"], d["pvalue"], holds, False))
+                # equivalence: the G - 1 differences of the standardized path from the first group's, the groups
+                # independent samples (their covariance 0), jointly within +-bound (RMS)
+                se_std = np.array([abs(p["std_all"] / p["est"]) * p["se"] if p["est"] else np.nan for p in gparams])
+                std = np.array([p["std_all"] for p in gparams])
+                C = np.hstack([-np.ones((G - 1, 1)), np.eye(G - 1)])
+                eq = joint_equivalence(C @ std, C @ np.diag(se_std ** 2) @ C.T, s.equivalence_bound)
+                equivalent = bool(holds and np.isfinite(eq["p_equivalence"]) and eq["p_equivalence"] < s.alpha)
+                comps[-1].update(holds=holds, equivalence_bound=s.equivalence_bound,
+                                 p_equivalence=eq["p_equivalence"], equivalent=equivalent)
+                nulls.append((comps[-1]["name"], d["pvalue"], holds, equivalent))
+                m = (f"equivalence of the standardized path across groups (differences from the first group jointly "
+                     f"within +-{s.equivalence_bound:g}, RMS)")
+                if m not in methods:
+                    methods.append(m)
             else:
                 ok_dir = True
                 parts = [x.strip() for x in expect.split(">")] if ">" in expect else []
@@ -973,6 +1000,51 @@ def _tost(p: dict, bound: float) -> dict:
     return {"se_std": se_std, "p_equivalence": max(p_low, p_high), "equivalence_bound": bound}
 
 
+def _std_vcov(fit, params: list[dict]) -> np.ndarray:
+    """Sampling covariance of the standardized (std.all) paths, the standardization treated as fixed (as
+    :func:`_tost`): diag(std/est) V diag(std/est), V the paths' block of ``fit.vcov()``."""
+    if not params:
+        return np.zeros((0, 0))
+    labels = [p["label"] for p in params]
+    try:
+        V = fit.vcov(labels).to_numpy()
+    except (KeyError, ValueError, AttributeError):
+        V = np.diag([p["se"] ** 2 for p in params])
+    ratio = np.array([p["std_all"] / p["est"] if p["est"] != 0 else np.nan for p in params])
+    return V * np.outer(ratio, ratio)
+
+
+def joint_equivalence(std, vcov, bound: float) -> dict:
+    """Joint equivalence test that k parameters are negligible: H0 "root mean square of the k standardized values
+    >= ``bound``" against H1 "< bound".
+
+    W = b' V^-1 b (b the standardized estimates, V their sampling covariance) is noncentral chi-square with k df
+    and noncentrality beta' V^-1 beta. Under H0, beta' beta >= k bound^2, so the noncentrality is at least
+    lambda0 = k bound^2 / lambda_max(V) (lambda_max the largest eigenvalue of V); the test rejects H0 when W is
+    small: p = P(chi-square(k, lambda0) <= W) (valid at level alpha for every beta in H0; the multivariate
+    analogue of the equivalence test for one parameter, which for k = 1 is P(|Z + bound/se| <= |z|), the exact
+    form of the two one-sided tests). Returns w, df, ncp (lambda0), rms (of the estimates) and p_equivalence."""
+    from scipy import stats
+
+    b = np.asarray(std, dtype=float)
+    k = b.size
+    nan = {"w": float("nan"), "df": k, "ncp": float("nan"), "rms": float("nan"), "p_equivalence": float("nan"),
+           "equivalence_bound": bound}
+    V = np.asarray(vcov, dtype=float)
+    if k == 0 or not (np.all(np.isfinite(b)) and np.all(np.isfinite(V))):
+        return nan
+    V = (V + V.T) / 2
+    w_eig, vecs = np.linalg.eigh(V)
+    if w_eig.min() <= 1e-14 * max(w_eig.max(), 1e-300):
+        return nan
+    proj = vecs.T @ b
+    W = float(np.sum(proj * proj / w_eig))
+    ncp = float(k * bound * bound / w_eig.max())
+    p = float(stats.ncx2.cdf(W, k, ncp))
+    return {"w": W, "df": k, "ncp": ncp, "rms": float(np.sqrt(np.mean(b * b))), "p_equivalence": p,
+            "equivalence_bound": bound}
+
+
 def _fit_info(fit, spec: ModelSpec) -> dict:
     """What the report shows of a hypothesis model: n, estimator, missing, fit measures, R² of its endogenous
     constructs."""
@@ -1121,6 +1193,8 @@ def _short_reason(rec: dict, decision: str, padj: float | None, s) -> str:
     shown = [n for n in nulls if n[2] and n[3]]
     if not d and shown and not rejected and not open_:
         parts.append("shown to hold: " + "; ".join(n[0].split(" of ")[0] for n in shown[:2]))
+    elif d and shown and not rejected and not open_:
+        parts.append(f"zero/equality part(s) shown negligible (equivalence bound {s.equivalence_bound:g})")
     if rec["untested"]:
         parts.append(f"{len(dict.fromkeys(rec['untested']))} relation(s) not tested")
     if rec.get("flags"):

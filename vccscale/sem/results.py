@@ -398,6 +398,34 @@ class FitResult:
                 out.append(f"latent correlation of {r.lhs} and {r.rhs} is {r.std_all:.3f} (beyond +-1)")
         return tuple(dict.fromkeys(out))
 
+    def vcov(self, labels=None) -> pd.DataFrame:
+        """Sampling covariance matrix of the free parameters, as ``lavaan::vcov(fit)``; ``labels``: restrict to
+        these labelled parameters (in this order). Rows and columns are named by label (``lhs op rhs`` for
+        unlabelled parameters)."""
+        state = self._state
+        if state is None:
+            raise ValueError("this result carries no estimation state")
+        names: dict[int, str] = {}
+        by_label: dict[str, int] = {}
+        for r in state.pt.rows:
+            if r["par"] < 0 or r["par"] in names:
+                continue
+            name = r["label"] or f"{r['lhs']}{r['op']}{r['rhs']}" + (f".g{r['group']}" if self.ngroups > 1 else "")
+            names[r["par"]] = name
+            if r["label"]:
+                by_label[r["label"]] = r["par"]
+        V = np.asarray(state.vcov, dtype=float)
+        if labels is None:
+            idx = sorted(names)
+            keys = [names[i] for i in idx]
+        else:
+            keys = list(labels)
+            missing = [k for k in keys if k not in by_label]
+            if missing:
+                raise KeyError(f"no free parameter labelled {', '.join(missing)}")
+            idx = [by_label[k] for k in keys]
+        return pd.DataFrame(V[np.ix_(idx, idx)], index=keys, columns=keys)
+
     def modindices(self, sort: bool = False, minimum_value: float = 0.0) -> pd.DataFrame:
         """Modification indices as ``lavaan::modindices(fit)``: lhs, op, rhs, group, mi, epc, sepc_lv, sepc_all."""
         df = modification_indices(self._state)
