@@ -237,7 +237,8 @@ def test_randomisation_and_dont_know(example, registry, tmp_path):
                                         "[x_prior_relationship]\n  versions: [provider, customer]\n"))
     cb2 = codebook_from_instrument(build_instrument(registry, study), registry)
     dk = [r for r in cb2.items() if r.missing_codes]
-    assert len(dk) == 2 * len(registry.items_of("x_prior_relationship"))
+    pc = [i for i in registry.items_of("x_prior_relationship") if "P" in i.wording]  # the S items are not asked
+    assert len(dk) == 2 * len(pc)
     assert all(r.missing_codes == (99,) and r.value_labels[99].startswith("Don't know") for r in dk)
     assert all(r.scale_max == 7 for r in dk)
 
@@ -296,3 +297,53 @@ def test_shipped_example_build_is_current(registry, tmp_path):
     fresh = write_instrument(build_instrument(registry, load_study(EXAMPLE)), tmp_path, registry)
     for k, p in fresh.items():
         assert (shipped / p.name).read_bytes() == p.read_bytes(), f"{p.name} is stale: rebuild the example"
+
+
+# ---------------------------------------------------------------------------------------------- hypothesis needs
+def _needs_study(tmp_path, families, versions, hypotheses, extra=""):
+    return load_study(_study(tmp_path, f"""study: {{id: needs, title: Needs, seed: 1}}
+instrument:
+  families: {families}
+  versions: {versions}
+{extra}models:
+  hypotheses: {hypotheses}
+"""))
+
+
+def test_hypothesis_needs_adds_constructs_and_grouping_questions(registry, tmp_path):
+    """A family D study with D's hypotheses: H66 names b_align_p3 (family B) and H65 compares groups of
+    offering_complexity; both are added (and said), industry is always asked; nothing is added when switched off."""
+    inst = build_instrument(registry, _needs_study(tmp_path, "[D]", "[provider, customer]", "[D]"))
+    cb = codebook_from_instrument(inst, registry)
+    constructs = {r.construct for r in cb.items()}
+    assert "b_align_p3" in constructs
+    assert sum(r.construct == "b_align_p3" for r in cb.items()) == len(registry.items_of("b_align_p3"))
+    firmo = {r.variable for r in cb.rows if r.role == "firmographic"}
+    assert {"offering_complexity", "industry"} <= firmo
+    assert not {"network_configuration", "culture", "relationship_type"} & firmo  # no chosen hypothesis needs them
+    assert any("b_align_p3" in n for n in inst.notes) and any("offering_complexity" in n for n in inst.notes)
+
+    off = build_instrument(registry, _needs_study(tmp_path, "[D]", "[provider, customer]", "[D]",
+                                                  "  hypothesis_needs: false\n"))
+    cb_off = codebook_from_instrument(off, registry)
+    assert "b_align_p3" not in {r.construct for r in cb_off.items()}
+    assert "offering_complexity" not in {r.variable for r in cb_off.rows} and not off.notes
+
+
+def test_hypothesis_needs_family_c_network(registry, tmp_path):
+    """Family C with staff and partner-manager versions: x_prior_relationship (H31, H51) has network (S) items
+    and H51 compares network configurations."""
+    inst = build_instrument(registry, _needs_study(tmp_path, "[C]", "[staff, partner_manager]", "[C]"))
+    cb = codebook_from_instrument(inst, registry)
+    prior = [r for r in cb.items() if r.construct == "x_prior_relationship"]
+    assert {r.item_id for r in prior} == {f"x_prior_relationship_0{k}" for k in (6, 7, 8, 9)}
+    assert {r.perspective for r in prior} >= {"staff", "partner_manager"}
+    assert "network_configuration" in {r.variable for r in cb.rows if r.role == "firmographic"}
+
+
+def test_hypothesis_needs_leave_a_construct_list_alone(registry, example):
+    """A study that lists its constructs (the shipped example) gets no constructs added: the list is the
+    researcher's choice."""
+    _, inst, cb, _ = example
+    assert not any("added constructs" in n for n in inst.notes)
+    assert "a_drv_communication" not in {r.construct for r in cb.items()}

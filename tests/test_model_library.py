@@ -3,7 +3,10 @@ from __future__ import annotations
 
 import re
 from itertools import pairwise
+from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 
 from vccscale.errors import StudyError
@@ -13,6 +16,7 @@ from vccscale.models import (
     plan_hypothesis,
     select_hypotheses,
 )
+from vccscale.models.library import composite_column
 from vccscale.sem import parse_model
 from vccscale.study import ModelsSection, load_study
 
@@ -46,10 +50,16 @@ def test_family_model_parses_and_is_complete(registry, models, family):
                     name = spec.indirect[(c.frm, c.via, c.to)]
                     chain = (c.frm, *c.via, c.to)
                     assert spec.defined[name] == "*".join(spec.paths[(a, b)] for a, b in pairwise(chain))
-    # indicators are item ids of the registry (or first-order factors, or product indicators of an interaction)
+    # indicators are item ids of the registry (or first-order factors, product indicators of an interaction, or
+    # the composite score of a formative composite: loading 1, error variance 0)
+    composites = {composite_column(c.id): c.id for c in registry.constructs.values()
+                  if c.identification == "composite"}
     for r in rows:
         if r.op == "=~":
-            assert r.rhs in registry.items or r.rhs in registry.constructs or r.rhs in spec.products
+            assert (r.rhs in registry.items or r.rhs in registry.constructs or r.rhs in spec.products
+                    or composites.get(r.rhs) == r.lhs), r.rhs
+            if r.rhs in composites:
+                assert r.modifier.fixed == [1.0] and f"{r.rhs} ~~ 0*{r.rhs}" in spec.syntax
 
 
 def test_indirect_total_and_total_effects(registry, models):
@@ -73,10 +83,48 @@ def test_second_order_mimic_and_skipped_constructs(registry):
     mimic = build_model(registry, [registry.hypotheses["H44"]])
     assert re.search(r"^c_mot_income =~ c_mot_income_\d\d \+ c_mot_income_\d\d$", mimic.syntax, re.MULTILINE)
     assert re.search(r"^c_mot_income ~ c_mot_income_\d\d", mimic.syntax, re.MULTILINE)
-    # H26 mentions a composite: those relations are not tested, with the reason, the others are modelled
+    # H26 names a formative composite: modelled as a single-indicator latent variable of its composite score
     plan = plan_hypothesis(registry, registry.hypotheses["H26"])
-    assert any("composite" in r for _, r in plan.untested)
-    assert "b_p2_vk_profit_formula" not in build_model(registry, [plan]).syntax.split("# not modelled")[0]
+    assert not plan.untested
+    syn = build_model(registry, [plan]).syntax
+    assert "b_p2_vk_profit_formula =~ 1*b_p2_vk_profit_formula_score" in syn
+    assert "b_p2_vk_profit_formula_score ~~ 0*b_p2_vk_profit_formula_score" in syn
+    assert "b_p2_vk_delivery_risk =~" not in syn  # its sub-activities enter through the score only
+
+
+def test_composite_path_matches_lavaan(registry):
+    """A path to a formative composite (H26: revenue-model inertia -> agreeing the profit formula) on data with
+    6% missing answers, FIML: the composite score (unit-weighted mean of the sub-activity means, computed in R
+    independently) as a single-indicator latent variable; estimate, SE, std.all and chi-square as lavaan 0.6-14
+    (tests/reference/models/composite_reference.R)."""
+    import dataclasses
+    import json
+
+    from vccscale.models import test_hypotheses
+    from vccscale.registry import Hypothesis
+
+    ref = json.loads((Path(__file__).parent / "reference" / "models" / "composite_reference.json").read_text())
+    data = pd.read_csv(Path(__file__).parent / "reference" / "models" / "composite_data.csv")
+    h = Hypothesis.model_validate({
+        "id": "H126", "family": "B", "statement": "composite path",
+        "relations": [{"type": "path", "from": "b_revenue_model_inertia", "to": "b_p2_vk_profit_formula",
+                       "sign": "-"}],
+        "test": {"methods": ["sem_path"], "description": "x"}, "basis": ["F"], "exploratory": False,
+        "provenance": [{"seed": "S001", "where": "§F2"}]})
+    reg = dataclasses.replace(registry, hypotheses={**registry.hypotheses, "H126": h})
+    (r,) = test_hypotheses(ModelsSection(hypotheses=["H126"], bootstrap=0), data, reg, missing="fiml")
+    (p,) = r.parameters
+    assert p["est"] == pytest.approx(ref["path"]["est"], abs=1e-4)
+    assert p["se"] == pytest.approx(ref["path"]["se"], abs=1e-4)
+    assert p["std_all"] == pytest.approx(ref["path"]["std_all"], abs=1e-4)
+    assert r.fit["chisq"] == pytest.approx(ref["fit"]["chisq"], abs=1e-3) and r.fit["df"] == ref["fit"]["df"]
+    assert r.fit["n"] == ref["nobs"] and r.decision == "supported"
+    from vccscale.models.library import composite_scores
+
+    scored = composite_scores(reg, data, r.model)["b_p2_vk_profit_formula_score"]
+    want = np.array([np.nan if v == "NA" else v for v in ref["score_head"]], dtype=float)
+    np.testing.assert_allclose(scored.to_numpy()[:10], want, rtol=1e-12)
+    assert scored.notna().sum() == ref["n_score"]
 
 
 def test_zero_paths_and_multigroup_labels(registry):

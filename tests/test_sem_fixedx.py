@@ -52,3 +52,12 @@ def test_fiml_with_fixed_covariates_deletes_their_missing_cases_as_lavaan(ref):
     assert fit.nobs == [ref["fiml_fixed"]["nobs"][0]] and any("deleted" in w for w in fit.warnings)
     assert fit.problems == ()  # a note, not an improper solution
     _check(fit, ref["fiml_fixed"])
+
+
+def test_covariate_covariance_fixed_by_the_model_stays_fixed_in_the_baseline(data, ref):
+    """x1 ~~ 0*x4 with random covariates (how vccscale fixes covariates no respondent answered together): the
+    baseline (independence) model keeps it fixed, as lavaan (baseline df 1 higher), so CFI/TLI match; with it free
+    the baseline of a never-jointly-observed pair is not identified and did not converge."""
+    fit = fit_sem(data, MODEL + "\n x1 ~~ 0*x4", missing="fiml", fixed_x=False)
+    _check(fit, ref["fixed_cov"])
+    assert fit.fit["baseline.df"] == ref["fixed_cov"]["baseline_df"][0]

@@ -341,7 +341,9 @@ def instrument_build(ctx: click.Context, study_file: Path, out_dir: Path, fmt: s
     summary = {"study": study.study.id, "survey_name": inst.name, "versions": list(inst.versions),
                "n_blocks": len(inst.blocks), "n_questions": len(inst.questions), "n_columns": len(cb),
                "n_item_columns": len(cb.items()), "n_attention_checks": len(cb.filter(role="attention_check")),
-               "files": {k: str(v) for k, v in paths.items()}}
+               "files": {k: str(v) for k, v in paths.items()}, "notes": list(inst.notes)}
+    for note in inst.notes:
+        click.echo(f"note: {note}", err=True)
     if fmt == "json":
         echo_json(summary)
         return

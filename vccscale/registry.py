@@ -319,6 +319,7 @@ class BlockQuestion(_Model):
     required: bool = False
     end_survey_unless: int | None = None
     embedded_data: str | None = None
+    grouping: bool = False  # a grouping variable: asked only when a chosen hypothesis compares its groups
     note: str | None = None
     waivers: list[Waiver] = Field(default_factory=list)
 

@@ -50,6 +50,8 @@ class InstrumentSection(_Section):
     constructs: list[str] = Field(default_factory=list, description="Construct ids or patterns such as a_drv_*")
     exclude: list[str] = Field(default_factory=list, description="Construct ids or patterns to leave out")
     include_shared: bool = Field(default=True, description="With families: add the shared x_ constructs they use")
+    hypothesis_needs: bool = Field(default=True, description="Add the grouping questions and (with families) the "
+                                   "constructs the chosen hypotheses (models.hypotheses) name, so each can be tested")
     versions: list[Literal[VERSION_NAMES]] = Field(min_length=1)  # type: ignore[valid-type]
     blocks: list[Literal[STANDARD_BLOCKS]] = Field(  # type: ignore[valid-type]
         default_factory=lambda: ["consent", "respondent", "attention", "marker", "firmographics"])

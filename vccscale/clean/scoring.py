@@ -102,6 +102,9 @@ def scale_score(registry: "Registry | None", cid: str, data: "pd.DataFrame", min
 
     if not 0 < min_answered <= 1:
         raise DataError(f"min_answered must be in (0, 1], got {min_answered}", field="min_answered")
+    if blocks is None and registry is not None and cid in registry.constructs \
+            and registry.constructs[cid].identification == "index":
+        return index_score(registry, cid, data)
     if blocks is None:
         from ..models.library import score_blocks
 
@@ -117,6 +120,35 @@ def scale_score(registry: "Registry | None", cid: str, data: "pd.DataFrame", min
         parts.append(x.mean(axis=1).where(x.notna().sum(axis=1) >= need))
     score = pd.concat(parts, axis=1).mean(axis=1, skipna=False) if len(parts) > 1 else parts[0]
     return score.rename(cid), ""
+
+
+def index_score(registry: "Registry", cid: str, data: "pd.DataFrame") -> "tuple[pd.Series | None, str]":
+    """Score of an event index (construct-map identification ``index``, e.g. d_compelling_events): the sum over
+    its events of occurred (checklist item, 0/1) x perceived significance (its paired formative item; asked only
+    when the event occurred, so an event that did not occur adds 0 whatever the significance column holds).
+    Missing when an event's checklist answer is missing, or when it occurred and its significance is missing.
+    ``(None, reason)`` when no event pair is in the data."""
+    import numpy as np
+    import pandas as pd
+
+    pairs = []
+    for it in registry.items_of(cid):
+        if it.kind == "checklist" and it.pair and it.id in data.columns and it.pair in data.columns:
+            pairs.append((it.id, it.pair))
+    if not pairs:
+        return None, f"{cid}: none of its events (checklist item with its significance item) is in the data"
+    total = pd.Series(0.0, index=data.index)
+    for chk, sig in pairs:
+        occ = pd.to_numeric(data[chk], errors="coerce")
+        val = pd.to_numeric(data[sig], errors="coerce")
+        bad = occ.notna() & ~occ.isin([0, 1])
+        if bad.any():
+            r = int(np.flatnonzero(bad.to_numpy())[0])
+            raise DataError(f"{chk} must be 0 (no) or 1 (yes), found {occ[bad].iloc[0]!r}", row=r, column=chk)
+        term = pd.Series(np.where(occ == 1, val, 0.0), index=data.index).where(occ.notna())
+        term = term.where(~((occ == 1) & val.isna()))
+        total = total + term
+    return total.rename(cid), ""
 
 
 def codebook_constructs(codebook: "Codebook", registry: "Registry | None" = None) -> list[str]:

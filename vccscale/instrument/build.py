@@ -79,6 +79,34 @@ def resolve_constructs(reg: Registry, spec: InstrumentSection) -> list[Construct
     return [c for c in reg.constructs.values() if c.id in chosen]
 
 
+def hypothesis_needs(reg: Registry, study: Study) -> tuple[list[str], list[str]]:
+    """(constructs, grouping questions) the study's chosen hypotheses (``models.hypotheses``) name: what the
+    instrument must collect for every chosen hypothesis to be testable. Constructs are those with items (not the
+    lvl_* structural entries); grouping questions are the ``group:`` columns that are firmographic questions
+    marked ``grouping: true`` in the standard blocks."""
+    if study.models is None:
+        return [], []
+    from ..models.library import select_hypotheses
+
+    try:
+        chosen = select_hypotheses(reg, study.models.hypotheses, study.models.families)
+    except Exception:  # an unknown id is reported by the hypotheses stage, with the field
+        return [], []
+    grouping = {q.id for b in reg.blocks.values() for q in b.questions if q.grouping}
+    cons: list[str] = []
+    groups: list[str] = []
+    for h in chosen:
+        for ref in h.construct_refs():
+            for cid in reg.expand(ref):
+                if cid in reg.constructs and reg.items_of(cid) and cid not in cons:
+                    cons.append(cid)
+        for rel in h.relations:
+            g = getattr(rel, "group", None)
+            if g in grouping and g not in groups:
+                groups.append(g)
+    return cons, groups
+
+
 def default_group(reg: Registry, c: Construct) -> tuple[str, str]:
     """(group key, block title) of a construct."""
     if c.order == "second":  # its own (global) items sit with its first-order facets
@@ -137,6 +165,20 @@ def build_instrument(reg: Registry, study: Study) -> Instrument:
         constructs = resolve_constructs(reg, spec)
     except StudyError as exc:
         raise StudyError(exc.message, file=study.path, field=exc.field) from None
+    notes: list[str] = []
+    need_constructs, need_groups = hypothesis_needs(reg, study) if spec.hypothesis_needs else ([], [])
+    have = {c.id for c in constructs}
+    excluded = {cid for pat in spec.exclude for cid in reg.expand(pat)}
+    # constructs only for family studies: a list of constructs (instrument.constructs) is the researcher's choice
+    added = [cid for cid in need_constructs if cid not in have and cid not in excluded] if spec.families else []
+    if added:
+        extra = set(added)
+        for cid in added:
+            extra.update(reg.constructs[cid].lower_order)
+        constructs = [c for c in reg.constructs.values() if c.id in have | extra]
+        notes.append("added constructs the chosen hypotheses name (instrument.hypothesis_needs): " + ", ".join(added))
+    if need_groups:
+        notes.append("added grouping questions the chosen hypotheses name: " + ", ".join(need_groups))
     b = _Builder(reg, study, spec)
     wanted = list(spec.versions)
     std = reg.blocks
@@ -205,6 +247,8 @@ def build_instrument(reg: Registry, study: Study) -> Instrument:
         for q in std[bid].questions:
             if only is not None and q.id not in only:
                 continue
+            if q.grouping and q.id not in need_groups:
+                continue  # asked only when a chosen hypothesis compares its groups
             if q.type in ("likert",):
                 continue
             kind = {"single_choice": "single_choice", "text_entry": "text_entry",
@@ -284,8 +328,12 @@ def build_instrument(reg: Registry, study: Study) -> Instrument:
         embedded.append("invite_network_id")
     embedded += [f for f in text_fields if f not in embedded]
     name = spec.name or study.study.title
+    if need_groups and "firmographics" not in spec.blocks:
+        notes.append("the grouping questions are in the 'firmographics' block, which instrument.blocks leaves out: "
+                     "those hypotheses need the group recorded another way (an embedded-data column)")
     return Instrument(name=name, survey_id=_hash_id("SV_", sid), blocks=tuple(blocks), flow=tuple(flow),
-                      embedded_fields=tuple(embedded), versions=tuple(wanted), seed=study.seed, study=sid)
+                      embedded_fields=tuple(embedded), versions=tuple(wanted), seed=study.seed, study=sid,
+                      notes=tuple(notes))
 
 
 def _with_qid(q: Question, qid: str) -> Question:

@@ -155,6 +155,7 @@ class Instrument:
     versions: tuple[str, ...]
     seed: int | None = None
     study: str | None = None
+    notes: tuple[str, ...] = ()  # what the builder added beyond instrument.families/constructs, and why
 
     @property
     def questions(self) -> list[Question]:

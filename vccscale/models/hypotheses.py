@@ -263,7 +263,7 @@ class _Fitter:
 
         key = f"{group}|{','.join(group_equal)}|{syntax}"
         if key not in self.cache:
-            data = product_indicators(self.data, self.products.get(syntax, {}))
+            data = product_indicators(self.with_composites(syntax), self.products.get(syntax, {}))
             fixed_x = self._fixed_x(syntax)
             model = syntax + (self._apart_covariates(syntax) if fixed_x is False else "")
             self.cache[key] = fit_sem(data, model, estimator=self.s.estimator, group=group,
@@ -282,13 +282,20 @@ class _Fitter:
         return ("\n# Covariates no respondent answered together: covariance not estimable, fixed at 0\n"
                 + "\n".join(lines) + "\n") if lines else ""
 
+    def with_composites(self, syntax: str) -> pd.DataFrame:
+        """The data with the composite-score columns ``syntax`` uses (formative composites as single-indicator
+        latent variables: :func:`vccscale.models.library.composite_scores`)."""
+        from .library import composite_scores
+
+        return composite_scores(self.registry, self.data, syntax, self.min_answered)
+
     def cfa(self, syntax: str):
         from ..sem import fit_cfa
 
         key = f"cfa|{syntax}"
         if key not in self.cache:
-            self.cache[key] = fit_cfa(self.data, syntax, estimator=self.s.estimator, missing=self._fiml_ok(syntax),
-                                      fixed_x=self._fixed_x(syntax))
+            self.cache[key] = fit_cfa(self.with_composites(syntax), syntax, estimator=self.s.estimator,
+                                      missing=self._fiml_ok(syntax), fixed_x=self._fixed_x(syntax))
         return self.cache[key]
 
     def scalar(self, construct: str, group: str, groups: tuple) -> dict:
@@ -669,6 +676,51 @@ def _congruence(c: Component, fx: _Fitter) -> dict:
     return {"params": params, "comparison": comp, "directional": directional, "nulls": nulls, "note": note}
 
 
+def _ordinal(plan: HypothesisPlan, c: Component, fx: _Fitter) -> dict:
+    """The proportional-odds model of ``c.to`` on the scale scores of every predictor the hypothesis names for it
+    (fitted once per hypothesis and outcome): result, Brant test comparison, note; or ``untested``."""
+    from ..errors import DataError, ModelError
+    from .ordinal import brant_test, ordinal_regression
+
+    preds = tuple(dict.fromkeys(x.frm for x in plan.components if x.kind == "ordinal" and x.to == c.to))
+    key = ("ordinal", plan.id, c.to, preds)
+    first = key not in fx.cache
+    if first:
+        frame = {}
+        for cid in (*preds, c.to):
+            sc, why = fx.score(cid)
+            if sc is None:
+                fx.cache[key] = {"untested": why}
+                break
+            frame[cid] = sc
+        else:
+            d = pd.DataFrame(frame)
+            try:
+                res = ordinal_regression(d, c.to, list(preds))
+                brant = brant_test(d, c.to, list(preds))
+            except (DataError, ModelError, np.linalg.LinAlgError) as exc:
+                fx.cache[key] = {"untested": f"the ordinal regression could not be fitted: "
+                                             f"{getattr(exc, 'message', exc)}"}
+            else:
+                om = brant.omnibus
+                comp = {"name": f"ordinal regression of {c.to} on {', '.join(preds)}", "kind": "ordinal",
+                        "n": res.n, "n_dropped": res.n_dropped, "loglik": res.loglik, "aic": res.aic,
+                        "thresholds": res.thresholds.to_dict(orient="records"),
+                        "coefficients": res.coefficients.to_dict(orient="records"),
+                        "brant_chisq": om["chisq"], "brant_df": om["df"], "brant_pvalue": om["pvalue"]}
+                note = (f"ordinal regression of {c.to} ({len(res.levels)} ordered categories) on the scale scores of "
+                        f"{', '.join(preds)}: n = {res.n} rows ({res.n_dropped} with a missing score left out; "
+                        "every respondent row counts, rows of one relationship are not independent); Brant test "
+                        f"of proportional odds chi-square({int(om['df'])}) = {om['chisq']:.2f}, p = {om['pvalue']:.3g}")
+                flag = (f"the proportional-odds assumption is rejected for {c.to} (Brant p = {om['pvalue']:.3g}): the "
+                        "slopes differ across thresholds, the coefficients are averages" if om["pvalue"] < fx.s.alpha
+                        else "")
+                fx.cache[key] = {"result": res, "comparison": comp, "note": note, "flag": flag}
+    out = dict(fx.cache[key])
+    out["first"] = first
+    return out
+
+
 def _nesting(c: Component, fx: _Fitter) -> dict:
     """Evidence of a nesting component: params, comparisons, directional parts and untested (description,
     reason) pairs."""
@@ -945,6 +997,31 @@ def _evaluate(plan: HypothesisPlan, plans_for_model: list[HypothesisPlan], fx: _
             m = "polynomial regression with response surface analysis (scale scores centred at the scale midpoint)"
             if m not in methods:
                 methods.append(m)
+        elif c.kind == "ordinal":
+            g = _ordinal(plan, c, fx)
+            if "untested" in g:
+                untested.append((c.relation or f"path {c.frm} -> {c.to}", g["untested"]))
+                continue
+            r = g["result"]
+            row = r.coefficients.set_index("name").loc[c.frm]
+            pv = float(row["pvalue"])
+            p = {"name": f"{c.frm} -> {c.to} (ordinal)", "kind": "ordinal", "label": "", "sign": c.sign,
+                 "est": float(row["est"]), "se": float(row["se"]),
+                 "ci_lower": float(row["est"] - 1.959963984540054 * row["se"]),
+                 "ci_upper": float(row["est"] + 1.959963984540054 * row["se"]), "pvalue": pv,
+                 "std_all": float("nan"), "odds_ratio": float(row.get("odds_ratio", float("nan"))),
+                 "p_directional": _directional_p(float(row["est"]), pv, c.sign), "ci_method": "Wald", "n": r.n}
+            params.append(p)
+            directional.append((p["name"], p["p_directional"], p["p_directional"] < s.alpha))
+            if g["first"]:
+                comps.append(g["comparison"])
+                notes.append(g["note"])
+                if g.get("flag"):
+                    notes.append(g["flag"])
+            m = ("ordinal regression (proportional odds, cumulative logit, as MASS::polr) of the stage on the "
+                 "predictors' scale scores, one model per outcome; Brant test of proportional odds")
+            if m not in methods:
+                methods.append(m)
         elif c.kind == "necessity":
             from .nca import nca
 
@@ -1103,7 +1180,8 @@ def test_hypotheses(study: Any, data: Any, registry: Registry | None = None, *, 
             model_plans = by_family.get(h.family, [plan]) if s.scope == "family" else [plan]
             try:
                 params, comps, directional, nulls, methods, untested, notes, info = _evaluate(plan, model_plans, fx)
-                sem_kinds = any(c.kind not in ("congruence", "nesting", "necessity") for c in plan.components)
+                sem_kinds = any(c.kind not in ("congruence", "nesting", "necessity", "ordinal")
+                                for c in plan.components)
                 rec.update(parameters=params, comparisons=comps, directional=directional, nulls=nulls,
                            untested=tuple(plan.untested) + tuple(untested), notes=notes, fit=info,
                            test=("; ".join(methods) + (f" ({s.estimator}, missing data: {missing})" if sem_kinds
@@ -1194,7 +1272,11 @@ def _short_reason(rec: dict, decision: str, padj: float | None, s) -> str:
     if not d and shown and not rejected and not open_:
         parts.append("shown to hold: " + "; ".join(n[0].split(" of ")[0] for n in shown[:2]))
     elif d and shown and not rejected and not open_:
-        parts.append(f"zero/equality part(s) shown negligible (equivalence bound {s.equivalence_bound:g})")
+        inv = any("invariance" in n[0] for n in shown)
+        zero = [n for n in shown if "invariance" not in n[0]]
+        parts.append(" and ".join(x for x in (
+            f"zero/equality part(s) shown negligible (equivalence bound {s.equivalence_bound:g})" if zero else "",
+            "invariance shown (delta CFI)" if inv else "") if x))
     if rec["untested"]:
         parts.append(f"{len(dict.fromkeys(rec['untested']))} relation(s) not tested")
     if rec.get("flags"):

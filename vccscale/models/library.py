@@ -60,6 +60,8 @@ __all__ = [
     "HypothesisPlan",
     "ModelSpec",
     "build_model",
+    "composite_column",
+    "composite_scores",
     "dyad_column",
     "family_models",
     "level_column",
@@ -224,9 +226,12 @@ def measurability(registry: Registry, cid: str, columns: set[str] | None = None)
     if c.measurement == "structural" or not c.latent:
         return f"{cid} is a structural (level) entry, not a measured variable"
     if c.identification == "composite":
-        return f"{cid} is a formative composite (unit-weighted mean of its sub-activities), not a latent variable"
+        blocks, why = score_blocks(registry, cid, columns)
+        return None if blocks is not None else why
     if c.identification == "index":
-        return f"{cid} is an event index (checklist x significance), not a latent variable"
+        pairs = [i for i in registry.items_of(cid) if i.kind == "checklist" and i.pair
+                 and (columns is None or (i.id in columns and i.pair in columns))]
+        return None if pairs else f"{cid}: none of its events (checklist item and significance) is in the data"
     if c.order == "second" and c.measurement == "reflective":
         missing = [lo for lo in c.lower_order if measurability(registry, lo, columns)]
         if len(c.lower_order) - len(missing) + len(_items(registry, cid, "global", columns)) < 2:
@@ -256,15 +261,18 @@ def measurement_lines(registry: Registry, constructs: Iterable[str], columns: se
             notes.append(f"# not modelled: {why}")
             continue
         c = registry.constructs[cid]
-        if c.order == "second":
+        if c.order == "second" and c.identification != "composite":
             for lo in c.lower_order:
                 if lo not in wanted and not measurability(registry, lo, columns):
                     wanted.append(lo)
         wanted.append(cid)
-    first, second, mimic = [], [], []
+    first, second, mimic, composite = [], [], [], []
     for cid in wanted:
         c = registry.constructs[cid]
-        if c.order == "second":
+        if c.identification in ("composite", "index"):
+            col = composite_column(cid)
+            composite += [f"{cid} =~ 1*{col}", f"{col} ~~ 0*{col}"]
+        elif c.order == "second":
             facets = [lo for lo in c.lower_order if lo in wanted]
             second.append(f"{cid} =~ {' + '.join(facets + _items(registry, cid, 'global', columns))}")
         elif c.identification == "mimic":
@@ -281,7 +289,40 @@ def measurement_lines(registry: Registry, constructs: Iterable[str], columns: se
         lines += ["# Second-order constructs (over their first-order factors and own global items)", *second]
     if mimic:
         lines += ["# Formative constructs as MIMIC models (global items; formative items as causes)", *mimic]
+    if composite:
+        lines += ["# Formative composites and event indices: single-indicator latent variables of their score "
+                  "(composite: unit-weighted mean of the sub-activity scale means; index: sum of occurred x "
+                  "significance; loading 1, no error variance)", *composite]
     return lines, wanted, notes
+
+
+COMPOSITE_SUFFIX = "_score"
+
+
+def composite_column(cid: str) -> str:
+    """The data column holding the composite score of formative composite ``cid`` in generated models."""
+    return f"{cid}{COMPOSITE_SUFFIX}"
+
+
+def composite_scores(registry: Registry, data, syntax: str, min_answered: float = 0.5):
+    """``data`` with the score columns the model ``syntax`` uses (``<cid>_score`` of the formative composites and
+    event indices, :func:`vccscale.clean.scoring.scale_score`: unit-weighted mean of the sub-activity means,
+    missing when a sub-activity is; an index's sum of occurred x significance); ``data`` itself when it uses
+    none."""
+    from ..clean.scoring import scale_score
+
+    want = [cid for cid, c in registry.constructs.items() if c.identification in ("composite", "index")
+            and re.search(rf"\b{re.escape(composite_column(cid))}\b", syntax)
+            and composite_column(cid) not in data.columns]
+    if not want:
+        return data
+    out = data.copy()
+    for cid in want:
+        score, why = scale_score(registry, cid, data, min_answered)
+        if score is None:
+            raise ModelError(f"composite {cid} cannot be scored: {why}")
+        out[composite_column(cid)] = score.to_numpy()
+    return out
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -388,6 +429,24 @@ def _direction(expect: str) -> str:
     return "?"
 
 
+def _ordinal_outcome(registry: Registry, cid: str) -> bool:
+    """Whether ``cid`` is an observed variable with an ordinal response scale (an ordered outcome)."""
+    c = registry.constructs.get(cid)
+    if c is None or c.measurement != "observed":
+        return False
+    its = registry.items_of(cid)
+    return bool(its) and all(registry.scales[i.scale].type == "ordinal" for i in its if i.scale in registry.scales)
+
+
+def _composite_reason(registry: Registry, cids: Iterable[str], what: str) -> str | None:
+    for cid in cids:
+        c = registry.constructs.get(cid)
+        if c is not None and c.identification == "composite":
+            return (f"{cid} is a formative composite (unit-weighted mean of its sub-activities): it has no "
+                    f"measurement model, so no {what}")
+    return None
+
+
 def plan_hypothesis(registry: Registry, h: Hypothesis, columns: set[str] | None = None, *,
                     group_by_perspective: bool = True) -> HypothesisPlan:
     """What tests ``h``: its components (see :class:`Component`) and the relations that are not tested."""
@@ -430,6 +489,17 @@ def plan_hypothesis(registry: Registry, h: Hypothesis, columns: set[str] | None 
                 untested.append((desc, "the path has no registry construct at one end (pattern without match "
                                        "or a general factor)"))
                 continue
+            if (outcome_reason and "ordinal_regression" in h.test.methods and rel.sign in ("+", "-", "?")
+                    and all(_ordinal_outcome(registry, t) for _, t in pairs)):
+                # an ordered observed outcome (b_bmi_stage): proportional-odds regression on scale scores
+                why = next((w for w in (score_blocks(registry, c, columns)[1]
+                                        for c in dict.fromkeys(x for p in pairs for x in p)) if w), None)
+                if why:
+                    untested.append((desc, f"{why} (ordinal regression needs its score)"))
+                    continue
+                for f, t in pairs:
+                    comps.append(Component("ordinal", rel.sign, frm=f, to=t, note=rel.note, relation=desc))
+                continue
             why = unmeasured({x for p in pairs for x in p})
             if why:
                 untested.append((desc, why))
@@ -470,6 +540,10 @@ def plan_hypothesis(registry: Registry, h: Hypothesis, columns: set[str] | None 
                                    expect=rel.expect, note=rel.note))
         elif isinstance(rel, InvarianceRel):
             cids = [c for r in rel.constructs for c in _expand(registry, r)]
+            # a formative composite has no measurement model of its own: its sub-activities' invariance is tested
+            cids = list(dict.fromkeys(x for c in cids for x in (
+                registry.constructs[c].lower_order if c in registry.constructs
+                and registry.constructs[c].identification == "composite" else [c])))
             why = unmeasured(cids)
             col, gwhy = _group_column(rel.group, group_by_perspective, columns)
             if why or col is None:
@@ -478,7 +552,7 @@ def plan_hypothesis(registry: Registry, h: Hypothesis, columns: set[str] | None 
             comps.append(Component("invariance", "=", constructs=tuple(cids), group=col, level=rel.level,
                                    note=rel.note))
         elif isinstance(rel, GroupDifferenceRel):
-            why = unmeasured([rel.construct])
+            why = unmeasured([rel.construct]) or _composite_reason(registry, [rel.construct], "a latent mean")
             col, gwhy = _group_column(rel.group, group_by_perspective, columns)
             if why or col is None:
                 untested.append((desc, why or gwhy))
@@ -489,7 +563,7 @@ def plan_hypothesis(registry: Registry, h: Hypothesis, columns: set[str] | None 
                                    expect=rel.expect, note=rel.note, relation=desc))
         elif isinstance(rel, DistinctRel):
             cids = [c for r in rel.constructs for c in _expand(registry, r)]
-            why = unmeasured(cids)
+            why = unmeasured(cids) or _composite_reason(registry, cids, "a factor of its own in a CFA")
             if why:
                 untested.append((desc, why))
                 continue

@@ -259,11 +259,18 @@ def _baseline_partable(pt: ParTable) -> ParTable:
         for v in pt.ov_nox:
             rows.append(dict(lhs=v, op="~~", rhs=v, group=g, user=0, free=True, ustart=None, start=None, label="",
                              exo=False, line=None))
-        # random covariates (fixed.x = FALSE): their covariances stay free in the baseline model, as lavaan
+        # random covariates (fixed.x = FALSE): their covariances stay free in the baseline model, as lavaan;
+        # those the model fixes (e.g. at 0: covariates no respondent answered together, whose covariance is not
+        # estimable) stay fixed at the same value, else the baseline model would not be identified
+        fixed = {frozenset((r["lhs"], r["rhs"])): r for r in pt.rows
+                 if r["op"] == "~~" and r["lhs"] != r["rhs"] and r["group"] == g and r["par"] < 0
+                 and r["lhs"] in rx and r["rhs"] in rx}
         for j in range(len(rx)):
             for i in range(j + 1, len(rx)):
-                rows.append(dict(lhs=rx[j], op="~~", rhs=rx[i], group=g, user=0, free=True, ustart=None, start=None,
-                                 label="", exo=False, line=None))
+                fr = fixed.get(frozenset((rx[j], rx[i])))
+                rows.append(dict(lhs=rx[j], op="~~", rhs=rx[i], group=g, user=0, free=fr is None,
+                                 ustart=None if fr is None else fr.get("ustart"),
+                                 start=None if fr is None else fr.get("start"), label="", exo=False, line=None))
         nx = len(pt.ov_x)
         for j in range(nx):
             for i in range(j, nx):

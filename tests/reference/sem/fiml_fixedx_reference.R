@@ -20,7 +20,12 @@ d2$x7[sample(nrow(d2), 25)] <- NA
 d2$x8[sample(nrow(d2), 25)] <- NA
 write.csv(d2[, c("x1","x4","x7","x8","x9")], "tests/reference/sem/hs_na2.csv", row.names = FALSE)
 fit3 <- sem(m, d2, missing = "ml", fixed.x = TRUE)
+# A covariance of two random covariates fixed by the model (x1 ~~ 0*x4, as vccscale fixes covariates no respondent
+# answered together): lavaan's baseline model keeps it fixed (baseline df one higher than with it free).
+fit4 <- sem(paste0(m, "\n x1 ~~ 0*x4"), d, missing = "ml", fixed.x = FALSE)
 write_json(list(fiml = list(fit = as.list(fitMeasures(fit, keys)), estimates = pe(fit)),
+                fixed_cov = list(fit = as.list(fitMeasures(fit4, keys)), estimates = pe(fit4),
+                                 baseline_df = fitMeasures(fit4, "baseline.df")),
                 complete = list(fit = as.list(fitMeasures(fit2, keys)), estimates = pe(fit2)),
                 fiml_fixed = list(fit = as.list(fitMeasures(fit3, keys)), estimates = pe(fit3),
                                   nobs = lavInspect(fit3, "nobs"))),
