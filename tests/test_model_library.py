@@ -51,9 +51,9 @@ def test_family_model_parses_and_is_complete(registry, models, family):
                     chain = (c.frm, *c.via, c.to)
                     assert spec.defined[name] == "*".join(spec.paths[(a, b)] for a, b in pairwise(chain))
     # indicators are item ids of the registry (or first-order factors, product indicators of an interaction, or
-    # the composite score of a formative composite: loading 1, error variance 0)
+    # the score of a formative composite or event index: loading 1, error variance 0)
     composites = {composite_column(c.id): c.id for c in registry.constructs.values()
-                  if c.identification == "composite"}
+                  if c.identification in ("composite", "index")}
     for r in rows:
         if r.op == "=~":
             assert (r.rhs in registry.items or r.rhs in registry.constructs or r.rhs in spec.products

@@ -65,15 +65,17 @@ FAMILIES = {
     "A": (["provider", "customer"], ["H1", "H15"],
           ["a_drv_cust_involvement", "a_drv_proactive_attitude", "a_drv_collaboration", "a_align_diag_design",
            "x_vcc_customer", "x_rel_satisfaction", "x_rel_continuation", "x_value_codestruction"]),
-    "B": (["provider", "customer"], ["H17", "H24"],
+    # B: a formative composite (H17 surface), an ordered outcome (H22: ordinal regression); D: an event index as
+    # a path end (H59)
+    "B": (["provider", "customer"], ["H17", "H22", "H24"],
           ["b_p1_vc_identify_opps", "b_p1_vk_agree_distribution", "b_p1_outcome", "b_p3_vk_realign_incentives",
-           "x_rel_continuation", "x_trust"]),
+           "x_rel_continuation", "x_trust", "b_align_p1", "b_align_p2", "b_align_p3", "b_bmi_stage"]),
     "C": (["staff", "partner_manager"], ["H30", "H43"],
           ["c_customer_centricity", "c_mech_co_engagement", "c_vprop_micro", "c_mech_co_maintenance",
            "c_stakeholder_alignment"]),
-    "D": (["provider", "customer"], ["H54", "H61"],
+    "D": (["provider", "customer"], ["H54", "H59", "H61"],
           ["d_cap_concerted", "d_prac_co_diagnosis", "d_prac_co_evaluation", "d_prac_co_ideation",
-           "d_social_capital", "d_spe", "x_trust", "x_vcc_customer", "x_vcc_provider"]),
+           "d_social_capital", "d_spe", "x_trust", "x_vcc_customer", "x_vcc_provider", "d_compelling_events"]),
 }
 
 

@@ -1290,7 +1290,7 @@ def _bootstrap_indirect(rec: dict, fx: _Fitter, syntax: str, s, n_jobs: int = 1)
 
     fit = fx.sem(syntax)
     seed = s.bootstrap_seed if s.bootstrap_seed is not None else 0
-    bres = bootstrap(fit, s.bootstrap, seed, n_jobs=n_jobs if s.bootstrap * fit.fit["npar"] > 200000 else 1)
+    bres = bootstrap(fit, s.bootstrap, seed, n_jobs=n_jobs if s.bootstrap * fit.fit["npar"] > 20000 else 1)
     ci = bres.ci(1 - s.alpha).set_index("name")
     share = bres.failed_share
     by_name = {}
