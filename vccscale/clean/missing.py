@@ -34,52 +34,32 @@ def missing_report(x: "pd.DataFrame") -> dict:
             "patterns": patterns, "n_complete": int(obs.all(axis=1).sum()), "n": len(x)}
 
 
-def em_mvn(x: "np.ndarray | pd.DataFrame", tol: float = 1e-10, max_iter: int = 10_000) -> tuple["np.ndarray",
-                                                                                                "np.ndarray", int]:
-    """ML mean and covariance (divisor n) of incomplete multivariate normal data; returns (mu, sigma, iterations)."""
+def em_mvn(x: "np.ndarray | pd.DataFrame", tol: float | None = None, max_iter: int | None = None
+           ) -> tuple["np.ndarray", "np.ndarray", int]:
+    """ML mean and covariance (divisor n) of incomplete multivariate normal data; returns (mu, sigma, iterations).
+
+    The EM algorithm of :func:`vccscale.sem.em.em_moments` (the package's one implementation, also behind FIML):
+    ``tol`` is the largest change of a mean relative to its SD, or of a covariance relative to the product of the
+    SDs (default 1e-10), ``max_iter`` the iteration cap (default 5000); reaching the cap gives a RuntimeWarning.
+    """
+    import warnings
+
     import numpy as np
+
+    from ..sem.em import EM_MAX_ITER, EM_TOL, em_moments, missing_patterns
 
     a = np.asarray(x, dtype=float)
     a = a[~np.isnan(a).all(axis=1)]
     n, p = a.shape
     if n < 2:
         raise DataError("EM needs at least two rows with an observed value")
-    miss = np.isnan(a)
-    mu = np.nanmean(a, axis=0)
-    if np.isnan(mu).any():
+    if np.isnan(a).all(axis=0).any():
         raise DataError("a variable has no observed value")
-    sigma = np.diag(np.nanvar(a, axis=0) + 1e-12)
-    pats: dict[bytes, np.ndarray] = {}
-    for i in range(n):
-        pats.setdefault(miss[i].tobytes(), []).append(i)  # type: ignore[attr-defined]
-    groups = [(np.frombuffer(k, dtype=bool), np.asarray(v)) for k, v in pats.items()]
-    for it in range(1, max_iter + 1):
-        s1 = np.zeros(p)
-        s2 = np.zeros((p, p))
-        for m, rows in groups:
-            o = ~m
-            y = a[np.ix_(rows, o)]
-            if m.any():
-                soo_inv = np.linalg.inv(sigma[np.ix_(o, o)])
-                b = sigma[np.ix_(m, o)] @ soo_inv
-                ym = mu[m] + (y - mu[o]) @ b.T
-                full = np.empty((len(rows), p))
-                full[:, o] = y
-                full[:, m] = ym
-                cond = sigma[np.ix_(m, m)] - b @ sigma[np.ix_(o, m)]
-                s2 += full.T @ full
-                s2[np.ix_(m, m)] += len(rows) * cond
-            else:
-                full = y
-                s2 += full.T @ full
-            s1 += full.sum(axis=0)
-        new_mu = s1 / n
-        new_sigma = s2 / n - np.outer(new_mu, new_mu)
-        delta = max(np.abs(new_mu - mu).max(), np.abs(new_sigma - sigma).max())
-        mu, sigma = new_mu, new_sigma
-        if delta < tol:
-            return mu, sigma, it
-    raise DataError(f"EM did not converge in {max_iter} iterations")
+    res = em_moments(missing_patterns(a), p, tol=EM_TOL if tol is None else tol,
+                     max_iter=EM_MAX_ITER if max_iter is None else max_iter)
+    if not res.converged:
+        warnings.warn(res.warning(), RuntimeWarning, stacklevel=2)
+    return res.mean, res.cov, res.iterations
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,9 @@ Fit function (lavaan, ``likelihood = "normal"``): per group
 with divisor ``N_g``; ``F = sum_g (N_g / N) F_g``; lavaan's ``fmin`` is ``F / 2`` and its ``chisq`` is ``N F``.
 
 Estimation: Fisher scoring (expected information) with step halving and Levenberg damping, from lavaan-like
-start values, until the largest absolute gradient of ``F`` is below ``1e-9``.  A fit that does not get there is
+start values, in unit-free coordinates (the information scaled to unit diagonal), until the predicted decrease of
+``F`` (the scoring decrement) is below ``1e-13 max(1, F)`` or the largest scaled gradient below ``1e-9``; neither
+depends on the units of the data.  A fit that does not get there is
 never returned: :class:`~vccscale.errors.ModelError` says what to change.
 """
 from __future__ import annotations
@@ -20,10 +22,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import DataError, ModelError
+from .em import EMResult, em_moments
+from .em import missing_patterns as _patterns
 from .model import ParTable
 
 __all__ = ["GroupData", "Engine", "FIMLEngine", "prepare_groups", "estimate", "em_moments", "GRAD_TOL"]
 
+#: largest scaled gradient |dF/dtheta_k| / (2 sqrt(I_kk)) (unit-free, see _scaled) at which the estimation has converged
 GRAD_TOL = 1e-9
 #: scoring decrement (predicted decrease of F by a full Fisher step), relative to max(1, |F|), at which the
 #: estimation has converged (lavaan's nlminb stops at a relative function change of 1e-10)
@@ -43,6 +48,7 @@ class GroupData:
     cov: np.ndarray
     patterns: list | None = None  # FIML: missing-data patterns (see _patterns); mean/cov are then EM estimates
     logl_h1: float | None = None  # FIML: log-likelihood of the saturated model at the EM moments
+    em: EMResult | None = None  # FIML: the EM run (iterations, converged) behind mean / cov
 
 
 def prepare_groups(data, ov_names: list[str], group: str | None, *, labels: list | None = None,
@@ -114,11 +120,12 @@ def prepare_groups(data, ov_names: list[str], group: str | None, *, labels: list
             if empty:
                 raise DataError(f"variable(s) {', '.join(empty)} have no observed values{where}", column=empty[0])
             pats = _patterns(X)
-            mean, cov = em_moments(pats, X.shape[1])
+            em = em_moments(pats, X.shape[1])
+            mean, cov = em.mean, em.cov
             _check_pd(cov, cols, n, where)
             logl_h1 = sum(_mvn_logl(pt["n"], pt["cov"], pt["mean"], cov[np.ix_(pt["o"], pt["o"])], mean[pt["o"]])
                           for pt in pats)
-            groups.append(GroupData(lab, X, n, mean, cov, pats, float(logl_h1)))
+            groups.append(GroupData(lab, X, n, mean, cov, pats, float(logl_h1), em))
             continue
         mean = X.mean(axis=0)
         Xc = X - mean
@@ -459,8 +466,9 @@ class Engine:
         """Observed information per case = Hessian of F/2, by central differences of the analytic gradient."""
         q = self.q
         H = np.zeros((q, q))
+        unit = param_units(self, theta)
         for k in range(q):
-            h = 1e-6 * max(1.0, abs(theta[k]))
+            h = 1e-6 * max(unit[k], abs(theta[k]))  # relative to the parameter's units: scale-free
             tp, tm = theta.copy(), theta.copy()
             tp[k] += h
             tm[k] -= h
@@ -502,6 +510,48 @@ def _reduce_rows(rows: np.ndarray, ix: np.ndarray, q: int) -> np.ndarray:
     return M @ rows @ M.T
 
 
+def param_units(engine: Engine, theta: np.ndarray) -> np.ndarray:
+    """The natural unit of every free parameter, so that ``theta / units`` does not depend on the units of the
+    data: with s_v the standard deviation of variable v (observed: the sample value, pooled over groups; latent:
+    the model-implied one at ``theta``), a loading or regression of y on x has unit s_y / s_x, a (co)variance
+    s_a s_b and a mean s_v. Multiplying an observed variable by c multiplies its parameters and their units by the
+    same power of c, so scaled gradients, information and covariance matrices are unit-free. Used for the
+    convergence and identification checks (not for the estimates)."""
+    cached = getattr(engine, "_units_cache", None)
+    key = theta.tobytes()
+    if cached is not None and cached[0] == key:
+        return cached[1]
+    p, nlv = engine.p, engine.nlv
+    var = np.zeros(p + nlv)
+    for g, gd in enumerate(engine.groups):
+        w = gd.n / engine.N
+        var[:p] += w * np.diag(gd.cov)
+        if nlv:
+            cov, *_ = engine.implied_all(theta, g)
+            var[p:] += w * np.diag(cov)[p:]
+    sd = np.sqrt(np.abs(var))
+    sd[~(sd > 0) | ~np.isfinite(sd)] = 1.0
+    units = np.ones(engine.q)
+    seen = np.zeros(engine.q, bool)
+    pos = engine.pos
+    for r in engine.pt.rows:
+        k = r["par"]
+        if k < 0 or seen[k]:
+            continue
+        seen[k] = True
+        op, a = r["op"], sd[pos[r["lhs"]]]
+        if op == "~1":
+            units[k] = a
+        elif op == "~~":
+            units[k] = a * sd[pos[r["rhs"]]]
+        elif op == "=~":
+            units[k] = sd[pos[r["rhs"]]] / a
+        elif op == "~":
+            units[k] = a / sd[pos[r["rhs"]]]
+    engine._units_cache = (key, units)
+    return units
+
+
 def _mvn_logl(n, S, ybar, Sig, mu) -> float:
     p = S.shape[0]
     _, logdet = np.linalg.slogdet(Sig)
@@ -511,66 +561,6 @@ def _mvn_logl(n, S, ybar, Sig, mu) -> float:
 
 
 # ---------------------------------------------------------------------- FIML (lavaan missing = "ml")
-def _patterns(X: np.ndarray) -> list[dict]:
-    """Missing-data patterns of ``X`` (NaN = missing): observed column indices ``o``, the row indices, the rows'
-    observed values ``X``, their count ``n`` and their mean / covariance (divisor n)."""
-    obs = np.isfinite(X)
-    packed = np.ascontiguousarray(np.packbits(obs, axis=1))
-    view = packed.view(np.dtype((np.void, packed.shape[1]))).ravel()
-    _, first, inverse = np.unique(view, return_index=True, return_inverse=True)
-    inverse = np.asarray(inverse).ravel()
-    keys = obs[first]
-    order = np.argsort(inverse, kind="stable")
-    bounds = np.searchsorted(inverse[order], np.arange(keys.shape[0] + 1))
-    out = []
-    for k in range(keys.shape[0]):
-        rows = order[bounds[k]:bounds[k + 1]]
-        o = np.flatnonzero(keys[k])
-        Xo = X[np.ix_(rows, o)]
-        m = Xo.mean(axis=0)
-        C = (Xo - m).T @ (Xo - m) / len(rows)
-        out.append({"o": o, "rows": rows, "X": Xo, "n": len(rows), "mean": m, "cov": C})
-    return out
-
-
-def em_moments(patterns: list[dict], p: int, tol: float = 1e-11, max_iter: int = 10000) -> tuple[
-        np.ndarray, np.ndarray]:
-    """Saturated (unrestricted) ML mean and covariance under MAR by the EM algorithm (lavaan's ``missing.h1``)."""
-    n = sum(pt["n"] for pt in patterns)
-    # start: available-case means and variances, zero covariances
-    s1, s2, cnt = np.zeros(p), np.zeros(p), np.zeros(p)
-    for pt in patterns:
-        o = pt["o"]
-        s1[o] += pt["X"].sum(axis=0)
-        s2[o] += (pt["X"] ** 2).sum(axis=0)
-        cnt[o] += pt["n"]
-    mu = s1 / cnt
-    Sig = np.diag(np.maximum(s2 / cnt - mu ** 2, 1e-8))
-    for _ in range(max_iter):
-        T1, T2 = np.zeros(p), np.zeros((p, p))
-        for pt in patterns:
-            o, k = pt["o"], pt["n"]
-            if len(o) == p:
-                T1 += k * pt["mean"]
-                T2 += k * (pt["cov"] + np.outer(pt["mean"], pt["mean"]))
-                continue
-            m_ = np.setdiff1d(np.arange(p), o)
-            B = np.linalg.solve(Sig[np.ix_(o, o)], Sig[np.ix_(o, m_)]).T  # Sig_mo Sig_oo^-1
-            Y = np.empty((k, p))
-            Y[:, o] = pt["X"]
-            Y[:, m_] = mu[m_] + (pt["X"] - mu[o]) @ B.T
-            T1 += Y.sum(axis=0)
-            T2 += Y.T @ Y
-            T2[np.ix_(m_, m_)] += k * (Sig[np.ix_(m_, m_)] - B @ Sig[np.ix_(o, m_)])
-        mu_new = T1 / n
-        Sig_new = T2 / n - np.outer(mu_new, mu_new)
-        delta = max(np.max(np.abs(mu_new - mu)), np.max(np.abs(Sig_new - Sig)))
-        mu, Sig = mu_new, (Sig_new + Sig_new.T) / 2
-        if delta < tol:
-            break
-    return mu, Sig
-
-
 def pattern_inverses(Sig: np.ndarray, patterns: list[dict]) -> list[tuple[np.ndarray, float]]:
     """(inverse, log-determinant) of Sigma_oo for every missing-data pattern, from one inverse of the full Sigma:
     with m the missing variables, Sigma_oo^-1 = W_oo - W_om W_mm^-1 W_mo and log|Sigma_oo| = log|Sigma| +
@@ -820,7 +810,12 @@ def start_values(engine: Engine) -> np.ndarray:
             lam_std = load1 * sd  # loadings for a unit-variance factor
             ref = next((k for k, r in enumerate(ov_ind) if r["par"] < 0 and (r["ustart"] or 0) != 0), None)
             if ref is None:
-                sign = 1.0 if lam_std.sum() >= 0 else -1.0
+                # std.lv: the sign of a factor follows its first indicator (lavaan's fabin3 start fixes the first
+                # loading at +1 and rescales by sqrt(psi)), so a reverse-keyed first item gets a positive loading
+                # and the others negative ones, as in lavaan; the sum of the loadings decides only when the first
+                # indicator is uncorrelated with the rest
+                first = lam_std[0]
+                sign = float(np.sign(first)) if abs(first) > 1e-8 * sd[0] else (1.0 if lam_std.sum() >= 0 else -1.0)
                 phi, lam = 1.0, sign * lam_std
             else:
                 c = ov_ind[ref]["ustart"]
@@ -881,36 +876,52 @@ class Estimate:
     fmin: float  # lavaan's fmin (F/2)
     iterations: int
     converged: bool
-    max_grad: float
+    max_grad: float  # largest scaled (unit-free) gradient at the estimate
+
+
+def _scaled(engine: Engine, theta: np.ndarray, info: np.ndarray, g: np.ndarray):
+    """The scoring system in unit-free coordinates: d = sqrt(diag(info)) (the parameter's units where the
+    information is zero), R = D^-1 info D^-1 (unit diagonal) and b = D^-1 g / 2. A step solves R x = -b and is
+    -x / d in theta; b is the gradient in units of each parameter's own information, so max |b| and the decrement
+    b' R^-1 b do not depend on the units of the variables."""
+    dg = np.diag(info)
+    ok = np.isfinite(dg) & (dg > 0)
+    d = np.sqrt(np.where(ok, dg, 1.0))
+    if not ok.all():
+        d = np.where(ok, d, 1.0 / param_units(engine, theta))
+    return info / np.outer(d, d), g / 2 / d, d
 
 
 def _fisher(engine: Engine, theta: np.ndarray, max_iter: int = 500, tol: float = DECREMENT_TOL
             ) -> tuple[np.ndarray, int, bool, float]:
-    """Damped Fisher scoring. Converged when the scoring decrement (g/2)' I^-1 (g/2) -- the decrease of F a full
-    scoring step predicts -- is below ``tol`` x max(1, |F|), or the largest gradient element below GRAD_TOL. The
-    decrement does not depend on the units of the variables (F_ML is scale-free), unlike the gradient."""
+    """Damped Fisher scoring (Levenberg damping and step halving) in unit-free coordinates (see :func:`_scaled`).
+    Converged when the scoring decrement b' R^-1 b = (g/2)' I^-1 (g/2) -- the decrease of F a full scoring step
+    predicts -- is below ``tol`` x max(1, |F|), or the largest scaled gradient |g_k| / (2 sqrt(I_kk)) is below
+    GRAD_TOL. Both are unit-free, as F_ML is: rescaling a variable (e.g. x 0.01 or x 1e6) changes neither the
+    path nor the stopping point, only the units of the estimates. Returns (theta, iterations, converged, largest
+    scaled gradient)."""
     F = engine.objective(theta)
     if not np.isfinite(F):
         return theta, 0, False, np.inf
     lam = 1e-4
     g = engine.gradient(theta)
+    eye = np.eye(engine.q)
     for it in range(1, max_iter + 1):
-        mg = float(np.max(np.abs(g))) if g.size else 0.0
+        info = engine.information_expected(theta)
+        R, b, d = _scaled(engine, theta, info, g)
+        mg = float(np.max(np.abs(b))) if b.size else 0.0
         if mg < GRAD_TOL:
             return theta, it, True, mg
-        info = engine.information_expected(theta)
         try:
-            dec = float((g / 2) @ np.linalg.solve(info, g / 2))
+            dec = float(b @ np.linalg.solve(R, b))
         except np.linalg.LinAlgError:
             dec = np.inf
         if 0 <= dec < tol * max(1.0, abs(F)):
             return theta, it, True, mg
-        dscale = np.sqrt(np.clip(np.diag(info), 1e-12, None))
         accepted = False
         for _ in range(30):
-            M = info + lam * np.diag(dscale ** 2)
             try:
-                step = -np.linalg.solve(M, g / 2)
+                step = -np.linalg.solve(R + lam * eye, b) / d
             except np.linalg.LinAlgError:
                 lam *= 10
                 continue
@@ -932,7 +943,8 @@ def _fisher(engine: Engine, theta: np.ndarray, max_iter: int = 500, tol: float =
         theta, F = cand, Fc
         lam = max(lam / 10, 1e-10)
         g = engine.gradient(theta)
-    mg = float(np.max(np.abs(g))) if g.size else 0.0
+    _, b, _ = _scaled(engine, theta, engine.information_expected(theta), g)
+    mg = float(np.max(np.abs(b))) if b.size else 0.0
     return theta, max_iter, mg < GRAD_TOL, mg
 
 
@@ -948,19 +960,21 @@ def estimate(engine: Engine, start: np.ndarray | None = None, tol: float | None 
         theta0 = _admissible(engine, theta0)
     theta, it, ok, mg = _fisher(engine, theta0, tol=tol)
     if not ok:
-        # second attempt: quasi-Newton from the start values, then Fisher scoring again
+        # second attempt: quasi-Newton from the start values (in the parameters' natural units, so that its
+        # gradient tolerance is unit-free), then Fisher scoring again
         from scipy.optimize import minimize
 
-        res = minimize(engine.objective, theta0, jac=engine.gradient, method="BFGS",
-                       options={"maxiter": 5000, "gtol": 1e-7})
+        u = param_units(engine, theta0)
+        res = minimize(lambda x: engine.objective(x * u), theta0 / u, jac=lambda x: engine.gradient(x * u) * u,
+                       method="BFGS", options={"maxiter": 5000, "gtol": 1e-7})
         if np.isfinite(res.fun):
-            theta2, it2, ok, mg = _fisher(engine, res.x, tol=tol)
+            theta2, it2, ok, mg = _fisher(engine, res.x * u, tol=tol)
             theta, it = theta2, it + it2 + int(res.nit)
     if not ok:
         raise ModelError(
-            f"the estimation did not converge (largest gradient {mg:.2g} after {it} iterations). Check the model: "
-            "factors with fewer than three indicators, items with very small variance, negatively keyed items "
-            "that were not reversed, or a structural part that is not identified; supplying start values "
+            f"the estimation did not converge (largest scaled gradient {mg:.2g} after {it} iterations). Check the "
+            "model: factors with fewer than three indicators, items with very small variance, negatively keyed "
+            "items that were not reversed, or a structural part that is not identified; supplying start values "
             "(start(0.5)*x) or fixing a problematic parameter may help")
     return Estimate(theta, engine.objective(theta) / 2, it, True, mg)
 

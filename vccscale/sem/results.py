@@ -161,9 +161,12 @@ def _defined_jacobian(state) -> np.ndarray:
         dv = defined_values(pt, eng.row_values(t))
         return np.array([dv[d.name] for d in pt.defined])
 
+    from .fit import param_units
+
+    unit = param_units(eng, theta)  # steps relative to each parameter's units: unit-free
     J = np.zeros((len(pt.defined), eng.q))
     for k in range(eng.q):
-        h = 1e-6 * max(1.0, abs(theta[k]))
+        h = 1e-6 * max(unit[k], abs(theta[k]))
         tp, tm = theta.copy(), theta.copy()
         tp[k] += h
         tm[k] -= h
@@ -381,10 +384,12 @@ class FitResult:
     @property
     def problems(self) -> tuple[str, ...]:
         """Why the solution is improper, empty when it is proper: the engine's warnings (negative variances =
-        Heywood cases, a latent covariance matrix that is not positive definite) plus standardized loadings or
-        latent correlations beyond +-1. A fit with problems
-        is not reported as a result by the pipeline (its decisions become ``not_tested`` with these reasons)."""
-        out = [w for w in self.warnings if w.startswith("negative variance") or "not positive definite" in w]
+        Heywood cases, a latent covariance matrix that is not positive definite, lavaan's warnings that the
+        standard errors could not be computed or their covariance matrix is not positive definite) plus
+        standardized loadings or latent correlations beyond +-1. A fit with problems is not reported as a result
+        by the pipeline (its decisions become ``not_tested`` with these reasons)."""
+        out = [w for w in self.warnings if w.startswith("negative variance") or "not positive definite" in w
+               or "(vcov)" in w or w.startswith("could not compute standard errors")]
         est = self.estimates
         if len(est):
             lv = set(est.loc[est["op"] == "=~", "lhs"])
