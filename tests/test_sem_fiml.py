@@ -19,7 +19,7 @@ from vccscale.sem import fit_cfa
 REF = Path(__file__).resolve().parent / "reference" / "validate"
 RTOL, ATOL = 1e-3, 1e-6
 HS_MODEL = " visual =~ x1 + x2 + x3 \n textual =~ x4 + x5 + x6 \n speed =~ x7 + x8 + x9 "
-ROBUST_SKIP = ("cfi.robust", "tli.robust", "rmsea.robust")  # lavaan's missing-data robust measures: not done
+ROBUST = ("cfi.robust", "tli.robust", "rmsea.robust")  # lavaan's FIML-corrected robust measures (issue 14)
 
 pytestmark = pytest.mark.skipif(not (REF / "hs_fiml.json").exists(), reason="lavaan FIML fixtures missing")
 
@@ -59,9 +59,9 @@ def test_fiml_matches_lavaan(ref, data, estimator):
     res = fit_cfa(data, HS_MODEL, estimator=estimator, missing="fiml")
     assert res.nobs == [ref[estimator]["nobs"]] and res.n_dropped == 0
     assert res.missing == "fiml"
-    _check(res, ref[estimator], skip=ROBUST_SKIP)
+    _check(res, ref[estimator])
     if estimator == "MLR":
-        assert all(math.isnan(res.fit[k]) for k in ROBUST_SKIP)
+        assert all(k in ref[estimator]["fit_measures"] and math.isfinite(res.fit[k]) for k in ROBUST)
 
 
 def test_fiml_alias_ml(data):

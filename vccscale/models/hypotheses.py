@@ -354,12 +354,13 @@ def _compare(constrained, free, estimator: str, n_groups: int = 1) -> dict:
 # ----------------------------------------------------------------------------------------------------------
 # Group differences: latent means after (partial) scalar invariance
 # ----------------------------------------------------------------------------------------------------------
-def _level_holds(res, alpha: float, estimator: str) -> tuple[bool, float, float]:
+def _level_holds(res, alpha: float, estimator: str) -> tuple[bool | None, float, float]:
     """Whether the final model of a partial-invariance search holds: (holds, p of its chi-square difference to the
     previous level, delta CFI). It holds when that difference is not significant, or when the search stopped
     because no single constraint's score test was significant at the Bonferroni level and the CFI dropped by at
     most .01 (no identifiable non-invariant parameter, negligible misfit). A search that ran out of constraints
-    or could not free a parameter does not hold."""
+    or could not free a parameter does not hold. ``None`` (not tested) when the decision rests on a delta CFI
+    that is not available (NaN)."""
     from ..validate.invariance import difference_test
 
     last = res.steps.iloc[-1]
@@ -371,7 +372,9 @@ def _level_holds(res, alpha: float, estimator: str) -> tuple[bool, float, float]
     if np.isfinite(p) and not p < alpha:
         return True, p, dcfi
     no_culprit = bool(np.isfinite(last["pvalue_max"]) and not last["pvalue_max"] < last["threshold"])
-    return bool(no_culprit and np.isfinite(dcfi) and dcfi >= DELTA_CFI), p, dcfi
+    if no_culprit and not np.isfinite(dcfi):
+        return None, p, dcfi
+    return bool(no_culprit and dcfi >= DELTA_CFI), p, dcfi
 
 
 def _establish_scalar(fx: _Fitter, construct: str, group: str, groups: tuple) -> dict:
@@ -404,6 +407,11 @@ def _establish_scalar(fx: _Fitter, construct: str, group: str, groups: tuple) ->
     ok_m, p_m, dcfi_m = _level_holds(met, s.alpha, s.estimator)
     comp.update(freed_loadings=list(met.group_partial), metric_pvalue=p_m, metric_delta_cfi=dcfi_m,
                 metric_stop=met.stop_reason)
+    if ok_m is None:
+        comp.update(holds=None, level_reached="metric not tested")
+        return {"ok": False, "comparison": comp, "model": model, "data": data,
+                "reason": f"metric invariance of {construct} by {group} could not be judged: the delta CFI is not "
+                          "available (the CFI could not be computed); the latent means are not compared"}
     if not ok_m:
         comp.update(holds=False, level_reached="configural")
         return {"ok": False, "comparison": comp, "model": model, "data": data,
@@ -417,6 +425,11 @@ def _establish_scalar(fx: _Fitter, construct: str, group: str, groups: tuple) ->
     comp.update(freed_intercepts=freed_int, scalar_pvalue=p_s, chisq_diff=float(last["chisq_diff"]),
                 df_diff=int(last["df_diff"]), pvalue=p_s, delta_cfi=dcfi_s, scalar_stop=sca.stop_reason,
                 steps=sca.steps.to_dict(orient="records"))
+    if ok_s is None:
+        comp.update(holds=None, level_reached="scalar not tested")
+        return {"ok": False, "comparison": comp, "model": model, "data": data,
+                "reason": f"scalar invariance of {construct} by {group} could not be judged: the delta CFI is not "
+                          "available (the CFI could not be computed); the latent means are not compared"}
     loads = {(x.split("=~")[0].strip(), x.split("=~")[1].strip()) for x in met.group_partial if "=~" in x}
     ints = {x.split("~")[0].strip() for x in freed_int}
     invariant = {f: [i for i in its if i not in ints and (f, i) not in loads] for f, its in factors.items()}
@@ -926,8 +939,16 @@ def _evaluate(plan: HypothesisPlan, plans_for_model: list[HypothesisPlan], fx: _
                 if probs:
                     failed.append((cid, "improper solution: " + "; ".join(probs)))
                     continue
+                no_dcfi = [r for r in res.tests.to_dict(orient="records") if not np.isfinite(r["delta_cfi"])]
+                if no_dcfi:
+                    # the delta-CFI rule cannot be applied: not tested (a NaN is no evidence against invariance)
+                    failed.append((cid, "delta CFI not available for " + ", ".join(r["compare"] for r in no_dcfi)
+                                   + (f" ({'; '.join(res.notes)})" if res.notes else "")))
+                    continue
                 for r in res.tests.to_dict(orient="records"):
                     r["construct"] = cid
+                    if res.notes:  # e.g. delta CFI from the scaled CFI where the robust one is not available
+                        r["note"] = "; ".join(res.notes)
                     all_rows.append(r)
                     holds = holds and bool(np.isfinite(r["delta_cfi"]) and r["delta_cfi"] >= DELTA_CFI)
                     pmin = r["pvalue"] if not np.isfinite(pmin) else min(pmin, r["pvalue"])

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DataError, ModelError
-from .fit import Engine, Estimate, FIMLEngine, estimate, prepare_groups
+from .fit import Engine, Estimate, FIMLEngine, estimate, param_units, prepare_groups
 from .measures import fit_measures, gfi, srmr_family
 from .model import ParTable, build_partable
 from .results import FitResult, parameter_table, r_squared
@@ -48,7 +48,8 @@ def fit_cfa(data: pd.DataFrame, model: str, estimator: str = "ML", std_lv: bool 
         ``"MLR"``: Huber-White standard errors (observed information) and the Yuan-Bentler (Mplus) scaled test,
         with lavaan's ``.scaled`` and ``.robust`` fit measures.
     std_lv : bool
-        Identify factors by unit variance instead of a marker loading fixed at 1.
+        Identify factors by unit variance instead of a marker loading fixed at 1. As in lavaan, the sign of each
+        factor follows its first indicator (its loading comes out positive, also for a reverse-keyed item).
     group : str, optional
         Column holding the group; groups are ordered by first appearance (as lavaan) and get a mean structure.
     group_equal : sequence of str
@@ -62,7 +63,13 @@ def fit_cfa(data: pd.DataFrame, model: str, estimator: str = "ML", std_lv: bool 
         them missing are dropped and counted in ``n_dropped``), switches the mean structure on and maximises the
         casewise normal log-likelihood; standard errors come from the observed information, the chi-square is
         ``-2 (logl - unrestricted.logl)`` with the saturated model estimated by EM, and the SRMR compares with
-        the EM moments. Robust (MLR) fit indices under FIML are not reproduced yet (NaN).
+        the EM moments. With ``estimator="MLR"`` the scaled test is lavaan's Yuan-Bentler (Mplus) test on the
+        observed FIML information, and the ``.robust`` CFI / TLI / RMSEA (with its interval and p-values) are
+        lavaan's corrected ones for missing data (``lav_fit_fiml_corrected``, Savalei 2018; Zhang & Savalei
+        2023): computed from the ML chi-square of the estimates against the EM moments and its scaling factor
+        (see :func:`vccscale.sem.robust.fiml_corrected`). Should that computation fail, they are NaN and
+        ``FitResult.warnings`` says so (use the ``.scaled`` measures then). With ``estimator="ML"`` lavaan also
+        prints these FIML-corrected robust measures; they are not computed here (use MLR).
     fixed_x : bool, optional
         lavaan's ``fixed.x``: exogenous observed covariates fixed at their sample moments (True, lavaan's default)
         or random variables whose means, variances and covariances are estimated (False). With ``missing="fiml"``
@@ -150,22 +157,26 @@ def _fit(data, model, model_type, estimator, std_lv, group, group_equal, group_p
         # a model that cannot converge is often not identified: say which parameters, when that is the cause
         from .fit import start_values
 
-        _check_identified(pt, engine.information_expected(start_values(engine)))
+        theta0 = start_values(engine)
+        _check_identified(pt, engine.information_expected(theta0), param_units(engine, theta0))
         raise
     theta = est.theta
     info = engine.information_expected(theta)
-    _check_identified(pt, info)
-    extra: dict = {}
-    if estimator == "ML" and fiml:
-        vcov = np.linalg.inv(engine.hessian(theta)) / N  # lavaan missing = "ml": information = "observed"
-    elif estimator == "ML":
-        vcov = np.linalg.inv(info) / N
+    _check_identified(pt, info, param_units(engine, theta))
+    extra: dict = {"info_expected": info}  # (for _vcov_warnings)
+    if estimator == "ML":
+        try:  # FIML: lavaan missing = "ml" uses information = "observed"
+            vcov = np.linalg.inv(engine.hessian(theta) if fiml else info) / N
+        except np.linalg.LinAlgError:  # lavaan: "Could not compute standard errors!" (see _vcov_warnings)
+            vcov = np.full((pt.npar, pt.npar), np.nan)
     else:
-        from .robust import h1_traces, h1_traces_fiml, sandwich, yuan_bentler_mplus
+        from .robust import h1_information_fiml, h1_traces, h1_traces_fiml, sandwich, yuan_bentler_mplus
 
         sw = sandwich(engine, theta)
         vcov = sw["vcov"]
-        h1 = h1_traces_fiml(engine) if fiml else h1_traces(engine)
+        if fiml:  # the saturated model's information, also for the robust (FIML-corrected) measures below
+            extra["h1_info"] = h1_information_fiml(engine)
+        h1 = h1_traces_fiml(engine, extra["h1_info"]) if fiml else h1_traces(engine)
         extra["yb"] = yuan_bentler_mplus(engine, theta, df, sw=sw, h1=h1)
         extra["h1"] = h1
     state = _State(pt, engine, theta, est, (vcov + vcov.T) / 2, estimator, extra)
@@ -185,6 +196,9 @@ def _fit(data, model, model_type, estimator, std_lv, group, group_equal, group_p
         yb = extra["yb"]
         scaled = {"c": yb["c"], "c_null": yb_null["c"], "trace_ugamma": yb["trace_ugamma"],
                   "scaling_factor_h1": yb["scaling_factor_h1"], "scaling_factor_h0": yb["scaling_factor_h0"]}
+    robust, robust_note = None, None
+    if estimator == "MLR" and fiml:
+        robust, robust_note = _fiml_robust(engine, theta, df, beng, best.theta, df_null, extra.get("h1_info"))
 
     implied = engine.implied(theta)
     srmr_groups, obs, estv, V = [], [], [], []
@@ -201,12 +215,7 @@ def _fit(data, model, model_type, estimator, std_lv, group, group_equal, group_p
     fm = fit_measures(X2=X2, df=df, npar=pt.npar, N=N, G=len(groups), fmin=est.fmin, X2_null=X2_null,
                       df_null=df_null, logl=engine.loglik(theta), logl_h1=engine.loglik_h1(),
                       srmr_groups=srmr_groups, nobs=[g.n for g in groups], gfi_value=gfi_value, nel=nel,
-                      scaled=scaled)
-    if fiml and scaled:
-        # lavaan's robust cfi/tli/rmsea for missing data (Savalei / Zhang & Savalei) are not reproduced: leave them
-        # out rather than report the complete-data formulas
-        for k in [k for k in fm if k.endswith(".robust")]:
-            fm[k] = float("nan")
+                      scaled=scaled, robust=robust)
 
     estimates = parameter_table(state)
     r2s = r_squared(state)
@@ -224,7 +233,33 @@ def _fit(data, model, model_type, estimator, std_lv, group, group_equal, group_p
                      estimator=estimator, model=model if isinstance(model, str) else "", ngroups=len(groups),
                      group_labels=[g.label for g in groups] if group is not None else [],
                      nobs=[g.n for g in groups], n_dropped=dropped, iterations=est.iterations, missing=miss,
-                     warnings=tuple(_warnings(state)) + ((x_note,) if x_note else ()), _state=state)
+                     warnings=tuple(_warnings(state)) + tuple(x for x in (x_note, robust_note) if x), _state=state)
+
+
+def _fiml_robust(engine, theta, df, beng, btheta, df_null, info) -> tuple[dict, str | None]:
+    """lavaan's robust CFI / TLI / RMSEA for MLR with missing = "ml" (``lav_fit_fiml_corrected``, version "V3"):
+    the parts for :func:`~vccscale.sem.measures.fit_measures`, and a warning when they cannot be computed (then
+    the ``.robust`` measures are NaN and the warning says so, as lavaan's "computation of robust CFI failed")."""
+    from .robust import fiml_corrected
+
+    nan = float("nan")
+    try:
+        fc = fiml_corrected(engine, theta, df, beng, btheta, df_null, info=info, version="V3")
+    except (np.linalg.LinAlgError, ValueError, FloatingPointError) as exc:
+        # not the exception's text: "... not positive definite" would flag the solution as improper (problems)
+        fc = {"XX3": nan, "df3": df, "c.hat3": nan, "XX3.null": nan, "df3.null": df_null, "c.hat3.null": nan}
+        why = ("a matrix it inverts is singular" if isinstance(exc, np.linalg.LinAlgError) else
+               f"it failed ({type(exc).__name__})")
+    else:
+        bad = [k for k, v in fc.items() if np.isnan(v)]  # (c.hat3 is infinite without df, as in lavaan)
+        why = f"{', '.join(bad)} not available" if bad else None
+    robust = {"X2": fc["XX3"], "df": fc["df3"], "c": fc["c.hat3"], "X2_null": fc["XX3.null"],
+              "df_null": fc["df3.null"], "c_null": fc["c.hat3.null"]}
+    if why is None:
+        return robust, None
+    return robust, ("the robust CFI / TLI / RMSEA for missing data (lavaan's FIML-corrected measures) could not be "
+                    f"computed: {why}; the affected .robust measures are NaN, use the scaled ones (cfi.scaled, "
+                    "tli.scaled, rmsea.scaled)")
 
 
 def _ndat(pt: ParTable) -> int:
@@ -235,10 +270,13 @@ def _ndat(pt: ParTable) -> int:
     return per * pt.ngroups
 
 
-def _check_identified(pt: ParTable, info: np.ndarray) -> None:
+def _check_identified(pt: ParTable, info: np.ndarray, units: np.ndarray | None = None) -> None:
+    """Raise ModelError when the (expected) information is singular. ``units``: the parameters' natural units
+    (:func:`~vccscale.sem.fit.param_units`), so that the test for parameters without information is unit-free."""
     d = np.sqrt(np.clip(np.diag(info), 0, None))
     names = pt.par_names()
-    zero = [names[i] for i in range(len(d)) if d[i] < 1e-12]
+    du = d * (np.ones_like(d) if units is None else units)
+    zero = [names[i] for i in range(len(d)) if du[i] < 1e-12]
     if zero:
         raise ModelError(f"the model is not identified: parameter(s) {', '.join(zero)} do not affect the implied "
                          "moments; fix or remove them")
@@ -343,4 +381,76 @@ def _warnings(state: _State) -> list[str]:
             if w[0] < 0:
                 out.append("the covariance matrix of the latent variables is not positive definite"
                            + (f" in group {g + 1}" if state.pt.ngroups > 1 else ""))
+    for gd in state.engine.groups:  # FIML: EM moments that stopped at the iteration cap
+        em = getattr(gd, "em", None)
+        msg = em.warning(f" of group {gd.label!r}" if state.pt.ngroups > 1 else "") if em is not None else None
+        if msg:
+            out.append(msg)
+    return out + _vcov_warnings(state)
+
+
+#: lavaan's threshold for the smallest eigenvalue of vcov (lav_model_vcov: .Machine$double.eps^(3/4))
+VCOV_EIGEN_TOL = float(np.finfo(float).eps) ** 0.75
+#: empirical under-identification: smallest eigenvalue of the expected information scaled to unit diagonal below
+#: which a warning names the parameters involved. Well-identified models stay far above it (HolzingerSwineford1939
+#: 3-factor CFA 0.09, PoliticalDemocracy SEM 0.14, a 6 x 5 CFA 0.08, two-indicator factors correlating .3: 3e-3);
+#: a two-factor model with two indicators each and factors correlating .025 (loading SEs about 2.5) has 4e-4.
+UNDERID_TOL = 1e-3
+
+
+def _vcov_warnings(state: _State) -> list[str]:
+    """lavaan's check of the parameter covariance matrix (``lav_model_vcov``), unit-free, and a warning for
+    empirical under-identification, which lavaan does not give.
+
+    * vcov could not be computed (the information could not be inverted): lavaan's "Could not compute standard
+      errors!".
+    * lavaan warns when the smallest eigenvalue of vcov is below eps^(3/4) (1.8e-12). That test depends on the
+      units of the data (it fires for any model on data multiplied by 1e-4); here it is applied to vcov in the
+      parameters' natural units (:func:`~vccscale.sem.fit.param_units`), i.e. as lavaan would run it on the data
+      with every variable divided by its standard deviation.
+    * Empirical under-identification (e.g. two-indicator factors that hardly correlate with the others): the
+      information is not singular, so the fit passes the identification check, but the smallest eigenvalue of
+      the information scaled to unit diagonal is below ``UNDERID_TOL``: some combination of parameters is nearly
+      undetermined and their standard errors are inflated. lavaan returns such fits silently.
+    """
+    out: list[str] = []
+    V, theta, engine, pt = state.vcov, state.theta, state.engine, state.pt
+    if V.size == 0:
+        return out
+    if not np.all(np.isfinite(V)):
+        out.append("could not compute standard errors: the information matrix could not be inverted. This may be "
+                   "a symptom that the model is not identified (lavaan's warning)")
+        return out
+    u = param_units(engine, theta)
+    ev = np.linalg.eigvalsh(V / np.outer(u, u))
+    if ev[0] < VCOV_EIGEN_TOL:
+        what = "is close to zero" if ev[0] > 0 else "is smaller than zero"
+        out.append("the variance-covariance matrix of the estimated parameters (vcov) does not appear to be "
+                   f"positive definite: the smallest eigenvalue (= {ev[0]:.6e}, in standardized units) {what}. This "
+                   "may be a symptom that the model is not identified (lavaan's warning)")
+    info = state.extra.get("info_expected")
+    if info is None:
+        info = engine.information_expected(theta)
+    d = np.sqrt(np.diag(info))
+    if not np.all(d > 0):
+        return out
+    R = info / np.outer(d, d)
+    w, v = np.linalg.eigh(R)
+    if w[0] < UNDERID_TOL:
+        names = pt.par_names()
+        culprits = []
+        for j in np.flatnonzero(w < UNDERID_TOL):  # every nearly undetermined direction (e.g. one per factor)
+            vec = v[:, j]
+            culprits += [names[i] for i in np.argsort(-np.abs(vec)) if abs(vec[i]) > 0.15][:6]
+        culprits = list(dict.fromkeys(culprits))[:12]
+        try:
+            inflation = float(np.sqrt(np.max(np.diag(np.linalg.inv(R)))))
+        except np.linalg.LinAlgError:
+            inflation = float("inf")
+        out.append("the model is close to not identified (empirical under-identification): the information "
+                   f"matrix scaled to unit diagonal has smallest eigenvalue {w[0]:.2g} (below {UNDERID_TOL:g}), so "
+                   f"the estimates of {', '.join(culprits)} are nearly undetermined and their standard errors "
+                   f"inflated (up to {inflation:.3g}-fold against fixing the other parameters). Typical causes: "
+                   "factors with two indicators whose correlations with the other factors are near zero, or "
+                   "near-zero paths that identify other parameters. lavaan gives no warning here")
     return out

@@ -273,11 +273,19 @@ def _nan(v) -> bool:
 
 def fit_measures(*, X2: float, df: int, npar: int, N: int, G: int, fmin: float, X2_null: float, df_null: int,
                  logl: float, logl_h1: float, srmr_groups: list[dict], nobs: list[int], gfi_value: float,
-                 nel: int, scaled: dict | None = None, level: float = 0.90) -> dict[str, float]:
+                 nel: int, scaled: dict | None = None, robust: dict | None = None,
+                 level: float = 0.90) -> dict[str, float]:
     """All measures of ``lavaan::fitMeasures(fit)`` (ML; MLR adds the ``.scaled`` / ``.robust`` ones).
 
     ``scaled`` (MLR only) holds ``c`` (model scaling factor), ``c_null`` (baseline scaling factor),
     ``trace_ugamma``, ``scaling_factor_h1`` and ``scaling_factor_h0``.
+
+    ``robust`` (missing data, lavaan's ``lav_fit_fiml_corrected``): the statistics the ``.robust`` measures use
+    instead of the standard ones, ``X2`` (XX3), ``df`` (df3), ``c`` (c.hat3), ``X2_null`` (XX3.null),
+    ``df_null`` and ``c_null`` (c.hat3.null). Without it (complete data) they are ``X2``, ``df``, ``X2_null``,
+    ``df_null`` and the scaling factors of ``scaled``, as lavaan's ``lav_fit_cfi_lavobject`` /
+    ``lav_fit_rmsea_lavobject``: cfi.robust = cfi(X2, df, X2_null, df_null, c, c0), rmsea.robust =
+    rmsea(X2, df, N, c), its interval and p-values from X2 / c.
     """
     fm: dict[str, float] = {"npar": npar, "fmin": fmin, "chisq": X2, "df": df, "pvalue": chisq_pvalue(X2, df)}
     if scaled:
@@ -285,6 +293,12 @@ def fit_measures(*, X2: float, df: int, npar: int, N: int, G: int, fmin: float, 
         X2s, X2s0 = X2 / c, X2_null / c0
         fm.update({"chisq.scaled": X2s, "df.scaled": df, "pvalue.scaled": chisq_pvalue(X2s, df),
                    "chisq.scaling.factor": c})
+    rb = robust
+    if scaled and rb is None:
+        rb = {"X2": X2, "df": df, "c": c, "X2_null": X2_null, "df_null": df_null, "c_null": c0}
+    if rb is not None:
+        R2, Rdf, Rc, R2n, Rdfn, Rcn = (rb[k] for k in ("X2", "df", "c", "X2_null", "df_null", "c_null"))
+        R2s = R2 / Rc if not (_nan(R2) or _nan(Rc) or Rc == 0) else float("nan")
     fm.update({"baseline.chisq": X2_null, "baseline.df": df_null,
                "baseline.pvalue": chisq_pvalue(X2_null, df_null)})
     if scaled:
@@ -295,17 +309,18 @@ def fit_measures(*, X2: float, df: int, npar: int, N: int, G: int, fmin: float, 
     if scaled:
         fm["cfi.scaled"] = cfi(X2s, df, X2s0, df_null)
         fm["tli.scaled"] = tli(X2s, df, X2s0, df_null)
-        fm["cfi.robust"] = cfi(X2, df, X2_null, df_null, c, c0)
-        fm["tli.robust"] = tli(X2, df, X2_null, df_null, c, c0)
+    if rb is not None:
+        fm["cfi.robust"] = cfi(R2, Rdf, R2n, Rdfn, Rc, Rcn)
+        fm["tli.robust"] = tli(R2, Rdf, R2n, Rdfn, Rc, Rcn)
     fm.update({"nnfi": tli(X2, df, X2_null, df_null), "rfi": rfi(X2, df, X2_null, df_null),
                "nfi": nfi(X2, df, X2_null, df_null), "pnfi": pnfi(X2, df, X2_null, df_null),
                "ifi": ifi(X2, df, X2_null, df_null), "rni": rni(X2, df, X2_null, df_null)})
     if scaled:
         fm.update({"nnfi.scaled": tli(X2s, df, X2s0, df_null), "rfi.scaled": rfi(X2s, df, X2s0, df_null),
                    "nfi.scaled": nfi(X2s, df, X2s0, df_null), "pnfi.scaled": pnfi(X2s, df, X2s0, df_null),
-                   "ifi.scaled": ifi(X2s, df, X2s0, df_null), "rni.scaled": rni(X2s, df, X2s0, df_null),
-                   "nnfi.robust": tli(X2, df, X2_null, df_null, c, c0),
-                   "rni.robust": rni(X2, df, X2_null, df_null, c, c0)})
+                   "ifi.scaled": ifi(X2s, df, X2s0, df_null), "rni.scaled": rni(X2s, df, X2s0, df_null)})
+    if rb is not None:
+        fm.update({"nnfi.robust": tli(R2, Rdf, R2n, Rdfn, Rc, Rcn), "rni.robust": rni(R2, Rdf, R2n, Rdfn, Rc, Rcn)})
     fm.update({"logl": logl, "unrestricted.logl": logl_h1, "aic": aic(logl, npar), "bic": bic(logl, npar, N),
                "ntotal": N, "bic2": bic2(logl, npar, N)})
     if scaled:
@@ -323,11 +338,12 @@ def fit_measures(*, X2: float, df: int, npar: int, N: int, G: int, fmin: float, 
         fm["rmsea.ci.lower.scaled"], fm["rmsea.ci.upper.scaled"] = lo, hi
         fm["rmsea.pvalue.scaled"] = rmsea_pvalue(X2, df2, N, G)
         fm["rmsea.notclose.pvalue.scaled"] = rmsea_notclose_pvalue(X2, df2, N, G)
-        fm["rmsea.robust"] = rmsea(X2, df, N, G, c_hat=c)
-        lo, hi = rmsea_ci(X2s, df, N, G, c_hat=c, level=level)
+    if rb is not None:
+        fm["rmsea.robust"] = rmsea(R2, Rdf, N, G, c_hat=Rc)
+        lo, hi = rmsea_ci(R2s, Rdf, N, G, c_hat=Rc, level=level)
         fm["rmsea.ci.lower.robust"], fm["rmsea.ci.upper.robust"] = lo, hi
-        fm["rmsea.pvalue.robust"] = rmsea_pvalue(X2s, df, N, G, c_hat=c)
-        fm["rmsea.notclose.pvalue.robust"] = rmsea_notclose_pvalue(X2s, df, N, G, c_hat=c)
+        fm["rmsea.pvalue.robust"] = rmsea_pvalue(R2s, Rdf, N, G, c_hat=Rc)
+        fm["rmsea.notclose.pvalue.robust"] = rmsea_notclose_pvalue(R2s, Rdf, N, G, c_hat=Rc)
     w = np.asarray(nobs, float) / N
     for key in ("rmr", "rmr_nomean", "srmr", "srmr_nomean", "crmr", "crmr_nomean", "srmr_mplus",
                 "srmr_mplus_nomean"):

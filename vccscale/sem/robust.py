@@ -10,15 +10,18 @@ lavaan's ``estimator = "MLR"`` sets ``se = "robust.huber.white"``, ``test = "yua
   expected information and the first-order information of the saturated model at the sample moments
   (``h1.information = "unstructured"`` for the Mplus variant);
 * scaling factor ``c = trace(U Gamma) / df``; ``chisq.scaled = chisq / c``;
-  ``scaling.factor.h1 = sum tr(B1 A1^-1) / ndat``, ``scaling.factor.h0 = sum (N_g/N) tr(B0 A^-1) / npar``.
+  ``scaling.factor.h1 = sum tr(B1 A1^-1) / ndat``, ``scaling.factor.h0 = sum (N_g/N) tr(B0 A^-1) / nx.free``
+  (nx.free: free parameters counted before equality constraints, as lavaan).
 """
 from __future__ import annotations
+
+import math
 
 import numpy as np
 
 from .fit import Engine
 
-__all__ = ["sandwich", "yuan_bentler_mplus", "h1_traces", "h1_traces_fiml"]
+__all__ = ["sandwich", "yuan_bentler_mplus", "h1_traces", "h1_traces_fiml", "h1_information_fiml", "fiml_corrected"]
 
 
 def _first_order(engine: Engine, theta: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
@@ -89,18 +92,30 @@ def yuan_bentler_mplus(engine: Engine, theta: np.ndarray, df: int, sw: dict | No
     c = trace_ug / df if df > 0 else float("nan")
     if c < 0:
         c = float("nan")
+    # lavaan divides by nx.free, the free parameters before equality constraints (a parameter shared by k rows of
+    # the table, e.g. by group.equal, counts k times); the trace itself does not depend on the parametrisation
+    nx_free = int((engine.par >= 0).sum())
     return {"c": c, "trace_ugamma": trace_ug, "scaling_factor_h1": sum(tr_h1) / sum(ndat),
-            "scaling_factor_h0": sum(tr_h0) / engine.q if engine.q else float("nan")}
+            "scaling_factor_h0": sum(tr_h0) / nx_free if nx_free else float("nan")}
 
 
-def h1_traces_fiml(engine: Engine) -> tuple[list[float], list[int]]:
-    """FIML version of :func:`h1_traces`: per group tr(B1 A1^-1) of the saturated model at the EM moments, with
-    A1 the observed information (Hessian of the pattern-wise log-likelihood) and B1 the first-order information
-    (casewise scores with the missing entries left out), lavaan's ``missing = "ml"`` with MLR."""
+def _vech_lavaan(p: int) -> tuple[np.ndarray, np.ndarray]:
+    """Row and column of lavaan's ``vech`` order (lower triangle, column by column): the order of the
+    saturated model's covariance parameters in :func:`h1_information_fiml`."""
+    rows = [i for j in range(p) for i in range(j, p)]
+    cols = [j for j in range(p) for _ in range(j, p)]
+    return np.asarray(rows, dtype=int), np.asarray(cols, dtype=int)
+
+
+def h1_information_fiml(engine: Engine) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Per group ``(A1, B1)`` of the saturated model at the EM moments (lavaan's h1 information with
+    ``h1.information = "unstructured"``, ``missing = "ml"``): A1 the observed information per case (Hessian of the
+    pattern-wise log-likelihood) and B1 the first-order information per case (casewise scores with the missing
+    entries left out). Moments in the order vech(Sigma) (as :func:`_vech_lavaan`), then mu."""
     from .fit import FIMLEngine
     from .model import ParTable
 
-    traces, ndats = [], []
+    out = []
     names = list(engine.pt.ov_names)
     p = len(names)
     for gd in engine.groups:
@@ -122,7 +137,130 @@ def h1_traces_fiml(engine: Engine) -> tuple[list[float], list[int]]:
         theta = np.asarray(theta)
         A1 = seng.hessian(theta)
         sc = seng.casewise_scores(theta)[0]
-        B1 = sc.T @ sc / gd.n
-        traces.append(float(np.sum(B1 * np.linalg.inv(A1).T)))
-        ndats.append(len(rows))
-    return traces, ndats
+        out.append((A1, sc.T @ sc / gd.n))
+    return out
+
+
+def h1_traces_fiml(engine: Engine, info: list[tuple[np.ndarray, np.ndarray]] | None = None
+                   ) -> tuple[list[float], list[int]]:
+    """FIML version of :func:`h1_traces`: per group tr(B1 A1^-1) of the saturated model at the EM moments, with
+    A1 / B1 from :func:`h1_information_fiml` (or ``info``, its result), lavaan's ``missing = "ml"`` with MLR.
+    Under fixed.x the x-x (co)variances and x means are left out (lavaan zeroes their rows and columns and does
+    not count them in ndat)."""
+    if info is None:
+        info = h1_information_fiml(engine)
+    keep = _fiml_moment_keep(engine)
+    traces = [float(np.sum(B1[np.ix_(keep, keep)] * np.linalg.inv(A1[np.ix_(keep, keep)]).T)) for A1, B1 in info]
+    return traces, [int(keep.sum()) for _ in info]
+
+
+def _fiml_moment_keep(engine: Engine) -> np.ndarray:
+    """Moments (vech(Sigma) in lavaan's order, then mu) that lavaan's h1 information keeps under fixed.x: all but
+    the x-x (co)variances and the x means (their rows and columns are zero there)."""
+    r, c = _vech_lavaan(engine.p)
+    xi = np.array([engine.pos[v] for v in engine.pt.ov_x], dtype=int)
+    return np.concatenate([~(np.isin(r, xi) & np.isin(c, xi)), ~np.isin(np.arange(engine.p), xi)])
+
+
+def _delta_fiml(engine: Engine, theta: np.ndarray, g: int) -> np.ndarray:
+    """lavaan's Delta of group g: d (vech(Sigma), mu) / d theta' (moments x free parameters)."""
+    r, c = _vech_lavaan(engine.p)
+    dS, dm = engine.derivatives(theta, g)
+    return np.vstack([dS[:, r, c].T, dm.T])
+
+
+def _complete_h1_information(cov: np.ndarray) -> np.ndarray:
+    """Observed (= expected) information per case of the saturated model for complete data at the moments
+    ``cov`` (lavaan's ``lav_mvnorm_h1_information_observed_samplestats``): 1/2 D'(W x W)D for vech(Sigma), W for
+    mu (W = cov^-1), in the order of :func:`h1_information_fiml`."""
+    p = cov.shape[0]
+    W = np.linalg.inv(cov)
+    r, c = _vech_lavaan(p)
+    factor = np.where(r == c, 1.0, 2.0)
+    A = 0.5 * (W[np.ix_(r, r)] * W[np.ix_(c, c)] + W[np.ix_(r, c)] * W[np.ix_(c, r)]) * np.outer(factor, factor) / 2
+    m = len(r)
+    return np.block([[A, np.zeros((m, p))], [np.zeros((p, m)), W]])
+
+
+def _bdiag(blocks: list[np.ndarray]) -> np.ndarray:
+    n = sum(b.shape[0] for b in blocks)
+    out = np.zeros((n, n))
+    k = 0
+    for b in blocks:
+        out[k:k + b.shape[0], k:k + b.shape[0]] = b
+        k += b.shape[0]
+    return out
+
+
+def fiml_corrected(engine: Engine, theta: np.ndarray, df: int, base_engine: Engine, base_theta: np.ndarray,
+                   df_null: int, info: list[tuple[np.ndarray, np.ndarray]] | None = None,
+                   version: str = "V3") -> dict:
+    """lavaan 0.6-14's ``lav_fit_fiml_corrected``: the parts of the robust CFI / TLI / RMSEA for missing data
+    (``missing = "ml"``; Savalei 2018, Zhang & Savalei 2023, "FIML-corrected" statistics).
+
+    * ``XX3`` = the ML chi-square of the FIML estimates against the EM (h1) moments as if they were complete-data
+      sample moments (lavaan refits the model to ``sample.cov`` / ``sample.mean`` = the EM moments without
+      optimising), ``df3`` = ``df``, the model df;
+    * with, per group g (weight f_g = N_g / N), Wm_g the observed and Jm_g the first-order information of the
+      saturated FIML model at the EM moments, Wc_g the complete-data information at the EM moments, Delta the
+      derivatives of the implied moments, all stacked block-diagonally as ``Wm = bdiag(f_g Wm_g)``,
+      ``Wmi = bdiag(Wm_g^-1 / f_g)``, ``Wc = bdiag(f_g Wc_g)``, ``Gamma = bdiag(Wm_g^-1 Jm_g Wm_g^-1 / f_g)``:
+      ``U = Wm - Wm Delta (Delta' Wm Delta)^-1 Delta' Wm`` and
+      ``k = tr(U Wmi Wc Wmi U Gamma)`` (version "V3", MLR) or ``k = tr(Wc Wmi U Wmi)`` ("V6", ML);
+      ``c.hat3 = k / df3`` (infinite for a model without df, as in lavaan: its robust measures are then those of a
+      perfect fit), ``XX3.scaled = XX3 / c.hat3``;
+    * the same for the baseline (independence) model at its FIML estimates ``base_theta``: ``XX3.null``,
+      ``df3.null`` = ``df_null``, ``c.hat3.null``.
+
+    Under fixed.x the x-x (co)variances and x means are left out of every matrix (lavaan zeroes them). ``info`` is
+    :func:`h1_information_fiml`'s result if already computed. Returns the seven numbers with lavaan's names.
+    """
+    if info is None:
+        info = h1_information_fiml(engine)
+    keep = _fiml_moment_keep(engine)
+    N = engine.N
+    fg = [gd.n / N for gd in engine.groups]
+    Wm_g = [A1[np.ix_(keep, keep)] for A1, _ in info]
+    Jm_g = [B1[np.ix_(keep, keep)] for _, B1 in info]
+    Wmi_g = [np.linalg.inv(W) for W in Wm_g]
+    # lavaan builds Wc from a complete-data fit of the model to the EM moments made by lavaan() with its default
+    # fixed.x = TRUE, so Wc has zero rows and columns for the moments of the model's exogenous covariates even when
+    # they are random (fixed.x = FALSE; with fixed.x = TRUE they are left out everywhere anyway)
+    xr = np.array([engine.pos[v] for v in getattr(engine.pt, "ov_x_random", [])], dtype=int)
+    r, c = _vech_lavaan(engine.p)
+    zero_c = np.concatenate([np.isin(r, xr) & np.isin(c, xr), np.isin(np.arange(engine.p), xr)])[keep]
+    Wc_g = []
+    for gd in engine.groups:
+        Wc1 = _complete_h1_information(gd.cov)[np.ix_(keep, keep)]
+        Wc1[zero_c, :] = 0.0
+        Wc1[:, zero_c] = 0.0
+        Wc_g.append(Wc1)
+    Wm = _bdiag([f * W for f, W in zip(fg, Wm_g)])
+    Wmi = _bdiag([W / f for f, W in zip(fg, Wmi_g)])
+    Wc = _bdiag([f * W for f, W in zip(fg, Wc_g)])
+    Gamma = _bdiag([Wi @ J @ Wi / f for f, Wi, J in zip(fg, Wmi_g, Jm_g)]) if version == "V3" else None
+    M = Wmi @ Wc @ Wmi
+
+    def k_fimlc(eng: Engine, th: np.ndarray) -> float:
+        D = np.vstack([_delta_fiml(eng, th, g)[keep] for g in range(len(eng.groups))])
+        WD = Wm @ D
+        U = Wm - WD @ np.linalg.solve(D.T @ WD, WD.T)
+        if version == "V3":
+            return float(np.trace(U @ M @ U @ Gamma))
+        return float(np.trace(Wc @ Wmi @ U @ Wmi))
+
+    def chisq_h1(eng: Engine, th: np.ndarray) -> float:
+        # the estimates against the EM moments as complete-data sample moments (GroupData.mean / .cov of a FIML
+        # group hold the EM moments): N F_ML
+        return float(N * Engine(eng.pt, eng.groups).objective(th))
+
+    def ratio(k: float, d: int) -> float:  # R's k / d: +-Inf for d = 0 (a saturated model), NaN for 0 / 0
+        return k / d if d > 0 else (math.copysign(math.inf, k) if k != 0 else math.nan)
+
+    df3, df3_null = df, df_null
+    XX3 = chisq_h1(engine, theta)
+    c3 = ratio(k_fimlc(engine, theta), df3)
+    XX3_null = chisq_h1(base_engine, base_theta)
+    c3_null = ratio(k_fimlc(base_engine, base_theta), df3_null)
+    return {"XX3": XX3, "df3": df3, "c.hat3": c3, "XX3.scaled": XX3 / c3 if c3 else math.nan,
+            "XX3.null": XX3_null, "df3.null": df3_null, "c.hat3.null": c3_null}

@@ -68,8 +68,22 @@ class InvarianceResult:
                 + self.tests.round(4).to_string(index=False))
 
 
-def difference_test(constrained: Any, free: Any, estimator: str = "ML", n_groups: int = 1) -> dict[str, float]:
-    """The chi-square difference between two nested fits (``constrained`` has more df)."""
+def _finite(*vals) -> bool:
+    try:
+        return all(v is not None and np.isfinite(float(v)) for v in vals)
+    except (TypeError, ValueError):
+        return False
+
+
+def difference_test(constrained: Any, free: Any, estimator: str = "ML", n_groups: int = 1) -> dict[str, Any]:
+    """The chi-square difference between two nested fits (``constrained`` has more df).
+
+    ``delta_cfi`` / ``delta_rmsea`` use the robust indices for MLR (``cfi.robust``, ``rmsea.robust``; with
+    missing="fiml" lavaan's FIML-corrected ones). Where a robust index is NaN in either fit (it could not be
+    computed; the fit's warnings say why) the scaled one (``cfi.scaled`` / ``rmsea.scaled``) is used instead and
+    ``note`` says so; ``delta_cfi_index`` names the CFI used. A delta CFI that is still NaN means the delta-CFI
+    rule cannot be applied: callers report the step as not tested (``note`` gives the reason), never as failed.
+    """
     from scipy import stats
 
     f0, f1 = constrained.fit, free.fit
@@ -77,20 +91,37 @@ def difference_test(constrained: Any, free: Any, estimator: str = "ML", n_groups
     dd = d0 - d1
     if dd <= 0:
         raise ValueError("the constrained model must have more degrees of freedom")
+    notes = []
     if estimator == "MLR":
         c0, c1 = f0["chisq.scaling.factor"], f1["chisq.scaling.factor"]
         cd = (d0 * c0 - d1 * c1) / dd
         diff = (t0 - t1) / cd if cd > 0 else float("nan")
         rmsea_d = float("nan")
         cfi_key, rmsea_key = "cfi.robust", "rmsea.robust"
+        if not _finite(f0.get(cfi_key), f1.get(cfi_key)) and _finite(f0.get("cfi.scaled"), f1.get("cfi.scaled")):
+            cfi_key = "cfi.scaled"
+            notes.append("the robust CFI is not available (see the fits' warnings): delta CFI uses the scaled CFI "
+                         "(cfi.scaled)")
+        if not _finite(f0.get(rmsea_key), f1.get(rmsea_key)) and _finite(f0.get("rmsea.scaled"),
+                                                                          f1.get("rmsea.scaled")):
+            rmsea_key = "rmsea.scaled"
+            notes.append("the robust RMSEA is not available: delta RMSEA uses the scaled RMSEA (rmsea.scaled)")
     else:
         diff = t0 - t1
         n = constrained.nobs if np.isscalar(constrained.nobs) else sum(constrained.nobs)
         rmsea_d = float(np.sqrt(n_groups) * np.sqrt(max(0.0, (diff - dd) / (dd * n))))
         cfi_key, rmsea_key = "cfi", "rmsea"
     p = float(stats.chi2.sf(diff, dd)) if np.isfinite(diff) else float("nan")
+    f0c, f1c = f0.get(cfi_key, float("nan")), f1.get(cfi_key, float("nan"))
+    dcfi = float(f0c - f1c) if _finite(f0c, f1c) else float("nan")
+    if not np.isfinite(dcfi):
+        notes.append(f"delta CFI not available ({cfi_key} is NaN in "
+                     f"{'both models' if not _finite(f0c) and not _finite(f1c) else 'one model'}): the delta-CFI "
+                     "rule cannot be applied")
+    f0r, f1r = f0.get(rmsea_key, float("nan")), f1.get(rmsea_key, float("nan"))
+    drmsea = float(f0r - f1r) if _finite(f0r, f1r) else float("nan")
     return {"chisq_diff": float(diff), "df_diff": int(dd), "pvalue": p, "rmsea_d": rmsea_d,
-            "delta_cfi": float(f0[cfi_key] - f1[cfi_key]), "delta_rmsea": float(f0[rmsea_key] - f1[rmsea_key])}
+            "delta_cfi": dcfi, "delta_rmsea": drmsea, "delta_cfi_index": cfi_key, "note": "; ".join(notes)}
 
 
 def invariance(data: pd.DataFrame, model: str, group: str, estimator: str = "ML",
@@ -117,9 +148,11 @@ def invariance(data: pd.DataFrame, model: str, group: str, estimator: str = "ML"
                                                                       len(groups))})
     first = fits[levels[0]]
     n = int(np.sum(first.nobs))
+    notes = tuple(dict.fromkeys(f"{r['compare']}: {r['note']}" for r in rows if r["note"]))
     return InvarianceResult(group=group, groups=groups, estimator=estimator, fits=fits,
                             tests=pd.DataFrame(rows, columns=["compare", "chisq_diff", "df_diff", "pvalue",
-                                                              "rmsea_d", "delta_cfi", "delta_rmsea"]), n=n)
+                                                              "rmsea_d", "delta_cfi", "delta_rmsea"]), n=n,
+                            notes=notes)
 
 
 @dataclass(frozen=True)
@@ -142,7 +175,8 @@ class InvarianceByConstruct:
         return self.table.copy()
 
     def reached(self) -> pd.DataFrame:
-        """Per model: the highest level whose every step so far holds by the delta-CFI rule."""
+        """Per model: the highest level whose every step so far holds by the delta-CFI rule (a step that could not
+        be tested, status "not tested", ends the sequence without counting as held)."""
         rows = []
         for m, t in self.table.groupby("model", sort=False):
             level = None
@@ -257,8 +291,11 @@ def invariance_by_construct(data: pd.DataFrame, blocks: dict[str, list[str]], gr
                 row.update(compare=f"{lv} vs {levels[levels.index(lv) - 1]}", chisq_diff=d["chisq_diff"],
                            df_diff=d["df_diff"], pvalue_diff=d["pvalue"], delta_cfi=d["delta_cfi"],
                            delta_rmsea=d["delta_rmsea"], holds=bool(cfi_ok and row["status"] == "ok"))
-                if not np.isfinite(d["delta_cfi"]):
-                    row["problems"] = "; ".join(x for x in (row["problems"], "delta CFI not available") if x)
+                if d["note"]:
+                    row["problems"] = "; ".join(x for x in (row["problems"], d["note"]) if x)
+                if not np.isfinite(d["delta_cfi"]) and row["status"] == "ok":
+                    # the rule cannot be applied: the step is not tested (not "does not hold"); the sequence stops
+                    row.update(status="not tested", holds=None)
             else:
                 row["holds"] = row["status"] == "ok"
             rows.append(row)
