@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 from click.testing import CliRunner
 
 from vccscale.cli import main
@@ -71,6 +72,26 @@ def test_efa_json_matches_psych():
                                                            np.abs(-got[:, k] - col).max()))
         diff = min(np.abs(got[:, best] - col).max(), np.abs(-got[:, best] - col).max())
         assert diff < 1e-2
+
+
+@pytest.mark.parametrize("nf", [1, 2, 3])
+def test_efa_json_reports_psych_fit_statistics_with_pairwise_missing(nf):
+    """`efa --format json` has psych::fa's fit statistics (tests/reference/validate/efa_pairwise_reference.R: 9
+    items, ~9% MCAR, default minres + oblimin). rms/crms to 1e-6 absolute, the rest 1e-4 relative."""
+    ref = json.loads((REF / "efa_pairwise_reference.json").read_text())["fa"][f"minres_{nf}_oblimin"]
+    res = CliRunner().invoke(main, ["efa", str(REF / "efa_pairwise.csv"), "--items", *[f"v{i}" for i in range(1, 10)],
+                                    "--factors", str(nf), "--format", "json"])
+    assert res.exit_code == 0, res.output
+    fit = json.loads(res.stdout)["fit"]
+    assert abs(fit["rms"] - ref["rms"]) < 1e-6 and abs(fit["crms"] - ref["crms"]) < 1e-6
+    assert fit["dof"] == ref["dof"] and isinstance(fit["dof"], int) and fit["n_obs"] == 400
+    for mine, theirs in (("chisq", "STATISTIC"), ("pvalue", "PVAL"), ("chi", "chi"), ("e_pvalue", "EPVAL"),
+                         ("tli", "TLI"), ("bic", "BIC"), ("sabic", "SABIC"), ("e_bic", "EBIC"), ("fit", "fit"),
+                         ("fit_off", "fit_off"), ("nh", "nh")):
+        assert rel(fit[mine], ref[theirs]) < 1e-4, mine
+    for mine, theirs in (("rmsea", "RMSEA"), ("rmsea_lower", "lower"), ("rmsea_upper", "upper"),
+                         ("rmsea_confidence", "confidence")):
+        assert abs(fit[mine] - ref["RMSEA"][theirs]) < 1e-4 * max(abs(ref["RMSEA"][theirs]), 1e-4), mine
 
 
 def test_efa_needs_items_and_names_missing_columns():

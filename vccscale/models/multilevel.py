@@ -22,10 +22,19 @@
   deviation (divisor n) from the item mean (or median), averaged over the items, as ``multilevel::ad.m``; the
   practical cut-off ``c / 6`` for ``c`` response options (Burke & Dunlap 2002) -- AD <= c/6 signals agreement.
 * :func:`aggregation_table` -- the justification-for-aggregation table, one row per construct.
-* :func:`mixed_model` -- random-intercept / random-slope models by statsmodels ``MixedLM`` (REML or ML), with
-  log-likelihood, AIC and BIC on lme4's definitions (see :class:`MixedModelResult`); convergence problems and
-  singular (boundary) fits are raised as :class:`MixedModelWarning` and listed in ``result.warnings``.
-* :func:`multilevel_summary` -- the CLI contract (ICC, rwg(j), REML variance components of the scale mean).
+* :func:`mixed_model` -- random-intercept / random-slope (``random_slopes=["x"]``) models as ``lme4::lmer``
+  (REML or ML): statsmodels ``MixedLM`` fits, and lme4's profiled deviance is then minimised from its estimate,
+  so estimates, SEs, log-likelihood, AIC and BIC are lme4's (see :class:`MixedModelResult`); random-slope models
+  carry the likelihood-ratio test against the random-intercept model (ML refits, as lme4's ``anova``).
+  Convergence problems and singular (boundary) fits are raised as :class:`MixedModelWarning` and listed in
+  ``result.warnings``.
+* :func:`multilevel_summary` -- the CLI contract (ICC, rwg(j), REML variance components of the scale mean, and
+  optionally a random-slope model of the scale mean).
+
+Data without variance: a value (scale mean, outcome, predictor) that never varies raises :class:`DataError` naming
+the column (every statistic is 0/0); boundary cases where the statistics are defined (no variance within groups:
+ICC = 1; an item without variance) are returned with a warning; a group whose members all answer alike is
+perfect agreement (rwg = 1, AD = 0), counted by the summary.
 """
 from __future__ import annotations
 
@@ -150,7 +159,12 @@ class ICCResult:
 
 
 def icc(data: pd.DataFrame, group: str, value: str) -> ICCResult:
-    """ICC(1) and ICC(2) of ``value`` nested in ``group`` from a one-way ANOVA (Bliese 2000)."""
+    """ICC(1) and ICC(2) of ``value`` nested in ``group`` from a one-way ANOVA (Bliese 2000).
+
+    A ``value`` without any variance raises :class:`DataError` (both ICCs are 0/0). Where they are defined on
+    the boundary the result is returned with a warning: no variance within groups (MSW = 0) gives ICC(1) = ICC(2)
+    = 1 and F = inf; identical group means (MSB = 0) give ICC(1) = -1 / (k - 1) as the formula says, and ICC(2),
+    (MSB - MSW) / MSB, is NaN (multilevel::ICC2 returns -Inf)."""
     y = _numeric(_column(data, value), value)
     g = _column(data, group)
     keep = y.notna() & g.notna()
@@ -161,21 +175,38 @@ def icc(data: pd.DataFrame, group: str, value: str) -> ICCResult:
         raise DataError(f"ICC needs at least 2 groups, found {n_groups}", column=group)
     if n - n_groups < 1:
         raise DataError("ICC needs at least one group with more than one member", column=group)
+    if np.ptp(y) == 0:
+        raise DataError(f"no variance: every value is {y[0]:g}, so ICC(1) and ICC(2) (and the variance components) "
+                        "are undefined", column=value)
     sizes = np.bincount(codes).astype(float)
     means = np.bincount(codes, weights=y) / sizes
     grand = y.mean()
     ssb = float(np.sum(sizes * (means - grand) ** 2))
     ssw = float(np.sum((y - means[codes]) ** 2))
+    # sums of squares that are 0 up to rounding (identical values, identical group means) are 0
+    scale = float(np.sum((y - grand) ** 2))
+    ssb = 0.0 if ssb <= 1e-13 * scale else ssb
+    ssw = 0.0 if ssw <= 1e-13 * scale else ssw
     dfb, dfw = n_groups - 1, n - n_groups
     msb, msw = ssb / dfb, ssw / dfw
     k = n / n_groups
     k0 = (n - np.sum(sizes ** 2) / n) / (n_groups - 1)
     f = msb / msw if msw > 0 else math.inf
     p = float(stats.f.sf(f, dfb, dfw)) if math.isfinite(f) else 0.0
-    return ICCResult(icc1=(msb - msw) / (msb + (k - 1) * msw), icc2=(msb - msw) / msb if msb > 0 else math.nan,
+    if msw == 0:
+        warnings.warn(f"{value} does not vary within any {group} group (every member of a group gives the same "
+                      "value): ICC(1) = ICC(2) = 1 and F is infinite", stacklevel=2)
+    if msb == 0:
+        warnings.warn(f"the {group} groups have identical means of {value} (MSB = 0): ICC(2) is undefined",
+                      stacklevel=2)
+
+    def ratio(a: float, b: float) -> float:
+        return a / b if b != 0 else math.nan
+
+    return ICCResult(icc1=ratio(msb - msw, msb + (k - 1) * msw), icc2=ratio(msb - msw, msb),
                      msb=msb, msw=msw, df_between=dfb, df_within=dfw, f=f, p=p, n=n, n_groups=n_groups,
                      mean_group_size=k, k_adjusted=float(k0),
-                     icc1_adjusted_k=float((msb - msw) / (msb + (k0 - 1) * msw)))
+                     icc1_adjusted_k=ratio(msb - msw, msb + (k0 - 1) * msw))
 
 
 # ------------------------------------------------------------------------------------------------ agreement
@@ -270,7 +301,8 @@ def aggregation_table(data: pd.DataFrame, group: str, constructs: dict[str, list
     """Justification for aggregation, one row per construct (scale mean of its items): ICC(1), ICC(2), F test,
     mean / median rwg(J), share of groups with rwg(J) >= ``cut``, number truncated, mean AD_M(J) from the mean
     and from the median, the c/6 cut-off and the share of groups within it, and ``verdict``: "justified" when
-    ICC(2) >= ``cut`` and mean rwg(J) >= ``cut``, "partial" when one of them holds, else "not_justified"."""
+    ICC(2) >= ``cut`` and mean rwg(J) >= ``cut``, "partial" when one of them holds, else "not_justified";
+    "undefined" (with a warning, ICCs NaN) when the construct's mean has no variance at all."""
     rows = []
     for name, items in constructs.items():
         items = list(items)
@@ -279,7 +311,16 @@ def aggregation_table(data: pd.DataFrame, group: str, constructs: dict[str, list
         sub = data[[group] + items]
         sub = sub[sub.notna().all(axis=1)]
         mean = sub[items].apply(lambda s: _numeric(s, s.name)).mean(axis=1)
-        ic = icc(pd.DataFrame({"g": sub[group].to_numpy(), "m": mean.to_numpy()}), "g", "m")
+        try:
+            ic = icc(pd.DataFrame({"g": sub[group].to_numpy(), name: mean.to_numpy()}), "g", name)
+        except DataError as exc:
+            if "no variance" not in exc.message:
+                raise
+            warnings.warn(f"construct {name}: the mean of {', '.join(items)} has no variance (every respondent's "
+                          f"mean is {mean.iloc[0]:g}): ICC(1), ICC(2) and F are undefined, verdict 'undefined'",
+                          stacklevel=2)
+            nan = math.nan
+            ic = ICCResult(nan, nan, 0.0, 0.0, 0, 0, nan, nan, len(sub), int(sub[group].nunique()), nan, nan, nan)
         ag = rwg_j(sub[items], sub[group].to_numpy(), scale_points, null)
         adm = ad_index(sub[items], sub[group].to_numpy(), "mean")["ad"]
         admed = ad_index(sub[items], sub[group].to_numpy(), "median")["ad"]
@@ -290,8 +331,8 @@ def aggregation_table(data: pd.DataFrame, group: str, constructs: dict[str, list
                      "rwg_j_median": ag.median, "share_rwg_j_ge_cut": ag.share_at_least(cut),
                      "n_truncated": ag.n_truncated, "ad_mean": float(adm.mean()), "ad_median": float(admed.mean()),
                      "ad_cutoff": c6, "share_ad_le_cutoff": float((adm.dropna() <= c6).mean()),
-                     "verdict": "justified" if ok_icc and ok_rwg else ("partial" if ok_icc or ok_rwg
-                                                                        else "not_justified")})
+                     "verdict": "undefined" if math.isnan(ic.icc1) and ic.msb == 0 == ic.msw else
+                     "justified" if ok_icc and ok_rwg else ("partial" if ok_icc or ok_rwg else "not_justified")})
     return pd.DataFrame(rows).set_index("construct")
 
 
@@ -302,16 +343,24 @@ class MixedModelWarning(UserWarning):
 
 @dataclass
 class MixedModelResult:
-    """Linear mixed model.
+    """Linear mixed model with one grouping factor, on lme4's definitions.
 
-    ``fixed``: est, se, z, p (normal) per term. ``variance``: ``between`` (intercept variance tau00),
-    ``slope`` / ``covariance`` (one random slope; more slopes under their names), ``within`` (residual
-    sigma^2); ``cov_re`` the full random-effects covariance. ``icc = tau00 / (tau00 + sigma^2)`` (for a random-slope
-    model the ICC at the predictors' zero point). ``llf``: the (restricted, for REML) log-likelihood on lme4's
-    scale -- statsmodels' REML llf includes the same constants and equals ``logLik(lmer(..., REML = TRUE))``.
-    ``npar = p_fixed + q (q + 1) / 2 + 1`` (lme4's ``df``), ``aic = -2 llf + 2 npar`` and
+    ``fixed``: est, se, z, p (normal) per term; the SEs are lme4's ``vcov``, ``sigma^2 (X' V^-1 X)^-1`` at the
+    estimates. ``variance``: ``between`` (intercept variance tau00), ``within`` (residual sigma^2) and, with one
+    random slope, ``slope`` (its variance), ``covariance`` and ``correlation`` (intercept-slope); with several slopes
+    ``slope:x``, ``covariance:x``, ``correlation:x`` per slope and ``covariance:x:w``, ``correlation:x:w`` per pair.
+    ``cov_re``: the random-effects covariance matrix. ``icc = tau00 / (tau00 + sigma^2)`` (for a random-slope model
+    the ICC at the predictors' zero point; 0 when tau00 is 0). ``llf``: the (restricted, for REML) log-likelihood,
+    ``logLik(lmer(...))``. ``npar = p_fixed + q (q + 1) / 2 + 1`` (lme4's ``df``), ``aic = -2 llf + 2 npar`` and
     ``bic = -2 llf + npar log(N)`` with N the number of observations (lme4 uses N also for REML fits; REML
-    criteria compare models with the same fixed effects only)."""
+    criteria compare models with the same fixed effects only). ``theta``: lme4's relative Cholesky factor (lower
+    triangle by column); ``singular`` as lme4's isSingular (a diagonal theta below 1e-4).
+
+    ``lrt`` (random-slope models): the likelihood-ratio test of the random slopes against the random-intercept model
+    with the same fixed effects, both refitted by ML as ``anova(lmer_slopes, lmer_intercept)`` does: ``chisq =
+    2 (llf_ml - llf_ml_reduced)`` on ``df = npar - npar_reduced``, ``p`` from the chi-square distribution (anova's
+    naive p; the variances sit on the boundary under H0, so it is conservative), and both models' ML llf, npar,
+    AIC and BIC."""
 
     formula: str
     re_formula: str | None
@@ -330,116 +379,345 @@ class MixedModelResult:
     singular: bool
     warnings: list[str] = field(default_factory=list)
     result: object = None
+    random_slopes: list[str] = field(default_factory=list)
+    theta: list[float] = field(default_factory=list)
+    lrt: dict | None = None
 
     def to_dict(self) -> dict:
         return {"formula": self.formula, "re_formula": self.re_formula, "reml": self.reml,
+                "random_slopes": list(self.random_slopes),
                 "fixed": {t: {k: float(v) for k, v in r.items()} for t, r in self.fixed.iterrows()},
-                "variance": {k: float(v) for k, v in self.variance.items()}, "icc": float(self.icc),
-                "llf": float(self.llf), "npar": self.npar, "aic": float(self.aic), "bic": float(self.bic),
-                "n": self.n, "n_groups": self.n_groups, "converged": self.converged, "singular": self.singular,
-                "warnings": list(self.warnings)}
+                "variance": {k: float(v) for k, v in self.variance.items()},
+                "cov_re": {str(i): {str(j): float(v) for j, v in r.items()} for i, r in self.cov_re.iterrows()},
+                "icc": float(self.icc), "llf": float(self.llf), "npar": self.npar, "aic": float(self.aic),
+                "bic": float(self.bic), "n": self.n, "n_groups": self.n_groups, "converged": self.converged,
+                "singular": self.singular, "warnings": list(self.warnings),
+                "lrt": None if self.lrt is None else {k: (v if isinstance(v, (str, int)) else float(v))
+                                                       for k, v in self.lrt.items()}}
 
 
-def mixed_model(data: pd.DataFrame, formula: str, group: str, re_formula: str | None = None,
-                reml: bool = True) -> MixedModelResult:
-    """Random-intercept (``re_formula=None``) or random-slope (e.g. ``re_formula="~x"``) model by MixedLM."""
+# lme4's profiled deviance of a linear mixed model with one grouping factor (Bates et al. 2015, JSS 67(1), sec. 3):
+# random effects b_j = sigma Lambda u_j, u_j ~ N(0, I_q), Lambda lower triangular with the free elements theta
+# (by column). Everything is computed from per-group cross-products, so a fit of a few thousand rows costs little.
+class _Profiled:
+    def __init__(self, model) -> None:
+        x, z, y = (np.asarray(a, dtype=float) for a in (model.exog, model.exog_re, model.endog))
+        self.n, self.p = x.shape
+        self.q = z.shape[1]
+        g = len(model.group_labels)
+        self.ztz = np.zeros((g, self.q, self.q))
+        self.ztx = np.zeros((g, self.q, self.p))
+        self.zty = np.zeros((g, self.q))
+        for j, lab in enumerate(model.group_labels):
+            idx = model.row_indices[lab]
+            zj = z[idx]
+            self.ztz[j], self.ztx[j], self.zty[j] = zj.T @ zj, zj.T @ x[idx], zj.T @ y[idx]
+        self.xtx, self.xty, self.yty = x.T @ x, x.T @ y, float(y @ y)
+        self.rows, self.cols = np.array([(r, c) for c in range(self.q) for r in range(c, self.q)]).T
+        self.lower = [0.0 if r == c else -np.inf for r, c in zip(self.rows, self.cols)]
+
+    def lam(self, theta: np.ndarray) -> np.ndarray:
+        out = np.zeros((self.q, self.q))
+        out[self.rows, self.cols] = theta
+        return out
+
+    def theta_from(self, cov_re: np.ndarray, sigma2: float) -> np.ndarray:
+        rel = np.asarray(cov_re, dtype=float) / sigma2
+        try:
+            chol = np.linalg.cholesky(rel)
+        except np.linalg.LinAlgError:
+            w, v = np.linalg.eigh(rel)
+            chol = np.linalg.cholesky((v * np.maximum(w, 1e-6)) @ v.T + 1e-8 * np.eye(self.q))
+        return chol[self.rows, self.cols]
+
+    def solve(self, theta: np.ndarray, reml: bool) -> dict:
+        lam = self.lam(theta)
+        a = np.eye(self.q) + lam.T @ self.ztz @ lam                       # I + Lambda' Z_j' Z_j Lambda
+        chol = np.linalg.cholesky(a)
+        logdet = 2 * float(np.log(np.diagonal(chol, axis1=1, axis2=2)).sum())
+        lzx = lam.T @ self.ztx
+        lzy = (lam.T @ self.zty[..., None])[..., 0]
+        aix = np.linalg.solve(a, lzx)
+        aiy = np.linalg.solve(a, lzy[..., None])[..., 0]
+        xwx = self.xtx - np.einsum("gqp,gqr->pr", lzx, aix)                # X' (V / sigma^2)^-1 X
+        xwy = self.xty - np.einsum("gqp,gq->p", lzx, aiy)
+        ywy = self.yty - float(np.einsum("gq,gq->", lzy, aiy))
+        beta = np.linalg.solve(xwx, xwy)
+        r2 = max(ywy - float(beta @ xwy), 1e-300)                          # penalised residual sum of squares
+        dfr = self.n - self.p if reml else self.n
+        dev = logdet + dfr * (1 + math.log(2 * math.pi * r2 / dfr))
+        if reml:
+            dev += float(np.linalg.slogdet(xwx)[1])
+        sigma2 = r2 / dfr
+        return {"deviance": dev, "beta": beta, "sigma2": sigma2, "vcov": sigma2 * np.linalg.inv(xwx),
+                "cov_re": sigma2 * lam @ lam.T}
+
+    def deviance(self, theta: np.ndarray, reml: bool) -> float:
+        try:
+            return self.solve(theta, reml)["deviance"]
+        except (np.linalg.LinAlgError, ValueError, FloatingPointError):
+            return math.inf
+
+    def optimise(self, start: np.ndarray, reml: bool) -> tuple[np.ndarray, bool]:
+        """Minimise the profiled deviance from ``start`` (L-BFGS-B, central-difference gradient, diagonal of
+        Lambda >= 0 as lme4); converged when the projected gradient is below 1e-3 (deviance units)."""
+        from scipy import optimize
+
+        bounds = [(lo, None) if np.isfinite(lo) else (None, None) for lo in self.lower]
+        res = optimize.minimize(self.deviance, start, args=(reml,), method="L-BFGS-B", jac="3-point",
+                                bounds=bounds, options={"ftol": 1e-15, "gtol": 1e-10, "maxiter": 2000})
+        theta = res.x if res.fun <= self.deviance(start, reml) else start
+        lo = np.asarray(self.lower)
+        theta = np.maximum(theta, lo)
+        grad = np.zeros_like(theta)
+        for i in range(len(theta)):
+            h = 1e-6 * max(abs(theta[i]), 1e-2)
+            up, dn = theta.copy(), theta.copy()
+            up[i] += h
+            dn[i] = max(dn[i] - h, lo[i])
+            grad[i] = (self.deviance(up, reml) - self.deviance(dn, reml)) / (up[i] - dn[i])
+        at_bound = (theta <= lo + 1e-10) & (grad > 0)
+        ok = bool(np.all(np.isfinite(grad)) and np.max(np.abs(np.where(at_bound, 0.0, grad)), initial=0) < 1e-3)
+        return theta, ok
+
+
+def _terms(formula: str) -> tuple[str, set[str]]:
+    from patsy import ModelDesc
+
+    desc = ModelDesc.from_formula(formula)
+    lhs = " + ".join(t.name() for t in desc.lhs_termlist)
+    return lhs, {t.name() for t in desc.rhs_termlist}
+
+
+def _fit_mixed(d: pd.DataFrame, formula: str, group: str, re_formula: str | None, reml: bool):
+    """statsmodels MixedLM (start values, formula handling), then lme4's profiled deviance minimised from there."""
     import statsmodels.formula.api as smf
 
-    _column(data, group)
-    d = data.dropna(subset=[group])
     caught: list[str] = []
     with warnings.catch_warnings(record=True) as rec:
         warnings.simplefilter("always")
         try:
             model = smf.mixedlm(formula, d, groups=d[group], re_formula=re_formula, missing="drop")
+        except Exception as exc:  # patsy problems are user-level model problems here
+            raise ModelError(f"mixed model {formula!r} could not be specified: {exc}") from exc
+        y = np.asarray(model.endog, dtype=float)
+        if len(y) and np.ptp(y) == 0:
+            raise DataError(f"the outcome has no variance (every value is {y[0]:g}): a mixed model is undefined",
+                            column=model.endog_names)
+        x = np.asarray(model.exog, dtype=float)
+        for k, name in enumerate(model.exog_names):
+            if name != "Intercept" and len(x) and np.ptp(x[:, k]) == 0:
+                raise DataError(f"predictor {name} has no variance (every value is {x[0, k]:g}): its effect and "
+                                "random slope are undefined", column=name)
+        codes = pd.factorize(pd.Series(model.groups))[0]
+        means = np.bincount(codes, weights=y) / np.bincount(codes)
+        if np.allclose(y, means[codes], rtol=0, atol=1e-12 * np.abs(y).max()):
+            raise DataError(f"{model.endog_names} does not vary within any {group} group: the residual variance is "
+                            "0 and the mixed model is not estimable (ICC(1) = 1)", column=model.endog_names)
+        try:
             res = model.fit(reml=reml)
-        except Exception as exc:  # patsy / linear algebra problems are user-level model problems here
+        except Exception as exc:  # linear algebra problems are user-level model problems here
             raise ModelError(f"mixed model {formula!r} could not be estimated: {exc}") from exc
     for w in rec:
         msg = f"{w.category.__name__}: {w.message}"
         if msg not in caught:
             caught.append(msg)
-    converged = bool(getattr(res, "converged", True))
-    if not converged and not any("converge" in m.lower() for m in caught):
-        caught.append("ConvergenceWarning: the MixedLM optimizer did not converge")
-    cov_re = pd.DataFrame(np.asarray(res.cov_re, dtype=float), index=res.cov_re.index, columns=res.cov_re.columns)
-    sigma2 = float(res.scale)
-    names = list(cov_re.index)
-    ev = np.linalg.eigvalsh(cov_re.to_numpy()) if len(names) else np.array([1.0])
-    # lme4's isSingular: relative SD (theta) < 1e-4, i.e. variance ratio < 1e-8; statsmodels stops short of 0 on
-    # the boundary, so its own "on the boundary" warning counts too
-    on_boundary = any("boundary" in m.lower() for m in caught)
-    singular = bool(ev.min() <= 1e-8 * max(sigma2, 1e-300)) or on_boundary
-    if singular and not on_boundary:
+    prof = _Profiled(model)
+    start = prof.theta_from(np.asarray(res.cov_re, dtype=float), float(res.scale))
+    theta, ok = prof.optimise(start, reml)
+    if ok:  # the statsmodels optimiser's complaints are moot once lme4's criterion is at its minimum
+        caught = [m for m in caught if "ConvergenceWarning" not in m]
+    else:
+        caught.append("ConvergenceWarning: the (RE)ML criterion did not converge (gradient above 1e-3)")
+    return model, res, prof, theta, ok, caught
+
+
+def mixed_model(data: pd.DataFrame, formula: str, group: str, re_formula: str | None = None,
+                reml: bool = True, random_slopes: list[str] | None = None) -> MixedModelResult:
+    """Linear mixed model ``formula`` with random effects by ``group``, as ``lme4::lmer`` (REML by default).
+
+    Random intercept only (``re_formula=None``, no ``random_slopes``), or random slopes of the level-1 predictors
+    ``random_slopes=["x", ...]`` (= ``lmer(y ~ ... + x + (1 + x | group))``; a slope variable missing from the
+    fixed part is added to it) or, equivalently, ``re_formula="~x"``. Rows with a missing value are dropped.
+
+    Estimation: statsmodels ``MixedLM`` fits the model; its estimate is then refined by minimising lme4's profiled
+    (RE)ML deviance (relative Cholesky factor theta, L-BFGS-B), which puts the variance components and fixed
+    effects on lme4's optimum to ~1e-6 (relative) and makes boundary fits exact. The fixed-effect SEs are lme4's.
+    Random-slope models carry ``lrt``, the likelihood-ratio test against the random-intercept model (both refitted
+    by ML). Raises :class:`DataError` when the outcome or a predictor has no variance, or the outcome does not vary
+    within any group (residual variance 0); convergence problems and singular fits are
+    :class:`MixedModelWarning`."""
+    _column(data, group)
+    slopes = [str(s) for s in (random_slopes or [])]
+    if isinstance(random_slopes, str):
+        slopes = [random_slopes]
+    if slopes:
+        if re_formula is not None:
+            raise DataError("give random_slopes or re_formula, not both", field="random_slopes")
+        for s in slopes:
+            _column(data, s)
+        _lhs, rhs = _terms(formula)
+        missing = [s for s in slopes if s not in rhs]
+        if missing:
+            formula = f"{formula} + {' + '.join(missing)}"
+        re_formula = "~" + " + ".join(slopes)
+    d = data.dropna(subset=[group])
+    model, res, prof, theta, ok, caught = _fit_mixed(d, formula, group, re_formula, reml)
+    est = prof.solve(theta, reml)
+    names_re = list(res.cov_re.index)
+    cov_re = pd.DataFrame(est["cov_re"], index=names_re, columns=names_re)
+    sigma2 = float(est["sigma2"])
+    singular = bool(np.any(theta[prof.rows == prof.cols] < 1e-4))           # lme4::isSingular(tol = 1e-4)
+    if singular:
+        caught = [m for m in caught if "boundary" not in m.lower()]
         caught.append("boundary (singular) fit: a random-effect variance is ~0 or the random-effects covariance"
                       " is not positive definite")
     for m in caught:
         warnings.warn(f"{formula}: {m}", MixedModelWarning, stacklevel=2)
 
-    fe = res.fe_params
-    se = res.bse_fe
+    fe = pd.Series(est["beta"], index=model.exog_names)
+    se = pd.Series(np.sqrt(np.diag(est["vcov"])), index=model.exog_names)
     z = fe / se
     fixed = pd.DataFrame({"est": fe, "se": se, "z": z, "p": 2 * stats.norm.sf(np.abs(z))})
     variance: dict[str, float] = {}
-    inter = "Group" if "Group" in names else ("Intercept" if "Intercept" in names else None)
+    inter = "Group" if "Group" in names_re else ("Intercept" if "Intercept" in names_re else None)
     tau00 = float(cov_re.loc[inter, inter]) if inter is not None else math.nan
     variance["between"] = tau00
-    slopes = [n for n in names if n != inter]
-    if len(slopes) == 1:
-        s = slopes[0]
-        variance["slope"] = float(cov_re.loc[s, s])
+    sl = [n for n in names_re if n != inter]
+
+    def cor(a: str, b: str) -> float:
+        den = math.sqrt(float(cov_re.loc[a, a]) * float(cov_re.loc[b, b]))
+        return float(cov_re.loc[a, b]) / den if den > 0 else math.nan
+
+    one = len(sl) == 1
+    for s in sl:
+        variance["slope" if one else f"slope:{s}"] = float(cov_re.loc[s, s])
         if inter is not None:
-            variance["covariance"] = float(cov_re.loc[inter, s])
-    else:
-        for s in slopes:
-            variance[f"slope:{s}"] = float(cov_re.loc[s, s])
-            if inter is not None:
-                variance[f"covariance:{s}"] = float(cov_re.loc[inter, s])
+            variance["covariance" if one else f"covariance:{s}"] = float(cov_re.loc[inter, s])
+            variance["correlation" if one else f"correlation:{s}"] = cor(inter, s)
+    for i, a in enumerate(sl):
+        for b in sl[i + 1:]:
+            variance[f"covariance:{a}:{b}"] = float(cov_re.loc[a, b])
+            variance[f"correlation:{a}:{b}"] = cor(a, b)
     variance["within"] = sigma2
-    q = len(names)
+    q = len(names_re)
     npar = len(fe) + q * (q + 1) // 2 + 1
-    llf = float(res.llf)
-    n = int(res.nobs)
+    llf = -0.5 * float(est["deviance"])
+    n = int(prof.n)
+    lrt = None
+    if sl:
+        # the same rows for both models (a slope variable may have missing values the intercept model ignores)
+        lrt = _slope_lrt(d.loc[model.data.row_labels], formula, group, re_formula, reml, llf, npar, n,
+                         model.exog_names)
     return MixedModelResult(formula=formula, re_formula=re_formula, reml=reml, fixed=fixed, variance=variance,
-                            cov_re=cov_re, icc=tau00 / (tau00 + sigma2), llf=llf, npar=npar,
-                            aic=-2 * llf + 2 * npar, bic=-2 * llf + npar * math.log(n), n=n,
-                            n_groups=len(res.model.group_labels), converged=converged, singular=singular,
-                            warnings=caught, result=res)
+                            cov_re=cov_re, icc=tau00 / (tau00 + sigma2) if tau00 + sigma2 > 0 else math.nan,
+                            llf=llf, npar=npar, aic=-2 * llf + 2 * npar, bic=-2 * llf + npar * math.log(n), n=n,
+                            n_groups=len(model.group_labels), converged=ok, singular=singular,
+                            warnings=caught, result=res, random_slopes=[s for s in sl], theta=[float(t) for t in theta],
+                            lrt=lrt)
+
+
+def _slope_lrt(d: pd.DataFrame, formula: str, group: str, re_formula: str, reml: bool, llf: float, npar: int,
+               n: int, exog_names: list[str]) -> dict:
+    """anova(random slopes, random intercept): both by ML on the rows of the random-slope model (``d``)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", MixedModelWarning)
+        full = llf if not reml else None
+        if full is None:
+            _m, _r, prof, th, _ok, _c = _fit_mixed(d, formula, group, re_formula, False)
+            full = -0.5 * prof.solve(th, False)["deviance"]
+        _m0, _r0, prof0, th0, _ok0, _c0 = _fit_mixed(d, formula, group, None, False)
+    red = -0.5 * prof0.solve(th0, False)["deviance"]
+    npar0 = len(exog_names) + 2
+    chisq = max(2 * (full - red), 0.0)
+    df = npar - npar0
+    return {"test": "random slopes vs random intercept (ML refits, as lme4 anova)", "chisq": chisq, "df": int(df),
+            "p": float(stats.chi2.sf(chisq, df)), "llf_ml": full, "llf_ml_reduced": red, "npar": int(npar),
+            "npar_reduced": int(npar0), "aic": -2 * full + 2 * npar, "aic_reduced": -2 * red + 2 * npar0,
+            "bic": -2 * full + npar * math.log(n), "bic_reduced": -2 * red + npar0 * math.log(n)}
 
 
 # ------------------------------------------------------------------------------------------------ summary
 def multilevel_summary(data: pd.DataFrame, group: str, items: list[str], scale_min: int, scale_max: int,
-                       null: str = "uniform") -> dict:
+                       null: str = "uniform", random_slopes: list[str] | None = None) -> dict:
     """The CLI contract: ``{"icc1", "icc2", "rwg_j": {"mean", "median", "per_group"}, "variance": {"between",
     "within"}}`` for the scale mean of ``items`` (complete cases), the variance components from the REML
-    random-intercept model ``mean ~ 1 + (1 | group)``; extras under ``icc``, ``rwg_j_info``, ``ad`` and ``model``."""
+    random-intercept model ``mean ~ 1 + (1 | group)``; extras under ``icc``, ``rwg_j_info``, ``ad`` and ``model``.
+
+    ``random_slopes=["x", ...]`` (level-1 predictor columns) adds ``random_slope_model``: the REML model
+    ``mean ~ 1 + x + (1 + x | group)`` on the rows complete on the items and the predictors (fixed effects with
+    SEs, slope variances, intercept-slope covariances and correlations, ``lrt`` against the random-intercept model
+    by ML refits; see :func:`mixed_model`).
+
+    A scale mean without any variance raises :class:`DataError` naming the items. Defined boundary cases are
+    returned with a warning: an item without variance (it only shifts the mean), a scale mean that does not vary
+    within any group (ICC(1) = ICC(2) = 1; the mixed model is not estimable, so ``variance.between`` is NaN,
+    ``variance.within`` 0 and ``model`` None). ``rwg_j_info.n_groups_without_variance`` counts the groups whose
+    members all gave the same answers (rwg(j) = 1 there)."""
     items = list(items)
+    slopes = [str(x) for x in (random_slopes or [])]
     if not items:
         raise DataError("no items given for the multilevel summary")
-    for c in items + [group]:
+    for c in items + [group] + slopes:
         _column(data, c)
+    for x in slopes:
+        if not x.isidentifier() or x in ("scale_mean", "__group__", group) or x in items:
+            raise DataError("a random-slope predictor must be a column other than the group and the items, whose "
+                            "name is a Python identifier (letters, digits, _)", column=x)
     if int(scale_max) <= int(scale_min):
         raise ValueError(f"scale_max ({scale_max}) must exceed scale_min ({scale_min})")
     a = int(scale_max) - int(scale_min) + 1
     sub = data[[group] + items].copy()
     for c in items:
         sub[c] = _numeric(sub[c], c)
-    sub = sub[sub.notna().all(axis=1)].reset_index(drop=True)
-    frame = pd.DataFrame({"g": sub[group].to_numpy(), "scale_mean": sub[items].mean(axis=1).to_numpy()})
-    ic = icc(frame, "g", "scale_mean")
+    keep = sub.notna().all(axis=1).to_numpy()
+    sub = sub[keep].reset_index(drop=True)
+    mean = sub[items].mean(axis=1)
+    listed = ", ".join(items)
+    if len(mean) and np.ptp(mean.to_numpy()) == 0:
+        raise DataError(f"the scale mean of {listed} has no variance (every respondent's mean is {mean.iloc[0]:g}): "
+                        "ICC(1), ICC(2), rwg(j) and the variance components are undefined",
+                        column=items[0] if len(items) == 1 else None)
+    for c in items:
+        if len(sub) and np.ptp(sub[c].to_numpy()) == 0:
+            warnings.warn(f"item {c} has no variance (every answer is {sub[c].iloc[0]:g}): it only shifts the scale "
+                          "mean, and rwg(j) counts its zero variance as agreement", stacklevel=2)
+    gcol = group if group != "scale_mean" else "__group__"
+    frame = pd.DataFrame({gcol: sub[group].to_numpy(), "scale_mean": mean.to_numpy()})
+    ic = icc(frame, gcol, "scale_mean")
     ag = rwg_j(sub[items], sub[group].to_numpy(), a, null)
     adm = ad_index(sub[items], sub[group].to_numpy(), "mean")["ad"]
-    mm = mixed_model(frame, "scale_mean ~ 1", "g", reml=True)
-    return {
+    flat_groups = int((ag.table["variance"] == 0).sum())
+    if ic.msw == 0:
+        mm = None
+        variance = {"between": math.nan, "within": 0.0}
+        warnings.warn(f"the scale mean does not vary within any {group} group: the random-intercept model is not "
+                      "estimable (residual variance 0); variance.between is left empty", stacklevel=2)
+    else:
+        mm = mixed_model(frame, "scale_mean ~ 1", gcol, reml=True)
+        variance = {"between": mm.variance["between"], "within": mm.variance["within"]}
+    out = {
         "icc1": float(ic.icc1),
         "icc2": float(ic.icc2),
         "rwg_j": ag.to_dict(),
-        "variance": {"between": mm.variance["between"], "within": mm.variance["within"]},
+        "variance": variance,
         "icc": ic.to_dict(),
         "rwg_j_info": {"null": null, "scale_points": a, "sigma2_e": ag.sigma2_e, "n_items": ag.n_items,
                        "n_truncated": ag.n_truncated, "n_undefined": ag.n_undefined,
+                       "n_groups_without_variance": flat_groups,
                        "share_ge_0.70": _py(ag.share_at_least(0.70))},
         "ad": {"mean": _py(adm.mean()), "median": _py(adm.median()), "cutoff": a / 6.0,
                "per_group": {str(k): _py(v) for k, v in adm.items()}},
-        "model": mm.to_dict(),
+        "model": None if mm is None else mm.to_dict(),
     }
+    if slopes and ic.msw == 0:
+        out["random_slope_model"] = None
+        warnings.warn("the random-slope model is not estimable either (residual variance 0)", stacklevel=2)
+    elif slopes:
+        rs = frame.copy()
+        for x in slopes:
+            rs[x] = _numeric(data[x], x).to_numpy()[keep]
+        rs = rs.dropna().reset_index(drop=True)
+        res = mixed_model(rs, "scale_mean ~ 1", gcol, reml=True, random_slopes=slopes)
+        out["random_slope_model"] = res.to_dict()
+    return out

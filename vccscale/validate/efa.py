@@ -446,7 +446,21 @@ class EFAResult:
         head = f"EFA: {self.method}, rotation {self.rotation}, {self.n_factors} factor(s), n = {self.n_obs}"
         if self.n_rows_without_answers:
             head += f" ({self.n_rows_without_answers} rows without answers left out)"
-        return "\n".join([head, self.table().to_string(), "", self.variance.round(3).to_string()])
+        return "\n".join([head, self.table().to_string(), "", self.variance.round(3).to_string(), "",
+                          self.fit_summary()])
+
+    def fit_summary(self) -> str:
+        """psych's fit lines: chi-square, TLI, RMSEA with its 90% interval, BIC, RMSR (and corrected), fit."""
+        f = self.fit
+
+        def g(k: str, d: int = 3) -> str:
+            v = f.get(k, float("nan"))
+            return "NA" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.{d}f}"
+
+        return (f"Fit: chi2({f.get('dof')}) = {g('chisq', 2)}, p = {g('pvalue', 3)}; TLI = {g('tli')}; RMSEA = "
+                f"{g('rmsea')} [{g('rmsea_lower')}, {g('rmsea_upper')}] ({100 * f.get('rmsea_confidence', 0.9):g}%); "
+                f"BIC = {g('bic', 2)}\nRMSR = {g('rms')} (df-corrected {g('crms')}); empirical chi2 = {g('chi', 2)}, "
+                f"p = {g('e_pvalue', 3)}; fit = {g('fit')}, off-diagonal fit = {g('fit_off')} (nh = {g('nh', 1)})")
 
 
 _PREFIX = {"minres": "MR", "ml": "ML", "pa": "PA"}
@@ -464,36 +478,137 @@ def _fa_sort_order(lam: np.ndarray) -> np.ndarray:
     return np.asarray(order, dtype=int)
 
 
-def _fit_stats(r: np.ndarray, lam: np.ndarray, phi: np.ndarray, n_obs: int, nf: int) -> dict:
-    """A subset of psych::fa.stats: dof, objective, chi-square (Bartlett-corrected), RMSEA, TLI, BIC, RMSR."""
+def _cor_smooth(x: np.ndarray, eig_tol: float = 1e-12) -> np.ndarray:
+    """psych::cor.smooth: when an eigenvalue is below machine epsilon, set those below ``eig_tol`` to
+    100 ``eig_tol``, rescale the eigenvalues to sum to p, rebuild and rescale to a correlation matrix."""
+    w, v = eigh_desc(x)
+    if w.min() >= _EPS:
+        return x
+    warnings.warn("the matrix was not positive definite: it was smoothed (psych::cor.smooth) for the fit "
+                  "statistics", stacklevel=3)
+    w = np.where(w < eig_tol, 100 * eig_tol, w)
+    w = w * x.shape[0] / w.sum()
+    y = (v * w) @ v.T
+    d = 1 / np.sqrt(np.diag(y))
+    return y * np.outer(d, d)
+
+
+def _rmsea_ci(chisq: float, dof: float, n_obs: int, rmsea: float, alpha: float) -> tuple[float, float]:
+    """psych fa.stats' RMSEA interval: the noncentrality parameters at which the observed chi-square is the
+    1 - alpha/2 (upper bound) and alpha/2 (lower bound) quantile, each root searched on [0, max(n, chisq) + 2n],
+    as sqrt(ncp / (n - 1) / dof). A bound that cannot be bracketed is 0 (upper, when RMSEA is 0) or NaN; a
+    bound on the wrong side of the point estimate is NaN, as in psych. R's uniroot stops at a tolerance of
+    1.2e-4 in the ncp; this solves to machine precision (the bounds differ from psych's by < 1e-6 here)."""
+    tail = alpha / 2
+    hi = max(n_obs, chisq) + 2 * n_obs
+
+    def bound(target: float) -> float:
+        f = lambda ncp: float(stats.ncx2.cdf(chisq, dof, ncp)) - target  # noqa: E731
+        fa, fb = f(0.0), f(hi)
+        if fa * fb > 0:
+            raise ValueError("not bracketed")
+        root = optimize.brentq(f, 0.0, hi, xtol=1e-12, rtol=4 * _EPS, maxiter=500)
+        return math.sqrt(root / (n_obs - 1) / dof)
+
+    p0 = float(stats.chi2.cdf(chisq, dof))
+    upper = 0.0
+    if p0 > tail:
+        try:
+            upper = bound(tail)
+        except ValueError:
+            upper = 0.0 if rmsea <= 0 else float("nan")
+    lower = 0.0
+    if p0 > 1 - tail:
+        try:
+            lower = bound(1 - tail)
+        except ValueError:
+            lower = float("nan")
+    if not math.isnan(upper) and upper < rmsea:
+        upper = float("nan")
+    if not math.isnan(lower) and lower > rmsea:
+        lower = float("nan")
+    return lower, upper
+
+
+def _fit_stats(r: np.ndarray, lam: np.ndarray, phi: np.ndarray, n_obs: int, nf: int,
+               np_obs: np.ndarray | None = None, alpha: float = 0.1) -> dict:
+    """psych::fa.stats (psych 2.2.9), the statistics that do not depend on factor scores.
+
+    Residual-based ("empirical") statistics, with ``np_obs`` the pairwise counts (psych passes
+    ``pairwiseCount(x)`` whenever fa gets raw data, complete or not) and nh their harmonic mean over all p^2
+    entries: ``chi = sum(resid_off^2 * np_obs)``, ``rms = sqrt(chi / (nh p (p - 1)))``,
+    ``crms = sqrt(chi / (2 nh dof))``, ``e_pvalue``, ``e_bic = chi - dof log(nh)``, ``e_sabic``; ``fit = 1 -
+    sum(resid^2) / sum(R^2)`` (diagonal included, unweighted) and ``fit_off = 1 - chi / sum_off(R^2 np_obs)``.
+    Without ``np_obs`` every count is ``n_obs`` (psych's branch for a correlation matrix with n.obs).
+
+    Likelihood-based statistics (n = ``n_obs``): ``objective`` = tr(M^-1 R) - log|M^-1 R| - p, M the model
+    with R's diagonal (both cor.smooth'ed when not positive definite), ``chisq`` (psych's STATISTIC,
+    Bartlett-corrected, floored at 0) and its ``pvalue``, ``tli``, ``rmsea`` with its ``1 - alpha`` (90%)
+    interval ``rmsea_lower``/``rmsea_upper``, ``bic``, ``sabic``, and the null model (``null_model`` = F0,
+    ``null_dof``, ``null_chisq``)."""
     p = r.shape[0]
+    nan = float("nan")
     model = lam @ phi @ lam.T
     resid = r - model
     dof = p * (p - 1) / 2 - p * nf + nf * (nf - 1) / 2
+    r2 = float((r * r).sum())
+    rstar2 = float((resid * resid).sum())
     off = resid.copy()
     np.fill_diagonal(off, 0)
-    rms = math.sqrt(float((off ** 2).sum() / (p * (p - 1))))
+    counts = np.full((p, p), float(n_obs)) if np_obs is None else np.asarray(np_obs, dtype=float)
+    rstar_off = float((off ** 2 * counts).sum())
+    rr = r * r * counts
+    r2_off = float(rr.sum() - np.trace(rr))
+    with np.errstate(divide="ignore"):
+        nh = float(1 / np.mean(1 / counts))
+    out: dict = {"dof": int(round(dof)), "n_obs": int(n_obs), "nh": nh, "chi": rstar_off,
+                 "rms": math.sqrt(rstar_off / (nh * p * (p - 1)))}
+    if dof > 0:
+        out["e_pvalue"] = float(stats.chi2.sf(rstar_off, dof))
+        out["crms"] = math.sqrt(rstar_off / (2 * nh * dof))
+        out["e_bic"] = rstar_off - dof * math.log(nh)
+        out["e_sabic"] = rstar_off - dof * math.log((nh + 2) / 24)
+    else:
+        out.update(e_pvalue=nan, crms=nan, e_bic=nan, e_sabic=nan)
+    out["fit"] = 1 - rstar2 / r2
+    out["fit_off"] = 1 - rstar_off / r2_off
     m = model.copy()
     np.fill_diagonal(m, np.diag(r))
-    out = {"dof": dof, "rms": rms}
+    m = _cor_smooth(m)
+    rs = _cor_smooth(r)
     try:
-        mir = np.linalg.solve(m, r)
-        sign, logdet = np.linalg.slogdet(mir)
-        obj = float(np.trace(mir) - logdet - p) if sign > 0 else float("nan")
+        mir = np.linalg.solve(m, rs)
     except np.linalg.LinAlgError:
-        obj = float("nan")
+        warnings.warn("the model inverse times the r matrix is singular, replaced with the identity matrix: the "
+                      "fit statistics are wrong (as psych)", stacklevel=3)
+        mir = np.eye(p)
+    sign, logdet = np.linalg.slogdet(mir)
+    if sign < 0:
+        obj = nan                               # log of a negative determinant: NaN in R
+    elif sign == 0 or not math.isfinite(logdet):
+        obj = rstar2                            # psych: "the objective function is not defined"
+    else:
+        obj = float(np.trace(mir) - logdet - p)
     out["objective"] = obj
     corr = (n_obs - 1) - (2 * p + 5) / 6 - (2 * nf) / 3
-    chisq = max(obj * corr, 0.0) if not math.isnan(obj) else float("nan")
+    chisq = obj * corr
+    if not math.isnan(chisq) and chisq < 0:
+        chisq = 0.0
     out["chisq"] = chisq
-    out["pvalue"] = float(stats.chi2.sf(chisq, dof)) if dof > 0 else float("nan")
-    f0 = float(np.trace(r) - np.linalg.slogdet(r)[1] - p)
-    if dof > 0:
-        mm = obj / dof
-        m0 = f0 * 2 / (p * (p - 1))
-        out["tli"] = (m0 - mm) / (m0 - 1 / corr)
-        out["rmsea"] = math.sqrt(max(chisq / (dof * n_obs) - 1 / (n_obs - 1), 0))
-        out["bic"] = chisq - dof * math.log(n_obs)
+    out["pvalue"] = float(stats.chi2.sf(chisq, dof)) if dof > 0 and not math.isnan(chisq) else nan
+    sign0, logdet0 = np.linalg.slogdet(rs)
+    f0 = float(np.trace(rs) - logdet0 - p) if sign0 > 0 else (r2 if sign0 == 0 else nan)
+    out["null_model"] = f0
+    out["null_dof"] = p * (p - 1) // 2
+    out["null_chisq"] = f0 * ((n_obs - 1) - (2 * p + 5) / 6)
+    m0 = f0 * 2 / (p * (p - 1))
+    out["tli"] = (m0 - obj / dof) / (m0 - 1 / corr) if dof > 0 else nan  # psych: -Inf or NaN at dof = 0
+    out.update(rmsea=nan, rmsea_lower=nan, rmsea_upper=nan, rmsea_confidence=1 - alpha, bic=nan, sabic=nan)
+    if dof > 0 and not math.isnan(obj):
+        rmsea = math.sqrt(max(chisq / (dof * n_obs) - 1 / (n_obs - 1), 0))
+        lo, hi = _rmsea_ci(chisq, dof, n_obs, rmsea, alpha)
+        out.update(rmsea=rmsea, rmsea_lower=lo, rmsea_upper=hi, bic=chisq - dof * math.log(n_obs),
+                   sabic=chisq - dof * math.log((n_obs + 2) / 24))
     return out
 
 
@@ -547,10 +662,13 @@ def efa(data: pd.DataFrame, items: list[str] | None, n_factors: int = 1, method:
 
     Matches ``psych::fa(data[items], nfactors = n_factors, fm = method, rotate = rotation)``: on the 25 bfi
     items the loadings agree to about 1e-12 (minres, pa) and 1e-5 (ml); the tests demand 1e-2 after matching
-    factor order and sign. ``fit`` holds psych's dof, objective, chisq (Bartlett-corrected; n = the rows that
-    answered at least one item, where psych takes nrow(data)),
-    pvalue, tli, rmsea (point estimate), bic and rms (no RMSEA interval, no cor.smooth of a non-positive-definite
-    matrix: then the objective is NaN).
+    factor order and sign. ``fit`` holds psych's fa.stats (see :func:`_fit_stats`): dof, objective, chisq
+    (psych's STATISTIC, Bartlett-corrected; n = the rows that answered at least one item, where psych takes
+    nrow(data)), pvalue, tli, rmsea with its 90% interval (rmsea_lower, rmsea_upper), bic, sabic, the null
+    model, and the residual-based chi (psych's empirical chi-square), e_pvalue, e_bic, rms, crms, fit and fit_off,
+    whose squared residuals are weighted by the pairwise n of each correlation with nh, the harmonic mean of the
+    pairwise n, in place of n (psych does so whenever it gets raw data; with complete data nh = n). A model or
+    correlation matrix that is not positive definite is smoothed first (psych::cor.smooth, with a warning).
     """
     x, n_empty = answered_rows(item_frame(data, items, what="factor analysis"))
     r = pairwise_cor(x)
@@ -591,7 +709,8 @@ def efa(data: pd.DataFrame, items: list[str] | None, n_factors: int = 1, method:
         warnings.warn("an ultra-Heywood case was detected (a communality above 1): examine the solution",
                       stacklevel=2)
     n_obs = len(x)
-    fit = _fit_stats(r, lam_r, phi_m, n_obs, nf)
+    answered = x.notna().to_numpy(dtype=float)
+    fit = _fit_stats(r, lam_r, phi_m, n_obs, nf, np_obs=answered.T @ answered)  # psych: pairwiseCount(x)
     fit["criterion"] = ext.criterion
     fit["iterations"] = ext.iterations
     converged = ext.converged and rot_ok
