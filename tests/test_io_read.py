@@ -419,7 +419,10 @@ def test_identifiers_keep_and_bad_mode():
 
 def test_describe(numeric):
     d = describe(numeric)
-    assert set(d) == {"format", "encoding", "n_rows", "n_columns", "columns", "dropped_identifiers"}
+    assert set(d) == {"format", "encoding", "n_rows", "n_columns", "columns", "dropped_identifiers",
+                      "missing_tokens", "email_cells", "emails_redacted"}
+    # a Qualtrics export gets no missing-value tokens and its text answers hold no e-mail address (issue 14)
+    assert (d["missing_tokens"], d["email_cells"], d["emails_redacted"]) == ({}, {}, False)
     assert (d["format"], d["encoding"], d["n_rows"], d["n_columns"]) == ("qualtrics_csv", "utf-8", 8, 35)
     assert d["columns"][0] == {"name": "StartDate", "label": "Start Date", "import_id": "startDate",
                                "dtype": "datetime64[us]"}

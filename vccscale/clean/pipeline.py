@@ -12,6 +12,16 @@ Careless-responding indices are computed per respondent version (provider, custo
 every version) on the items of that version in codebook (presentation) order, among the responses left after the
 procedural rules; Mahalanobis D² uses the complete responses of the same version. Reverse-keyed items are rescored
 before even-odd and person-total (not before longstring or IRV, which describe the raw answer pattern).
+
+Blank metadata (a Status, Finished, Progress or Duration cell that is empty or not a number; Qualtrics always fills
+them, so the file was edited, merged or converted): the rule that needs the value cannot judge the response, and
+the response is **kept and flagged**, never excluded (a blank is no evidence of a preview, an unfinished or a
+speeding response, and excluding would silently drop real respondents). Its audit row has ``flagged`` true,
+``excluded`` false and a note saying why (``Status blank: preview/test rule could not be applied``; ``Finished
+blank: unfinished rule applied on Progress only``, or ``... could not be applied`` when neither Finished nor
+Progress holds a value; ``Duration blank: speeder rule could not be applied``), and :attr:`CleanResult.notes`
+(printed by ``vccscale clean``) and ``summary()["flagged_kept"]`` give the count and the response ids per rule, so
+that the researcher can decide. Outside this case ``flagged`` equals ``excluded``.
 """
 from __future__ import annotations
 
@@ -42,13 +52,17 @@ class CleanResult:
     config: CleaningSection
     item_missing: "pd.Series | None" = None
     notes: list[str] = field(default_factory=list)
+    # responses a rule could not judge (blank metadata), kept and flagged: rule -> {reason: response ids}
+    flagged_kept: dict[str, dict[str, list[str]]] = field(default_factory=dict)
 
     def summary(self) -> dict[str, Any]:
         return {"n_received": int(self.consort["remaining"].iloc[0]) if len(self.consort) else 0,
                 "n_analysed": int(self.consort["remaining"].iloc[-1]) if len(self.consort) else 0,
                 "excluded_by_rule": {r: int(n) for r, n in zip(self.consort["rule"], self.consort["excluded"])
                                      if r != "received"},
-                "config": self.config.model_dump(), "notes": self.notes}
+                "config": self.config.model_dump(), "notes": self.notes,
+                "flagged_kept": {r: {why: {"n": len(ids), "response_ids": ids} for why, ids in d.items()}
+                                 for r, d in self.flagged_kept.items()}}
 
     def write(self, out_dir: str | Path, data_format: str = "parquet") -> dict[str, Path]:
         d = Path(out_dir)
@@ -56,14 +70,21 @@ class CleanResult:
         data_path, meta_path = self.data.write(d / f"clean.{data_format}")
         paths = {"data": data_path, "meta": meta_path, "audit": d / "audit_log.csv", "consort": d / "consort.csv",
                  "indices": d / "screening_indices.csv", "summary": d / "cleaning_summary.json"}
-        self.audit.to_csv(paths["audit"], index=False)
-        self.consort.to_csv(paths["consort"], index=False)
-        self.indices.to_csv(paths["indices"], index=False)
+        from ..csvsafe import write_csv
+
+        write_csv(self.audit, paths["audit"])
+        write_csv(self.consort, paths["consort"])
+        write_csv(self.indices, paths["indices"])
         paths["summary"].write_text(json.dumps(self.summary(), indent=1, default=str) + "\n", encoding="utf-8")
         return paths
 
 
 # ------------------------------------------------------------------------------------------------------ helpers
+def _blank_reason(blank: "pd.Series", reason: str) -> "pd.Series":
+    """``reason`` where ``blank``, else None (the ``kept`` argument of a rule's decision)."""
+    return blank.map(lambda b: reason if b else None).astype("object")
+
+
 def _col(ds: "Dataset", *names: str) -> str | None:
     for n in names:
         if n in ds.data.columns:
@@ -193,6 +214,9 @@ def index_flags(idx: "pd.DataFrame", cfg: CleaningSection | None = None) -> "pd.
     from .indices import DEFAULT_THRESHOLDS as D
 
     cfg = cfg or CleaningSection()
+    if "longstring_flag" not in idx.columns:  # no respondent answered any item: nothing is flagged
+        return pd.DataFrame(False, index=idx.index, columns=["longstring", "irv", "mahalanobis", "even_odd",
+                                                              "person_total", "missing"])
 
     def thr(rule: str, default: float) -> float:
         t = getattr(cfg, rule).threshold
@@ -221,22 +245,42 @@ def clean(ds: "Dataset", config: CleaningSection | None = None) -> CleanResult:
     import pandas as pd
 
 
+    from ..errors import DataError
+
     cfg = config or CleaningSection()
     data = ds.data
+    if len(data) == 0:
+        raise DataError("no responses to clean: the data has 0 rows (an export with its header rows only?)",
+                        file=ds.source.path)
     rid = ds.response_id().astype("string")
     remaining = data.index
     audit: list["pd.DataFrame"] = []
     consort = [{"step": 0, "rule": "received", "excluded": 0, "remaining": len(remaining)}]
     notes: list[str] = []
 
-    def decide(rule: str, values: "pd.Series", flagged: "pd.Series", threshold: Any, note: "pd.Series | str" = ""):
+    flagged_kept: dict[str, dict[str, list[str]]] = {}
+
+    def decide(rule: str, values: "pd.Series", flagged: "pd.Series", threshold: Any, note: "pd.Series | str" = "",
+               kept: "pd.Series | None" = None):
+        """``kept``: reason per response the rule could not judge (blank metadata): flagged, not excluded."""
         nonlocal remaining
         flagged = flagged.reindex(remaining).fillna(False).astype(bool)
         nts = note.reindex(remaining).fillna("") if isinstance(note, pd.Series) else pd.Series(note, index=remaining)
+        why = (kept.reindex(remaining) if kept is not None else pd.Series(None, index=remaining, dtype="object"))
+        why = why.where(~flagged & why.map(lambda w: isinstance(w, str) and w != "").astype(bool), None)
+        if why.notna().any():
+            nts = nts.where(why.isna(), why.astype("object").where(nts == "", why.astype(str) + "; " + nts))
+            by_reason: dict[str, list[str]] = {}
+            for i, w in why.dropna().items():
+                by_reason.setdefault(str(w), []).append(str(rid.loc[i]))
+            flagged_kept[rule] = by_reason
+            for w, ids in by_reason.items():
+                shown = ", ".join(ids[:10]) + (f" ... (+{len(ids) - 10})" if len(ids) > 10 else "")
+                notes.append(f"{rule}: {len(ids)} response(s) kept but flagged, {w}: {shown}")
         audit.append(pd.DataFrame({
             "response_id": rid.reindex(remaining).values, "row": data.index.get_indexer(remaining),
             "rule": rule, "value": values.reindex(remaining).astype("object").values, "threshold": str(threshold),
-            "flagged": flagged.values, "excluded": flagged.values, "note": nts.values}))
+            "flagged": (flagged | why.notna()).values, "excluded": flagged.values, "note": nts.values}))
         out = flagged[flagged].index
         remaining = remaining.difference(out, sort=False)
         consort.append({"step": len(consort), "rule": rule, "excluded": len(out), "remaining": len(remaining)})
@@ -252,7 +296,8 @@ def clean(ds: "Dataset", config: CleaningSection | None = None) -> CleanResult:
         skip("status", "no Status column")
     else:
         st = pd.to_numeric(data[col], errors="coerce")
-        decide("status", st, st.isin(cfg.status.exclude_codes), ",".join(map(str, cfg.status.exclude_codes)))
+        decide("status", st, st.isin(cfg.status.exclude_codes), ",".join(map(str, cfg.status.exclude_codes)),
+               kept=_blank_reason(st.isna(), "Status blank: preview/test rule could not be applied"))
 
     # 2 unfinished
     fin, prog = _col(ds, "Finished"), _col(ds, "Progress")
@@ -264,7 +309,15 @@ def clean(ds: "Dataset", config: CleaningSection | None = None) -> CleanResult:
         p = pd.to_numeric(data[prog], errors="coerce") if prog else pd.Series(np.nan, index=data.index)
         f = data[fin].astype("boolean") if fin else pd.Series(pd.NA, index=data.index, dtype="boolean")
         flagged = (f == False).fillna(False) | (p < cfg.unfinished.min_progress).fillna(False)  # noqa: E712
-        decide("unfinished", p, flagged, cfg.unfinished.min_progress)
+        f_blank = f.isna() if fin else pd.Series(False, index=data.index)
+        p_blank = p.isna() if prog else pd.Series(False, index=data.index)
+        neither = f.isna() & p.isna()
+        why = pd.Series(None, index=data.index, dtype="object")
+        why[f_blank & ~neither] = "Finished blank: unfinished rule applied on Progress only"
+        why[p_blank & ~neither] = "Progress blank: unfinished rule applied on Finished only"
+        what = "Finished and Progress blank" if fin and prog else "Finished blank" if fin else "Progress blank"
+        why[neither] = f"{what}: unfinished rule could not be applied"
+        decide("unfinished", p, flagged, cfg.unfinished.min_progress, kept=why)
 
     # 3 duplicates
     if not cfg.duplicates.enabled:
@@ -304,16 +357,20 @@ def clean(ds: "Dataset", config: CleaningSection | None = None) -> CleanResult:
         skip("speeders", "disabled")
     elif dur is None:
         skip("speeders", "no Duration column")
+    elif len(remaining) == 0:
+        skip("speeders", "no responses left")
     else:
         d = pd.to_numeric(data[dur], errors="coerce")
-        cut = cfg.speeders.fraction_of_median * float(d.loc[remaining].median())
+        med = d.loc[remaining].median()  # NA when no remaining response has a duration: nothing flagged
+        cut = cfg.speeders.fraction_of_median * (float("nan") if pd.isna(med) else float(med))
         flagged = d < cut
         thr: Any = round(cut, 3)
         if cfg.speeders.seconds_per_item is not None and ds.codebook is not None:
             answered = data[ds.item_columns()].notna().sum(axis=1)
             flagged = flagged | (d < cfg.speeders.seconds_per_item * answered)
             thr = f"{round(cut, 3)} or {cfg.speeders.seconds_per_item} s/item"
-        decide("speeders", d, flagged.fillna(False), thr)
+        decide("speeders", d, flagged.fillna(False), thr,
+               kept=_blank_reason(d.isna(), "Duration blank: speeder rule could not be applied"))
 
     # 5 attention checks
     checks = ds.columns_with_role("attention_check") if ds.codebook is not None else []
@@ -381,4 +438,4 @@ def clean(ds: "Dataset", config: CleaningSection | None = None) -> CleanResult:
         idx_out.insert(0, "response_id", rid.reindex(idx_out.index).values)
         idx_out.insert(1, "row", [int(data.index.get_loc(i)) for i in idx_out.index])
     return CleanResult(data=out, audit=audit_df, consort=pd.DataFrame(consort), indices=idx_out, config=cfg,
-                       item_missing=item_missing, notes=notes)
+                       item_missing=item_missing, notes=notes, flagged_kept=flagged_kept)

@@ -2,8 +2,10 @@
 
 Public API::
 
-    ds = read_export(path, codebook=None, identifiers="drop", salt=None, encoding=None)
-    describe(ds) -> dict        # format, encoding, size, columns (name, label, ImportId, dtype), dropped ids
+    ds = read_export(path, codebook=None, identifiers="drop", salt=None, encoding=None, na=None,
+                     redact_emails=False, max_unzipped_bytes=None, max_line_chars=None)
+    describe(ds) -> dict        # format, encoding, size, columns (name, label, ImportId, dtype), dropped ids,
+                                # cells read as missing per token, text columns with e-mail addresses
     ds.write("responses.parquet")   # data + responses.parquet.meta.json
 
 pandas and pyarrow are imported only when a file is read, so importing ``vccscale.io`` stays cheap.

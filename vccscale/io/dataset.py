@@ -53,6 +53,10 @@ class Dataset:
     missing_from_export: list[str] = field(default_factory=list)   # codebook variables absent from the export
     not_in_codebook: list[str] = field(default_factory=list)       # export columns the codebook does not know
     log: list[str] = field(default_factory=list)
+    # cells read as missing at import, per token ("" = empty cell) and column (plain CSV files, or na=)
+    missing_tokens: dict[str, dict[str, int]] = field(default_factory=dict)
+    email_cells: dict[str, int] = field(default_factory=dict)      # text columns with e-mail addresses: cells
+    emails_redacted: bool = False                                  # those addresses were replaced at import
 
     # -- views --------------------------------------------------------------------------------------------------
     @property
@@ -105,7 +109,9 @@ class Dataset:
                       dropped_identifiers=list(self.dropped_identifiers),
                       hashed_identifiers=list(self.hashed_identifiers),
                       missing_from_export=list(self.missing_from_export),
-                      not_in_codebook=list(self.not_in_codebook), log=list(self.log))
+                      not_in_codebook=list(self.not_in_codebook), log=list(self.log),
+                      missing_tokens={k: dict(v) for k, v in self.missing_tokens.items()},
+                      email_cells=dict(self.email_cells), emails_redacted=self.emails_redacted)
         for k, v in changes.items():
             setattr(new, k, v)
         return new
@@ -187,7 +193,8 @@ class Dataset:
                 "dropped_identifiers": self.dropped_identifiers, "hashed_identifiers": self.hashed_identifiers,
                 "missing_from_export": self.missing_from_export, "not_in_codebook": self.not_in_codebook,
                 "codebook": str(Path(self.codebook.source).resolve()) if self.codebook is not None
-                and self.codebook.source else None, "log": self.log}
+                and self.codebook.source else None, "log": self.log, "missing_tokens": self.missing_tokens,
+                "email_cells": self.email_cells, "emails_redacted": self.emails_redacted}
 
     def write(self, out: str | Path) -> tuple[Path, Path]:
         """Write the data (.parquet or .csv) and a ``<out>.meta.json`` sidecar; returns both paths."""
@@ -195,8 +202,10 @@ class Dataset:
         suffix = p.suffix.lower()
         if suffix == ".parquet":
             self.data.to_parquet(p, index=False)
-        elif suffix == ".csv":
-            self.data.to_csv(p, index=False)
+        elif suffix == ".csv":  # text cells escaped against spreadsheet formula injection (load_dataset undoes it)
+            from ..csvsafe import write_csv
+
+            write_csv(self.data, p)
         else:
             raise DataError("output must end in .parquet or .csv", file=p)
         meta = p.with_name(p.name + ".meta.json")
@@ -218,11 +227,17 @@ def load_dataset(path: str | Path) -> Dataset:
     if not meta_path.exists():
         raise DataError("no .meta.json sidecar next to the data (write it with `vccscale import --out`)", file=p)
     meta = json.loads(meta_path.read_text(encoding="utf-8"))
-    data = pd.read_parquet(p) if p.suffix.lower() == ".parquet" else pd.read_csv(p)
+    if p.suffix.lower() == ".parquet":
+        data = pd.read_parquet(p)
+    else:
+        from ..csvsafe import unescape_frame
+
+        data = unescape_frame(pd.read_csv(p))
     cols = {c["name"]: ColumnInfo(**{**c, "value_labels": {int(k): v for k, v in c["value_labels"].items()}})
             for c in meta["columns"] if c["name"] in data.columns}
     cb = Codebook.read(meta["codebook"]) if meta.get("codebook") else None
     return Dataset(data=data, columns=cols, source=SourceInfo(**meta["source"]), codebook=cb,
                    dropped_identifiers=meta["dropped_identifiers"], hashed_identifiers=meta["hashed_identifiers"],
                    missing_from_export=meta["missing_from_export"], not_in_codebook=meta["not_in_codebook"],
-                   log=meta["log"])
+                   log=meta["log"], missing_tokens=meta.get("missing_tokens") or {},
+                   email_cells=meta.get("email_cells") or {}, emails_redacted=bool(meta.get("emails_redacted")))

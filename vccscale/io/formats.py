@@ -78,6 +78,21 @@ META_BY_NAME = {n: k for k, (names, _, _) in META.items() for n in names}
 META_BY_ID = {i: k for k, (_, ids, _) in META.items() for i in ids}
 META_KIND = {k: kind for k, (_, _, kind) in META.items()} | {v: "identifier" for v in LEGACY_IDENTIFIERS.values()}
 DATE_KEYS = ("start_date", "end_date", "recorded_date")
+# identifier columns under other names than Qualtrics' internal ones (issue 14): Qualtrics' row-2 labels used as
+# column names (or seen in row 2 / as an SPSS variable label), the labels of legacy exports, and generic names.
+# Compared after identifier_key(): "IP Address", "IPAddress", "ip.address" and "ip_address" are all "ip_address".
+IDENTIFIER_KEYS = frozenset({
+    "ip_address", "recipient_email", "recipient_first_name", "recipient_last_name", "location_latitude",
+    "location_longitude", "location_accuracy", "external_data_reference", "external_reference", "email_address",
+    "email", "e_mail", "e_mail_address", "ip", "phone", "phone_number", "telephone", "mobile_phone", "name",
+    "first_name", "last_name", "full_name", "surname", "latitude", "longitude", "emailaddress", "ipaddress",
+    "firstname", "lastname", "fullname"})
+
+
+def identifier_key(text: str) -> str:
+    """``text`` as a key of :data:`IDENTIFIER_KEYS`: camelCase split, case folded, other characters -> ``_``."""
+    t = re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", text.strip())
+    return re.sub(r"[^0-9a-z]+", "_", t.casefold()).strip("_")
 # row-1 names that mark a Qualtrics export (two of them are enough)
 _QUALTRICS_NAMES = {"StartDate", "EndDate", "Status", "IPAddress", "Progress", "Duration (in seconds)", "Finished",
                     "RecordedDate", "ResponseId", "ResponseID", "DistributionChannel", "UserLanguage",
@@ -86,6 +101,13 @@ _QUALTRICS_NAMES = {"StartDate", "EndDate", "Status", "IPAddress", "Progress", "
 # quoted value when the block boundary falls between "\r" and "\n" (apache/arrow#51368, open in pyarrow 26):
 # files with CRLF inside values are therefore re-read as one block (see _read_text).
 BLOCK_SIZE = 1 << 22
+# size limits (issue 14): an archive member may decompress to at most MAX_UNZIPPED_BYTES bytes (its declared size is
+# checked first, then the bytes actually decompressed, so a zip bomb is stopped either way); a text line may be at
+# most MAX_LINE_CHARS characters (a row of a real export is far shorter). Both can be set per call of read_export.
+MAX_UNZIPPED_BYTES = 500_000_000
+MAX_LINE_CHARS = 10_000_000
+# what a zip archive must hold: a CSV, TSV or SPSS export (by name; a .sav is also recognised by its first bytes)
+EXPORT_SUFFIXES = (".csv", ".tsv", ".sav")
 _IMPORT_JSON = re.compile(r'^\s*\{\s*"ImportId"\s*:')
 _IMPORT_2016 = re.compile(r"^\s*\{\s*'ImportId'\s*:")
 _DATE_LIKE = re.compile(r"^\s*\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}")
@@ -120,23 +142,29 @@ class RawExport:
 # ---------------------------------------------------------------------------------------------------------------
 # entry point
 # ---------------------------------------------------------------------------------------------------------------
-def load(path: Path, raw: bytes, encoding: str | None) -> RawExport:
-    """Detect the container and format of ``raw`` (the bytes of ``path``) and parse it."""
+def load(path: Path, raw: bytes, encoding: str | None, *, max_unzipped_bytes: int | None = None,
+         max_line_chars: int | None = None) -> RawExport:
+    """Detect the container and format of ``raw`` (the bytes of ``path``) and parse it.
+
+    ``max_unzipped_bytes`` (default :data:`MAX_UNZIPPED_BYTES`): the largest archive member read from a zip;
+    ``max_line_chars`` (default :data:`MAX_LINE_CHARS`): the longest line of a text export."""
     where = str(path)
+    max_unzipped = MAX_UNZIPPED_BYTES if max_unzipped_bytes is None else max_unzipped_bytes
+    max_line = MAX_LINE_CHARS if max_line_chars is None else max_line_chars
     kind = _sniff(raw, where)
     if kind == "zip":
-        member, data = _unzip(raw, where)
+        member, data = _unzip(raw, where, max_unzipped)
         inner = f"{where}/{member}"
         kind = _sniff(data, inner)
         if kind == "zip":
             raise DataError(f"archive member {member!r} is itself a zip archive; unpack it first", file=where)
-        out = _read_sav(data, inner) if kind == "sav" else _read_text(data, inner, encoding)
+        out = _read_sav(data, inner) if kind == "sav" else _read_text(data, inner, encoding, max_line)
         out.archive_member = member
         out.log.insert(0, f"read archive member {member!r} of the zip archive")
         return out
     if kind == "sav":
         return _read_sav(path, where)
-    return _read_text(raw, where, encoding)
+    return _read_text(raw, where, encoding, max_line)
 
 
 def _sniff(raw: bytes, where: str) -> str:
@@ -173,8 +201,13 @@ def _sniff(raw: bytes, where: str) -> str:
     return "text"
 
 
-def _unzip(raw: bytes, where: str) -> tuple[str, bytes]:
-    """The single export inside a zip archive (an Excel workbook is a zip too: rejected)."""
+def _unzip(raw: bytes, where: str, max_bytes: int = MAX_UNZIPPED_BYTES) -> tuple[str, bytes]:
+    """The single export inside a zip archive (an Excel workbook is a zip too: rejected).
+
+    The member must be a CSV, TSV or SPSS export (:data:`EXPORT_SUFFIXES`, or a .sav by its first bytes); any other
+    archive is rejected with a list of what it holds. A member whose declared size exceeds ``max_bytes`` is
+    refused before it is decompressed, and decompression stops as soon as more than ``max_bytes`` bytes came out
+    (a declared size can lie)."""
     try:
         zf = zipfile.ZipFile(io.BytesIO(raw))
         infos = zf.infolist()
@@ -199,14 +232,38 @@ def _unzip(raw: bytes, where: str) -> tuple[str, bytes]:
         raise DataError(f"the zip archive holds {len(members)} files ({shown}); expected exactly one export: "
                         "unpack it and read the file you mean", file=where)
     m = members[0]
+    if m.file_size > max_bytes:
+        raise DataError(f"archive member {m.filename!r} decompresses to {m.file_size:,} bytes, more than the limit "
+                        f"of {max_bytes:,} bytes (max_unzipped_bytes): unpack the archive and read the file itself "
+                        "if it is right", file=where)
+    chunks: list[bytes] = []
+    total = 0
     try:
-        data = zf.read(m)
+        with zf.open(m) as fh:
+            if not m.filename.lower().endswith(EXPORT_SUFFIXES) and not fh.read(4).startswith(SAV_MAGIC):
+                # what is inside, never read as a (1-column) export
+                raise DataError(f"the zip archive holds no CSV, TSV or SPSS (.sav) export, only "
+                                f"{m.filename!r} ({m.file_size:,} bytes): unpack it and check what it is",
+                                file=where)
+        with zf.open(m) as fh:
+            while True:
+                block = fh.read(1 << 20)
+                if not block:
+                    break
+                total += len(block)
+                if total > max_bytes:
+                    raise DataError(f"archive member {m.filename!r} decompresses to more than {max_bytes:,} bytes "
+                                    f"(max_unzipped_bytes), though it declares {m.file_size:,}: a damaged or "
+                                    "malicious archive", file=where)
+                chunks.append(block)
+    except DataError:
+        raise
     except RuntimeError as exc:  # encrypted
         raise DataError(f"cannot read archive member {m.filename!r}: {exc}", file=where) from None
     except Exception as exc:  # noqa: BLE001 - BadZipFile, zlib.error, EOFError, struct.error, ...
         raise DataError(f"cannot read archive member {m.filename!r}: damaged zip archive "
                         f"({exc or type(exc).__name__})", file=where) from None
-    return m.filename, data
+    return m.filename, b"".join(chunks)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -380,7 +437,61 @@ def _unterminated_quote(data: bytes | memoryview, delim: str, where: str) -> Dat
     return None
 
 
-def _read_text(raw: bytes, where: str, encoding: str | None) -> RawExport:
+def _longest_line(data: bytes | memoryview, where: str, limit: int) -> int:
+    """The length in bytes of the longest line (CR, LF and CRLF end lines) when it is longer than half a parser
+    block, else at most that; a line of more than ``limit`` characters is a :class:`DataError` naming its row.
+    Windows of that size are searched backwards for a line end (C speed, about one pass over the file)."""
+    buf = _whole(data)
+    base = len(buf) - len(data)        # a memoryview only skips a BOM at the start
+    n = len(buf)
+    t = max(1, min(limit, BLOCK_SIZE // 2))
+    start = base                       # start of the current line
+    longest = 0
+    while n - start > t:
+        end = start + t + 1            # a line end among the next t + 1 bytes: this line is short enough
+        k = max(buf.rfind(b"\n", start, end), buf.rfind(b"\r", start, end))
+        if k >= 0:
+            start = k + 1
+            continue
+        lf = buf.find(b"\n", end)
+        stop = lf if lf >= 0 else n
+        cr = buf.find(b"\r", end, stop)
+        stop = cr if cr >= 0 else stop
+        if stop - start > limit:
+            _check_line(data, start - base, stop - base, where, limit)
+        longest = max(longest, stop - start)
+        start = stop + 1
+    return longest
+
+
+def _check_line(data: bytes | memoryview, start: int, end: int, where: str, limit: int) -> None:
+    """Raise when the line at bytes ``start:end`` holds more than ``limit`` characters, naming its row."""
+    cap = 4 * limit + 4            # bytes enough for more than ``limit`` characters in any UTF-8 text
+    chars = len(bytes(data[start:min(end, start + cap)]).decode("utf-8", errors="replace"))
+    if chars <= limit:
+        return
+    line = bytes(data[:start]).count(b"\n") + 1
+    row: int | None = line
+    try:
+        prefix = bytes(data[:start]).decode("utf-8", errors="replace")
+        delim = _sniff_delimiter(prefix.split("\n", 1)[0]) if prefix else ","
+        old = csv.field_size_limit()
+        csv.field_size_limit(max(old, len(prefix) + 1))
+        try:
+            recs = [r for r in csv.reader(io.StringIO(prefix, newline=""), delimiter=delim) if r]
+        finally:
+            csv.field_size_limit(old)
+        inside = prefix.count('"') % 2 == 1     # the line continues a quoted value of the last record
+        row = (len(recs) if inside else len(recs) + 1) or 1
+    except (csv.Error, ValueError):  # pragma: no cover - best effort: the line number then
+        pass
+    more = "at least " if end - start > cap else ""
+    raise DataError(f"line longer than {limit:,} characters ({more}{chars:,} characters on line {line}): not a row of "
+                    "a survey export (a damaged file, or data without line breaks?); if the file is right, raise "
+                    "the limit (max_line_chars)", file=where, row=row)
+
+
+def _read_text(raw: bytes, where: str, encoding: str | None, max_line_chars: int = MAX_LINE_CHARS) -> RawExport:
     import pyarrow as pa
 
     data, enc, validated = _to_utf8(raw, where, encoding)
@@ -390,6 +501,7 @@ def _read_text(raw: bytes, where: str, encoding: str | None) -> RawExport:
                         "byte-order mark give encoding='utf-16')", file=where)
     if not bytes(data[:1 << 16]).strip():
         raise DataError("the file holds no column names (only a byte-order mark or blank lines)", file=where)
+    longest = _longest_line(data, where, max_line_chars)
     first_line = bytes(data[:1 << 16]).split(b"\n", 1)[0].decode("utf-8", errors="replace")
     delim = _sniff_delimiter(first_line)
     row1 = _first_record(data, delim, where)
@@ -399,10 +511,19 @@ def _read_text(raw: bytes, where: str, encoding: str | None) -> RawExport:
     if not validated:
         _check_utf8(data, where, row1)
     quotes_odd = _whole(data).count(b'"') % 2 == 1   # a BOM holds no quote, so the whole buffer will do
+    # a line longer than half a parser block (or a record of many lines longer than a block) cannot be split
+    # into blocks: such files are parsed as one block
+    one_block = longest > BLOCK_SIZE // 2
     try:
-        table, bad = _parse_table(data, delim, ncols)
+        try:
+            table, bad = _parse_table(data, delim, ncols, block_size=len(data) + 1 if one_block else None)
+        except pa.ArrowInvalid as exc:
+            if one_block or "straddl" not in str(exc):
+                raise
+            one_block = True
+            table, bad = _parse_table(data, delim, ncols, block_size=len(data) + 1)
         crlf_records = first_line.endswith("\r")
-        if len(data) > BLOCK_SIZE and \
+        if not one_block and len(data) > BLOCK_SIZE and \
                 _whole(data).count(b"\r\n") > (table.num_rows + len(bad) if crlf_records else 0):
             # CRLF inside quoted values: one block, so no CRLF can straddle a boundary (apache/arrow#51368)
             table, bad = _parse_table(data, delim, ncols, block_size=len(data) + 1)

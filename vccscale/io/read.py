@@ -20,7 +20,21 @@ The data are *parsed*, never cleaned: values stay as exported, only typed.
   label match after whitespace normalisation; an unknown label is a :class:`DataError` naming file, row and
   column).
 * Identifier columns (IP address, location, recipient name/e-mail, external reference, legacy Name/EmailAddress)
-  are dropped by default, replaced by a salted hash (``identifiers="hash"``) or kept (``"keep"``).
+  are dropped by default, replaced by a salted hash (``identifiers="hash"``) or kept (``"keep"``). They are
+  recognised by Qualtrics' names and ImportIds, and also when row 1 holds Qualtrics' labels (``IP Address``,
+  ``Recipient Email``) or generic names (``email``, ``ip_address``, ``phone``, ``name``, ``latitude`` ...; see
+  :data:`~vccscale.io.formats.IDENTIFIER_KEYS`), by the row-2 label (or SPSS variable label) and by an ImportId
+  of such a name; the log says which columns were dropped and how those were recognised.
+* E-mail addresses typed into text answers are counted per column (the log names the column and the number of
+  cells, never an address); ``redact_emails=True`` replaces each address with ``[email removed]``.
+* Missing-value tokens: in a plain CSV file (one header row, e.g. written by R's ``write.csv``) a cell holding
+  ``NA`` (surrounding blanks ignored) is missing, as is an empty cell; ``na=[...]`` replaces that list and
+  applies to every format (Qualtrics exports get no token by default: they write missing answers as empty
+  cells, and ``-99`` is left to the codebook's missing codes). The cells treated as missing are counted per
+  token and column (``Dataset.missing_tokens``, the log and :func:`describe`). Note that a text answer that is
+  exactly a token (a respondent typing ``NA``) is missing too.
+* Size limits: an archive member may decompress to at most ``max_unzipped_bytes`` (500 MB), a text line may
+  be at most ``max_line_chars`` (10 million) characters; a zip archive must hold a CSV, TSV or .sav export.
 
 Any problem with the input raises one :class:`~vccscale.errors.DataError` naming the file and, where it applies,
 the row (as counted in the file, header rows included) and the column.
@@ -36,7 +50,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from ..errors import DataError
 from .dataset import ColumnInfo, Dataset, SourceInfo
-from .formats import DATE_KEYS, META_KIND, RawColumn, RawExport, load, meta_key
+from .formats import DATE_KEYS, IDENTIFIER_KEYS, META_KIND, RawColumn, RawExport, identifier_key, load, meta_key
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -47,6 +61,12 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["read_export", "describe", "STATUS_CODES", "hash_identifier"]
 
 IDENTIFIER_MODES = ("drop", "hash", "keep")
+# missing-value tokens of plain CSV files (one header row) unless na= says otherwise
+PLAIN_NA = ("NA",)
+EMAIL_REDACTED = "[email removed]"
+# an e-mail address inside a text (RE2 syntax, for pyarrow)
+_LABEL_RE = r"[A-Za-z0-9](?:[A-Za-z0-9\-]*[A-Za-z0-9])?"          # one part of a domain name
+_EMAIL_RE = rf"[A-Za-z0-9._%+\-]+@{_LABEL_RE}(?:\.{_LABEL_RE})*\.[A-Za-z]{{2,}}"
 
 # Status codes (qualtrics-formats 2.1: value labels of Qualtrics-written .sav files) and the shorter labels
 # choice-text exports show.
@@ -99,12 +119,18 @@ def hash_identifier(value: str, salt: str) -> str:
 # public API
 # ---------------------------------------------------------------------------------------------------------------
 def read_export(path: str | Path, codebook: "Codebook | str | Path | None" = None, *, identifiers: str = "drop",
-                salt: str | None = None, encoding: str | None = None) -> Dataset:
+                salt: str | None = None, encoding: str | None = None, na: "list[str] | tuple[str, ...] | None" = None,
+                redact_emails: bool = False, max_unzipped_bytes: int | None = None,
+                max_line_chars: int | None = None) -> Dataset:
     """Read a Qualtrics response export (any variant; see the module docstring) into a :class:`Dataset`.
 
     ``codebook``: a :class:`~vccscale.instrument.codebook.Codebook` (or the path of one written by vccscale) to
     map columns to; ``identifiers``: ``"drop"`` (default), ``"hash"`` (needs ``salt``) or ``"keep"``;
-    ``encoding``: override the detected text encoding (e.g. ``"cp1252"`` for a file re-saved by Excel).
+    ``encoding``: override the detected text encoding (e.g. ``"cp1252"`` for a file re-saved by Excel);
+    ``na``: the cell values read as missing (default: ``NA`` in plain CSV files, none in Qualtrics exports; empty
+    cells are always missing); ``redact_emails``: replace e-mail addresses in text answers with
+    ``[email removed]``; ``max_unzipped_bytes`` / ``max_line_chars``: size limits (defaults
+    :data:`~vccscale.io.formats.MAX_UNZIPPED_BYTES`, :data:`~vccscale.io.formats.MAX_LINE_CHARS`).
     """
     if identifiers not in IDENTIFIER_MODES:
         raise DataError(f"identifiers must be one of {', '.join(IDENTIFIER_MODES)}, not {identifiers!r}",
@@ -112,6 +138,10 @@ def read_export(path: str | Path, codebook: "Codebook | str | Path | None" = Non
     if identifiers == "hash" and (not isinstance(salt, str) or not salt):
         raise DataError("identifiers='hash' needs a salt (a secret string kept apart from the data, so the hashes "
                         "cannot be reversed by guessing)", field="salt")
+    tokens = _na_tokens(na)
+    for name, v in (("max_unzipped_bytes", max_unzipped_bytes), ("max_line_chars", max_line_chars)):
+        if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 1):
+            raise DataError(f"{name} must be a positive whole number, not {v!r}", field=name)
     p = Path(path)
     cb = _load_codebook(codebook)
     if not p.exists():
@@ -123,19 +153,43 @@ def read_export(path: str | Path, codebook: "Codebook | str | Path | None" = Non
     except OSError as exc:
         raise DataError(f"cannot read the file: {exc.strerror or exc}", file=p) from None
     sha = hashlib.sha256(raw).hexdigest()
-    rx = load(p, raw, encoding)
+    rx = load(p, raw, encoding, max_unzipped_bytes=max_unzipped_bytes, max_line_chars=max_line_chars)
     del raw
-    return _build(p, rx, sha, cb, identifiers, salt)
+    return _build(p, rx, sha, cb, identifiers, salt, tokens, bool(redact_emails))
+
+
+def _na_tokens(na: Any) -> tuple[str, ...] | None:
+    """The ``na=`` list as stripped strings (whole numbers allowed: ``-99``); None = the format's default."""
+    if na is None:
+        return None
+    if isinstance(na, str):
+        na = [na]
+    try:
+        items = list(na)
+    except TypeError:
+        raise DataError(f"na must be a list of strings, not {type(na).__name__}", field="na") from None
+    out: list[str] = []
+    for t in items:
+        if isinstance(t, bool) or not isinstance(t, (str, int)):
+            raise DataError(f"na must be a list of strings, found {t!r}", field="na")
+        t = str(t).strip()
+        if t and t not in out:
+            out.append(t)
+    return tuple(out)
 
 
 def describe(dataset: Dataset) -> dict[str, Any]:
-    """A JSON-ready summary: format, encoding, size, every column's name, label, ImportId and dtype, and the
-    identifier columns that were dropped."""
+    """A JSON-ready summary: format, encoding, size, every column's name, label, ImportId and dtype, the
+    identifier columns that were dropped, the cells read as missing per token (``""`` = empty cells; only where
+    missing-value tokens applied) and column, and the text columns with e-mail addresses (cells per column)."""
     return {"format": dataset.source.format, "encoding": dataset.source.encoding, "n_rows": dataset.n_rows,
             "n_columns": len(dataset.columns),
             "columns": [{"name": c.name, "label": c.label, "import_id": c.import_id, "dtype": c.dtype}
                         for c in dataset.columns.values()],
-            "dropped_identifiers": list(dataset.dropped_identifiers)}
+            "dropped_identifiers": list(dataset.dropped_identifiers),
+            "missing_tokens": {t: {"cells": sum(cols.values()), "columns": dict(cols)}
+                               for t, cols in dataset.missing_tokens.items()},
+            "email_cells": dict(dataset.email_cells), "emails_redacted": dataset.emails_redacted}
 
 
 def _load_codebook(codebook: Any) -> "Codebook | None":
@@ -173,7 +227,7 @@ class _Ctx:
 
 
 def _build(p: Path, rx: RawExport, sha: str, cb: "Codebook | None", identifiers: str,
-           salt: str | None) -> Dataset:
+           salt: str | None, na: tuple[str, ...] | None = None, redact_emails: bool = False) -> Dataset:
     import pandas as pd
 
     where = f"{p}/{rx.archive_member}" if rx.archive_member else str(p)
@@ -183,18 +237,28 @@ def _build(p: Path, rx: RawExport, sha: str, cb: "Codebook | None", identifiers:
     names = _unique_names(cols, log)
     mapping = _map_codebook(cols, cb, log) if cb is not None else {}
 
-    # identifiers
-    ident = [i for i, c in enumerate(cols) if _is_identifier(c, mapping.get(i))]
+    # identifiers: Qualtrics' names/ImportIds and the codebook (reason ""), or other names, labels, ImportIds
+    labelled = rx.header_rows >= 2 or rx.format == "spss_sav"
+    ident = [(i, r) for i, c in enumerate(cols) if (r := _identifier_reason(c, mapping.get(i), labelled)) is not None]
     dropped, hashed, kept_ids = [], [], []
-    for i in ident:
+    shown: dict[str, list[str]] = {"drop": [], "hash": [], "keep": []}
+    for i, reason in ident:
         (dropped if identifiers == "drop" else hashed if identifiers == "hash" else kept_ids).append(names[i])
+        shown[identifiers].append(f"{names[i]} (by {reason})" if reason else names[i])
     if dropped:
-        log.append(f"dropped identifier columns: {', '.join(dropped)}")
+        log.append(f"dropped identifier columns: {', '.join(shown['drop'])}")
     if hashed:
-        log.append(f"hashed identifier columns (salted SHA-256, first 16 hex digits): {', '.join(hashed)}")
+        log.append(f"hashed identifier columns (salted SHA-256, first 16 hex digits): {', '.join(shown['hash'])}")
     if kept_ids:
-        log.append(f"identifier columns kept unchanged (identifiers='keep'): {', '.join(kept_ids)}")
+        log.append(f"identifier columns kept unchanged (identifiers='keep'): {', '.join(shown['keep'])}")
     drop = set(dropped)
+    not_text = set(hashed) | set(kept_ids)    # identifier columns: no e-mail scan
+
+    # missing-value tokens: plain CSV "NA" by default, na= everywhere (qualtrics exports: none by default)
+    tokens = na if na is not None else (PLAIN_NA if rx.format == "plain_csv" else ())
+    count_tokens = na is not None or rx.format == "plain_csv"
+    missing_tokens: dict[str, dict[str, int]] = {}
+    emails: dict[str, int] = {}
 
     data: dict[str, Any] = {}
     infos: dict[str, ColumnInfo] = {}
@@ -205,11 +269,15 @@ def _build(p: Path, rx: RawExport, sha: str, cb: "Codebook | None", identifiers:
             c.values = None
             continue
         row = mapping.get(i)
+        if count_tokens:
+            c.values = _apply_na(c.values, tokens, name, missing_tokens)
         if name in hashed:
             arr = _hash_column(_as_text(c.values), salt or "")
         else:
             arr = _convert(c, name, row, ctx)
         c.values = None   # free the parsed strings of this column as soon as it is converted
+        if name not in not_text and str(arr.dtype) == "string":
+            arr = _scan_emails(arr, name, emails, redact_emails)
         if c.meta_key in DATE_KEYS and c.extra.get("timeZone"):
             zones[name] = str(c.extra["timeZone"])
         data[name] = arr
@@ -239,11 +307,99 @@ def _build(p: Path, rx: RawExport, sha: str, cb: "Codebook | None", identifiers:
             log.append(f"{len(not_in_cb)} column(s) not in the codebook: {_short(not_in_cb)}")
         if missing:
             log.append(f"{len(missing)} codebook variable(s) missing from the export: {_short(missing)}")
+    if count_tokens:
+        log.append(_missing_tokens_line(tokens, missing_tokens, na is None, rx.format != "spss_sav"))
+    if emails:
+        cells = ", ".join(f"{k} ({n} cell{'s' if n != 1 else ''})" for k, n in emails.items())
+        log.append(f"e-mail addresses in text answers: {cells}; "
+                   + (f"replaced with {EMAIL_REDACTED!r}" if redact_emails else
+                      "NOT removed: redact them with redact_emails=True (vccscale import --redact-emails)"))
     log.append(f"{len(df)} responses, {len(df.columns)} columns")
     source = SourceInfo(path=str(p), format=rx.format, encoding=rx.encoding, sha256=sha, delimiter=rx.delimiter,
                         archive_member=rx.archive_member, values=values)
     return Dataset(data=df, columns=infos, source=source, codebook=cb, dropped_identifiers=dropped,
-                   hashed_identifiers=hashed, missing_from_export=missing, not_in_codebook=not_in_cb, log=log)
+                   hashed_identifiers=hashed, missing_from_export=missing, not_in_codebook=not_in_cb, log=log,
+                   missing_tokens=missing_tokens, email_cells=emails,
+                   emails_redacted=bool(redact_emails and emails))
+
+
+def _missing_tokens_line(tokens: tuple[str, ...], found: dict[str, dict[str, int]], default: bool,
+                         text: bool = True) -> str:
+    """The log line saying which cells were read as missing, per token (empty cells of text files as ``empty``)."""
+    which = ", ".join(repr(t) for t in tokens) or "none"
+    head = (f"missing-value tokens {which}{' and empty cells' if text else ''} "
+            + ("(plain CSV default; set others with na=, vccscale --na)" if default else "(na=)"))
+    parts = []
+    for t, per in found.items():
+        total = sum(per.values())
+        detail = _short([f"{k} {n}" for k, n in per.items()], 10)
+        parts.append(f"{'empty' if t == '' else repr(t)} {total} cell(s) in {len(per)} column(s) ({detail})")
+    return head + ": " + ("; ".join(parts) if parts else "no cell read as missing")
+
+
+def _apply_na(values: Any, tokens: tuple[str, ...], name: str, found: dict[str, dict[str, int]]) -> Any:
+    """``values`` with the cells equal to a token (blanks around ignored) set missing; counts per token (and, for
+    text files, of the empty cells: token ``""``) are added to ``found[token][name]``."""
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    def add(token: str, n: int) -> None:
+        if n:
+            found.setdefault(token, {})[name] = found.get(token, {}).get(name, 0) + int(n)
+
+    if isinstance(values, pd.Series):   # .sav: numeric tokens on numeric variables, text tokens on strings
+        if not tokens:
+            return values
+        if values.dtype.kind in "fiu":
+            out = values
+            for t in tokens:
+                try:
+                    f = float(t)
+                except ValueError:
+                    continue
+                hit = out == f
+                add(t, hit.sum())
+                out = out.mask(hit)
+            return out
+        if values.dtype.kind == "O":
+            text = values.map(lambda x: x.strip() if isinstance(x, str) else None)
+            hit = text.isin(list(tokens))
+            for t, n in text[hit].value_counts().items():
+                add(str(t), n)
+            return values.mask(hit, None) if hit.any() else values
+        return values
+    a = values if isinstance(values, pa.ChunkedArray) else pa.chunked_array([values])
+    add("", a.null_count)
+    if not tokens or a.null_count == len(a):
+        return a
+    trimmed = pc.utf8_trim_whitespace(a)
+    hit = pc.is_in(trimmed, value_set=pa.array(list(tokens), pa.string()))
+    if not pc.any(hit).as_py():
+        return a
+    vc = pc.value_counts(pc.filter(trimmed, hit))
+    for item in vc.to_pylist():
+        add(item["values"], item["counts"])
+    return pc.if_else(hit, pa.scalar(None, pa.string()), a)
+
+
+def _scan_emails(arr: Any, name: str, found: dict[str, int], redact: bool) -> Any:
+    """Count the cells of a text column holding an e-mail address (never logging one); redact them on request."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    a = arr.__arrow_array__()
+    if isinstance(a, pa.Array):
+        a = pa.chunked_array([a])
+    if a.null_count == len(a) or not pc.any(pc.match_substring(a, "@")).as_py():
+        return arr
+    n = pc.sum(pc.match_substring_regex(a, _EMAIL_RE)).as_py() or 0
+    if not n:
+        return arr
+    found[name] = int(n)
+    if not redact:
+        return arr
+    return _pd_string(pc.replace_substring_regex(a, _EMAIL_RE, EMAIL_REDACTED))
 
 
 def _short(names: list[str], n: int = 20) -> str:
@@ -296,10 +452,20 @@ def _unique_names(cols: list[RawColumn], log: list[str]) -> list[str]:
     return out
 
 
-def _is_identifier(c: RawColumn, row: "CodebookRow | None") -> bool:
+def _identifier_reason(c: RawColumn, row: "CodebookRow | None", labelled: bool) -> str | None:
+    """None: not an identifier; "": a Qualtrics identifier column (by its name or ImportId) or the codebook's;
+    else how it was recognised: ``name 'email'``, ``label 'IP Address'`` or ``ImportId 'ipAddress'``."""
     if c.meta_key is not None and META_KIND.get(c.meta_key) == "identifier":
-        return True
-    return row is not None and (row.type or "").lower() == "identifier"
+        return ""
+    if row is not None and (row.type or "").lower() == "identifier":
+        return ""
+    if identifier_key(c.original) in IDENTIFIER_KEYS:
+        return f"name {c.original.strip()!r}"
+    if labelled and c.label.strip() and identifier_key(c.label) in IDENTIFIER_KEYS:
+        return f"label {' '.join(c.label.split())!r}"
+    if c.import_id and identifier_key(c.import_id) in IDENTIFIER_KEYS:
+        return f"ImportId {c.import_id!r}"
+    return None
 
 
 # ---------------------------------------------------------------------------------------------------------------
