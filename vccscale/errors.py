@@ -1,8 +1,8 @@
 """Exception types of vccscale.
 
 Every error a user can cause carries where it happened: the file, and where it applies the line (YAML),
-row and column (data) or field. The CLI prints ``str(error)`` and exits with code 1; programming errors are
-never turned into these.
+row and column (data) or field. The CLI prints ``str(error)`` and exits with code 1 (2 for an OutputError);
+programming errors are never turned into these.
 """
 from __future__ import annotations
 
@@ -68,3 +68,10 @@ class DataError(VccscaleError):
 
 class ModelError(VccscaleError):
     """A model cannot be specified, identified or estimated."""
+
+
+class OutputError(VccscaleError):
+    """An output path that cannot be used: it would overwrite an input, or is a file where a folder is needed.
+    A usage error: the CLI exits with code 2."""
+
+    exit_code = 2

@@ -178,6 +178,20 @@ class DataSection(_Section):
     codebook: str | None = Field(default=None, description="Codebook of the instrument (csv or json)")
     identifiers: Literal["drop", "hash", "keep"] = "drop"
     salt_env: str | None = Field(default=None, description="Environment variable holding the salt for hashing")
+    na: list[str] | None = Field(default=None, description="Cell values read as missing at import, e.g. "
+                                 "[NA, -99, '.'] (default: NA in plain CSV files, none in Qualtrics exports)")
+    redact_emails: bool = Field(default=False, description="Replace e-mail addresses in text answers with "
+                                "'[email removed]' at import")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _na_as_text(cls, data: Any) -> Any:
+        """``na: [NA, -99]``: YAML reads -99 as a number; a token is the cell's text, so whole numbers are kept as
+        written (other numbers must be quoted: '-99.5')."""
+        if isinstance(data, dict) and isinstance(data.get("na"), list):
+            data = {**data, "na": [str(v) if isinstance(v, int) and not isinstance(v, bool) else v
+                                   for v in data["na"]]}
+        return data
 
 
 class ModelsSection(_Section):

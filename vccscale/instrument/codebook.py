@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable
 
+from ..csvsafe import escape_row, unescape_cell
 from ..errors import DataError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -148,7 +149,7 @@ class Codebook:
                     elif v is None:
                         v = ""
                     out.append(v)
-                w.writerow(out)
+                w.writerow(escape_row(out))
 
     @classmethod
     def read(cls, path: str | Path) -> "Codebook":
@@ -165,6 +166,7 @@ class Codebook:
                 reader = csv.DictReader(fh)
                 rows = []
                 for k, rec in enumerate(reader, start=2):
+                    rec = {key: unescape_cell(v) for key, v in rec.items()}
                     try:
                         rows.append(_row_from_mapping(rec, str(p)))
                     except (ValueError, json.JSONDecodeError) as exc:

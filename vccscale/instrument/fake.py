@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ..csvsafe import escape_row
 from ..errors import DataError
 from .codebook import Codebook, CodebookRow
 from .model import DATE_COLUMNS, METADATA_COLUMNS, PLACEHOLDERS, VERSION_BY_CODE
@@ -601,11 +602,11 @@ def _write(out: Path, cb: Codebook, resps: list[_Resp]) -> None:
     try:
         with open(out, "w", newline="", encoding="utf-8") as fh:
             w = csv.writer(fh, lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
-            w.writerow(cb.variables)
-            w.writerow([r.label for r in cb.rows])
-            w.writerow([_header3(r) for r in cb.rows])
+            w.writerow(escape_row(cb.variables))
+            w.writerow(escape_row(r.label for r in cb.rows))
+            w.writerow(escape_row(_header3(r) for r in cb.rows))
             for r in resps:
-                w.writerow(r.cells)
+                w.writerow(escape_row(r.cells))
     except OSError as exc:
         raise DataError(f"cannot write the export: {exc.strerror or exc}", file=out) from None
 
@@ -617,6 +618,6 @@ def _write_truth(path: Path, resps: list[_Resp]) -> None:
             w.writerow(["ResponseId", "type", "side", "organisation_id", "dyad_id", "stakeholder_role"])
             for r in resps:
                 kind = f"duplicate_of:{r.duplicate_of}" if r.kind == "duplicate" else r.kind
-                w.writerow([r.response_id, kind, r.side, r.org, r.dyad, r.stakeholder or ""])
+                w.writerow(escape_row([r.response_id, kind, r.side, r.org, r.dyad, r.stakeholder or ""]))
     except OSError as exc:
         raise DataError(f"cannot write the truth file: {exc.strerror or exc}", file=path) from None

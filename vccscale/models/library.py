@@ -500,7 +500,7 @@ def plan_hypothesis(registry: Registry, h: Hypothesis, columns: set[str] | None 
                 for f, t in pairs:
                     comps.append(Component("ordinal", rel.sign, frm=f, to=t, note=rel.note, relation=desc))
                 continue
-            why = unmeasured({x for p in pairs for x in p})
+            why = unmeasured(dict.fromkeys(x for p in pairs for x in p))  # in relation order, not hash order
             if why:
                 untested.append((desc, why))
                 continue
@@ -873,7 +873,9 @@ def build_model(registry: Registry, hypotheses: Iterable[Hypothesis | Hypothesis
                     + " fixed to 0")
     if groups > 1:
         head.append(f"# Multi-group model ({groups} groups)" + (
-            "; equal across groups: " + ", ".join(f"{f} -> {t}" for f, t in equal_set) if equal_set else ""))
+            "; equal across groups: " + ", ".join(f"{f} -> {t}" for f, t in [*(p for p in paths if p in equal_set),
+                                                                          *sorted(equal_set - set(paths))])
+            if equal_set else ""))
     body = head + [""] + mlines + [""] + slines + ([""] + dlines if dlines else [])
     if notes:
         body += ["", *notes]

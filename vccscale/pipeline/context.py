@@ -47,8 +47,10 @@ def write_json(path: Path, obj: Any, digits: int = 8) -> None:
 
 
 def write_csv(path: Path, df: Any, digits: int) -> None:
+    from ..csvsafe import write_csv as safe_csv
+
     path.parent.mkdir(parents=True, exist_ok=True)
-    df.to_csv(path, index=False, float_format=f"%.{digits}g", lineterminator="\n")
+    safe_csv(df, path, float_format=f"%.{digits}g", lineterminator="\n")
 
 
 class Skip(Exception):

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from ..errors import StudyError, VccscaleError
+from ..errors import OutputError, StudyError, VccscaleError
 from . import STAGES
 from .context import Skip, StageContext, clean_json, write_json
 
@@ -164,6 +164,46 @@ def _out_dir(study: Any, out: str | Path | None) -> Path:
     return study.resolve(Path("output") / study.study.id)
 
 
+# files of the output folder a run writes (besides stages/, tables/, figures/, .cache/): data/<name>.json results
+_RESULT_JSON = frozenset(STAGES) | {"measurement", "sample", "common_method"}
+
+
+def _written_by_run(rel: Path) -> bool:
+    """Whether a run writes the file at ``rel`` (relative to the output folder)."""
+    parts = rel.parts
+    if not parts:
+        return True
+    if parts[0] in ("stages", "tables", "figures", ".cache") or rel.as_posix() in ("report.html", "manifest.json"):
+        return True
+    if parts[0] == "data" and len(parts) == 2:
+        name = parts[1]
+        return name.endswith((".parquet", ".parquet.meta.json")) or (name.endswith(".json")
+                                                                      and name[:-5] in _RESULT_JSON)
+    return False
+
+
+def _check_out_dir(study: Any, out_dir: Path, option: str) -> None:
+    """Refuse an output folder that is a file or would overwrite an input (study file, export, codebook, power
+    model), before anything is written."""
+    f = study.path
+    if out_dir.exists() and not out_dir.is_dir():
+        if option == "output.dir":
+            raise StudyError(f"the output folder {out_dir} is a file, not a folder", file=f, field="output.dir")
+        raise OutputError(f"{option} {out_dir} is a file, not a folder")
+    inputs = [f, study.resolve(study.data.export), study.resolve(study.data.codebook)]
+    if study.power is not None and study.power.enabled:
+        inputs.append(study.resolve(study.power.model))
+    root = out_dir.resolve()
+    for i in inputs:
+        try:
+            rel = Path(i).resolve().relative_to(root)
+        except ValueError:
+            continue
+        if _written_by_run(rel):
+            raise OutputError(f"{option} {out_dir} would overwrite the input {i} (a run writes {rel.as_posix()} "
+                              "there): choose another output folder")
+
+
 def _section_value(study: Any, name: str) -> Any:
     if name == "seed":
         return study.seed
@@ -186,7 +226,9 @@ def run_study(study_path: str | Path, only: str | None = None, from_stage: str |
     """Run the study's stages into its output folder (see :mod:`vccscale.pipeline`); returns a :class:`RunResult`.
 
     Raises :class:`StudyError` before any file is written when the study file is invalid (schema, unknown
-    construct or hypothesis, missing data file, unknown stage name)."""
+    construct or hypothesis, missing data file, unknown stage name, an output.dir that is a file), and
+    :class:`OutputError` when the output folder would overwrite an input. An output folder outside the study
+    folder is said on stderr and recorded in the manifest (``output.outside_study_folder``)."""
     import numpy  # noqa: F401 - load BLAS before limiting its threads (threadpoolctl acts on loaded libraries)
     import scipy.linalg  # noqa: F401
     from threadpoolctl import threadpool_limits
@@ -203,13 +245,22 @@ def run_study(study_path: str | Path, only: str | None = None, from_stage: str |
     _check_study(study, registry, only, from_stage)
 
     out_dir = _out_dir(study, out)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    for sub in ("stages", "tables", "figures", "data", ".cache"):
-        (out_dir / sub).mkdir(exist_ok=True)
+    _check_out_dir(study, out_dir, "--out" if out is not None else (
+        "output.dir" if study.output is not None and study.output.dir else "the default output folder"))
+    base = study.path.resolve().parent
+    outside = not out_dir.resolve().is_relative_to(base)
+    if outside:  # said even without progress: results land somewhere the study folder does not show
+        print(f"warning: the output folder {out_dir} is outside the study folder {base}", file=sys.stderr,
+              flush=True)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        for sub in ("stages", "tables", "figures", "data", ".cache"):
+            (out_dir / sub).mkdir(exist_ok=True)
+    except OSError as exc:
+        why = "a file is in the way" if isinstance(exc, (FileExistsError, NotADirectoryError)) else exc.strerror
+        raise OutputError(f"cannot create the output folder {out_dir}: {why or exc}") from None
     ctx = StageContext(study, registry, out_dir, progress=progress)
     say = _Progress(progress)
-
-    base = study.path.resolve().parent
 
     def rel(p: Path) -> str:
         return os.path.relpath(p.resolve(), base).replace(os.sep, "/")
@@ -306,6 +357,8 @@ def run_study(study_path: str | Path, only: str | None = None, from_stage: str |
         "study_title": study.study.title, "study_description": study.study.description,
         "study_hash": _sha256(study.path), "registry_hash": reg_hash, "inputs": dict(sorted(inputs.items())),
         "seeds": seeds, "started": started,
+        # where the results are is not recorded (the manifest is in the folder), only whether it is the study's
+        "output": {"outside_study_folder": outside},
         "stages": [{"stage": s, "status": r["status"], "inputs_hash": r["inputs_hash"],
                     "outputs": r.get("outputs", [])} for s, r in all_records.items()],
     }

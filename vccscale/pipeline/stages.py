@@ -21,7 +21,8 @@ def stage_import(ctx: StageContext):
     d = ctx.study.data
     salt = os.environ.get(d.salt_env) if d.salt_env else None
     cb = Codebook.read(ctx.study.resolve(d.codebook)) if d.codebook else None
-    ds = read_export(ctx.study.resolve(d.export), cb, identifiers=d.identifiers, salt=salt)
+    ds = read_export(ctx.study.resolve(d.export), cb, identifiers=d.identifiers, salt=salt, na=d.na,
+                     redact_emails=d.redact_emails)
     (ctx.out / "data").mkdir(parents=True, exist_ok=True)
     ds.write(ctx.out / "data" / "imported.parquet")
     _normalise_meta(ctx.out / "data" / "imported.parquet.meta.json", ctx)

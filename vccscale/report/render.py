@@ -22,7 +22,7 @@ from typing import Any
 import pandas as pd
 
 from . import build as B
-from .tables import FormattedTable, fmt_int, markup_html, table_html, to_latex, to_word_html
+from .tables import FormattedTable, fmt_int, markup_html, read_table, table_html, to_latex, to_word_html
 
 STAGES = ["import", "clean", "items", "efa", "cfa", "reliability", "validity", "invariance", "hypotheses", "rsa",
           "multilevel", "power"]
@@ -125,7 +125,7 @@ class _Run:
         if not p.is_file():
             return None
         try:
-            return pd.read_csv(p, keep_default_na=True)
+            return read_table(p)
         except pd.errors.EmptyDataError:
             return pd.DataFrame()
 

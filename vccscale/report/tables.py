@@ -524,7 +524,10 @@ def to_word_html(t: FormattedTable, number: int | None = None) -> str:
 
 
 def read_table(path: Path) -> pd.DataFrame:
-    return pd.read_csv(path, keep_default_na=True)
+    """A ``tables/<name>.csv`` of the output folder, its text as the stage wrote it (formula escapes undone)."""
+    from ..csvsafe import unescape_frame
+
+    return unescape_frame(pd.read_csv(path, keep_default_na=True))
 
 
 def write_table_files(out_dir: Path, numbers: dict[str, int] | None = None) -> dict[str, FormattedTable]:
