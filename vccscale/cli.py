@@ -58,15 +58,34 @@ def _table(columns: list[str], rows: list[list[Any]], title: str | None = None) 
     Console(soft_wrap=False, width=None if sys.stdout.isatty() else 160).print(table)
 
 
+class VccscaleCommand(click.Command):
+    """A command whose errors name its input files: a VccscaleError (not a usage error) of a command with DATA
+    and/or --model gets "(data: <file>, model: <file>)" added to its message."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except VccscaleError as exc:
+            where = ", ".join(f"{k}: {ctx.params[k]}" for k in ("data", "model") if ctx.params.get(k) is not None)
+            if where and f"({where})" not in exc.message and getattr(exc, "exit_code", 1) == 1:
+                exc.message = f"{exc.message} ({where})"
+                exc.args = (str(exc),)
+            raise
+
+
 class VccscaleGroup(click.Group):
-    """Turns VccscaleError into a one-line message on stderr and exit code 1 (never a traceback)."""
+    """Turns VccscaleError into a one-line message on stderr and exit code 1 (an OutputError: 2), never a
+    traceback."""
+
+    command_class = VccscaleCommand
+    group_class = type  # subgroups (constructs, instrument, ...) are VccscaleGroups too
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except VccscaleError as exc:
             click.echo(f"error: {exc}", err=True)
-            ctx.exit(1)
+            ctx.exit(getattr(exc, "exit_code", 1))
 
 
 def registry_option(f: Any) -> Any:
@@ -331,8 +350,12 @@ def instrument_build(ctx: click.Context, study_file: Path, out_dir: Path, fmt: s
     """Build the instrument of STUDY_FILE: survey.qsf, codebook.csv/.json, questionnaire.html/.md and
     measurement.lavaan in --out."""
     from .instrument import build_instrument, codebook_from_instrument, write_instrument
+    from .outpaths import check_outputs
     from .study import load_study
 
+    check_outputs([study_file], dirs=[("--out", out_dir, ["survey.qsf", "codebook.csv", "codebook.json",
+                                                          "questionnaire.html", "questionnaire.md",
+                                                          "measurement.lavaan"])])
     reg = _load(ctx, registry_dir)
     study = load_study(study_file)
     inst = build_instrument(reg, study)
@@ -368,7 +391,9 @@ def instrument_read(ctx: click.Context, qsf_file: Path, out_file: Path | None, f
     Columns that follow vccscale's naming are matched to the registry's items (construct, perspective,
     reverse-keying); attention checks are recognised by their quoted instructed answer."""
     from .instrument import read_qsf
+    from .outpaths import check_outputs
 
+    check_outputs([qsf_file], files=[("--out", out_file)])
     reg = _load(ctx, registry_dir)
     cb = read_qsf(qsf_file, registry=reg)
     if out_file is not None:
@@ -415,9 +440,12 @@ def instrument_fake_export(build_dir: Path, n: int, seed: int, out_file: Path, s
     from .errors import DataError
     from .instrument import Codebook, fake_export
 
+    from .outpaths import check_outputs
+
     cb_path = build_dir / "codebook.json"
     if not cb_path.exists():
         raise DataError("no codebook.json: build the instrument first (vccscale instrument build)", file=build_dir)
+    check_outputs([cb_path], files=[("--out", out_file), ("--truth", truth)])
     summary = fake_export(Codebook.read(cb_path), n=n, seed=seed, out=out_file, straightliners=straightliners,
                           random_responders=random_responders, speeders=speeders, missing=missing,
                           previews=previews, duplicates=duplicates, truth=truth)
@@ -441,17 +469,26 @@ def instrument_fake_export(build_dir: Path, n: int, seed: int, out_file: Path, s
                    "hash, or keep them.")
 @click.option("--salt", default=None, help="Salt for --identifiers hash (or set VCCSCALE_SALT).")
 @click.option("--encoding", default=None, help="Override the detected text encoding.")
+@click.option("--na", cls=ListOption, help="Cell values read as missing: --na NA -99 . (default: NA in plain CSV "
+              "files, none in Qualtrics exports; empty cells are always missing). Counts go to the log.")
+@click.option("--redact-emails", is_flag=True, help="Replace e-mail addresses typed into text answers with "
+              "'[email removed]' (without it they are only counted in the log).")
 @click.option("--format", "fmt", type=FORMAT, default="table", show_default=True)
 def import_cmd(export: Path, codebook: Path | None, out_file: Path | None, describe: bool, identifiers: str,
-               salt: str | None, encoding: str | None, fmt: str) -> None:
-    """Read a Qualtrics export (3-row CSV, legacy or 2016 CSV, TSV, SPSS .sav, zip) into an analysis data set.
+               salt: str | None, encoding: str | None, na: tuple[str, ...], redact_emails: bool, fmt: str) -> None:
+    """Read a Qualtrics export (3-row CSV, legacy or 2016 CSV, TSV, SPSS .sav, zip) or a plain CSV file (e.g.
+    written by R) into an analysis data set.
 
     Direct identifiers are dropped by default and the log says which columns were dropped."""
     import os
 
     from .io import describe as describe_ds
+    from .outpaths import check_outputs, data_inputs
 
-    ds = read_data(export, codebook, identifiers, salt or os.environ.get("VCCSCALE_SALT"), encoding)
+    check_outputs([*data_inputs(export), codebook], files=[
+        ("--out", out_file), ("--out", out_file and out_file.with_name(out_file.name + ".meta.json"))])
+    ds = read_data(export, codebook, identifiers, salt or os.environ.get("VCCSCALE_SALT"), encoding,
+                   na=list(na) if na else None, redact_emails=redact_emails)
     for line in ds.log:
         click.echo(line, err=True)
     if out_file is not None:
@@ -466,6 +503,12 @@ def import_cmd(export: Path, codebook: Path | None, out_file: Path | None, descr
             _table(["name", "label", "import_id", "dtype"],
                    [[c["name"], c["label"][:60], c["import_id"], c["dtype"]] for c in info["columns"]])
             click.echo(f"dropped identifiers: {', '.join(info['dropped_identifiers']) or 'none'}")
+            if info["missing_tokens"]:
+                click.echo("read as missing: " + ", ".join(f"{'empty' if t == '' else repr(t)} {v['cells']} cells"
+                                                           for t, v in info["missing_tokens"].items()))
+            if info["email_cells"]:
+                click.echo(f"e-mail addresses {'redacted' if info['emails_redacted'] else 'found'} in: " + ", ".join(
+                    f"{k} ({n} cells)" for k, n in info["email_cells"].items()))
     elif out_file is None:
         click.echo(f"{ds.source.format}: {ds.n_rows} rows x {len(ds.columns)} columns (use --out or --describe)")
 
@@ -479,16 +522,24 @@ def import_cmd(export: Path, codebook: Path | None, out_file: Path | None, descr
               help="Codebook (overrides the study file's data.codebook).")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True)
 @click.option("--data-format", type=click.Choice(["parquet", "csv"]), default="parquet", show_default=True)
+@click.option("--na", cls=ListOption, help="When DATA is an export: cell values read as missing, --na NA -99 . "
+              "(overrides the study file's data.na).")
 @click.option("--format", "fmt", type=FORMAT, default="table", show_default=True)
 def clean_cmd(data: Path, study_file: Path, codebook: Path | None, out_dir: Path, data_format: str,
-              fmt: str) -> None:
+              na: tuple[str, ...], fmt: str) -> None:
     """Screen DATA with the study's rules; write clean data, the audit log, the CONSORT table and a summary."""
     from .clean import clean
     from .study import CleaningSection, load_study
 
+    from .outpaths import check_outputs, data_inputs
+
     study = load_study(study_file)
     cb = codebook or (study.resolve(study.data.codebook) if study.data and study.data.codebook else None)
-    ds = read_data(data, cb)
+    check_outputs([*data_inputs(data), study_file, cb], dirs=[("--out", out_dir, [
+        f"clean.{data_format}", f"clean.{data_format}.meta.json", "audit_log.csv", "consort.csv",
+        "screening_indices.csv", "cleaning_summary.json"])])
+    ds = read_data(data, cb, na=list(na) if na else (study.data.na if study.data else None),
+                   redact_emails=bool(study.data and study.data.redact_emails))
     res = clean(ds, study.cleaning or CleaningSection())
     paths = res.write(out_dir, data_format)
     summary = {**res.summary(), "files": {k: str(v) for k, v in paths.items()}}
@@ -519,7 +570,12 @@ def screen_cmd(data: Path, items: tuple[str, ...], scales: tuple[int, ...], code
     import pandas as pd
 
     from .clean.pipeline import index_flags, indices_frame, screen_indices
+    from .errors import DataError
+
     ds = read_data(data, codebook)
+    if len(ds.data) == 0:
+        raise DataError("no responses to screen: the data has 0 rows (an export with its header rows only?)",
+                        file=data)
     if items:
         item_columns(ds, items, data)
         if scales and sum(scales) != len(items):
@@ -642,7 +698,7 @@ def efa_cmd(data: Path, items: tuple[str, ...], codebook: Path | None, perspecti
            "factors": list(res.loadings.columns),
            "communalities": {i: float(v) for i, v in res.communalities.items()},
            "factor_correlations": res.phi.to_numpy().tolist(), "method": method, "rotation": rotation,
-           **n_out(res.n_obs, res.n_rows_without_answers, len(cols), info)}
+           "fit": dict(res.fit), **n_out(res.n_obs, res.n_rows_without_answers, len(cols), info)}
     if fmt == "json":
         echo_json(out)
         return
@@ -673,12 +729,16 @@ def score_cmd(ctx: click.Context, data: Path, codebook: Path, out_file: Path, co
     from .clean.scoring import construct_scores
     from .errors import DataError
 
+    from .csvsafe import write_csv
+    from .outpaths import check_outputs, data_inputs
+
     if out_file.suffix.lower() not in (".csv", ".parquet"):
         raise click.BadParameter("the scores file must end in .csv or .parquet", param_hint="--out")
+    check_outputs([*data_inputs(data), codebook], files=[("--out", out_file)])
     res = construct_scores(read_data(data, codebook), list(constructs) or None, registry=_load(ctx, registry_dir),
                            min_answered=min_answered)
     try:
-        res.scores.to_csv(out_file, index=False) if out_file.suffix.lower() == ".csv" else \
+        write_csv(res.scores, out_file) if out_file.suffix.lower() == ".csv" else \
             res.scores.to_parquet(out_file, index=False)
     except OSError as exc:
         raise DataError(f"cannot write the scores: {exc.strerror or exc}", file=out_file) from None
@@ -699,6 +759,30 @@ def _model_text(model: Path) -> str:
         raise ModelError("model file not found", file=model) from None
 
 
+def _htmt_blocks(blocks: dict[str, list[str]]) -> tuple[dict[str, list[str]] | None, str | None]:
+    """The factors HTMT is defined for, and why others are left out: HTMT compares the correlations between the
+    items of two factors with those among each factor's own items, so every factor needs at least 2 items and no
+    item may belong to two factors. Returns (blocks, note): blocks None when HTMT is not defined for the model."""
+    owners: dict[str, list[str]] = {}
+    for f, items in blocks.items():
+        for i in items:
+            owners.setdefault(i, []).append(f)
+    shared = {i: fs for i, fs in owners.items() if len(fs) > 1}
+    if shared:
+        which = "; ".join(f"{i} on {', '.join(fs)}" for i, fs in list(shared.items())[:5])
+        return None, (f"HTMT is not reported: {len(shared)} item(s) load on more than one factor ({which}); HTMT "
+                      "needs disjoint item sets (compare the latent correlations instead)")
+    few = [f for f, items in blocks.items() if len(items) < 2]
+    keep = {f: items for f, items in blocks.items() if len(items) >= 2}
+    if not few:
+        return keep, None
+    why = f"factor(s) {', '.join(few)} have fewer than 2 indicators (HTMT needs the correlations among a factor's " \
+          "own items)"
+    if len(keep) < 2:
+        return None, f"HTMT is not reported: {why}"
+    return keep, f"HTMT leaves out {why}"
+
+
 def _fit_json(fit: Any, data: Any) -> dict[str, Any]:
     """The machine-readable result of a CFA/SEM fit (keys of the issue's contract; lavaan's measure names with
     dots written as underscores)."""
@@ -716,7 +800,9 @@ def _fit_json(fit: Any, data: Any) -> dict[str, Any]:
                                     "std_all"]].to_dict(orient="records")],
     }
     if getattr(fit, "r2", None) is not None and len(fit.r2):
-        out["r2"] = {str(k): float(v) for k, v in fit.r2.items()}
+        r2 = fit.r2
+        out["r2"] = ({str(k): float(v) for k, v in r2.items()} if r2.ndim == 1 else   # one group
+                     {str(g): {str(k): float(v) for k, v in r2[g].items()} for g in r2.columns})  # group -> {var: r2}
     loads = est[est["op"] == "=~"]
     blocks = {f: list(g["rhs"]) for f, g in loads.groupby("lhs", sort=False)}
     observed_blocks = {f: items for f, items in blocks.items() if all(i in data.columns for i in items)}
@@ -729,10 +815,16 @@ def _fit_json(fit: Any, data: Any) -> dict[str, Any]:
             out["reliability"][f] = {"alpha": a, "omega": None if row is None else float(row["omega"]),
                                      "ave": None if row is None else float(row["ave"])}
         if len(observed_blocks) > 1:
-            h = htmt(data, observed_blocks)
-            names = list(h.matrix.columns)
-            out["htmt"] = {f"{a}~~{b}": float(h.matrix.loc[a, b]) for i, a in enumerate(names)
-                           for b in names[i + 1:]}
+            htmt_blocks, note = _htmt_blocks(observed_blocks)
+            if htmt_blocks is None:
+                out["htmt"] = None
+            else:
+                h = htmt(data, htmt_blocks)
+                names = list(h.matrix.columns)
+                out["htmt"] = {f"{a}~~{b}": float(h.matrix.loc[a, b]) for i, a in enumerate(names)
+                               for b in names[i + 1:]}
+            if note:
+                out["htmt_note"] = note
             facs = list(observed_blocks)
             cor = est[(est["op"] == "~~") & est["lhs"].isin(facs) & est["rhs"].isin(facs)]
             import pandas as pd
@@ -742,8 +834,10 @@ def _fit_json(fit: Any, data: Any) -> dict[str, Any]:
                 m.loc[r.lhs, r.rhs] = m.loc[r.rhs, r.lhs] = r.std_all
             ave = {f: out["reliability"][f]["ave"] for f in facs}
             fl = fornell_larcker(ave, m)
+            # a construct whose AVE is not defined (cross-loading item, one indicator) is not judged: null
             out["fornell_larcker"] = {"table": fl.table.to_dict(orient="index"),
-                                      "passed": {k: bool(v) for k, v in fl.passed.items()}}
+                                      "passed": {k: (bool(v) if ave.get(k) is not None and np.isfinite(ave[k])
+                                                     else None) for k, v in fl.passed.items()}}
     if fit.warnings:
         out["warnings"] = list(fit.warnings)
     return out
@@ -761,12 +855,17 @@ def _analysis_frame(data: Path, codebook: Path | None, long: bool) -> Any:
 
 
 def _fit_command(kind: str, data: Path, model: Path, estimator: str, std_lv: bool, group: str | None,
-                 fmt: str, codebook: Path | None = None, long: bool = False, missing: str = "listwise") -> None:
+                 fmt: str, codebook: Path | None = None, long: bool = False, missing: str = "listwise",
+                 group_equal: tuple[str, ...] = (), group_partial: tuple[str, ...] = (), modindices: bool = False,
+                 mi_minimum: float = 0.0, score_tests: bool = False) -> None:
     from .sem import fit_cfa, fit_sem
 
+    if (group_equal or group_partial) and group is None:
+        raise click.UsageError("--group-equal and --group-partial need --group")
     frame = _analysis_frame(data, codebook, long)
     fn = fit_cfa if kind == "cfa" else fit_sem
-    fit = fn(frame, _model_text(model), estimator=estimator, std_lv=std_lv, group=group, missing=missing)
+    fit = fn(frame, _model_text(model), estimator=estimator, std_lv=std_lv, group=group, missing=missing,
+             group_equal=tuple(group_equal), group_partial=tuple(group_partial))
     for w in fit.warnings:
         click.echo(f"warning: {w}", err=True)
     if fit.n_dropped:
@@ -786,10 +885,42 @@ def _fit_command(kind: str, data: Path, model: Path, estimator: str, std_lv: boo
         out = _fit_json(fit, frame) if fmt == "json" else None
     for w in caught:
         click.echo(f"warning: {w.message}", err=True)
+    mi = sc = None
+    if modindices:
+        mi = fit.modindices(sort=True, minimum_value=mi_minimum)
+    if score_tests:
+        from .sem.score import score_tests as _score_tests
+
+        from .errors import ModelError
+
+        try:
+            sc = _score_tests(fit)
+        except ModelError:
+            sc = None
+        if sc is None or not len(sc):
+            raise click.UsageError("--score-tests tests equality constraints, and the model has none: add "
+                                   "--group-equal (with --group) or equal labels")
     if out is not None:
+        if mi is not None:
+            out["modindices"] = _records(mi)
+        if sc is not None:
+            out["score_tests"] = {"univariate": _records(sc), "total": sc.attrs["total"]}
         echo_json(out)
     else:
         click.echo(fit.summary())
+        if mi is not None:
+            click.echo(f"\nModification indices (lavaan modindices, sorted; minimum {mi_minimum:g}):")
+            click.echo(mi.round(3).to_string(index=False) if len(mi) else "  none")
+        if sc is not None:
+            t = sc.attrs["total"]
+            click.echo("\nScore tests of the equality constraints (lavaan lavTestScore): total X2 = "
+                       f"{t['X2']:.3f}, df = {t['df']}, p = {t['pvalue']:.4f}")
+            click.echo(sc.round(4).to_string(index=False))
+
+
+def _records(frame: Any) -> list[dict[str, Any]]:
+    """Rows of a frame as JSON records (NaN -> None, numpy scalars -> Python)."""
+    return [{str(k): _jsonable(v) for k, v in r.items()} for r in frame.to_dict(orient="records")]
 
 
 def _fit_options(f: Any) -> Any:
@@ -799,6 +930,17 @@ def _fit_options(f: Any) -> Any:
                      "rescored first: missing codes -> missing, reverse-keyed items reversed.")(f)
     f = click.option("--codebook", type=click.Path(dir_okay=False, path_type=Path), default=None,
                      help="Codebook of the instrument (for exports).")(f)
+    f = click.option("--score-tests", is_flag=True, help="Univariate and total score tests of the equality "
+                     "constraints (lavaan lavTestScore): which constraint of --group-equal to release.")(f)
+    f = click.option("--mi-minimum", type=click.FloatRange(min=0), default=0.0, show_default=True,
+                     help="With --modindices: only indices of at least this value (lavaan minimum.value).")(f)
+    f = click.option("--modindices", is_flag=True, help="Modification indices with expected parameter changes "
+                     "(lavaan modindices(), sorted; standardized EPCs).")(f)
+    f = click.option("--group-partial", cls=ListOption, help="Parameters exempt from --group-equal (lavaan "
+                     "group.partial): --group-partial 'f1=~x2' 'x3~1'.")(f)
+    f = click.option("--group-equal", cls=ListOption, help="Equal across groups (lavaan group.equal): "
+                     "--group-equal loadings intercepts (also residuals, lv.variances, lv.covariances, "
+                     "regressions, means, residual.covariances).")(f)
     f = click.option("--group", default=None, help="Multi-group model across this column.")(f)
     f = click.option("--missing", type=click.Choice(["listwise", "fiml"]), default="listwise", show_default=True,
                      help="Missing values: drop incomplete rows (lavaan's default) or full-information ML "
@@ -815,18 +957,22 @@ def _fit_options(f: Any) -> Any:
 @main.command("cfa")
 @_fit_options
 def cfa_cmd(data: Path, model: Path, estimator: str, std_lv: bool, group: str | None, missing: str,
-            codebook: Path | None, long: bool, fmt: str) -> None:
+            codebook: Path | None, long: bool, fmt: str, group_equal: tuple[str, ...], group_partial: tuple[str, ...],
+            modindices: bool, mi_minimum: float, score_tests: bool) -> None:
     """Confirmatory factor analysis with lavaan's defaults and fit measures (chisq, cfi, tli, rmsea + CI, srmr,
     aic, bic, ...), estimates with std.all, reliability (alpha, CR/omega, AVE), HTMT and Fornell-Larcker."""
-    _fit_command("cfa", data, model, estimator, std_lv, group, fmt, codebook, long, missing)
+    _fit_command("cfa", data, model, estimator, std_lv, group, fmt, codebook, long, missing, group_equal,
+                 group_partial, modindices, mi_minimum, score_tests)
 
 
 @main.command("sem")
 @_fit_options
 def sem_cmd(data: Path, model: Path, estimator: str, std_lv: bool, group: str | None, missing: str,
-            codebook: Path | None, long: bool, fmt: str) -> None:
+            codebook: Path | None, long: bool, fmt: str, group_equal: tuple[str, ...], group_partial: tuple[str, ...],
+            modindices: bool, mi_minimum: float, score_tests: bool) -> None:
     """Structural equation model from lavaan syntax (=~, ~, ~~, :=), same output as cfa plus R²."""
-    _fit_command("sem", data, model, estimator, std_lv, group, fmt, codebook, long, missing)
+    _fit_command("sem", data, model, estimator, std_lv, group, fmt, codebook, long, missing, group_equal,
+                 group_partial, modindices, mi_minimum, score_tests)
 
 
 @main.command("validity")
@@ -979,7 +1125,10 @@ def rsa_cmd(ctx: click.Context, data: Path, x: str, y: str, z: str, center: str 
         res = rsa(frame, x, y, z, covariates=list(covariates), **kw)
     out = {**res.to_dict(), "variables": info}
     if plot_dir is not None:
-        plot_dir.mkdir(parents=True, exist_ok=True)
+        from .outpaths import check_outputs, data_inputs
+
+        check_outputs([*data_inputs(data), codebook], dirs=[("--plot", plot_dir, [
+            f"rsa_{k}.{e}" for k in ("surface", "contour") for e in ("png", "svg")])])
         files = surface_plot(res, plot_dir / "rsa_surface") + contour_plot(res, plot_dir / "rsa_contour")
         out["plots"] = [str(f) for f in files]
     if fmt == "json":
@@ -996,23 +1145,144 @@ def rsa_cmd(ctx: click.Context, data: Path, x: str, y: str, z: str, center: str 
 @click.option("--scale-max", type=int, required=True)
 @click.option("--null", "null", type=click.Choice(["uniform", "slight_skew", "moderate_skew", "heavy_skew"]),
               default="uniform", show_default=True, help="Null distribution of rwg (LeBreton & Senter 2008).")
+@click.option("--random-slope", "random_slopes", cls=ListOption, help="Level-1 predictor column(s) with a random "
+              "slope: --random-slope X [W]. Adds the REML model scale mean ~ X + (1 + X | group) (as lme4::lmer) and "
+              "its likelihood-ratio test against the random-intercept model (ML refits, as lme4's anova).")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def multilevel_cmd(data: Path, group: str, items: tuple[str, ...], scale_min: int, scale_max: int, null: str,
-                   fmt: str) -> None:
+                   random_slopes: tuple[str, ...], fmt: str) -> None:
     """Justification for aggregation: ICC(1), ICC(2) (Bliese 2000), rwg(j) (James, Demaree & Wolf 1984; values
     above the null variance truncated to 0, as multilevel::rwg.j), AD indices, and the variance components of the
-    REML random-intercept model of the scale mean (as lme4)."""
-    from .models.multilevel import multilevel_summary
+    REML random-intercept model of the scale mean (as lme4); with --random-slope, a random-slope model too."""
+    import warnings
 
+    from .models.multilevel import multilevel_summary, null_variance
+
+    if scale_max <= scale_min:
+        raise click.BadParameter(f"must exceed --scale-min ({scale_min})", param_hint="--scale-max")
+    try:
+        null_variance(scale_max - scale_min + 1, null)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--null") from None
     ds = read_data(data)
-    out = multilevel_summary(ds.data, group, list(items), scale_min, scale_max, null=null)
+    with warnings.catch_warnings(record=True) as caught:  # a DataError names DATA (VccscaleCommand)
+        warnings.simplefilter("always")
+        out = multilevel_summary(ds.data, group, list(items), scale_min, scale_max, null=null,
+                                 random_slopes=list(random_slopes) or None)
+    for w in dict.fromkeys(str(w.message) for w in caught):
+        click.echo(f"warning: {w}", err=True)
     if fmt == "json":
         echo_json(out)
+        return
+    r = out["rwg_j"]
+    click.echo(f"ICC(1) = {out['icc1']:.3f}, ICC(2) = {out['icc2']:.3f}; rwg(j) mean {r['mean']:.3f}, median "
+               f"{r['median']:.3f}; variance between {out['variance']['between']:.3f}, within "
+               f"{out['variance']['within']:.3f}")
+    rs = out.get("random_slope_model")
+    if rs:
+        click.echo(f"Random slopes ({', '.join(rs['random_slopes'])}), REML, n = {rs['n']}, groups = "
+                   f"{rs['n_groups']}:")
+        for t, f in rs["fixed"].items():
+            click.echo(f"  {t}: {f['est']:.4f} (SE {f['se']:.4f}, z = {f['z']:.2f}, p = {f['p']:.3g})")
+        click.echo("  variance: " + ", ".join(f"{k} {v:.4f}" for k, v in rs["variance"].items()))
+        lrt = rs["lrt"]
+        click.echo(f"  LRT vs random intercept (ML): chi2({lrt['df']}) = {lrt['chisq']:.3f}, p = {lrt['p']:.3g}")
+
+
+@main.command("apim")
+@click.argument("data", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--x", "x", required=True, help="Predictor: a column of the long data, or a construct id with "
+              "--codebook (its scale score); with --x-items the name of the latent predictor.")
+@click.option("--y", "y", required=True, help="Outcome (as --x).")
+@click.option("--dyad-id", "--dyad", "dyad_id", default="relationship_id", show_default=True,
+              help="Column identifying the dyad.")
+@click.option("--side-column", "--role", "side_column", default="perspective", show_default=True,
+              help="Column saying which side (role) a row holds (one row per respondent version).")
+@click.option("--sides", cls=ListOption, help="The two sides, X side first: --sides provider customer "
+              "(default).")
+@click.option("--covariates", cls=ListOption, help="Covariates: a dyad-level column enters both outcome equations, "
+              "a side-level one its own side's: --covariates C1 C2.")
+@click.option("--x-items", cls=ListOption, help="Items of a latent predictor (columns, or item ids with "
+              "--codebook): --x-items I1 I2 I3.")
+@click.option("--y-items", cls=ListOption, help="Items of a latent outcome.")
+@click.option("--equal-loadings", is_flag=True, help="Latent version: each item's loading equal across sides.")
+@click.option("--equal-actor", is_flag=True, help="Constrain the two actor effects to be equal.")
+@click.option("--equal-partner", is_flag=True, help="Constrain the two partner effects to be equal.")
+@click.option("--duplicates", type=click.Choice(["average", "first"]), default="average", show_default=True,
+              help="Several respondents on one side of a dyad: their mean, or the first row.")
+@click.option("--estimator", type=click.Choice(["ML", "MLR"]), default="ML", show_default=True)
+@click.option("--missing", type=click.Choice(["listwise", "fiml"]), default="listwise", show_default=True,
+              help="fiml keeps dyads with one side missing (lavaan missing = 'ml').")
+@click.option("--codebook", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Codebook of the export: construct ids name their scale scores, item ids their rescored items "
+              "(versions stacked, one row per respondent version).")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.pass_context
+def apim_cmd(ctx: click.Context, data: Path, x: str, y: str, dyad_id: str, side_column: str, sides: tuple[str, ...],
+             covariates: tuple[str, ...], x_items: tuple[str, ...], y_items: tuple[str, ...], equal_loadings: bool,
+             equal_actor: bool, equal_partner: bool, duplicates: str, estimator: str, missing: str,
+             codebook: Path | None, fmt: str) -> None:
+    """Actor-partner interdependence model for distinguishable dyads (Kenny, Kashy & Cook 2006) as an SEM with
+    lavaan's defaults: actor and partner effects of both sides, their differences and Kenny & Ledermann's k, on
+    long data (one row per respondent version) paired by --dyad-id."""
+    from .models.dyadic import DEFAULT_SIDES, apim, pair_dyads
+
+    sides_t = tuple(sides) if sides else DEFAULT_SIDES
+    if len(sides_t) != 2:
+        raise click.UsageError(f"--sides takes exactly two sides, got {len(sides_t)}: {' '.join(sides_t)}")
+    if (equal_loadings and not (x_items or y_items)):
+        raise click.UsageError("--equal-loadings needs --x-items or --y-items (a latent predictor or outcome)")
+    items = [*x_items, *y_items]
+    scored = [v for v, it in ((x, x_items), (y, y_items)) if not it]
+    names = [*scored, *items, *covariates]
+    if codebook is None:
+        frame = read_data(data, None).data
+        for c in (*names, dyad_id, side_column):
+            if c not in frame.columns:
+                from .errors import DataError
+
+                raise DataError(f"column {c!r} is not in the data (construct ids need --codebook)", file=data,
+                                column=c)
+    elif items:
+        frame = _analysis_frame(data, codebook, long=True)
+        if scored or covariates:
+            extra, _ = model_variables(data, codebook, [*scored, *covariates, dyad_id], None, _load(ctx, None),
+                                       pooled=False)
+            frame = frame.merge(extra[["response_id", "perspective",
+                                       *[c for c in extra.columns if c in (*scored, *covariates)]]],
+                                on=["response_id", "perspective"], how="left")
     else:
-        r = out["rwg_j"]
-        click.echo(f"ICC(1) = {out['icc1']:.3f}, ICC(2) = {out['icc2']:.3f}; rwg(j) mean {r['mean']:.3f}, median "
-                   f"{r['median']:.3f}; variance between {out['variance']['between']:.3f}, within "
-                   f"{out['variance']['within']:.3f}")
+        frame, _ = model_variables(data, codebook, [*names, dyad_id], None, _load(ctx, None), pooled=False)
+    paired = pair_dyads(frame, dyad_id, side_column=side_column, sides=sides_t, columns=list(dict.fromkeys(names)),
+                        duplicates=duplicates, keep_unmatched=missing == "fiml")
+    for msg in paired.report.messages:
+        click.echo(f"note: {msg}", err=True)
+    res = apim(paired, x, y, sides=sides_t, covariates=list(covariates), x_items=list(x_items) or None,
+               y_items=list(y_items) or None, equal_loadings=equal_loadings, equal_actor=equal_actor,
+               equal_partner=equal_partner, estimator=estimator, missing=missing)
+    for w in res.fit.warnings:
+        click.echo(f"warning: {w}", err=True)
+    rep = paired.report
+    out = {"n_dyads": res.n, "sides": list(res.sides), "estimator": estimator, "missing": missing,
+           "model": res.model, "effects": _records(res.effects),
+           "fit": {k.replace(".", "_"): v for k, v in res.fit.fit.items()},
+           "pairing": {"rule": rep.rule, "n_rows": rep.n_rows, "n_dyads": rep.n_dyads, "n_paired": rep.n_paired,
+                       "n_unmatched_rows": len(rep.unmatched), "n_duplicated_sides": len(rep.duplicated),
+                       "n_missing_dyad_id": len(rep.missing_dyad_id), "other_sides": rep.other_sides,
+                       "messages": list(rep.messages)},
+           "warnings": list(res.fit.warnings)}
+    if fmt == "json":
+        echo_json(out)
+        return
+    click.echo(f"APIM, {res.n} dyads ({sides_t[0]}, {sides_t[1]}), estimator {estimator}, missing {missing}")
+    cols = ["effect", "label", "outcome_side", "est", "se", "z", "pvalue", "ci_lower", "ci_upper", "std_all"]
+    click.echo(res.effects[[c for c in cols if c in res.effects.columns]].round(4).to_string(index=False))
+    f = res.fit.fit
+    if f.get("df", 0):
+        click.echo(f"\nchisq = {f['chisq']:.3f}, df = {f['df']:g}, p = {f['pvalue']:.4f}, CFI = {f['cfi']:.3f}, "
+                   f"RMSEA = {f['rmsea']:.3f}")
+    else:
+        click.echo("\nThe model is saturated (df = 0): no test of fit.")
 
 
 @main.command("invariance")
@@ -1024,9 +1294,12 @@ def multilevel_cmd(data: Path, group: str, items: tuple[str, ...], scale_min: in
 @click.option("--long", is_flag=True, help="Stack respondent versions by item id (group by 'perspective').")
 @click.option("--partial-alpha", type=click.FloatRange(0, 1), default=0.05, show_default=True,
               help="Significance level of the scalar step and of the partial-invariance search.")
+@click.option("--missing", type=click.Choice(["listwise", "fiml"]), default="listwise", show_default=True,
+              help="Missing values: drop incomplete rows (lavaan's default) or full-information ML in every model "
+              "(lavaan missing = 'ml').")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def invariance_cmd(data: Path, model: Path, group: str, estimator: str, codebook: Path | None, long: bool,
-                   partial_alpha: float, fmt: str) -> None:
+                   partial_alpha: float, missing: str, fmt: str) -> None:
     """Configural, metric, scalar and strict invariance with chi-square difference tests (Satorra-Bentler 2001
     scaled for MLR) and delta CFI/RMSEA; if scalar invariance is rejected, a partial-invariance search (score
     tests, Bonferroni); latent means compared in the (partially) scalar-invariant model."""
@@ -1036,14 +1309,15 @@ def invariance_cmd(data: Path, model: Path, group: str, estimator: str, codebook
 
     frame = _analysis_frame(data, codebook, long)
     text = _model_text(model)
-    res = invariance(frame, text, group, estimator=estimator)
+    res = invariance(frame, text, group, estimator=estimator, missing=missing)
     out = res.to_dict()
     # when scalar invariance is rejected, search for partial scalar invariance (score tests, Bonferroni), then
     # compare latent means in the (partially) scalar-invariant model
     scalar = next(t for t in res.tests.to_dict(orient="records") if t["compare"].startswith("scalar"))
     final = res.fits["scalar"]
     if scalar["pvalue"] < partial_alpha:
-        part = partial_invariance(frame, text, group, level="scalar", alpha=partial_alpha, estimator=estimator)
+        part = partial_invariance(frame, text, group, level="scalar", alpha=partial_alpha, estimator=estimator,
+                                  missing=missing)
         out["partial_scalar"] = {"freed": part.freed.to_dict(orient="records"), "stop_reason": part.stop_reason,
                                  "group_partial": list(part.group_partial)}
         final = part.fit
@@ -1128,6 +1402,10 @@ def simulate_cmd(ctx: click.Context, model: Path | None, study_file: Path | None
                   "--truth": truth, "--population-out": population_out}
     if model is not None and study_file is not None:
         raise click.UsageError("give --model or --study, not both")
+    from .outpaths import check_outputs
+
+    check_outputs([model, study_file, codebook], files=[("--out", out_file), ("--truth", truth),
+                                                        ("--population-out", population_out)])
     if study_file is not None:
         model_only = {"--points": points, "--mcar": mcar, "--mar": mar, "--mar-on": mar_on,
                       "--standardized": standardized or None}
@@ -1162,7 +1440,9 @@ def simulate_cmd(ctx: click.Context, model: Path | None, study_file: Path | None
     missing_spec = {"mcar": mcar} if mcar else ({"mar": mar, "on": mar_on} if mar else None)
     df = simulate_data(text, n, seed=seed, ordinal={"points": points} if points else None, missing=missing_spec,
                        careless=careless, standardized=standardized)
-    df.to_csv(out_file, index=False)
+    from .csvsafe import write_csv
+
+    write_csv(df, out_file)
     click.echo(f"wrote {out_file}: {len(df)} rows x {df.shape[1]} columns (seed {seed})", err=True)
 
 
@@ -1230,8 +1510,10 @@ def power_cmd(model: Path, n: tuple[int, ...], reps: int, target: tuple[str, ...
               fmt: str) -> None:
     """Monte Carlo power: per sample size, the share of replicates with a significant estimate, convergence,
     bias and 95% CI coverage, and the smallest n reaching 80% power."""
+    from .outpaths import check_outputs
     from .simulate import power, power_curve_plot
 
+    check_outputs([model], files=[("--plot", plot_file)])
     res = power(_model_text(model), targets=list(target), n=list(n), reps=reps, seed=seed, alpha=alpha,
                 estimator=estimator, backend=backend, scheduler=scheduler, n_jobs=n_jobs,
                 progress=True)  # the progress bar goes to stderr

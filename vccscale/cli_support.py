@@ -19,7 +19,8 @@ FORMAT = click.Choice(["table", "json"])
 
 class ListOption(click.Option):
     """A list option written as the issues write it: ``--items A1 A2 A3`` takes every following argument up to
-    the next option (repeating the option works too). Put positional arguments before such an option."""
+    the next option (repeating the option works too). Put positional arguments before such an option. A negative
+    number is a value, not an option: ``--na NA -99 .``."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("multiple", True)
@@ -35,7 +36,8 @@ class ListOption(click.Option):
 
             def process(value: Any, state: Any, previous: Any = previous, prefixes: Any = target.prefixes) -> None:
                 values = [value]
-                while state.rargs and not any(state.rargs[0].startswith(p) for p in prefixes):
+                while state.rargs and (_negative_number(state.rargs[0])
+                                       or not any(state.rargs[0].startswith(p) for p in prefixes)):
                     values.append(state.rargs.pop(0))
                 for v in values:
                     previous(v, state)
@@ -45,9 +47,18 @@ class ListOption(click.Option):
         return retval
 
 
+def _negative_number(arg: str) -> bool:
+    try:
+        return arg.startswith("-") and float(arg) < 0
+    except ValueError:
+        return False
+
+
 def read_data(path: Path, codebook: Path | None = None, identifiers: str = "drop", salt: str | None = None,
-              encoding: str | None = None):
-    """A Dataset from an export (any Qualtrics format) or from data written by `vccscale import --out`."""
+              encoding: str | None = None, **options: Any):
+    """A Dataset from an export (any Qualtrics format) or from data written by `vccscale import --out`.
+    ``options`` (``na``, ``redact_emails``) go to :func:`vccscale.io.read_export` (data written by import were
+    read with them already)."""
     from .instrument.codebook import Codebook
     from .io import read_export
     from .io.dataset import load_dataset
@@ -55,7 +66,7 @@ def read_data(path: Path, codebook: Path | None = None, identifiers: str = "drop
     if path.suffix.lower() in (".parquet", ".csv") and path.with_name(path.name + ".meta.json").exists():
         return load_dataset(path)
     cb = Codebook.read(codebook) if codebook is not None else None
-    return read_export(path, cb, identifiers=identifiers, salt=salt, encoding=encoding)
+    return read_export(path, cb, identifiers=identifiers, salt=salt, encoding=encoding, **options)
 
 
 def item_columns(ds: Any, items: tuple[str, ...], file: Path) -> list[str]:

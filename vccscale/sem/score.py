@@ -211,7 +211,7 @@ class PartialInvarianceResult:
 
 def partial_invariance(data: pd.DataFrame, model: str, group: str, level: str = "scalar", alpha: float = 0.05,
                        max_free: int | None = None, estimator: str = "ML", candidates: str = "level",
-                       group_partial=()) -> PartialInvarianceResult:
+                       group_partial=(), missing: str = "listwise") -> PartialInvarianceResult:
     """Forward search for partial invariance with score tests.
 
     Start from the model at ``level`` ("metric": equal loadings; "scalar": + intercepts; "strict": + residual
@@ -229,6 +229,7 @@ def partial_invariance(data: pd.DataFrame, model: str, group: str, level: str = 
 
     ``max_free`` caps the number of freed parameters (default: no cap; the search also ends when the candidates
     run out). Freeing a parameter that makes the model unfittable ends the search (stated in ``stop_reason``).
+    ``missing``: "listwise" or "fiml" (lavaan missing = "ml"), for every model of the search.
     """
     from .api import fit_cfa
 
@@ -242,11 +243,11 @@ def partial_invariance(data: pd.DataFrame, model: str, group: str, level: str = 
         group_partial = [group_partial]
     base_partial = list(group_partial)
     prev_level = _PREVIOUS[level]
-    prev_fit = fit_cfa(data, model, estimator=estimator, group=group, group_equal=list(LEVELS[prev_level]),
-                       group_partial=base_partial)
+    prev_fit = fit_cfa(data, model, estimator=estimator, group=group, missing=missing,
+                       group_equal=list(LEVELS[prev_level]), group_partial=base_partial)
     partial = list(base_partial)
-    current = fit_cfa(data, model, estimator=estimator, group=group, group_equal=list(LEVELS[level]),
-                      group_partial=partial)
+    current = fit_cfa(data, model, estimator=estimator, group=group, missing=missing,
+                      group_equal=list(LEVELS[level]), group_partial=partial)
     cap = max_free if max_free is not None else 10 ** 6
     freed, steps, notes = [], [], []
     stop = ""
@@ -289,8 +290,8 @@ def partial_invariance(data: pd.DataFrame, model: str, group: str, level: str = 
             step["decision"] = "stop"
             break
         try:
-            nxt = fit_cfa(data, model, estimator=estimator, group=group, group_equal=list(LEVELS[level]),
-                          group_partial=partial + [name])
+            nxt = fit_cfa(data, model, estimator=estimator, group=group, missing=missing,
+                          group_equal=list(LEVELS[level]), group_partial=partial + [name])
         except ModelError as e:
             stop = f"freeing {name} gives a model that cannot be fitted: {e}"
             step["decision"] = "stop"
