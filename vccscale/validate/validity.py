@@ -261,12 +261,12 @@ def harman_single_factor(data: pd.DataFrame, items: list[str] | None = None, met
     if method == "pca":
         ev = float(eigh_desc(r)[0][0])
     else:
-        from .efa import _METHOD_ALIASES, _fa_core
+        from .efa import METHOD_ALIASES, factor_solution
 
-        meth = _METHOD_ALIASES.get(method)
+        meth = METHOD_ALIASES.get(method)
         if meth is None:
             raise DataError(f"unknown method {method!r}: use 'pca', 'minres', 'ml' or 'principal'", field="method")
-        ev = float((_fa_core(r, 1, meth, "none").loadings ** 2).sum())
+        ev = float((factor_solution(r, 1, meth, "none").loadings ** 2).sum())
     share = ev / p
     return HarmanResult(share, ev, p, method, float(threshold), bool(share > threshold), len(x))
 
