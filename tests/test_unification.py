@@ -52,3 +52,25 @@ def test_unified_call_sites_give_the_old_numbers(now_and_then, key):
     assert key in now
     diffs = _same(now[key], then[key], key)
     assert not diffs, "\n".join(diffs[:20])
+
+
+def test_refitter_is_the_public_resampling_of_a_fit():
+    """vccscale.sem.Refitter: refitting on all cases gives back the estimates; FIML and multi-group fits are
+    refused; it pickles (joblib workers)."""
+    import pickle
+
+    import numpy as np
+    import pandas as pd
+
+    from vccscale.errors import ModelError
+    from vccscale.sem import Refitter, fit_cfa
+
+    hs = pd.read_csv(Path(__file__).parent / "reference" / "validate" / "HolzingerSwineford1939.csv")
+    model = "visual =~ x1 + x2 + x3\ntextual =~ x4 + x5 + x6"
+    fit = fit_cfa(hs, model)
+    rf = pickle.loads(pickle.dumps(Refitter(fit)))
+    assert rf.n == 301
+    np.testing.assert_allclose(rf(np.arange(rf.n)), fit.row_values(), rtol=1e-6, atol=1e-8)
+    assert np.allclose(fit.row_values(fit.theta[None])[0], fit.row_values())
+    with pytest.raises(ModelError):
+        Refitter(fit_cfa(hs, model, group="school"))

@@ -8,8 +8,8 @@ Two engines share one result type (:class:`MediationResult`):
   resample counts times the ``n x K^2`` case-wise cross-products gives every draw's ``Z'Z`` in one matrix
   product, and every equation is then a batched solve -- there is no refit loop.
 * :func:`mediate_latent` -- latent (or any lavaan-syntax) models through :mod:`vccscale.sem`, effects as ``:=``
-  defined parameters. Bootstrap refits run in parallel with joblib and are warm-started from the full-sample
-  estimates (``vccscale.sem.fit.estimate(engine, start=...)``).
+  defined parameters. Bootstrap refits (:class:`vccscale.sem.Refitter`) run in parallel with joblib and are
+  warm-started from the full-sample estimates.
 
 Inference (columns of :attr:`MediationResult.effects`):
 
@@ -37,7 +37,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ..errors import DataError, ModelError
+from ..errors import ModelError
 from .pathmodel import (
     CI_TYPES,
     FAILED_SHARE,
@@ -222,44 +222,17 @@ def _full_model(model: str, direct: str) -> str:
     return "\n".join(out)
 
 
-class _LatentSetup:
-    """Everything a worker needs to refit the model on a resample (picklable)."""
-
-    def __init__(self, pt, X: np.ndarray, theta_hat: np.ndarray):
-        import dataclasses
-        self.pt = dataclasses.replace(pt, defined=[])  # compiled := code is not needed (nor picklable)
-        self.X = X
-        self.theta_hat = theta_hat
-
-
-def _refit(setup: _LatentSetup, rows: np.ndarray) -> np.ndarray | None:
-    from ..sem.fit import Engine, GroupData, estimate
-
-    Xb = setup.X[rows]
-    n = Xb.shape[0]
-    mean = Xb.mean(axis=0)
-    Xc = Xb - mean
-    cov = Xc.T @ Xc / n
-    try:
-        eng = Engine(setup.pt, [GroupData(None, Xb, n, mean, cov)])
-        est = estimate(eng, start=setup.theta_hat)  # warm start from the full-sample estimates
-    except (ModelError, DataError, np.linalg.LinAlgError, ValueError, FloatingPointError):
-        return None
-    if not est.converged or not np.all(np.isfinite(est.theta)):
-        return None
-    return eng.row_values(est.theta)
-
-
-def _refit_chunk(setup: _LatentSetup, chunk: np.ndarray) -> np.ndarray:
+def _refit_chunk(setup, chunk: np.ndarray) -> np.ndarray:
+    """Row values of the refits of ``setup`` (a :class:`vccscale.sem.Refitter`) on each index set of ``chunk``."""
     out = np.full((len(chunk), len(setup.pt.rows)), np.nan)
     for i, rows in enumerate(chunk):
-        v = _refit(setup, rows)
+        v = setup(rows)
         if v is not None:
             out[i] = v
     return out
 
 
-def _refit_many(setup: _LatentSetup, index_sets: np.ndarray, n_jobs: int, progress: bool | None,
+def _refit_many(setup, index_sets: np.ndarray, n_jobs: int, progress: bool | None,
                 what: str) -> np.ndarray:
     """Row values (len(index_sets), nrows) of the refits, NaN rows for failures; parallel with joblib."""
     R = len(index_sets)
@@ -341,7 +314,7 @@ def mediate_latent(data: pd.DataFrame, model, x: str | None = None, m=None, y: s
     are dropped and counted. ``ci="bca"`` costs ``n`` extra jackknife refits. The full-mediation model (direct
     path fixed at 0) is fitted too and compared by a chi-square difference test (``result.mediation``).
     """
-    from ..sem import fit_sem
+    from ..sem import Refitter, fit_sem
 
     ci = check_ci(ci, level)
     seed = resolve_seed(seed)
@@ -355,11 +328,10 @@ def mediate_latent(data: pd.DataFrame, model, x: str | None = None, m=None, y: s
     else:
         raise TypeError("model must be lavaan syntax (str) or a dict factor -> indicators")
     fit = fit_sem(data, syntax)
-    st = fit._state
-    pt, theta_hat, V = st.pt, st.theta, st.vcov
-    vals_hat = st.engine.row_values(theta_hat)
-    X = st.engine.groups[0].X
-    n = X.shape[0]
+    setup = Refitter(fit)
+    pt, theta_hat, V = fit.partable, fit.theta, fit.vcov().to_numpy(dtype=float)
+    vals_hat = fit.row_values(theta_hat)
+    n = setup.n
     est_tab = fit.estimates
     labels = list(_label_rows(pt))
     names = [lab for lab in labels] + [d.name for d in pt.defined]
@@ -382,7 +354,6 @@ def mediate_latent(data: pd.DataFrame, model, x: str | None = None, m=None, y: s
     delta_se = np.array([delta.get(nm, np.nan) for nm in names])
     rng_b, rng_m = random_streams(seed)
     t0 = time.perf_counter()
-    setup = _LatentSetup(pt, X, theta_hat)
     idx = None
     draws = np.empty((0, len(names)))
     n_failed = 0
@@ -406,10 +377,7 @@ def mediate_latent(data: pd.DataFrame, model, x: str | None = None, m=None, y: s
         w, U = np.linalg.eigh((V + V.T) / 2)
         Lm = U * np.sqrt(np.clip(w, 0, None))
         th = theta_hat + rng_m.standard_normal((n_mc, len(theta_hat))) @ Lm.T
-        vals = np.tile(st.engine.fixed, (n_mc, 1))
-        free = st.engine.par >= 0
-        vals[:, free] = th[:, st.engine.par[free]]
-        env = _defined_matrix(pt, vals)
+        env = _defined_matrix(pt, fit.row_values(th))
         mc = mc_quantiles(np.column_stack([env[nm] for nm in names]), level)
     effs = [Effect(nm, paths.get(nm, ""), []) for nm in names]
     frame = effects_frame(effs, est, draws, delta_se, ci, level, accel, mc)

@@ -41,7 +41,7 @@ class GroupData:
     n: int
     mean: np.ndarray
     cov: np.ndarray
-    patterns: list | None = None  # FIML: missing-data patterns (see _patterns); mean/cov are then EM estimates
+    patterns: list | None = None  # FIML: missing-data patterns (see missing_patterns); mean/cov are then EM estimates
     logl_h1: float | None = None  # FIML: log-likelihood of the saturated model at the EM moments
 
 
@@ -113,7 +113,7 @@ def prepare_groups(data, ov_names: list[str], group: str | None, *, labels: list
             empty = [c for j, c in enumerate(cols) if not np.isfinite(X[:, j]).any()]
             if empty:
                 raise DataError(f"variable(s) {', '.join(empty)} have no observed values{where}", column=empty[0])
-            pats = _patterns(X)
+            pats = missing_patterns(X)
             mean, cov = em_moments(pats, X.shape[1])
             _check_pd(cov, cols, n, where)
             logl_h1 = sum(_mvn_logl(pt["n"], pt["cov"], pt["mean"], cov[np.ix_(pt["o"], pt["o"])], mean[pt["o"]])
@@ -511,7 +511,7 @@ def _mvn_logl(n, S, ybar, Sig, mu) -> float:
 
 
 # ---------------------------------------------------------------------- FIML (lavaan missing = "ml")
-def _patterns(X: np.ndarray) -> list[dict]:
+def missing_patterns(X: np.ndarray) -> list[dict]:
     """Missing-data patterns of ``X`` (NaN = missing): observed column indices ``o``, the row indices, the rows'
     observed values ``X``, their count ``n`` and their mean / covariance (divisor n)."""
     obs = np.isfinite(X)
