@@ -88,6 +88,10 @@ class StageContext:
     def section(self, name: str) -> Any:
         return section(self.study, name)
 
+    def forget(self, name: str) -> None:
+        """Drop the cached copy of upstream data ``name`` (e.g. "clean" after the clean stage rewrote it)."""
+        self._cache.pop(name, None)
+
     # -- upstream data ---------------------------------------------------------------------------------------
     def _dataset(self, name: str, stage: str):
         if name not in self._cache:

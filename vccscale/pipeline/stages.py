@@ -60,7 +60,7 @@ def stage_clean(ctx: StageContext):
     res = clean(ctx.imported(), ctx.section("cleaning"))
     res.data.write(ctx.out / "data" / "clean.parquet")
     _normalise_meta(ctx.out / "data" / "clean.parquet.meta.json", ctx)
-    ctx._cache.pop("clean", None)
+    ctx.forget("clean")
     outs = ["data/clean.parquet", "data/clean.parquet.meta.json",
             ctx.csv("consort", res.consort[["step", "rule", "excluded", "remaining"]]),
             ctx.csv("audit_log", res.audit)]
