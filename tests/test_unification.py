@@ -74,3 +74,67 @@ def test_refitter_is_the_public_resampling_of_a_fit():
     assert np.allclose(fit.row_values(fit.theta[None])[0], fit.row_values())
     with pytest.raises(ModelError):
         Refitter(fit_cfa(hs, model, group="school"))
+
+
+def test_one_json_cleaner_gives_what_the_old_cleaners_gave():
+    """vccscale.jsonsafe.jsonable replaces pipeline.context.clean_json, cli._jsonable, rsa._clean, the to_dict
+    cleaners of FitResult / PowerResult / OrdinalResult and multilevel._py: on values those handled it returns what
+    they returned (clean_json: with its rounding), and everything it returns is strict JSON."""
+    import numpy as np
+    import pandas as pd
+
+    from vccscale.jsonsafe import jsonable, snake_keys
+    from vccscale.pipeline.context import clean_json
+
+    def old_clean_json(v, digits):  # pipeline/context.py before issue 15
+        if isinstance(v, dict):
+            return {str(k): old_clean_json(x, digits) for k, x in v.items()}
+        if isinstance(v, (list, tuple)):
+            return [old_clean_json(x, digits) for x in v]
+        if isinstance(v, (bool, np.bool_)):
+            return bool(v)
+        if isinstance(v, (int, np.integer)):
+            return int(v)
+        if isinstance(v, (float, np.floating)):
+            f = float(v)
+            return None if not math.isfinite(f) else float(f"{f:.{digits}g}")
+        if isinstance(v, Path):
+            return v.as_posix()
+        if v is None or isinstance(v, str):
+            return v
+        if pd.isna(v):
+            return None
+        return str(v)
+
+    def old_cli(obj):  # cli._jsonable before issue 15
+        if isinstance(obj, float) and (math.isnan(obj) or math.isinf(obj)):
+            return None
+        if isinstance(obj, dict):
+            return {str(k): old_cli(v) for k, v in obj.items()}
+        if isinstance(obj, (list, tuple)):
+            return [old_cli(v) for v in obj]
+        if isinstance(obj, Path):
+            return str(obj)
+        return obj
+
+    def old_sem(x):  # FitResult.to_dict's clean before issue 15
+        if isinstance(x, float) and not math.isfinite(x):
+            return None
+        if isinstance(x, (np.floating, np.integer)):
+            return old_sem(x.item())
+        return x
+
+    sample = {"a": 1.23456789012345, "b": float("nan"), "c": [np.float64(2.5), np.inf, -np.inf, (1, "x")],
+              3: {"d": np.int64(7), "e": np.bool_(True), "f": None, "g": Path("x/y.csv"), "h": pd.NA, "i": pd.NaT},
+              "j": True, "k": np.float32(0.1), "l": "text"}
+    for digits in (3, 8, 15):
+        assert clean_json(sample, digits) == old_clean_json(sample, digits)
+        assert jsonable(sample, digits) == old_clean_json(sample, digits)
+    plain = {"a": 1.5, "b": float("nan"), "c": [float("inf"), 2, "s", None, True], 4: Path("p/q")}
+    assert jsonable(plain) == old_cli(plain)
+    for x in (np.float64(0.3), np.int32(4), float("nan"), np.float64("inf"), 1.0, 2, "s", None):
+        assert jsonable(x) == old_sem(x) and type(jsonable(x)) is type(old_sem(x))
+    # where the old cleaners let a value through that json cannot write, the one cleaner converts it
+    assert type(jsonable(np.bool_(False))) is bool and jsonable(np.int64(3)) == 3 and jsonable({1}) == "{1}"
+    json.dumps(jsonable(sample), allow_nan=False)
+    assert snake_keys({"rmsea.ci.lower": 1, "cfi": 2}) == {"rmsea_ci_lower": 1, "cfi": 2}

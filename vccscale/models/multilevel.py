@@ -38,6 +38,7 @@ import pandas as pd
 from scipy import stats
 
 from ..errors import DataError, ModelError
+from ..jsonsafe import jsonable
 
 __all__ = [
     "NULL_VARIANCES",
@@ -121,8 +122,8 @@ def _frame(x, group, names: list[str] | None = None) -> tuple[pd.DataFrame, list
 
 
 def _py(v) -> float | None:
-    v = float(v)
-    return None if math.isnan(v) else v
+    """A float for JSON (:func:`vccscale.jsonsafe.jsonable`: NaN / inf -> None)."""
+    return jsonable(float(v))
 
 
 # ------------------------------------------------------------------------------------------------ ICC

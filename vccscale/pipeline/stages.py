@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import DataError, VccscaleError
+from ..jsonsafe import jsonable
 from .context import Skip, StageContext
 
 # ---------------------------------------------------------------------------------------------------- import
@@ -506,7 +507,7 @@ def stage_power(ctx: StageContext):
             power_curve_plot(res, f)
         _scrub_svg(f)
         outs.append(f"figures/{f.name}")
-    n80 = {k: (None if v is None or (isinstance(v, float) and math.isnan(v)) else v) for k, v in res.n_for_80.items()}
+    n80 = jsonable(res.n_for_80)
     return {"seed": seed, "reps": p.reps, "n": list(p.n), "n_for_80": n80}, outs, []
 
 

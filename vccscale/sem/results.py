@@ -474,12 +474,7 @@ class FitResult:
 
     def to_dict(self) -> dict:
         """JSON-ready summary: fit measures, estimates (records), R², counts."""
-        def clean(x):
-            if isinstance(x, float) and not math.isfinite(x):
-                return None
-            if isinstance(x, (np.floating, np.integer)):
-                return clean(x.item())
-            return x
+        from ..jsonsafe import jsonable as clean
 
         est = [{k: clean(v) for k, v in rec.items()} for rec in self.estimates.to_dict(orient="records")]
         if isinstance(self.r2, pd.Series):

@@ -229,12 +229,7 @@ class PowerResult:
     replicates: pd.DataFrame | None = field(default=None, repr=False)
 
     def to_dict(self) -> dict:
-        def clean(v):
-            if isinstance(v, (float, np.floating)):
-                return None if not math.isfinite(v) else float(v)
-            if isinstance(v, np.integer):
-                return int(v)
-            return v
+        from ..jsonsafe import jsonable as clean
 
         res = [{k: clean(v) for k, v in row.items()} for row in self.table.to_dict("records")]
         return {"results": res, "n_for_80": self.n_for_80, "seed": self.seed, "reps": self.reps,
