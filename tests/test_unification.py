@@ -138,3 +138,27 @@ def test_one_json_cleaner_gives_what_the_old_cleaners_gave():
     assert type(jsonable(np.bool_(False))) is bool and jsonable(np.int64(3)) == 3 and jsonable({1}) == "{1}"
     json.dumps(jsonable(sample), allow_nan=False)
     assert snake_keys({"rmsea.ci.lower": 1, "cfi": 2}) == {"rmsea_ci_lower": 1, "cfi": 2}
+
+
+def test_one_chisq_difference_behind_invariance_partial_invariance_and_mediation():
+    """vccscale.sem.chisq_difference (lavTestLRT's methods) is what difference_test, the partial-invariance search
+    and mediate_latent report; the golden numbers above pin them to the old implementations."""
+    import pandas as pd
+
+    from vccscale.sem import chisq_difference, fit_cfa
+    from vccscale.validate.invariance import difference_test
+
+    hs = pd.read_csv(Path(__file__).parent / "reference" / "validate" / "HolzingerSwineford1939.csv")
+    model = "visual =~ x1 + x2 + x3\ntextual =~ x4 + x5 + x6\nspeed =~ x7 + x8 + x9"
+    golden = json.loads((HERE / "golden.json").read_text(encoding="utf-8"))
+    for est, method in (("ML", "standard"), ("MLR", "satorra.bentler.2001")):
+        scalar, metric = (fit_cfa(hs, model, estimator=est, group="school", group_equal=eq)
+                          for eq in (["loadings", "intercepts"], ["loadings"]))
+        d = chisq_difference(scalar, metric, method)
+        assert d == chisq_difference(scalar, metric, estimator=est)
+        full = difference_test(scalar, metric, est, 2)
+        assert {k: full[k] for k in d} == d
+        assert not _same(json.loads(json.dumps(d)), {k: golden[f"difference_{est}"][k] for k in d})
+        assert math.isnan(chisq_difference(metric, scalar, method)["pvalue"])  # wrong order: no test
+    with pytest.raises(ValueError):
+        chisq_difference(scalar, metric, "satorra.bentler.2010")

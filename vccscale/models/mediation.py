@@ -35,7 +35,6 @@ from itertools import combinations
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from ..errors import ModelError
 from .pathmodel import (
@@ -315,6 +314,7 @@ def mediate_latent(data: pd.DataFrame, model, x: str | None = None, m=None, y: s
     path fixed at 0) is fitted too and compared by a chi-square difference test (``result.mediation``).
     """
     from ..sem import Refitter, fit_sem
+    from ..sem.compare import chisq_difference
 
     ci = check_ci(ci, level)
     seed = resolve_seed(seed)
@@ -398,12 +398,11 @@ def mediate_latent(data: pd.DataFrame, model, x: str | None = None, m=None, y: s
         reading = mediation_reading(frame, direct, [i for i in ind if i in set(frame["name"])], level) if ind else {}
         if compare_full:
             full = fit_sem(data, _full_model(syntax, direct))
-            d_chi = full.fit["chisq"] - fit.fit["chisq"]
-            d_df = int(full.fit["df"] - fit.fit["df"])
+            d = chisq_difference(full, fit, "standard")
             reading.update({"chisq_partial": fit.fit["chisq"], "df_partial": int(fit.fit["df"]),
-                            "chisq_full": full.fit["chisq"], "df_full": int(full.fit["df"]), "chisq_diff": d_chi,
-                            "df_diff": d_df, "p_diff": float(stats.chi2.sf(d_chi, d_df)),
-                            "prefer": "partial" if stats.chi2.sf(d_chi, d_df) < 1 - level else "full"})
+                            "chisq_full": full.fit["chisq"], "df_full": int(full.fit["df"]),
+                            "chisq_diff": d["chisq_diff"], "df_diff": d["df_diff"], "p_diff": d["pvalue"],
+                            "prefer": "partial" if d["pvalue"] < 1 - level else "full"})
             res.fit_full = full
         res.mediation = reading
     return res

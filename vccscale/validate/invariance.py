@@ -69,27 +69,24 @@ class InvarianceResult:
 
 
 def difference_test(constrained: Any, free: Any, estimator: str = "ML", n_groups: int = 1) -> dict[str, float]:
-    """The chi-square difference between two nested fits (``constrained`` has more df)."""
-    from scipy import stats
+    """The chi-square difference between two nested fits (``constrained`` has more df):
+    :func:`vccscale.sem.compare.chisq_difference` (standard for ML, Satorra-Bentler 2001 for MLR) plus lavaan's
+    RMSEA of the difference (ML) and the changes in CFI and RMSEA (robust versions for MLR)."""
+    from ..sem.compare import chisq_difference
 
     f0, f1 = constrained.fit, free.fit
-    t0, t1, d0, d1 = f0["chisq"], f1["chisq"], f0["df"], f1["df"]
-    dd = d0 - d1
+    dd = f0["df"] - f1["df"]
     if dd <= 0:
         raise ValueError("the constrained model must have more degrees of freedom")
+    d = chisq_difference(constrained, free, estimator=estimator)
     if estimator == "MLR":
-        c0, c1 = f0["chisq.scaling.factor"], f1["chisq.scaling.factor"]
-        cd = (d0 * c0 - d1 * c1) / dd
-        diff = (t0 - t1) / cd if cd > 0 else float("nan")
         rmsea_d = float("nan")
         cfi_key, rmsea_key = "cfi.robust", "rmsea.robust"
     else:
-        diff = t0 - t1
         n = constrained.nobs if np.isscalar(constrained.nobs) else sum(constrained.nobs)
-        rmsea_d = float(np.sqrt(n_groups) * np.sqrt(max(0.0, (diff - dd) / (dd * n))))
+        rmsea_d = float(np.sqrt(n_groups) * np.sqrt(max(0.0, (d["chisq_diff"] - dd) / (dd * n))))
         cfi_key, rmsea_key = "cfi", "rmsea"
-    p = float(stats.chi2.sf(diff, dd)) if np.isfinite(diff) else float("nan")
-    return {"chisq_diff": float(diff), "df_diff": int(dd), "pvalue": p, "rmsea_d": rmsea_d,
+    return {**d, "rmsea_d": rmsea_d,
             "delta_cfi": float(f0[cfi_key] - f1[cfi_key]), "delta_rmsea": float(f0[rmsea_key] - f1[rmsea_key])}
 
 
