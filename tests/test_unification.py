@@ -162,3 +162,26 @@ def test_one_chisq_difference_behind_invariance_partial_invariance_and_mediation
         assert math.isnan(chisq_difference(metric, scalar, method)["pvalue"])  # wrong order: no test
     with pytest.raises(ValueError):
         chisq_difference(scalar, metric, "satorra.bentler.2010")
+
+
+def test_one_block_score_behind_every_scale_mean():
+    """clean.scoring.block_score is the item mean of scale_score, the pipeline's reliability stage, the
+    common-method marker scores, cross-loadings and the multilevel scale means: it equals each of their old
+    inline formulas (bit for bit)."""
+    import numpy as np
+    import pandas as pd
+
+    from vccscale.clean.scoring import block_score
+
+    bfi = pd.read_csv(Path(__file__).parent / "reference" / "validate" / "bfi.csv")
+    x = bfi[["A1", "A2", "A3", "A4", "A5"]]
+    for share in (0.5, 0.6, 1.0):
+        new = block_score(x, share)
+        xf = x.astype(float)  # stages.stage_reliability
+        need = math.ceil(share * 5 - 1e-9)
+        pd.testing.assert_series_equal(new, xf.mean(axis=1).where(xf.notna().sum(axis=1) >= need))
+        xn = x.apply(pd.to_numeric, errors="coerce")  # validity.common_method
+        assert np.array_equal(new.to_numpy(), xn.mean(axis=1).where(xn.notna().sum(axis=1) >= need).to_numpy(),
+                              equal_nan=True)
+    complete = x.dropna()  # cross_loadings, multilevel: complete cases, plain mean
+    pd.testing.assert_series_equal(block_score(complete), complete.mean(axis=1))

@@ -37,6 +37,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from ..clean.scoring import block_score
 from ..errors import DataError, ModelError
 from ..jsonsafe import jsonable
 
@@ -279,7 +280,7 @@ def aggregation_table(data: pd.DataFrame, group: str, constructs: dict[str, list
             _column(data, c)
         sub = data[[group] + items]
         sub = sub[sub.notna().all(axis=1)]
-        mean = sub[items].apply(lambda s: _numeric(s, s.name)).mean(axis=1)
+        mean = block_score(sub[items].apply(lambda s: _numeric(s, s.name)))
         ic = icc(pd.DataFrame({"g": sub[group].to_numpy(), "m": mean.to_numpy()}), "g", "m")
         ag = rwg_j(sub[items], sub[group].to_numpy(), scale_points, null)
         adm = ad_index(sub[items], sub[group].to_numpy(), "mean")["ad"]
@@ -426,7 +427,7 @@ def multilevel_summary(data: pd.DataFrame, group: str, items: list[str], scale_m
     for c in items:
         sub[c] = _numeric(sub[c], c)
     sub = sub[sub.notna().all(axis=1)].reset_index(drop=True)
-    frame = pd.DataFrame({"g": sub[group].to_numpy(), "scale_mean": sub[items].mean(axis=1).to_numpy()})
+    frame = pd.DataFrame({"g": sub[group].to_numpy(), "scale_mean": block_score(sub[items]).to_numpy()})
     ic = icc(frame, "g", "scale_mean")
     ag = rwg_j(sub[items], sub[group].to_numpy(), a, null)
     adm = ad_index(sub[items], sub[group].to_numpy(), "mean")["ad"]

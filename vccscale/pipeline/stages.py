@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 import os
 from pathlib import Path
 from typing import Any
@@ -205,6 +204,7 @@ def stage_reliability(ctx: StageContext):
 
     import pandas as pd
 
+    from ..clean.scoring import block_score
     from ..validate import cronbach_alpha, omega
 
     sec = ctx.section("reliability")
@@ -218,9 +218,7 @@ def stage_reliability(ctx: StageContext):
     for c, items in ctx.blocks().items():
         sub = _answered(lf, items)
         row: dict[str, Any] = {"construct": c, "name": ctx.name(c), "n": len(sub), "n_items": len(items)}
-        x = sub[items].astype(float)
-        need = math.ceil(ctx.min_answered() * len(items) - 1e-9)
-        score = x.mean(axis=1).where(x.notna().sum(axis=1) >= need).dropna()
+        score = block_score(sub[items], ctx.min_answered()).dropna()
         row.update(mean=float(score.mean()) if len(score) else None,
                    sd=float(score.std(ddof=1)) if len(score) > 1 else None)
         with warnings.catch_warnings():
