@@ -185,3 +185,28 @@ def test_one_block_score_behind_every_scale_mean():
                               equal_nan=True)
     complete = x.dropna()  # cross_loadings, multilevel: complete cases, plain mean
     pd.testing.assert_series_equal(block_score(complete), complete.mean(axis=1))
+
+
+def test_one_figure_saver_deterministic_bytes(tmp_path):
+    """RSA plots and the power curve are written by report.figures.save_figure (as NCA plots and the pipeline's
+    figures): the same input gives the same bytes, without dates or software versions in the files."""
+    from types import SimpleNamespace
+
+    import pandas as pd
+
+    from vccscale.models.rsa import contour_plot, rsa
+    from vccscale.simulate.power import power_curve_plot
+
+    rd = pd.read_csv(Path(__file__).parent / "reference" / "rsa" / "rsa_data.csv")
+    fit = rsa(rd, "X", "Y", "Z", scale_min=1, scale_max=7)
+    a = contour_plot(fit, tmp_path / "a" / "c")
+    b = contour_plot(fit, tmp_path / "b" / "c")
+    res = SimpleNamespace(targets=["t"], alpha=0.05, reps=10,
+                          table=pd.DataFrame({"target": ["t", "t"], "n": [100, 200], "power": [0.5, 0.8],
+                                              "mcse": [0.05, 0.04]}))
+    p = [power_curve_plot(res, tmp_path / d / "p.svg") for d in ("a", "b")]
+    q = [power_curve_plot(res, tmp_path / d / "p.png") for d in ("a", "b")]
+    for x, y in [*zip(a, b), p, q]:
+        bx = Path(x).read_bytes()
+        assert bx == Path(y).read_bytes()
+        assert b"<dc:date>" not in bx and b"Matplotlib v" not in bx

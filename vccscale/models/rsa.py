@@ -421,15 +421,9 @@ def _targets(path) -> list[Path]:
 
 
 def _save(fig, targets: list[Path]) -> list[Path]:
-    import matplotlib
-    for t in targets:
-        t.parent.mkdir(parents=True, exist_ok=True)
-        if t.suffix.lower() == ".svg":
-            with matplotlib.rc_context({"svg.hashsalt": "vccscale-rsa", "svg.fonttype": "path"}):
-                fig.savefig(t, format="svg", metadata={"Date": None})
-        else:
-            fig.savefig(t, format="png", dpi=120, metadata={"Software": None})
-    return targets
+    from ..report.figures import save_figure
+
+    return [save_figure(fig, t, dpi=120) for t in targets]
 
 
 def _grid(result: RSAResult, m: int = 41):

@@ -423,8 +423,6 @@ def stage_rsa(ctx: StageContext):
         labels = {"x": rel.x_label, "y": rel.y_label, "z": rel.z_label}
         files = surface_plot(res, figdir / f"{base}_surface", labels=labels) + contour_plot(
             res, figdir / f"{base}_contour", labels=labels)
-        for f in files:
-            _scrub_svg(Path(f))
         outs += sorted(f"figures/{Path(f).name}" for f in files)
         notes.append(f"{rel.hypothesis} {rel.label}: {rel.how}, n = {res.n}")
     if not done:
@@ -434,15 +432,6 @@ def stage_rsa(ctx: StageContext):
                                   "x": r.x, "y": r.y, "z": r.z, "how": r.how} for k, r in enumerate(rels, 1)
                                  if r in done]))
     return {"surfaces": len(done), "relations": len(rels)}, outs, notes
-
-
-def _scrub_svg(path: Path) -> None:
-    """Remove the creation date matplotlib writes into an SVG (for figures saved by library functions)."""
-    import re
-
-    if path.suffix.lower() == ".svg" and path.exists():
-        txt = path.read_text(encoding="utf-8")
-        path.write_text(re.sub(r"\s*<dc:date>[^<]*</dc:date>", "", txt), encoding="utf-8")
 
 
 # ---------------------------------------------------------------------------------------------------- multilevel
@@ -497,13 +486,9 @@ def stage_power(ctx: StageContext):
     outs = [ctx.csv("power", df)]
     figdir = ctx.out / "figures"
     figdir.mkdir(parents=True, exist_ok=True)
-    import matplotlib
-
     for fmt in sorted(ctx.formats):
         f = figdir / f"power_curve.{fmt}"
-        with matplotlib.rc_context({"svg.hashsalt": "vccscale", "svg.fonttype": "path"}):
-            power_curve_plot(res, f)
-        _scrub_svg(f)
+        power_curve_plot(res, f)  # deterministic bytes: vccscale.report.figures.save_figure
         outs.append(f"figures/{f.name}")
     n80 = jsonable(res.n_for_80)
     return {"seed": seed, "reps": p.reps, "n": list(p.n), "n_for_80": n80}, outs, []

@@ -351,6 +351,8 @@ def power_curve_plot(result: PowerResult, path, goal: float = 0.80) -> str:
 
     import matplotlib.pyplot as plt
 
+    from ..report.figures import save_figure
+
     path = Path(path)
     if path.suffix.lower() not in (".png", ".svg"):
         raise VccscaleError(f"power_curve_plot writes .png or .svg, not {path.suffix!r}", file=path)
@@ -365,6 +367,6 @@ def power_curve_plot(result: PowerResult, path, goal: float = 0.80) -> str:
     ax.set_title(f"Monte Carlo power ({result.reps} replications per n)")
     ax.legend(loc="lower right", fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, format=path.suffix.lower().lstrip("."))
+    save_figure(fig, path, dpi=fig.dpi)
     plt.close(fig)
     return str(path)
