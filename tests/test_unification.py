@@ -210,3 +210,19 @@ def test_one_figure_saver_deterministic_bytes(tmp_path):
         bx = Path(x).read_bytes()
         assert bx == Path(y).read_bytes()
         assert b"<dc:date>" not in bx and b"Matplotlib v" not in bx
+
+
+def test_fit_measures_keep_lavaans_names_inside_and_snake_case_only_in_json():
+    """InvarianceResult.fit_table uses lavaan's measure names (as FitResult.fit and the measurement tables);
+    its to_dict (the CLI's JSON) keeps the snake_case keys it always had."""
+    import pandas as pd
+
+    from vccscale.validate.invariance import FIT_KEYS, ROBUST_KEYS, invariance
+
+    hs = pd.read_csv(Path(__file__).parent / "reference" / "validate" / "HolzingerSwineford1939.csv")
+    res = invariance(hs, "visual =~ x1 + x2 + x3\ntextual =~ x4 + x5 + x6", "school", estimator="MLR",
+                     levels=("configural", "metric"))
+    assert list(res.fit_table().columns) == list(FIT_KEYS + ROBUST_KEYS)
+    d = res.to_dict()
+    assert set(d["metric"]) == {k.replace(".", "_") for k in FIT_KEYS + ROBUST_KEYS}
+    assert d["metric"]["chisq_scaling_factor"] == res.fits["metric"].fit["chisq.scaling.factor"]

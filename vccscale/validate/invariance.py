@@ -33,10 +33,6 @@ ROBUST_KEYS = ("chisq.scaled", "df.scaled", "pvalue.scaled", "chisq.scaling.fact
                "rmsea.robust")
 
 
-def _snake(k: str) -> str:
-    return k.replace(".", "_")
-
-
 @dataclass(frozen=True)
 class InvarianceResult:
     group: str
@@ -48,14 +44,19 @@ class InvarianceResult:
     notes: tuple[str, ...] = field(default_factory=tuple)
 
     def fit_table(self) -> pd.DataFrame:
+        """One row per level, the fit measures under lavaan's names (``chisq.scaled``, ``cfi.robust``, ...)."""
         keys = FIT_KEYS + (ROBUST_KEYS if self.estimator == "MLR" else ())
-        return pd.DataFrame({lvl: {_snake(k): f.fit.get(k) for k in keys} for lvl, f in self.fits.items()}).T
+        return pd.DataFrame({lvl: {k: f.fit.get(k) for k in keys} for lvl, f in self.fits.items()}).T
 
     def to_frame(self) -> pd.DataFrame:
         return self.tests
 
     def to_dict(self) -> dict:
-        out: dict[str, Any] = {lvl: {_snake(k): v for k, v in row.items()}
+        """JSON form (``vccscale invariance --format json``): per level the fit measures with snake_case keys
+        (``chisq_scaled``; :func:`vccscale.jsonsafe.snake_keys`), ``tests``, the groups and notes."""
+        from ..jsonsafe import snake_keys
+
+        out: dict[str, Any] = {lvl: snake_keys(row)
                                for lvl, row in self.fit_table().to_dict(orient="index").items()}
         out["tests"] = self.tests.to_dict(orient="records")
         out.update(group=self.group, groups=[str(g) for g in self.groups], estimator=self.estimator, n=self.n,
