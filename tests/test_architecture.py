@@ -97,3 +97,22 @@ def test_the_checker_finds_what_it_should(tmp_path, monkeypatch):
 def test_no_private_imports_across_modules_and_no_fit_state_outside_sem(path):
     found = violations(path)
     assert not found, "\n".join(found)
+
+
+def test_one_stage_list():
+    """vccscale.pipeline.STAGES is the one list of the pipeline's stages: the runner's functions, its dependency
+    table and the report's order all follow it (report.render imports it)."""
+    from vccscale.pipeline import STAGES
+    from vccscale.pipeline import runner, stages
+    from vccscale.report import render
+
+    assert isinstance(STAGES, tuple)
+    assert tuple(stages.RUNNERS) == STAGES
+    assert tuple(runner._DEPENDS) == STAGES
+    assert render.STAGES is STAGES
+    for path in MODULES:  # no second literal list of the stage names anywhere in the package
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, (ast.List, ast.Tuple)) and len(node.elts) >= 6 and all(
+                    isinstance(e, ast.Constant) and e.value in STAGES for e in node.elts):
+                assert path.relative_to(PKG).as_posix() == "pipeline/__init__.py", (path, node.lineno)

@@ -9,6 +9,7 @@ from typing import Any
 
 from ..errors import DataError, VccscaleError
 from ..jsonsafe import jsonable
+from . import STAGES
 from .context import Skip, StageContext
 
 # ---------------------------------------------------------------------------------------------------- import
@@ -494,8 +495,5 @@ def stage_power(ctx: StageContext):
     return {"seed": seed, "reps": p.reps, "n": list(p.n), "n_for_80": n80}, outs, []
 
 
-RUNNERS = {
-    "import": stage_import, "clean": stage_clean, "items": stage_items, "efa": stage_efa, "cfa": stage_cfa,
-    "reliability": stage_reliability, "validity": stage_validity, "invariance": stage_invariance,
-    "hypotheses": stage_hypotheses, "rsa": stage_rsa, "multilevel": stage_multilevel, "power": stage_power,
-}
+#: stage name -> its function ``stage_<name>``, in the order of the one stage list :data:`vccscale.pipeline.STAGES`
+RUNNERS = {name: globals()[f"stage_{name}"] for name in STAGES}
