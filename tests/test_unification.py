@@ -185,6 +185,7 @@ def test_one_block_score_behind_every_scale_mean():
                               equal_nan=True)
     complete = x.dropna()  # cross_loadings, multilevel: complete cases, plain mean
     pd.testing.assert_series_equal(block_score(complete), complete.mean(axis=1))
+    pd.testing.assert_series_equal(block_score(x, 1 / 5), x.mean(axis=1, skipna=True))  # alpha's item-total score
 
 
 def test_one_figure_saver_deterministic_bytes(tmp_path):

@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from ..clean.scoring import block_score
 from ..errors import DataError, ModelError
 from ._common import (
     answered_rows,
@@ -213,7 +214,7 @@ def cronbach_alpha(data: pd.DataFrame, items: list[str] | None = None, check_key
         else:
             drops.append(dict.fromkeys(("alpha", "std_alpha", "g6", "average_r", "s_n", "q", "var_r", "median_r"),
                                        float("nan")))
-    total = x.mean(axis=1, skipna=True)
+    total = block_score(x, 1 / k)  # psych: rowMeans(na.rm = TRUE), the mean of whatever is answered
     rc = r_mat.copy()
     np.fill_diagonal(rc, smc(r_mat))
     r_drop = []
