@@ -61,11 +61,9 @@ from .pathmodel import (
     run_composite,
 )
 
-__all__ = ["MediationResult", "mediate", "mediate_latent", "latent_syntax", "boot_ci", "norm_inter", "boot_indices"]
-
-# the names of vccscale.models.pathmodel that this module has always offered (CI_TYPES, MIN_RESIDUAL_DF, SMALL_N,
-# FAILED_SHARE, boot_ci, boot_indices, norm_inter, MediationResult) stay importable from here
-_REEXPORTED = (CI_TYPES, MIN_RESIDUAL_DF, SMALL_N, boot_ci, boot_indices, norm_inter)
+# the names of vccscale.models.pathmodel this module has always offered stay importable from here
+__all__ = ["MediationResult", "mediate", "mediate_latent", "latent_syntax", "boot_ci", "norm_inter", "boot_indices",
+           "CI_TYPES", "MIN_RESIDUAL_DF", "SMALL_N", "FAILED_SHARE"]
 
 
 # ====================================================================== composite mediation
