@@ -11,7 +11,7 @@ import pytest
 from scipy import stats
 
 from vccscale.models import boot_ci, mediate, mediate_latent, norm_inter
-from vccscale.models.mediation import _accel
+from vccscale.models.pathmodel import jackknife_acceleration as _accel
 
 REF = Path(__file__).parent / "reference" / "models"
 MEAS = {"X": ["x1", "x2", "x3"], "M": ["m1", "m2", "m3"], "Y": ["y1", "y2", "y3"]}

@@ -7,7 +7,6 @@ Heavy modules are imported inside commands so that ``vccscale --help`` starts fa
 from __future__ import annotations
 
 import json
-import math
 import sys
 from pathlib import Path
 from typing import Any
@@ -28,18 +27,7 @@ from .cli_support import (
     variables_options,
 )
 from .errors import VccscaleError
-
-def _jsonable(obj: Any) -> Any:
-    if isinstance(obj, float) and (math.isnan(obj) or math.isinf(obj)):
-        return None
-    if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, Path):
-        return str(obj)
-    return obj
-
+from .jsonsafe import jsonable as _jsonable
 
 def echo_json(obj: Any) -> None:
     click.echo(json.dumps(_jsonable(obj), indent=2, ensure_ascii=False, allow_nan=False))

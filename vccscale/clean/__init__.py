@@ -11,14 +11,14 @@ even-odd, person-total) are in :mod:`vccscale.clean.indices`.
 from __future__ import annotations
 
 __all__ = ["clean", "CleanResult", "screen_indices", "score_scales", "construct_scores", "scale_score",
-           "ScaleScores", "reverse_key", "missing_report", "little_mcar", "impute_mice"]
+           "block_score", "ScaleScores", "reverse_key", "missing_report", "little_mcar", "impute_mice"]
 
 
 def __getattr__(name: str):  # lazy: pandas is imported only when cleaning is used
     if name in ("clean", "CleanResult", "screen_indices"):
         from . import pipeline
         return getattr(pipeline, name)
-    if name in ("score_scales", "construct_scores", "scale_score", "ScaleScores", "reverse_key"):
+    if name in ("score_scales", "construct_scores", "scale_score", "block_score", "ScaleScores", "reverse_key"):
         from . import scoring
         return getattr(scoring, name)
     if name in ("missing_report", "little_mcar", "impute_mice"):

@@ -38,7 +38,7 @@ MIN_ANSWERED = 0.5
 ID_COLUMNS = ("organisation_id", "relationship_id", "side", "stakeholder_role", "invite_organisation_id",
               "invite_dyad_id", "invite_side")
 
-__all__ = ["ID_COLUMNS", "MIN_ANSWERED", "ScaleScores", "codebook_constructs", "construct_blocks",
+__all__ = ["ID_COLUMNS", "MIN_ANSWERED", "ScaleScores", "block_score", "codebook_constructs", "construct_blocks",
            "construct_scores", "numeric_items", "rescored_long", "reverse_key", "scale_items", "scale_score",
            "score_scales", "variables_frame", "incomplete_rows"]
 
@@ -86,6 +86,19 @@ def rescored_long(ds: "Dataset", columns: Iterable[str] = ()) -> "pd.DataFrame":
 # ----------------------------------------------------------------------------------------------------------
 # the scale score
 # ----------------------------------------------------------------------------------------------------------
+def block_score(items: "pd.DataFrame", min_answered: float = MIN_ANSWERED) -> "pd.Series":
+    """The score of one block of items per row of ``items`` (one column per item, already rescored): the mean of
+    the answered items when at least ``min_answered`` of them (share, rounded up to whole items) are answered, else
+    missing. Values are coerced to numbers (anything else is missing). The building block of :func:`scale_score`,
+    and the one unit-weighted item mean of the library (on complete cases it is the plain item mean)."""
+    import numpy as np
+    import pandas as pd
+
+    x = items.apply(pd.to_numeric, errors="coerce").astype(float)
+    need = np.ceil(min_answered * x.shape[1] - 1e-9)
+    return x.mean(axis=1).where(x.notna().sum(axis=1) >= need)
+
+
 def scale_score(registry: "Registry | None", cid: str, data: "pd.DataFrame", min_answered: float = MIN_ANSWERED,
                 *, blocks: dict[str, list[str]] | None = None) -> "tuple[pd.Series | None, str]":
     """Scale score of construct ``cid`` per row of ``data`` (item-id columns, already rescored, e.g.
@@ -97,7 +110,6 @@ def scale_score(registry: "Registry | None", cid: str, data: "pd.DataFrame", min
     Blocks: ``blocks`` ({block: item ids}) when given, else
     :func:`vccscale.models.library.score_blocks` of the registry on the columns of ``data``.
     """
-    import numpy as np
     import pandas as pd
 
     if not 0 < min_answered <= 1:
@@ -113,11 +125,7 @@ def scale_score(registry: "Registry | None", cid: str, data: "pd.DataFrame", min
         blocks, why = score_blocks(registry, cid, set(data.columns))
         if blocks is None:
             return None, why
-    parts = []
-    for its in blocks.values():
-        x = data[its].apply(pd.to_numeric, errors="coerce").astype(float)
-        need = np.ceil(min_answered * len(its) - 1e-9)
-        parts.append(x.mean(axis=1).where(x.notna().sum(axis=1) >= need))
+    parts = [block_score(data[its], min_answered) for its in blocks.values()]
     score = pd.concat(parts, axis=1).mean(axis=1, skipna=False) if len(parts) > 1 else parts[0]
     return score.rename(cid), ""
 

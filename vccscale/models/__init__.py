@@ -6,7 +6,8 @@
 - :mod:`vccscale.models.hypotheses`: ``test_hypotheses(study, data, registry)`` with Holm / Benjamini-Hochberg
   adjustment and supported / partial / not_supported / not_tested decisions;
 - :mod:`vccscale.models.mediation` / :mod:`vccscale.models.moderation`: mediation (composite OLS and latent SEM),
-  moderated mediation, simple slopes, Johnson-Neyman;
+  moderated mediation, simple slopes, Johnson-Neyman; both on the composite path-model machinery of
+  :mod:`vccscale.models.pathmodel` (OLS equations, bootstrap / jackknife / Monte Carlo inference, the result type);
 - :mod:`vccscale.models.rsa`: polynomial regression with response surface analysis and its plots;
 - :mod:`vccscale.models.multilevel`: ICC(1)/ICC(2), rwg/rwg(j), AD indices, aggregation table, mixed models;
 - :mod:`vccscale.models.dyadic`: pairing provider and customer responses, agreement, congruence RSA, APIM.

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .mediation import (MediationResult, _as_list, _design, _Effect, _Equation, _PathModel, _run_composite)
+from .pathmodel import Effect, Equation, MediationResult, PathModel, as_list, design_matrix, run_composite
 
 __all__ = ["ModeratedMediationResult", "moderated_mediation", "simple_slopes", "JohnsonNeymanResult",
            "johnson_neyman"]
@@ -70,43 +70,43 @@ def moderated_mediation(data: pd.DataFrame, x: str, m: str, y: str, w: str, stag
     if stage not in ("first", "second"):
         raise ValueError(f"stage must be 'first' or 'second', not {stage!r}")
     if not isinstance(m, str):
-        ms = _as_list(m, "m")
+        ms = as_list(m, "m")
         if len(ms) != 1:
             raise ValueError("moderated_mediation supports one mediator")
         m = ms[0]
-    covs = _as_list(covariates, "covariates")
+    covs = as_list(covariates, "covariates")
     prod_name = f"{x}:{w}" if stage == "first" else f"{m}:{w}"
     pair = (x, w) if stage == "first" else (m, w)
-    Z, dropped, names = _design(data, [x, m, y, w] + covs, {prod_name: pair})
+    Z, dropped, names = design_matrix(data, [x, m, y, w] + covs, {prod_name: pair})
     col = {nm: i for i, nm in enumerate(names)}
     cv = [col[c] for c in covs]
     wv = _default_w(Z[:, col[w]], w_values)
     if stage == "first":
-        eqs = [_Equation(col[m], [0, col[x], col[w], col[prod_name]] + cv),
-               _Equation(col[y], [0, col[x], col[m]] + cv)]
+        eqs = [Equation(col[m], [0, col[x], col[w], col[prod_name]] + cv),
+               Equation(col[y], [0, col[x], col[m]] + cv)]
         params = [("a", 0, 1, f"{m} ~ {x}"), ("a_w", 0, 2, f"{m} ~ {w}"), ("a_xw", 0, 3, f"{m} ~ {prod_name}"),
                   ("b", 1, 2, f"{y} ~ {m}"), ("direct", 1, 1, f"{y} ~ {x}")]
         a, a3, b = 0, 2, 3
-        index = _Effect("index", "a_xw * b", [(1.0, (a3, b))])
-        cond = [_Effect(f"indirect_at_{k + 1}", f"(a + a_xw*{v:.6g}) * b", [(1.0, (a, b)), (v, (a3, b))])
+        index = Effect("index", "a_xw * b", [(1.0, (a3, b))])
+        cond = [Effect(f"indirect_at_{k + 1}", f"(a + a_xw*{v:.6g}) * b", [(1.0, (a, b)), (v, (a3, b))])
                 for k, v in enumerate(wv)]
         text = (f"{m} ~ a*{x} + a_w*{w} + a_xw*{prod_name}" + "".join(f" + {c}" for c in covs)
                 + f"\n{y} ~ direct*{x} + b*{m}" + "".join(f" + {c}" for c in covs) + "\nindex := a_xw*b")
     else:
-        eqs = [_Equation(col[m], [0, col[x]] + cv),
-               _Equation(col[y], [0, col[x], col[m], col[w], col[prod_name]] + cv)]
+        eqs = [Equation(col[m], [0, col[x]] + cv),
+               Equation(col[y], [0, col[x], col[m], col[w], col[prod_name]] + cv)]
         params = [("a", 0, 1, f"{m} ~ {x}"), ("b", 1, 2, f"{y} ~ {m}"), ("b_w", 1, 3, f"{y} ~ {w}"),
                   ("b_mw", 1, 4, f"{y} ~ {prod_name}"), ("direct", 1, 1, f"{y} ~ {x}")]
         a, b, b3 = 0, 1, 3
-        index = _Effect("index", "a * b_mw", [(1.0, (a, b3))])
-        cond = [_Effect(f"indirect_at_{k + 1}", f"a * (b + b_mw*{v:.6g})", [(1.0, (a, b)), (v, (a, b3))])
+        index = Effect("index", "a * b_mw", [(1.0, (a, b3))])
+        cond = [Effect(f"indirect_at_{k + 1}", f"a * (b + b_mw*{v:.6g})", [(1.0, (a, b)), (v, (a, b3))])
                 for k, v in enumerate(wv)]
         text = (f"{m} ~ a*{x}" + "".join(f" + {c}" for c in covs)
                 + f"\n{y} ~ direct*{x} + b*{m} + b_w*{w} + b_mw*{prod_name}" + "".join(f" + {c}" for c in covs)
                 + "\nindex := a*b_mw")
-    effects = [_Effect(nm, desc, [(1.0, (i,))]) for i, (nm, _, _, desc) in enumerate(params)] + [index] + cond
-    pm = _PathModel(Z, names, eqs, params, effects)
-    res = _run_composite(pm, n_boot, ci, level, seed, n_mc, direct=None, indirect=[], model_text=text,
+    effects = [Effect(nm, desc, [(1.0, (i,))]) for i, (nm, _, _, desc) in enumerate(params)] + [index] + cond
+    pm = PathModel(Z, names, eqs, params, effects)
+    res = run_composite(pm, n_boot, ci, level, seed, n_mc, direct=None, indirect=[], model_text=text,
                          n_dropped=dropped)
     eff = res.effects.set_index("name")
     conditional = eff.loc[[e.name for e in cond]].reset_index()
@@ -117,8 +117,8 @@ def moderated_mediation(data: pd.DataFrame, x: str, m: str, y: str, w: str, stag
 
 # ====================================================================== simple slopes / Johnson-Neyman
 def _interaction_ols(data, x, w, y, covariates):
-    covs = _as_list(covariates, "covariates")
-    Z, dropped, names = _design(data, [x, w, y] + covs, {f"{x}:{w}": (x, w)})
+    covs = as_list(covariates, "covariates")
+    Z, dropped, names = design_matrix(data, [x, w, y] + covs, {f"{x}:{w}": (x, w)})
     col = {nm: i for i, nm in enumerate(names)}
     P = [0, col[x], col[w], col[f"{x}:{w}"]] + [col[c] for c in covs]
     A = Z[:, P]

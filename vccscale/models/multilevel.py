@@ -46,7 +46,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from ..clean.scoring import block_score
 from ..errors import DataError, ModelError
+from ..jsonsafe import jsonable
 
 __all__ = [
     "NULL_VARIANCES",
@@ -130,8 +132,8 @@ def _frame(x, group, names: list[str] | None = None) -> tuple[pd.DataFrame, list
 
 
 def _py(v) -> float | None:
-    v = float(v)
-    return None if math.isnan(v) else v
+    """A float for JSON (:func:`vccscale.jsonsafe.jsonable`: NaN / inf -> None)."""
+    return jsonable(float(v))
 
 
 # ------------------------------------------------------------------------------------------------ ICC
@@ -310,7 +312,7 @@ def aggregation_table(data: pd.DataFrame, group: str, constructs: dict[str, list
             _column(data, c)
         sub = data[[group] + items]
         sub = sub[sub.notna().all(axis=1)]
-        mean = sub[items].apply(lambda s: _numeric(s, s.name)).mean(axis=1)
+        mean = block_score(sub[items].apply(lambda s: _numeric(s, s.name)))
         try:
             ic = icc(pd.DataFrame({"g": sub[group].to_numpy(), name: mean.to_numpy()}), "g", name)
         except DataError as exc:
@@ -672,7 +674,7 @@ def multilevel_summary(data: pd.DataFrame, group: str, items: list[str], scale_m
         sub[c] = _numeric(sub[c], c)
     keep = sub.notna().all(axis=1).to_numpy()
     sub = sub[keep].reset_index(drop=True)
-    mean = sub[items].mean(axis=1)
+    mean = block_score(sub[items])
     listed = ", ".join(items)
     if len(mean) and np.ptp(mean.to_numpy()) == 0:
         raise DataError(f"the scale mean of {listed} has no variance (every respondent's mean is {mean.iloc[0]:g}): "

@@ -48,9 +48,10 @@ class OrdinalResult:
     vcov: pd.DataFrame = field(repr=False, default=None)
 
     def to_dict(self) -> dict:
+        from ..jsonsafe import jsonable
+
         def recs(df):
-            return [{k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in r.items()}
-                    for r in df.to_dict(orient="records")]
+            return [{k: jsonable(v) for k, v in r.items()} for r in df.to_dict(orient="records")]
         return {"y": self.y, "x": list(self.x), "link": self.link, "n": self.n, "n_dropped": self.n_dropped,
                 "levels": [str(v) for v in self.levels], "coefficients": recs(self.coefficients),
                 "thresholds": recs(self.thresholds), "loglik": self.loglik, "aic": self.aic}

@@ -50,6 +50,7 @@ import pandas as pd
 from scipy import stats
 
 from ..errors import DataError, ModelError
+from ..jsonsafe import jsonable
 
 __all__ = ["CONSTRAINED_MODELS", "RSAResult", "contour_plot", "rsa", "surface_plot"]
 
@@ -120,19 +121,6 @@ def _est_row(est: float, se: float, stat_df: float | None) -> dict:
     t = est / se
     p = 2 * (stats.t.sf(abs(t), stat_df) if stat_df is not None else stats.norm.sf(abs(t)))
     return {"est": float(est), "se": float(se), "stat": float(t), "pvalue": float(p)}
-
-
-def _clean(v):
-    """JSON-safe copy: NaN/inf -> None, numpy scalars -> Python."""
-    if isinstance(v, dict):
-        return {k: _clean(x) for k, x in v.items()}
-    if isinstance(v, (list, tuple)):
-        return [_clean(x) for x in v]
-    if isinstance(v, (np.floating, float)):
-        return float(v) if math.isfinite(float(v)) else None
-    if isinstance(v, np.integer):
-        return int(v)
-    return v
 
 
 # ----------------------------------------------------------------------------- result
@@ -217,7 +205,7 @@ class RSAResult:
             "bic": self.bic,
             "surface_stats": {k: full(self.surface, k) for k in self.surface.index},
         }
-        return _clean(out)
+        return jsonable(out)
 
     def summary(self) -> str:
         def ff(v):
@@ -433,15 +421,9 @@ def _targets(path) -> list[Path]:
 
 
 def _save(fig, targets: list[Path]) -> list[Path]:
-    import matplotlib
-    for t in targets:
-        t.parent.mkdir(parents=True, exist_ok=True)
-        if t.suffix.lower() == ".svg":
-            with matplotlib.rc_context({"svg.hashsalt": "vccscale-rsa", "svg.fonttype": "path"}):
-                fig.savefig(t, format="svg", metadata={"Date": None})
-        else:
-            fig.savefig(t, format="png", dpi=120, metadata={"Software": None})
-    return targets
+    from ..report.figures import save_figure
+
+    return [save_figure(fig, t, dpi=120) for t in targets]
 
 
 def _grid(result: RSAResult, m: int = 41):

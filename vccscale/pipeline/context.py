@@ -2,42 +2,19 @@
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 from typing import Any
 
 from ..errors import DataError
+from ..jsonsafe import jsonable
 
 # Files a stage writes are rounded to the study's float digits; NaN/inf are written as null.
 
 
 def clean_json(v: Any, digits: int) -> Any:
-    """JSON-ready value with floats rounded to ``digits`` significant digits and NaN/inf as None."""
-    import numpy as np
-
-    if isinstance(v, dict):
-        return {str(k): clean_json(x, digits) for k, x in v.items()}
-    if isinstance(v, (list, tuple)):
-        return [clean_json(x, digits) for x in v]
-    if isinstance(v, (bool, np.bool_)):
-        return bool(v)
-    if isinstance(v, (int, np.integer)):
-        return int(v)
-    if isinstance(v, (float, np.floating)):
-        f = float(v)
-        return None if not math.isfinite(f) else float(f"{f:.{digits}g}")
-    if isinstance(v, Path):
-        return v.as_posix()
-    if v is None or isinstance(v, str):
-        return v
-    try:  # pandas NA / NaT
-        import pandas as pd
-
-        if pd.isna(v):
-            return None
-    except (TypeError, ValueError):
-        pass
-    return str(v)
+    """JSON-ready value with floats rounded to ``digits`` significant digits and NaN/inf as None
+    (:func:`vccscale.jsonsafe.jsonable`)."""
+    return jsonable(v, digits)
 
 
 def write_json(path: Path, obj: Any, digits: int = 8) -> None:
@@ -89,6 +66,10 @@ class StageContext:
 
     def section(self, name: str) -> Any:
         return section(self.study, name)
+
+    def forget(self, name: str) -> None:
+        """Drop the cached copy of upstream data ``name`` (e.g. "clean" after the clean stage rewrote it)."""
+        self._cache.pop(name, None)
 
     # -- upstream data ---------------------------------------------------------------------------------------
     def _dataset(self, name: str, stage: str):

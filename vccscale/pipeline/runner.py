@@ -15,7 +15,8 @@ from typing import Any
 
 from ..errors import OutputError, StudyError, VccscaleError
 from . import STAGES
-from .context import Skip, StageContext, clean_json, write_json
+from ..jsonsafe import jsonable
+from .context import Skip, StageContext, write_json
 
 # stage -> (study sections hashed, upstream stages)
 _DEPENDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
@@ -320,7 +321,7 @@ def run_study(study_path: str | Path, only: str | None = None, from_stage: str |
                 notes = [_failure_note(stage, exc)]
                 if not isinstance(exc, VccscaleError):
                     notes.append(traceback.format_exc(limit=3).strip().splitlines()[-1])
-            rec = StageRecord(stage, status, h, time.time() - ts, clean_json(summary, ctx.digits), list(notes),
+            rec = StageRecord(stage, status, h, time.time() - ts, jsonable(summary, ctx.digits), list(notes),
                               sorted(outputs))
             records[stage] = rec
             write_json(out_dir / "stages" / f"{stage}.json", rec.to_dict(), ctx.digits)

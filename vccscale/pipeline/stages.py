@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
-import math
 import os
 from pathlib import Path
 from typing import Any
 
 from ..errors import DataError, VccscaleError
+from ..jsonsafe import jsonable
+from . import STAGES
 from .context import Skip, StageContext
 
 # ---------------------------------------------------------------------------------------------------- import
@@ -61,7 +62,7 @@ def stage_clean(ctx: StageContext):
     res = clean(ctx.imported(), ctx.section("cleaning"))
     res.data.write(ctx.out / "data" / "clean.parquet")
     _normalise_meta(ctx.out / "data" / "clean.parquet.meta.json", ctx)
-    ctx._cache.pop("clean", None)
+    ctx.forget("clean")
     outs = ["data/clean.parquet", "data/clean.parquet.meta.json",
             ctx.csv("consort", res.consort[["step", "rule", "excluded", "remaining"]]),
             ctx.csv("audit_log", res.audit)]
@@ -205,6 +206,7 @@ def stage_reliability(ctx: StageContext):
 
     import pandas as pd
 
+    from ..clean.scoring import block_score
     from ..validate import cronbach_alpha, omega
 
     sec = ctx.section("reliability")
@@ -218,9 +220,7 @@ def stage_reliability(ctx: StageContext):
     for c, items in ctx.blocks().items():
         sub = _answered(lf, items)
         row: dict[str, Any] = {"construct": c, "name": ctx.name(c), "n": len(sub), "n_items": len(items)}
-        x = sub[items].astype(float)
-        need = math.ceil(ctx.min_answered() * len(items) - 1e-9)
-        score = x.mean(axis=1).where(x.notna().sum(axis=1) >= need).dropna()
+        score = block_score(sub[items], ctx.min_answered()).dropna()
         row.update(mean=float(score.mean()) if len(score) else None,
                    sd=float(score.std(ddof=1)) if len(score) > 1 else None)
         with warnings.catch_warnings():
@@ -425,8 +425,6 @@ def stage_rsa(ctx: StageContext):
         labels = {"x": rel.x_label, "y": rel.y_label, "z": rel.z_label}
         files = surface_plot(res, figdir / f"{base}_surface", labels=labels) + contour_plot(
             res, figdir / f"{base}_contour", labels=labels)
-        for f in files:
-            _scrub_svg(Path(f))
         outs += sorted(f"figures/{Path(f).name}" for f in files)
         notes.append(f"{rel.hypothesis} {rel.label}: {rel.how}, n = {res.n}")
     if not done:
@@ -436,15 +434,6 @@ def stage_rsa(ctx: StageContext):
                                   "x": r.x, "y": r.y, "z": r.z, "how": r.how} for k, r in enumerate(rels, 1)
                                  if r in done]))
     return {"surfaces": len(done), "relations": len(rels)}, outs, notes
-
-
-def _scrub_svg(path: Path) -> None:
-    """Remove the creation date matplotlib writes into an SVG (for figures saved by library functions)."""
-    import re
-
-    if path.suffix.lower() == ".svg" and path.exists():
-        txt = path.read_text(encoding="utf-8")
-        path.write_text(re.sub(r"\s*<dc:date>[^<]*</dc:date>", "", txt), encoding="utf-8")
 
 
 # ---------------------------------------------------------------------------------------------------- multilevel
@@ -499,20 +488,13 @@ def stage_power(ctx: StageContext):
     outs = [ctx.csv("power", df)]
     figdir = ctx.out / "figures"
     figdir.mkdir(parents=True, exist_ok=True)
-    import matplotlib
-
     for fmt in sorted(ctx.formats):
         f = figdir / f"power_curve.{fmt}"
-        with matplotlib.rc_context({"svg.hashsalt": "vccscale", "svg.fonttype": "path"}):
-            power_curve_plot(res, f)
-        _scrub_svg(f)
+        power_curve_plot(res, f)  # deterministic bytes: vccscale.report.figures.save_figure
         outs.append(f"figures/{f.name}")
-    n80 = {k: (None if v is None or (isinstance(v, float) and math.isnan(v)) else v) for k, v in res.n_for_80.items()}
+    n80 = jsonable(res.n_for_80)
     return {"seed": seed, "reps": p.reps, "n": list(p.n), "n_for_80": n80}, outs, []
 
 
-RUNNERS = {
-    "import": stage_import, "clean": stage_clean, "items": stage_items, "efa": stage_efa, "cfa": stage_cfa,
-    "reliability": stage_reliability, "validity": stage_validity, "invariance": stage_invariance,
-    "hypotheses": stage_hypotheses, "rsa": stage_rsa, "multilevel": stage_multilevel, "power": stage_power,
-}
+#: stage name -> its function ``stage_<name>``, in the order of the one stage list :data:`vccscale.pipeline.STAGES`
+RUNNERS = {name: globals()[f"stage_{name}"] for name in STAGES}

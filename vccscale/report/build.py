@@ -13,7 +13,7 @@ from typing import Any
 
 import pandas as pd
 
-from .tables import DASH, FormattedTable, _is_missing, as_bool, fmt_ci, fmt_int, fmt_num, fmt_p, fmt_text
+from .tables import DASH, FormattedTable, as_bool, fmt_ci, fmt_int, fmt_num, fmt_p, fmt_text, is_missing
 
 Name = Callable[[str], str]
 
@@ -22,7 +22,7 @@ FMT: dict[str, Callable[[Any], str]] = {
     "b2": lambda x: fmt_num(x, 2, True), "b3": lambda x: fmt_num(x, 3, True),
     "f1": lambda x: fmt_num(x, 1), "f2": lambda x: fmt_num(x, 2), "f3": lambda x: fmt_num(x, 3),
     "bool": lambda x: "yes" if as_bool(x) else "no",
-    "pct": lambda x: DASH if _is_missing(x) else f"{float(x):.0f}%",
+    "pct": lambda x: DASH if is_missing(x) else f"{float(x):.0f}%",
     "num": fmt_text,  # a number already formatted as text (CI, chi-square with df): right-aligned, not wrapped
 }
 NUMERIC = {"int", "p", "b2", "b3", "f1", "f2", "f3", "pct", "num"}
@@ -39,7 +39,7 @@ def table(name: str, title: str, df: pd.DataFrame, cols: list[tuple[str, str, st
 
 
 def _n(name: Name, cid: Any) -> str:
-    return name(str(cid)) if not _is_missing(cid) else ""
+    return name(str(cid)) if not is_missing(cid) else ""
 
 
 _ID = __import__("re").compile(r"\b[abcdx]_[a-z0-9_]+\b")
@@ -48,7 +48,7 @@ _ID = __import__("re").compile(r"\b[abcdx]_[a-z0-9_]+\b")
 def readable(text: Any, name: Name) -> str:
     """``text`` with every construct id replaced by the construct's readable name (ids the registry does not know,
     such as item ids, stay)."""
-    if _is_missing(text):
+    if is_missing(text):
         return ""
     return _ID.sub(lambda m: name(m.group(0)), str(text))
 
@@ -126,8 +126,8 @@ def stage_sentence(stage: str, s: dict) -> str:
 def sample_table(df: pd.DataFrame) -> FormattedTable:
     d = df.copy()
     d["what"] = [f"{lab}: {cat}" if isinstance(cat, str) and cat else lab for lab, cat in zip(d["label"], d["category"])]
-    d["m_sd"] = [("" if _is_missing(m) else f"{fmt_num(m, 2)} ({fmt_num(s, 2)})") for m, s in zip(d["mean"], d["sd"])]
-    d["range"] = [("" if _is_missing(a) else f"{fmt_num(a, 0)}–{fmt_num(b, 0)}") for a, b in zip(d["min"], d["max"])]
+    d["m_sd"] = [("" if is_missing(m) else f"{fmt_num(m, 2)} ({fmt_num(s, 2)})") for m, s in zip(d["mean"], d["sd"])]
+    d["range"] = [("" if is_missing(a) else f"{fmt_num(a, 0)}–{fmt_num(b, 0)}") for a, b in zip(d["min"], d["max"])]
     return table("sample", "Sample Description", d,
                  [("what", "Characteristic", "text"), ("n", "*n*", "int"), ("percent", "%", "f1"),
                   ("m_sd", "*M* (*SD*)", "num"), ("range", "Range", "num")],
@@ -152,9 +152,9 @@ def item_table(df: pd.DataFrame, name: Name) -> FormattedTable:
 # ---------------------------------------------------------------------------------------------------- efa
 def efa_table(df: pd.DataFrame) -> FormattedTable:
     d = df.copy()
-    d["bart"] = [("" if _is_missing(c) else f"{fmt_num(c, 1)} ({fmt_int(k)}), {('p ' + fmt_p(p)) if fmt_p(p)[0] in '<>' else 'p = ' + fmt_p(p)}")
+    d["bart"] = [("" if is_missing(c) else f"{fmt_num(c, 1)} ({fmt_int(k)}), {('p ' + fmt_p(p)) if fmt_p(p)[0] in '<>' else 'p = ' + fmt_p(p)}")
                  for c, k, p in zip(d["bartlett_chisq"], d["bartlett_df"], d["bartlett_pvalue"])]
-    d["as_expected"] = [None if _is_missing(x) else 100 * x for x in d["as_expected"]]
+    d["as_expected"] = [None if is_missing(x) else 100 * x for x in d["as_expected"]]
     return table("efa_groups", "Exploratory Factor Analyses", d,
                  [("group", "Construct group", "text"), ("items", "Items", "int"), ("n", "*n*", "int"),
                   ("factors", "Factors", "int"), ("parallel_factors", "PA factors", "int"), ("kmo", "KMO", "b2"),
@@ -174,7 +174,7 @@ def loadings_tables(df: pd.DataFrame, name: Name, cut: float = 0.30) -> list[For
         wide["h2"] = wide["item"].map(h2)
         wide["construct"] = [_n(name, c) for c in wide["construct"]]
         for f in factors:
-            wide[f] = [v if not _is_missing(v) and abs(v) >= cut else None for v in wide[f]]
+            wide[f] = [v if not is_missing(v) and abs(v) >= cut else None for v in wide[f]]
         cols = [("construct", "Construct", "text"), ("item", "Item", "text")] + \
             [(f, f, "b2") for f in factors] + [("h2", "*h*^{2}", "b2")]
         t = table(f"efa_loadings_{k}", f"Pattern Loadings: {g}", wide, cols,
@@ -192,7 +192,7 @@ def cfa_fit_table(df: pd.DataFrame, reason: str) -> FormattedTable:
     d = df.copy()
     d["rmsea_ci"] = [fmt_ci(a, b, 3) for a, b in zip(d.get("rmsea.ci.lower", [None] * len(d)),
                                                      d.get("rmsea.ci.upper", [None] * len(d)))]
-    d["chi"] = [("" if _is_missing(c) else f"{fmt_num(c, 2)} ({fmt_int(k)})") for c, k in zip(d["chisq"], d["df"])]
+    d["chi"] = [("" if is_missing(c) else f"{fmt_num(c, 2)} ({fmt_int(k)})") for c, k in zip(d["chisq"], d["df"])]
     d["est_miss"] = [f"{e}, {m}" for e, m in zip(d["estimator"], d["missing"])]
     flags = [{"flag"} if s != "ok" else set() for s in d["status"]]
     return table("cfa_fit", "Confirmatory Factor Analysis: Fit of the Measurement Model(s)", d,
@@ -262,12 +262,12 @@ def matrix_tables(base: str, title: str, ids: list[str], name: Name, matrix: pd.
                     row.append("")
                 elif jj == i:
                     v = diag.get(a) if diag else None
-                    row.append("" if diag is None or _is_missing(v) else FMT[kind](v))
+                    row.append("" if diag is None or is_missing(v) else FMT[kind](v))
                     if diag is not None:
                         bold.add((len(rows), 1 + len(lead_cols) + j))
                 else:
                     v = matrix.loc[a, b] if a in matrix.index and b in matrix.columns else None
-                    txt = FMT[kind](v) if not _is_missing(v) else DASH
+                    txt = FMT[kind](v) if not is_missing(v) else DASH
                     if mark and ((a, b) in mark or (b, a) in mark):
                         txt += "†"
                     row.append(txt)
@@ -329,12 +329,12 @@ def invariance_table(df: pd.DataFrame, name: Name, rule: float) -> FormattedTabl
                 continue
             r = t.loc[lv]
             if lv == "configural":
-                rec.update(chi=("" if _is_missing(r["chisq"]) else f"{fmt_num(r['chisq'], 2)} ({fmt_int(r['df'])})"),
+                rec.update(chi=("" if is_missing(r["chisq"]) else f"{fmt_num(r['chisq'], 2)} ({fmt_int(r['df'])})"),
                            cfi=r["cfi"], rmsea=r["rmsea"])
                 reached = "configural" if r["status"] == "ok" else None
                 stop = reached is None
                 continue
-            rec[f"{lv}_d"] = ("" if _is_missing(r["chisq_diff"]) else
+            rec[f"{lv}_d"] = ("" if is_missing(r["chisq_diff"]) else
                               f"{fmt_num(r['chisq_diff'], 2)} ({fmt_int(r['df_diff'])})")
             rec[f"{lv}_p"] = r["pvalue_diff"]
             rec[f"{lv}_dcfi"] = r["delta_cfi"]
@@ -384,7 +384,7 @@ def decision_table(df: pd.DataFrame, name: Name = str) -> FormattedTable:
 def model_fit_table(df: pd.DataFrame) -> FormattedTable:
     d = df.copy()
     d["r2"] = [_r2_range(x) for x in d["r2"]]
-    d["chi"] = [("" if _is_missing(c) else f"{fmt_num(c, 2)} ({fmt_int(k)})") for c, k in zip(d["chisq"], d["df"])]
+    d["chi"] = [("" if is_missing(c) else f"{fmt_num(c, 2)} ({fmt_int(k)})") for c, k in zip(d["chisq"], d["df"])]
     d["est_miss"] = [f"{e}, {m}" for e, m in zip(d["estimator"], d["missing"])]
     return table("hypothesis_models", "Structural Models: Fit and Explained Variance", d,
                  [("id", "Hypothesis", "text"), ("n", "*N*", "int"), ("est_miss", "Estimator, missing data", "text"),
@@ -425,11 +425,11 @@ def comparison_table(df: pd.DataFrame, name: Name = str) -> FormattedTable:
     d = df.copy()
     d["name"] = [readable(x, name).replace("path(s) of sign 0 fixed to 0 vs free",
                                            "path(s) hypothesised to be zero: fixed at 0 vs free") for x in d["name"]]
-    d["dchi"] = [("" if _is_missing(c) else f"{fmt_num(c, 2)} ({fmt_int(k)})") for c, k in
+    d["dchi"] = [("" if is_missing(c) else f"{fmt_num(c, 2)} ({fmt_int(k)})") for c, k in
                  zip(d["chisq_diff"], d["df_diff"])]
-    d["aic"] = [("" if _is_missing(a) else f"{fmt_num(a, 1)} / {fmt_num(b, 1)}") for a, b in
+    d["aic"] = [("" if is_missing(a) else f"{fmt_num(a, 1)} / {fmt_num(b, 1)}") for a, b in
                 zip(d["aic_constrained"], d["aic_free"])]
-    d["bic"] = [("" if _is_missing(a) else f"{fmt_num(a, 1)} / {fmt_num(b, 1)}") for a, b in
+    d["bic"] = [("" if is_missing(a) else f"{fmt_num(a, 1)} / {fmt_num(b, 1)}") for a, b in
                 zip(d["bic_constrained"], d["bic_free"])]
     return table("hypothesis_comparisons", "Nested Model Comparisons", d,
                  [("id", "Hypothesis", "text"), ("name", "Comparison", "text"), ("dchi", "Δχ^{2} (Δ*df*)", "num"),

@@ -21,11 +21,10 @@ from typing import Any
 
 import pandas as pd
 
+from ..pipeline import STAGES  # the one stage list
 from . import build as B
 from .tables import FormattedTable, fmt_int, markup_html, read_table, table_html, to_latex, to_word_html
 
-STAGES = ["import", "clean", "items", "efa", "cfa", "reliability", "validity", "invariance", "hypotheses", "rsa",
-          "multilevel", "power"]
 
 CSS = """
 :root { --ink:#1a1a1a; --muted:#5a5a5a; --rule:#1a1a1a; --accent:#1f3b63; --bg:#ffffff; --soft:#f5f6f8; }
@@ -519,7 +518,7 @@ def render_report(out_dir: str | Path, study: Any = None, registry: Any = None) 
         description = study.study.description
     pg = _Page(run)
     body, toc = [], []
-    order = STAGES + sorted(s for s in run.stages if s not in STAGES)
+    order = list(STAGES) + sorted(s for s in run.stages if s not in STAGES)
     if run.stages:
         body.append('<section id="overview"><h2><span class="secnum">0.</span>Run Overview</h2>'
                     + pg.t(B.overview_table(run.stages, order)) + "</section>")

@@ -24,7 +24,8 @@ DASH = "\u2014"  # missing value
 # numbers
 
 
-def _is_missing(x: Any) -> bool:
+def is_missing(x: Any) -> bool:
+    """True for None and for whatever pandas counts as missing (NaN, NaT, pd.NA); False for other values."""
     if x is None:
         return True
     try:
@@ -35,7 +36,7 @@ def _is_missing(x: Any) -> bool:
 
 def fmt_num(x: Any, decimals: int = 2, bounded: bool = False, thousands: bool = True) -> str:
     """``x`` with ``decimals`` decimals; ``bounded``: no leading zero (APA, for values that cannot exceed 1)."""
-    if _is_missing(x):
+    if is_missing(x):
         return DASH
     try:
         v = float(x)
@@ -54,7 +55,7 @@ def fmt_num(x: Any, decimals: int = 2, bounded: bool = False, thousands: bool = 
 
 
 def fmt_int(x: Any) -> str:
-    if _is_missing(x):
+    if is_missing(x):
         return DASH
     try:
         v = float(x)
@@ -67,7 +68,7 @@ def fmt_int(x: Any) -> str:
 
 def fmt_p(x: Any) -> str:
     """APA *p*: three decimals without leading zero, ``< .001``, ``> .999``."""
-    if _is_missing(x):
+    if is_missing(x):
         return DASH
     try:
         v = float(x)
@@ -81,13 +82,13 @@ def fmt_p(x: Any) -> str:
 
 
 def fmt_ci(lo: Any, hi: Any, decimals: int = 2, bounded: bool = True) -> str:
-    if _is_missing(lo) and _is_missing(hi):
+    if is_missing(lo) and is_missing(hi):
         return DASH
     return f"[{fmt_num(lo, decimals, bounded)}, {fmt_num(hi, decimals, bounded)}]"
 
 
 def fmt_text(x: Any) -> str:
-    if _is_missing(x):
+    if is_missing(x):
         return ""
     if isinstance(x, float) and x.is_integer():
         return str(int(x))
@@ -95,7 +96,7 @@ def fmt_text(x: Any) -> str:
 
 
 def as_bool(x: Any) -> bool:
-    if _is_missing(x):
+    if is_missing(x):
         return False
     if isinstance(x, str):
         return x.strip().lower() in ("true", "1", "yes", "y", "t")
@@ -326,7 +327,7 @@ def format_table(name: str, df: pd.DataFrame) -> FormattedTable:
     if name in ("fornell_larcker", "htmt") and keys and keys[0] == "factor":
         # a correlation-type matrix: the first column names the rows
         kind = "b2" if name == "fornell_larcker" else "f2"
-        rows = [[fmt_text(rec[0])] + [_FORMATTERS[kind](v) if not _is_missing(v) else "" for v in rec[1:]]
+        rows = [[fmt_text(rec[0])] + [_FORMATTERS[kind](v) if not is_missing(v) else "" for v in rec[1:]]
                 for rec in df.itertuples(index=False)]
         numeric = [False] + [True] * (len(keys) - 1)
         if name == "fornell_larcker":

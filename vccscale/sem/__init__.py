@@ -7,7 +7,8 @@ Imports are lazy so that ``import vccscale.sem`` stays cheap.
 """
 from __future__ import annotations
 
-__all__ = ["fit_cfa", "fit_sem", "FitResult", "BootstrapResult", "bootstrap", "parse_model", "build_partable"]
+__all__ = ["fit_cfa", "fit_sem", "FitResult", "BootstrapResult", "bootstrap", "Refitter", "parse_model",
+           "build_partable", "chisq_difference"]
 
 
 def __getattr__(name: str):
@@ -17,9 +18,12 @@ def __getattr__(name: str):
     if name == "FitResult":
         from .results import FitResult
         return FitResult
-    if name in ("bootstrap", "BootstrapResult"):
+    if name in ("bootstrap", "BootstrapResult", "Refitter"):
         from . import resample
         return getattr(resample, name)
+    if name == "chisq_difference":
+        from .compare import chisq_difference
+        return chisq_difference
     if name == "parse_model":
         from .syntax import parse_model
         return parse_model

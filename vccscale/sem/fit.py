@@ -23,7 +23,7 @@ import numpy as np
 
 from ..errors import DataError, ModelError
 from .em import EMResult, em_moments
-from .em import missing_patterns as _patterns
+from .em import missing_patterns
 from .model import ParTable
 
 __all__ = ["GroupData", "Engine", "FIMLEngine", "prepare_groups", "estimate", "em_moments", "GRAD_TOL"]
@@ -46,7 +46,7 @@ class GroupData:
     n: int
     mean: np.ndarray
     cov: np.ndarray
-    patterns: list | None = None  # FIML: missing-data patterns (see _patterns); mean/cov are then EM estimates
+    patterns: list | None = None  # FIML: missing-data patterns (see missing_patterns); mean/cov are then EM estimates
     logl_h1: float | None = None  # FIML: log-likelihood of the saturated model at the EM moments
     em: EMResult | None = None  # FIML: the EM run (iterations, converged) behind mean / cov
 
@@ -119,7 +119,7 @@ def prepare_groups(data, ov_names: list[str], group: str | None, *, labels: list
             empty = [c for j, c in enumerate(cols) if not np.isfinite(X[:, j]).any()]
             if empty:
                 raise DataError(f"variable(s) {', '.join(empty)} have no observed values{where}", column=empty[0])
-            pats = _patterns(X)
+            pats = missing_patterns(X)
             em = em_moments(pats, X.shape[1])
             mean, cov = em.mean, em.cov
             _check_pd(cov, cols, n, where)

@@ -57,7 +57,8 @@ def equality_type(r: dict, lv_set: set, ov_set: set, ovx_set: set = frozenset())
     return None
 
 
-def _uniq(seq):
+def unique_in_order(seq):
+    """The distinct elements of ``seq`` in the order of first appearance (lavaan's ``unique``)."""
     seen, out = set(), []
     for x in seq:
         if x not in seen:
@@ -103,7 +104,7 @@ def _compile_expr(expr: str, line: int, what: str) -> tuple[object, tuple[str, .
                                  "(allowed: exp, log, sqrt, abs)", line=line)
         elif isinstance(node, ast.Name) and node.id not in ("exp", "log", "sqrt", "abs"):
             names.append(node.id)
-    return compile(tree, "<defined>", "eval"), tuple(_uniq(names))
+    return compile(tree, "<defined>", "eval"), tuple(unique_in_order(names))
 
 
 @dataclass
@@ -177,10 +178,10 @@ def build_partable(model: str | list[SyntaxRow], *, model_type: str = "sem", std
     cons = [r for r in rows_in if r.op in ("==", "<", ">")]
 
     # ---------------------------------------------------------------- variable roles (lav_partable_vnames)
-    lv = _uniq(r.lhs for r in model_rows if r.op == "=~")
-    v_ind = _uniq(r.rhs for r in model_rows if r.op == "=~")
-    eqs_y = _uniq(r.lhs for r in model_rows if r.op == "~")
-    eqs_x = _uniq(r.rhs for r in model_rows if r.op == "~")
+    lv = unique_in_order(r.lhs for r in model_rows if r.op == "=~")
+    v_ind = unique_in_order(r.rhs for r in model_rows if r.op == "=~")
+    eqs_y = unique_in_order(r.lhs for r in model_rows if r.op == "~")
+    eqs_x = unique_in_order(r.rhs for r in model_rows if r.op == "~")
     lv_set = set(lv)
     ov_ind = [v for v in v_ind if v not in lv_set]
     ov_y_local = [v for v in eqs_y if v not in lv_set and v not in ov_ind]
@@ -188,7 +189,7 @@ def build_partable(model: str | list[SyntaxRow], *, model_type: str = "sem", std
     ov_cov = [x for r in model_rows if r.op == "~~" for x in (r.lhs, r.rhs) if x not in lv_set]
     ov_int = [r.lhs for r in model_rows if r.op == "~1" and r.lhs not in lv_set]
     ov_tmp = ov_ind + ov_y_local + ov_x
-    ov_names = ov_tmp + [v for v in _uniq(ov_cov + ov_int) if v not in ov_tmp]
+    ov_names = ov_tmp + [v for v in unique_in_order(ov_cov + ov_int) if v not in ov_tmp]
     if not fixed_x:
         ov_x_fixed: list[str] = []
     else:
@@ -226,7 +227,7 @@ def build_partable(model: str | list[SyntaxRow], *, model_type: str = "sem", std
 
     user_keys = {norm(r.key) for r in model_rows}
     default = [k for k in default if norm(k) not in user_keys]
-    default = _uniq(default)
+    default = unique_in_order(default)
 
     # ---------------------------------------------------------------- one block per group
     first_loading = {}

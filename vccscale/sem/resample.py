@@ -18,7 +18,7 @@ import pandas as pd
 
 from ..errors import DataError, ModelError
 
-__all__ = ["BootstrapResult", "bootstrap"]
+__all__ = ["BootstrapResult", "bootstrap", "Refitter"]
 
 #: scoring decrement at which a bootstrap refit stops (F within ~1e-8 of its minimum: estimates to about 1e-4 of
 #: their SE, far below the Monte Carlo error of a percentile)
@@ -110,7 +110,7 @@ def _quasi_newton(eng, theta: np.ndarray, Hinv: np.ndarray, tol: float, max_iter
 
 def _replicate(pt, Xs: list[np.ndarray], labels: list, fiml: bool, theta_hat: np.ndarray, seed: int,
                b: int, Hinv: np.ndarray | None = None) -> np.ndarray | None:
-    from .fit import Engine, FIMLEngine, GroupData, _patterns, estimate
+    from .fit import Engine, FIMLEngine, GroupData, missing_patterns, estimate
 
     rng = np.random.default_rng([seed, b])
     groups = []
@@ -118,7 +118,7 @@ def _replicate(pt, Xs: list[np.ndarray], labels: list, fiml: bool, theta_hat: np
         Xb = X[rng.integers(0, len(X), len(X))]
         n = len(Xb)
         if fiml and np.isnan(Xb).any():
-            pats = _patterns(Xb)
+            pats = missing_patterns(Xb)
             with np.errstate(all="ignore"):
                 mean = np.nanmean(Xb, axis=0)
                 cov = np.diag(np.nanvar(Xb, axis=0))
@@ -148,6 +148,54 @@ def _chunk(pt, Xs, labels, fiml, theta_hat, seed, bs, Hinv) -> list:
 
     with threadpool_limits(1):  # small matrices: one BLAS thread per worker
         return [_replicate(pt, Xs, labels, fiml, theta_hat, seed, b, Hinv) for b in bs]
+
+
+class Refitter:
+    """Refits of a fitted single-group, complete-data model on subsets of its cases: the public way to resample a
+    :class:`vccscale.sem.FitResult` outside :func:`bootstrap` (e.g. the bootstrap and jackknife of
+    :func:`vccscale.models.mediate_latent`).
+
+    ``Refitter(fit)(rows)`` refits the model on the cases ``rows`` (indices into the fit's ``n`` complete cases,
+    repeats allowed) by damped Fisher scoring warm-started from the full-sample estimates
+    (``vccscale.sem.fit.estimate(engine, start=theta_hat)``) and returns the values of every parameter-table row
+    (as :meth:`FitResult.row_values`), or None when estimation fails or does not converge. A Refitter holds the
+    case data and the parameter table without its ``:=`` code, so it pickles (joblib workers); evaluate labels and
+    ``:=`` parameters of the returned rows with the fit's :attr:`FitResult.partable`.
+    """
+
+    def __init__(self, fit):
+        import dataclasses
+
+        st = getattr(fit, "_state", None)
+        if st is None:
+            raise ModelError("a Refitter needs a FitResult from vccscale.sem.fit_cfa / fit_sem")
+        if len(st.engine.groups) != 1 or fit.missing == "fiml":
+            raise ModelError("a Refitter refits single-group models fitted to complete cases (missing='listwise')")
+        self.pt = dataclasses.replace(st.pt, defined=[])  # compiled := code is not needed (nor picklable)
+        self.X = st.engine.groups[0].X
+        self.theta_hat = np.array(st.theta, dtype=float)
+
+    @property
+    def n(self) -> int:
+        """The number of cases of the fit (row indices run from 0 to n - 1)."""
+        return int(self.X.shape[0])
+
+    def __call__(self, rows: np.ndarray) -> np.ndarray | None:
+        from .fit import Engine, GroupData, estimate
+
+        Xb = self.X[rows]
+        n = Xb.shape[0]
+        mean = Xb.mean(axis=0)
+        Xc = Xb - mean
+        cov = Xc.T @ Xc / n
+        try:
+            eng = Engine(self.pt, [GroupData(None, Xb, n, mean, cov)])
+            est = estimate(eng, start=self.theta_hat)  # warm start from the full-sample estimates
+        except (ModelError, DataError, np.linalg.LinAlgError, ValueError, FloatingPointError):
+            return None
+        if not est.converged or not np.all(np.isfinite(est.theta)):
+            return None
+        return eng.row_values(est.theta)
 
 
 def bootstrap(fit, n_boot: int = 1000, seed: int = 0, *, n_jobs: int = 1, progress=None) -> BootstrapResult:

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .model import _uniq
+from .model import unique_in_order
 
 
 __all__ = ["FitResult", "standardize", "modification_indices"]
@@ -200,8 +200,8 @@ def _candidates(pt, g: int) -> list[tuple[str, str, str]]:
     lv = pt.lv_names
     ov, ov_nox, ov_x = pt.ov_names, pt.ov_nox, pt.ov_x
     model_rows = [r for r in pt.rows if r["group"] == g]
-    ov_ind = _uniq(r["rhs"] for r in model_rows if r["op"] == "=~" and r["rhs"] not in set(lv))
-    eqs = _uniq([r["lhs"] for r in model_rows if r["op"] == "~"] + [r["rhs"] for r in model_rows if r["op"] == "~"])
+    ov_ind = unique_in_order(r["rhs"] for r in model_rows if r["op"] == "=~" and r["rhs"] not in set(lv))
+    eqs = unique_in_order([r["lhs"] for r in model_rows if r["op"] == "~"] + [r["rhs"] for r in model_rows if r["op"] == "~"])
     out = [(f, "=~", x) for f in lv for x in ov_nox if x not in eqs]
     other = set(ov) - set(ov_ind)
     for j, a in enumerate(ov_nox):
@@ -403,6 +403,37 @@ class FitResult:
                 out.append(f"latent correlation of {r.lhs} and {r.rhs} is {r.std_all:.3f} (beyond +-1)")
         return tuple(dict.fromkeys(out))
 
+    @property
+    def partable(self):
+        """The compiled parameter table (:class:`vccscale.sem.model.ParTable`): one row per parameter with its
+        label, group and free-parameter index ``par``, and the ``:=`` definitions (``defined``)."""
+        if self._state is None:
+            raise ValueError("this result carries no estimation state")
+        return self._state.pt
+
+    @property
+    def theta(self) -> np.ndarray:
+        """The free-parameter estimates, in the order of ``partable`` ``par`` indices (a copy)."""
+        if self._state is None:
+            raise ValueError("this result carries no estimation state")
+        return np.array(self._state.theta, dtype=float)
+
+    def row_values(self, theta: np.ndarray | None = None) -> np.ndarray:
+        """The value of every parameter-table row (fixed values, and ``theta`` for the free ones; default the
+        estimates). ``theta`` may be one vector (-> ``(nrows,)``) or a batch ``(B, npar)`` (-> ``(B, nrows)``)."""
+        if self._state is None:
+            raise ValueError("this result carries no estimation state")
+        eng = self._state.engine
+        if theta is None:
+            return eng.row_values(self._state.theta)
+        theta = np.asarray(theta, dtype=float)
+        if theta.ndim == 1:
+            return eng.row_values(theta)
+        vals = np.tile(eng.fixed, (theta.shape[0], 1))
+        free = eng.par >= 0
+        vals[:, free] = theta[:, eng.par[free]]
+        return vals
+
     def vcov(self, labels=None) -> pd.DataFrame:
         """Sampling covariance matrix of the free parameters, as ``lavaan::vcov(fit)``; ``labels``: restrict to
         these labelled parameters (in this order). Rows and columns are named by label (``lhs op rhs`` for
@@ -448,12 +479,7 @@ class FitResult:
 
     def to_dict(self) -> dict:
         """JSON-ready summary: fit measures, estimates (records), R², counts."""
-        def clean(x):
-            if isinstance(x, float) and not math.isfinite(x):
-                return None
-            if isinstance(x, (np.floating, np.integer)):
-                return clean(x.item())
-            return x
+        from ..jsonsafe import jsonable as clean
 
         est = [{k: clean(v) for k, v in rec.items()} for rec in self.estimates.to_dict(orient="records")]
         if isinstance(self.r2, pd.Series):

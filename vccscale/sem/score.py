@@ -33,6 +33,7 @@ import pandas as pd
 from scipy import stats
 
 from ..errors import ModelError
+from .compare import chisq_difference
 from .model import ParTable, equality_type
 
 __all__ = [
@@ -163,23 +164,6 @@ def _syntax(lhs: str, op: str, rhs: str) -> str:
     return f"{lhs} ~ 1" if op == "~1" else f"{lhs} {op} {rhs}"
 
 
-def _difference(constrained, free, estimator: str) -> dict:
-    """Chi-square difference (lavTestLRT): plain for ML, Satorra-Bentler 2001 for MLR."""
-    f0, f1 = constrained.fit, free.fit
-    d0, d1 = f0["df"], f1["df"]
-    dd = d0 - d1
-    if dd <= 0:
-        return {"chisq_diff": float("nan"), "df_diff": int(dd), "pvalue": float("nan")}
-    if estimator == "MLR":
-        c0, c1 = f0["chisq.scaling.factor"], f1["chisq.scaling.factor"]
-        cd = (d0 * c0 - d1 * c1) / dd
-        diff = (f0["chisq"] - f1["chisq"]) / cd if cd > 0 else float("nan")
-    else:
-        diff = f0["chisq"] - f1["chisq"]
-    p = float(stats.chi2.sf(diff, dd)) if np.isfinite(diff) else float("nan")
-    return {"chisq_diff": float(diff), "df_diff": int(dd), "pvalue": p}
-
-
 @dataclass(frozen=True)
 class PartialInvarianceResult:
     """Outcome of :func:`partial_invariance`.
@@ -252,7 +236,7 @@ def partial_invariance(data: pd.DataFrame, model: str, group: str, level: str = 
     freed, steps, notes = [], [], []
     stop = ""
     while True:
-        diff = _difference(current, prev_fit, estimator)
+        diff = chisq_difference(current, prev_fit, estimator=estimator)
         step = {"step": len(freed), "freed": "; ".join(partial[len(base_partial):]), "chisq": current.fit["chisq"],
                 "df": current.fit["df"], "chisq_diff": diff["chisq_diff"], "df_diff": diff["df_diff"],
                 "pvalue_diff": diff["pvalue"], "max_X2": np.nan, "max_param": "", "pvalue_max": np.nan,

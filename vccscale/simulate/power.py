@@ -229,12 +229,7 @@ class PowerResult:
     replicates: pd.DataFrame | None = field(default=None, repr=False)
 
     def to_dict(self) -> dict:
-        def clean(v):
-            if isinstance(v, (float, np.floating)):
-                return None if not math.isfinite(v) else float(v)
-            if isinstance(v, np.integer):
-                return int(v)
-            return v
+        from ..jsonsafe import jsonable as clean
 
         res = [{k: clean(v) for k, v in row.items()} for row in self.table.to_dict("records")]
         return {"results": res, "n_for_80": self.n_for_80, "seed": self.seed, "reps": self.reps,
@@ -356,6 +351,8 @@ def power_curve_plot(result: PowerResult, path, goal: float = 0.80) -> str:
 
     import matplotlib.pyplot as plt
 
+    from ..report.figures import save_figure
+
     path = Path(path)
     if path.suffix.lower() not in (".png", ".svg"):
         raise VccscaleError(f"power_curve_plot writes .png or .svg, not {path.suffix!r}", file=path)
@@ -370,6 +367,6 @@ def power_curve_plot(result: PowerResult, path, goal: float = 0.80) -> str:
     ax.set_title(f"Monte Carlo power ({result.reps} replications per n)")
     ax.legend(loc="lower right", fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, format=path.suffix.lower().lstrip("."))
+    save_figure(fig, path, dpi=fig.dpi)
     plt.close(fig)
     return str(path)

@@ -192,7 +192,9 @@ def _ml_loadings(psi: np.ndarray, r: np.ndarray, nf: int) -> np.ndarray:
 
 
 @dataclass
-class _Extraction:
+class Extraction:
+    """An unrotated factor extraction (:func:`extract_factors`)."""
+
     loadings: np.ndarray
     values: np.ndarray          # eigenvalues of R with the model communalities on the diagonal
     converged: bool
@@ -200,9 +202,13 @@ class _Extraction:
     criterion: float
 
 
-def _extract(r: np.ndarray, nf: int, method: str, *, min_err: float = 0.001, max_iter: int = 50,
-             precise: bool = False) -> _Extraction:
-    """psych's extraction; ``precise=True`` minimises to machine precision instead of emulating R's optim."""
+def extract_factors(r: np.ndarray, nf: int, method: str, *, min_err: float = 0.001, max_iter: int = 50,
+                    precise: bool = False) -> Extraction:
+    """psych's extraction of ``nf`` unrotated factors from the correlation matrix ``r`` (``psych::fa``'s
+    ``fm``): ``method`` is ``"minres"``, ``"ml"`` or ``"pa"`` (iterated principal axis; ``min_err`` /
+    ``max_iter`` as psych). Canonical method names only: map user spellings with :data:`METHOD_ALIASES`.
+    ``precise=True`` minimises to machine precision instead of emulating R's optim (the one-factor ML CFA of
+    ``omega(method="cfa")``)."""
     p = r.shape[0]
     s_smc = smc(r)
     if method in ("minres", "ml"):
@@ -226,7 +232,7 @@ def _extract(r: np.ndarray, nf: int, method: str, *, min_err: float = 0.001, max
         s = r.copy()
         np.fill_diagonal(s, np.diag(lam @ lam.T))
         values = eigh_desc(s)[0]
-        return _Extraction(lam, values, bool(res.success), int(res.nit), float(res.fun))
+        return Extraction(lam, values, bool(res.success), int(res.nit), float(res.fun))
     if method == "pa":  # iterated principal axis, psych fm = "pa"
         rmat = r.copy()
         np.fill_diagonal(rmat, s_smc)
@@ -248,7 +254,7 @@ def _extract(r: np.ndarray, nf: int, method: str, *, min_err: float = 0.001, max
             if i > max_iter:
                 converged = False
                 err = 0.0
-        return _Extraction(lam, w, converged, i - 1, err)
+        return Extraction(lam, w, converged, i - 1, err)
     raise DataError(f"unknown extraction method {method!r}: use 'minres', 'ml' or 'principal'", field="method")
 
 
@@ -464,8 +470,9 @@ class EFAResult:
 
 
 _PREFIX = {"minres": "MR", "ml": "ML", "pa": "PA"}
-_METHOD_ALIASES = {"minres": "minres", "ml": "ml", "mle": "ml", "principal": "pa", "pa": "pa",
-                   "paf": "pa"}
+#: accepted spellings of the extraction methods -> the canonical name of :func:`extract_factors`
+METHOD_ALIASES = {"minres": "minres", "ml": "ml", "mle": "ml", "principal": "pa", "pa": "pa",
+                  "paf": "pa"}
 
 
 def _fa_sort_order(lam: np.ndarray) -> np.ndarray:
@@ -613,17 +620,23 @@ def _fit_stats(r: np.ndarray, lam: np.ndarray, phi: np.ndarray, n_obs: int, nf: 
 
 
 @dataclass
-class _Core:
+class FactorSolution:
+    """A rotated factor solution on a correlation matrix (:func:`factor_solution`)."""
+
     loadings: np.ndarray      # rotated, signed, ordered by variance accounted for
     phi: np.ndarray           # identity when orthogonal
     h2: np.ndarray            # communalities of the unrotated solution
-    extraction: _Extraction
+    extraction: Extraction
     rotation_converged: bool
 
 
-def _fa_core(r: np.ndarray, nf: int, meth: str, rot: str, *, min_err: float = 0.001, max_iter: int = 50) -> _Core:
-    """psych:::fac on a correlation matrix: extract, sign, rotate, sign, order."""
-    ext = _extract(r, nf, meth, min_err=min_err, max_iter=max_iter)
+def factor_solution(r: np.ndarray, nf: int, meth: str, rot: str, *, min_err: float = 0.001,
+                    max_iter: int = 50) -> FactorSolution:
+    """psych:::fac on a correlation matrix ``r``: extract ``nf`` factors by ``meth`` (canonical name, see
+    :func:`extract_factors`), flip signs to positive column sums, rotate by ``rot`` (:func:`rotate`; ``"none"``
+    for none), flip again and order the factors by variance accounted for. What :func:`efa` fits, and what
+    omega's Schmid-Leiman step and Harman's test use."""
+    ext = extract_factors(r, nf, meth, min_err=min_err, max_iter=max_iter)
     lam = ext.loadings.copy()
     lam = lam * np.where(lam.sum(axis=0) < 0, -1.0, 1.0)
     h2 = (lam ** 2).sum(axis=1)
@@ -638,7 +651,7 @@ def _fa_core(r: np.ndarray, nf: int, meth: str, rot: str, *, min_err: float = 0.
         order = np.argsort(-ev, kind="stable")
         lam_r = lam_r[:, order]
         phi_m = phi_m[np.ix_(order, order)]
-    return _Core(lam_r, phi_m, h2, ext, rot_ok)
+    return FactorSolution(lam_r, phi_m, h2, ext, rot_ok)
 
 
 def efa(data: pd.DataFrame, items: list[str] | None, n_factors: int = 1, method: str = "minres",
@@ -673,7 +686,7 @@ def efa(data: pd.DataFrame, items: list[str] | None, n_factors: int = 1, method:
     x, n_empty = answered_rows(item_frame(data, items, what="factor analysis"))
     r = pairwise_cor(x)
     p = r.shape[0]
-    meth = _METHOD_ALIASES.get(str(method).lower())
+    meth = METHOD_ALIASES.get(str(method).lower())
     if meth is None:
         raise DataError(f"unknown extraction method {method!r}: use 'minres', 'ml' or 'principal'", field="method")
     rot = "none" if rotation is None else str(rotation)
@@ -686,7 +699,7 @@ def efa(data: pd.DataFrame, items: list[str] | None, n_factors: int = 1, method:
     if dof < 0:
         warnings.warn(f"{nf} factors for {p} items leave {dof:g} degrees of freedom: the model is not identified",
                       stacklevel=2)
-    core = _fa_core(r, nf, meth, rot, min_err=min_err, max_iter=max_iter)
+    core = factor_solution(r, nf, meth, rot, min_err=min_err, max_iter=max_iter)
     lam_r, phi_m, h2, ext, rot_ok = core.loadings, core.phi, core.h2, core.extraction, core.rotation_converged
     names = [f"{_PREFIX[meth]}{k + 1}" for k in range(nf)]
     vx = np.diag(phi_m @ lam_r.T @ lam_r)
@@ -768,7 +781,7 @@ class ParallelResult:
 
 
 def _fa_values(r: np.ndarray, method: str) -> np.ndarray:
-    return _extract(r, 1, _METHOD_ALIASES[method]).values
+    return extract_factors(r, 1, METHOD_ALIASES[method]).values
 
 
 def parallel_analysis(data: pd.DataFrame, items: list[str] | None = None, n_iter: int = 20,
@@ -792,7 +805,7 @@ def parallel_analysis(data: pd.DataFrame, items: list[str] | None = None, n_iter
     n, p = x.shape
     if n_iter < 1:
         raise DataError("n_iter must be at least 1", field="n_iter")
-    meth = _METHOD_ALIASES.get(method)
+    meth = METHOD_ALIASES.get(method)
     if meth is None:
         raise DataError(f"unknown extraction method {method!r}", field="method")
     rng = rng_from(seed)

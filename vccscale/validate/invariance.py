@@ -33,10 +33,6 @@ ROBUST_KEYS = ("chisq.scaled", "df.scaled", "pvalue.scaled", "chisq.scaling.fact
                "rmsea.robust")
 
 
-def _snake(k: str) -> str:
-    return k.replace(".", "_")
-
-
 @dataclass(frozen=True)
 class InvarianceResult:
     group: str
@@ -48,14 +44,19 @@ class InvarianceResult:
     notes: tuple[str, ...] = field(default_factory=tuple)
 
     def fit_table(self) -> pd.DataFrame:
+        """One row per level, the fit measures under lavaan's names (``chisq.scaled``, ``cfi.robust``, ...)."""
         keys = FIT_KEYS + (ROBUST_KEYS if self.estimator == "MLR" else ())
-        return pd.DataFrame({lvl: {_snake(k): f.fit.get(k) for k in keys} for lvl, f in self.fits.items()}).T
+        return pd.DataFrame({lvl: {k: f.fit.get(k) for k in keys} for lvl, f in self.fits.items()}).T
 
     def to_frame(self) -> pd.DataFrame:
         return self.tests
 
     def to_dict(self) -> dict:
-        out: dict[str, Any] = {lvl: {_snake(k): v for k, v in row.items()}
+        """JSON form (``vccscale invariance --format json``): per level the fit measures with snake_case keys
+        (``chisq_scaled``; :func:`vccscale.jsonsafe.snake_keys`), ``tests``, the groups and notes."""
+        from ..jsonsafe import snake_keys
+
+        out: dict[str, Any] = {lvl: snake_keys(row)
                                for lvl, row in self.fit_table().to_dict(orient="index").items()}
         out["tests"] = self.tests.to_dict(orient="records")
         out.update(group=self.group, groups=[str(g) for g in self.groups], estimator=self.estimator, n=self.n,
@@ -76,7 +77,9 @@ def _finite(*vals) -> bool:
 
 
 def difference_test(constrained: Any, free: Any, estimator: str = "ML", n_groups: int = 1) -> dict[str, Any]:
-    """The chi-square difference between two nested fits (``constrained`` has more df).
+    """The chi-square difference between two nested fits (``constrained`` has more df):
+    :func:`vccscale.sem.compare.chisq_difference` (standard for ML, Satorra-Bentler 2001 for MLR, as
+    lavaan::lavTestLRT) plus lavaan's RMSEA of the difference (ML) and the changes in CFI and RMSEA.
 
     ``delta_cfi`` / ``delta_rmsea`` use the robust indices for MLR (``cfi.robust``, ``rmsea.robust``; with
     missing="fiml" lavaan's FIML-corrected ones). Where a robust index is NaN in either fit (it could not be
@@ -84,18 +87,15 @@ def difference_test(constrained: Any, free: Any, estimator: str = "ML", n_groups
     ``note`` says so; ``delta_cfi_index`` names the CFI used. A delta CFI that is still NaN means the delta-CFI
     rule cannot be applied: callers report the step as not tested (``note`` gives the reason), never as failed.
     """
-    from scipy import stats
+    from ..sem.compare import chisq_difference
 
     f0, f1 = constrained.fit, free.fit
-    t0, t1, d0, d1 = f0["chisq"], f1["chisq"], f0["df"], f1["df"]
-    dd = d0 - d1
+    dd = f0["df"] - f1["df"]
     if dd <= 0:
         raise ValueError("the constrained model must have more degrees of freedom")
     notes = []
+    d = chisq_difference(constrained, free, estimator=estimator)
     if estimator == "MLR":
-        c0, c1 = f0["chisq.scaling.factor"], f1["chisq.scaling.factor"]
-        cd = (d0 * c0 - d1 * c1) / dd
-        diff = (t0 - t1) / cd if cd > 0 else float("nan")
         rmsea_d = float("nan")
         cfi_key, rmsea_key = "cfi.robust", "rmsea.robust"
         if not _finite(f0.get(cfi_key), f1.get(cfi_key)) and _finite(f0.get("cfi.scaled"), f1.get("cfi.scaled")):
@@ -107,11 +107,9 @@ def difference_test(constrained: Any, free: Any, estimator: str = "ML", n_groups
             rmsea_key = "rmsea.scaled"
             notes.append("the robust RMSEA is not available: delta RMSEA uses the scaled RMSEA (rmsea.scaled)")
     else:
-        diff = t0 - t1
         n = constrained.nobs if np.isscalar(constrained.nobs) else sum(constrained.nobs)
-        rmsea_d = float(np.sqrt(n_groups) * np.sqrt(max(0.0, (diff - dd) / (dd * n))))
+        rmsea_d = float(np.sqrt(n_groups) * np.sqrt(max(0.0, (d["chisq_diff"] - dd) / (dd * n))))
         cfi_key, rmsea_key = "cfi", "rmsea"
-    p = float(stats.chi2.sf(diff, dd)) if np.isfinite(diff) else float("nan")
     f0c, f1c = f0.get(cfi_key, float("nan")), f1.get(cfi_key, float("nan"))
     dcfi = float(f0c - f1c) if _finite(f0c, f1c) else float("nan")
     if not np.isfinite(dcfi):
@@ -120,8 +118,8 @@ def difference_test(constrained: Any, free: Any, estimator: str = "ML", n_groups
                      "rule cannot be applied")
     f0r, f1r = f0.get(rmsea_key, float("nan")), f1.get(rmsea_key, float("nan"))
     drmsea = float(f0r - f1r) if _finite(f0r, f1r) else float("nan")
-    return {"chisq_diff": float(diff), "df_diff": int(dd), "pvalue": p, "rmsea_d": rmsea_d,
-            "delta_cfi": dcfi, "delta_rmsea": drmsea, "delta_cfi_index": cfi_key, "note": "; ".join(notes)}
+    return {**d, "rmsea_d": rmsea_d, "delta_cfi": dcfi, "delta_rmsea": drmsea, "delta_cfi_index": cfi_key,
+            "note": "; ".join(notes)}
 
 
 def invariance(data: pd.DataFrame, model: str, group: str, estimator: str = "ML",

@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from ..clean.scoring import block_score
 from ..errors import DataError, ModelError
 from ._common import (
     answered_rows,
@@ -213,7 +214,7 @@ def cronbach_alpha(data: pd.DataFrame, items: list[str] | None = None, check_key
         else:
             drops.append(dict.fromkeys(("alpha", "std_alpha", "g6", "average_r", "s_n", "q", "var_r", "median_r"),
                                        float("nan")))
-    total = x.mean(axis=1, skipna=True)
+    total = block_score(x, 1 / k)  # psych: rowMeans(na.rm = TRUE), the mean of whatever is answered
     rc = r_mat.copy()
     np.fill_diagonal(rc, smc(r_mat))
     r_drop = []
@@ -281,9 +282,9 @@ class OmegaResult:
 
 def _schmid(r: np.ndarray, nf: int, fm: str, rotation: str, option: str = "equal") -> dict:
     """psych::schmid on a correlation matrix: fa(varimax), oblique rotation, higher-order g, SL loadings."""
-    from .efa import _fa_core, rotate
+    from .efa import factor_solution, rotate
 
-    fact = _fa_core(r, nf, fm, "varimax")
+    fact = factor_solution(r, nf, fm, "varimax")
     orth = fact.loadings
     if nf == 1:
         fload, phi, gload = orth, None, np.array([1.0])
@@ -292,7 +293,7 @@ def _schmid(r: np.ndarray, nf: int, fm: str, rotation: str, option: str = "equal
         if phi is None:
             raise DataError("omega needs an oblique rotation (oblimin, promax, geomin)", field="rotation")
         if nf > 2:
-            gload = _fa_core(phi, 1, fm, "none").loadings[:, 0]
+            gload = factor_solution(phi, 1, fm, "none").loadings[:, 0]
         else:
             g = math.sqrt(abs(phi[0, 1]))
             if option == "equal":
@@ -311,13 +312,13 @@ def _schmid(r: np.ndarray, nf: int, fm: str, rotation: str, option: str = "equal
 
 
 def _omega_cfa(x: pd.DataFrame) -> OmegaResult:
-    from .efa import _extract
+    from .efa import extract_factors
 
     xc = listwise(x, what="omega (CFA)")
     n = len(xc)
     cov = np.cov(xc.to_numpy(), rowvar=False, ddof=0)  # lavaan: ML covariance (divisor N)
     r = cov2cor(cov)
-    ext = _extract(r, 1, "ml", precise=True)
+    ext = extract_factors(r, 1, "ml", precise=True)
     lam_std = ext.loadings[:, 0]
     lam_std = -lam_std if lam_std.sum() < 0 else lam_std
     psi_std = 1 - lam_std ** 2
@@ -367,9 +368,9 @@ def omega(data: pd.DataFrame, items: list[str] | None = None, n_factors: int = 1
         return replace(_omega_cfa(x), n_rows_without_answers=n_empty)
     if method != "psych":
         raise DataError(f"unknown omega method {method!r}: use 'psych' or 'cfa'", field="method")
-    from .efa import _METHOD_ALIASES
+    from .efa import METHOD_ALIASES
 
-    fm_ = _METHOD_ALIASES.get(fm)
+    fm_ = METHOD_ALIASES.get(fm)
     if fm_ is None:
         raise DataError(f"unknown extraction method {fm!r}", field="fm")
     nf = int(n_factors)

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from ..clean.scoring import block_score
 from ..errors import DataError, ModelError
 from ._common import (
     blocks_frame,
@@ -202,14 +203,14 @@ def cross_loadings(data: pd.DataFrame, blocks: Mapping[str, Iterable[str]], *, c
     scale score (the corrected item-total correlation), which removes the part-whole inflation."""
     x, bl = blocks_frame(data, blocks, what="cross-loadings")
     x = listwise(x, what="cross-loadings")
-    scores = pd.DataFrame({f: x[its].mean(axis=1) for f, its in bl.items()})
+    scores = pd.DataFrame({f: block_score(x[its]) for f, its in bl.items()})
     rows = {}
     for f, its in bl.items():
         for c in its:
             row = {g: float(np.corrcoef(x[c], scores[g])[0, 1]) for g in bl}
             if corrected:
                 rest = [i for i in its if i != c]
-                row[f] = float(np.corrcoef(x[c], x[rest].mean(axis=1))[0, 1]) if rest else float("nan")
+                row[f] = float(np.corrcoef(x[c], block_score(x[rest]))[0, 1]) if rest else float("nan")
             rows[c] = row
     out = pd.DataFrame.from_dict(rows, orient="index")
     own = {c: f for f, its in bl.items() for c in its}
@@ -261,12 +262,12 @@ def harman_single_factor(data: pd.DataFrame, items: list[str] | None = None, met
     if method == "pca":
         ev = float(eigh_desc(r)[0][0])
     else:
-        from .efa import _METHOD_ALIASES, _fa_core
+        from .efa import METHOD_ALIASES, factor_solution
 
-        meth = _METHOD_ALIASES.get(method)
+        meth = METHOD_ALIASES.get(method)
         if meth is None:
             raise DataError(f"unknown method {method!r}: use 'pca', 'minres', 'ml' or 'principal'", field="method")
-        ev = float((_fa_core(r, 1, meth, "none").loadings ** 2).sum())
+        ev = float((factor_solution(r, 1, meth, "none").loadings ** 2).sum())
     share = ev / p
     return HarmanResult(share, ev, p, method, float(threshold), bool(share > threshold), len(x))
 
@@ -492,9 +493,7 @@ def common_method(data: pd.DataFrame, blocks: Mapping[str, Iterable[str]], by: s
         return CommonMethodResult(harman, None, None, None, (), tuple(notes))
 
     def score(items: list[str]) -> np.ndarray:
-        x = data[items].apply(pd.to_numeric, errors="coerce")
-        need = math.ceil(min_answered * len(items) - 1e-9)
-        return x.mean(axis=1).where(x.notna().sum(axis=1) >= need).to_numpy(dtype=float)
+        return block_score(data[items], min_answered).to_numpy(dtype=float)
 
     ms = score(mk)
     scores = {c: score(its) for c, its in bl.items()}
