@@ -33,12 +33,14 @@ import math
 import re
 import time
 from dataclasses import dataclass, field
+from collections.abc import Mapping
 from itertools import combinations
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
+from .._args import data_first
 from ..errors import DataError, ModelError
 
 __all__ = ["MediationResult", "mediate", "mediate_latent", "boot_ci", "norm_inter"]
@@ -758,6 +760,7 @@ def _defined_matrix(pt, vals: np.ndarray) -> dict[str, np.ndarray]:
     return env
 
 
+@data_first("model", model_types=(str, Mapping), what="lavaan model syntax (a str) or a measurement dict")
 def mediate_latent(data: pd.DataFrame, model, x: str | None = None, m=None, y: str | None = None,
                    covariates=(), serial: bool = False, direct: str | None = "direct", n_boot: int = 5000,
                    ci: str = "percentile", level: float = 0.95, seed: int | None = None, n_mc: int = 5000,

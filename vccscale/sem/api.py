@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from .._args import data_first
 from ..errors import DataError, ModelError
 from .fit import Engine, Estimate, FIMLEngine, estimate, prepare_groups
 from .measures import fit_measures, gfi, srmr_family
@@ -31,6 +32,7 @@ class _State:
     extra: dict = field(default_factory=dict)
 
 
+@data_first("model")
 def fit_cfa(data: pd.DataFrame, model: str, estimator: str = "ML", std_lv: bool = False, group: str | None = None,
             group_equal=(), group_partial=(), meanstructure: bool | None = None,
             missing: str = "listwise", fixed_x: bool | None = None) -> FitResult:
@@ -73,6 +75,7 @@ def fit_cfa(data: pd.DataFrame, model: str, estimator: str = "ML", std_lv: bool 
                 fixed_x)
 
 
+@data_first("model")
 def fit_sem(data: pd.DataFrame, model: str, estimator: str = "ML", std_lv: bool = False, group: str | None = None,
             group_equal=(), group_partial=(), meanstructure: bool | None = None,
             missing: str = "listwise", fixed_x: bool | None = None) -> FitResult:

@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from .._args import data_first
 from ..errors import ModelError
 from .model import ParTable, equality_type
 
@@ -209,6 +210,7 @@ class PartialInvarianceResult:
         return "\n".join(lines)
 
 
+@data_first("model")
 def partial_invariance(data: pd.DataFrame, model: str, group: str, level: str = "scalar", alpha: float = 0.05,
                        max_free: int | None = None, estimator: str = "ML", candidates: str = "level",
                        group_partial=()) -> PartialInvarianceResult:
