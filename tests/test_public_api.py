@@ -132,3 +132,39 @@ def test_omega_number_is_n_factors(hs):
 
     x = hs[[f"x{i}" for i in range(1, 10)]]
     assert omega(x, 3).n_factors == 3 and omega(x, 3).omega_total == omega(x, n_factors=3).omega_total
+
+
+# ----------------------------------------------------------------------------------------------- R equivalents
+R_FUNCTION = r"\b[A-Za-z][A-Za-z0-9.]*::[A-Za-z_.][A-Za-z0-9_.]*"
+
+
+def _models_public():
+    import importlib
+    import inspect
+    import pkgutil
+
+    import vccscale.models as models
+
+    out = []
+    for info in pkgutil.iter_modules(models.__path__):
+        mod = importlib.import_module(f"vccscale.models.{info.name}")
+        names = set(getattr(mod, "__all__", ())) | {n for n in vars(mod) if not n.startswith("_")}
+        for name in sorted(names):
+            obj = getattr(mod, name)
+            if (inspect.isfunction(obj) or inspect.isclass(obj)) and obj.__module__ == mod.__name__:
+                out.append((f"{info.name}.{name}", obj))
+    return out
+
+
+def test_models_docstrings_name_their_r_function():
+    """Every public function and class of vccscale/models/ names the R function it matches (``pkg::fun``) or says
+    "no R equivalent" (and what it is checked against)."""
+    import inspect
+    import re
+
+    public = _models_public()
+    assert len(public) > 60
+    missing = [name for name, obj in public
+               if not re.search(R_FUNCTION, inspect.getdoc(obj) or "")
+               and "no r equivalent" not in (inspect.getdoc(obj) or "").lower()]
+    assert not missing, f"docstrings naming no R function (write 'pkg::fun' or 'no R equivalent'): {missing}"

@@ -104,6 +104,8 @@ def boot_ci(draws: np.ndarray, est: np.ndarray, method: str = "percentile", leve
     ``percentile``: ``norm_inter(t, (1 -+ level) / 2)``. ``bc``: lavaan's ``bca.simple`` -- ``w = qnorm(#(t <
     est) / R)``, probabilities ``pnorm(2w + z_alpha)``. ``bca``: ``pnorm(w + (w + z) / (1 - a (w + z)))`` with the
     acceleration ``a`` (``accel``).
+
+    R: ``lavaan::parameterEstimates(boot.ci.type = "perc" / "bca.simple")``; BCa as ``boot::boot.ci(type = "bca")``.
     """
     draws = np.asarray(draws, float)
     if draws.ndim == 1:
@@ -153,7 +155,10 @@ def _streams(seed: int):
 
 
 def boot_indices(n: int, n_boot: int, seed: int) -> np.ndarray:
-    """The ``(n_boot, n)`` resample indices used by :func:`mediate` / :func:`mediate_latent` for ``seed``."""
+    """The ``(n_boot, n)`` resample indices used by :func:`mediate` / :func:`mediate_latent` for ``seed``.
+
+    No R equivalent (the shared resample indices; lavaan's ``lavaan::bootstrapLavaan`` draws its own).
+    """
     rng, _ = _streams(seed)
     return rng.integers(0, n, size=(n_boot, n), dtype=np.int64)
 
@@ -186,6 +191,9 @@ class MediationResult:
         One row per successful bootstrap draw, one column per effect.
     boot_indices : ndarray
         The ``(draws, n)`` resample indices (rows of the complete-case data) shared by all statistics.
+
+    R: the rows of ``lavaan::parameterEstimates`` for the labelled and ``:=`` parameters of a fit with ``se =
+    "bootstrap"``.
     """
 
     effects: pd.DataFrame
@@ -597,6 +605,10 @@ def mediate(data: pd.DataFrame, x: str, m, y: str, covariates=(), serial: bool =
     Effects: ``a``, ``b``, ``direct``, ``indirect``, ``total`` for one mediator; with several ``a_1, a_2, ...``,
     ``b_1, ...``, (serial: ``d_21`` = path m1 -> m2, ...), ``direct``, ``indirect_1, ...`` (one per chain, the
     ``path`` column spells it out), ``indirect`` (sum of the chains) and ``total``.
+
+    R: ``lavaan::sem`` of the saturated path model with ``:=`` indirect effects and ``se = "bootstrap"``
+    (tests/reference/models/mediation_reference.R); the point estimates are the OLS ones of ``psych::mediate`` and
+    PROCESS model 4 (6 for serial mediators).
     """
     ms = _as_list(m, "m")
     covs = _as_list(covariates, "covariates")
@@ -613,7 +625,10 @@ def latent_syntax(measurement: dict, x: str, m, y: str, covariates=(), serial: b
                   direct: bool = True) -> str:
     """lavaan syntax of a latent mediation model with the labels of :func:`mediate` (``a``, ``b``, ``direct``,
     ``indirect``, ``total`` / ``a_1`` ...). ``measurement`` maps each factor to its indicators; ``direct=False``
-    fixes the direct path at 0 (full mediation)."""
+    fixes the direct path at 0 (full mediation).
+
+    R: the syntax that ``lavaan::sem`` fits for a latent mediation model.
+    """
     ms = _as_list(m, "m")
     k = len(ms)
     suf = (lambda j: "") if k == 1 else (lambda j: f"_{j + 1}")
@@ -778,6 +793,8 @@ def mediate_latent(data: pd.DataFrame, model, x: str | None = None, m=None, y: s
     a progress bar on stderr when expected to take more than ~3 s, or as ``progress``); failures (non-convergence)
     are dropped and counted. ``ci="bca"`` costs ``n`` extra jackknife refits. The full-mediation model (direct
     path fixed at 0) is fitted too and compared by a chi-square difference test (``result.mediation``).
+
+    R: ``lavaan::sem(model, se = "bootstrap")`` with ``lavaan::parameterEstimates(boot.ci.type = ...)``.
     """
     from ..sem import fit_sem
 

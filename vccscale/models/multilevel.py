@@ -72,7 +72,10 @@ NULLS = _NULL_TABLE_COLS
 
 def null_variance(scale_points: int, null: str = "uniform") -> float:
     """Variance of the null distribution: uniform exactly ``(A^2 - 1) / 12``; others from LeBreton & Senter
-    (2008, Table 2), available for 5 to 11 scale points."""
+    (2008, Table 2), available for 5 to 11 scale points.
+
+    No R equivalent; checked against the closed form (A^2 - 1) / 12 and LeBreton & Senter's (2008) table.
+    """
     if null not in NULLS:
         raise ValueError(f"null must be one of {', '.join(NULLS)}, not {null!r}")
     a = int(scale_points)
@@ -150,7 +153,11 @@ class ICCResult:
 
 
 def icc(data: pd.DataFrame, group: str, value: str) -> ICCResult:
-    """ICC(1) and ICC(2) of ``value`` nested in ``group`` from a one-way ANOVA (Bliese 2000)."""
+    """ICC(1) and ICC(2) of ``value`` nested in ``group`` from a one-way ANOVA (Bliese 2000).
+
+    R: ``multilevel::ICC1`` / ``multilevel::ICC2`` of ``aov(value ~ as.factor(group))``
+    (tests/reference/multilevel/multilevel_reference.R).
+    """
     y = _numeric(_column(data, value), value)
     g = _column(data, group)
     keep = y.notna() & g.notna()
@@ -182,7 +189,10 @@ def icc(data: pd.DataFrame, group: str, value: str) -> ICCResult:
 @dataclass
 class AgreementResult:
     """Per-group agreement (``table``: index = group; columns ``value`` (truncated as multilevel), ``raw``
-    (untruncated), ``variance`` (item variance or mean item variance), ``gsize``, ``truncated``)."""
+    (untruncated), ``variance`` (item variance or mean item variance), ``gsize``, ``truncated``).
+
+    R: ``multilevel::rwg`` / ``multilevel::rwg.j`` output (tests/reference/multilevel/multilevel_reference.R).
+    """
 
     index: str
     table: pd.DataFrame
@@ -235,7 +245,10 @@ def _agreement(x, group, scale_points: int, null: str, index: str) -> AgreementR
 
 
 def rwg(x, group, scale_points: int, null: str = "uniform") -> AgreementResult:
-    """Single-item rwg per group (James, Demaree & Wolf 1984); ``x`` and ``group`` are array-likes."""
+    """Single-item rwg per group (James, Demaree & Wolf 1984); ``x`` and ``group`` are array-likes.
+
+    R: ``multilevel::rwg`` (tests/reference/multilevel/multilevel_reference.R).
+    """
     _, cols = _frame(x, group)
     if len(cols) != 1:
         raise DataError(f"rwg takes one item, got {len(cols)}; use rwg_j for a multi-item scale")
@@ -243,7 +256,10 @@ def rwg(x, group, scale_points: int, null: str = "uniform") -> AgreementResult:
 
 
 def rwg_j(items, group, scale_points: int, null: str = "uniform") -> AgreementResult:
-    """Multi-item rwg(J) per group; ``items`` is a frame (or 2-D array) of the J items."""
+    """Multi-item rwg(J) per group; ``items`` is a frame (or 2-D array) of the J items.
+
+    R: ``multilevel::rwg.j`` (tests/reference/multilevel/multilevel_reference.R).
+    """
     return _agreement(items, group, scale_points, null, "rwg_j")
 
 
@@ -270,7 +286,10 @@ def aggregation_table(data: pd.DataFrame, group: str, constructs: dict[str, list
     """Justification for aggregation, one row per construct (scale mean of its items): ICC(1), ICC(2), F test,
     mean / median rwg(J), share of groups with rwg(J) >= ``cut``, number truncated, mean AD_M(J) from the mean
     and from the median, the c/6 cut-off and the share of groups within it, and ``verdict``: "justified" when
-    ICC(2) >= ``cut`` and mean rwg(J) >= ``cut``, "partial" when one of them holds, else "not_justified"."""
+    ICC(2) >= ``cut`` and mean rwg(J) >= ``cut``, "partial" when one of them holds, else "not_justified".
+
+    R: ``multilevel::ICC1``, ``multilevel::ICC2``, ``multilevel::rwg.j`` and ``multilevel::ad.m`` per construct.
+    """
     rows = []
     for name, items in constructs.items():
         items = list(items)
@@ -297,7 +316,10 @@ def aggregation_table(data: pd.DataFrame, group: str, constructs: dict[str, list
 
 # ------------------------------------------------------------------------------------------------ mixed models
 class MixedModelWarning(UserWarning):
-    """A mixed model did not converge cleanly or sits on the boundary (singular fit)."""
+    """A mixed model did not converge cleanly or sits on the boundary (singular fit).
+
+    R: lme4's convergence and ``lme4::isSingular`` warnings.
+    """
 
 
 @dataclass
@@ -311,7 +333,11 @@ class MixedModelResult:
     scale -- statsmodels' REML llf includes the same constants and equals ``logLik(lmer(..., REML = TRUE))``.
     ``npar = p_fixed + q (q + 1) / 2 + 1`` (lme4's ``df``), ``aic = -2 llf + 2 npar`` and
     ``bic = -2 llf + npar log(N)`` with N the number of observations (lme4 uses N also for REML fits; REML
-    criteria compare models with the same fixed effects only)."""
+    criteria compare models with the same fixed effects only).
+
+    R: ``lme4::lmer`` (``logLik``, ``AIC``, ``BIC``, ``VarCorr``;
+    tests/reference/multilevel/multilevel_reference.R).
+    """
 
     formula: str
     re_formula: str | None
@@ -342,7 +368,10 @@ class MixedModelResult:
 
 def mixed_model(data: pd.DataFrame, formula: str, group: str, re_formula: str | None = None,
                 reml: bool = True) -> MixedModelResult:
-    """Random-intercept (``re_formula=None``) or random-slope (e.g. ``re_formula="~x"``) model by MixedLM."""
+    """Random-intercept (``re_formula=None``) or random-slope (e.g. ``re_formula="~x"``) model by MixedLM.
+
+    R: ``lme4::lmer`` (tests/reference/multilevel/multilevel_reference.R).
+    """
     import statsmodels.formula.api as smf
 
     _column(data, group)
@@ -412,7 +441,10 @@ def multilevel_summary(data: pd.DataFrame, group: str, items: list[str], scale_m
                        null: str = "uniform") -> dict:
     """The CLI contract: ``{"icc1", "icc2", "rwg_j": {"mean", "median", "per_group"}, "variance": {"between",
     "within"}}`` for the scale mean of ``items`` (complete cases), the variance components from the REML
-    random-intercept model ``mean ~ 1 + (1 | group)``; extras under ``icc``, ``rwg_j_info``, ``ad`` and ``model``."""
+    random-intercept model ``mean ~ 1 + (1 | group)``; extras under ``icc``, ``rwg_j_info``, ``ad`` and ``model``.
+
+    R: ``multilevel::ICC1``, ``multilevel::ICC2``, ``multilevel::rwg.j`` and ``lme4::lmer(mean ~ 1 + (1 | group))``.
+    """
     items = list(items)
     if not items:
         raise DataError("no items given for the multilevel summary")
