@@ -2,7 +2,9 @@
 
 Submodules: ``syntax`` (lavaan model-syntax parser), ``model`` (parameter table with lavaan's defaults), ``fit``
 (ML estimation: Fisher scoring), ``measures`` (``fitMeasures``), ``results`` (parameter table, standardized
-solution, R², modification indices), ``robust`` (MLR: Huber-White SEs, Yuan-Bentler scaled test).
+solution, R², modification indices), ``robust`` (MLR: Huber-White SEs, Yuan-Bentler scaled test),
+``semopy_engine`` (``fit_cfa(..., engine="semopy")``: the optional semopy 2.3.11 estimates the same model, refined
+to lavaan's optimum; imported only on such a fit).
 Imports are lazy so that ``import vccscale.sem`` stays cheap.
 """
 from __future__ import annotations
