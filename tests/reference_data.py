@@ -45,15 +45,18 @@ def writer_of(path: Path) -> str:
 
 
 def reference_path(rel: str | Path) -> Path:
-    """``tests/reference/<rel>``; fails the test when the file is missing, naming the R script that writes it."""
-    path = REF_ROOT / rel
+    """``tests/reference/<rel>`` (or ``rel`` itself when absolute); fails the test when the file is missing, naming
+    the R script that writes it."""
+    path = Path(rel) if Path(rel).is_absolute() else REF_ROOT / rel
     if not path.exists():
-        pytest.fail(f"reference fixture {path.relative_to(REPO)} is missing. Regenerate it with "
+        shown = path.relative_to(REPO) if path.is_relative_to(REPO) else path
+        pytest.fail(f"reference fixture {shown} is missing. Regenerate it with "
                     f"`Rscript {writer_of(path)}` (R with lavaan, psych, ...; see the script's header) and commit "
                     "it: the tests compare against R's values but never run R", pytrace=False)
     return path
 
 
 def load_reference(rel: str | Path):
-    """The JSON fixture ``tests/reference/<rel>`` (fails with the regenerating R script when it is missing)."""
+    """The JSON fixture ``tests/reference/<rel>`` or the absolute path ``rel`` (fails with the regenerating R script
+    when it is missing)."""
     return json.loads(reference_path(rel).read_text(encoding="utf-8"))

@@ -16,7 +16,6 @@ Tolerances (stated once):
 from __future__ import annotations
 
 import importlib
-import json
 import math
 import os
 import warnings

@@ -8,7 +8,6 @@ at small n (about +0.01 at n = 50), inside the Monte Carlo tolerance used here.
 """
 from __future__ import annotations
 
-import json
 import math
 import time
 from pathlib import Path
@@ -18,6 +17,7 @@ import pytest
 from scipy import stats
 
 from vccscale.simulate import population_moments, power, power_curve_plot
+from reference_data import load_reference
 
 REF = Path(__file__).parent / "reference" / "power"
 
@@ -165,6 +165,5 @@ def test_n_for_80_and_loading_target():
 
 
 def test_reference_outputs_exist():
-    assert (REF / "simulatedata_moments.json").exists()
-    ref = json.loads((REF / "simulatedata_moments.json").read_text())
+    ref = load_reference(REF / "simulatedata_moments.json")
     assert ref["lavaan"].startswith("0.6")
