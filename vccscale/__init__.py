@@ -10,7 +10,7 @@ cheap -- no pandas, scipy, semopy or pingouin until a stage is used::
 ``instrument`` (registry -> Qualtrics QSF, codebook, questionnaire), ``io`` (read exports), ``clean`` (cleaning and
 careless-responding screens, scoring), ``validate`` (item analysis, reliability, EFA, validity, CMB), ``sem`` (the
 lavaan-parity CFA/SEM engine), ``models`` (hypothesis models, mediation, moderation, RSA, multilevel, dyadic,
-NCA, ordinal), ``simulate`` (planted-effect data, power), ``report`` (tables, figures, HTML/PDF) and ``pipeline``
+NCA, ordinal), ``simulate`` (planted-effect data, power), ``report`` (tables, figures, the HTML report) and ``pipeline``
 (the study-file runner). The module map is in the README.
 """
 from __future__ import annotations
