@@ -9,7 +9,8 @@ Imports are lazy so that ``import vccscale.sem`` stays cheap.
 """
 from __future__ import annotations
 
-__all__ = ["fit_cfa", "fit_sem", "FitResult", "BootstrapResult", "bootstrap", "parse_model", "build_partable"]
+__all__ = ["fit_cfa", "fit_sem", "FitResult", "BootstrapResult", "bootstrap", "parse_model", "build_partable",
+           "SemopyEngineWarning"]
 
 
 def __getattr__(name: str):
@@ -25,6 +26,9 @@ def __getattr__(name: str):
     if name == "parse_model":
         from .syntax import parse_model
         return parse_model
+    if name == "SemopyEngineWarning":  # importing semopy_engine does not import semopy
+        from .semopy_engine import SemopyEngineWarning
+        return SemopyEngineWarning
     if name == "build_partable":
         from .model import build_partable
         return build_partable
