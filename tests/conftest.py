@@ -19,7 +19,9 @@ def shared_dir() -> Path | None:
 
 def _missing_shared(what: str) -> None:
     """Skip on a researcher's machine without shared/; in CI (CI=true) the design references must be there."""
-    msg = f"{what} not found beside the repository (set VCCSCALE_SHARED)"
+    msg = (f"design reference {what} is not part of the repository: it lives in the project's shared/ folder "
+           "beside the checkout (../shared). These tests compare the registry with the design documents; set "
+           "VCCSCALE_SHARED=/path/to/shared to run them. The registry's own tests run without it")
     if os.environ.get("CI"):
         pytest.fail(msg)
     pytest.skip(msg)

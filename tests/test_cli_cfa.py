@@ -75,6 +75,7 @@ def test_sem_json_has_r2_and_defined_parameters(tmp_path):
         assert close(out["r2"][k], v), k
 
 
+@pytest.mark.slow  # 5-5.5 s (four multigroup fits in a subprocess)
 def test_invariance_json_matches_lavtestlrt(hs_model):
     ref = json.loads((REF / "hs_invariance.json").read_text())
     for est in ("ML", "MLR"):

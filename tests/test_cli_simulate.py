@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 from click.testing import CliRunner
 from scipy import stats
 
@@ -14,6 +15,7 @@ from vccscale.cli import main
 BUILD = Path(__file__).resolve().parents[1] / "instruments" / "build" / "example_study"
 
 
+@pytest.mark.slow  # ~8 s
 def test_power_json_contract_and_closed_form(tmp_path):
     model = tmp_path / "pop.lavaan"
     model.write_text("y ~ 0.3*x\n")

@@ -2,7 +2,6 @@
 (tests/reference/dyadic/apim_reference.R)."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +18,7 @@ from vccscale.models.dyadic import (
     congruence_rsa,
     pair_dyads,
 )
+from reference_data import load_reference, reference_path
 
 REF = Path(__file__).parent / "reference" / "dyadic"
 ITEMS = {"x_items": ["x1", "x2", "x3"], "y_items": ["y1", "y2", "y3"]}
@@ -26,12 +26,12 @@ ITEMS = {"x_items": ["x1", "x2", "x3"], "y_items": ["y1", "y2", "y3"]}
 
 @pytest.fixture(scope="module")
 def ref():
-    return json.loads((REF / "apim_reference.json").read_text())
+    return load_reference(REF / "apim_reference.json")
 
 
 @pytest.fixture(scope="module")
 def long():
-    return pd.read_csv(REF / "dyads_long.csv")
+    return pd.read_csv(reference_path(REF / "dyads_long.csv"))
 
 
 @pytest.fixture(scope="module")

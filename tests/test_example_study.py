@@ -18,6 +18,8 @@ from vccscale.study import load_study
 REPO = Path(__file__).resolve().parents[1]
 STUDY = REPO / "analysis" / "example_study.yaml"
 
+pytestmark = pytest.mark.slow  # every test uses the whole example run (~45-85 s)
+
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):

@@ -3,7 +3,6 @@ parity of a generated structural model (fixtures in tests/reference/models/, mad
 from __future__ import annotations
 
 import dataclasses
-import json
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +13,7 @@ from vccscale.models import build_model, p_adjust, results_frame, test_hypothese
 from vccscale.models.hypotheses import DECISIONS
 from vccscale.registry import Hypothesis
 from vccscale.study import ModelsSection
+from reference_data import load_reference, reference_path
 
 REF = Path(__file__).parent / "reference" / "models"
 DRIVERS = ["a_drv_cust_involvement", "a_drv_proactive_attitude", "a_drv_collaboration"]
@@ -103,7 +103,7 @@ def test_full_mediation_needs_equivalence_not_just_non_rejection(results, wide_b
     # n = 600: the zero direct paths are not rejected, but they are not shown to lie within +-.10 either (joint
     # equivalence p = .0516 in R from lavaan's vcov and std.all), so full mediation is not "supported"
     # (non-rejection is no evidence of absence)
-    ref = json.loads((REF / "sim_family_a_lavaan.json").read_text())["joint_equivalence"]
+    ref = load_reference(REF / "sim_family_a_lavaan.json")["joint_equivalence"]
     assert nested["equivalence_w"] == pytest.approx(ref[0]["w"], rel=1e-4)
     assert nested["equivalence_ncp"] == pytest.approx(ref[0]["ncp"], rel=1e-4)
     assert nested["p_equivalence"] == pytest.approx(ref[0]["p"], abs=1e-4)
@@ -129,7 +129,7 @@ def test_joint_equivalence_matches_r():
 
     from vccscale.models.hypotheses import joint_equivalence
 
-    for case in json.loads((REF / "joint_equivalence.json").read_text()):
+    for case in load_reference(REF / "joint_equivalence.json"):
         b = np.atleast_1d(case["b"])
         r = joint_equivalence(b, np.atleast_2d(case["V"]), case["bound"])
         assert r["w"] == pytest.approx(case["w"], rel=1e-12)
@@ -213,7 +213,7 @@ def test_adjust_setting_bh_and_none(sim_registry, sim_data):
 # Holm / BH against statsmodels and R's p.adjust
 # ----------------------------------------------------------------------------------------------------------
 def test_p_adjust_matches_statsmodels_and_r():
-    ref = json.loads((REF / "p_adjust.json").read_text())
+    ref = load_reference(REF / "p_adjust.json")
     p = np.array(ref["p"], dtype=float)
     from statsmodels.stats.multitest import multipletests
 
@@ -230,15 +230,15 @@ def test_p_adjust_matches_statsmodels_and_r():
 # lavaan parity of a generated model
 # ----------------------------------------------------------------------------------------------------------
 def test_simulated_csv_is_current(registry, sim_data):
-    csv = pd.read_csv(REF / "sim_family_a.csv")
+    csv = pd.read_csv(reference_path(REF / "sim_family_a.csv"))
     pd.testing.assert_frame_equal(csv, sim_data, check_exact=False, rtol=1e-12, atol=1e-12)
 
 
 def test_generated_model_matches_lavaan(registry):
     from vccscale.sem import fit_sem
 
-    ref = json.loads((REF / "sim_family_a_lavaan.json").read_text())
-    data = pd.read_csv(REF / "sim_family_a.csv")
+    ref = load_reference(REF / "sim_family_a_lavaan.json")
+    data = pd.read_csv(reference_path(REF / "sim_family_a.csv"))
     spec = build_model(registry, [sim_hypotheses()["H108"]], columns=data.columns)
     assert spec.syntax == ref["model"]  # the R script fitted exactly this generated syntax
     fit = fit_sem(data, spec.syntax)

@@ -3,7 +3,6 @@
 computations and simulated ceilings)."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -13,13 +12,14 @@ import pytest
 from vccscale.models.library import product_indicators
 from vccscale.models.nca import nca
 from vccscale.sem import fit_sem
+from reference_data import load_reference, reference_path
 
 REF = Path(__file__).parent / "reference" / "models"
 
 
 def test_product_indicators_and_interaction_match_semtools_lavaan():
-    d = pd.read_csv(REF / "interaction_data.csv")
-    ref = json.loads((REF / "interaction_reference.json").read_text())
+    d = pd.read_csv(reference_path(REF / "interaction_data.csv"))
+    ref = load_reference(REF / "interaction_reference.json")
     prods = {f"p{k}": (f"x{k}", f"z{k}") for k in range(1, 5)}
     dp = product_indicators(d, prods)
     got = dp[list(prods)].head(5).to_numpy()

@@ -698,6 +698,7 @@ def _corrupt_savs(out: Path) -> list[Path]:
     return paths
 
 
+@pytest.mark.slow  # ~21 s
 def test_fuzz_sav_in_subprocess(tmp_path):
     paths = _corrupt_savs(tmp_path)
     assert len(paths) >= 20

@@ -1,7 +1,6 @@
 """Mediation (vccscale.models.mediation) against lavaan 0.6-14 (tests/reference/models/mediation_reference.R)."""
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
@@ -12,6 +11,7 @@ from scipy import stats
 
 from vccscale.models import boot_ci, mediate, mediate_latent, norm_inter
 from vccscale.models.pathmodel import jackknife_acceleration as _accel
+from reference_data import load_reference, reference_path
 
 REF = Path(__file__).parent / "reference" / "models"
 MEAS = {"X": ["x1", "x2", "x3"], "M": ["m1", "m2", "m3"], "Y": ["y1", "y2", "y3"]}
@@ -21,17 +21,17 @@ SIMPLE = {"a": "a", "b": "b", "direct": "c", "indirect": "ind", "total": "total"
 
 @pytest.fixture(scope="module")
 def ref():
-    return json.loads((REF / "mediation_reference.json").read_text())
+    return load_reference(REF / "mediation_reference.json")
 
 
 @pytest.fixture(scope="module")
 def data():
-    return pd.read_csv(REF / "mediation_data.csv")
+    return pd.read_csv(reference_path(REF / "mediation_data.csv"))
 
 
 @pytest.fixture(scope="module")
 def latent_data():
-    return pd.read_csv(REF / "latent_data.csv")
+    return pd.read_csv(reference_path(REF / "latent_data.csv"))
 
 
 def _by_label(block):

@@ -19,6 +19,7 @@ from vccscale.models import (
 from vccscale.models.library import composite_column
 from vccscale.sem import parse_model
 from vccscale.study import ModelsSection, load_study
+from reference_data import load_reference
 
 
 @pytest.fixture(scope="module")
@@ -103,7 +104,7 @@ def test_composite_path_matches_lavaan(registry):
     from vccscale.models import test_hypotheses
     from vccscale.registry import Hypothesis
 
-    ref = json.loads((Path(__file__).parent / "reference" / "models" / "composite_reference.json").read_text())
+    ref = load_reference(Path(__file__).parent / "reference" / "models" / "composite_reference.json")
     data = pd.read_csv(Path(__file__).parent / "reference" / "models" / "composite_data.csv")
     h = Hypothesis.model_validate({
         "id": "H126", "family": "B", "statement": "composite path",

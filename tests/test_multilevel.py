@@ -24,6 +24,7 @@ from vccscale.models.multilevel import (
     rwg,
     rwg_j,
 )
+from reference_data import load_reference, reference_path
 
 REF = Path(__file__).parent / "reference" / "multilevel"
 ITEMS = [f"a{i}" for i in range(1, 6)]
@@ -31,12 +32,12 @@ ITEMS = [f"a{i}" for i in range(1, 6)]
 
 @pytest.fixture(scope="module")
 def ref():
-    return json.loads((REF / "multilevel_reference.json").read_text())
+    return load_reference(REF / "multilevel_reference.json")
 
 
 @pytest.fixture(scope="module")
 def data():
-    d = pd.read_csv(REF / "multilevel_data.csv")
+    d = pd.read_csv(reference_path(REF / "multilevel_data.csv"))
     d["mean"] = d[ITEMS].mean(axis=1)
     return d
 

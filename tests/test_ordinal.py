@@ -2,7 +2,6 @@
 (tests/reference/ordinal/polr_reference.R); H22 (phase alignment -> BMI stage reached) as a hypothesis test."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -11,18 +10,19 @@ import pytest
 
 from vccscale.errors import DataError, ModelError
 from vccscale.models.ordinal import brant_test, ordinal_regression
+from reference_data import load_reference, reference_path
 
 REF = Path(__file__).parent / "reference" / "ordinal"
 
 
 @pytest.fixture(scope="module")
 def data():
-    return pd.read_csv(REF / "ordinal_data.csv")
+    return pd.read_csv(reference_path(REF / "ordinal_data.csv"))
 
 
 @pytest.fixture(scope="module")
 def ref():
-    return json.loads((REF / "polr_reference.json").read_text())
+    return load_reference(REF / "polr_reference.json")
 
 
 @pytest.mark.parametrize("link", ["logit", "probit"])

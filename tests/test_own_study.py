@@ -107,6 +107,7 @@ def family_run(request, tmp_path_factory):
     return fam, d, sim, res
 
 
+@pytest.mark.slow  # a whole own-study run per family: 5-9 s
 def test_every_stage_ends_ok_or_skipped_with_a_reason(family_run):
     fam, d, _, res = family_run
     assert res.failed == [], {s: r.notes for s, r in res.stages.items() if r.status == "failed"}
@@ -120,6 +121,7 @@ def test_every_stage_ends_ok_or_skipped_with_a_reason(family_run):
     assert {m["stage"]: m["status"] for m in man["stages"]} == {s: res.stages[s].status for s in STAGES}
 
 
+@pytest.mark.slow  # a whole own-study run per family: 5-9 s
 def test_measurement_design_is_stated_and_sized(family_run):
     fam, d, _, res = family_run
     meas = json.loads((res.out / "data" / "measurement.json").read_text())
@@ -132,6 +134,7 @@ def test_measurement_design_is_stated_and_sized(family_run):
     assert "Measurement model:" in page and "Why:" in page
 
 
+@pytest.mark.slow  # a whole own-study run per family: 5-9 s
 def test_planted_hypotheses_are_supported(family_run):
     fam, d, sim, res = family_run
     rows = {r["id"]: r for r in json.loads((res.out / "data" / "hypotheses.json").read_text())}

@@ -8,7 +8,6 @@ at small n (about +0.01 at n = 50), inside the Monte Carlo tolerance used here.
 """
 from __future__ import annotations
 
-import json
 import math
 import time
 from pathlib import Path
@@ -18,6 +17,7 @@ import pytest
 from scipy import stats
 
 from vccscale.simulate import population_moments, power, power_curve_plot
+from reference_data import load_reference
 
 REF = Path(__file__).parent / "reference" / "power"
 
@@ -36,6 +36,7 @@ def unstd_power(coef: float, n: int, alpha: float = 0.05) -> float:
     return float(stats.nct.sf(crit, n - 2, ncp) + stats.nct.cdf(-crit, n - 2, ncp))
 
 
+@pytest.mark.slow  # 3-6 s per case
 @pytest.mark.parametrize("n,beta", [(50, 0.3), (100, 0.2), (200, 0.15)])
 def test_simple_regression_matches_noncentral_t(n, beta):
     model = f"y ~ {beta}*x\ny ~~ {1 - beta ** 2}*y"
@@ -52,6 +53,7 @@ def test_simple_regression_matches_noncentral_t(n, beta):
     assert elapsed < 60
 
 
+@pytest.mark.slow  # ~5.5 s
 def test_mediation_joint_significance_fritz_mackinnon():
     """Fritz & MacKinnon (2007, Psychological Science 18(3), 233-239), Table 3: joint significance test, a = b = .14
     (small, 'SS'), tau' = 0, needs N = 530 for .80 power. Their data: X ~ N(0, 1), M = aX + e, Y = bM + e with unit
@@ -120,6 +122,7 @@ def test_parameter_recovery_n2000(family):
         assert abs(np.mean(v)) < 0.02, (family, k, np.mean(v))
 
 
+@pytest.mark.slow  # ~5 s
 def test_reproducible_and_backend_independent(tmp_path):
     model = "m ~ a*0.3*x\ny ~ b*0.3*m\nind := a*b"
     kw = {"targets": ["y~m", "ind", "joint(a,b)"], "n": [40, 80], "reps": 40, "seed": 99, "progress": False}
@@ -165,6 +168,5 @@ def test_n_for_80_and_loading_target():
 
 
 def test_reference_outputs_exist():
-    assert (REF / "simulatedata_moments.json").exists()
-    ref = json.loads((REF / "simulatedata_moments.json").read_text())
+    ref = load_reference(REF / "simulatedata_moments.json")
     assert ref["lavaan"].startswith("0.6")

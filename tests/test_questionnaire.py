@@ -290,6 +290,7 @@ def test_browser_renders_blocks_and_prints_a_page_per_block(chromium, inst, doc,
     assert pages >= len(inst.blocks)
 
 
+@pytest.mark.slow  # ~5 s (headless Chromium)
 def test_shipped_example_questionnaire_is_readable_in_a_browser(chromium, tmp_path):
     """The example instrument in instruments/build opens in headless Chromium as a readable questionnaire."""
     from vccscale.instrument import build_instrument

@@ -213,6 +213,7 @@ def chromium_check(report: Path, tmp_path: Path, shot: Path) -> dict:
     return found
 
 
+@pytest.mark.slow  # ~5 s (headless Chromium)
 def test_report_in_headless_chromium(out, tmp_path):
     shot = Path(os.environ.get("VCCSCALE_REPORT_SCREENSHOT", tmp_path / "report.png"))
     found = chromium_check(out / "report.html", tmp_path, shot)

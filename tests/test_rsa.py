@@ -17,6 +17,7 @@ import pytest
 
 from vccscale.errors import DataError, ModelError
 from vccscale.models.rsa import RSAResult, contour_plot, rsa, surface_plot
+from reference_data import load_reference, reference_path
 
 REF = Path(__file__).parent / "reference" / "rsa"
 NONLIN = ["X0", "Y0", "p10", "p11", "p20", "p21", "lateral_shift"]
@@ -25,12 +26,12 @@ REL = 1e-6
 
 @pytest.fixture(scope="module")
 def data():
-    return pd.read_csv(REF / "rsa_data.csv")
+    return pd.read_csv(reference_path(REF / "rsa_data.csv"))
 
 
 @pytest.fixture(scope="module")
 def ref():
-    return json.loads((REF / "rsa_reference.json").read_text())
+    return load_reference(REF / "rsa_reference.json")
 
 
 @pytest.fixture(scope="module")

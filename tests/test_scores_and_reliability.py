@@ -19,6 +19,7 @@ from click.testing import CliRunner
 from scipy import stats
 
 from vccscale.cli import main
+from reference_data import load_reference
 
 REF = Path(__file__).resolve().parent / "reference" / "validate"
 WIDE = REF / "wide_scale.csv"
@@ -36,7 +37,7 @@ def run(args, ok=True):
 
 @pytest.fixture(scope="module")
 def ref():
-    return json.loads((REF / "wide_scale_reference.json").read_text(encoding="utf-8"))
+    return load_reference(REF / "wide_scale_reference.json")
 
 
 @pytest.fixture(scope="module")

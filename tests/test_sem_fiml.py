@@ -5,7 +5,6 @@ Tolerance: relative 1e-3 with an absolute floor of 1e-6 (as test_sem_parity.py).
 """
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 
@@ -15,23 +14,22 @@ import pytest
 
 from vccscale.errors import ModelError
 from vccscale.sem import fit_cfa
+from reference_data import load_reference, reference_path
 
 REF = Path(__file__).resolve().parent / "reference" / "validate"
 RTOL, ATOL = 1e-3, 1e-6
 HS_MODEL = " visual =~ x1 + x2 + x3 \n textual =~ x4 + x5 + x6 \n speed =~ x7 + x8 + x9 "
 ROBUST = ("cfi.robust", "tli.robust", "rmsea.robust")  # lavaan's FIML-corrected robust measures (issue 14)
 
-pytestmark = pytest.mark.skipif(not (REF / "hs_fiml.json").exists(), reason="lavaan FIML fixtures missing")
-
 
 @pytest.fixture(scope="module")
 def ref():
-    return json.loads((REF / "hs_fiml.json").read_text())
+    return load_reference(REF / "hs_fiml.json")
 
 
 @pytest.fixture(scope="module")
 def data():
-    return pd.read_csv(REF / "hs_missing.csv")
+    return pd.read_csv(reference_path(REF / "hs_missing.csv"))
 
 
 def _close(mine, ref) -> bool:
@@ -71,7 +69,7 @@ def test_fiml_alias_ml(data):
 
 
 def test_fiml_complete_data_equals_ml_with_meanstructure():
-    hs = pd.read_csv(REF / "HolzingerSwineford1939.csv")
+    hs = pd.read_csv(reference_path(REF / "HolzingerSwineford1939.csv"))
     ml = fit_cfa(hs, HS_MODEL, meanstructure=True)
     fi = fit_cfa(hs, HS_MODEL, missing="fiml")
     assert fi.n_dropped == 0 and fi.nobs == ml.nobs

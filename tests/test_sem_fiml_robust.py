@@ -22,6 +22,7 @@ import pytest
 from click.testing import CliRunner
 
 from vccscale.sem import fit_cfa, fit_sem
+from reference_data import load_reference
 
 REF = Path(__file__).resolve().parent / "reference" / "sem"
 RTOL, ATOL = 1e-4, 1e-6
@@ -34,12 +35,9 @@ KEYS = ("chisq", "df", "chisq.scaled", "pvalue.scaled", "chisq.scaling.factor", 
         "rmsea.pvalue.robust", "rmsea.notclose.pvalue.robust", "scaling.factor.h1", "scaling.factor.h0", "srmr")
 ROBUST = ("cfi.robust", "tli.robust", "rmsea.robust", "rmsea.ci.lower.robust", "rmsea.ci.upper.robust")
 
-pytestmark = pytest.mark.skipif(not (REF / "fiml_robust_reference.json").exists(), reason="fixture missing")
-
-
 @pytest.fixture(scope="module")
 def ref():
-    return json.loads((REF / "fiml_robust_reference.json").read_text())
+    return load_reference(REF / "fiml_robust_reference.json")
 
 
 @pytest.fixture(scope="module")

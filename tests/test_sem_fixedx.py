@@ -3,7 +3,6 @@ items or observed controls) and complete-case fixed.x = FALSE, against lavaan 0.
 (tests/reference/sem/fiml_fixedx_reference.R)."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pandas as pd
@@ -11,6 +10,7 @@ import pytest
 
 from vccscale.errors import ModelError
 from vccscale.sem import fit_sem
+from reference_data import load_reference, reference_path
 
 REF = Path(__file__).parent / "reference" / "sem"
 MODEL = "f =~ x7 + x8 + x9\n f ~ x1 + x4"
@@ -18,12 +18,12 @@ MODEL = "f =~ x7 + x8 + x9\n f ~ x1 + x4"
 
 @pytest.fixture(scope="module")
 def ref():
-    return json.loads((REF / "fiml_fixedx_reference.json").read_text())
+    return load_reference(REF / "fiml_fixedx_reference.json")
 
 
 @pytest.fixture(scope="module")
 def data():
-    return pd.read_csv(REF / "hs_na.csv")
+    return pd.read_csv(reference_path(REF / "hs_na.csv"))
 
 
 def _check(fit, r):
@@ -47,7 +47,7 @@ def test_complete_cases_fixed_x_false_matches_lavaan(data, ref):
 
 
 def test_fiml_with_fixed_covariates_deletes_their_missing_cases_as_lavaan(ref):
-    d = pd.read_csv(REF / "hs_na2.csv")
+    d = pd.read_csv(reference_path(REF / "hs_na2.csv"))
     fit = fit_sem(d, MODEL, missing="fiml")
     assert fit.nobs == [ref["fiml_fixed"]["nobs"][0]] and any("deleted" in w for w in fit.warnings)
     assert fit.problems == ()  # a note, not an improper solution

@@ -14,16 +14,15 @@ import pandas as pd
 import pytest
 
 from vccscale.sem import fit_cfa, fit_sem
+from reference_data import load_reference, reference_path
 
 REF = Path(__file__).resolve().parent / "reference" / "validate"
 RTOL, ATOL = 1e-3, 1e-6
 PE_COLS = ("est", "se", "z", "pvalue", "ci.lower", "ci.upper", "std.lv", "std.all")
 
-pytestmark = pytest.mark.skipif(not (REF / "hs_cfa_ml.json").exists(), reason="lavaan reference fixtures missing")
-
 
 def _load(name):
-    return json.loads((REF / name).read_text())
+    return load_reference(REF / name)
 
 
 def _close(mine, ref, name="", pvalue=False) -> bool:
@@ -84,12 +83,12 @@ def assert_matrix(df: pd.DataFrame, ref: dict):
 
 @pytest.fixture(scope="module")
 def hs():
-    return pd.read_csv(REF / "HolzingerSwineford1939.csv")
+    return pd.read_csv(reference_path(REF / "HolzingerSwineford1939.csv"))
 
 
 @pytest.fixture(scope="module")
 def poldem():
-    return pd.read_csv(REF / "PoliticalDemocracy.csv")
+    return pd.read_csv(reference_path(REF / "PoliticalDemocracy.csv"))
 
 
 # ------------------------------------------------------------------------------------------ HS CFA, ML
@@ -229,9 +228,7 @@ def test_hs_scalar_estimates(hs):
 
 # ------------------------------------------------------------------------------------------ larger model
 def test_cfa30(hs):
-    path = REF / "cfa30_n1000.csv"
-    if not path.exists():
-        pytest.skip("cfa30_n1000.csv missing")
+    path = reference_path(REF / "cfa30_n1000.csv")
     ref = _load("cfa30_n1000.json")
     res = fit_cfa(pd.read_csv(path), ref["model"])
     assert_fit_measures(res, ref["fit_measures"])

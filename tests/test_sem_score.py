@@ -5,7 +5,6 @@ Tolerance as test_sem_parity: relative 1e-3 (absolute floor 1e-6); p-values belo
 """
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 
@@ -21,11 +20,10 @@ from vccscale.sem.score import (
     score_tests,
     total_score_test,
 )
+from reference_data import load_reference, reference_path
 
 REF = Path(__file__).resolve().parent / "reference" / "validate"
 RTOL, ATOL = 1e-3, 1e-6
-
-pytestmark = pytest.mark.skipif(not (REF / "hs_invariance.json").exists(), reason="lavaan reference fixtures missing")
 
 
 def _close(mine, ref, pvalue=False) -> bool:
@@ -36,12 +34,12 @@ def _close(mine, ref, pvalue=False) -> bool:
 
 @pytest.fixture(scope="module")
 def ref():
-    return json.loads((REF / "hs_invariance.json").read_text())
+    return load_reference(REF / "hs_invariance.json")
 
 
 @pytest.fixture(scope="module")
 def hs():
-    return pd.read_csv(REF / "HolzingerSwineford1939.csv")
+    return pd.read_csv(reference_path(REF / "HolzingerSwineford1939.csv"))
 
 
 @pytest.fixture(scope="module")

@@ -14,6 +14,7 @@ from scipy.optimize import linear_sum_assignment
 from vccscale.errors import DataError
 from vccscale.validate import efa, kmo, loading_table, parallel_analysis
 from vccscale.validate.efa import rotate
+from reference_data import load_reference, reference_path
 
 REF = Path(__file__).parent / "reference" / "validate"
 
@@ -39,15 +40,12 @@ def aligned(mine: pd.DataFrame, ref: pd.DataFrame) -> tuple[pd.DataFrame, np.nda
 
 @pytest.fixture(scope="module")
 def ref() -> dict:
-    p = REF / "validate_extra_reference.json"
-    if not p.exists():
-        pytest.skip("validate_extra_reference.json not generated")
-    return json.loads(p.read_text())
+    return load_reference(REF / "validate_extra_reference.json")
 
 
 @pytest.fixture(scope="module")
 def bfi() -> pd.DataFrame:
-    return pd.read_csv(REF / "bfi.csv")
+    return pd.read_csv(reference_path(REF / "bfi.csv"))
 
 
 ITEMS = [f"{t}{i}" for t in "ACENO" for i in range(1, 6)]

@@ -3,7 +3,6 @@ make_reference.R). Tolerances: 1e-3 relative with an absolute floor of 1e-6 for 
 item statistics; 1e-2 for EFA loadings after matching factor order and sign (achieved: about 1e-12)."""
 from __future__ import annotations
 
-import json
 import warnings
 from pathlib import Path
 
@@ -22,6 +21,7 @@ from vccscale.validate import (
     omega,
     parallel_analysis,
 )
+from reference_data import load_reference, reference_path
 
 REF = Path(__file__).parent / "reference" / "validate"
 RTOL, ATOL = 1e-3, 1e-6
@@ -47,15 +47,12 @@ def match_factors(mine: pd.DataFrame, ref: pd.DataFrame) -> tuple[np.ndarray, np
 
 @pytest.fixture(scope="module")
 def ref() -> dict:
-    p = REF / "bfi_psych.json"
-    if not p.exists():
-        pytest.skip("bfi_psych.json not generated (Rscript tests/reference/validate/make_reference.R)")
-    return json.loads(p.read_text())
+    return load_reference(REF / "bfi_psych.json")
 
 
 @pytest.fixture(scope="module")
 def bfi() -> pd.DataFrame:
-    return pd.read_csv(REF / "bfi.csv")
+    return pd.read_csv(reference_path(REF / "bfi.csv"))
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,6 @@
 hs_cfa_ml.json) and closed forms. Tolerance 1e-3 relative, absolute floor 1e-6."""
 from __future__ import annotations
 
-import json
 import math
 import warnings
 from pathlib import Path
@@ -22,6 +21,7 @@ from vccscale.validate import (
     reliability_from_params,
 )
 from vccscale.validate.reliability import feldt_ci
+from reference_data import load_reference, reference_path
 
 REF = Path(__file__).parent / "reference" / "validate"
 ITEMS = [f"{t}{i}" for t in "ACENO" for i in range(1, 6)]
@@ -32,10 +32,7 @@ def close(actual, desired, rtol=1e-3, atol=1e-6):
 
 
 def load(name: str) -> dict:
-    p = REF / name
-    if not p.exists():
-        pytest.skip(f"{name} not generated")
-    return json.loads(p.read_text())
+    return load_reference(REF / name)
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +47,7 @@ def hs_ref() -> dict:
 
 @pytest.fixture(scope="module")
 def bfi() -> pd.DataFrame:
-    return pd.read_csv(REF / "bfi.csv")
+    return pd.read_csv(reference_path(REF / "bfi.csv"))
 
 
 # ------------------------------------------------------------------------------------------------ alpha
@@ -228,7 +225,7 @@ def test_item_analysis_flags_negative_items(bfi):
 
 def test_reliability_from_vccscale_sem_fit(hs_ref):
     sem = pytest.importorskip("vccscale.sem")
-    hs = pd.read_csv(REF / "HolzingerSwineford1939.csv")
+    hs = pd.read_csv(reference_path(REF / "HolzingerSwineford1939.csv"))
     fit = sem.fit_cfa(hs, "visual =~ x1 + x2 + x3\n textual =~ x4 + x5 + x6\n speed =~ x7 + x8 + x9")
     t = reliability_from_params(fit.estimates, next(iter(fit.sample_cov.values())))
     facs = ["visual", "textual", "speed"]

@@ -2,7 +2,6 @@
 Fornell-Larcker, cross-loadings, Harman's test (psych::principal) and the CLF hook."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +17,7 @@ from vccscale.validate import (
     htmt,
 )
 from vccscale.validate.validity import clf_syntax
+from reference_data import load_reference, reference_path
 
 REF = Path(__file__).parent / "reference" / "validate"
 ITEMS = [f"{t}{i}" for t in "ACENO" for i in range(1, 6)]
@@ -29,10 +29,7 @@ def close(actual, desired, rtol=1e-3, atol=1e-6):
 
 
 def load(name: str) -> dict:
-    p = REF / name
-    if not p.exists():
-        pytest.skip(f"{name} not generated")
-    return json.loads(p.read_text())
+    return load_reference(REF / name)
 
 
 def matrix(m: dict) -> pd.DataFrame:
@@ -51,12 +48,12 @@ def extra() -> dict:
 
 @pytest.fixture(scope="module")
 def hs() -> pd.DataFrame:
-    return pd.read_csv(REF / "HolzingerSwineford1939.csv")
+    return pd.read_csv(reference_path(REF / "HolzingerSwineford1939.csv"))
 
 
 @pytest.fixture(scope="module")
 def bfi() -> pd.DataFrame:
-    return pd.read_csv(REF / "bfi.csv")
+    return pd.read_csv(reference_path(REF / "bfi.csv"))
 
 
 # ------------------------------------------------------------------------------------------------ HTMT

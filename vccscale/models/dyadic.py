@@ -74,6 +74,8 @@ class PairingReport:
         Count of rows per perspective that is not one of the two sides (e.g. ``joint``); not paired.
     messages : list of str
         The above in words, for logs and reports.
+
+    No R equivalent (bookkeeping of :func:`pair_dyads`); checked against hand-built pairs in tests/test_dyadic.py.
     """
 
     rule: str
@@ -96,6 +98,8 @@ class PairedDyads:
 
     ``columns`` are the paired (base) column names, ``sides`` the two sides in order (X side first), ``report``
     the :class:`PairingReport`.
+
+    No R equivalent (data reshaping, one row per dyad); checked against hand-built pairs in tests/test_dyadic.py.
     """
 
     data: pd.DataFrame
@@ -143,6 +147,8 @@ def pair_dyads(long_frame, dyad_id: str, side_column: str = "perspective",
     PairedDyads
         ``data`` sorted by dyad id; ``report`` lists unmatched respondents, duplicated sides, rows without dyad id
         and rows of other perspectives.
+
+    No R equivalent (data reshaping, one row per dyad); checked against hand-built pairs in tests/test_dyadic.py.
     """
     if hasattr(long_frame, "to_long") and not isinstance(long_frame, pd.DataFrame):
         long_frame = long_frame.to_long()
@@ -314,6 +320,9 @@ def agreement(paired, pairs=None, sides=None, within: float = 1.0, level: float 
         tuples. Default: every base name with both side columns.
     sides : (str, str), optional
         Default: the sides of ``paired`` (or provider, customer).
+
+    R: ``stats::cor.test`` (r, its t test and Fisher-z interval) and ``stats::t.test(x, y, paired = TRUE)`` per
+    pair; checked against these closed forms in tests/test_dyadic.py.
     """
     frame, sides = _frame_and_sides(paired, sides)
     if pairs is None:
@@ -410,6 +419,8 @@ def congruence_rsa(paired, x: str, z: str, y: str | None = None, sides=None, z_s
     Returns
     -------
     Whatever :func:`vccscale.models.rsa.rsa` returns, for columns X = ``x_<side1>``, Y = ``y_<side2>``, Z = ``z``.
+
+    R: ``RSA::RSA(z ~ x * y)`` on the paired scores (through :func:`vccscale.models.rsa.rsa`).
     """
     frame, sides = _frame_and_sides(paired, sides)
     xc = _resolve(frame, x, sides[0], "x")
@@ -441,6 +452,9 @@ class ApimResult:
         ``{"x": {side: name}, "y": {side: name}}``: the observed columns or latent factor names used.
     n : int
         Dyads used in the fit.
+
+    R: the fit of ``lavaan::sem`` on the pair data; ``effects`` are its ``lavaan::parameterEstimates`` rows of the
+    labelled effects.
     """
 
     fit: object
@@ -472,6 +486,8 @@ def apim_syntax(x: str, y: str, sides: tuple[str, str] = DEFAULT_SIDES, covariat
 
     ``columns`` (the paired frame's column names) is used to tell dyad-level from side-level covariates; without
     it every covariate is taken as a base name with one column per side.
+
+    R: the model syntax that ``lavaan::sem`` fits in tests/reference/dyadic/apim_reference.R.
     """
     sides = _check_sides(sides)
     s1, s2 = sides
@@ -574,6 +590,8 @@ def apim(paired, x: str, y: str, sides=None, covariates=(), x_items=None, y_item
     estimator : {"ML", "MLR"}
     missing : {"listwise", "fiml"}
         Passed to :func:`vccscale.sem.fit_sem`.
+
+    R: ``lavaan::sem`` of the same syntax (tests/reference/dyadic/apim_reference.R).
     """
     from ..sem import fit_sem
 

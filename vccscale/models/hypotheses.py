@@ -111,6 +111,13 @@ DEFAULT_SCALE = (1.0, 7.0)
 
 @dataclass(frozen=True)
 class HypothesisResult:
+    """The test of one hypothesis: decision (supported / partial / not_supported / not_tested), p-values, tested
+    parameters, nested comparisons, the model and its fit.
+
+    No R equivalent; its parameters are ``lavaan::parameterEstimates`` rows, its adjusted p-values
+    ``stats::p.adjust``.
+    """
+
     id: str
     test: str
     parameters: tuple[dict, ...]
@@ -137,7 +144,10 @@ class HypothesisResult:
 # Multiple testing
 # ----------------------------------------------------------------------------------------------------------
 def p_adjust(p, method: str = "holm") -> np.ndarray:
-    """Adjusted p-values as R's ``p.adjust`` ("holm", "bh" = "BH", "none"); NaN stays NaN and is not counted."""
+    """Adjusted p-values as R's ``p.adjust`` ("holm", "bh" = "BH", "none"); NaN stays NaN and is not counted.
+
+    R: ``stats::p.adjust`` (tests/reference/models/p_adjust_reference.R).
+    """
     p = np.asarray(p, dtype=float)
     out = np.full_like(p, np.nan)
     ok = ~np.isnan(p)
@@ -213,7 +223,10 @@ def _param(name: str, r: pd.Series, sign: str, kind: str) -> dict:
 
 class ImproperSolution(VccscaleError):
     """A model the decision rests on has an improper solution (Heywood case, non-positive-definite latent
-    covariance matrix, standardized values beyond +-1): its estimates are not reported as a result."""
+    covariance matrix, standardized values beyond +-1): its estimates are not reported as a result.
+
+    No R equivalent; the conditions are those of lavaan's ``lavaan::lavInspect(fit, "post.check")`` warnings.
+    """
 
 
 def _proper(fit, what: str):
@@ -327,7 +340,10 @@ class _Fitter:
 
 def scale_bounds(registry: Registry, cid: str, columns) -> tuple[float, float]:
     """(min, max) of the registry scales of the items behind ``cid``'s score (1..7 where the registry has no
-    scale for an item); the widest range when they differ."""
+    scale for an item); the widest range when they differ.
+
+    No R equivalent (a registry lookup).
+    """
     blocks, _ = score_blocks(registry, cid, set(columns))
     lo, hi = [], []
     for its in (blocks or {}).values():
@@ -614,7 +630,10 @@ def _congruence_frame(c: Component, fx: _Fitter) -> dict:
 class CongruenceData:
     """The data of one congruence relation of a chosen hypothesis: ``frame`` (columns X, Y, Z; None when it cannot
     be built, with ``reason``), the scale (min, max) of X and Y, the model family, how X, Y and Z were formed, and
-    readable labels."""
+    readable labels.
+
+    No R equivalent (the X, Y, Z frame handed to :func:`vccscale.models.rsa.rsa`).
+    """
 
     hypothesis: str
     label: str
@@ -634,7 +653,10 @@ class CongruenceData:
 def congruence_relations(registry: Registry, models: Any, data: pd.DataFrame, *, hypotheses: Any = "all",
                          min_answered: float = MIN_ANSWERED) -> list[CongruenceData]:
     """Every congruence relation of the hypotheses chosen by ``models`` (a ModelsSection; ``hypotheses`` = "all" or
-    ids narrows them) with its X, Y, Z data, built exactly as :func:`test_hypotheses` builds them."""
+    ids narrows them) with its X, Y, Z data, built exactly as :func:`test_hypotheses` builds them.
+
+    No R equivalent (builds the data of the congruence tests from the registry and the data).
+    """
     s = _settings(models)
     chosen = select_hypotheses(registry, s.hypotheses, s.families)
     if hypotheses != "all":
@@ -1121,7 +1143,11 @@ def joint_equivalence(std, vcov, bound: float) -> dict:
     lambda0 = k bound^2 / lambda_max(V) (lambda_max the largest eigenvalue of V); the test rejects H0 when W is
     small: p = P(chi-square(k, lambda0) <= W) (valid at level alpha for every beta in H0; the multivariate
     analogue of the equivalence test for one parameter, which for k = 1 is P(|Z + bound/se| <= |z|), the exact
-    form of the two one-sided tests). Returns w, df, ncp (lambda0), rms (of the estimates) and p_equivalence."""
+    form of the two one-sided tests). Returns w, df, ncp (lambda0), rms (of the estimates) and p_equivalence.
+
+    No R equivalent for the test itself; its p-value is ``stats::pchisq(W, df = k, ncp = lambda0)``
+    (tests/reference/models/joint_equivalence_reference.R).
+    """
     from scipy import stats
 
     b = np.asarray(std, dtype=float)
@@ -1175,6 +1201,9 @@ def test_hypotheses(study: Any, data: Any, registry: Registry | None = None, *, 
     With ``models.bootstrap`` > 0 every indirect effect gets a percentile bootstrap CI (:func:`vccscale.sem.bootstrap`
     of its hypothesis model, seed ``models.bootstrap_seed``), and its part of the decision uses the bootstrap
     (two-sided percentile p: twice the share of draws on the other side of zero).
+
+    R: each model as ``lavaan::sem`` (tests/reference/models/lavaan_reference.R), adjusted p-values as
+    ``stats::p.adjust``.
     """
     if registry is None:
         from ..registry import load_registry
@@ -1408,7 +1437,10 @@ def _decide(rec: dict, padj: float | None, s) -> tuple[str, str]:
 
 
 def results_frame(results: list[HypothesisResult]) -> pd.DataFrame:
-    """One row per hypothesis: id, family, decision, pvalue, pvalue_holm, pvalue_bh, pvalue_adjusted, reason."""
+    """One row per hypothesis: id, family, decision, pvalue, pvalue_holm, pvalue_bh, pvalue_adjusted, reason.
+
+    No R equivalent (a table of :class:`HypothesisResult`).
+    """
     return pd.DataFrame([{"id": r.id, "family": r.family, "decision": r.decision, "pvalue": r.pvalue,
                           "pvalue_holm": r.pvalue_holm, "pvalue_bh": r.pvalue_bh,
                           "pvalue_adjusted": r.pvalue_adjusted, "exploratory": r.exploratory, "test": r.test,
@@ -1432,6 +1464,9 @@ def hypothesis_tables(results: list[HypothesisResult], registry: Registry | None
       equality across groups, invariance steps, one- vs k-factor): delta chi-square, df, p, AIC and BIC of both;
     * ``structural_paths``: the hypothesised directional paths (from, to, standardized estimate, p, hypothesis)
       for the path diagram.
+
+    No R equivalent (report tables); the numbers in them are checked against ``lavaan::sem`` in
+    tests/test_hypothesis_tests.py.
     """
     statements = {h: registry.hypotheses[h].statement for h in registry.hypotheses} if registry is not None else {}
     hyp, pars, mods, comps, paths = [], [], [], [], []

@@ -103,7 +103,10 @@ GROUP_COLUMNS = {"side": "perspective", "respondent_role": "side"}
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """A generated model: the syntax and the map from hypotheses' relations to its parameters."""
+    """A generated model: the syntax and the map from hypotheses' relations to its parameters.
+
+    No R equivalent; the syntax is fitted as ``lavaan::sem`` would (tests/reference/models/lavaan_reference.R).
+    """
 
     syntax: str
     measurement: str
@@ -145,6 +148,8 @@ class Component:
     ``sign``: "+", "-",
     "?" (significant, either direction) or "0"/"=" (the null is the hypothesis: supported when not rejected).
     ``relation``: the description of the registry relation (used when the component turns out untestable).
+
+    No R equivalent (the plan of which parameters test a hypothesis).
     """
 
     kind: str
@@ -167,6 +172,12 @@ class Component:
 
 @dataclass(frozen=True)
 class HypothesisPlan:
+    """What tests one hypothesis: its components (:class:`Component`), the relations that are not tested and why,
+    and ``blocked`` when the whole hypothesis cannot be tested.
+
+    No R equivalent (registry bookkeeping); tested in tests/test_model_library.py.
+    """
+
     hypothesis: Hypothesis
     components: tuple[Component, ...]
     untested: tuple[tuple[str, str], ...]             # (relation description, reason)
@@ -190,7 +201,10 @@ def _items(registry: Registry, cid: str, kind: str, columns: set[str] | None) ->
 
 def construct_items(registry: Registry, cid: str, columns: set[str] | None = None) -> list[str]:
     """Every item of ``cid`` in ``columns``: its own (reflective, global, formative) and those of its first-order
-    factors (recursively)."""
+    factors (recursively).
+
+    No R equivalent (a registry lookup).
+    """
     c = registry.constructs.get(cid)
     out = [i.id for i in registry.items_of(cid) if columns is None or i.id in columns]
     for lo in (c.lower_order if c is not None else []):
@@ -200,7 +214,10 @@ def construct_items(registry: Registry, cid: str, columns: set[str] | None = Non
 
 def shared_respondents(registry: Registry, data) -> Any:
     """A function (a, b) -> whether some row of ``data`` answered an item of construct a and one of b: constructs
-    no respondent answered together (different questionnaire versions) have no estimable covariance."""
+    no respondent answered together (different questionnaire versions) have no estimable covariance.
+
+    No R equivalent (a pattern check on the data: do two constructs share respondents?).
+    """
     cols = set(data.columns)
     rows: dict[str, Any] = {}
 
@@ -217,7 +234,10 @@ def shared_respondents(registry: Registry, data) -> Any:
 
 
 def measurability(registry: Registry, cid: str, columns: set[str] | None = None) -> str | None:
-    """None if ``cid`` can be a latent variable of a generated model, else the reason it cannot."""
+    """None if ``cid`` can be a latent variable of a generated model, else the reason it cannot.
+
+    No R equivalent (a registry rule).
+    """
     c = registry.constructs.get(cid)
     if c is None:
         return f"{cid} is not a registry construct"
@@ -250,7 +270,10 @@ def measurability(registry: Registry, cid: str, columns: set[str] | None = None)
 def measurement_lines(registry: Registry, constructs: Iterable[str], columns: set[str] | None = None
                       ) -> tuple[list[str], list[str], list[str]]:
     """lavaan lines for the constructs (first-order facets of second-order ones added): (lines, modelled ids,
-    notes). Unmeasurable constructs become notes."""
+    notes). Unmeasurable constructs become notes.
+
+    No R equivalent (writes ``lavaan::cfa`` measurement syntax from the registry).
+    """
     wanted: list[str] = []
     notes: list[str] = []
     for cid in constructs:
@@ -300,7 +323,10 @@ COMPOSITE_SUFFIX = "_score"
 
 
 def composite_column(cid: str) -> str:
-    """The data column holding the composite score of formative composite ``cid`` in generated models."""
+    """The data column holding the composite score of formative composite ``cid`` in generated models.
+
+    No R equivalent (a naming rule).
+    """
     return f"{cid}{COMPOSITE_SUFFIX}"
 
 
@@ -308,7 +334,11 @@ def composite_scores(registry: Registry, data, syntax: str, min_answered: float 
     """``data`` with the score columns the model ``syntax`` uses (``<cid>_score`` of the formative composites and
     event indices, :func:`vccscale.clean.scoring.scale_score`: unit-weighted mean of the sub-activity means,
     missing when a sub-activity is; an index's sum of occurred x significance); ``data`` itself when it uses
-    none."""
+    none.
+
+    No R equivalent (unit-weighted means, a closed form); the model using them matches ``lavaan::sem`` in
+    tests/reference/models/composite_reference.R.
+    """
     from ..clean.scoring import scale_score
 
     want = [cid for cid, c in registry.constructs.items() if c.identification in ("composite", "index")
@@ -337,6 +367,8 @@ def score_blocks(registry: Registry, cid: str, columns: set[str] | None = None
     formative composites (construct-map 5.1) and second-order constructs without own reflective items: one block
     per first-order sub-activity (every sub-activity needs items in the data); MIMIC constructs: their global
     (reflective) items; observed variables: their item(s). With ``columns`` None every registry item counts.
+
+    No R equivalent (registry bookkeeping); tested in tests/test_model_library.py.
     """
     c = registry.constructs.get(cid)
     if c is None:
@@ -370,14 +402,20 @@ def score_blocks(registry: Registry, cid: str, columns: set[str] | None = None
 
 
 def dyad_column(columns: Iterable[str]) -> str | None:
-    """The dyad id column of the data (relationship_id, else invite_dyad_id), or None."""
+    """The dyad id column of the data (relationship_id, else invite_dyad_id), or None.
+
+    No R equivalent (a column lookup).
+    """
     cols = set(columns)
     return next((c for c in DYAD_ID_COLUMNS if c in cols), None)
 
 
 def level_column(level: str, columns: Iterable[str]) -> str | None:
     """The id column of a nesting level in the data (organisation_id / invite_organisation_id, invite_network_id,
-    relationship_id / invite_dyad_id), or None."""
+    relationship_id / invite_dyad_id), or None.
+
+    No R equivalent (a column lookup).
+    """
     cols = set(columns)
     return next((c for c in LEVEL_COLUMNS.get(level.lower(), ()) if c in cols), None)
 
@@ -449,7 +487,10 @@ def _composite_reason(registry: Registry, cids: Iterable[str], what: str) -> str
 
 def plan_hypothesis(registry: Registry, h: Hypothesis, columns: set[str] | None = None, *,
                     group_by_perspective: bool = True) -> HypothesisPlan:
-    """What tests ``h``: its components (see :class:`Component`) and the relations that are not tested."""
+    """What tests ``h``: its components (see :class:`Component`) and the relations that are not tested.
+
+    No R equivalent (registry bookkeeping); tested in tests/test_model_library.py.
+    """
     blocked = next((METHOD_REASONS[m] for m in h.test.methods if m in METHOD_REASONS), None)
     if blocked is None and any(getattr(r, "from_level", None) or getattr(r, "to_level", None)
                                for r in h.relations):
@@ -671,6 +712,9 @@ def build_model(registry: Registry, hypotheses: Iterable[Hypothesis | Hypothesis
     (e.g. :func:`shared_respondents`) says whether two constructs were answered by the same respondents: the
     covariance of exogenous constructs no respondent answered together is not estimable and is fixed at 0 (said in
     a comment), and their residual covariances are not freed.
+
+    R: the syntax is lavaan's; ``lavaan::sem`` fits it to the same values
+    (tests/reference/models/lavaan_reference.R).
     """
     cols = set(columns) if columns is not None else None
     plans = [p if isinstance(p, HypothesisPlan) else
@@ -908,7 +952,10 @@ def product_indicators(data, products: dict[str, tuple[str, str]]):
 def select_hypotheses(registry: Registry, hypotheses: str | Iterable[str] = "all",
                       families: Iterable[str] = ()) -> list[Hypothesis]:
     """Hypotheses named by ids (``H1``), family letters (``A``) or ``"all"``, restricted to ``families`` if given;
-    in registry order."""
+    in registry order.
+
+    No R equivalent (registry bookkeeping); tested in tests/test_model_library.py.
+    """
     fams = {f.upper() for f in families}
     if isinstance(hypotheses, str):
         hypotheses = [hypotheses]
@@ -929,7 +976,10 @@ def select_hypotheses(registry: Registry, hypotheses: str | Iterable[str] = "all
 def family_models(registry: Registry, models: Any = None, columns: Iterable[str] | None = None
                   ) -> dict[str, ModelSpec]:
     """One generated model per family (A-D, X) of the chosen hypotheses (``models``: a ModelsSection, a Study or
-    None for all hypotheses). Families with no modellable structural relation are left out."""
+    None for all hypotheses). Families with no modellable structural relation are left out.
+
+    No R equivalent (registry bookkeeping); each model is ``lavaan::sem`` syntax.
+    """
     settings = getattr(models, "models", models)
     hyps = select_hypotheses(registry, getattr(settings, "hypotheses", "all"), getattr(settings, "families", ()))
     controls = list(getattr(settings, "controls", ()) or ())

@@ -31,11 +31,13 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Mapping
 from itertools import combinations
 
 import numpy as np
 import pandas as pd
 
+from .._args import data_first
 from ..errors import ModelError
 from .pathmodel import (
     CI_TYPES,
@@ -157,6 +159,10 @@ def mediate(data: pd.DataFrame, x: str, m, y: str, covariates=(), serial: bool =
     Effects: ``a``, ``b``, ``direct``, ``indirect``, ``total`` for one mediator; with several ``a_1, a_2, ...``,
     ``b_1, ...``, (serial: ``d_21`` = path m1 -> m2, ...), ``direct``, ``indirect_1, ...`` (one per chain, the
     ``path`` column spells it out), ``indirect`` (sum of the chains) and ``total``.
+
+    R: ``lavaan::sem`` of the saturated path model with ``:=`` indirect effects and ``se = "bootstrap"``
+    (tests/reference/models/mediation_reference.R); the point estimates are the OLS ones of ``psych::mediate`` and
+    PROCESS model 4 (6 for serial mediators).
     """
     ms = as_list(m, "m")
     covs = as_list(covariates, "covariates")
@@ -173,7 +179,10 @@ def latent_syntax(measurement: dict, x: str, m, y: str, covariates=(), serial: b
                   direct: bool = True) -> str:
     """lavaan syntax of a latent mediation model with the labels of :func:`mediate` (``a``, ``b``, ``direct``,
     ``indirect``, ``total`` / ``a_1`` ...). ``measurement`` maps each factor to its indicators; ``direct=False``
-    fixes the direct path at 0 (full mediation)."""
+    fixes the direct path at 0 (full mediation).
+
+    R: the syntax that ``lavaan::sem`` fits for a latent mediation model.
+    """
     ms = as_list(m, "m")
     k = len(ms)
     suf = (lambda j: "") if k == 1 else (lambda j: f"_{j + 1}")
@@ -293,6 +302,7 @@ def _defined_matrix(pt, vals: np.ndarray) -> dict[str, np.ndarray]:
     return env
 
 
+@data_first("model", model_types=(str, Mapping), what="lavaan model syntax (a str) or a measurement dict")
 def mediate_latent(data: pd.DataFrame, model, x: str | None = None, m=None, y: str | None = None,
                    covariates=(), serial: bool = False, direct: str | None = "direct", n_boot: int = 5000,
                    ci: str = "percentile", level: float = 0.95, seed: int | None = None, n_mc: int = 5000,
@@ -310,6 +320,8 @@ def mediate_latent(data: pd.DataFrame, model, x: str | None = None, m=None, y: s
     a progress bar on stderr when expected to take more than ~3 s, or as ``progress``); failures (non-convergence)
     are dropped and counted. ``ci="bca"`` costs ``n`` extra jackknife refits. The full-mediation model (direct
     path fixed at 0) is fitted too and compared by a chi-square difference test (``result.mediation``).
+
+    R: ``lavaan::sem(model, se = "bootstrap")`` with ``lavaan::parameterEstimates(boot.ci.type = ...)``.
     """
     from ..sem import Refitter, fit_sem
     from ..sem.compare import chisq_difference

@@ -36,7 +36,11 @@ def _default_w(wv: np.ndarray, w_values) -> list[float]:
 @dataclass
 class ModeratedMediationResult:
     """``index`` (one row), ``conditional`` (conditional indirect effects, one row per value of w) and the
-    underlying :class:`MediationResult` (``mediation``: all effects incl. paths, bootstrap info)."""
+    underlying :class:`MediationResult` (``mediation``: all effects incl. paths, bootstrap info).
+
+    R: as the ``lavaan::sem`` fit of the same model with ``:=`` index and conditional effects (PROCESS models 7 and
+    14).
+    """
 
     index: pd.Series
     conditional: pd.DataFrame
@@ -66,6 +70,9 @@ def moderated_mediation(data: pd.DataFrame, x: str, m: str, y: str, w: str, stag
     Effects (``result.effects``): first stage -- ``a`` (x), ``a_w`` (w), ``a_xw`` (x:w), ``b``, ``direct``,
     ``index`` (= a_xw * b), ``indirect_at_1 ...`` (= (a + a_xw w_k) b); second stage -- ``a``, ``b`` (m),
     ``b_w`` (w), ``b_mw`` (m:w), ``direct``, ``index`` (= a * b_mw), ``indirect_at_k`` (= a (b + b_mw w_k)).
+
+    R: ``lavaan::sem`` with the product term and ``:=`` index of moderated mediation (PROCESS models 7 / 14); point
+    estimates are OLS.
     """
     if stage not in ("first", "second"):
         raise ValueError(f"stage must be 'first' or 'second', not {stage!r}")
@@ -135,7 +142,11 @@ def _interaction_ols(data, x, w, y, covariates):
 def simple_slopes(data: pd.DataFrame, x: str, w: str, y: str, covariates=(), w_values=None,
                   level: float = 0.95) -> pd.DataFrame:
     """Slope of ``x`` on ``y`` at values of the moderator ``w`` (default mean -/+ 1 SD and the mean):
-    columns w, slope, se, t, df, pvalue, ci_lower, ci_upper (OLS, t(n - p))."""
+    columns w, slope, se, t, df, pvalue, ci_lower, ci_upper (OLS, t(n - p)).
+
+    R: ``interactions::sim_slopes`` (OLS ``stats::lm``, t(n - p)); checked against the closed form in
+    tests/test_moderation.py.
+    """
     beta, V, dfr, wv, _ = _interaction_ols(data, x, w, y, covariates)
     vals = np.array(_default_w(wv, w_values))
     slope = beta[1] + beta[3] * vals
@@ -155,6 +166,8 @@ class JohnsonNeymanResult:
     ``significant_between``: True if the slope is significant between the two roots, False if outside them
     (None without two roots); ``w_range``: observed min / max of w; ``regions``: list of (lo, hi) intervals of w
     (within the observed range) where the slope is significant; ``coef``: b1 (x), b3 (x:w); ``t_crit``.
+
+    R: ``interactions::johnson_neyman``'s bounds; checked against the closed-form roots in tests/test_moderation.py.
     """
 
     bounds: list[float]
@@ -175,7 +188,10 @@ class JohnsonNeymanResult:
 def johnson_neyman(data: pd.DataFrame, x: str, w: str, y: str, covariates=(), level: float = 0.95
                    ) -> JohnsonNeymanResult:
     """Johnson-Neyman bounds of ``y ~ x + w + x:w``: the closed-form roots of
-    ``(b3^2 - t^2 V33) w^2 + 2 (b1 b3 - t^2 V13) w + (b1^2 - t^2 V11) = 0``."""
+    ``(b3^2 - t^2 V33) w^2 + 2 (b1 b3 - t^2 V13) w + (b1^2 - t^2 V11) = 0``.
+
+    R: ``interactions::johnson_neyman``; checked against the closed-form roots in tests/test_moderation.py.
+    """
     beta, V, dfr, wv, _ = _interaction_ols(data, x, w, y, covariates)
     b1, b3 = beta[1], beta[3]
     tc = float(stats.t.ppf((1 + level) / 2, dfr))

@@ -83,7 +83,10 @@ NULLS = _NULL_TABLE_COLS
 
 def null_variance(scale_points: int, null: str = "uniform") -> float:
     """Variance of the null distribution: uniform exactly ``(A^2 - 1) / 12``; others from LeBreton & Senter
-    (2008, Table 2), available for 5 to 11 scale points."""
+    (2008, Table 2), available for 5 to 11 scale points.
+
+    No R equivalent; checked against the closed form (A^2 - 1) / 12 and LeBreton & Senter's (2008) table.
+    """
     if null not in NULLS:
         raise ValueError(f"null must be one of {', '.join(NULLS)}, not {null!r}")
     a = int(scale_points)
@@ -166,7 +169,11 @@ def icc(data: pd.DataFrame, group: str, value: str) -> ICCResult:
     A ``value`` without any variance raises :class:`DataError` (both ICCs are 0/0). Where they are defined on
     the boundary the result is returned with a warning: no variance within groups (MSW = 0) gives ICC(1) = ICC(2)
     = 1 and F = inf; identical group means (MSB = 0) give ICC(1) = -1 / (k - 1) as the formula says, and ICC(2),
-    (MSB - MSW) / MSB, is NaN (multilevel::ICC2 returns -Inf)."""
+    (MSB - MSW) / MSB, is NaN (multilevel::ICC2 returns -Inf).
+
+    R: ``multilevel::ICC1`` / ``multilevel::ICC2`` of ``aov(value ~ as.factor(group))``
+    (tests/reference/multilevel/multilevel_reference.R).
+    """
     y = _numeric(_column(data, value), value)
     g = _column(data, group)
     keep = y.notna() & g.notna()
@@ -215,7 +222,10 @@ def icc(data: pd.DataFrame, group: str, value: str) -> ICCResult:
 @dataclass
 class AgreementResult:
     """Per-group agreement (``table``: index = group; columns ``value`` (truncated as multilevel), ``raw``
-    (untruncated), ``variance`` (item variance or mean item variance), ``gsize``, ``truncated``)."""
+    (untruncated), ``variance`` (item variance or mean item variance), ``gsize``, ``truncated``).
+
+    R: ``multilevel::rwg`` / ``multilevel::rwg.j`` output (tests/reference/multilevel/multilevel_reference.R).
+    """
 
     index: str
     table: pd.DataFrame
@@ -268,7 +278,10 @@ def _agreement(x, group, scale_points: int, null: str, index: str) -> AgreementR
 
 
 def rwg(x, group, scale_points: int, null: str = "uniform") -> AgreementResult:
-    """Single-item rwg per group (James, Demaree & Wolf 1984); ``x`` and ``group`` are array-likes."""
+    """Single-item rwg per group (James, Demaree & Wolf 1984); ``x`` and ``group`` are array-likes.
+
+    R: ``multilevel::rwg`` (tests/reference/multilevel/multilevel_reference.R).
+    """
     _, cols = _frame(x, group)
     if len(cols) != 1:
         raise DataError(f"rwg takes one item, got {len(cols)}; use rwg_j for a multi-item scale")
@@ -276,7 +289,10 @@ def rwg(x, group, scale_points: int, null: str = "uniform") -> AgreementResult:
 
 
 def rwg_j(items, group, scale_points: int, null: str = "uniform") -> AgreementResult:
-    """Multi-item rwg(J) per group; ``items`` is a frame (or 2-D array) of the J items."""
+    """Multi-item rwg(J) per group; ``items`` is a frame (or 2-D array) of the J items.
+
+    R: ``multilevel::rwg.j`` (tests/reference/multilevel/multilevel_reference.R).
+    """
     return _agreement(items, group, scale_points, null, "rwg_j")
 
 
@@ -304,7 +320,10 @@ def aggregation_table(data: pd.DataFrame, group: str, constructs: dict[str, list
     mean / median rwg(J), share of groups with rwg(J) >= ``cut``, number truncated, mean AD_M(J) from the mean
     and from the median, the c/6 cut-off and the share of groups within it, and ``verdict``: "justified" when
     ICC(2) >= ``cut`` and mean rwg(J) >= ``cut``, "partial" when one of them holds, else "not_justified";
-    "undefined" (with a warning, ICCs NaN) when the construct's mean has no variance at all."""
+    "undefined" (with a warning, ICCs NaN) when the construct's mean has no variance at all.
+
+    R: ``multilevel::ICC1``, ``multilevel::ICC2``, ``multilevel::rwg.j`` and ``multilevel::ad.m`` per construct.
+    """
     rows = []
     for name, items in constructs.items():
         items = list(items)
@@ -340,7 +359,10 @@ def aggregation_table(data: pd.DataFrame, group: str, constructs: dict[str, list
 
 # ------------------------------------------------------------------------------------------------ mixed models
 class MixedModelWarning(UserWarning):
-    """A mixed model did not converge cleanly or sits on the boundary (singular fit)."""
+    """A mixed model did not converge cleanly or sits on the boundary (singular fit).
+
+    R: lme4's convergence and ``lme4::isSingular`` warnings.
+    """
 
 
 @dataclass
@@ -362,7 +384,11 @@ class MixedModelResult:
     with the same fixed effects, both refitted by ML as ``anova(lmer_slopes, lmer_intercept)`` does: ``chisq =
     2 (llf_ml - llf_ml_reduced)`` on ``df = npar - npar_reduced``, ``p`` from the chi-square distribution (anova's
     naive p; the variances sit on the boundary under H0, so it is conservative), and both models' ML llf, npar,
-    AIC and BIC."""
+    AIC and BIC.
+
+    R: ``lme4::lmer`` (``logLik``, ``AIC``, ``BIC``, ``VarCorr``;
+    tests/reference/multilevel/multilevel_reference.R).
+    """
 
     formula: str
     re_formula: str | None
@@ -548,7 +574,11 @@ def mixed_model(data: pd.DataFrame, formula: str, group: str, re_formula: str | 
     Random-slope models carry ``lrt``, the likelihood-ratio test against the random-intercept model (both refitted
     by ML). Raises :class:`DataError` when the outcome or a predictor has no variance, or the outcome does not vary
     within any group (residual variance 0); convergence problems and singular fits are
-    :class:`MixedModelWarning`."""
+    :class:`MixedModelWarning`.
+
+    R: ``lme4::lmer`` (tests/reference/multilevel/multilevel_reference.R,
+    tests/reference/multilevel/random_slope_reference.R).
+    """
     _column(data, group)
     slopes = [str(s) for s in (random_slopes or [])]
     if isinstance(random_slopes, str):
@@ -655,7 +685,10 @@ def multilevel_summary(data: pd.DataFrame, group: str, items: list[str], scale_m
     returned with a warning: an item without variance (it only shifts the mean), a scale mean that does not vary
     within any group (ICC(1) = ICC(2) = 1; the mixed model is not estimable, so ``variance.between`` is NaN,
     ``variance.within`` 0 and ``model`` None). ``rwg_j_info.n_groups_without_variance`` counts the groups whose
-    members all gave the same answers (rwg(j) = 1 there)."""
+    members all gave the same answers (rwg(j) = 1 there).
+
+    R: ``multilevel::ICC1``, ``multilevel::ICC2``, ``multilevel::rwg.j`` and ``lme4::lmer(mean ~ 1 + (1 | group))``.
+    """
     items = list(items)
     slopes = [str(x) for x in (random_slopes or [])]
     if not items:

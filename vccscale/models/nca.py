@@ -33,7 +33,10 @@ CEILINGS = ("ce_fdh", "cr_fdh")
 @dataclass(frozen=True)
 class NCAResult:
     """``ceilings``: per ceiling technique d, ceiling zone, scope, accuracy, p and the line (CR-FDH intercept and
-    slope); ``bottleneck``: Y level (% of range) -> required X level (% of range) per technique; ``n``; the data."""
+    slope); ``bottleneck``: Y level (% of range) -> required X level (% of range) per technique; ``n``; the data.
+
+    R: the ``NCA::nca_analysis`` output (ceiling techniques ce_fdh and cr_fdh, bottleneck table).
+    """
 
     x: str
     y: str
@@ -90,7 +93,11 @@ def nca(data: pd.DataFrame, x: str, y: str, ceiling: str | tuple[str, ...] = CEI
         seed: int | None = 0, keep_data: bool = True) -> NCAResult:
     """Necessary condition analysis of ``y`` on ``x`` (columns of ``data``; rows with a missing value are
     dropped); see the module docstring for the definitions. ``ceiling``: "ce_fdh", "cr_fdh" or both;
-    ``n_perm``: permutations for the p-value (0 = none), drawn from ``numpy.random.default_rng(seed)``."""
+    ``n_perm``: permutations for the p-value (0 = none), drawn from ``numpy.random.default_rng(seed)``.
+
+    R: ``NCA::nca_analysis(data, x, y, ceilings = c("ce_fdh", "cr_fdh"))``; checked against hand-computed ceilings
+    in tests/test_interaction_nca.py (no R fixture).
+    """
     for c in (x, y):
         if c not in data.columns:
             raise DataError(f"column {c!r} is not in the data", column=c)
@@ -173,7 +180,10 @@ def nca(data: pd.DataFrame, x: str, y: str, ceiling: str | tuple[str, ...] = CEI
 
 def nca_plot(result: NCAResult, path) -> list:
     """Scatter plot of the data with the CE-FDH step ceiling and the CR-FDH line (PNG and/or SVG by suffix;
-    without a suffix both)."""
+    without a suffix both).
+
+    R: ``NCA::nca_output(plots = TRUE)``.
+    """
     from pathlib import Path
 
     from matplotlib.backends.backend_agg import FigureCanvasAgg

@@ -33,7 +33,10 @@ __all__ = ["BrantResult", "OrdinalResult", "brant_test", "ordinal_regression"]
 class OrdinalResult:
     """A fitted proportional-odds model: ``coefficients`` (name, est, se, z, pvalue, odds_ratio for logit),
     ``thresholds`` (name ``"a|b"``, est, se), loglik, aic (-2 loglik + 2 npar, as polr), n, n_dropped, levels,
-    link."""
+    link.
+
+    R: ``MASS::polr(..., Hess = TRUE)`` (tests/reference/ordinal/polr_reference.R).
+    """
 
     coefficients: pd.DataFrame
     thresholds: pd.DataFrame
@@ -127,7 +130,10 @@ def _fit(yc: np.ndarray, X: np.ndarray, K: int, link: str):
 
 def ordinal_regression(data: pd.DataFrame, y: str, x: Sequence[str], *, link: str = "logit") -> OrdinalResult:
     """Proportional-odds (``link="logit"``) or cumulative probit (``"probit"``) regression of the ordered
-    outcome ``y`` on the predictors ``x`` (see the module docstring)."""
+    outcome ``y`` on the predictors ``x`` (see the module docstring).
+
+    R: ``MASS::polr(..., Hess = TRUE)`` (tests/reference/ordinal/polr_reference.R).
+    """
     from scipy import stats
 
     if link not in ("logit", "probit"):
@@ -169,7 +175,11 @@ def ordinal_regression(data: pd.DataFrame, y: str, x: Sequence[str], *, link: st
 @dataclass(frozen=True)
 class BrantResult:
     """Brant's (1990) test of proportional odds: ``tests`` with one row per predictor and an ``omnibus`` row
-    (chi-square, df, p)."""
+    (chi-square, df, p).
+
+    R: ``brant::brant`` on a ``MASS::polr`` fit (the fixture transcribes its algorithm in base R with
+    ``stats::glm``: tests/reference/ordinal/polr_reference.R).
+    """
 
     tests: pd.DataFrame
 
@@ -183,7 +193,11 @@ def brant_test(data: pd.DataFrame, y: str, x: Sequence[str]) -> BrantResult:
     slopes are equal across them with the Wald statistic (D beta*)' (D V* D')^-1 (D beta*), V* the covariance of
     the stacked binary estimates: Var(b_k) = (X'W_kk X)^-1, Cov(b_k, b_l) = (X'W_kk X)^-1 X'W_kl X (X'W_ll X)^-1,
     W_kl = diag(pi_l - pi_k pi_l) for l >= k (pi_k = P(Y > k) fitted by the k-th logit). Omnibus df =
-    p (K - 2); per predictor df = K - 2."""
+    p (K - 2); per predictor df = K - 2.
+
+    R: ``brant::brant`` on a ``MASS::polr`` fit (the fixture transcribes its algorithm in base R with
+    ``stats::glm``: tests/reference/ordinal/polr_reference.R).
+    """
     from scipy import stats
 
     x = list(x)

@@ -77,7 +77,11 @@ def norm_inter(t: np.ndarray, alpha) -> np.ndarray:
 
 
 def jackknife_acceleration(jack: np.ndarray) -> np.ndarray:
-    """Jackknife acceleration per column: sum(L^3) / (6 sum(L^2)^1.5), L = mean - leave-one-out estimate."""
+    """Jackknife acceleration per column: sum(L^3) / (6 sum(L^2)^1.5), L = mean - leave-one-out estimate.
+
+    No R equivalent as a function; the BCa acceleration of ``boot::boot.ci(type = "bca")``
+    (checked in tests/test_mediation.py against the closed form).
+    """
     L = np.nanmean(jack, axis=0) - jack
     num = np.nansum(L ** 3, axis=0)
     den = 6 * np.nansum(L ** 2, axis=0) ** 1.5
@@ -92,6 +96,8 @@ def boot_ci(draws: np.ndarray, est: np.ndarray, method: str = "percentile", leve
     ``percentile``: ``norm_inter(t, (1 -+ level) / 2)``. ``bc``: lavaan's ``bca.simple`` -- ``w = qnorm(#(t <
     est) / R)``, probabilities ``pnorm(2w + z_alpha)``. ``bca``: ``pnorm(w + (w + z) / (1 - a (w + z)))`` with the
     acceleration ``a`` (``accel``).
+
+    R: ``lavaan::parameterEstimates(boot.ci.type = "perc" / "bca.simple")``; BCa as ``boot::boot.ci(type = "bca")``.
     """
     draws = np.asarray(draws, float)
     if draws.ndim == 1:
@@ -120,11 +126,13 @@ def boot_ci(draws: np.ndarray, est: np.ndarray, method: str = "percentile", leve
 
 
 def mc_quantiles(draws: np.ndarray, level: float) -> np.ndarray:
+    """No R equivalent (Monte Carlo CI quantiles, ``stats::quantile`` type 7)."""
     alpha = [(1 - level) / 2, (1 + level) / 2]
     return np.nanquantile(draws, alpha, axis=0).T
 
 
 def resolve_seed(seed) -> int:
+    """No R equivalent (argument helper)."""
     if seed is None:
         return int(np.random.SeedSequence().entropy % (2 ** 63))
     if isinstance(seed, (int, np.integer)) and not isinstance(seed, bool):
@@ -134,19 +142,26 @@ def resolve_seed(seed) -> int:
 
 def random_streams(seed: int):
     """Independent generators for the bootstrap indices and the Monte Carlo draws (so n_mc never changes the
-    resamples)."""
+    resamples).
+
+    No R equivalent (seeded numpy streams).
+    """
     ss = np.random.SeedSequence(seed)
     b, m = ss.spawn(2)
     return np.random.default_rng(b), np.random.default_rng(m)
 
 
 def boot_indices(n: int, n_boot: int, seed: int) -> np.ndarray:
-    """The ``(n_boot, n)`` resample indices used by :func:`mediate` / :func:`mediate_latent` for ``seed``."""
+    """The ``(n_boot, n)`` resample indices used by :func:`mediate` / :func:`mediate_latent` for ``seed``.
+
+    No R equivalent (the shared resample indices; lavaan's ``lavaan::bootstrapLavaan`` draws its own).
+    """
     rng, _ = random_streams(seed)
     return rng.integers(0, n, size=(n_boot, n), dtype=np.int64)
 
 
 def check_ci(ci: str, level: float) -> str:
+    """No R equivalent (argument helper)."""
     if ci not in CI_TYPES:
         raise ValueError(f"ci must be one of {', '.join(CI_TYPES)}, not {ci!r}")
     if not 0 < level < 1:
@@ -174,6 +189,9 @@ class MediationResult:
         One row per successful bootstrap draw, one column per effect.
     boot_indices : ndarray
         The ``(draws, n)`` resample indices (rows of the complete-case data) shared by all statistics.
+
+    R: the rows of ``lavaan::parameterEstimates`` for the labelled and ``:=`` parameters of a fit with ``se =
+    "bootstrap"``.
     """
 
     effects: pd.DataFrame
@@ -214,7 +232,11 @@ class MediationResult:
 # ====================================================================== polynomial effects
 @dataclass
 class Effect:
-    """An effect as a polynomial in the parameter vector: sum of coef * prod(theta[idx])."""
+    """An effect as a polynomial in the parameter vector: sum of coef * prod(theta[idx]).
+
+    No R equivalent (internal: an effect as a function of the path coefficients; the effects it builds are checked
+    against lavaan's ``:=`` parameters in tests/reference/models/mediation_reference.R).
+    """
 
     name: str
     path: str
@@ -240,12 +262,15 @@ class Effect:
 
 
 def eval_effects(effects: list[Effect], theta: np.ndarray) -> np.ndarray:
+    """No R equivalent (internal: evaluates effects at coefficient draws)."""
     return np.stack([e.value(theta) for e in effects], axis=-1)
 
 
 # ====================================================================== batched OLS
 @dataclass
 class Equation:
+    """No R equivalent (internal: one regression equation of the path model; its OLS coefficients are checked
+    against ``stats::lm``)."""
     outcome: int  # column of Z
     predictors: list[int]  # columns of Z (0 = intercept)
     outcome_name: str = ""
@@ -253,7 +278,10 @@ class Equation:
 
 
 def design_matrix(data: pd.DataFrame, columns: list[str], products: dict | None = None) -> tuple[np.ndarray, int, list[str]]:
-    """Z = [1, columns..., products...] on complete cases; returns Z, n_dropped, names."""
+    """Z = [1, columns..., products...] on complete cases; returns Z, n_dropped, names.
+
+    No R equivalent (internal: the design matrix with product terms, as ``stats::model.matrix``).
+    """
     if not isinstance(data, pd.DataFrame):
         raise DataError(f"data must be a pandas DataFrame, got {type(data).__name__}")
     missing = [c for c in columns if c not in data.columns]
@@ -285,7 +313,10 @@ def design_matrix(data: pd.DataFrame, columns: list[str], products: dict | None 
 
 
 def cross_products(Z: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
-    """Z'Z (K x K) or, for weights (B, n), the batch of weighted cross-products (B, K, K) via one GEMM."""
+    """Z'Z (K x K) or, for weights (B, n), the batch of weighted cross-products (B, K, K) via one GEMM.
+
+    No R equivalent (internal: weighted cross-products Z'WZ; checked through ``mediate`` against ``stats::lm``).
+    """
     n, K = Z.shape
     if weights is None:
         return Z.T @ Z
@@ -294,6 +325,7 @@ def cross_products(Z: np.ndarray, weights: np.ndarray | None = None) -> np.ndarr
 
 
 def resample_counts(idx: np.ndarray, n: int) -> np.ndarray:
+    """No R equivalent (bootstrap case counts)."""
     B = idx.shape[0]
     flat = (idx + (np.arange(B) * n)[:, None]).ravel()
     return np.bincount(flat, minlength=B * n).reshape(B, n).astype(float)
@@ -301,7 +333,10 @@ def resample_counts(idx: np.ndarray, n: int) -> np.ndarray:
 
 def solve_equations(C: np.ndarray, n_cases, eqs: list[Equation]):
     """Batched OLS from cross-products. C: (B, K, K). Returns coefs list per equation (B, p_e), residual
-    variances (B,) per equation (divisor n, ML) and a failed mask (B,)."""
+    variances (B,) per equation (divisor n, ML) and a failed mask (B,).
+
+    No R equivalent (internal: OLS of every equation from the cross-products, as ``stats::lm``).
+    """
     B = C.shape[0]
     failed = np.zeros(B, bool)
     coefs, sig2, invs = [], [], []
@@ -327,7 +362,11 @@ def solve_equations(C: np.ndarray, n_cases, eqs: list[Equation]):
 
 @dataclass
 class PathModel:
-    """Equations, the parameter vector (named coefficients) and the effects of a composite path model."""
+    """Equations, the parameter vector (named coefficients) and the effects of a composite path model.
+
+    No R equivalent (internal: the composite path model that ``mediate`` and ``moderated_mediation`` fit; checked
+    through them against ``lavaan::sem``).
+    """
 
     Z: np.ndarray
     names: list[str]
@@ -363,6 +402,7 @@ class PathModel:
 
 
 def coefficient_table(pm: PathModel, coefs, sig2, invs) -> pd.DataFrame:
+    """No R equivalent (internal: the OLS coefficient table, as ``summary(lm(...))$coefficients``)."""
     recs = []
     for k, e in enumerate(pm.eqs):
         se = np.sqrt(np.clip(sig2[k][0] * np.diag(invs[k][0]), 0, None))
@@ -375,6 +415,8 @@ def coefficient_table(pm: PathModel, coefs, sig2, invs) -> pd.DataFrame:
 
 def run_composite(pm: PathModel, n_boot: int, ci: str, level: float, seed, n_mc: int, *, direct: str | None,
                    indirect: list[str], model_text: str, n_dropped: int) -> MediationResult:
+    """No R equivalent (internal: fits the composite path model with bootstrap and Monte Carlo CIs; checked
+    through ``mediate`` against ``lavaan::sem(se = "bootstrap")``)."""
     ci = check_ci(ci, level)
     seed = resolve_seed(seed)
     Z = pm.Z
@@ -440,6 +482,7 @@ def run_composite(pm: PathModel, n_boot: int, ci: str, level: float, seed, n_mc:
 
 
 def effects_frame(effs: list[Effect], est, draws, delta_se, ci, level, accel, mc) -> pd.DataFrame:
+    """No R equivalent (internal: assembles the effects table of ``MediationResult``)."""
     if len(draws) >= 2:
         se = np.std(draws, axis=0, ddof=1)
         cis = boot_ci(draws, est, ci, level, accel)
@@ -455,6 +498,7 @@ def effects_frame(effs: list[Effect], est, draws, delta_se, ci, level, accel, mc
 
 
 def ci_includes_zero(row) -> bool | None:
+    """No R equivalent (reads a CI row)."""
     lo, hi = row["ci_lower"], row["ci_upper"]
     if not (np.isfinite(lo) and np.isfinite(hi)):
         return None
@@ -462,6 +506,7 @@ def ci_includes_zero(row) -> bool | None:
 
 
 def mediation_reading(effects: pd.DataFrame, direct: str, indirect: list[str], level: float) -> dict:
+    """No R equivalent (the full / partial mediation reading from the CIs, Zhao, Lynch & Chen 2010)."""
     d = effects.set_index("name")
     direct_zero = ci_includes_zero(d.loc[direct])
     ind_zero = {k: ci_includes_zero(d.loc[k]) for k in indirect}
@@ -486,6 +531,7 @@ def mediation_reading(effects: pd.DataFrame, direct: str, indirect: list[str], l
 
 
 def as_list(v, what) -> list[str]:
+    """No R equivalent (argument helper)."""
     if isinstance(v, str):
         return [v]
     v = list(v)

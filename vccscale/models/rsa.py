@@ -127,7 +127,11 @@ def _est_row(est: float, se: float, stat_df: float | None) -> dict:
 @dataclass
 class RSAResult:
     """Result of :func:`rsa`. Tables are DataFrames indexed by parameter name with columns est, se, stat, pvalue
-    (stat is t for gaussian coefficients / a1..a5, z otherwise)."""
+    (stat is t for gaussian coefficients / a1..a5, z otherwise).
+
+    R: ``RSA::RSA`` (a1..a5, stationary point, principal axes, constrained models); the test fixture uses
+    ``stats::lm``, ``stats::glm`` and ``lavaan::sem`` (tests/reference/rsa/rsa_reference.R).
+    """
 
     x: str
     y: str
@@ -292,6 +296,9 @@ def rsa(data: pd.DataFrame, x: str, y: str, z: str, center="midpoint", scale_min
     Rows with a missing value in x, y, z or a covariate are dropped (listwise). Raises :class:`ModelError` for a bad
     specification and :class:`DataError` for unusable data (missing/non-numeric columns, too few rows, non-binary
     outcome with ``family="binomial"``).
+
+    R: ``RSA::RSA(z ~ x * y)``; checked against ``stats::lm``, ``stats::glm`` and ``lavaan::sem``
+    (tests/reference/rsa/rsa_reference.R).
     """
     if family not in ("gaussian", "binomial"):
         raise ModelError(f"family must be 'gaussian' or 'binomial', not {family!r}", field="family")
@@ -450,7 +457,10 @@ def surface_plot(result: RSAResult, path, labels: dict | None = None) -> list[Pa
     """3-D response surface over the pooled data range of X and Y, with the line of congruence (X = Y, solid) and
     incongruence (X_c = -Y_c through the centre, dashed) drawn on the surface. ``path`` ending in .png or .svg
     writes that file; without a suffix both are written. ``labels`` (keys x, y, z) replace the variable names on
-    the axes. Returns the written paths."""
+    the axes. Returns the written paths.
+
+    R: ``RSA::plotRSA(type = "3d")``.
+    """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -478,7 +488,10 @@ def surface_plot(result: RSAResult, path, labels: dict | None = None) -> list[Pa
 def contour_plot(result: RSAResult, path, labels: dict | None = None) -> list[Path]:
     """Filled contours of the fitted surface with the lines of congruence / incongruence, the first principal axis
     (dotted) and the stationary point (if inside the plotted range); data points in light grey. ``labels`` as for
-    :func:`surface_plot`."""
+    :func:`surface_plot`.
+
+    R: ``RSA::plotRSA(type = "contour")``.
+    """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from .._args import data_first
 from ..errors import DataError, ModelError
 from .fit import Engine, Estimate, FIMLEngine, estimate, param_units, prepare_groups
 from .measures import fit_measures, gfi, srmr_family
@@ -16,6 +17,7 @@ __all__ = ["fit_cfa", "fit_sem", "ESTIMATORS"]
 
 ESTIMATORS = ("ML", "MLR")
 MISSING = ("listwise", "fiml")
+ENGINES = ("vccscale", "semopy")
 
 
 @dataclass
@@ -31,9 +33,10 @@ class _State:
     extra: dict = field(default_factory=dict)
 
 
+@data_first("model")
 def fit_cfa(data: pd.DataFrame, model: str, estimator: str = "ML", std_lv: bool = False, group: str | None = None,
             group_equal=(), group_partial=(), meanstructure: bool | None = None,
-            missing: str = "listwise", fixed_x: bool | None = None) -> FitResult:
+            missing: str = "listwise", fixed_x: bool | None = None, engine: str = "vccscale") -> FitResult:
     """Confirmatory factor analysis with the defaults of ``lavaan::cfa()``.
 
     Parameters
@@ -75,21 +78,30 @@ def fit_cfa(data: pd.DataFrame, model: str, estimator: str = "ML", std_lv: bool 
         or random variables whose means, variances and covariances are estimated (False). With ``missing="fiml"``
         (lavaan's ``missing = "ml.x"``) covariates must be random (``fixed_x=False``): then cases with missing
         covariates keep their other answers.
+    engine : {"vccscale", "semopy"}
+        ``"vccscale"`` (default): this package's Fisher-scoring engine. ``"semopy"``: the optional semopy 2.3.11
+        (``pip install 'vccscale[semopy]'``) estimates the same lavaan parameter table, its solution is refined to
+        lavaan's optimum by Fisher scoring, its expected information gives the standard errors and its
+        ``calc_stats`` the fit measures it shares with lavaan; the others are NaN with a
+        :class:`~vccscale.sem.semopy_engine.SemopyEngineWarning` (SRMR, RMSEA CI, AIC/BIC, GFI, ...). ML,
+        single-group, listwise, covariance-structure models only (semopy shares no parameters across groups).
+        Details: :mod:`vccscale.sem.semopy_engine`.
     """
     return _fit(data, model, "cfa", estimator, std_lv, group, group_equal, group_partial, meanstructure, missing,
-                fixed_x)
+                fixed_x, engine)
 
 
+@data_first("model")
 def fit_sem(data: pd.DataFrame, model: str, estimator: str = "ML", std_lv: bool = False, group: str | None = None,
             group_equal=(), group_partial=(), meanstructure: bool | None = None,
-            missing: str = "listwise", fixed_x: bool | None = None) -> FitResult:
+            missing: str = "listwise", fixed_x: bool | None = None, engine: str = "vccscale") -> FitResult:
     """Structural equation model with the defaults of ``lavaan::sem()`` (see :func:`fit_cfa` for the arguments).
 
     Exogenous observed covariates are treated as fixed (``fixed.x = TRUE``): their variances and covariances are
     the sample values and are not parameters.
     """
     return _fit(data, model, "sem", estimator, std_lv, group, group_equal, group_partial, meanstructure, missing,
-                fixed_x)
+                fixed_x, engine)
 
 
 def _group_labels(data: pd.DataFrame, group: str | None) -> list:
@@ -107,7 +119,10 @@ def _group_labels(data: pd.DataFrame, group: str | None) -> list:
 
 
 def _fit(data, model, model_type, estimator, std_lv, group, group_equal, group_partial, meanstructure,
-         missing="listwise", fixed_x=None):
+         missing="listwise", fixed_x=None, engine_name="vccscale"):
+    if not isinstance(engine_name, str) or engine_name.lower() not in ENGINES:
+        raise ModelError(f"engine must be one of {', '.join(ENGINES)}, not {engine_name!r}")
+    engine_name = engine_name.lower()
     if not isinstance(estimator, str) or estimator.upper() not in ESTIMATORS:
         raise ModelError(f"estimator must be one of {', '.join(ESTIMATORS)}, not {estimator!r}")
     estimator = estimator.upper()
@@ -128,6 +143,10 @@ def _fit(data, model, model_type, estimator, std_lv, group, group_equal, group_p
     pt = build_partable(model, model_type=model_type, std_lv=std_lv, ngroups=len(labels),
                         group_labels=labels, group_equal=group_equal, group_partial=group_partial,
                         meanstructure=meanstructure, fixed_x=True if fixed_x is None else bool(fixed_x))
+    if engine_name == "semopy":
+        from .semopy_engine import check_supported
+
+        check_supported(pt, estimator=estimator, missing=miss, group=group)
     groups, dropped = prepare_groups(data, pt.ov_names, group, labels=labels if group is not None else None,
                                      missing=miss, ov_x=list(pt.ov_x))
     x_note = None
@@ -151,20 +170,32 @@ def _fit(data, model, model_type, estimator, std_lv, group, group_equal, group_p
         raise DataError(f"{N} {what} for {pt.npar} free parameters. Rule: the number of {what} "
                         "must exceed the number of free parameters (N > npar); collect more data or simplify the "
                         "model")
-    try:
-        est = estimate(engine)
-    except ModelError:
-        # a model that cannot converge is often not identified: say which parameters, when that is the cause
-        from .fit import start_values
+    sem_sol = None
+    if engine_name == "semopy":
+        from .semopy_engine import fit_with_semopy
 
-        theta0 = start_values(engine)
-        _check_identified(pt, engine.information_expected(theta0), param_units(engine, theta0))
-        raise
+        sem_sol = fit_with_semopy(pt, engine, groups[0])
+        est = estimate(engine, start=sem_sol.theta)  # Fisher scoring from semopy's solution to lavaan's optimum
+    else:
+        try:
+            est = estimate(engine)
+        except ModelError:
+            # a model that cannot converge is often not identified: say which parameters, when that is the cause
+            from .fit import start_values
+
+            theta0 = start_values(engine)
+            _check_identified(pt, engine.information_expected(theta0), param_units(engine, theta0))
+            raise
     theta = est.theta
     info = engine.information_expected(theta)
     _check_identified(pt, info, param_units(engine, theta))
     extra: dict = {"info_expected": info}  # (for _vcov_warnings)
-    if estimator == "ML":
+    sem_stats: dict = {}
+    if sem_sol is not None:
+        from .semopy_engine import refined_statistics
+
+        vcov, sem_stats = refined_statistics(sem_sol, theta, N)  # semopy's expected information at the optimum
+    elif estimator == "ML":
         try:  # FIML: lavaan missing = "ml" uses information = "observed"
             vcov = np.linalg.inv(engine.hessian(theta) if fiml else info) / N
         except np.linalg.LinAlgError:  # lavaan: "Could not compute standard errors!" (see _vcov_warnings)
@@ -216,6 +247,19 @@ def _fit(data, model, model_type, estimator, std_lv, group, group_equal, group_p
                       df_null=df_null, logl=engine.loglik(theta), logl_h1=engine.loglik_h1(),
                       srmr_groups=srmr_groups, nobs=[g.n for g in groups], gfi_value=gfi_value, nel=nel,
                       scaled=scaled, robust=robust)
+    engine_notes: tuple[str, ...] = ()
+    engine_info: dict = {}
+    if sem_sol is not None:
+        import warnings
+
+        from .semopy_engine import SemopyEngineWarning, fit_measures_from_semopy
+
+        fm, note = fit_measures_from_semopy(sem_stats, fm, pt.npar, int(sem_stats["n"]), sem_stats["fun"] / 2)
+        engine_notes = (note,)
+        engine_info = {**sem_sol.info, "refine_iterations": int(est.iterations), "semopy_df": sem_stats.get("DoF"),
+                       "semopy_baseline_df": sem_stats.get("DoF Baseline"),
+                       "semopy_max_change": float(np.max(np.abs(sem_sol.theta - theta))) if theta.size else 0.0}
+        warnings.warn(note, SemopyEngineWarning, stacklevel=4)
 
     estimates = parameter_table(state)
     r2s = r_squared(state)
@@ -233,7 +277,8 @@ def _fit(data, model, model_type, estimator, std_lv, group, group_equal, group_p
                      estimator=estimator, model=model if isinstance(model, str) else "", ngroups=len(groups),
                      group_labels=[g.label for g in groups] if group is not None else [],
                      nobs=[g.n for g in groups], n_dropped=dropped, iterations=est.iterations, missing=miss,
-                     warnings=tuple(_warnings(state)) + tuple(x for x in (x_note, robust_note) if x), _state=state)
+                     warnings=tuple(_warnings(state)) + tuple(x for x in (x_note, robust_note) if x) + engine_notes,
+                     engine=engine_name, engine_info=engine_info, _state=state)
 
 
 def _fiml_robust(engine, theta, df, beng, btheta, df_null, info) -> tuple[dict, str | None]:

@@ -358,6 +358,10 @@ class FitResult:
         R² of the endogenous variables (one group), or a DataFrame with one column per group.
     fitted_cov, residual_cov, sample_cov : dict
         Per group label: model-implied, residual (sample - implied) and sample (divisor N) covariance matrices.
+    engine : str
+        ``"vccscale"`` (the default engine) or ``"semopy"`` (see :mod:`vccscale.sem.semopy_engine`: then fit
+        measures semopy lacks or computes differently are NaN); ``engine_info`` says how the fit went (for semopy:
+        its version, iterations and how far its own solution was from the refined one).
     """
 
     fit: dict
@@ -375,6 +379,8 @@ class FitResult:
     iterations: int
     warnings: tuple[str, ...] = ()
     missing: str = "listwise"
+    engine: str = "vccscale"
+    engine_info: dict = field(default_factory=dict)
     _state: object = field(default=None, repr=False, compare=False)
 
     @property
@@ -488,7 +494,8 @@ class FitResult:
             r2 = {str(c): {k: clean(v) for k, v in self.r2[c].items()} for c in self.r2.columns}
         return {"estimator": self.estimator, "model": self.model, "ngroups": self.ngroups,
                 "group_labels": [clean(g) for g in self.group_labels], "nobs": list(self.nobs),
-                "n_dropped": self.n_dropped, "missing": self.missing, "fit": {k: clean(v) for k, v in self.fit.items()}, "estimates": est,
+                "n_dropped": self.n_dropped, "missing": self.missing, "engine": self.engine,
+                "engine_info": {k: clean(v) for k, v in self.engine_info.items()}, "fit": {k: clean(v) for k, v in self.fit.items()}, "estimates": est,
                 "r2": r2, "warnings": list(self.warnings)}
 
     def summary(self) -> str:
@@ -498,7 +505,8 @@ class FitResult:
                  + (f" in {self.ngroups} groups" if self.ngroups > 1 else "")
                  + (f", {self.n_dropped} dropped ({'all model variables missing' if self.missing == 'fiml' else 'listwise'})"
                     if self.n_dropped else "")
-                 + (", missing data by FIML" if self.missing == "fiml" else ""),
+                 + (", missing data by FIML" if self.missing == "fiml" else "")
+                 + (f", engine {self.engine}" if self.engine != "vccscale" else ""),
                  f"  parameters {int(f['npar'])}, iterations {self.iterations}", ""]
         lines.append(f"  chi-square {f['chisq']:.3f}, df {int(f['df'])}, p {f['pvalue']:.3f}")
         if "chisq.scaled" in f:

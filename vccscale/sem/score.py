@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from .._args import data_first
 from ..errors import ModelError
 from .compare import chisq_difference
 from .model import ParTable, equality_type
@@ -193,6 +194,7 @@ class PartialInvarianceResult:
         return "\n".join(lines)
 
 
+@data_first("model")
 def partial_invariance(data: pd.DataFrame, model: str, group: str, level: str = "scalar", alpha: float = 0.05,
                        max_free: int | None = None, estimator: str = "ML", candidates: str = "level",
                        group_partial=(), missing: str = "listwise") -> PartialInvarianceResult:

@@ -4,7 +4,9 @@ Every function takes a DataFrame plus column names (pingouin style) and returns 
 results object with ``.to_frame()`` and ``.to_dict()``; each docstring states the definition and the R call it
 reproduces (psych 2.2.9, GPArotation 2022.10, semTools 0.5-6, lavaan 0.6-14). Numerics are numpy/scipy only:
 factor_analyzer 0.5.1 breaks with scikit-learn >= 1.6 while pingouin 0.7 needs scikit-learn >= 1.6.1, and
-neither adds anything needed here, so neither is a dependency (details in :mod:`vccscale.validate.efa`).
+neither adds anything needed here, so neither is a dependency (details in :mod:`vccscale.validate.efa`). pingouin
+is an optional extra (``vccscale[pingouin]``, in the ``test`` extra) used only to cross-check alpha, the ICCs, the
+marker adjustment and simple mediation (tests/test_engine_crosscheck.py).
 
 CFA-based quantities (CR/AVE of a multi-factor CFA, the common-latent-factor comparison) take the fitted
 model's parameter table from the ``vccscale.sem`` engine: :func:`reliability_from_params`,

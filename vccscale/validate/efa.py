@@ -43,6 +43,7 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, stats
 
+from .._args import data_first, items_and_n_factors
 from ..errors import DataError, ModelError
 from ._common import answered_rows, eigh_desc, item_frame, pairwise_cor, rng_from, smc
 
@@ -654,7 +655,7 @@ def factor_solution(r: np.ndarray, nf: int, meth: str, rot: str, *, min_err: flo
     return FactorSolution(lam_r, phi_m, h2, ext, rot_ok)
 
 
-def efa(data: pd.DataFrame, items: list[str] | None, n_factors: int = 1, method: str = "minres",
+def efa(data: pd.DataFrame, items: list[str] | None = None, n_factors: int | None = None, method: str = "minres",
         rotation: str | None = "oblimin", *, sort: bool = True, max_iter: int = 50,
         min_err: float = 0.001) -> EFAResult:
     """Exploratory factor analysis of the pairwise-complete correlation matrix, as ``psych::fa``.
@@ -682,7 +683,11 @@ def efa(data: pd.DataFrame, items: list[str] | None, n_factors: int = 1, method:
     whose squared residuals are weighted by the pairwise n of each correlation with nh, the harmonic mean of the
     pairwise n, in place of n (psych does so whenever it gets raw data; with complete data nh = n). A model or
     correlation matrix that is not positive definite is smoothed first (psych::cor.smooth, with a warning).
+
+    Calls: ``efa(df, n_factors=2)`` and ``efa(df, 2)`` (psych's ``fa(r, 2)``) use every column of ``df``;
+    ``efa(df, items=[...], n_factors=2)`` or ``efa(df, [...], 2)`` the listed ones. ``n_factors`` defaults to 1.
     """
+    items, n_factors = items_and_n_factors(items, n_factors, "efa")
     x, n_empty = answered_rows(item_frame(data, items, what="factor analysis"))
     r = pairwise_cor(x)
     p = r.shape[0]
@@ -935,6 +940,7 @@ class EFAGroupsResult:
                 "groups": self.to_frame().to_dict(orient="records")}
 
 
+@data_first("blocks", blocks=True)
 def efa_by_groups(data: pd.DataFrame, blocks: dict[str, list[str]], groups: list[tuple[str, list[str]]] | None = None,
                   *, scope: str = "auto", min_ratio: float = 5.0, n_factors: int | None = None,
                   method: str = "minres", rotation: str | None = "oblimin", n_iter: int = 20,

@@ -22,6 +22,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .._args import data_first
+
 LEVELS: dict[str, tuple[str, ...]] = {
     "configural": (),
     "metric": ("loadings",),
@@ -122,6 +124,7 @@ def difference_test(constrained: Any, free: Any, estimator: str = "ML", n_groups
             "note": "; ".join(notes)}
 
 
+@data_first("model")
 def invariance(data: pd.DataFrame, model: str, group: str, estimator: str = "ML",
                levels: tuple[str, ...] = ("configural", "metric", "scalar", "strict"),
                missing: str = "listwise") -> InvarianceResult:
@@ -203,6 +206,7 @@ class InvarianceByConstruct:
                 "notes": list(self.notes)}
 
 
+@data_first("blocks", blocks=True)
 def invariance_by_construct(data: pd.DataFrame, blocks: dict[str, list[str]], group: str, *, estimator: str = "ML",
                             missing: str = "listwise", levels: list[str] | tuple[str, ...] = ("configural", "metric",
                                                                                                "scalar"),

@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .._args import data_first
 from ..errors import DataError, VccscaleError
 
 __all__ = [
@@ -138,6 +139,7 @@ def _overlap(data: pd.DataFrame, blocks: Mapping[str, Sequence[str]], constructs
     return {(a, b): int((rows[a] & rows[b]).sum()) for i, a in enumerate(constructs) for b in constructs[i + 1:]}
 
 
+@data_first("blocks", blocks=True)
 def plan_measurement(data: pd.DataFrame, blocks: Mapping[str, Sequence[str]], *, scope: str = "auto",
                      min_ratio: float = 5.0, missing: str = "fiml", groups: Sequence[tuple[str, Sequence[str]]] | None
                      = None) -> tuple[str, str, list[tuple[str, list[str]]]]:
@@ -383,6 +385,7 @@ def _pair_batch(pairs, data, blocks, estimator, missing) -> list[dict]:
     return out
 
 
+@data_first("blocks", blocks=True)
 def fit_measurement(data: pd.DataFrame, blocks: Mapping[str, Sequence[str]], *, estimator: str = "ML",
                     missing: str = "fiml", scope: str = "auto", min_ratio: float = 5.0,
                     groups: Sequence[tuple[str, Sequence[str]]] | None = None, pairwise: bool = True,

@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from .._args import items_and_n_factors
 from ..clean.scoring import block_score
 from ..errors import DataError, ModelError
 from ._common import (
@@ -332,7 +333,7 @@ def _omega_cfa(x: pd.DataFrame) -> OmegaResult:
                         "ave_fitted": ave(lam, theta)})
 
 
-def omega(data: pd.DataFrame, items: list[str] | None = None, n_factors: int = 1, method: str = "psych", *,
+def omega(data: pd.DataFrame, items: list[str] | None = None, n_factors: int | None = None, method: str = "psych", *,
           fm: str = "minres", rotation: str = "oblimin", option: str = "equal") -> OmegaResult:
     """McDonald's omega.
 
@@ -359,7 +360,10 @@ def omega(data: pd.DataFrame, items: list[str] | None = None, n_factors: int = 1
 
     ``details``: alpha (standardised, psych's), G6, omega_limit, ECV, the general-factor loadings on the
     factors (``gloading``) and the factor correlations of the oblique solution.
+
+    ``omega(df, 3)`` means ``n_factors=3`` on every column of ``df`` (psych's ``omega(m, 3)``).
     """
+    items, n_factors = items_and_n_factors(items, n_factors, "omega")
     x, n_empty = answered_rows(item_frame(data, items, what="omega"))
     if method == "cfa":
         if n_factors != 1:

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from .._args import data_first
 from ..clean.scoring import block_score
 from ..errors import DataError, ModelError
 from ._common import (
@@ -92,6 +93,7 @@ class HTMTResult:
         return f"HTMT ({self.variant}, n = {self.n_obs})\n" + self.to_frame().round(3).to_string(index=False)
 
 
+@data_first("blocks", blocks=True)
 def htmt(data: pd.DataFrame, blocks: Mapping[str, Iterable[str]], variant: str = "htmt2", *, absolute: bool = True,
          n_boot: int = 0, ci: float = 0.95, seed: int | np.random.Generator | None = None) -> HTMTResult:
     """Heterotrait-monotrait ratio of correlations, as ``semTools::htmt(model, data)``.
@@ -196,6 +198,7 @@ def fornell_larcker(ave_by_factor: Mapping[str, float] | pd.Series,
 # ----------------------------------------------------------------------------------------------------------
 # cross-loadings
 # ----------------------------------------------------------------------------------------------------------
+@data_first("blocks", blocks=True)
 def cross_loadings(data: pd.DataFrame, blocks: Mapping[str, Iterable[str]], *, corrected: bool = False) -> pd.DataFrame:
     """Correlation of every item with the unit-weighted scale score (item mean) of every factor, on complete
     cases. Columns: one per factor, then ``factor`` (the item's own) and ``own_highest`` (its correlation with
@@ -301,6 +304,7 @@ def _default_engine() -> Callable[[str, pd.DataFrame], pd.DataFrame]:
     return lambda syntax, data: sem_fit_cfa(data, syntax).estimates
 
 
+@data_first("blocks", blocks=True)
 def common_latent_factor(data: pd.DataFrame, blocks: Mapping[str, Iterable[str]],
                          fit_cfa: Callable[[str, pd.DataFrame], pd.DataFrame] | None = None, *,
                          marker: Iterable[str] | None = None, threshold: float = 0.20,
@@ -345,6 +349,7 @@ def common_latent_factor(data: pd.DataFrame, blocks: Mapping[str, Iterable[str]]
 # ----------------------------------------------------------------------------------------------------------
 # HTMT for instruments with versions: each pair on the respondents who answered both
 # ----------------------------------------------------------------------------------------------------------
+@data_first("blocks", blocks=True)
 def htmt_pairs(data: pd.DataFrame, blocks: Mapping[str, Iterable[str]], variant: str = "htmt2", *,
                absolute: bool = True, n_boot: int = 0, ci: float = 0.95,
                seed: int | np.random.Generator | None = None) -> pd.DataFrame:
@@ -447,6 +452,7 @@ def _r_p(x: np.ndarray, y: np.ndarray) -> tuple[float, float, int]:
     return r, float(2 * stats.t.sf(abs(t), n - 2)), n
 
 
+@data_first("blocks", blocks=True)
 def common_method(data: pd.DataFrame, blocks: Mapping[str, Iterable[str]], by: str | None = None, *,
                   marker: Iterable[str] | None = None, min_answered: float = 0.5,
                   threshold: float = 0.50) -> CommonMethodResult:
