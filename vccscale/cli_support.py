@@ -6,13 +6,18 @@ Heavy modules are imported inside the functions, so that ``vccscale --help`` sta
 """
 from __future__ import annotations
 
+import json
+import sys
 from pathlib import Path
 from typing import Any
 
 import click
 
-__all__ = ["FORMAT", "ListOption", "item_columns", "model_variables", "n_out", "pooled_note", "read_data",
-           "reverse_key_warnings", "scale_frame", "scale_options", "variables_options"]
+from .jsonsafe import jsonable
+
+__all__ = ["FORMAT", "ListOption", "analysis_frame", "echo_json", "fmt_value", "item_columns", "load_registry_for",
+           "model_text", "model_variables", "n_out", "pooled_note", "print_table", "read_data", "records",
+           "registry_option", "reverse_key_warnings", "scale_frame", "scale_options", "variables_options"]
 
 FORMAT = click.Choice(["table", "json"])
 
@@ -168,3 +173,74 @@ def model_variables(data: Path, codebook: Path | None, names: list[str], perspec
     if pooled:
         pooled_note(info, perspective)
     return frame, info
+
+
+# ---------------------------------------------------------------- shared by the command modules
+
+
+def echo_json(obj: Any) -> None:
+    """JSON on stdout only (NaN/inf -> null, numpy -> Python: vccscale.jsonsafe.jsonable)."""
+    click.echo(json.dumps(jsonable(obj), indent=2, ensure_ascii=False, allow_nan=False))
+
+
+def print_table(columns: list[str], rows: list[list[Any]], title: str | None = None) -> None:
+    """A rich table on stdout (wide when piped)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title, show_lines=False, header_style="bold")
+    for k, col in enumerate(columns):
+        table.add_column(col, overflow="fold", no_wrap=k == 0)  # ids are never broken
+    for row in rows:
+        table.add_row(*["" if v is None else str(v) for v in row])
+    # piped output (files, grep) gets a wide table instead of rich's default 80 columns
+    Console(soft_wrap=False, width=None if sys.stdout.isatty() else 160).print(table)
+
+
+def registry_option(f: Any) -> Any:
+    """The --registry option of commands that read the registry."""
+    return click.option("--registry", "registry_dir", type=click.Path(file_okay=False, path_type=Path),
+                        default=None, help="Registry directory (constructs/, items/, hypotheses.yaml, seeds.yaml) "
+                        "to use instead of the shipped one; also $VCCSCALE_REGISTRY.")(f)
+
+
+def load_registry_for(ctx: click.Context, registry_dir: Path | None):
+    """The registry of this command: --registry, the group's --registry, or the shipped one."""
+    from .registry import load_registry
+
+    root = ctx.find_root()
+    chosen = registry_dir or (root.obj or {}).get("registry_dir")
+    if chosen is not None and not Path(chosen).is_dir():
+        raise click.BadParameter(f"{chosen} is not a directory", param_hint="--registry")
+    return load_registry(chosen)
+
+
+def model_text(model: Path) -> str:
+    """The lavaan syntax of a --model file (ModelError naming the file when it is missing)."""
+    from .errors import ModelError
+
+    try:
+        return model.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ModelError("model file not found", file=model) from None
+
+
+def analysis_frame(data: Path, codebook: Path | None, long: bool) -> Any:
+    """The frame a model is fitted to: the data as read, or stacked by item id (one row per respondent version,
+    a `perspective` column) with --long, which is what an instrument's measurement.lavaan refers to."""
+    ds = read_data(data, codebook)
+    if not long:
+        return ds.data
+    from .clean.scoring import rescored_long
+
+    return rescored_long(ds)
+
+
+def records(frame: Any) -> list[dict[str, Any]]:
+    """Rows of a frame as JSON records (NaN -> None, numpy scalars -> Python)."""
+    return [{str(k): jsonable(v) for k, v in r.items()} for r in frame.to_dict(orient="records")]
+
+
+def fmt_value(v: Any) -> str:
+    """A number with 3 decimals for tables (empty for None)."""
+    return "" if v is None else f"{v:.3f}"
