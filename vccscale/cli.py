@@ -748,35 +748,19 @@ def _model_text(model: Path) -> str:
 
 
 def _htmt_blocks(blocks: dict[str, list[str]]) -> tuple[dict[str, list[str]] | None, str | None]:
-    """The factors HTMT is defined for, and why others are left out: HTMT compares the correlations between the
-    items of two factors with those among each factor's own items, so every factor needs at least 2 items and no
-    item may belong to two factors. Returns (blocks, note): blocks None when HTMT is not defined for the model."""
-    owners: dict[str, list[str]] = {}
-    for f, items in blocks.items():
-        for i in items:
-            owners.setdefault(i, []).append(f)
-    shared = {i: fs for i, fs in owners.items() if len(fs) > 1}
-    if shared:
-        which = "; ".join(f"{i} on {', '.join(fs)}" for i, fs in list(shared.items())[:5])
-        return None, (f"HTMT is not reported: {len(shared)} item(s) load on more than one factor ({which}); HTMT "
-                      "needs disjoint item sets (compare the latent correlations instead)")
-    few = [f for f, items in blocks.items() if len(items) < 2]
-    keep = {f: items for f, items in blocks.items() if len(items) >= 2}
-    if not few:
-        return keep, None
-    why = f"factor(s) {', '.join(few)} have fewer than 2 indicators (HTMT needs the correlations among a factor's " \
-          "own items)"
-    if len(keep) < 2:
-        return None, f"HTMT is not reported: {why}"
-    return keep, f"HTMT leaves out {why}"
+    """The factors HTMT is defined for: :func:`vccscale.validate.htmt_blocks` (kept here for callers)."""
+    from .validate.quality import htmt_blocks
+
+    return htmt_blocks(blocks)
 
 
-def _fit_json(fit: Any, data: Any) -> dict[str, Any]:
+def _fit_json(fit: Any, data: Any, ave_variances: str = "implied") -> dict[str, Any]:
     """The machine-readable result of a CFA/SEM fit (keys of the issue's contract; lavaan's measure names with
-    dots written as underscores)."""
+    dots written as underscores). Reliability, HTMT and Fornell-Larcker: :func:`vccscale.validate.measurement_quality`
+    (``reliability_convention`` names the variances CR and AVE use)."""
     import numpy as np
 
-    from .validate import cronbach_alpha, fornell_larcker, htmt, reliability_from_params
+    from .validate.quality import measurement_quality
 
     est = fit.estimates
     out: dict[str, Any] = {
@@ -791,41 +775,10 @@ def _fit_json(fit: Any, data: Any) -> dict[str, Any]:
         r2 = fit.r2
         out["r2"] = ({str(k): float(v) for k, v in r2.items()} if r2.ndim == 1 else   # one group
                      {str(g): {str(k): float(v) for k, v in r2[g].items()} for g in r2.columns})  # group -> {var: r2}
-    loads = est[est["op"] == "=~"]
-    blocks = {f: list(g["rhs"]) for f, g in loads.groupby("lhs", sort=False)}
-    observed_blocks = {f: items for f, items in blocks.items() if all(i in data.columns for i in items)}
-    if observed_blocks and len(fit.sample_cov) == 1:
-        rel = reliability_from_params(est, next(iter(fit.sample_cov.values())))
-        out["reliability"] = {}
-        for f, items in observed_blocks.items():
-            a = cronbach_alpha(data, items).alpha if len(items) > 1 else float("nan")
-            row = rel.loc[f] if f in rel.index else None
-            out["reliability"][f] = {"alpha": a, "omega": None if row is None else float(row["omega"]),
-                                     "ave": None if row is None else float(row["ave"])}
-        if len(observed_blocks) > 1:
-            htmt_blocks, note = _htmt_blocks(observed_blocks)
-            if htmt_blocks is None:
-                out["htmt"] = None
-            else:
-                h = htmt(data, htmt_blocks)
-                names = list(h.matrix.columns)
-                out["htmt"] = {f"{a}~~{b}": float(h.matrix.loc[a, b]) for i, a in enumerate(names)
-                               for b in names[i + 1:]}
-            if note:
-                out["htmt_note"] = note
-            facs = list(observed_blocks)
-            cor = est[(est["op"] == "~~") & est["lhs"].isin(facs) & est["rhs"].isin(facs)]
-            import pandas as pd
-
-            m = pd.DataFrame(np.eye(len(facs)), index=facs, columns=facs)
-            for r in cor.itertuples():
-                m.loc[r.lhs, r.rhs] = m.loc[r.rhs, r.lhs] = r.std_all
-            ave = {f: out["reliability"][f]["ave"] for f in facs}
-            fl = fornell_larcker(ave, m)
-            # a construct whose AVE is not defined (cross-loading item, one indicator) is not judged: null
-            out["fornell_larcker"] = {"table": fl.table.to_dict(orient="index"),
-                                      "passed": {k: (bool(v) if ave.get(k) is not None and np.isfinite(ave[k])
-                                                     else None) for k, v in fl.passed.items()}}
+    if len(fit.sample_cov) == 1 and (est["op"] == "=~").any():
+        q = measurement_quality(fit, data, variances=ave_variances)
+        if len(q.factors):
+            out.update(q.to_dict())
     if fit.warnings:
         out["warnings"] = list(fit.warnings)
     return out
@@ -845,7 +798,7 @@ def _analysis_frame(data: Path, codebook: Path | None, long: bool) -> Any:
 def _fit_command(kind: str, data: Path, model: Path, estimator: str, std_lv: bool, group: str | None,
                  fmt: str, codebook: Path | None = None, long: bool = False, missing: str = "listwise",
                  group_equal: tuple[str, ...] = (), group_partial: tuple[str, ...] = (), modindices: bool = False,
-                 mi_minimum: float = 0.0, score_tests: bool = False) -> None:
+                 mi_minimum: float = 0.0, score_tests: bool = False, ave_variances: str = "implied") -> None:
     from .sem import fit_cfa, fit_sem
 
     if (group_equal or group_partial) and group is None:
@@ -870,7 +823,7 @@ def _fit_command(kind: str, data: Path, model: Path, estimator: str, std_lv: boo
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        out = _fit_json(fit, frame) if fmt == "json" else None
+        out = _fit_json(fit, frame, ave_variances) if fmt == "json" else None
     for w in caught:
         click.echo(f"warning: {w.message}", err=True)
     mi = sc = None
@@ -913,6 +866,9 @@ def _records(frame: Any) -> list[dict[str, Any]]:
 
 def _fit_options(f: Any) -> Any:
     f = click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)(f)
+    f = click.option("--ave-variances", type=click.Choice(["implied", "observed"]), default="implied",
+                     show_default=True, help="Variances CR (omega) and AVE divide by: model-implied (Fornell & "
+                     "Larcker 1981; semTools obs.var = FALSE) or observed (semTools' default obs.var = TRUE).")(f)
     f = click.option("--long", is_flag=True, help="Stack respondent versions by item id (needs a codebook): the "
                      "layout an instrument's measurement.lavaan refers to; group by 'perspective'. Items are "
                      "rescored first: missing codes -> missing, reverse-keyed items reversed.")(f)
@@ -946,21 +902,22 @@ def _fit_options(f: Any) -> Any:
 @_fit_options
 def cfa_cmd(data: Path, model: Path, estimator: str, std_lv: bool, group: str | None, missing: str,
             codebook: Path | None, long: bool, fmt: str, group_equal: tuple[str, ...], group_partial: tuple[str, ...],
-            modindices: bool, mi_minimum: float, score_tests: bool) -> None:
+            modindices: bool, mi_minimum: float, score_tests: bool, ave_variances: str) -> None:
     """Confirmatory factor analysis with lavaan's defaults and fit measures (chisq, cfi, tli, rmsea + CI, srmr,
-    aic, bic, ...), estimates with std.all, reliability (alpha, CR/omega, AVE), HTMT and Fornell-Larcker."""
+    aic, bic, ...), estimates with std.all, reliability (alpha, CR/omega, AVE; model-implied variances unless
+    --ave-variances observed), HTMT and Fornell-Larcker (vccscale.validate.measurement_quality)."""
     _fit_command("cfa", data, model, estimator, std_lv, group, fmt, codebook, long, missing, group_equal,
-                 group_partial, modindices, mi_minimum, score_tests)
+                 group_partial, modindices, mi_minimum, score_tests, ave_variances)
 
 
 @main.command("sem")
 @_fit_options
 def sem_cmd(data: Path, model: Path, estimator: str, std_lv: bool, group: str | None, missing: str,
             codebook: Path | None, long: bool, fmt: str, group_equal: tuple[str, ...], group_partial: tuple[str, ...],
-            modindices: bool, mi_minimum: float, score_tests: bool) -> None:
+            modindices: bool, mi_minimum: float, score_tests: bool, ave_variances: str) -> None:
     """Structural equation model from lavaan syntax (=~, ~, ~~, :=), same output as cfa plus R²."""
     _fit_command("sem", data, model, estimator, std_lv, group, fmt, codebook, long, missing, group_equal,
-                 group_partial, modindices, mi_minimum, score_tests)
+                 group_partial, modindices, mi_minimum, score_tests, ave_variances)
 
 
 @main.command("validity")
