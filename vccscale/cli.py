@@ -1248,33 +1248,15 @@ def invariance_cmd(data: Path, model: Path, group: str, estimator: str, codebook
     """Configural, metric, scalar and strict invariance with chi-square difference tests (Satorra-Bentler 2001
     scaled for MLR) and delta CFI/RMSEA; if scalar invariance is rejected, a partial-invariance search (score
     tests, Bonferroni); latent means compared in the (partially) scalar-invariant model."""
-    from .validate.invariance import invariance
-
-    from .sem.score import latent_means, partial_invariance
+    from .validate.invariance import invariance_workflow
 
     frame = _analysis_frame(data, codebook, long)
-    text = _model_text(model)
-    res = invariance(frame, text, group, estimator=estimator, missing=missing)
-    out = res.to_dict()
-    # when scalar invariance is rejected, search for partial scalar invariance (score tests, Bonferroni), then
-    # compare latent means in the (partially) scalar-invariant model
-    scalar = next(t for t in res.tests.to_dict(orient="records") if t["compare"].startswith("scalar"))
-    final = res.fits["scalar"]
-    if scalar["pvalue"] < partial_alpha:
-        part = partial_invariance(frame, text, group, level="scalar", alpha=partial_alpha, estimator=estimator,
-                                  missing=missing)
-        out["partial_scalar"] = {"freed": part.freed.to_dict(orient="records"), "stop_reason": part.stop_reason,
-                                 "group_partial": list(part.group_partial)}
-        final = part.fit
-    out["latent_means"] = latent_means(final).to_dict(orient="records")
+    res = invariance_workflow(frame, _model_text(model), group, estimator=estimator, missing=missing,
+                              partial_alpha=partial_alpha)
     if fmt == "json":
-        echo_json(out)
+        echo_json(res.to_dict())
     else:
         click.echo(res.summary())
-        if "partial_scalar" in out:
-            click.echo("\npartial scalar invariance: freed " + (", ".join(out["partial_scalar"]["group_partial"])
-                                                            or "nothing") + f" ({out['partial_scalar']['stop_reason']})")
-        click.echo("\nlatent means (first group = 0):\n" + latent_means(final).round(3).to_string(index=False))
 
 
 # ---------------------------------------------------------------------------------------------------- simulation

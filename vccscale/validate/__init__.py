@@ -32,6 +32,7 @@ from .efa import (
                   loading_table,
                   parallel_analysis,
 )
+from .invariance import InvarianceWorkflow, invariance_workflow
 from .items import ItemAnalysis, item_analysis
 from .quality import MeasurementQuality, htmt_blocks, measurement_quality
 from .reliability import (
@@ -63,6 +64,7 @@ __all__ = [
                   "FornellLarckerResult",
                   "HTMTResult",
                   "HarmanResult",
+                  "InvarianceWorkflow",
                   "ItemAnalysis",
                   "KMOResult",
                   "MeasurementQuality",
@@ -81,6 +83,7 @@ __all__ = [
                   "harman_single_factor",
                   "htmt",
                   "htmt_blocks",
+                  "invariance_workflow",
                   "item_analysis",
                   "kmo",
                   "loading_table",
