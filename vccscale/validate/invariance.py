@@ -220,7 +220,16 @@ def invariance_by_construct(data: pd.DataFrame, blocks: dict[str, list[str]], gr
     of constructs shares respondents, else construct. A step holds when CFI drops by no more than ``delta_cfi``
     (Cheung & Rensvold 2002); the chi-square difference (Satorra-Bentler for MLR) is reported beside it, and a
     model with an improper solution (:attr:`vccscale.sem.FitResult.problems`) is flagged, never counted as
-    holding."""
+    holding.
+
+    Why this is not :func:`invariance_workflow` (the ``vccscale invariance`` command): the pipeline decides each
+    step by the delta-CFI rule, not by the chi-square difference test the workflow uses to start its partial
+    search (with the hundreds of respondents of a study the chi-square test rejects trivial differences); it fits
+    one sequence per construct when a joint model is too large for the data; it records failed and improper
+    models as statuses instead of stopping; and it reports the levels reached, without a partial-invariance search
+    or latent means (latent mean hypotheses are tested by :mod:`vccscale.models.hypotheses`, which searches partial
+    metric and then partial scalar invariance). Routing it through the workflow would change its decisions. The
+    fits and the difference tests are the same functions (:func:`vccscale.sem.fit_cfa`, :func:`difference_test`)."""
     from ..errors import VccscaleError
     from ..sem import fit_cfa
     from .measurement import answered, cfa_npar
