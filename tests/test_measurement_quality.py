@@ -131,3 +131,20 @@ def test_views_and_errors(hs, fits):
     one = measurement_quality(fit_cfa(sub, R["three"]["model"]), sub)
     # the configural multi-group model is the single-group model per group
     assert np.allclose(per.factors[["alpha", "cr", "ave"]], one.factors[["alpha", "cr", "ave"]], atol=1e-5)
+
+
+def test_validity_cli_htmt_equals_api_and_cfa(tmp_path, hs, fits):
+    """`vccscale validity` and `vccscale cfa` print the HTMT of the library's htmt() (same pairs, exactly)."""
+    from vccscale.validate import htmt
+    from vccscale.validate.validity import factor_blocks
+
+    path = tmp_path / "m.lavaan"
+    path.write_text(R["three"]["model"], encoding="utf-8")
+    res = CliRunner().invoke(main, ["validity", str(HS), "--model", str(path), "--format", "json",
+                                    "--bootstrap", "20", "--seed", "3"])
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.stdout)
+    blocks = factor_blocks(R["three"]["model"], hs)
+    h = htmt(hs, blocks, n_boot=20, seed=3)
+    assert out["htmt"] == h.pairs() == measurement_quality(fits["three"], hs).to_dict()["htmt"]
+    assert out["htmt_ci"] == h.ci_pairs()

@@ -937,30 +937,23 @@ def validity_cmd(data: Path, model: Path, marker: tuple[str, ...], bootstrap: in
     """Discriminant validity and common-method checks: HTMT (semTools htmt2, optional bootstrap CI),
     cross-loadings, Harman's single factor, common-latent-factor / marker comparison."""
     from .errors import ModelError
-    from .sem import parse_model
     from .validate import common_latent_factor, cross_loadings, harman_single_factor, htmt
+    from .validate.validity import factor_blocks
 
     frame = _analysis_frame(data, codebook, long)
-    blocks: dict[str, list[str]] = {}
-    for r in parse_model(_model_text(model)):
-        if r.op == "=~":
-            blocks.setdefault(r.lhs, []).append(r.rhs)
-    blocks = {f: items for f, items in blocks.items() if all(i in frame.columns for i in items)}
+    blocks = factor_blocks(_model_text(model), frame)
     if len(blocks) < 2:
         raise ModelError("validity needs at least two factors whose items are data columns", file=model)
     h = htmt(frame, blocks, n_boot=bootstrap, seed=seed)
     items = [i for b in blocks.values() for i in b]
     harman = harman_single_factor(frame, items)
     clf = common_latent_factor(frame, blocks, marker=list(marker) or None)
-    names = list(h.matrix.columns)
-    out = {"htmt": {f"{a}~~{b}": float(h.matrix.loc[a, b]) for i, a in enumerate(names) for b in names[i + 1:]},
-           "htmt_variant": h.variant, "bootstrap": bootstrap, "seed": seed,
+    out = {"htmt": h.pairs(), "htmt_variant": h.variant, "bootstrap": bootstrap, "seed": seed,
            "cross_loadings": cross_loadings(frame, blocks).to_dict(orient="index"),
            "harman": harman.to_dict(), "common_latent_factor": clf.to_dict(orient="records"),
            "method_variance": clf.attrs.get("method_variance")}
     if bootstrap:
-        out["htmt_ci"] = {f"{a}~~{b}": [float(h.ci_lower.loc[a, b]), float(h.ci_upper.loc[a, b])]
-                          for i, a in enumerate(names) for b in names[i + 1:]}
+        out["htmt_ci"] = h.ci_pairs()
     if fmt == "json":
         echo_json(out)
         return

@@ -115,9 +115,9 @@ class MeasurementQuality:
             if self.htmt is None:
                 out["htmt"] = None
             else:
-                names = list(self.htmt.columns)
-                out["htmt"] = {f"{a}~~{b}": float(self.htmt.loc[a, b]) for i, a in enumerate(names)
-                               for b in names[i + 1:]}
+                from .validity import pair_dict
+
+                out["htmt"] = pair_dict(self.htmt)
             if self.htmt_note:
                 out["htmt_note"] = self.htmt_note
             out["fornell_larcker"] = {"table": self.fornell_larcker.to_dict(orient="index"),
