@@ -47,10 +47,18 @@ def test_cfa_json_matches_lavaan_and_semtools(hs_model, estimator, fixture):
         for k, mk in (("est", "est"), ("se", "se"), ("std.all", "std_all")):
             assert close(mine[mk], r[k]), (r["lhs"], r["op"], r["rhs"], k)
     if estimator == "ML":
-        for f, v in ref["comp_rel"]["default"].items():
+        # default convention: model-implied variances (semTools compRelSEM(fit, obs.var = FALSE))
+        assert out["reliability_convention"] == "implied"
+        for f, v in ref["comp_rel"]["obs_var_false"].items():
             assert close(out["reliability"][f]["omega"], v), f
+        # --ave-variances observed: semTools' defaults (compRelSEM(fit), AVE(fit))
+        obs = json.loads(CliRunner().invoke(main, ["cfa", str(HS), "--model", str(hs_model), "--format", "json",
+                                                   "--ave-variances", "observed"]).stdout)
+        assert obs["reliability_convention"] == "observed"
+        for f, v in ref["comp_rel"]["default"].items():
+            assert close(obs["reliability"][f]["omega"], v), f
         for f, v in ref["ave"].items():
-            assert close(out["reliability"][f]["ave"], v), f
+            assert close(obs["reliability"][f]["ave"], v), f
         h = ref["htmt"]["htmt2_true"]
         names = h["rownames"]
         for i, a in enumerate(names):

@@ -91,35 +91,19 @@ def main(ctx: click.Context, registry_dir: Path | None) -> None:
 
 
 def _htmt_blocks(blocks: dict[str, list[str]]) -> tuple[dict[str, list[str]] | None, str | None]:
-    """The factors HTMT is defined for, and why others are left out: HTMT compares the correlations between the
-    items of two factors with those among each factor's own items, so every factor needs at least 2 items and no
-    item may belong to two factors. Returns (blocks, note): blocks None when HTMT is not defined for the model."""
-    owners: dict[str, list[str]] = {}
-    for f, items in blocks.items():
-        for i in items:
-            owners.setdefault(i, []).append(f)
-    shared = {i: fs for i, fs in owners.items() if len(fs) > 1}
-    if shared:
-        which = "; ".join(f"{i} on {', '.join(fs)}" for i, fs in list(shared.items())[:5])
-        return None, (f"HTMT is not reported: {len(shared)} item(s) load on more than one factor ({which}); HTMT "
-                      "needs disjoint item sets (compare the latent correlations instead)")
-    few = [f for f, items in blocks.items() if len(items) < 2]
-    keep = {f: items for f, items in blocks.items() if len(items) >= 2}
-    if not few:
-        return keep, None
-    why = f"factor(s) {', '.join(few)} have fewer than 2 indicators (HTMT needs the correlations among a factor's " \
-          "own items)"
-    if len(keep) < 2:
-        return None, f"HTMT is not reported: {why}"
-    return keep, f"HTMT leaves out {why}"
+    """The factors HTMT is defined for: :func:`vccscale.validate.htmt_blocks` (kept here for callers)."""
+    from .validate.quality import htmt_blocks
+
+    return htmt_blocks(blocks)
 
 
-def _fit_json(fit: Any, data: Any) -> dict[str, Any]:
+def _fit_json(fit: Any, data: Any, ave_variances: str = "implied") -> dict[str, Any]:
     """The machine-readable result of a CFA/SEM fit (keys of the issue's contract; lavaan's measure names with
-    dots written as underscores)."""
+    dots written as underscores). Reliability, HTMT and Fornell-Larcker: :func:`vccscale.validate.measurement_quality`
+    (``reliability_convention`` names the variances CR and AVE use)."""
     import numpy as np
 
-    from .validate import cronbach_alpha, fornell_larcker, htmt, reliability_from_params
+    from .validate.quality import measurement_quality
 
     est = fit.estimates
     out: dict[str, Any] = {
@@ -134,41 +118,10 @@ def _fit_json(fit: Any, data: Any) -> dict[str, Any]:
         r2 = fit.r2
         out["r2"] = ({str(k): float(v) for k, v in r2.items()} if r2.ndim == 1 else   # one group
                      {str(g): {str(k): float(v) for k, v in r2[g].items()} for g in r2.columns})  # group -> {var: r2}
-    loads = est[est["op"] == "=~"]
-    blocks = {f: list(g["rhs"]) for f, g in loads.groupby("lhs", sort=False)}
-    observed_blocks = {f: items for f, items in blocks.items() if all(i in data.columns for i in items)}
-    if observed_blocks and len(fit.sample_cov) == 1:
-        rel = reliability_from_params(est, next(iter(fit.sample_cov.values())))
-        out["reliability"] = {}
-        for f, items in observed_blocks.items():
-            a = cronbach_alpha(data, items).alpha if len(items) > 1 else float("nan")
-            row = rel.loc[f] if f in rel.index else None
-            out["reliability"][f] = {"alpha": a, "omega": None if row is None else float(row["omega"]),
-                                     "ave": None if row is None else float(row["ave"])}
-        if len(observed_blocks) > 1:
-            htmt_blocks, note = _htmt_blocks(observed_blocks)
-            if htmt_blocks is None:
-                out["htmt"] = None
-            else:
-                h = htmt(data, htmt_blocks)
-                names = list(h.matrix.columns)
-                out["htmt"] = {f"{a}~~{b}": float(h.matrix.loc[a, b]) for i, a in enumerate(names)
-                               for b in names[i + 1:]}
-            if note:
-                out["htmt_note"] = note
-            facs = list(observed_blocks)
-            cor = est[(est["op"] == "~~") & est["lhs"].isin(facs) & est["rhs"].isin(facs)]
-            import pandas as pd
-
-            m = pd.DataFrame(np.eye(len(facs)), index=facs, columns=facs)
-            for r in cor.itertuples():
-                m.loc[r.lhs, r.rhs] = m.loc[r.rhs, r.lhs] = r.std_all
-            ave = {f: out["reliability"][f]["ave"] for f in facs}
-            fl = fornell_larcker(ave, m)
-            # a construct whose AVE is not defined (cross-loading item, one indicator) is not judged: null
-            out["fornell_larcker"] = {"table": fl.table.to_dict(orient="index"),
-                                      "passed": {k: (bool(v) if ave.get(k) is not None and np.isfinite(ave[k])
-                                                     else None) for k, v in fl.passed.items()}}
+    if len(fit.sample_cov) == 1 and (est["op"] == "=~").any():
+        q = measurement_quality(fit, data, variances=ave_variances)
+        if len(q.factors):
+            out.update(q.to_dict())
     if fit.warnings:
         out["warnings"] = list(fit.warnings)
     return out
@@ -177,7 +130,7 @@ def _fit_json(fit: Any, data: Any) -> dict[str, Any]:
 def _fit_command(kind: str, data: Path, model: Path, estimator: str, std_lv: bool, group: str | None,
                  fmt: str, codebook: Path | None = None, long: bool = False, missing: str = "listwise",
                  group_equal: tuple[str, ...] = (), group_partial: tuple[str, ...] = (), modindices: bool = False,
-                 mi_minimum: float = 0.0, score_tests: bool = False) -> None:
+                 mi_minimum: float = 0.0, score_tests: bool = False, ave_variances: str = "implied") -> None:
     from .sem import fit_cfa, fit_sem
 
     if (group_equal or group_partial) and group is None:
@@ -202,7 +155,7 @@ def _fit_command(kind: str, data: Path, model: Path, estimator: str, std_lv: boo
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        out = _fit_json(fit, frame) if fmt == "json" else None
+        out = _fit_json(fit, frame, ave_variances) if fmt == "json" else None
     for w in caught:
         click.echo(f"warning: {w.message}", err=True)
     mi = sc = None
@@ -240,6 +193,9 @@ def _fit_command(kind: str, data: Path, model: Path, estimator: str, std_lv: boo
 
 def _fit_options(f: Any) -> Any:
     f = click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)(f)
+    f = click.option("--ave-variances", type=click.Choice(["implied", "observed"]), default="implied",
+                     show_default=True, help="Variances CR (omega) and AVE divide by: model-implied (Fornell & "
+                     "Larcker 1981; semTools obs.var = FALSE) or observed (semTools' default obs.var = TRUE).")(f)
     f = click.option("--long", is_flag=True, help="Stack respondent versions by item id (needs a codebook): the "
                      "layout an instrument's measurement.lavaan refers to; group by 'perspective'. Items are "
                      "rescored first: missing codes -> missing, reverse-keyed items reversed.")(f)
@@ -273,21 +229,22 @@ def _fit_options(f: Any) -> Any:
 @_fit_options
 def cfa_cmd(data: Path, model: Path, estimator: str, std_lv: bool, group: str | None, missing: str,
             codebook: Path | None, long: bool, fmt: str, group_equal: tuple[str, ...], group_partial: tuple[str, ...],
-            modindices: bool, mi_minimum: float, score_tests: bool) -> None:
+            modindices: bool, mi_minimum: float, score_tests: bool, ave_variances: str) -> None:
     """Confirmatory factor analysis with lavaan's defaults and fit measures (chisq, cfi, tli, rmsea + CI, srmr,
-    aic, bic, ...), estimates with std.all, reliability (alpha, CR/omega, AVE), HTMT and Fornell-Larcker."""
+    aic, bic, ...), estimates with std.all, reliability (alpha, CR/omega, AVE; model-implied variances unless
+    --ave-variances observed), HTMT and Fornell-Larcker (vccscale.validate.measurement_quality)."""
     _fit_command("cfa", data, model, estimator, std_lv, group, fmt, codebook, long, missing, group_equal,
-                 group_partial, modindices, mi_minimum, score_tests)
+                 group_partial, modindices, mi_minimum, score_tests, ave_variances)
 
 
 @main.command("sem")
 @_fit_options
 def sem_cmd(data: Path, model: Path, estimator: str, std_lv: bool, group: str | None, missing: str,
             codebook: Path | None, long: bool, fmt: str, group_equal: tuple[str, ...], group_partial: tuple[str, ...],
-            modindices: bool, mi_minimum: float, score_tests: bool) -> None:
+            modindices: bool, mi_minimum: float, score_tests: bool, ave_variances: str) -> None:
     """Structural equation model from lavaan syntax (=~, ~, ~~, :=), same output as cfa plus R²."""
     _fit_command("sem", data, model, estimator, std_lv, group, fmt, codebook, long, missing, group_equal,
-                 group_partial, modindices, mi_minimum, score_tests)
+                 group_partial, modindices, mi_minimum, score_tests, ave_variances)
 
 
 @main.command("validity")
@@ -307,30 +264,23 @@ def validity_cmd(data: Path, model: Path, marker: tuple[str, ...], bootstrap: in
     """Discriminant validity and common-method checks: HTMT (semTools htmt2, optional bootstrap CI),
     cross-loadings, Harman's single factor, common-latent-factor / marker comparison."""
     from .errors import ModelError
-    from .sem import parse_model
     from .validate import common_latent_factor, cross_loadings, harman_single_factor, htmt
+    from .validate.validity import factor_blocks
 
     frame = _analysis_frame(data, codebook, long)
-    blocks: dict[str, list[str]] = {}
-    for r in parse_model(_model_text(model)):
-        if r.op == "=~":
-            blocks.setdefault(r.lhs, []).append(r.rhs)
-    blocks = {f: items for f, items in blocks.items() if all(i in frame.columns for i in items)}
+    blocks = factor_blocks(_model_text(model), frame)
     if len(blocks) < 2:
         raise ModelError("validity needs at least two factors whose items are data columns", file=model)
     h = htmt(frame, blocks, n_boot=bootstrap, seed=seed)
     items = [i for b in blocks.values() for i in b]
     harman = harman_single_factor(frame, items)
     clf = common_latent_factor(frame, blocks, marker=list(marker) or None)
-    names = list(h.matrix.columns)
-    out = {"htmt": {f"{a}~~{b}": float(h.matrix.loc[a, b]) for i, a in enumerate(names) for b in names[i + 1:]},
-           "htmt_variant": h.variant, "bootstrap": bootstrap, "seed": seed,
+    out = {"htmt": h.pairs(), "htmt_variant": h.variant, "bootstrap": bootstrap, "seed": seed,
            "cross_loadings": cross_loadings(frame, blocks).to_dict(orient="index"),
            "harman": harman.to_dict(), "common_latent_factor": clf.to_dict(orient="records"),
            "method_variance": clf.attrs.get("method_variance")}
     if bootstrap:
-        out["htmt_ci"] = {f"{a}~~{b}": [float(h.ci_lower.loc[a, b]), float(h.ci_upper.loc[a, b])]
-                          for i, a in enumerate(names) for b in names[i + 1:]}
+        out["htmt_ci"] = h.ci_pairs()
     if fmt == "json":
         echo_json(out)
         return
@@ -358,33 +308,15 @@ def invariance_cmd(data: Path, model: Path, group: str, estimator: str, codebook
     """Configural, metric, scalar and strict invariance with chi-square difference tests (Satorra-Bentler 2001
     scaled for MLR) and delta CFI/RMSEA; if scalar invariance is rejected, a partial-invariance search (score
     tests, Bonferroni); latent means compared in the (partially) scalar-invariant model."""
-    from .validate.invariance import invariance
-
-    from .sem.score import latent_means, partial_invariance
+    from .validate.invariance import invariance_workflow
 
     frame = _analysis_frame(data, codebook, long)
-    text = _model_text(model)
-    res = invariance(frame, text, group, estimator=estimator, missing=missing)
-    out = res.to_dict()
-    # when scalar invariance is rejected, search for partial scalar invariance (score tests, Bonferroni), then
-    # compare latent means in the (partially) scalar-invariant model
-    scalar = next(t for t in res.tests.to_dict(orient="records") if t["compare"].startswith("scalar"))
-    final = res.fits["scalar"]
-    if scalar["pvalue"] < partial_alpha:
-        part = partial_invariance(frame, text, group, level="scalar", alpha=partial_alpha, estimator=estimator,
-                                  missing=missing)
-        out["partial_scalar"] = {"freed": part.freed.to_dict(orient="records"), "stop_reason": part.stop_reason,
-                                 "group_partial": list(part.group_partial)}
-        final = part.fit
-    out["latent_means"] = latent_means(final).to_dict(orient="records")
+    res = invariance_workflow(frame, _model_text(model), group, estimator=estimator, missing=missing,
+                              partial_alpha=partial_alpha)
     if fmt == "json":
-        echo_json(out)
+        echo_json(res.to_dict())
     else:
         click.echo(res.summary())
-        if "partial_scalar" in out:
-            click.echo("\npartial scalar invariance: freed " + (", ".join(out["partial_scalar"]["group_partial"])
-                                                            or "nothing") + f" ({out['partial_scalar']['stop_reason']})")
-        click.echo("\nlatent means (first group = 0):\n" + latent_means(final).round(3).to_string(index=False))
 
 
 # ---------------------------------------------------------------------------------------------------- pipeline

@@ -10,7 +10,8 @@ marker adjustment and simple mediation (tests/test_engine_crosscheck.py).
 
 CFA-based quantities (CR/AVE of a multi-factor CFA, the common-latent-factor comparison) take the fitted
 model's parameter table from the ``vccscale.sem`` engine: :func:`reliability_from_params`,
-:func:`common_latent_factor`.
+:func:`common_latent_factor`. :func:`measurement_quality` is the one function for alpha, CR, AVE, HTMT and
+Fornell-Larcker of a fitted CFA (model-implied variances by default; the CLI and the pipeline call it).
 
 n: a row on which every selected item is missing is not a respondent of the scale (on a wide export with
 provider and customer versions, it is the other version's respondent). Item analysis, alpha, omega, KMO,
@@ -31,7 +32,9 @@ from .efa import (
                   loading_table,
                   parallel_analysis,
 )
+from .invariance import InvarianceWorkflow, invariance_workflow
 from .items import ItemAnalysis, item_analysis
+from .quality import MeasurementQuality, htmt_blocks, measurement_quality
 from .reliability import (
                   AlphaResult,
                   OmegaResult,
@@ -61,8 +64,10 @@ __all__ = [
                   "FornellLarckerResult",
                   "HTMTResult",
                   "HarmanResult",
+                  "InvarianceWorkflow",
                   "ItemAnalysis",
                   "KMOResult",
+                  "MeasurementQuality",
                   "OmegaResult",
                   "ParallelResult",
                   "ReverseKeyWarning",
@@ -77,9 +82,12 @@ __all__ = [
                   "fornell_larcker",
                   "harman_single_factor",
                   "htmt",
+                  "htmt_blocks",
+                  "invariance_workflow",
                   "item_analysis",
                   "kmo",
                   "loading_table",
+                  "measurement_quality",
                   "omega",
                   "parallel_analysis",
                   "reliability_from_params",

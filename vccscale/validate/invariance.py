@@ -220,7 +220,16 @@ def invariance_by_construct(data: pd.DataFrame, blocks: dict[str, list[str]], gr
     of constructs shares respondents, else construct. A step holds when CFI drops by no more than ``delta_cfi``
     (Cheung & Rensvold 2002); the chi-square difference (Satorra-Bentler for MLR) is reported beside it, and a
     model with an improper solution (:attr:`vccscale.sem.FitResult.problems`) is flagged, never counted as
-    holding."""
+    holding.
+
+    Why this is not :func:`invariance_workflow` (the ``vccscale invariance`` command): the pipeline decides each
+    step by the delta-CFI rule, not by the chi-square difference test the workflow uses to start its partial
+    search (with the hundreds of respondents of a study the chi-square test rejects trivial differences); it fits
+    one sequence per construct when a joint model is too large for the data; it records failed and improper
+    models as statuses instead of stopping; and it reports the levels reached, without a partial-invariance search
+    or latent means (latent mean hypotheses are tested by :mod:`vccscale.models.hypotheses`, which searches partial
+    metric and then partial scalar invariance). Routing it through the workflow would change its decisions. The
+    fits and the difference tests are the same functions (:func:`vccscale.sem.fit_cfa`, :func:`difference_test`)."""
     from ..errors import VccscaleError
     from ..sem import fit_cfa
     from .measurement import answered, cfa_npar
@@ -309,3 +318,79 @@ def invariance_by_construct(data: pd.DataFrame, blocks: dict[str, list[str]], gr
     table = pd.DataFrame(rows).reindex(columns=cols_out)
     return InvarianceByConstruct(group, groups, chosen, reason, estimator, missing, float(delta_cfi), table,
                                  tuple(notes))
+
+
+# ---------------------------------------------------------------------------------------------------- workflow
+@dataclass(frozen=True)
+class InvarianceWorkflow:
+    """:func:`invariance_workflow`: ``invariance`` (the configural -> metric -> scalar -> strict sequence,
+    :class:`InvarianceResult`), ``partial_alpha``, ``scalar_rejected`` (the scalar step's chi-square difference
+    p-value below ``partial_alpha``), ``partial`` (the partial scalar search,
+    :class:`vccscale.sem.score.PartialInvarianceResult`, None when scalar invariance was not rejected),
+    ``final_fit`` (the (partially) scalar-invariant model) and ``latent_means``
+    (:func:`vccscale.sem.score.latent_means` of it: group 2.. against group 1)."""
+
+    invariance: InvarianceResult
+    partial_alpha: float
+    scalar_rejected: bool
+    partial: Any
+    final_fit: Any
+    latent_means: pd.DataFrame
+
+    def to_frame(self) -> pd.DataFrame:
+        """The tests of the sequence (one row per step), as :meth:`InvarianceResult.to_frame`."""
+        return self.invariance.to_frame()
+
+    def to_dict(self) -> dict:
+        """JSON form (``vccscale invariance --format json``): :meth:`InvarianceResult.to_dict`, plus
+        ``partial_scalar`` ({freed, stop_reason, group_partial}) when scalar invariance was rejected, and
+        ``latent_means`` (records)."""
+        out = self.invariance.to_dict()
+        if self.partial is not None:
+            out["partial_scalar"] = {"freed": self.partial.freed.to_dict(orient="records"),
+                                     "stop_reason": self.partial.stop_reason,
+                                     "group_partial": list(self.partial.group_partial)}
+        out["latent_means"] = self.latent_means.to_dict(orient="records")
+        return out
+
+    def summary(self) -> str:
+        lines = [self.invariance.summary()]
+        if self.partial is not None:
+            lines.append("\npartial scalar invariance: freed " + (", ".join(self.partial.group_partial) or "nothing")
+                         + f" ({self.partial.stop_reason})")
+        lines.append("\nlatent means (first group = 0):\n" + self.latent_means.round(3).to_string(index=False))
+        return "\n".join(lines)
+
+
+@data_first("model")
+def invariance_workflow(data: pd.DataFrame, model: str, group: str, *, estimator: str = "ML",
+                        missing: str = "listwise", partial_alpha: float = 0.05,
+                        levels: tuple[str, ...] = ("configural", "metric", "scalar", "strict")) -> InvarianceWorkflow:
+    """The invariance workflow of ``vccscale invariance``, one function: the sequence :func:`invariance` over
+    ``levels`` (must include "scalar"); if the scalar step's chi-square difference test (Satorra-Bentler 2001 for
+    MLR) rejects at ``partial_alpha``, the forward partial scalar invariance search
+    (:func:`vccscale.sem.score.partial_invariance`: score tests of the intercept constraints, Bonferroni, at
+    ``partial_alpha``); then the latent means (:func:`vccscale.sem.score.latent_means`) in the (partially)
+    scalar-invariant model.
+
+    Other workflows deliberately differ: the pipeline's invariance stage (:func:`invariance_by_construct`) decides
+    each step by the delta-CFI rule (Cheung & Rensvold 2002) on models sized to the data and does not search for
+    partial invariance; the hypotheses about latent means (:mod:`vccscale.models.hypotheses`) search partial
+    metric, then partial scalar invariance before comparing means.
+    """
+    from ..errors import ModelError
+    from ..sem.score import latent_means, partial_invariance
+
+    if "scalar" not in levels:
+        raise ModelError("invariance_workflow needs the scalar level (latent means are compared in the scalar "
+                         "model)")
+    res = invariance(data, model, group, estimator=estimator, levels=levels, missing=missing)
+    scalar = next(t for t in res.tests.to_dict(orient="records") if t["compare"].startswith("scalar"))
+    final = res.fits["scalar"]
+    rejected = bool(scalar["pvalue"] < partial_alpha)
+    part = None
+    if rejected:
+        part = partial_invariance(data, model, group, level="scalar", alpha=partial_alpha, estimator=estimator,
+                                  missing=missing)
+        final = part.fit
+    return InvarianceWorkflow(res, float(partial_alpha), rejected, part, final, latent_means(final))

@@ -22,8 +22,12 @@ everything a later stage needs in one results object:
   of their model (problems naming one of their items, or the latent covariance matrix); their CR and AVE are
   reported with that status and never as a proper result.
 
-CR and AVE follow semTools' ``compRelSEM(fit, obs.var = FALSE)`` / ``AVE(fit, obs.var = FALSE)``: model-implied
-variances with the estimated (unstandardized) loadings (:func:`vccscale.validate.reliability_from_params`).
+CR and AVE of every model come from :func:`vccscale.validate.measurement_quality` (the function ``vccscale cfa``
+uses), with its default convention: semTools' ``compRelSEM(fit, obs.var = FALSE)`` / ``AVE(fit, obs.var = FALSE)``,
+model-implied variances with the estimated (unstandardized) loadings (Fornell & Larcker 1981). The
+Fornell-Larcker table (:meth:`MeasurementResult.fornell_larcker`) applies the same rule as measurement_quality
+(sqrt(AVE) above every absolute latent correlation; not judged where the AVE is not defined) to correlations
+that may come from other models (two-construct CFAs).
 """
 from __future__ import annotations
 
@@ -389,7 +393,8 @@ def _pair_batch(pairs, data, blocks, estimator, missing) -> list[dict]:
 def fit_measurement(data: pd.DataFrame, blocks: Mapping[str, Sequence[str]], *, estimator: str = "ML",
                     missing: str = "fiml", scope: str = "auto", min_ratio: float = 5.0,
                     groups: Sequence[tuple[str, Sequence[str]]] | None = None, pairwise: bool = True,
-                    n_jobs: int = 1, progress: Callable[[int, int, str], None] | None = None) -> MeasurementResult:
+                    n_jobs: int = 1, progress: Callable[[int, int, str], None] | None = None,
+                    variances: str = "implied") -> MeasurementResult:
     """Fit the measurement model(s) of ``blocks`` (construct -> item columns of ``data``) at a size the data carry.
 
     ``data``: one row per respondent (version), item columns already reverse-keyed (e.g.
@@ -397,9 +402,11 @@ def fit_measurement(data: pd.DataFrame, blocks: Mapping[str, Sequence[str]], *, 
     missing = "ml") or listwise. ``scope``, ``min_ratio`` and ``groups``: see :func:`plan_measurement`.
     ``pairwise``: estimate the latent correlation of every pair of constructs not in the same model by a
     two-construct CFA (when at least 10 respondents answered both), on ``n_jobs`` processes (joblib; results do
-    not depend on it). ``progress(done, total, what)`` is called after every model. See the module docstring for statuses and conventions.
+    not depend on it). ``progress(done, total, what)`` is called after every model. ``variances``: the CR/AVE
+    convention of :func:`vccscale.validate.measurement_quality` (model-implied by default). See the module
+    docstring for statuses and conventions.
     """
-    from .reliability import reliability_from_params
+    from .quality import measurement_quality
 
     blocks = {c: list(v) for c, v in blocks.items()}
     chosen, reason, parts = plan_measurement(data, blocks, scope=scope, min_ratio=min_ratio, missing=missing,
@@ -432,7 +439,8 @@ def fit_measurement(data: pd.DataFrame, blocks: Mapping[str, Sequence[str]], *, 
             est.insert(0, "model", name)
             est_frames.append(est)
             try:
-                rel = reliability_from_params(fit.estimates)
+                rel = measurement_quality(fit, data.loc[answered(data, items, missing), items],
+                                          variances=variances).factors
             except VccscaleError:
                 rel = None
         for c in cs:
@@ -445,7 +453,7 @@ def fit_measurement(data: pd.DataFrame, blocks: Mapping[str, Sequence[str]], *, 
                 lo = fit.estimates[(fit.estimates["op"] == "=~") & (fit.estimates["lhs"] == c)]["std_all"]
                 row.update(loading_min=float(lo.min()), loading_max=float(lo.max()))
                 if rel is not None and c in rel.index:
-                    row.update(cr=float(rel.loc[c, "omega_fitted"]), ave=float(rel.loc[c, "ave_fitted"]))
+                    row.update(cr=float(rel.loc[c, "cr"]), ave=float(rel.loc[c, "ave"]))
             con_rows.append(row)
         if fit is not None and len(cs) > 1:
             e = fit.estimates

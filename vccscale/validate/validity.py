@@ -56,6 +56,12 @@ def _htmt_matrix(r: np.ndarray, idx: list[np.ndarray], variant: str, absolute: b
     return avg / np.sqrt(np.outer(w, w))
 
 
+def pair_dict(matrix: pd.DataFrame) -> dict[str, float]:
+    """Upper triangle of a symmetric factors x factors matrix as ``{"a~~b": value}`` (factor order)."""
+    names = list(matrix.columns)
+    return {f"{a}~~{b}": float(matrix.loc[a, b]) for i, a in enumerate(names) for b in names[i + 1:]}
+
+
 @dataclass(frozen=True)
 class HTMTResult:
     """``matrix``: factors x factors HTMT (1 on the diagonal); ``ci_lower``/``ci_upper``: percentile bootstrap
@@ -83,6 +89,19 @@ class HTMTResult:
                     row["ci_upper"] = float(self.ci_upper.loc[a, b])
                 rows.append(row)
         return pd.DataFrame(rows)
+
+    def pairs(self) -> dict[str, float]:
+        """HTMT of every pair of factors as ``{"a~~b": value}`` (upper triangle, factor order; the JSON of
+        ``vccscale cfa`` and ``vccscale validity``)."""
+        return pair_dict(self.matrix)
+
+    def ci_pairs(self) -> dict[str, list[float]] | None:
+        """Bootstrap limits of every pair as ``{"a~~b": [lower, upper]}`` (None without bootstrap)."""
+        if self.ci_lower is None:
+            return None
+        names = list(self.matrix.columns)
+        return {f"{a}~~{b}": [float(self.ci_lower.loc[a, b]), float(self.ci_upper.loc[a, b])]
+                for i, a in enumerate(names) for b in names[i + 1:]}
 
     def to_dict(self) -> dict:
         return {"variant": self.variant, "n_obs": self.n_obs, "n_boot": self.n_boot,
@@ -166,6 +185,20 @@ class FornellLarckerResult:
     def to_dict(self) -> dict:
         return {"table": self.table.to_dict(orient="index"), "passed": self.passed.to_dict(),
                 "max_correlation": self.max_correlation.to_dict()}
+
+
+def factor_blocks(model: str, data: pd.DataFrame | None = None) -> dict[str, list[str]]:
+    """Factor -> indicators from the ``=~`` lines of lavaan syntax (in order); with ``data``, only factors whose
+    indicators are all columns of it (the factors item-level statistics such as HTMT apply to)."""
+    from ..sem import parse_model
+
+    blocks: dict[str, list[str]] = {}
+    for r in parse_model(model):
+        if r.op == "=~":
+            blocks.setdefault(r.lhs, []).append(r.rhs)
+    if data is not None:
+        blocks = {f: items for f, items in blocks.items() if all(i in data.columns for i in items)}
+    return blocks
 
 
 def fornell_larcker(ave_by_factor: Mapping[str, float] | pd.Series,
@@ -537,9 +570,11 @@ __all__ = [
     "clf_syntax",
     "common_latent_factor",
     "cross_loadings",
+    "factor_blocks",
     "fornell_larcker",
     "common_method",
     "harman_single_factor",
     "htmt",
     "htmt_pairs",
+    "pair_dict",
 ]
