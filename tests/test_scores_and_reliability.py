@@ -353,3 +353,20 @@ def test_constructs_without_a_scale_score_are_listed_not_dropped(registry):
     assert "event index" in res.not_scored["d_compelling_events"]
     with pytest.raises(DataError, match="cannot score 'd_compelling_events'"):
         construct_scores(ds, ["d_compelling_events"], registry=registry)
+
+
+def test_codebook_applies_to_data_written_by_import(study, tmp_path):
+    """--codebook is used (never silently ignored) when DATA is a file written by `vccscale import --out`: the
+    scores equal those computed from the export itself; a file imported without that codebook is refused with
+    the fix named."""
+    exp, cb = study / "data" / "export.csv", study / "build" / "codebook.json"
+    run(["import", exp, "--codebook", cb, "--out", tmp_path / "with.parquet"])
+    run(["import", exp, "--out", tmp_path / "without.parquet"])
+    run(["score", exp, "--codebook", cb, "--out", tmp_path / "a.csv", "--constructs", "x_vcc_customer"])
+    run(["score", tmp_path / "with.parquet", "--codebook", cb, "--out", tmp_path / "b.csv", "--constructs",
+         "x_vcc_customer"])
+    a, b = pd.read_csv(tmp_path / "a.csv"), pd.read_csv(tmp_path / "b.csv")
+    assert len(a) == len(b) == 300
+    assert np.allclose(a["x_vcc_customer"], b["x_vcc_customer"], equal_nan=True)
+    bad = run(["score", tmp_path / "without.parquet", "--codebook", cb, "--out", tmp_path / "c.csv"], ok=False)
+    assert "imported without this codebook" in bad.output and "--codebook" in bad.output

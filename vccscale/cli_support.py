@@ -68,9 +68,20 @@ def read_data(path: Path, codebook: Path | None = None, identifiers: str = "drop
     from .io import read_export
     from .io.dataset import load_dataset
 
-    if path.suffix.lower() in (".parquet", ".csv") and path.with_name(path.name + ".meta.json").exists():
-        return load_dataset(path)
     cb = Codebook.read(codebook) if codebook is not None else None
+    if path.suffix.lower() in (".parquet", ".csv") and path.with_name(path.name + ".meta.json").exists():
+        ds = load_dataset(path)
+        if cb is not None:  # --codebook applies to data written by import/clean/run too (never silently ignored)
+            import dataclasses
+
+            from .errors import DataError
+
+            ds = dataclasses.replace(ds, codebook=cb)
+            if not ds.item_columns():
+                raise DataError(f"none of the codebook's item columns is in this file (it was imported without "
+                                f"this codebook): import the export with --codebook {codebook}, or pass the "
+                                "export itself", file=path)
+        return ds
     return read_export(path, cb, identifiers=identifiers, salt=salt, encoding=encoding, **options)
 
 
