@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from test_cli_cfa import close  # the tolerance of the cfa/sem CLI contract
 from vccscale.cli import main
 
 ROOT = Path(__file__).resolve().parent / "reference"
@@ -19,12 +20,6 @@ REF = json.loads((ROOT / "cli" / "cli_gaps_reference.json").read_text())
 HS = ROOT / "validate" / "HolzingerSwineford1939.csv"
 HS_NA = ROOT / "validate" / "hs_missing.csv"
 DYADS = ROOT / "dyadic" / "dyads_long.csv"
-
-
-def close(a, b, p: bool = False) -> bool:
-    if p and abs(b) < 1e-4:
-        return abs(a - b) < 1e-4
-    return abs(a - b) <= max(1e-3 * abs(b), 1e-6)
 
 
 @pytest.fixture()

@@ -6,7 +6,6 @@ Heavy modules are imported inside commands so that ``vccscale --help`` starts fa
 """
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -17,27 +16,15 @@ from . import __version__
 from .cli_support import (
     FORMAT,
     ListOption,
-    item_columns,
-    model_variables,
-    n_out,
-    read_data,
-    reverse_key_warnings,
-    scale_frame,
-    scale_options,
-    variables_options,
-)
-from .cli_support import (
+    analysis_frame,
     echo_json,
-    print_table as _table,
+    load_registry_for,
+    model_text,
+    print_table,
+    records,
     registry_option,
-    load_registry_for as _load,
-    model_text as _model_text,
-    analysis_frame as _analysis_frame,
-    records as _records,
-    fmt_value as _fmt,
 )
 from .errors import VccscaleError
-from .jsonsafe import jsonable as _jsonable
 
 
 class VccscaleCommand(click.Command):
@@ -135,9 +122,9 @@ def _fit_command(kind: str, data: Path, model: Path, estimator: str, std_lv: boo
 
     if (group_equal or group_partial) and group is None:
         raise click.UsageError("--group-equal and --group-partial need --group")
-    frame = _analysis_frame(data, codebook, long)
+    frame = analysis_frame(data, codebook, long)
     fn = fit_cfa if kind == "cfa" else fit_sem
-    fit = fn(frame, _model_text(model), estimator=estimator, std_lv=std_lv, group=group, missing=missing,
+    fit = fn(frame, model_text(model), estimator=estimator, std_lv=std_lv, group=group, missing=missing,
              group_equal=tuple(group_equal), group_partial=tuple(group_partial))
     for w in fit.warnings:
         click.echo(f"warning: {w}", err=True)
@@ -175,9 +162,9 @@ def _fit_command(kind: str, data: Path, model: Path, estimator: str, std_lv: boo
                                    "--group-equal (with --group) or equal labels")
     if out is not None:
         if mi is not None:
-            out["modindices"] = _records(mi)
+            out["modindices"] = records(mi)
         if sc is not None:
-            out["score_tests"] = {"univariate": _records(sc), "total": sc.attrs["total"]}
+            out["score_tests"] = {"univariate": records(sc), "total": sc.attrs["total"]}
         echo_json(out)
     else:
         click.echo(fit.summary())
@@ -267,8 +254,8 @@ def validity_cmd(data: Path, model: Path, marker: tuple[str, ...], bootstrap: in
     from .validate import common_latent_factor, cross_loadings, harman_single_factor, htmt
     from .validate.validity import factor_blocks
 
-    frame = _analysis_frame(data, codebook, long)
-    blocks = factor_blocks(_model_text(model), frame)
+    frame = analysis_frame(data, codebook, long)
+    blocks = factor_blocks(model_text(model), frame)
     if len(blocks) < 2:
         raise ModelError("validity needs at least two factors whose items are data columns", file=model)
     h = htmt(frame, blocks, n_boot=bootstrap, seed=seed)
@@ -310,8 +297,8 @@ def invariance_cmd(data: Path, model: Path, group: str, estimator: str, codebook
     tests, Bonferroni); latent means compared in the (partially) scalar-invariant model."""
     from .validate.invariance import invariance_workflow
 
-    frame = _analysis_frame(data, codebook, long)
-    res = invariance_workflow(frame, _model_text(model), group, estimator=estimator, missing=missing,
+    frame = analysis_frame(data, codebook, long)
+    res = invariance_workflow(frame, model_text(model), group, estimator=estimator, missing=missing,
                               partial_alpha=partial_alpha)
     if fmt == "json":
         echo_json(res.to_dict())
@@ -344,7 +331,7 @@ def run_cmd(ctx: click.Context, study_file: Path, only: str | None, from_stage: 
 
     if only and from_stage:
         raise click.UsageError("give --only or --from, not both")
-    res = run_study(study_file, only=only, from_stage=from_stage, out=out_dir, registry=_load(ctx, registry_dir),
+    res = run_study(study_file, only=only, from_stage=from_stage, out=out_dir, registry=load_registry_for(ctx, registry_dir),
                     progress=True)
     rows = [[name, rec.status, "cache" if rec.cached else "run", (rec.notes[0] if rec.notes else "")[:80]]
             for name, rec in res.stages.items()]
@@ -353,7 +340,7 @@ def run_cmd(ctx: click.Context, study_file: Path, only: str | None, from_stage: 
                    "stages": {name: {"status": rec.status, "cached": rec.cached, "notes": list(rec.notes)}
                               for name, rec in res.stages.items()}})
     else:
-        _table(["stage", "status", "", "note"], rows, title=f"output: {res.out}")
+        print_table(["stage", "status", "", "note"], rows, title=f"output: {res.out}")
         if res.report_written:
             click.echo(f"report: {Path(res.out) / 'report.html'}")
     if res.failed:
@@ -378,7 +365,7 @@ def init_cmd(name: str) -> None:
 @click.pass_context
 def registry_cmd(ctx: click.Context, fmt: str, registry_dir: Path | None) -> None:
     """Validate the registry and print what it holds (exit 1 with every problem listed if invalid)."""
-    reg = _load(ctx, registry_dir)
+    reg = load_registry_for(ctx, registry_dir)
     fams: dict[str, dict[str, int]] = {}
     for c in reg.constructs.values():
         f = fams.setdefault(c.family, {"constructs": 0, "latent": 0, "second_order": 0, "items": 0})
@@ -393,7 +380,7 @@ def registry_cmd(ctx: click.Context, fmt: str, registry_dir: Path | None) -> Non
     if fmt == "json":
         echo_json(summary)
         return
-    _table(["family", "constructs", "latent", "2nd-order", "items"],
+    print_table(["family", "constructs", "latent", "2nd-order", "items"],
            [[k, v["constructs"], v["latent"], v["second_order"], v["items"]] for k, v in sorted(fams.items())],
            title=f"registry {reg.root}: valid")
     click.echo(f"{summary['n_hypotheses']} hypotheses, {summary['n_scales']} response scales, "

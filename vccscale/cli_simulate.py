@@ -3,10 +3,7 @@
 Thin layer over the library; the commands are registered on :func:`vccscale.cli.main`."""
 from __future__ import annotations
 
-import json
-import sys
 from pathlib import Path
-from typing import Any
 
 import click
 
@@ -14,25 +11,13 @@ from .cli import main
 from .cli_support import (
     FORMAT,
     ListOption,
-    analysis_frame,
     echo_json,
     fmt_value,
-    item_columns,
     load_registry_for,
     model_text,
-    model_variables,
-    n_out,
     print_table,
-    read_data,
-    records,
     registry_option,
-    reverse_key_warnings,
-    scale_frame,
-    scale_options,
-    variables_options,
 )
-from .errors import VccscaleError
-from .jsonsafe import jsonable
 
 
 # ---------------------------------------------------------------------------------------------------- simulation
