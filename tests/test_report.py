@@ -221,3 +221,27 @@ def test_report_in_headless_chromium(out, tmp_path):
     assert found["figures"] == []
     assert any("Hypotheses" in s for s in found["sections"]) and any("Measurement Model" in s
                                                                        for s in found["sections"])
+
+
+def test_report_renders_results_objects(out, tmp_path):
+    """The report renders the results objects it is handed (issue 15), loads from the folder only what they lack,
+    and ignores files no stage record lists (leftovers of an earlier run)."""
+    from vccscale.report.results import RunResults
+
+    res = RunResults.from_folder(out)
+    assert {"hypotheses", "reliability", "cfa_fit"} <= set(res.tables) and "measurement" in res.data
+    copy = tmp_path / "copy"
+    shutil.copytree(out, copy)
+    objs = RunResults(copy)
+    rel = res.table("reliability")
+    rel.loc[0, "construct"] = "zz_object_only_construct"
+    objs.tables["reliability"] = rel
+    html_text = render_report(copy, results=objs).read_text(encoding="utf-8")
+    assert "zz_object_only_construct" in html_text  # the object, not tables/reliability.csv, was rendered
+    assert "Hypotheses" in html_text  # what the object lacked came from the folder
+    # a stale CSV that no stage record lists is not shown
+    stale = copy / "tables" / "rsa.csv"
+    if not any("tables/rsa.csv" in (json.loads(p.read_text()).get("outputs") or [])
+               for p in (copy / "stages").glob("*.json")):
+        pd.DataFrame({"hypothesis": ["H99"], "a1": [1.0]}).to_csv(stale, index=False)
+        assert "rsa" not in RunResults.from_folder(copy).tables

@@ -63,6 +63,9 @@ class StageContext:
         self.formats = list(study.output.figures) if study.output else ["png", "svg"]
         self.seed = study.seed if study.seed is not None else 0
         self._cache: dict[str, Any] = {}
+        from ..report.results import RunResults
+
+        self.results = RunResults(out)  # what this run's stages produced, handed to the report
 
     def section(self, name: str) -> Any:
         return section(self.study, name)
@@ -180,10 +183,12 @@ class StageContext:
     # -- outputs --------------------------------------------------------------------------------------------
     def csv(self, name: str, df: Any) -> str:
         write_csv(self.out / "tables" / f"{name}.csv", df, self.digits)
+        self.results.record_table(name, df, self.digits)
         return f"tables/{name}.csv"
 
     def json(self, name: str, obj: Any) -> str:
         write_json(self.out / "data" / f"{name}.json", obj, self.digits)
+        self.results.record_data(name, obj, self.digits)
         return f"data/{name}.json"
 
     def figure(self, fig: Any, name: str) -> list[str]:
@@ -194,8 +199,11 @@ class StageContext:
 
         base = self.out / "figures" / name
         base.parent.mkdir(parents=True, exist_ok=True)
-        written = [f"figures/{save_figure(fig, base.with_suffix('.' + fmt), dpi=120).name}"
-                   for fmt in sorted(self.formats)]
+        written = []
+        for fmt in sorted(self.formats):
+            p = save_figure(fig, base.with_suffix("." + fmt), dpi=120)
+            self.results.record_figure(name, p)
+            written.append(f"figures/{p.name}")
         plt.close(fig)
         return written
 

@@ -375,7 +375,7 @@ def run_study(study_path: str | Path, only: str | None = None, from_stage: str |
             from ..report import render_report
 
             with threadpool_limits(1):
-                render_report(out_dir, study, registry=registry)
+                render_report(out_dir, study, registry=registry, results=ctx.results)
             report_written = (out_dir / "report.html").exists()
         except Exception as exc:  # noqa: BLE001 - the analysis results stay usable without the report
             report_error = f"{type(exc).__name__}: {exc}"

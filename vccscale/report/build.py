@@ -1,6 +1,6 @@
 """The report's tables: APA :class:`FormattedTable` objects built from a run's results.
 
-Every builder takes the results a stage wrote (data frames of ``tables/*.csv``, dicts of ``data/*.json``) and a
+Every builder takes results objects (the data frames and dicts of :class:`~vccscale.report.results.RunResults`) and a
 ``name`` function (construct id -> readable name) and returns formatted tables whose cells are plain text and
 whose labels and notes use the tiny mark-up of :mod:`vccscale.report.tables` (converted for HTML, LaTeX and
 Word by its writers, never shown raw).

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import base64
 import html
-import json
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +22,8 @@ import pandas as pd
 
 from ..pipeline import STAGES  # the one stage list
 from . import build as B
-from .tables import FormattedTable, fmt_int, markup_html, read_table, table_html, to_latex, to_word_html
+from .results import RunResults
+from .tables import FormattedTable, fmt_int, markup_html, table_html, to_latex, to_word_html
 
 
 CSS = """
@@ -104,49 +104,6 @@ footer td { padding: 2px 14px 2px 0; vertical-align: top; word-break: break-all;
 
 
 # ---------------------------------------------------------------------------------------------------- inputs
-class _Run:
-    """What a run's output folder holds, read once: manifest, stage records, tables, results."""
-
-    def __init__(self, out: Path) -> None:
-        self.out = out
-        self.manifest = _read_json(out / "manifest.json")
-        self.stages: dict[str, dict] = {}
-        if (out / "stages").is_dir():
-            for p in sorted((out / "stages").glob("*.json")):
-                info = _read_json(p)
-                self.stages[str(info.get("stage") or p.stem)] = info
-
-    def ok(self, stage: str) -> bool:
-        return self.stages.get(stage, {}).get("status") == "ok"
-
-    def table(self, name: str) -> pd.DataFrame | None:
-        p = self.out / "tables" / f"{name}.csv"
-        if not p.is_file():
-            return None
-        try:
-            return read_table(p)
-        except pd.errors.EmptyDataError:
-            return pd.DataFrame()
-
-    def data(self, name: str) -> Any:
-        p = self.out / "data" / f"{name}.json"
-        return _read_json(p) if p.is_file() else None
-
-    def figure(self, name: str) -> Path | None:
-        for ext in (".png", ".svg"):
-            p = self.out / "figures" / f"{name}{ext}"
-            if p.is_file():
-                return p
-        return None
-
-
-def _read_json(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-
-
 def _names(registry: Any) -> Any:
     def name(cid: str) -> str:
         if registry is not None:
@@ -159,7 +116,7 @@ def _names(registry: Any) -> Any:
 
 # ---------------------------------------------------------------------------------------------------- pieces
 class _Page:
-    def __init__(self, run: _Run) -> None:
+    def __init__(self, run: RunResults) -> None:
         self.run = run
         self.n_table = 0
         self.n_figure = 0
@@ -188,7 +145,7 @@ def _p(text: str) -> str:
     return f'<p class="lead">{markup_html(text)}</p>'
 
 
-def _notes(run: _Run, stages: list[str], skip_first: bool = False) -> str:
+def _notes(run: RunResults, stages: list[str], skip_first: bool = False) -> str:
     items = []
     for s in stages:
         info = run.stages.get(s)
@@ -268,7 +225,7 @@ def _sec_efa(pg: _Page, name) -> str:
     g = r.table("efa_groups")
     if g is None or not len(g):
         return _notes(r, ["efa"])
-    res = r.data("efa") or {}
+    res = r.datum("efa") or {}
     parts = [_p(f"Why this design: {res.get('reason', '')}."), pg.t(B.efa_table(g))]
     parts.append(pg.fig("efa_scree", "Scree Plots with Parallel Analysis",
                         "Observed eigenvalues of the reduced correlation matrix and the mean eigenvalues of random "
@@ -282,7 +239,7 @@ def _sec_efa(pg: _Page, name) -> str:
 
 def _sec_cfa(pg: _Page, name) -> str:
     r = pg.run
-    meas = r.data("measurement")
+    meas = r.datum("measurement")
     fit = r.table("cfa_fit")
     if not meas or fit is None:
         return _notes(r, ["cfa"])
@@ -310,7 +267,7 @@ def _sec_reliability(pg: _Page, name) -> str:
 
 def _sec_correlations(pg: _Page, name) -> str:
     r = pg.run
-    meas = r.data("measurement")
+    meas = r.datum("measurement")
     rel = r.table("reliability")
     if not meas:
         return ""
@@ -351,7 +308,7 @@ def _sec_validity(pg: _Page, name) -> str:
                                                f"not met for {len(failed)} construct(s): "
                                                + ", ".join(name(c) for c in failed['construct']) + ".")))
     h = r.table("htmt")
-    meas = r.data("measurement")
+    meas = r.datum("measurement")
     if h is not None and len(h):
         ids = list(pd.DataFrame(meas.get("constructs") or [])["construct"]) if meas else \
             list(dict.fromkeys(list(h["a"]) + list(h["b"])))
@@ -365,7 +322,7 @@ def _sec_validity(pg: _Page, name) -> str:
             "htmt", "Discriminant Validity: Heterotrait–Monotrait Ratios (HTMT)", ids, name, mat, None, "b2",
             f"HTMT2 (geometric means, semTools' default), each pair on the respondents who answered both constructs; "
             f"† = above {cut:.2f}; — = no respondent answered both; the diagonal is blank.", mark=mark)]
-    cm = r.data("common_method")
+    cm = r.datum("common_method")
     if cm:
         parts += [pg.t(t) for t in B.common_method_tables(cm, name)]
     if not parts:
@@ -376,7 +333,7 @@ def _sec_validity(pg: _Page, name) -> str:
 def _sec_invariance(pg: _Page, name) -> str:
     r = pg.run
     d = r.table("invariance")
-    res = r.data("invariance") or {}
+    res = r.datum("invariance") or {}
     if d is None or not len(d):
         return _notes(r, ["invariance"])
     lead = _p(f"Groups: {', '.join(res.get('groups', []))} ({res.get('group')}). Design: {res.get('reason', '')}. "
@@ -424,7 +381,7 @@ def _sec_hypotheses(pg: _Page, name) -> str:
 def _sec_rsa(pg: _Page, name) -> str:
     r = pg.run
     d = r.table("rsa")
-    meta = r.data("rsa") or []
+    meta = r.datum("rsa") or []
     if d is None or not len(d):
         return _notes(r, ["rsa"])
     parts = []
@@ -489,10 +446,13 @@ def _footer(manifest: dict) -> str:
     return "\n".join(parts)
 
 
-def render_report(out_dir: str | Path, study: Any = None, registry: Any = None) -> Path:
+def render_report(out_dir: str | Path, study: Any = None, registry: Any = None,
+                  results: RunResults | None = None) -> Path:
     """Write ``out_dir/report.html`` (and ``tables/<name>.tex`` / ``.html`` for every table shown); return its
     path. ``study``: a :class:`vccscale.study.Study`, a study-file path, or None (title from the manifest);
-    ``registry``: for readable construct names (default: the shipped registry)."""
+    ``registry``: for readable construct names (default: the shipped registry); ``results``: the
+    :class:`~vccscale.report.results.RunResults` of the run (``vccscale run`` passes the objects its stages
+    produced); without it they are loaded from ``out_dir``, as is whatever it lacks (stages not run this time)."""
     out = Path(out_dir)
     if not out.is_dir():
         raise FileNotFoundError(f"output folder not found: {out}")
@@ -504,7 +464,7 @@ def render_report(out_dir: str | Path, study: Any = None, registry: Any = None) 
         except Exception:  # noqa: BLE001 - names fall back to ids
             registry = None
     name = _names(registry)
-    run = _Run(out)
+    run = RunResults.from_folder(out, into=results)
     title = run.manifest.get("study_title") or "Value Co-Creation Study"
     description = run.manifest.get("study_description")
     sid = run.manifest.get("study_id") or out.name
