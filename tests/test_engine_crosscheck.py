@@ -281,3 +281,35 @@ def test_pingouin_simple_mediation_point_estimates(pg):
     simple = np.polyfit(m, y, 1)[0]
     assert theirs.loc["Y ~ m", "coef"] == pytest.approx(simple, rel=1e-10)
     assert abs(theirs.loc["Y ~ m", "coef"] - ours.loc["b", "est"]) > 0.05
+
+
+def test_semopy_engine_from_the_cli(semopy, tmp_path):
+    """``vccscale cfa --engine semopy``: the same JSON layout as the default engine, estimates within the stated
+    tolerance of lavaan's, the measures semopy lacks null and named on stderr; what semopy cannot fit exits 1."""
+    import json
+
+    from click.testing import CliRunner
+
+    from vccscale.cli import main
+
+    ref = _ref("hs_cfa_ml.json")
+    model = tmp_path / "hs.lavaan"
+    model.write_text(ref["model"])
+    data = str(REF / "HolzingerSwineford1939.csv")
+    runner = CliRunner(mix_stderr=False) if "mix_stderr" in CliRunner.__init__.__code__.co_varnames else CliRunner()
+    outs = {}
+    for engine in ("vccscale", "semopy"):
+        r = runner.invoke(main, ["cfa", data, "--model", str(model), "--engine", engine, "--format", "json"])
+        assert r.exit_code == 0, r.output
+        outs[engine] = (json.loads(r.stdout), r.stderr)
+    ours, theirs = outs["vccscale"][0], outs["semopy"][0]
+    assert set(theirs) >= {"fit", "estimates"} and set(theirs["fit"]) == set(ours["fit"])
+    est = pd.DataFrame(theirs["estimates"]).merge(pd.DataFrame(ref["parameter_estimates"]), on=["lhs", "op", "rhs"],
+                                                  suffixes=("", "_lavaan"))
+    _close(est["est"], est["est_lavaan"])
+    _close(est["se"], est["se_lavaan"])
+    assert theirs["fit"]["srmr"] is None and theirs["fit"]["aic"] is None
+    _close(theirs["fit"]["cfi"], ref["fit_measures"]["cfi"], rtol=1e-6, atol=1e-9)
+    assert "srmr" in outs["semopy"][1]  # the warning names what is missing
+    r = runner.invoke(main, ["cfa", data, "--model", str(model), "--engine", "semopy", "--estimator", "MLR"])
+    assert r.exit_code == 1 and "MLR" in (r.stderr or r.output)

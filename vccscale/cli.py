@@ -117,15 +117,19 @@ def _fit_json(fit: Any, data: Any, ave_variances: str = "implied") -> dict[str, 
 def _fit_command(kind: str, data: Path, model: Path, estimator: str, std_lv: bool, group: str | None,
                  fmt: str, codebook: Path | None = None, long: bool = False, missing: str = "listwise",
                  group_equal: tuple[str, ...] = (), group_partial: tuple[str, ...] = (), modindices: bool = False,
-                 mi_minimum: float = 0.0, score_tests: bool = False, ave_variances: str = "implied") -> None:
+                 mi_minimum: float = 0.0, score_tests: bool = False, ave_variances: str = "implied",
+                 engine: str = "vccscale") -> None:
     from .sem import fit_cfa, fit_sem
 
     if (group_equal or group_partial) and group is None:
         raise click.UsageError("--group-equal and --group-partial need --group")
     frame = analysis_frame(data, codebook, long)
     fn = fit_cfa if kind == "cfa" else fit_sem
-    fit = fn(frame, model_text(model), estimator=estimator, std_lv=std_lv, group=group, missing=missing,
-             group_equal=tuple(group_equal), group_partial=tuple(group_partial))
+    try:
+        fit = fn(frame, model_text(model), estimator=estimator, std_lv=std_lv, group=group, missing=missing,
+                 group_equal=tuple(group_equal), group_partial=tuple(group_partial), engine=engine)
+    except ImportError as exc:  # --engine semopy without the optional extra
+        raise click.ClickException(str(exc)) from None
     for w in fit.warnings:
         click.echo(f"warning: {w}", err=True)
     if fit.n_dropped:
@@ -205,6 +209,11 @@ def _fit_options(f: Any) -> Any:
                      "(lavaan missing = 'ml').")(f)
     f = click.option("--std-lv", is_flag=True, help="Identify by fixing latent variances to 1 (lavaan std.lv) "
                      "instead of the first loading (marker, lavaan's default).")(f)
+    f = click.option("--engine", type=click.Choice(["vccscale", "semopy"]), default="vccscale", show_default=True,
+                     help="Estimation engine: vccscale's own (lavaan's numbers), or the optional semopy 2.3.11 "
+                     "(pip install 'vccscale[semopy]'; single-group ML, no mean structure; its solution is refined to "
+                     "lavaan's optimum; fit measures semopy lacks or puts on another scale are null, with a "
+                     "warning).")(f)
     f = click.option("--estimator", type=click.Choice(["ML", "MLR"]), default="ML", show_default=True,
                      help="ML, or MLR (Huber-White SEs, Yuan-Bentler scaled test) as lavaan.")(f)
     f = click.option("--model", type=click.Path(dir_okay=False, path_type=Path), required=True,
@@ -216,22 +225,22 @@ def _fit_options(f: Any) -> Any:
 @_fit_options
 def cfa_cmd(data: Path, model: Path, estimator: str, std_lv: bool, group: str | None, missing: str,
             codebook: Path | None, long: bool, fmt: str, group_equal: tuple[str, ...], group_partial: tuple[str, ...],
-            modindices: bool, mi_minimum: float, score_tests: bool, ave_variances: str) -> None:
+            modindices: bool, mi_minimum: float, score_tests: bool, ave_variances: str, engine: str) -> None:
     """Confirmatory factor analysis with lavaan's defaults and fit measures (chisq, cfi, tli, rmsea + CI, srmr,
     aic, bic, ...), estimates with std.all, reliability (alpha, CR/omega, AVE; model-implied variances unless
     --ave-variances observed), HTMT and Fornell-Larcker (vccscale.validate.measurement_quality)."""
     _fit_command("cfa", data, model, estimator, std_lv, group, fmt, codebook, long, missing, group_equal,
-                 group_partial, modindices, mi_minimum, score_tests, ave_variances)
+                 group_partial, modindices, mi_minimum, score_tests, ave_variances, engine)
 
 
 @main.command("sem")
 @_fit_options
 def sem_cmd(data: Path, model: Path, estimator: str, std_lv: bool, group: str | None, missing: str,
             codebook: Path | None, long: bool, fmt: str, group_equal: tuple[str, ...], group_partial: tuple[str, ...],
-            modindices: bool, mi_minimum: float, score_tests: bool, ave_variances: str) -> None:
+            modindices: bool, mi_minimum: float, score_tests: bool, ave_variances: str, engine: str) -> None:
     """Structural equation model from lavaan syntax (=~, ~, ~~, :=), same output as cfa plus R²."""
     _fit_command("sem", data, model, estimator, std_lv, group, fmt, codebook, long, missing, group_equal,
-                 group_partial, modindices, mi_minimum, score_tests, ave_variances)
+                 group_partial, modindices, mi_minimum, score_tests, ave_variances, engine)
 
 
 @main.command("validity")
