@@ -50,7 +50,8 @@ from .cli_support import (
 @click.option("--loading", type=click.FloatRange(0.05, 0.99), default=None,
               help="--study: standardised item loading  [default: 0.7]")
 @click.option("--icc", type=click.FloatRange(0, 0.6), default=None,
-              help="--study: organisation share of every latent variable's variance (ICC(1))  [default: 0.2]")
+              help="--study: organisation share of every latent variable's variance (ICC(1))  [default: 0.2]; "
+              "--model with --cluster-size: the between-cluster share of every latent variable's variance")
 @click.option("--dyad-r", type=click.FloatRange(0, 0.8), default=None,
               help="--study: correlation of the provider's and the customer's latent values in one relationship  "
                    "[default: 0.4]")
@@ -72,6 +73,10 @@ from .cli_support import (
               help="--study: also write which rows are which kind of response (CSV).")
 @click.option("--population-out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="--study: also write the population model with the planted values (lavaan syntax).")
+@click.option("--cluster-size", cls=ListOption, type=click.IntRange(min=1), default=None,
+              help="With --model: nested data, --n clusters of this many respondents (one value) or of sizes drawn "
+              "between two values (--cluster-size 5 15); the model has level: 1 / level: 2 blocks, or give --icc "
+              "(vccscale.simulate.nested).")
 @click.option("--format", "fmt", type=FORMAT, default="table", show_default=True)
 @registry_option
 @click.pass_context
@@ -81,7 +86,8 @@ def simulate_cmd(ctx: click.Context, model: Path | None, study_file: Path | None
                  effect: float | None, loading: float | None, icc: float | None, dyad_r: float | None,
                  congruence: float | None, org_size: tuple[int, ...] | None, speeders: float | None,
                  missing: float | None, previews: int | None, duplicates: int | None, partials: float | None,
-                 truth: Path | None, population_out: Path | None, fmt: str, registry_dir: Path | None) -> None:
+                 truth: Path | None, population_out: Path | None, cluster_size: tuple[int, ...] | None, fmt: str,
+                 registry_dir: Path | None) -> None:
     """Simulate data from a population model (CSV), or a Qualtrics-format export of an instrument with --codebook;
     or, with --study, a pilot export of the study's instrument whose answers follow its hypotheses."""
     study_only = {"--effect": effect, "--loading": loading, "--icc": icc, "--dyad-r": dyad_r,
@@ -96,7 +102,7 @@ def simulate_cmd(ctx: click.Context, model: Path | None, study_file: Path | None
                                                         ("--population-out", population_out)])
     if study_file is not None:
         model_only = {"--points": points, "--mcar": mcar, "--mar": mar, "--mar-on": mar_on,
-                      "--standardized": standardized or None}
+                      "--standardized": standardized or None, "--cluster-size": cluster_size or None}
         bad = [k for k, v in model_only.items() if v is not None]
         if bad:
             raise click.UsageError(f"{', '.join(bad)} only go with --model (with --study use --missing)")
@@ -105,6 +111,13 @@ def simulate_cmd(ctx: click.Context, model: Path | None, study_file: Path | None
         return
     if model is None:
         raise click.UsageError("Missing option '--model' (or '--study')")
+    if cluster_size:
+        _simulate_nested_cmd(model, n, seed, out_file, tuple(cluster_size), icc,
+                             {"--codebook": codebook, "--points": points, "--mcar": mcar, "--mar": mar,
+                              "--standardized": standardized or None, "--straightliners": straightliners or None,
+                              "--random-responders": random_responders or None,
+                              **{k: v for k, v in study_only.items() if k != "--icc"}})
+        return
     bad = [k for k, v in study_only.items() if v is not None]
     if bad:
         raise click.UsageError(f"{', '.join(bad)} only go with --study")
@@ -132,6 +145,25 @@ def simulate_cmd(ctx: click.Context, model: Path | None, study_file: Path | None
 
     write_csv(df, out_file)
     click.echo(f"wrote {out_file}: {len(df)} rows x {df.shape[1]} columns (seed {seed})", err=True)
+
+
+def _simulate_nested_cmd(model: Path, n: int, seed: int, out_file: Path, cluster_size: tuple[int, ...],
+                         icc: float | None, other: dict) -> None:
+    bad = [k for k, v in other.items() if v is not None]
+    if bad:
+        raise click.UsageError(f"{', '.join(bad)} do not go with --cluster-size")
+    if len(cluster_size) > 2:
+        raise click.UsageError("--cluster-size takes one size or two (min max)")
+    from .csvsafe import write_csv
+    from .simulate.nested import simulate_nested
+
+    size = cluster_size[0] if len(cluster_size) == 1 else (min(cluster_size), max(cluster_size))
+    if n < 2:
+        raise click.UsageError("with --cluster-size, --n is the number of clusters: at least 2")
+    df = simulate_nested(model_text(model), n, size, seed=seed, icc=icc)
+    write_csv(df, out_file)
+    click.echo(f"wrote {out_file}: {len(df)} rows in {n} clusters (column 'cluster') x {df.shape[1] - 1} variables "
+               f"(seed {seed})", err=True)
 
 
 def _simulate_study_cmd(ctx: click.Context, study_file: Path, n: int, seed: int, out_file: Path,
@@ -192,19 +224,33 @@ def _simulate_study_cmd(ctx: click.Context, study_file: Path, n: int, seed: int,
 @click.option("--n-jobs", type=int, default=-1, show_default=True)
 @click.option("--plot", "plot_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write the power curve (.png or .svg).")
+@click.option("--cluster-size", cls=ListOption, type=click.IntRange(min=1), default=None,
+              help="Nested design: every --n is a number of clusters of this many respondents (or of sizes drawn "
+              "between two values); the model has level: 1 / level: 2 blocks (two-level analysis) or give --icc "
+              "(cluster-robust analysis).")
+@click.option("--icc", type=click.FloatRange(0, 0.95), default=None,
+              help="With --cluster-size and a single-level model: between-cluster share of every latent variable's "
+              "variance.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def power_cmd(model: Path, n: tuple[int, ...], reps: int, target: tuple[str, ...], seed: int, alpha: float,
               estimator: str, backend: str, scheduler: str | None, n_jobs: int, plot_file: Path | None,
-              fmt: str) -> None:
+              cluster_size: tuple[int, ...] | None, icc: float | None, fmt: str) -> None:
     """Monte Carlo power: per sample size, the share of replicates with a significant estimate, convergence,
     bias and 95% CI coverage, and the smallest n reaching 80% power."""
     from .outpaths import check_outputs
     from .simulate import power, power_curve_plot
 
     check_outputs([model], files=[("--plot", plot_file)])
+    size = None
+    if cluster_size:
+        if len(cluster_size) > 2:
+            raise click.UsageError("--cluster-size takes one size or two (min max)")
+        size = cluster_size[0] if len(cluster_size) == 1 else (min(cluster_size), max(cluster_size))
+    elif icc is not None:
+        raise click.UsageError("--icc needs --cluster-size")
     res = power(model_text(model), targets=list(target), n=list(n), reps=reps, seed=seed, alpha=alpha,
                 estimator=estimator, backend=backend, scheduler=scheduler, n_jobs=n_jobs,
-                progress=True)  # the progress bar goes to stderr
+                progress=True, cluster_size=size, icc=icc)  # the progress bar goes to stderr
     if plot_file is not None:
         power_curve_plot(res, plot_file)
     if fmt == "json":

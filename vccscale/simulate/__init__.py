@@ -5,7 +5,8 @@
 ``power(model, targets, n, reps, seed, ...)`` -> :class:`PowerResult`; ``power_curve_plot(result, path)``;
 ``simulate_study(study, n, seed, out, ...)`` -> :class:`StudySimulation`: a pilot Qualtrics export of a study's
 instrument drawn from the population model its chosen hypotheses imply (module ``vccscale.simulate.study``,
-imported on first use).
+imported on first use); ``simulate_nested(model, n_clusters, cluster_size, seed, icc=...)``: respondents in
+clusters from a two-level (``level:``) or ICC-split population model (:mod:`vccscale.simulate.nested`).
 (The function ``power`` is bound after its submodule is imported, so ``vccscale.simulate.power`` is the
 function; the module is ``sys.modules["vccscale.simulate.power"]``.)
 """
@@ -17,6 +18,7 @@ from .population import (
            population_moments,
            simulate_data,
 )
+from .nested import nested_moments, simulate_nested
 from .power import PowerResult, analysis_model, parse_target, power, power_curve_plot
 
 _STUDY_NAMES = ("PlantedEffect", "StudySimulation", "simulate_study", "study_population")
@@ -44,6 +46,8 @@ __all__ = [
            "power",
            "power_curve_plot",
            "simulate_data",
+           "nested_moments",
+           "simulate_nested",
            "simulate_study",
            "study_population",
 ]

@@ -31,7 +31,7 @@ import pandas as pd
 from ..errors import DataError, ModelError
 from ..sem.model import ParTable, build_partable
 
-__all__ = ["PopulationModel", "population_model", "population_moments", "simulate_data"]
+__all__ = ["PopulationModel", "draw_mvnorm", "implied_moments", "population_model", "population_moments", "simulate_data"]
 
 
 @dataclass(frozen=True)
@@ -71,7 +71,7 @@ def _pure_ov_x(pt: ParTable) -> list[str]:
     return out
 
 
-def _implied(rows: list[dict], names: list[str]):
+def implied_moments(rows: list[dict], names: list[str]):
     """Covariance and mean of all variables (``names`` = observed + latent) from RAM matrices."""
     pos = {v: i for i, v in enumerate(names)}
     k = len(names)
@@ -136,15 +136,15 @@ def population_model(model: str, standardized: bool = False) -> PopulationModel:
         for i in lv_var + ov_var:
             rows[i]["value"] = 0.0
         if lv_var:
-            cov, _ = _implied(rows, names)
+            cov, _ = implied_moments(rows, names)
             for i in lv_var:
                 j = names.index(rows[i]["lhs"])
                 rows[i]["value"] = 1.0 - cov[j, j]
-        cov, _ = _implied(rows, names)
+        cov, _ = implied_moments(rows, names)
         for i in ov_var:
             j = names.index(rows[i]["lhs"])
             rows[i]["value"] = 1.0 - cov[j, j]
-    cov, mean = _implied(rows, names)
+    cov, mean = implied_moments(rows, names)
     return PopulationModel(model=model, rows=tuple(rows), ov_names=tuple(ov), lv_names=tuple(lv), ov_x=tuple(ov_x),
                            mean=mean, cov=cov, standardized=standardized)
 
@@ -159,7 +159,7 @@ def population_moments(model: str | PopulationModel, standardized: bool = False,
 
 
 # ---------------------------------------------------------------------------------------------------- data
-def _mvnorm(rng: np.random.Generator, n: int, mean: np.ndarray, cov: np.ndarray) -> np.ndarray:
+def draw_mvnorm(rng: np.random.Generator, n: int, mean: np.ndarray, cov: np.ndarray) -> np.ndarray:
     w, V = np.linalg.eigh((cov + cov.T) / 2)
     if np.min(w) < -1e-8 * max(1.0, float(np.max(np.abs(w)))):
         raise ModelError("the population covariance matrix is not positive semi-definite: check the population "
@@ -235,7 +235,7 @@ def simulate_data(model: str | PopulationModel, n: int, seed=None, *, ordinal: d
     mean, cov = pop.mean[:p], pop.cov[:p, :p]
     sd = np.sqrt(np.clip(np.diag(cov), 0, None))
     names = list(pop.ov_names)
-    X = _mvnorm(rng, n, mean, cov)
+    X = draw_mvnorm(rng, n, mean, cov)
     attrs: dict = {}
 
     ord_cols: list[int] = []

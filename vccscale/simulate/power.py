@@ -108,10 +108,16 @@ class Target:
     kind: str  # "path", "label", "defined", "joint"
     key: tuple = ()
     parts: tuple = ()
+    level: int | None = None  # two-level models: 1 (within) or 2 (between)
+
+
+_LEVEL_PREFIX = re.compile(r"^\s*(within|between|1|2)\s*:\s*(.*)$", re.IGNORECASE | re.DOTALL)
 
 
 def parse_target(spec: str, model: str) -> Target:
-    """Interpret a target string against the population model syntax."""
+    """Interpret a target string against the population model syntax. In a two-level model (``level:`` blocks) a
+    target is looked up in the level that has it; ``within:fw~x1`` / ``between:fb~w1`` say which level when both
+    do."""
     if not isinstance(spec, str) or not spec.strip():
         raise ModelError(f"a target must be a non-empty string, got {spec!r}")
     m = _JOINT.match(spec)
@@ -120,6 +126,29 @@ def parse_target(spec: str, model: str) -> Target:
         if len(parts) < 2 or any(p.kind in ("joint",) for p in parts):
             raise ModelError(f"joint(...) needs at least two parameters, got {spec!r}")
         return Target(spec.strip(), "joint", parts=parts)
+    from .nested import level_blocks
+
+    blocks = level_blocks(model)
+    if blocks is not None:
+        m = _LEVEL_PREFIX.match(spec)
+        if m:
+            lv = 1 if m.group(1).lower() in ("within", "1") else 2
+            t = parse_target(m.group(2), blocks[lv])
+            return Target(spec.strip(), t.kind, t.key, t.parts, lv)
+        found = []
+        for lv, text in blocks.items():
+            try:
+                t = parse_target(spec, text)
+                _true_value(t, population_model(text), text)
+            except ModelError:
+                continue
+            found.append(Target(t.name, t.kind, t.key, t.parts, lv))
+        if len(found) == 1:
+            return found[0]
+        if not found:
+            raise ModelError(f"target {spec!r} is not a parameter of either level of the model")
+        raise ModelError(f"target {spec!r} is a parameter of both levels: write within:{spec.strip()} or "
+                         f"between:{spec.strip()}")
     m = _PATH.match(spec)
     if m:
         return Target(f"{m.group(1)}{m.group(2)}{m.group(3)}", "path", key=(m.group(1), m.group(2), m.group(3)))
@@ -157,6 +186,8 @@ def _true_value(t: Target, pop: PopulationModel, model: str) -> float:
 
 
 def _find(est: pd.DataFrame, t: Target) -> pd.Series | None:
+    if t.level is not None and "level" in est.columns:
+        est = est[est["level"] == t.level]
     if t.kind == "path":
         lhs, op, rhs = t.key
         sel = (est["op"] == op) & (((est["lhs"] == lhs) & (est["rhs"] == rhs)) |
@@ -176,9 +207,18 @@ def _one(pop_model: str, ana_model: str, targets: tuple, n: int, seed_seq, estim
 
     rec = {"n": n, "converged": False, "est": [math.nan] * len(targets), "se": [math.nan] * len(targets),
            "sig": [False] * len(targets), "cover": [math.nan] * len(targets)}
-    data = simulate_data(pop_model, n, seed=np.random.default_rng(seed_seq), **sim)
+    nest = sim.get("nested")
     try:
-        fit = fit_sem(data, ana_model, estimator=estimator, missing="fiml" if sim.get("missing") else "listwise")
+        if nest:
+            from .nested import simulate_nested
+
+            data = simulate_nested(pop_model, n, nest["cluster_size"], seed=np.random.default_rng(seed_seq),
+                                   icc=nest.get("icc"))
+            fit = fit_sem(data, ana_model, estimator=estimator, cluster="cluster")
+        else:
+            data = simulate_data(pop_model, n, seed=np.random.default_rng(seed_seq), **sim)
+            fit = fit_sem(data, ana_model, estimator=estimator,
+                          missing="fiml" if sim.get("missing") else "listwise")
     except (VccscaleError, np.linalg.LinAlgError, FloatingPointError, ValueError):
         return rec
     est = fit.estimates
@@ -269,13 +309,20 @@ def power(model: str, targets=("y~x",), n=(100, 200, 400), reps: int = 500, seed
           alpha: float = 0.05, estimator: str = "ML", backend: str = "joblib", scheduler=None, n_jobs: int = -1,
           progress: bool = True, analysis: str | None = None, ordinal: dict | None = None,
           missing: dict | None = None, careless: dict | None = None, batch_size: int | None = None,
-          keep_replicates: bool = False) -> PowerResult:
+          keep_replicates: bool = False, cluster_size=None, icc: float | dict | None = None) -> PowerResult:
     """Monte Carlo power of ``targets`` for every sample size in ``n`` (see the module docstring).
 
     ``model`` is the population model (lavaan syntax, fixed values = population values, simulateData
     conventions); ``analysis`` overrides the derived analysis model. ``ordinal``/``missing``/``careless`` are
     passed to :func:`simulate_data` (with ``missing`` the analysis uses FIML). ``backend`` "joblib" (``n_jobs``
     processes) or "dask" (``scheduler``: a Client, an address, or None/"local" for a LocalCluster).
+
+    Nested designs (:mod:`vccscale.simulate.nested`): with ``cluster_size`` (an int, ``(min, max)``), every ``n``
+    is a number of **clusters** of that size. A two-level population model (``level: 1`` / ``level: 2`` blocks) is
+    analysed by the two-level model (ML, lavaan ``cluster =``; targets may say ``within:`` / ``between:``); a
+    single-level model with ``icc`` (a share, or ``{latent variable: share}``) by the single-level model with
+    cluster-robust standard errors (``estimator`` MLR is then the default; lavaan ``cluster =``). The ``n``
+    column of the table is then the number of clusters, ``n_respondents`` its expected number of respondents.
     """
     import time
 
@@ -290,16 +337,42 @@ def power(model: str, targets=("y~x",), n=(100, 200, 400), reps: int = 500, seed
     if not 0 < alpha < 1:
         raise ModelError(f"alpha must be in (0, 1), got {alpha!r}")
     reps = int(reps)
-    pop = population_model(model)
-    ana = analysis if analysis is not None else analysis_model(model, pop)
-    tg = tuple(parse_target(t, model) for t in targets)
-    truths = tuple(_true_value(t, pop, model) for t in tg)
+    from .nested import level_blocks
+
+    blocks = level_blocks(model)
+    if blocks is not None and cluster_size is None:
+        raise ModelError("a two-level population model needs cluster_size (respondents per cluster; n is then the "
+                         "number of clusters)")
+    if icc is not None and cluster_size is None:
+        raise ModelError("icc needs cluster_size (respondents per cluster; n is then the number of clusters)")
+    if cluster_size is not None and (ordinal or missing or careless):
+        raise ModelError("nested power (cluster_size) does not combine with ordinal, missing or careless")
+    if cluster_size is not None and blocks is None and icc is None:
+        raise ModelError("a single-level population model with cluster_size needs icc (the between-cluster share "
+                         "of the latent variables' variance), or write a two-level model")
+    if blocks is not None:
+        pops = {lv: population_model(text) for lv, text in blocks.items()}
+        ana = analysis if analysis is not None else "\n".join(
+            f"level: {lv}\n" + analysis_model(text, pops[lv]) for lv, text in sorted(blocks.items()))
+        tg = tuple(parse_target(t, model) for t in targets)
+        truths = tuple(_true_value(t, pops[t.level], blocks[t.level]) if t.kind != "joint" else
+                       float(np.prod([_true_value(q, pops[q.level], blocks[q.level]) for q in t.parts]))
+                       for t in tg)
+    else:
+        pop = population_model(model)
+        ana = analysis if analysis is not None else analysis_model(model, pop)
+        tg = tuple(parse_target(t, model) for t in targets)
+        truths = tuple(_true_value(t, pop, model) for t in tg)
+    if cluster_size is not None and blocks is None and estimator == "ML":
+        estimator = "MLR"  # cluster-robust SEs and test (lavaan cluster = with a single-level model)
     if seed is None:
         seed = int(np.random.SeedSequence().entropy % (2 ** 63))
     seed = int(seed)
     cells = np.random.SeedSequence(seed).spawn(len(ns))
     rep_seeds = [c.spawn(reps) for c in cells]
     sim = {k: v for k, v in (("ordinal", ordinal), ("missing", missing), ("careless", careless)) if v}
+    if cluster_size is not None:
+        sim = {"nested": {"cluster_size": cluster_size, "icc": icc}}
     bs = batch_size or max(1, min(50, math.ceil(reps / 8)))
     tasks = []
     for ni, nn in enumerate(ns):
@@ -334,6 +407,10 @@ def power(model: str, targets=("y~x",), n=(100, 200, 400), reps: int = 500, seed
                     per_rep.append({"n": nn, "rep": i, "target": t.name, "converged": r["converged"],
                                     "est": r["est"][k], "se": r["se"][k], "sig": r["sig"][k]})
     table = pd.DataFrame(rows)
+    if cluster_size is not None:
+        mean_size = (float(cluster_size) if isinstance(cluster_size, (int, np.integer))
+                     else (cluster_size[0] + cluster_size[1]) / 2)
+        table.insert(1, "n_respondents", table["n"] * mean_size)
     n80 = {t.name: _n_for(ns, list(table.loc[table["target"] == t.name, "power"])) for t in tg}
     return PowerResult(table=table, n_for_80=n80, seed=seed, reps=reps, alpha=alpha, estimator=estimator,
                        model=model, analysis_model=ana, targets=[t.name for t in tg], backend=backend,
