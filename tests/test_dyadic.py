@@ -217,3 +217,53 @@ def test_apim_covariates_and_errors(paired):
     assert ((pe["op"] == "~") & (pe["rhs"] == "size")).sum() == 2
     with pytest.raises(DataError):
         apim(paired, "x", "nope")
+
+
+# ------------------------------------------------------------------ dyadic measurement invariance (issue 16)
+@pytest.mark.parametrize("estimator", ["ML", "MLR"])
+def test_dyadic_invariance_matches_lavaan(estimator):
+    """Provider-customer measurement equivalence within dyads vs lavaan 0.6-14 (cfa of the same syntax per level,
+    lavTestLRT between neighbours): fit measures and difference tests to 1e-6 relative, the latent mean
+    difference (estimate, SE) to 1e-5 relative."""
+    from vccscale.models.dyadic import dyadic_invariance, dyadic_invariance_syntax, pair_dyads
+
+    ref = load_reference("dyadic/dyadic_invariance_reference.json")[estimator]
+    long = pd.read_csv(Path(__file__).parent / "reference" / "dyadic" / "dyads_long.csv")
+    paired = pair_dyads(long, "dyad_id", columns=["x1", "x2", "x3"])
+    res = dyadic_invariance(paired, ["x1", "x2", "x3"], estimator=estimator)
+    t = res.tests.set_index("level")
+    for lv, r in ref.items():
+        assert dyadic_invariance_syntax(["x1", "x2", "x3"], level=lv) == r["syntax"]  # the model R fitted
+        for k, v in r["fit"].items():
+            assert t.loc[lv, k] == pytest.approx(v, rel=1e-6, abs=1e-8), (lv, k)
+        if "lrt" in r:
+            assert t.loc[lv, "chisq_diff"] == pytest.approx(r["lrt"]["chisq_diff"], rel=1e-6, abs=1e-8)
+            assert t.loc[lv, "df_diff"] == r["lrt"]["df_diff"]
+            assert t.loc[lv, "pvalue_diff"] == pytest.approx(r["lrt"]["pvalue"], rel=1e-6, abs=1e-8)
+    m = res.latent_mean_difference
+    assert m["est"] == pytest.approx(ref["scalar"]["latent_mean"]["est"], rel=1e-5)
+    assert m["se"] == pytest.approx(ref["scalar"]["latent_mean"]["se"], rel=1e-5)
+    assert list(t["decision"]) == ["baseline", "not rejected", "not rejected", "not rejected"]
+    js = res.to_dict()["tests"]
+    assert js[0]["chisq_diff"] is None and js[1]["pvalue_diff"] is not None
+    assert ("chisq_scaled" in js[0]) == (estimator == "MLR")
+
+
+def test_dyadic_invariance_rejects_unequal_loadings():
+    """Metric invariance is rejected when the customer's loadings differ (simulated: .8/.7/.6 vs .8/.3/.9), and
+    the latent means are then not compared."""
+    from vccscale.models.dyadic import dyadic_invariance
+
+    rng = np.random.default_rng(4)
+    n = 600
+    fp = rng.standard_normal(n)
+    fc = 0.4 * fp + np.sqrt(1 - 0.16) * rng.standard_normal(n)
+    data = {}
+    for s, f, lam in (("provider", fp, (0.8, 0.7, 0.6)), ("customer", fc, (0.8, 0.3, 0.9))):
+        for j, l in enumerate(lam, 1):
+            data[f"x{j}_{s}"] = l * f + 0.5 * rng.standard_normal(n)
+    res = dyadic_invariance(pd.DataFrame(data), ["x1", "x2", "x3"], levels=("configural", "metric", "scalar"))
+    assert res.tests.set_index("level").loc["metric", "decision"] == "rejected"
+    assert res.latent_mean_difference is None and any("not compared" in n for n in res.notes)
+    with pytest.raises(DataError, match="x4_provider"):
+        dyadic_invariance(pd.DataFrame(data), ["x1", "x4"])

@@ -86,6 +86,8 @@ from .dyadic import (
                       agreement,
                       apim,
                       apim_syntax,
+                      dyadic_invariance,
+                      dyadic_invariance_syntax,
                       congruence_rsa,
                       pair_dyads,
 )
@@ -107,6 +109,7 @@ from .multilevel import (
 from .rsa import CONSTRAINED_MODELS, RSAResult, contour_plot, rsa, surface_plot
 
 __all__ += ["DUPLICATE_RULES", "ApimResult", "PairedDyads", "PairingReport", "agreement", "apim", "apim_syntax",
+            "dyadic_invariance", "dyadic_invariance_syntax",
             "congruence_rsa", "pair_dyads", "NULL_VARIANCES", "AgreementResult", "ICCResult", "MixedModelResult",
             "MixedModelWarning", "ad_index", "aggregation_table", "icc", "mixed_model", "multilevel_summary",
             "null_variance", "rwg", "rwg_j", "CONSTRAINED_MODELS", "RSAResult", "contour_plot", "rsa", "surface_plot"]

@@ -631,3 +631,173 @@ def apim(paired, x: str, y: str, sides=None, covariates=(), x_items=None, y_item
                             ("est", "se", "z", "pvalue", "ci_lower", "ci_upper", "std_all")}})
     effects = pd.DataFrame(out)
     return ApimResult(fit=fit, model=model, effects=effects, variables=var, n=int(sum(fit.nobs)), sides=sides)
+
+
+# ====================================================================== dyadic measurement invariance
+DYADIC_LEVELS = ("configural", "metric", "scalar", "strict")
+
+
+def dyadic_invariance_syntax(items, sides: tuple[str, str] = DEFAULT_SIDES, factor: str = "f",
+                             level: str = "configural") -> str:
+    """lavaan syntax of the dyadic CFA at one invariance ``level`` (Kenny, Kashy & Cook 2006, ch. 6; one row per
+    dyad, columns ``f"{item}_{side}"``).
+
+    Configural: one factor per side (``f"{factor}_{side}"``, marker = first item), the two factors correlated, the
+    same item's residuals correlated across the sides, intercepts free, latent means 0. Metric: every item's
+    loading equal across the sides (labels ``l1, l2, ...``). Scalar: + every item's intercept equal (``t1, ...``),
+    the second side's latent mean free (the first side's is 0: the mean difference is in the marker's metric).
+    Strict: + every item's residual variance equal (``e1, ...``).
+
+    R: the model text ``lavaan::cfa`` fits in tests/reference/dyadic/dyadic_invariance_reference.R (same lines).
+    """
+    items = [items] if isinstance(items, str) else list(items)
+    if len(items) < 2:
+        raise ModelError("dyadic invariance needs at least two items per side")
+    if level not in DYADIC_LEVELS:
+        raise ModelError(f"level must be one of {', '.join(DYADIC_LEVELS)}, not {level!r}")
+    k = DYADIC_LEVELS.index(level)
+    s1, s2 = _check_sides(sides)
+    f1, f2 = f"{factor}_{s1}", f"{factor}_{s2}"
+    lines = []
+    for f, s in ((f1, s1), (f2, s2)):
+        terms = [(f"l{j + 1}*" if k >= 1 else ("1*" if j == 0 else "")) + f"{it}_{s}" for j, it in enumerate(items)]
+        if k >= 1:
+            terms[0] = f"1*{items[0]}_{s}"  # the marker: its loading is 1 on both sides (equal by construction)
+        lines.append(f"{f} =~ " + " + ".join(terms))
+    lines.append(f"{f1} ~~ {f2}")
+    for it in items:
+        lines.append(f"{it}_{s1} ~~ {it}_{s2}")
+    for j, it in enumerate(items):
+        for s in (s1, s2):
+            lines.append(f"{it}_{s} ~ " + (f"t{j + 1}*" if k >= 2 else "") + "1")
+            if k >= 3:
+                lines.append(f"{it}_{s} ~~ e{j + 1}*{it}_{s}")
+    lines.append(f"{f1} ~ 0*1")
+    lines.append(f"{f2} ~ " + ("NA*" if k >= 2 else "0*") + "1")
+    return "\n".join(lines)
+
+
+@dataclass
+class DyadicInvarianceResult:
+    """Measurement equivalence of one construct between the two members of distinguishable dyads.
+
+    ``tests``: one row per level with the fit measures (lavaan's names), the chi-square difference against the
+    previous level (lavTestLRT: standard for ML, Satorra-Bentler 2001 for MLR), delta CFI / RMSEA and
+    ``decision``: ``rejected`` (the difference test rejects the added constraints at ``alpha``), ``not rejected``
+    (and delta CFI >= -.01), ``not rejected, but delta CFI < -.01``, or ``not tested`` (with the reason).
+    Non-rejection is reported as such, never as "invariance shown". ``latent_mean_difference``: at the scalar
+    level (when it was not rejected), the second side's latent mean minus the first's (marker metric; est, se, z,
+    pvalue, ci) and Cohen's d on the pooled latent SD. ``fits``: level -> FitResult; ``syntax``: level -> model.
+
+    R: ``lavaan::cfa`` of the same syntax at each level and ``lavaan::lavTestLRT`` between neighbours
+    (tests/reference/dyadic/dyadic_invariance_reference.R).
+    """
+
+    items: list
+    sides: tuple[str, str]
+    estimator: str
+    n: int
+    fits: dict
+    syntax: dict
+    tests: pd.DataFrame
+    latent_mean_difference: dict | None
+    alpha: float = 0.05
+    notes: list = field(default_factory=list)
+
+    def to_frame(self) -> pd.DataFrame:
+        return self.tests
+
+    def to_dict(self) -> dict:
+        from ..jsonsafe import jsonable, snake_keys
+
+        return jsonable({"items": list(self.items), "sides": list(self.sides), "estimator": self.estimator,
+                         "n": self.n, "alpha": self.alpha,
+                         "tests": [snake_keys(r) for r in self.tests.to_dict(orient="records")],
+                         "latent_mean_difference": self.latent_mean_difference, "notes": list(self.notes)})
+
+    def summary(self) -> str:
+        cols = [c for c in ("level", "chisq", "df", "cfi", "rmsea", "chisq_diff", "df_diff", "pvalue_diff",
+                            "delta_cfi", "decision") if c in self.tests.columns]
+        out = [f"Dyadic measurement invariance ({self.sides[0]} vs {self.sides[1]}), {self.estimator}, "
+               f"{self.n} dyads", self.tests[cols].round(4).to_string(index=False)]
+        m = self.latent_mean_difference
+        if m:
+            out.append(f"Latent mean {self.sides[1]} - {self.sides[0]}: {m['est']:.3f} (SE {m['se']:.3f}, "
+                       f"p = {m['pvalue']:.4f}), d = {m['d']:.3f}")
+        return "\n".join(out + [f"note: {n}" for n in self.notes])
+
+
+def dyadic_invariance(paired, items, sides=None, factor: str = "f", estimator: str = "ML",
+                      missing: str = "listwise", alpha: float = 0.05,
+                      levels: tuple[str, ...] = DYADIC_LEVELS) -> DyadicInvarianceResult:
+    """Provider and customer measurement equivalence within dyads (Kenny, Kashy & Cook 2006, ch. 6): the dyadic
+    CFA of :func:`dyadic_invariance_syntax` at each level, on one row per dyad, fitted with
+    :func:`vccscale.sem.fit_cfa`; each level compared with the previous by
+    :func:`vccscale.validate.invariance.difference_test`. See :class:`DyadicInvarianceResult`.
+
+    R: ``lavaan::cfa`` of the same syntax per level and ``lavaan::lavTestLRT`` between neighbouring levels."""
+    from ..sem import fit_cfa
+    from ..validate.invariance import difference_test
+
+    frame, sides = _frame_and_sides(paired, sides)
+    items = [items] if isinstance(items, str) else list(items)
+    levels = tuple(lv for lv in DYADIC_LEVELS if lv in levels)
+    if not levels or levels[0] != "configural":
+        raise ModelError("dyadic invariance starts at the configural level")
+    needed = [f"{it}_{s}" for it in items for s in sides]
+    absent = [c for c in needed if c not in frame.columns]
+    if absent:
+        raise DataError(f"dyadic invariance: column(s) not in the paired data: {', '.join(absent)}",
+                        column=absent[0])
+    data = pd.DataFrame({c: _numeric(frame, c) for c in needed})
+    fits, syntax, rows, notes = {}, {}, [], []
+    prev = None
+    for lv in levels:
+        syntax[lv] = dyadic_invariance_syntax(items, sides, factor, lv)
+        fit = fit_cfa(data, syntax[lv], estimator=estimator, missing=missing, meanstructure=True)
+        fits[lv] = fit
+        row = {"level": lv, **{k: fit.fit.get(k, float("nan")) for k in
+                               ("npar", "chisq", "df", "pvalue", "cfi", "tli", "rmsea", "srmr")}}
+        if estimator == "MLR":
+            row.update({k: fit.fit.get(k, float("nan")) for k in ("chisq.scaled", "chisq.scaling.factor",
+                                                                   "cfi.robust", "rmsea.robust")})
+        if fit.problems:
+            notes.append(f"{lv}: improper solution ({'; '.join(fit.problems)}); its tests are not interpreted")
+        if prev is None:
+            row["decision"] = "baseline"
+        else:
+            d = difference_test(fit, fits[prev], estimator=estimator)
+            row.update(chisq_diff=d["chisq_diff"], df_diff=d["df_diff"], pvalue_diff=d["pvalue"],
+                       delta_cfi=d["delta_cfi"], delta_rmsea=d["delta_rmsea"])
+            if fit.problems or fits[prev].problems or not np.isfinite(d["pvalue"]):
+                row["decision"] = "not tested"
+            elif d["pvalue"] < alpha:
+                row["decision"] = "rejected"
+            elif np.isfinite(d["delta_cfi"]) and d["delta_cfi"] < -0.01:
+                row["decision"] = "not rejected, but delta CFI < -.01"
+            else:
+                row["decision"] = "not rejected"
+        rows.append(row)
+        prev = lv
+    tests = pd.DataFrame(rows)
+    for c in ("npar", "df", "df_diff"):
+        if c in tests:
+            tests[c] = tests[c].astype("Int64")
+    lmd = None
+    if "scalar" in fits:
+        ok = tests.set_index("level")["decision"]
+        if all(ok.get(lv) in ("baseline", "not rejected") for lv in ("configural", "metric", "scalar")):
+            pe = fits["scalar"].estimates
+            f1, f2 = f"{factor}_{sides[0]}", f"{factor}_{sides[1]}"
+            r = pe[(pe["op"] == "~1") & (pe["lhs"] == f2)].iloc[0]
+            v = pe[(pe["op"] == "~~") & (pe["lhs"] == pe["rhs"]) & pe["lhs"].isin([f1, f2])]["est"]
+            sd = float(np.sqrt(v.mean()))
+            lmd = {"est": float(r["est"]), "se": float(r["se"]), "z": float(r["z"]), "pvalue": float(r["pvalue"]),
+                   "ci_lower": float(r["ci_lower"]), "ci_upper": float(r["ci_upper"]),
+                   "d": float(r["est"]) / sd if sd > 0 else float("nan")}
+        else:
+            notes.append("latent means are not compared: a level up to scalar was rejected or not tested "
+                         "(partial invariance is not searched for dyads)")
+    return DyadicInvarianceResult(items=items, sides=sides, estimator=estimator, n=int(sum(fits["configural"].nobs)),
+                                  fits=fits, syntax=syntax, tests=tests, latent_mean_difference=lmd, alpha=alpha,
+                                  notes=notes)
