@@ -2,7 +2,7 @@
 
 Fixtures (tests/reference/sem/, written by twolevel_reference.R): demo_twolevel.csv (lavaan's Demo.twolevel),
 demo_twolevel_unbalanced.csv (cluster sizes 1..20, 24 singletons) and twolevel_reference.json (cases sem, cfa,
-unbalanced, missing_y).
+unbalanced, equal_loadings (labels shared across levels), missing_y).
 
 Tolerances (see vccscale.sem.twolevel):
 * at lavaan's estimates: logl, fmin, chisq, SRMR 1e-9 relative; SE and z 1e-6 relative;
@@ -26,7 +26,7 @@ from vccscale.sem import fit_cfa, fit_sem
 from reference_data import load_reference, reference_path
 
 REF = Path(__file__).resolve().parent / "reference" / "sem"
-CASES = ("sem", "cfa", "unbalanced", "missing_y")
+CASES = ("sem", "cfa", "unbalanced", "equal_loadings", "missing_y")
 SRMR = ("srmr", "srmr_within", "srmr_between")
 
 

@@ -12,6 +12,8 @@
 #     sem:        sem(model_sem, Demo.twolevel, cluster = "cluster") (lavaan's documented example)
 #     cfa:        cfa(model_cfa, Demo.twolevel, cluster = "cluster") (configural across levels)
 #     unbalanced: sem(model_sem, unbalanced data, cluster = "cluster")
+#     equal_loadings: cfa(model_eq, Demo.twolevel, cluster = "cluster"): labels a, b shared by the within and
+#                 between loadings (one parameter each, lavaan's cross-level equality)
 #     missing_y:  sem(model_sem, Demo.twolevel with y1 set to NA in rows 3, 50 and 51, cluster = "cluster"):
 #                 lavaan drops the 3 rows (missing = "listwise") without a warning
 #   each with fitMeasures(fit) (all), parameterEstimates(fit) (lhs, op, rhs, level, est, se, z, pvalue),
@@ -48,6 +50,12 @@ level: 1
     fw =~ y1 + y2 + y3
 level: 2
     fb =~ y1 + y2 + y3
+"
+model_eq <- "
+level: 1
+    fw =~ y1 + a*y2 + b*y3
+level: 2
+    fb =~ y1 + a*y2 + b*y3
 "
 
 num <- function(x) { x <- as.numeric(x); x[!is.finite(x)] <- NA; x }
@@ -96,6 +104,7 @@ describe <- function(fit, model, data, fun) {
 fit_sem <- sem(model_sem, data = demo, cluster = "cluster")
 fit_cfa <- cfa(model_cfa, data = demo, cluster = "cluster")
 fit_unb <- sem(model_sem, data = unb, cluster = "cluster")
+fit_eq <- cfa(model_eq, data = demo, cluster = "cluster")
 demo_na <- demo
 demo_na$y1[c(3, 50, 51)] <- NA
 fit_na <- sem(model_sem, data = demo_na, cluster = "cluster")
@@ -105,6 +114,7 @@ out <- list(
   sem = describe(fit_sem, model_sem, demo, "sem"),
   cfa = describe(fit_cfa, model_cfa, demo, "cfa"),
   unbalanced = describe(fit_unb, model_sem, unb, "sem"),
+  equal_loadings = describe(fit_eq, model_eq, demo, "cfa"),
   missing_y = describe(fit_na, model_sem, demo_na[!is.na(demo_na$y1), ], "sem")
 )
 writeLines(toJSON(out, auto_unbox = TRUE, digits = NA, null = "null", na = "null", pretty = TRUE),
