@@ -98,9 +98,12 @@ def _fit_json(fit: Any, data: Any, ave_variances: str = "implied") -> dict[str, 
         "fit": {k.replace(".", "_"): v for k, v in fit.fit.items()},
         "estimates": [{k: (None if (isinstance(v, float) and not np.isfinite(v)) else v)
                        for k, v in r.items()}
-                      for r in est[["lhs", "op", "rhs", "group", "label", "est", "se", "z", "pvalue", "std_lv",
-                                    "std_all"]].to_dict(orient="records")],
+                      for r in est[["lhs", "op", "rhs", "group"] + (["level"] if "level" in est.columns else [])
+                                   + ["label", "est", "se", "z", "pvalue", "std_lv", "std_all"]
+                                   ].to_dict(orient="records")],
     }
+    if getattr(fit, "nclusters", 0):  # two-level model (level: blocks)
+        out.update({"cluster": fit.cluster, "nclusters": int(fit.nclusters), "levels": 2})
     if getattr(fit, "r2", None) is not None and len(fit.r2):
         r2 = fit.r2
         out["r2"] = ({str(k): float(v) for k, v in r2.items()} if r2.ndim == 1 else   # one group
@@ -118,7 +121,7 @@ def _fit_command(kind: str, data: Path, model: Path, estimator: str, std_lv: boo
                  fmt: str, codebook: Path | None = None, long: bool = False, missing: str = "listwise",
                  group_equal: tuple[str, ...] = (), group_partial: tuple[str, ...] = (), modindices: bool = False,
                  mi_minimum: float = 0.0, score_tests: bool = False, ave_variances: str = "implied",
-                 engine: str = "vccscale") -> None:
+                 engine: str = "vccscale", cluster: str | None = None) -> None:
     from .sem import fit_cfa, fit_sem
 
     if (group_equal or group_partial) and group is None:
@@ -127,7 +130,7 @@ def _fit_command(kind: str, data: Path, model: Path, estimator: str, std_lv: boo
     fn = fit_cfa if kind == "cfa" else fit_sem
     try:
         fit = fn(frame, model_text(model), estimator=estimator, std_lv=std_lv, group=group, missing=missing,
-                 group_equal=tuple(group_equal), group_partial=tuple(group_partial), engine=engine)
+                 group_equal=tuple(group_equal), group_partial=tuple(group_partial), engine=engine, cluster=cluster)
     except ImportError as exc:  # --engine semopy without the optional extra
         raise click.ClickException(str(exc)) from None
     for w in fit.warnings:
@@ -204,6 +207,8 @@ def _fit_options(f: Any) -> Any:
                      "--group-equal loadings intercepts (also residuals, lv.variances, lv.covariances, "
                      "regressions, means, residual.covariances).")(f)
     f = click.option("--group", default=None, help="Multi-group model across this column.")(f)
+    f = click.option("--cluster", default=None, help="Cluster id column: needed for a two-level model (lavaan "
+                     "'level: 1' / 'level: 2' blocks; ML as lavaan sem(..., cluster = ...)).")(f)
     f = click.option("--missing", type=click.Choice(["listwise", "fiml"]), default="listwise", show_default=True,
                      help="Missing values: drop incomplete rows (lavaan's default) or full-information ML "
                      "(lavaan missing = 'ml').")(f)
@@ -225,22 +230,24 @@ def _fit_options(f: Any) -> Any:
 @_fit_options
 def cfa_cmd(data: Path, model: Path, estimator: str, std_lv: bool, group: str | None, missing: str,
             codebook: Path | None, long: bool, fmt: str, group_equal: tuple[str, ...], group_partial: tuple[str, ...],
-            modindices: bool, mi_minimum: float, score_tests: bool, ave_variances: str, engine: str) -> None:
+            modindices: bool, mi_minimum: float, score_tests: bool, ave_variances: str, engine: str,
+            cluster: str | None) -> None:
     """Confirmatory factor analysis with lavaan's defaults and fit measures (chisq, cfi, tli, rmsea + CI, srmr,
     aic, bic, ...), estimates with std.all, reliability (alpha, CR/omega, AVE; model-implied variances unless
     --ave-variances observed), HTMT and Fornell-Larcker (vccscale.validate.measurement_quality)."""
     _fit_command("cfa", data, model, estimator, std_lv, group, fmt, codebook, long, missing, group_equal,
-                 group_partial, modindices, mi_minimum, score_tests, ave_variances, engine)
+                 group_partial, modindices, mi_minimum, score_tests, ave_variances, engine, cluster)
 
 
 @main.command("sem")
 @_fit_options
 def sem_cmd(data: Path, model: Path, estimator: str, std_lv: bool, group: str | None, missing: str,
             codebook: Path | None, long: bool, fmt: str, group_equal: tuple[str, ...], group_partial: tuple[str, ...],
-            modindices: bool, mi_minimum: float, score_tests: bool, ave_variances: str, engine: str) -> None:
+            modindices: bool, mi_minimum: float, score_tests: bool, ave_variances: str, engine: str,
+            cluster: str | None) -> None:
     """Structural equation model from lavaan syntax (=~, ~, ~~, :=), same output as cfa plus R²."""
     _fit_command("sem", data, model, estimator, std_lv, group, fmt, codebook, long, missing, group_equal,
-                 group_partial, modindices, mi_minimum, score_tests, ave_variances, engine)
+                 group_partial, modindices, mi_minimum, score_tests, ave_variances, engine, cluster)
 
 
 @main.command("validity")

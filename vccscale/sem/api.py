@@ -36,7 +36,8 @@ class _State:
 @data_first("model")
 def fit_cfa(data: pd.DataFrame, model: str, estimator: str = "ML", std_lv: bool = False, group: str | None = None,
             group_equal=(), group_partial=(), meanstructure: bool | None = None,
-            missing: str = "listwise", fixed_x: bool | None = None, engine: str = "vccscale") -> FitResult:
+            missing: str = "listwise", fixed_x: bool | None = None, engine: str = "vccscale",
+            cluster: str | None = None) -> FitResult:
     """Confirmatory factor analysis with the defaults of ``lavaan::cfa()``.
 
     Parameters
@@ -86,22 +87,28 @@ def fit_cfa(data: pd.DataFrame, model: str, estimator: str = "ML", std_lv: bool 
         :class:`~vccscale.sem.semopy_engine.SemopyEngineWarning` (SRMR, RMSEA CI, AIC/BIC, GFI, ...). ML,
         single-group, listwise, covariance-structure models only (semopy shares no parameters across groups).
         Details: :mod:`vccscale.sem.semopy_engine`.
+    cluster : str, optional
+        Column holding the cluster id. Required for a two-level model (lavaan's ``level: 1`` / ``level: 2``
+        blocks, also ``level: within`` / ``level: between``): it is then fitted by ML as ``lavaan::sem(model,
+        data, cluster = cluster)`` and the result is a :class:`~vccscale.sem.twolevel.TwoLevelFitResult`
+        (estimates with a ``level`` column, ``srmr_within`` / ``srmr_between``); see :mod:`vccscale.sem.twolevel`.
     """
     return _fit(data, model, "cfa", estimator, std_lv, group, group_equal, group_partial, meanstructure, missing,
-                fixed_x, engine)
+                fixed_x, engine, cluster)
 
 
 @data_first("model")
 def fit_sem(data: pd.DataFrame, model: str, estimator: str = "ML", std_lv: bool = False, group: str | None = None,
             group_equal=(), group_partial=(), meanstructure: bool | None = None,
-            missing: str = "listwise", fixed_x: bool | None = None, engine: str = "vccscale") -> FitResult:
+            missing: str = "listwise", fixed_x: bool | None = None, engine: str = "vccscale",
+            cluster: str | None = None) -> FitResult:
     """Structural equation model with the defaults of ``lavaan::sem()`` (see :func:`fit_cfa` for the arguments).
 
     Exogenous observed covariates are treated as fixed (``fixed.x = TRUE``): their variances and covariances are
     the sample values and are not parameters.
     """
     return _fit(data, model, "sem", estimator, std_lv, group, group_equal, group_partial, meanstructure, missing,
-                fixed_x, engine)
+                fixed_x, engine, cluster)
 
 
 def _group_labels(data: pd.DataFrame, group: str | None) -> list:
@@ -119,7 +126,15 @@ def _group_labels(data: pd.DataFrame, group: str | None) -> list:
 
 
 def _fit(data, model, model_type, estimator, std_lv, group, group_equal, group_partial, meanstructure,
-         missing="listwise", fixed_x=None, engine_name="vccscale"):
+         missing="listwise", fixed_x=None, engine_name="vccscale", cluster=None):
+    from .twolevel import fit_twolevel, is_twolevel
+
+    if is_twolevel(model):  # level: blocks -> two-level ML (vccscale.sem.twolevel)
+        if engine_name != "vccscale" or group_equal or group_partial:
+            raise ModelError("two-level models are fitted by the vccscale engine only, without group_equal / "
+                             "group_partial")
+        return fit_twolevel(data, model, cluster=cluster, model_type=model_type, estimator=estimator,
+                            std_lv=std_lv, fixed_x=fixed_x, missing=missing, group=group)
     if not isinstance(engine_name, str) or engine_name.lower() not in ENGINES:
         raise ModelError(f"engine must be one of {', '.join(ENGINES)}, not {engine_name!r}")
     engine_name = engine_name.lower()

@@ -7,7 +7,9 @@ It knows the operators ``=~`` (measured by), ``~`` (regressed on), ``~~`` (covar
 ``1*x``, ``NA*x``, ``a*x``, ``"a"*x``, ``label("a")*x``, ``start(0.5)*x``, ``0.5?x``, ``equal("a")*x`` and the
 multigroup vector forms ``c(1, NA)*x`` / ``c(a, b)*x``; comments (``#`` and ``!``), several statements per line
 (``;``), statements spread over several lines (a line ending in ``+`` or an operator continues), and ``a + b`` on
-either side (``y1 + y2 ~ x`` gives two regressions).
+either side (``y1 + y2 ~ x`` gives two regressions). Two-level models (lavaan's ``level: 1`` / ``level: 2``, also
+``level: within`` / ``level: between``) are split into their blocks by :func:`split_levels`; each block is then
+ordinary syntax for :func:`parse_model`.
 
 Every error is a :class:`~vccscale.errors.ModelError` that names the line and shows the offending text.
 """
@@ -18,7 +20,7 @@ from dataclasses import dataclass, field
 
 from ..errors import ModelError
 
-__all__ = ["SyntaxRow", "Modifier", "parse_model", "OPERATORS"]
+__all__ = ["SyntaxRow", "Modifier", "parse_model", "OPERATORS", "split_levels", "LEVEL_LABELS"]
 
 # longest first where one operator is a prefix of another
 OPERATORS = ("=~", "<~", "~*~", "~~", ":=", "==", "<", ">", "|", "~")
@@ -304,3 +306,63 @@ def parse_model(model: str) -> list[SyntaxRow]:
     if not any(r.op in _MODEL_OPS for r in rows):
         raise ModelError("model syntax contains no model statements (=~, ~, ~~ or ~ 1)")
     return rows
+
+
+#: lavaan's level labels: level 1 (within clusters) and level 2 (between clusters)
+LEVEL_LABELS = {"1": 1, "within": 1, "2": 2, "between": 2}
+_LEVEL = re.compile(r"^level\s*:(?!=)\s*(\S*)\s*$", flags=re.IGNORECASE)
+
+
+def split_levels(model: str) -> list[tuple[int, str]] | None:
+    """The blocks of a two-level model (lavaan's ``level: 1`` ... ``level: 2`` ..., or ``level: within`` /
+    ``level: between``) as ``[(1, text), (2, text)]``, or None when the model has no ``level:`` line.
+
+    Each block's text keeps the statements on their original line numbers (the other lines are blank), so that
+    :func:`parse_model` names the line of the whole model in its errors. Raises :class:`ModelError` for statements
+    before the first ``level:`` line, unknown labels, a level given twice or out of order, an empty block, or more
+    than two levels.
+    """
+    if not isinstance(model, str):
+        return None
+    pieces: list[tuple[int, str]] = []
+    for lineno, raw in enumerate(model.splitlines(), start=1):
+        for part in _split_top(_strip_comment(raw), ";"):
+            part = part.strip()
+            if part:
+                pieces.append((lineno, part))
+    if not any(_LEVEL.match(p) for _, p in pieces):
+        return None
+    blocks: list[tuple[int, list[tuple[int, str]]]] = []
+    for lineno, part in pieces:
+        m = _LEVEL.match(part)
+        if m:
+            label = m.group(1).lower()
+            if label not in LEVEL_LABELS:
+                raise ModelError(f"model syntax line {lineno}: unknown level {m.group(1)!r} in {part!r} (use "
+                                 "level: 1 / level: 2, or level: within / level: between)", line=lineno)
+            level = LEVEL_LABELS[label]
+            if any(b[0] == level for b in blocks):
+                raise ModelError(f"model syntax line {lineno}: level {level} is given twice", line=lineno)
+            if level != len(blocks) + 1:
+                raise ModelError(f"model syntax line {lineno}: the within level (level: 1) must come before the "
+                                 "between level (level: 2)", line=lineno)
+            blocks.append((level, []))
+            continue
+        if not blocks:
+            raise ModelError(f"model syntax line {lineno}: {part!r} comes before the first 'level:' line; in a "
+                             "two-level model every statement belongs to a level (level: 1 or level: 2)",
+                             line=lineno)
+        blocks[-1][1].append((lineno, part))
+    if len(blocks) != 2:
+        raise ModelError("a two-level model needs both blocks, level: 1 (within) and level: 2 (between); found only "
+                         f"level {blocks[0][0]}")
+    out = []
+    nlines = len(model.splitlines())
+    for level, items in blocks:
+        if not items:
+            raise ModelError(f"level {level} of the model has no statements")
+        lines = [""] * nlines
+        for lineno, part in items:
+            lines[lineno - 1] = (lines[lineno - 1] + "; " + part) if lines[lineno - 1] else part
+        out.append((level, "\n".join(lines)))
+    return out

@@ -1,0 +1,188 @@
+"""Two-level SEM / CFA with ML (``level: 1`` / ``level: 2`` blocks, ``cluster=``) against lavaan 0.6-14.
+
+Fixtures (tests/reference/sem/, written by twolevel_reference.R): demo_twolevel.csv (lavaan's Demo.twolevel),
+demo_twolevel_unbalanced.csv (cluster sizes 1..20, 24 singletons) and twolevel_reference.json (cases sem, cfa,
+unbalanced, equal_loadings (labels shared across levels), missing_y).
+
+Tolerances (see vccscale.sem.twolevel):
+* at lavaan's estimates: logl, fmin, chisq, SRMR 1e-9 relative; SE and z 1e-6 relative;
+* at our optimum: logl >= lavaan's (lavaan's nlminb stops 3e-7 .. 2e-6 short of the maximum) and within 1e-5;
+  |est - lavaan| <= 1.05 sqrt(2 dlogl) SE + 1e-9 (the largest difference that log-likelihood gap allows);
+  SE 1e-3 relative; fit measures 1e-5 relative (absolute 1e-8 near 0); SRMR 1e-5 absolute; std.all 1e-3 absolute.
+"""
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from vccscale.errors import DataError, ModelError
+from vccscale.sem import fit_cfa, fit_sem
+from reference_data import load_reference, reference_path
+
+REF = Path(__file__).resolve().parent / "reference" / "sem"
+CASES = ("sem", "cfa", "unbalanced", "equal_loadings", "missing_y")
+SRMR = ("srmr", "srmr_within", "srmr_between")
+
+
+@pytest.fixture(scope="module")
+def ref():
+    return load_reference(REF / "twolevel_reference.json")
+
+
+def _data(case):
+    if case == "unbalanced":
+        return pd.read_csv(reference_path(REF / "demo_twolevel_unbalanced.csv"))
+    d = pd.read_csv(reference_path(REF / "demo_twolevel.csv"))
+    if case == "missing_y":
+        d.loc[[2, 49, 50], "y1"] = np.nan  # R rows 3, 50, 51
+    return d
+
+
+@pytest.fixture(scope="module")
+def fits(ref):
+    out = {}
+    for case in CASES:
+        r = ref[case]
+        fn = fit_cfa if r["call"] == "cfa" else fit_sem
+        out[case] = fn(_data(case), r["model"], cluster="cluster")
+    return out
+
+
+def _merged(ref_case, table):
+    pe = pd.DataFrame(ref_case["estimates"])
+    m = pe.merge(table, on=["lhs", "op", "rhs", "level"], suffixes=("_ref", ""), how="left", validate="1:1")
+    assert len(m) == len(table), "row sets differ"
+    assert not m["est"].isna().any()
+    return m
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_lavaan_options_are_those_reproduced(ref, case):
+    o = ref[case]["options"]
+    assert o["estimator"] == "ML" and o["se"] == "standard" and o["test"] == "standard"
+    assert o["information"] == ["observed", "observed"] and o["observed.information"] == ["hessian", "hessian"]
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_statistics_at_lavaans_estimates(ref, fits, case):
+    """The likelihood, h1 EM, Hessian and SRMR are lavaan's: evaluated at lavaan's estimates they agree to
+    rounding."""
+    r = ref[case]
+    fit, table = fits[case].evaluate(pd.DataFrame(r["estimates"]))
+    for k in ("logl", "fmin", "chisq", *SRMR):
+        assert fit[k] == pytest.approx(r["fit"][k], rel=1e-9, abs=1e-12), k
+    m = _merged(r, table)
+    free = m["se_ref"] > 0
+    assert np.allclose(m.loc[free, "se"], m.loc[free, "se_ref"], rtol=1e-6, atol=0)
+    assert np.allclose(m.loc[free, "z"], m.loc[free, "z_ref"], rtol=1e-6, atol=0)
+    ss = pd.DataFrame(r["standardized"]).merge(table, on=["lhs", "op", "rhs", "level"])
+    assert len(ss) == len(table)
+    assert np.allclose(ss["std_all"], ss["est_std"], rtol=1e-8, atol=1e-10)
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_unrestricted_logl_is_lavaans_em(ref, fits, case):
+    assert fits[case].fit["unrestricted.logl"] == pytest.approx(ref[case]["fit"]["unrestricted.logl"], rel=1e-12)
+    h1 = ref[case]["h1"]
+    for level in ("within", "between"):
+        mine = fits[case].sample_cov[level].to_numpy()
+        assert np.allclose(mine, np.array(h1[level]["cov"]), rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_estimates_and_standard_errors(ref, fits, case):
+    r, res = ref[case], fits[case]
+    dlogl = res.fit["logl"] - r["fit"]["logl"]
+    assert -1e-9 <= dlogl < 1e-5  # our optimum is at least as good as lavaan's
+    m = _merged(r, res.estimates)
+    free = m["se_ref"] > 0
+    bound = 1.05 * math.sqrt(2 * max(dlogl, 0)) * m.loc[free, "se_ref"] + 1e-9
+    assert ((m.loc[free, "est"] - m.loc[free, "est_ref"]).abs() <= bound).all()
+    assert np.allclose(m.loc[~free, "est"], m.loc[~free, "est_ref"], rtol=1e-10, atol=1e-12)  # fixed / fixed.x
+    assert np.allclose(m.loc[free, "se"], m.loc[free, "se_ref"], rtol=1e-3, atol=0)
+    ss = pd.DataFrame(r["standardized"]).merge(res.estimates, on=["lhs", "op", "rhs", "level"])
+    assert np.allclose(ss["std_all"], ss["est_std"], rtol=0, atol=1e-3)
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_fit_measures(ref, fits, case):
+    r, res = ref[case], fits[case]
+    assert set(res.fit) == set(r["fit"])  # lavaan's multilevel fitMeasures, names included
+    for k, v in r["fit"].items():
+        mine = res.fit[k]
+        if v is None:
+            assert math.isnan(mine), k
+        elif k in SRMR:
+            assert abs(mine - v) <= 1e-5, k
+        else:
+            assert mine == pytest.approx(v, rel=1e-5, abs=1e-8), k
+    assert res.fit["df"] == r["fit"]["df"] and res.fit["npar"] == r["fit"]["npar"]
+
+
+def test_unbalanced_and_listwise_counts(ref, fits):
+    assert fits["unbalanced"].nobs == [ref["unbalanced"]["nobs"]]
+    assert fits["unbalanced"].nclusters == ref["unbalanced"]["nclusters"] == 200
+    assert min(fits["unbalanced"].cluster_sizes) == 1
+    res = fits["missing_y"]
+    assert res.nobs == [2497] and res.n_dropped == 3
+    assert any("3 of 2500 rows dropped" in w for w in res.warnings)
+
+
+def test_level_spellings_and_result_layout(ref, fits):
+    model = ref["sem"]["model"].replace("level: 1", "level: within").replace("level: 2", "level: between")
+    res = fit_sem(_data("sem"), model, cluster="cluster")
+    assert res.fit["logl"] == pytest.approx(fits["sem"].fit["logl"], rel=1e-12)
+    est = res.estimates
+    assert set(est["level"]) == {1, 2}
+    for col in ("lhs", "op", "rhs", "group", "label", "est", "se", "z", "pvalue", "std_lv", "std_all", "level"):
+        assert col in est.columns
+    d = res.to_dict()
+    assert d["nclusters"] == 200 and "srmr_within" in d["fit"] and d["estimates"][0]["level"] == 1
+    assert "Level 2 (between)" in res.summary()
+    assert res.vcov().shape == (20, 20)
+
+
+def test_errors():
+    d = _data("sem")
+    model = "level: 1\n f =~ y1 + y2 + y3\nlevel: 2\n g =~ y1 + y2 + y3\n"
+    with pytest.raises(ModelError, match="cluster="):
+        fit_sem(d, model)
+    bad = d.copy()
+    bad["cluster"] = bad["cluster"].astype(float)
+    bad.loc[[0, 7], "cluster"] = np.nan
+    with pytest.raises(DataError, match="missing in 2 of 2500 rows"):
+        fit_cfa(bad, model, cluster="cluster")
+    with pytest.raises(DataError, match="not in the data"):
+        fit_cfa(d, model, cluster="school")
+    with pytest.raises(ModelError, match="before the first 'level:'"):
+        fit_cfa(d, "f =~ y1 + y2\n" + model, cluster="cluster")
+    with pytest.raises(ModelError, match="both blocks"):
+        fit_cfa(d, "level: 1\n f =~ y1 + y2 + y3\n", cluster="cluster")
+    with pytest.raises(ModelError, match="unknown level"):
+        fit_cfa(d, model.replace("level: 2", "level: 3"), cluster="cluster")
+    with pytest.raises(ModelError, match="FIML"):
+        fit_cfa(d, model, cluster="cluster", missing="fiml")
+    with pytest.raises(ModelError, match="ML"):
+        fit_cfa(d, model, cluster="cluster", estimator="MLR")
+
+
+def test_cli_json(ref, tmp_path):
+    from vccscale.cli import main
+
+    mfile = tmp_path / "m.lav"
+    mfile.write_text(ref["sem"]["model"])
+    out = CliRunner().invoke(main, ["sem", str(REF / "demo_twolevel.csv"), "--model", str(mfile), "--cluster",
+                                    "cluster", "--format", "json"])
+    assert out.exit_code == 0, out.output
+    d = json.loads(out.stdout if hasattr(out, "stdout") else out.output)
+    assert d["fit"]["srmr_within"] == pytest.approx(ref["sem"]["fit"]["srmr_within"], abs=1e-5)
+    assert d["fit"]["chisq"] == pytest.approx(ref["sem"]["fit"]["chisq"], rel=1e-5)
+    assert {e["level"] for e in d["estimates"]} == {1, 2} and d["nclusters"] == 200
+    out = CliRunner().invoke(main, ["sem", str(REF / "demo_twolevel.csv"), "--model", str(mfile)])
+    assert out.exit_code != 0 and "--cluster" in out.output
