@@ -109,6 +109,9 @@ def _fit_json(fit: Any, data: Any, ave_variances: str = "implied") -> dict[str, 
         q = measurement_quality(fit, data, variances=ave_variances)
         if len(q.factors):
             out.update(q.to_dict())
+    if getattr(fit, "cluster", None) is not None:  # cluster-robust (lavaan cluster =)
+        out.update(cluster=fit.cluster, n_clusters=int(np.sum(fit.n_clusters)),
+                   n_clusters_by_group=[int(c) for c in fit.n_clusters], se=fit.se, test=list(fit.test))
     if fit.warnings:
         out["warnings"] = list(fit.warnings)
     return out
@@ -118,7 +121,7 @@ def _fit_command(kind: str, data: Path, model: Path, estimator: str, std_lv: boo
                  fmt: str, codebook: Path | None = None, long: bool = False, missing: str = "listwise",
                  group_equal: tuple[str, ...] = (), group_partial: tuple[str, ...] = (), modindices: bool = False,
                  mi_minimum: float = 0.0, score_tests: bool = False, ave_variances: str = "implied",
-                 engine: str = "vccscale") -> None:
+                 engine: str = "vccscale", cluster: str | None = None) -> None:
     from .sem import fit_cfa, fit_sem
 
     if (group_equal or group_partial) and group is None:
@@ -127,7 +130,8 @@ def _fit_command(kind: str, data: Path, model: Path, estimator: str, std_lv: boo
     fn = fit_cfa if kind == "cfa" else fit_sem
     try:
         fit = fn(frame, model_text(model), estimator=estimator, std_lv=std_lv, group=group, missing=missing,
-                 group_equal=tuple(group_equal), group_partial=tuple(group_partial), engine=engine)
+                 group_equal=tuple(group_equal), group_partial=tuple(group_partial), engine=engine,
+                 cluster=cluster)
     except ImportError as exc:  # --engine semopy without the optional extra
         raise click.ClickException(str(exc)) from None
     for w in fit.warnings:
@@ -204,6 +208,8 @@ def _fit_options(f: Any) -> Any:
                      "--group-equal loadings intercepts (also residuals, lv.variances, lv.covariances, "
                      "regressions, means, residual.covariances).")(f)
     f = click.option("--group", default=None, help="Multi-group model across this column.")(f)
+    f = click.option("--cluster", default=None, help="Cluster id column (lavaan cluster =): cluster-robust "
+                     "standard errors and Yuan-Bentler scaled test of a single-level model (ML or MLR).")(f)
     f = click.option("--missing", type=click.Choice(["listwise", "fiml"]), default="listwise", show_default=True,
                      help="Missing values: drop incomplete rows (lavaan's default) or full-information ML "
                      "(lavaan missing = 'ml').")(f)
@@ -225,22 +231,24 @@ def _fit_options(f: Any) -> Any:
 @_fit_options
 def cfa_cmd(data: Path, model: Path, estimator: str, std_lv: bool, group: str | None, missing: str,
             codebook: Path | None, long: bool, fmt: str, group_equal: tuple[str, ...], group_partial: tuple[str, ...],
-            modindices: bool, mi_minimum: float, score_tests: bool, ave_variances: str, engine: str) -> None:
+            modindices: bool, mi_minimum: float, score_tests: bool, ave_variances: str, engine: str,
+            cluster: str | None) -> None:
     """Confirmatory factor analysis with lavaan's defaults and fit measures (chisq, cfi, tli, rmsea + CI, srmr,
     aic, bic, ...), estimates with std.all, reliability (alpha, CR/omega, AVE; model-implied variances unless
     --ave-variances observed), HTMT and Fornell-Larcker (vccscale.validate.measurement_quality)."""
     _fit_command("cfa", data, model, estimator, std_lv, group, fmt, codebook, long, missing, group_equal,
-                 group_partial, modindices, mi_minimum, score_tests, ave_variances, engine)
+                 group_partial, modindices, mi_minimum, score_tests, ave_variances, engine, cluster)
 
 
 @main.command("sem")
 @_fit_options
 def sem_cmd(data: Path, model: Path, estimator: str, std_lv: bool, group: str | None, missing: str,
             codebook: Path | None, long: bool, fmt: str, group_equal: tuple[str, ...], group_partial: tuple[str, ...],
-            modindices: bool, mi_minimum: float, score_tests: bool, ave_variances: str, engine: str) -> None:
+            modindices: bool, mi_minimum: float, score_tests: bool, ave_variances: str, engine: str,
+            cluster: str | None) -> None:
     """Structural equation model from lavaan syntax (=~, ~, ~~, :=), same output as cfa plus R²."""
     _fit_command("sem", data, model, estimator, std_lv, group, fmt, codebook, long, missing, group_equal,
-                 group_partial, modindices, mi_minimum, score_tests, ave_variances, engine)
+                 group_partial, modindices, mi_minimum, score_tests, ave_variances, engine, cluster)
 
 
 @main.command("validity")
@@ -298,9 +306,11 @@ def validity_cmd(data: Path, model: Path, marker: tuple[str, ...], bootstrap: in
 @click.option("--missing", type=click.Choice(["listwise", "fiml"]), default="listwise", show_default=True,
               help="Missing values: drop incomplete rows (lavaan's default) or full-information ML in every model "
               "(lavaan missing = 'ml').")
+@click.option("--cluster", default=None, help="Cluster id column (lavaan cluster =, clusters within groups): "
+              "cluster-robust fits and difference tests (needs --estimator MLR).")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def invariance_cmd(data: Path, model: Path, group: str, estimator: str, codebook: Path | None, long: bool,
-                   partial_alpha: float, missing: str, fmt: str) -> None:
+                   partial_alpha: float, missing: str, cluster: str | None, fmt: str) -> None:
     """Configural, metric, scalar and strict invariance with chi-square difference tests (Satorra-Bentler 2001
     scaled for MLR) and delta CFI/RMSEA; if scalar invariance is rejected, a partial-invariance search (score
     tests, Bonferroni); latent means compared in the (partially) scalar-invariant model."""
@@ -308,7 +318,7 @@ def invariance_cmd(data: Path, model: Path, group: str, estimator: str, codebook
 
     frame = analysis_frame(data, codebook, long)
     res = invariance_workflow(frame, model_text(model), group, estimator=estimator, missing=missing,
-                              partial_alpha=partial_alpha)
+                              partial_alpha=partial_alpha, cluster=cluster)
     if fmt == "json":
         echo_json(res.to_dict())
     else:
