@@ -12,6 +12,29 @@ lavaan's ``estimator = "MLR"`` sets ``se = "robust.huber.white"``, ``test = "yua
 * scaling factor ``c = trace(U Gamma) / df``; ``chisq.scaled = chisq / c``;
   ``scaling.factor.h1 = sum tr(B1 A1^-1) / ndat``, ``scaling.factor.h0 = sum (N_g/N) tr(B0 A^-1) / nx.free``
   (nx.free: free parameters counted before equality constraints, as lavaan).
+
+Cluster-robust (lavaan 0.6-14 ``cluster = "id"`` with a single-level model, ``lav_options_set``): the mean
+structure is switched on; ``estimator = "MLR"`` becomes estimator ML with ``se = "robust.cluster"`` and
+``test = "yuan.bentler.mplus"`` (information "observed", observed.information "hessian" for both); with
+``estimator = "ML"`` lavaan also sets ``se = "robust.cluster"`` but ``test = c("standard", "yuan.bentler.mplus")``
+and ``observed.information = c("hessian", "h1")``. Per group g with C_g clusters (clusters are counted within
+groups; ``lav_mvnorm_information_firstorder`` / ``lav_mvnorm_missing_information_firstorder`` /
+``lav_samplestats_Gamma``):
+
+* the scores are summed within each cluster (``rowsum``) and the cross product is multiplied by
+  ``C_g / (C_g - 1)``: ``B0_g = C_g/(C_g-1) sum_c s_c s_c' / N_g`` with ``s_c = sum_{i in c} s_i`` (casewise scores
+  at the structured moments; with missing = "ml" the casewise FIML scores); vcov = ``A^-1 B0 A^-1 / N`` with
+  ``B0 = sum_g N_g/N B0_g`` and A the observed information (Hessian), N the number of cases (not of clusters);
+* ``B1_g`` of the saturated model the same way with the saturated scores at the sample (or EM) moments
+  (lavaan: ``A1 Gamma A1`` with the clustered Gamma, the same matrix); ``A1_g`` unchanged; the traces, scaling
+  factor and ``scaling.factor.h1`` / ``.h0`` as above, also for the baseline model. With missing = "ml", the
+  FIML-corrected robust measures use the clustered ``B1_g`` as ``Jm`` (:func:`fiml_corrected`);
+* ML with clusters: the standard errors are the same as MLR's; the scaled test inverts
+  ``sum_g N_g/N Delta_g' A1obs_g Delta_g`` instead of the Hessian, A1obs_g the observed information of the
+  saturated model at the implied moments (:func:`h1_structured_information`); for the baseline model (implied
+  moments linear in its parameters) that is its Hessian.
+
+lavaan keeps rows with a missing cluster id (with a warning); vccscale refuses them (DataError).
 """
 from __future__ import annotations
 
