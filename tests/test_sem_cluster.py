@@ -148,6 +148,13 @@ def test_cluster_changes_the_standard_errors(demo, ref, fits):
     assert np.max(np.abs(se_cl[free] / se[free] - 1)) > 0.2
 
 
+def test_refitter_refuses_a_clustered_fit(fits):
+    from vccscale.sem import Refitter
+
+    with pytest.raises(ModelError, match="resamples cases, not clusters"):
+        Refitter(fits["cfa_mlr"])
+
+
 def test_bad_cluster_columns(demo, ref):
     with pytest.raises(DataError, match="cluster column 'nope' is not in the data"):
         fit_cfa(demo, ref["model_cfa"], estimator="MLR", cluster="nope")
