@@ -112,6 +112,9 @@ def _fit_json(fit: Any, data: Any, ave_variances: str = "implied") -> dict[str, 
         q = measurement_quality(fit, data, variances=ave_variances)
         if len(q.factors):
             out.update(q.to_dict())
+    if getattr(fit, "cluster", None) is not None:  # cluster-robust (lavaan cluster =)
+        out.update(cluster=fit.cluster, n_clusters=int(np.sum(fit.n_clusters)),
+                   n_clusters_by_group=[int(c) for c in fit.n_clusters], se=fit.se, test=list(fit.test))
     if fit.warnings:
         out["warnings"] = list(fit.warnings)
     return out
@@ -130,7 +133,8 @@ def _fit_command(kind: str, data: Path, model: Path, estimator: str, std_lv: boo
     fn = fit_cfa if kind == "cfa" else fit_sem
     try:
         fit = fn(frame, model_text(model), estimator=estimator, std_lv=std_lv, group=group, missing=missing,
-                 group_equal=tuple(group_equal), group_partial=tuple(group_partial), engine=engine, cluster=cluster)
+                 group_equal=tuple(group_equal), group_partial=tuple(group_partial), engine=engine,
+                 cluster=cluster)
     except ImportError as exc:  # --engine semopy without the optional extra
         raise click.ClickException(str(exc)) from None
     for w in fit.warnings:
@@ -207,8 +211,9 @@ def _fit_options(f: Any) -> Any:
                      "--group-equal loadings intercepts (also residuals, lv.variances, lv.covariances, "
                      "regressions, means, residual.covariances).")(f)
     f = click.option("--group", default=None, help="Multi-group model across this column.")(f)
-    f = click.option("--cluster", default=None, help="Cluster id column: needed for a two-level model (lavaan "
-                     "'level: 1' / 'level: 2' blocks; ML as lavaan sem(..., cluster = ...)).")(f)
+    f = click.option("--cluster", default=None, help="Cluster id column (lavaan cluster =): for a single-level "
+                     "model cluster-robust standard errors and the Yuan-Bentler scaled test (ML or MLR); for a "
+                     "model with 'level: 1' / 'level: 2' blocks the two-level ML model.")(f)
     f = click.option("--missing", type=click.Choice(["listwise", "fiml"]), default="listwise", show_default=True,
                      help="Missing values: drop incomplete rows (lavaan's default) or full-information ML "
                      "(lavaan missing = 'ml').")(f)
@@ -305,9 +310,11 @@ def validity_cmd(data: Path, model: Path, marker: tuple[str, ...], bootstrap: in
 @click.option("--missing", type=click.Choice(["listwise", "fiml"]), default="listwise", show_default=True,
               help="Missing values: drop incomplete rows (lavaan's default) or full-information ML in every model "
               "(lavaan missing = 'ml').")
+@click.option("--cluster", default=None, help="Cluster id column (lavaan cluster =, clusters within groups): "
+              "cluster-robust fits and difference tests (needs --estimator MLR).")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def invariance_cmd(data: Path, model: Path, group: str, estimator: str, codebook: Path | None, long: bool,
-                   partial_alpha: float, missing: str, fmt: str) -> None:
+                   partial_alpha: float, missing: str, cluster: str | None, fmt: str) -> None:
     """Configural, metric, scalar and strict invariance with chi-square difference tests (Satorra-Bentler 2001
     scaled for MLR) and delta CFI/RMSEA; if scalar invariance is rejected, a partial-invariance search (score
     tests, Bonferroni); latent means compared in the (partially) scalar-invariant model."""
@@ -315,7 +322,7 @@ def invariance_cmd(data: Path, model: Path, group: str, estimator: str, codebook
 
     frame = analysis_frame(data, codebook, long)
     res = invariance_workflow(frame, model_text(model), group, estimator=estimator, missing=missing,
-                              partial_alpha=partial_alpha)
+                              partial_alpha=partial_alpha, cluster=cluster)
     if fmt == "json":
         echo_json(res.to_dict())
     else:

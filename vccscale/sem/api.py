@@ -88,10 +88,16 @@ def fit_cfa(data: pd.DataFrame, model: str, estimator: str = "ML", std_lv: bool 
         single-group, listwise, covariance-structure models only (semopy shares no parameters across groups).
         Details: :mod:`vccscale.sem.semopy_engine`.
     cluster : str, optional
-        Column holding the cluster id. Required for a two-level model (lavaan's ``level: 1`` / ``level: 2``
-        blocks, also ``level: within`` / ``level: between``): it is then fitted by ML as ``lavaan::sem(model,
-        data, cluster = cluster)`` and the result is a :class:`~vccscale.sem.twolevel.TwoLevelFitResult`
-        (estimates with a ``level`` column, ``srmr_within`` / ``srmr_between``); see :mod:`vccscale.sem.twolevel`.
+        Column holding the cluster id (lavaan's ``cluster =``). A single-level model gets cluster-robust
+        standard errors (lavaan's ``se = "robust.cluster"``: the sandwich with the casewise scores summed within
+        clusters, times C/(C-1)) and the Yuan-Bentler (Mplus) scaled test with the cluster-summed scores, with its
+        ``.scaled`` / ``.robust`` fit measures, for ``estimator="MLR"`` and (as lavaan) for ``"ML"``; the mean
+        structure is switched on. Clusters are counted within groups (``FitResult.n_clusters``). Rows with a
+        missing cluster id are refused (DataError). Formulas: :mod:`vccscale.sem.robust`. A two-level model
+        (lavaan's ``level: 1`` / ``level: 2`` blocks, also ``level: within`` / ``level: between``) needs it: it is
+        then fitted by ML as ``lavaan::sem(model, data, cluster = cluster)`` and the result is a
+        :class:`~vccscale.sem.twolevel.TwoLevelFitResult` (estimates with a ``level`` column, ``srmr_within`` /
+        ``srmr_between``); see :mod:`vccscale.sem.twolevel`.
     """
     return _fit(data, model, "cfa", estimator, std_lv, group, group_equal, group_partial, meanstructure, missing,
                 fixed_x, engine, cluster)
@@ -125,6 +131,42 @@ def _group_labels(data: pd.DataFrame, group: str | None) -> list:
     return labels
 
 
+def _check_cluster(data, cluster, group, estimator, miss, engine_name) -> None:
+    """Refuse what lavaan's single-level ``cluster =`` cannot do here (or at all)."""
+    if not isinstance(data, pd.DataFrame):
+        raise DataError(f"data must be a pandas DataFrame, got {type(data).__name__}")
+    if not isinstance(cluster, str) or cluster not in data.columns:
+        raise DataError(f"cluster column {cluster!r} is not in the data", column=cluster if isinstance(cluster, str)
+                        else None)
+    if cluster == group:
+        raise ModelError(f"the cluster column {cluster!r} is also the group column")
+    n_na = int(data[cluster].isna().sum())
+    if n_na:
+        raise DataError(f"cluster column {cluster!r} has {n_na} missing value(s); give every row a cluster id or "
+                        "drop those rows (lavaan only warns and keeps them)", column=cluster)
+    if engine_name != "vccscale":
+        raise ModelError("cluster-robust standard errors (cluster=...) need engine='vccscale'")
+    if estimator == "ML" and miss == "fiml":
+        raise ModelError("cluster=... with estimator='ML' and missing='fiml' is not supported (lavaan's scaled "
+                         "test then uses the h1 observed information for missing data); use estimator='MLR'")
+
+
+def _cluster_codes(data, cluster, groups, pt) -> list[np.ndarray]:
+    """Per group an integer code 0..C_g-1 per row of the group's data (clusters counted within groups)."""
+    if cluster in pt.ov_names:
+        raise ModelError(f"the cluster column {cluster!r} is also a variable of the model")
+    ids = data[cluster].to_numpy()
+    out = []
+    for gd in groups:
+        codes, uniq = pd.factorize(ids[gd.rows])
+        if len(uniq) < 2:
+            where = f" in group {gd.label!r}" if pt.ngroups > 1 else ""
+            raise DataError(f"cluster column {cluster!r} has {len(uniq)} cluster(s){where}; cluster-robust "
+                            "standard errors need at least 2", column=cluster)
+        out.append(np.asarray(codes, dtype=int))
+    return out
+
+
 def _fit(data, model, model_type, estimator, std_lv, group, group_equal, group_partial, meanstructure,
          missing="listwise", fixed_x=None, engine_name="vccscale", cluster=None):
     from .twolevel import fit_twolevel, is_twolevel
@@ -148,6 +190,9 @@ def _fit(data, model, model_type, estimator, std_lv, group, group_equal, group_p
     fiml = miss == "fiml"
     if fiml:
         meanstructure = True  # as lavaan with missing = "ml"
+    if cluster is not None:
+        _check_cluster(data, cluster, group, estimator, miss, engine_name)
+        meanstructure = True  # as lavaan with cluster = (single level)
     if isinstance(group_equal, str):
         group_equal = [group_equal]
     if isinstance(group_partial, str):
@@ -172,6 +217,8 @@ def _fit(data, model, model_type, estimator, std_lv, group, group_equal, group_p
             x_note = (f"{n_x} case(s) deleted for missing values in the fixed covariate(s) "
                       f"{', '.join(pt.ov_x)} (fixed.x = TRUE, as lavaan); fixed_x=False keeps them (missing = "
                       '"ml.x")')
+    clusters = _cluster_codes(data, cluster, groups, pt) if cluster is not None else None
+    robust_se = estimator == "MLR" or clusters is not None  # lavaan: ML with cluster = is cluster-robust too
     Eng = FIMLEngine if fiml else Engine
     engine = Eng(pt, groups)
     N = engine.N
@@ -210,7 +257,7 @@ def _fit(data, model, model_type, estimator, std_lv, group, group_equal, group_p
         from .semopy_engine import refined_statistics
 
         vcov, sem_stats = refined_statistics(sem_sol, theta, N)  # semopy's expected information at the optimum
-    elif estimator == "ML":
+    elif not robust_se:
         try:  # FIML: lavaan missing = "ml" uses information = "observed"
             vcov = np.linalg.inv(engine.hessian(theta) if fiml else info) / N
         except np.linalg.LinAlgError:  # lavaan: "Could not compute standard errors!" (see _vcov_warnings)
@@ -218,12 +265,17 @@ def _fit(data, model, model_type, estimator, std_lv, group, group_equal, group_p
     else:
         from .robust import h1_information_fiml, h1_traces, h1_traces_fiml, sandwich, yuan_bentler_mplus
 
-        sw = sandwich(engine, theta)
+        sw = sandwich(engine, theta, clusters)
         vcov = sw["vcov"]
         if fiml:  # the saturated model's information, also for the robust (FIML-corrected) measures below
-            extra["h1_info"] = h1_information_fiml(engine)
-        h1 = h1_traces_fiml(engine, extra["h1_info"]) if fiml else h1_traces(engine)
-        extra["yb"] = yuan_bentler_mplus(engine, theta, df, sw=sw, h1=h1)
+            extra["h1_info"] = h1_information_fiml(engine, clusters)
+        h1 = h1_traces_fiml(engine, extra["h1_info"]) if fiml else h1_traces(engine, clusters)
+        A_inv = None
+        if estimator == "ML":  # with clusters: lavaan's test uses observed.information = "h1"
+            from .robust import h1_structured_information
+
+            A_inv = np.linalg.inv(h1_structured_information(engine, theta))
+        extra["yb"] = yuan_bentler_mplus(engine, theta, df, sw=sw, h1=h1, clusters=clusters, A_inv=A_inv)
         extra["h1"] = h1
     state = _State(pt, engine, theta, est, (vcov + vcov.T) / 2, estimator, extra)
 
@@ -235,15 +287,17 @@ def _fit(data, model, model_type, estimator, std_lv, group, group_equal, group_p
     X2_null = 2 * N * best.fmin
     df_null = ndat - bpt.npar
     scaled = None
-    if estimator == "MLR":
+    if robust_se:
         from .robust import yuan_bentler_mplus
 
-        yb_null = yuan_bentler_mplus(beng, best.theta, df_null, h1=extra["h1"])
+        # (the baseline model's implied moments are linear in its parameters: its h1 observed information is its
+        # Hessian, so ML with clusters needs no A_inv here)
+        yb_null = yuan_bentler_mplus(beng, best.theta, df_null, h1=extra["h1"], clusters=clusters)
         yb = extra["yb"]
         scaled = {"c": yb["c"], "c_null": yb_null["c"], "trace_ugamma": yb["trace_ugamma"],
                   "scaling_factor_h1": yb["scaling_factor_h1"], "scaling_factor_h0": yb["scaling_factor_h0"]}
     robust, robust_note = None, None
-    if estimator == "MLR" and fiml:
+    if robust_se and fiml:
         robust, robust_note = _fiml_robust(engine, theta, df, beng, best.theta, df_null, extra.get("h1_info"))
 
     implied = engine.implied(theta)
@@ -293,7 +347,24 @@ def _fit(data, model, model_type, estimator, std_lv, group, group_equal, group_p
                      group_labels=[g.label for g in groups] if group is not None else [],
                      nobs=[g.n for g in groups], n_dropped=dropped, iterations=est.iterations, missing=miss,
                      warnings=tuple(_warnings(state)) + tuple(x for x in (x_note, robust_note) if x) + engine_notes,
-                     engine=engine_name, engine_info=engine_info, _state=state)
+                     engine=engine_name, engine_info=engine_info, cluster=cluster,
+                     n_clusters=[int(c.max()) + 1 for c in clusters] if clusters is not None else [],
+                     se=_se_name(estimator, clusters is not None),
+                     test=_test_names(estimator, clusters is not None), _state=state)
+
+
+def _se_name(estimator: str, clustered: bool) -> str:
+    """lavaan's ``lavInspect(fit, "options")$se``."""
+    if clustered:
+        return "robust.cluster"
+    return "robust.huber.white" if estimator == "MLR" else "standard"
+
+
+def _test_names(estimator: str, clustered: bool) -> tuple[str, ...]:
+    """lavaan's ``lavInspect(fit, "options")$test``."""
+    if estimator == "MLR":
+        return ("yuan.bentler.mplus",)
+    return ("standard", "yuan.bentler.mplus") if clustered else ("standard",)
 
 
 def _fiml_robust(engine, theta, df, beng, btheta, df_null, info) -> tuple[dict, str | None]:

@@ -49,6 +49,7 @@ class GroupData:
     patterns: list | None = None  # FIML: missing-data patterns (see missing_patterns); mean/cov are then EM estimates
     logl_h1: float | None = None  # FIML: log-likelihood of the saturated model at the EM moments
     em: EMResult | None = None  # FIML: the EM run (iterations, converged) behind mean / cov
+    rows: np.ndarray | None = None  # positions (0-based) in the data of the rows of X (prepare_groups)
 
 
 def prepare_groups(data, ov_names: list[str], group: str | None, *, labels: list | None = None,
@@ -125,13 +126,13 @@ def prepare_groups(data, ov_names: list[str], group: str | None, *, labels: list
             _check_pd(cov, cols, n, where)
             logl_h1 = sum(_mvn_logl(pt["n"], pt["cov"], pt["mean"], cov[np.ix_(pt["o"], pt["o"])], mean[pt["o"]])
                           for pt in pats)
-            groups.append(GroupData(lab, X, n, mean, cov, pats, float(logl_h1), em))
+            groups.append(GroupData(lab, X, n, mean, cov, pats, float(logl_h1), em, rows=idx))
             continue
         mean = X.mean(axis=0)
         Xc = X - mean
         cov = Xc.T @ Xc / n
         _check_pd(cov, cols, n, where)
-        groups.append(GroupData(lab, X, n, mean, cov))
+        groups.append(GroupData(lab, X, n, mean, cov, rows=idx))
     return groups, dropped
 
 

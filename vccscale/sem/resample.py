@@ -171,6 +171,9 @@ class Refitter:
             raise ModelError("a Refitter needs a FitResult from vccscale.sem.fit_cfa / fit_sem")
         if len(st.engine.groups) != 1 or fit.missing == "fiml":
             raise ModelError("a Refitter refits single-group models fitted to complete cases (missing='listwise')")
+        if getattr(fit, "cluster", None) is not None:
+            raise ModelError("a Refitter resamples cases, not clusters: it does not refit a cluster-robust fit "
+                             "(cluster=...)")
         self.pt = dataclasses.replace(st.pt, defined=[])  # compiled := code is not needed (nor picklable)
         self.X = st.engine.groups[0].X
         self.theta_hat = np.array(st.theta, dtype=float)

@@ -362,6 +362,13 @@ class FitResult:
         ``"vccscale"`` (the default engine) or ``"semopy"`` (see :mod:`vccscale.sem.semopy_engine`: then fit
         measures semopy lacks or computes differently are NaN); ``engine_info`` says how the fit went (for semopy:
         its version, iterations and how far its own solution was from the refined one).
+    cluster, n_clusters : str or None, list of int
+        The cluster column of a cluster-robust fit (``cluster=...``) and the number of clusters per group (empty
+        without clusters).
+    se, test : str, tuple of str
+        lavaan's names of the standard errors and test statistics (``lavInspect(fit, "options")$se`` / ``$test``):
+        ``"standard"``, ``"robust.huber.white"`` (MLR) or ``"robust.cluster"``; ``("standard",)``,
+        ``("yuan.bentler.mplus",)`` (MLR) or ``("standard", "yuan.bentler.mplus")`` (ML with clusters).
     """
 
     fit: dict
@@ -381,6 +388,10 @@ class FitResult:
     missing: str = "listwise"
     engine: str = "vccscale"
     engine_info: dict = field(default_factory=dict)
+    cluster: str | None = None
+    n_clusters: list[int] = field(default_factory=list)
+    se: str = "standard"
+    test: tuple[str, ...] = ("standard",)
     _state: object = field(default=None, repr=False, compare=False)
 
     @property
@@ -495,7 +506,9 @@ class FitResult:
         return {"estimator": self.estimator, "model": self.model, "ngroups": self.ngroups,
                 "group_labels": [clean(g) for g in self.group_labels], "nobs": list(self.nobs),
                 "n_dropped": self.n_dropped, "missing": self.missing, "engine": self.engine,
-                "engine_info": {k: clean(v) for k, v in self.engine_info.items()}, "fit": {k: clean(v) for k, v in self.fit.items()}, "estimates": est,
+                "engine_info": {k: clean(v) for k, v in self.engine_info.items()}, "se": self.se,
+                "test": list(self.test), "cluster": self.cluster, "n_clusters": list(self.n_clusters),
+                "fit": {k: clean(v) for k, v in self.fit.items()}, "estimates": est,
                 "r2": r2, "warnings": list(self.warnings)}
 
     def summary(self) -> str:
@@ -507,7 +520,11 @@ class FitResult:
                     if self.n_dropped else "")
                  + (", missing data by FIML" if self.missing == "fiml" else "")
                  + (f", engine {self.engine}" if self.engine != "vccscale" else ""),
-                 f"  parameters {int(f['npar'])}, iterations {self.iterations}", ""]
+                 f"  parameters {int(f['npar'])}, iterations {self.iterations}"]
+        if self.cluster is not None:
+            lines.append(f"  clusters [{self.cluster}] {', '.join(map(str, self.n_clusters))}; standard errors "
+                         f"{self.se}, test {' + '.join(self.test)}")
+        lines.append("")
         lines.append(f"  chi-square {f['chisq']:.3f}, df {int(f['df'])}, p {f['pvalue']:.3f}")
         if "chisq.scaled" in f:
             lines.append(f"  scaled chi-square {f['chisq.scaled']:.3f} (scaling factor "

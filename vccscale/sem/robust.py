@@ -12,6 +12,29 @@ lavaan's ``estimator = "MLR"`` sets ``se = "robust.huber.white"``, ``test = "yua
 * scaling factor ``c = trace(U Gamma) / df``; ``chisq.scaled = chisq / c``;
   ``scaling.factor.h1 = sum tr(B1 A1^-1) / ndat``, ``scaling.factor.h0 = sum (N_g/N) tr(B0 A^-1) / nx.free``
   (nx.free: free parameters counted before equality constraints, as lavaan).
+
+Cluster-robust (lavaan 0.6-14 ``cluster = "id"`` with a single-level model, ``lav_options_set``): the mean
+structure is switched on; ``estimator = "MLR"`` becomes estimator ML with ``se = "robust.cluster"`` and
+``test = "yuan.bentler.mplus"`` (information "observed", observed.information "hessian" for both); with
+``estimator = "ML"`` lavaan also sets ``se = "robust.cluster"`` but ``test = c("standard", "yuan.bentler.mplus")``
+and ``observed.information = c("hessian", "h1")``. Per group g with C_g clusters (clusters are counted within
+groups; ``lav_mvnorm_information_firstorder`` / ``lav_mvnorm_missing_information_firstorder`` /
+``lav_samplestats_Gamma``):
+
+* the scores are summed within each cluster (``rowsum``) and the cross product is multiplied by
+  ``C_g / (C_g - 1)``: ``B0_g = C_g/(C_g-1) sum_c s_c s_c' / N_g`` with ``s_c = sum_{i in c} s_i`` (casewise scores
+  at the structured moments; with missing = "ml" the casewise FIML scores); vcov = ``A^-1 B0 A^-1 / N`` with
+  ``B0 = sum_g N_g/N B0_g`` and A the observed information (Hessian), N the number of cases (not of clusters);
+* ``B1_g`` of the saturated model the same way with the saturated scores at the sample (or EM) moments
+  (lavaan: ``A1 Gamma A1`` with the clustered Gamma, the same matrix); ``A1_g`` unchanged; the traces, scaling
+  factor and ``scaling.factor.h1`` / ``.h0`` as above, also for the baseline model. With missing = "ml", the
+  FIML-corrected robust measures use the clustered ``B1_g`` as ``Jm`` (:func:`fiml_corrected`);
+* ML with clusters: the standard errors are the same as MLR's; the scaled test inverts
+  ``sum_g N_g/N Delta_g' A1obs_g Delta_g`` instead of the Hessian, A1obs_g the observed information of the
+  saturated model at the implied moments (:func:`h1_structured_information`); for the baseline model (implied
+  moments linear in its parameters) that is its Hessian.
+
+lavaan keeps rows with a missing cluster id (with a warning); vccscale refuses them (DataError).
 """
 from __future__ import annotations
 
@@ -21,29 +44,48 @@ import numpy as np
 
 from .fit import Engine
 
-__all__ = ["sandwich", "yuan_bentler_mplus", "h1_traces", "h1_traces_fiml", "h1_information_fiml", "fiml_corrected"]
+__all__ = ["sandwich", "yuan_bentler_mplus", "h1_traces", "h1_traces_fiml", "h1_information_fiml", "fiml_corrected",
+           "cluster_crossprod", "h1_structured_information"]
 
 
-def _first_order(engine: Engine, theta: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
+def cluster_crossprod(scores: np.ndarray, cluster: np.ndarray | None) -> np.ndarray:
+    """``sum_i s_i s_i'`` of the rows of ``scores``, or with ``cluster`` (an integer code 0..C-1 per row) lavaan's
+    clustered version ``C/(C-1) sum_c (sum_{i in c} s_i)(sum_{i in c} s_i)'`` (``rowsum`` within clusters,
+    ``correction.factor = nC / (nC - 1)``, lavaan 0.6-14 ``lav_mvnorm_information_firstorder``)."""
+    if cluster is None:
+        return scores.T @ scores
+    cluster = np.asarray(cluster, dtype=int)
+    nc = int(cluster.max()) + 1
+    S = np.zeros((nc, scores.shape[1]))
+    np.add.at(S, cluster, scores)
+    return S.T @ S * (nc / (nc - 1))
+
+
+def _first_order(engine: Engine, theta: np.ndarray, clusters: list | None = None
+                 ) -> tuple[np.ndarray, list[np.ndarray]]:
     scores = engine.casewise_scores(theta)
-    per_group = [s.T @ s / s.shape[0] for s in scores]
+    cl = clusters if clusters is not None else [None] * len(scores)
+    per_group = [cluster_crossprod(s, c) / s.shape[0] for s, c in zip(scores, cl)]
     total = sum(g.n / engine.N * b for g, b in zip(engine.groups, per_group))
     return total, per_group
 
 
-def sandwich(engine: Engine, theta: np.ndarray) -> dict:
-    """Observed information A, first-order B0 (per case) and the robust covariance A^-1 B0 A^-1 / N."""
+def sandwich(engine: Engine, theta: np.ndarray, clusters: list | None = None) -> dict:
+    """Observed information A, first-order B0 (per case; per cluster with ``clusters``, one integer code array
+    per group) and the robust covariance A^-1 B0 A^-1 / N."""
     A = engine.hessian(theta)
-    B, B_groups = _first_order(engine, theta)
+    B, B_groups = _first_order(engine, theta, clusters)
     A_inv = np.linalg.inv(A)
     vcov = A_inv @ B @ A_inv / engine.N
     return {"A": A, "A_inv": A_inv, "B": B, "B_groups": B_groups, "vcov": (vcov + vcov.T) / 2}
 
 
-def h1_traces(engine: Engine) -> tuple[list[float], list[int]]:
-    """Per group tr(B1 A1^-1) of the saturated model at the sample moments, and its number of moments."""
+def h1_traces(engine: Engine, clusters: list | None = None) -> tuple[list[float], list[int]]:
+    """Per group tr(B1 A1^-1) of the saturated model at the sample moments, and its number of moments
+    (``clusters``: B1 from the scores summed within clusters, see :func:`cluster_crossprod`)."""
     traces, ndats = [], []
-    for gd in engine.groups:
+    cl = clusters if clusters is not None else [None] * len(engine.groups)
+    for gd, cg in zip(engine.groups, cl):
         p = gd.cov.shape[0]
         W = np.linalg.inv(gd.cov)
         rows, cols = np.tril_indices(p)
@@ -64,7 +106,7 @@ def h1_traces(engine: Engine) -> tuple[list[float], list[int]]:
             A1 = np.block([[W, np.zeros((p, len(rows)))], [np.zeros((len(rows), p)), A1]])
         keep = _not_x(engine, rows, cols)
         A1, sc = A1[np.ix_(keep, keep)], sc[:, keep]
-        B1 = sc.T @ sc / gd.n
+        B1 = cluster_crossprod(sc, cg) / gd.n
         traces.append(float(np.sum(B1 * np.linalg.inv(A1).T)))
         ndats.append(A1.shape[0])
     return traces, ndats
@@ -82,12 +124,16 @@ def _not_x(engine: Engine, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
 
 
 def yuan_bentler_mplus(engine: Engine, theta: np.ndarray, df: int, sw: dict | None = None,
-                       h1: tuple[list[float], list[int]] | None = None) -> dict:
-    """lavaan's ``yuan.bentler.mplus`` scaling factor and its parts for one fitted model."""
+                       h1: tuple[list[float], list[int]] | None = None, clusters: list | None = None,
+                       A_inv: np.ndarray | None = None) -> dict:
+    """lavaan's ``yuan.bentler.mplus`` scaling factor and its parts for one fitted model (``clusters``: the
+    first-order parts per cluster; ``A_inv``: the inverted information of the test when it is not the one of
+    ``sw``, as for ML with clusters, see :func:`h1_structured_information`)."""
     if sw is None:
-        sw = sandwich(engine, theta)
-    tr_h1, ndat = h1 if h1 is not None else h1_traces(engine)
-    tr_h0 = [gd.n / engine.N * float(np.sum(Bg * sw["A_inv"].T)) for gd, Bg in zip(engine.groups, sw["B_groups"])]
+        sw = sandwich(engine, theta, clusters)
+    tr_h1, ndat = h1 if h1 is not None else h1_traces(engine, clusters)
+    Ai = sw["A_inv"] if A_inv is None else A_inv
+    tr_h0 = [gd.n / engine.N * float(np.sum(Bg * Ai.T)) for gd, Bg in zip(engine.groups, sw["B_groups"])]
     trace_ug = sum(tr_h1) - sum(tr_h0)
     c = trace_ug / df if df > 0 else float("nan")
     if c < 0:
@@ -99,6 +145,33 @@ def yuan_bentler_mplus(engine: Engine, theta: np.ndarray, df: int, sw: dict | No
             "scaling_factor_h0": sum(tr_h0) / nx_free if nx_free else float("nan")}
 
 
+def h1_structured_information(engine: Engine, theta: np.ndarray) -> np.ndarray:
+    """lavaan's observed information with ``observed.information = "h1"`` (complete data):
+    ``sum_g N_g/N Delta_g' A1_g Delta_g`` with A1_g the observed information per case of the saturated model
+    evaluated at the implied moments (``lav_mvnorm_information_observed_samplestats``). For parameters k, l, with
+    ``W = Sigma^-1``, ``d = ybar - mu``, ``S~ = S + d d'`` and ``AAA = W (2 S~ - Sigma) W``:
+    ``dmu_k' W dmu_l + d' W dSigma_k W dmu_l + d' W dSigma_l W dmu_k + 1/2 tr(dSigma_k AAA dSigma_l W)``.
+    The Hessian of the model drops the second derivatives of the implied moments; lavaan uses this for the
+    scaled test of ``estimator = "ML"`` with ``cluster =``."""
+    total = 0.0
+    for g, ((Sig, mu), gd) in enumerate(zip(engine.implied(theta), engine.groups)):
+        W = np.linalg.inv(Sig)
+        dS, dm = engine.derivatives(theta, g)
+        d = gd.mean - mu
+        St = gd.cov + np.outer(d, d)
+        AAA = W @ (2 * St - Sig) @ W
+        WdS = np.matmul(W[None], dS)  # W dSigma_k
+        AdS = np.matmul(AAA[None], dS)  # AAA dSigma_k
+        info = 0.5 * np.einsum("kab,lba->kl", AdS, WdS)
+        if engine.meanstructure:
+            Wd = W @ d
+            info = info + dm @ W @ dm.T
+            cross = np.einsum("a,kab,lb->kl", Wd, dS, dm @ W)  # d' W dSigma_k W dmu_l
+            info = info + cross + cross.T
+        total = total + gd.n / engine.N * info
+    return (total + total.T) / 2
+
+
 def _vech_lavaan(p: int) -> tuple[np.ndarray, np.ndarray]:
     """Row and column of lavaan's ``vech`` order (lower triangle, column by column): the order of the
     saturated model's covariance parameters in :func:`h1_information_fiml`."""
@@ -107,7 +180,7 @@ def _vech_lavaan(p: int) -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(rows, dtype=int), np.asarray(cols, dtype=int)
 
 
-def h1_information_fiml(engine: Engine) -> list[tuple[np.ndarray, np.ndarray]]:
+def h1_information_fiml(engine: Engine, clusters: list | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
     """Per group ``(A1, B1)`` of the saturated model at the EM moments (lavaan's h1 information with
     ``h1.information = "unstructured"``, ``missing = "ml"``): A1 the observed information per case (Hessian of the
     pattern-wise log-likelihood) and B1 the first-order information per case (casewise scores with the missing
@@ -118,7 +191,8 @@ def h1_information_fiml(engine: Engine) -> list[tuple[np.ndarray, np.ndarray]]:
     out = []
     names = list(engine.pt.ov_names)
     p = len(names)
-    for gd in engine.groups:
+    cl = clusters if clusters is not None else [None] * len(engine.groups)
+    for gd, cg in zip(engine.groups, cl):
         rows, theta = [], []
         for j in range(p):
             for i in range(j, p):
@@ -137,7 +211,7 @@ def h1_information_fiml(engine: Engine) -> list[tuple[np.ndarray, np.ndarray]]:
         theta = np.asarray(theta)
         A1 = seng.hessian(theta)
         sc = seng.casewise_scores(theta)[0]
-        out.append((A1, sc.T @ sc / gd.n))
+        out.append((A1, cluster_crossprod(sc, cg) / gd.n))
     return out
 
 

@@ -197,7 +197,8 @@ class PartialInvarianceResult:
 @data_first("model")
 def partial_invariance(data: pd.DataFrame, model: str, group: str, level: str = "scalar", alpha: float = 0.05,
                        max_free: int | None = None, estimator: str = "ML", candidates: str = "level",
-                       group_partial=(), missing: str = "listwise") -> PartialInvarianceResult:
+                       group_partial=(), missing: str = "listwise", cluster: str | None = None
+                       ) -> PartialInvarianceResult:
     """Forward search for partial invariance with score tests.
 
     Start from the model at ``level`` ("metric": equal loadings; "scalar": + intercepts; "strict": + residual
@@ -215,7 +216,9 @@ def partial_invariance(data: pd.DataFrame, model: str, group: str, level: str = 
 
     ``max_free`` caps the number of freed parameters (default: no cap; the search also ends when the candidates
     run out). Freeing a parameter that makes the model unfittable ends the search (stated in ``stop_reason``).
-    ``missing``: "listwise" or "fiml" (lavaan missing = "ml"), for every model of the search.
+    ``missing``: "listwise" or "fiml" (lavaan missing = "ml"), for every model of the search. ``cluster``: a
+    cluster column for cluster-robust fits (``fit_cfa(cluster=...)``; the difference tests then use the
+    cluster-robust scaling factors; the score tests are unchanged, see the MLR note).
     """
     from .api import fit_cfa
 
@@ -229,10 +232,10 @@ def partial_invariance(data: pd.DataFrame, model: str, group: str, level: str = 
         group_partial = [group_partial]
     base_partial = list(group_partial)
     prev_level = _PREVIOUS[level]
-    prev_fit = fit_cfa(data, model, estimator=estimator, group=group, missing=missing,
+    prev_fit = fit_cfa(data, model, estimator=estimator, group=group, missing=missing, cluster=cluster,
                        group_equal=list(LEVELS[prev_level]), group_partial=base_partial)
     partial = list(base_partial)
-    current = fit_cfa(data, model, estimator=estimator, group=group, missing=missing,
+    current = fit_cfa(data, model, estimator=estimator, group=group, missing=missing, cluster=cluster,
                       group_equal=list(LEVELS[level]), group_partial=partial)
     cap = max_free if max_free is not None else 10 ** 6
     freed, steps, notes = [], [], []
@@ -276,7 +279,7 @@ def partial_invariance(data: pd.DataFrame, model: str, group: str, level: str = 
             step["decision"] = "stop"
             break
         try:
-            nxt = fit_cfa(data, model, estimator=estimator, group=group, missing=missing,
+            nxt = fit_cfa(data, model, estimator=estimator, group=group, missing=missing, cluster=cluster,
                           group_equal=list(LEVELS[level]), group_partial=partial + [name])
         except ModelError as e:
             stop = f"freeing {name} gives a model that cannot be fitted: {e}"

@@ -63,11 +63,18 @@ class InvarianceResult:
         out["tests"] = self.tests.to_dict(orient="records")
         out.update(group=self.group, groups=[str(g) for g in self.groups], estimator=self.estimator, n=self.n,
                    notes=list(self.notes))
+        first = next(iter(self.fits.values()), None)
+        if first is not None and getattr(first, "cluster", None) is not None:  # cluster-robust fits
+            out.update(cluster=first.cluster, n_clusters=int(sum(first.n_clusters)),
+                       n_clusters_by_group=[int(c) for c in first.n_clusters])
         return out
 
     def summary(self) -> str:
+        first = next(iter(self.fits.values()), None)
+        cl = (f", {sum(first.n_clusters)} clusters [{first.cluster}] (cluster-robust)"
+              if first is not None and getattr(first, "cluster", None) is not None else "")
         return (f"Measurement invariance across {self.group} ({', '.join(map(str, self.groups))}), "
-                f"{self.estimator}, n = {self.n}\n" + self.fit_table().round(3).to_string() + "\n\n"
+                f"{self.estimator}, n = {self.n}{cl}\n" + self.fit_table().round(3).to_string() + "\n\n"
                 + self.tests.round(4).to_string(index=False))
 
 
@@ -127,9 +134,11 @@ def difference_test(constrained: Any, free: Any, estimator: str = "ML", n_groups
 @data_first("model")
 def invariance(data: pd.DataFrame, model: str, group: str, estimator: str = "ML",
                levels: tuple[str, ...] = ("configural", "metric", "scalar", "strict"),
-               missing: str = "listwise") -> InvarianceResult:
+               missing: str = "listwise", cluster: str | None = None) -> InvarianceResult:
     """Fit the invariance sequence and test each step against the previous one (see the module docstring).
-    ``missing="fiml"`` fits every model by full-information ML (lavaan missing = "ml")."""
+    ``missing="fiml"`` fits every model by full-information ML (lavaan missing = "ml"). ``cluster``: a cluster
+    column (lavaan ``cluster =``, clusters nested in the groups): cluster-robust fits (needs ``estimator="MLR"``;
+    the difference tests are Satorra-Bentler 2001 with the cluster-robust scaling factors)."""
     from ..errors import ModelError
     from ..sem import fit_cfa
 
@@ -141,7 +150,11 @@ def invariance(data: pd.DataFrame, model: str, group: str, estimator: str = "ML"
     groups = tuple(pd.unique(data[group].dropna()))
     if len(groups) < 2:
         raise ModelError(f"invariance needs at least two groups in {group!r}, found {len(groups)}", column=group)
-    fits = {lv: fit_cfa(data, model, estimator=estimator, group=group, group_equal=list(LEVELS[lv]), missing=missing)
+    if cluster is not None and str(estimator).upper() != "MLR":
+        raise ModelError("invariance with a cluster column needs estimator='MLR' (the difference tests are then "
+                         "Satorra-Bentler 2001 with the cluster-robust scaling factors)")
+    fits = {lv: fit_cfa(data, model, estimator=estimator, group=group, group_equal=list(LEVELS[lv]), missing=missing,
+                        cluster=cluster)
             for lv in levels}
     rows = []
     for prev, cur in zip(levels, levels[1:]):
@@ -365,13 +378,14 @@ class InvarianceWorkflow:
 @data_first("model")
 def invariance_workflow(data: pd.DataFrame, model: str, group: str, *, estimator: str = "ML",
                         missing: str = "listwise", partial_alpha: float = 0.05,
-                        levels: tuple[str, ...] = ("configural", "metric", "scalar", "strict")) -> InvarianceWorkflow:
+                        levels: tuple[str, ...] = ("configural", "metric", "scalar", "strict"),
+                        cluster: str | None = None) -> InvarianceWorkflow:
     """The invariance workflow of ``vccscale invariance``, one function: the sequence :func:`invariance` over
     ``levels`` (must include "scalar"); if the scalar step's chi-square difference test (Satorra-Bentler 2001 for
     MLR) rejects at ``partial_alpha``, the forward partial scalar invariance search
     (:func:`vccscale.sem.score.partial_invariance`: score tests of the intercept constraints, Bonferroni, at
     ``partial_alpha``); then the latent means (:func:`vccscale.sem.score.latent_means`) in the (partially)
-    scalar-invariant model.
+    scalar-invariant model. ``cluster``: cluster-robust fits throughout (see :func:`invariance`).
 
     Other workflows deliberately differ: the pipeline's invariance stage (:func:`invariance_by_construct`) decides
     each step by the delta-CFI rule (Cheung & Rensvold 2002) on models sized to the data and does not search for
@@ -384,13 +398,13 @@ def invariance_workflow(data: pd.DataFrame, model: str, group: str, *, estimator
     if "scalar" not in levels:
         raise ModelError("invariance_workflow needs the scalar level (latent means are compared in the scalar "
                          "model)")
-    res = invariance(data, model, group, estimator=estimator, levels=levels, missing=missing)
+    res = invariance(data, model, group, estimator=estimator, levels=levels, missing=missing, cluster=cluster)
     scalar = next(t for t in res.tests.to_dict(orient="records") if t["compare"].startswith("scalar"))
     final = res.fits["scalar"]
     rejected = bool(scalar["pvalue"] < partial_alpha)
     part = None
     if rejected:
         part = partial_invariance(data, model, group, level="scalar", alpha=partial_alpha, estimator=estimator,
-                                  missing=missing)
+                                  missing=missing, cluster=cluster)
         final = part.fit
     return InvarianceWorkflow(res, float(partial_alpha), rejected, part, final, latent_means(final))
