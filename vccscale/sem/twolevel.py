@@ -913,7 +913,7 @@ def fit_twolevel(data, model: str, *, cluster: str | None, model_type: str = "se
     return TwoLevelFitResult(fit=fm, estimates=estimates, r2=r2, fitted_cov=fitted, residual_cov=resid,
                              sample_cov=sample, estimator="ML", model=model, ngroups=1, group_labels=[],
                              nobs=[cd.N], n_dropped=dropped, iterations=int(iters), warnings=tuple(warnings_),
-                             missing="listwise", _state=state, cluster=cluster, nclusters=cd.J,
+                             missing="listwise", _state=state, cluster=cluster, nclusters=cd.J, n_clusters=[cd.J],
                              cluster_sizes=tuple(int(s) for s in cd.cluster_size))
 
 
