@@ -277,6 +277,8 @@ def _fit(data, model, model_type, estimator, std_lv, group, group_equal, group_p
             A_inv = np.linalg.inv(h1_structured_information(engine, theta))
         extra["yb"] = yuan_bentler_mplus(engine, theta, df, sw=sw, h1=h1, clusters=clusters, A_inv=A_inv)
         extra["h1"] = h1
+    if clusters is not None:
+        extra["clusters"] = clusters  # per group the cluster code of each case (the cluster bootstrap resamples them)
     state = _State(pt, engine, theta, est, (vcov + vcov.T) / 2, estimator, extra)
 
     # baseline (independence) model

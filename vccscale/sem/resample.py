@@ -8,6 +8,10 @@ missing-data treatment as the fit (FIML resamples keep their missing cells), by 
 information as the starting metric (damped Fisher scoring if that fails), to a scoring decrement of 1e-8;
 replicates whose estimation fails or does not converge are dropped and counted (``n_failed``), as lavaan does. Replicate ``b`` draws its cases from
 ``numpy.random.default_rng([seed, b])``, so the draws do not depend on ``n_jobs``.
+
+A fit with ``cluster=`` is bootstrapped by clusters (the cluster bootstrap; Field & Welsh 2007): each replicate
+draws as many clusters as the group has, with replacement, and takes all their cases, so the dependence within
+clusters is kept (lavaan's bootstrap resamples cases only; this is what ``se = "robust.cluster"`` calls for).
 """
 from __future__ import annotations
 
@@ -108,14 +112,26 @@ def _quasi_newton(eng, theta: np.ndarray, Hinv: np.ndarray, tol: float, max_iter
     return None
 
 
+def _draw_rows(rng: np.random.Generator, n: int, codes: np.ndarray | None) -> np.ndarray:
+    """Row indices of one resample: n cases with replacement, or (``codes``: the cluster of each case) as many
+    clusters as there are, with replacement, each with all its cases."""
+    if codes is None:
+        return rng.integers(0, n, n)
+    order = np.argsort(codes, kind="stable")
+    starts = np.searchsorted(codes[order], np.arange(int(codes.max()) + 1))
+    ends = np.append(starts[1:], len(codes))
+    pick = rng.integers(0, len(starts), len(starts))
+    return np.concatenate([order[starts[c]:ends[c]] for c in pick])
+
+
 def _replicate(pt, Xs: list[np.ndarray], labels: list, fiml: bool, theta_hat: np.ndarray, seed: int,
-               b: int, Hinv: np.ndarray | None = None) -> np.ndarray | None:
+               b: int, Hinv: np.ndarray | None = None, clusters: list | None = None) -> np.ndarray | None:
     from .fit import Engine, FIMLEngine, GroupData, missing_patterns, estimate
 
     rng = np.random.default_rng([seed, b])
     groups = []
-    for lab, X in zip(labels, Xs):
-        Xb = X[rng.integers(0, len(X), len(X))]
+    for k, (lab, X) in enumerate(zip(labels, Xs)):
+        Xb = X[_draw_rows(rng, len(X), clusters[k] if clusters is not None else None)]
         n = len(Xb)
         if fiml and np.isnan(Xb).any():
             pats = missing_patterns(Xb)
@@ -143,11 +159,11 @@ def _replicate(pt, Xs: list[np.ndarray], labels: list, fiml: bool, theta_hat: np
     return eng.row_values(theta)
 
 
-def _chunk(pt, Xs, labels, fiml, theta_hat, seed, bs, Hinv) -> list:
+def _chunk(pt, Xs, labels, fiml, theta_hat, seed, bs, Hinv, clusters=None) -> list:
     from threadpoolctl import threadpool_limits
 
     with threadpool_limits(1):  # small matrices: one BLAS thread per worker
-        return [_replicate(pt, Xs, labels, fiml, theta_hat, seed, b, Hinv) for b in bs]
+        return [_replicate(pt, Xs, labels, fiml, theta_hat, seed, b, Hinv, clusters) for b in bs]
 
 
 class Refitter:
@@ -209,6 +225,9 @@ def bootstrap(fit, n_boot: int = 1000, seed: int = 0, *, n_jobs: int = 1, progre
     st = getattr(fit, "_state", None)
     if st is None:
         raise ModelError("bootstrap needs a FitResult from vccscale.sem.fit_cfa / fit_sem")
+    if getattr(st, "engine", None) is None:
+        raise ModelError("bootstrap of two-level models is not available; their standard errors are lavaan's "
+                         "(observed information)")
     if n_boot < 1:
         raise DataError("n_boot must be at least 1", field="n_boot")
     pt = st.pt
@@ -225,13 +244,14 @@ def bootstrap(fit, n_boot: int = 1000, seed: int = 0, *, n_jobs: int = 1, progre
     bs = np.arange(int(n_boot))
     chunks = np.array_split(bs, max(1, min(len(bs), 40)))
     results: list = []
+    clusters = st.extra.get("clusters")
     if n_jobs == 1:
-        gen = (_chunk(pt_work, Xs, labels, fiml, st.theta, int(seed), c, Hinv) for c in chunks)
+        gen = (_chunk(pt_work, Xs, labels, fiml, st.theta, int(seed), c, Hinv, clusters) for c in chunks)
     else:
         from joblib import Parallel, delayed
 
         gen = Parallel(n_jobs=n_jobs, return_as="generator")(
-            delayed(_chunk)(pt_work, Xs, labels, fiml, st.theta, int(seed), c, Hinv) for c in chunks)
+            delayed(_chunk)(pt_work, Xs, labels, fiml, st.theta, int(seed), c, Hinv, clusters) for c in chunks)
     done = 0
     for c, res in zip(chunks, gen):
         results += res
