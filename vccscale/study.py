@@ -367,6 +367,21 @@ class MultilevelSection(_Stage):
     group_column: str = "organisation_id"
 
 
+class NestingSection(_Section):
+    """Respondents nested in organisations (or relationships, networks): how the latent-variable models treat it.
+
+    ``cluster``: the column of the nesting unit. ``auto`` (default): ``multilevel.group_column`` when the data hold
+    it with at least ``min_clusters`` clusters; ``none``: respondents are analysed as independent (the report says
+    so); or a column name. With a cluster, every CFA, invariance model and hypothesis model gets cluster-robust
+    standard errors and the Yuan-Bentler scaled test (lavaan ``cluster =``; estimator MLR), bootstrap CIs resample
+    clusters, and the multilevel stage reports ICC(1) and the design effect per construct. Respondents without a
+    cluster id count as clusters of their own. ``min_clusters``: with fewer clusters, sandwich standard errors are
+    unreliable, and inference stays ordinary (with a warning in the report)."""
+
+    cluster: str = "auto"
+    min_clusters: int = Field(default=20, ge=2)
+
+
 class PowerSection(_Section):
     """Monte Carlo power (vccscale.simulate.power); runs only when ``enabled``. ``model``: population model file
     (lavaan syntax, relative to the study file); ``n``: sample sizes; ``targets``: parameters ('y~x', labels,
@@ -418,6 +433,7 @@ class Study(_Section):
     models: ModelsSection | None = None
     rsa: RSASection | None = None
     multilevel: MultilevelSection | None = None
+    nesting: NestingSection | None = None
     power: PowerSection | None = None
     output: OutputSection | None = None
 

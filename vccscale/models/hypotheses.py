@@ -240,9 +240,10 @@ class _Fitter:
     """Fits and caches generated models (``missing``: fiml or listwise, as the study's other latent models)."""
 
     def __init__(self, registry: Registry, data: pd.DataFrame, settings, missing: str = "listwise",
-                 min_answered: float = MIN_ANSWERED) -> None:
+                 min_answered: float = MIN_ANSWERED, cluster: str | None = None) -> None:
         self.registry, self.data, self.s = registry, data, settings
         self.missing, self.min_answered = missing, min_answered
+        self.cluster = cluster  # cluster-robust fits (lavaan cluster =) when the study records nesting
         self.columns = set(data.columns)
         self.cache: dict[str, Any] = {}
         self.products: dict[str, dict] = {}   # syntax -> product indicators of its latent interactions
@@ -280,7 +281,8 @@ class _Fitter:
             fixed_x = self._fixed_x(syntax)
             model = syntax + (self._apart_covariates(syntax) if fixed_x is False else "")
             self.cache[key] = fit_sem(data, model, estimator=self.s.estimator, group=group,
-                                      group_equal=list(group_equal), missing=self._fiml_ok(syntax), fixed_x=fixed_x)
+                                      group_equal=list(group_equal), missing=self._fiml_ok(syntax), fixed_x=fixed_x,
+                                      cluster=self.cluster)
         return self.cache[key]
 
     def _apart_covariates(self, syntax: str) -> str:
@@ -308,7 +310,8 @@ class _Fitter:
         key = f"cfa|{syntax}"
         if key not in self.cache:
             self.cache[key] = fit_cfa(self.with_composites(syntax), syntax, estimator=self.s.estimator,
-                                      missing=self._fiml_ok(syntax), fixed_x=self._fixed_x(syntax))
+                                      missing=self._fiml_ok(syntax), fixed_x=self._fixed_x(syntax),
+                                      cluster=self.cluster)
         return self.cache[key]
 
     def scalar(self, construct: str, group: str, groups: tuple) -> dict:
@@ -419,7 +422,8 @@ def _establish_scalar(fx: _Fitter, construct: str, group: str, groups: tuple) ->
                                     f"mean comparison)", "kind": "scalar_prerequisite", "construct": construct,
                             "group": group, "groups": [str(g) for g in groups], "alpha": s.alpha,
                             "freed_loadings": [], "freed_intercepts": []}
-    met = partial_invariance(data, model, group, level="metric", alpha=s.alpha, estimator=s.estimator)
+    met = partial_invariance(data, model, group, level="metric", alpha=s.alpha, estimator=s.estimator,
+                             cluster=fx.cluster)
     ok_m, p_m, dcfi_m = _level_holds(met, s.alpha, s.estimator)
     comp.update(freed_loadings=list(met.group_partial), metric_pvalue=p_m, metric_delta_cfi=dcfi_m,
                 metric_stop=met.stop_reason)
@@ -434,7 +438,7 @@ def _establish_scalar(fx: _Fitter, construct: str, group: str, groups: tuple) ->
                 "reason": f"not even partial metric invariance of {construct} by {group} could be established "
                           f"({met.stop_reason}); the latent means are not compared"}
     sca = partial_invariance(data, model, group, level="scalar", alpha=s.alpha, estimator=s.estimator,
-                             group_partial=met.group_partial)
+                             group_partial=met.group_partial, cluster=fx.cluster)
     ok_s, p_s, dcfi_s = _level_holds(sca, s.alpha, s.estimator)
     freed_int = [x for x in sca.group_partial if x.endswith("~ 1")]
     last = sca.steps.iloc[-1]
@@ -550,7 +554,7 @@ def _group_difference(c: Component, fx: _Fitter) -> dict:
     else:  # more than two groups: all means equal vs free
         G = len(groups)
         cons = fit_cfa(est["data"], est["model"], estimator=s.estimator, group=col,
-                       group_equal=["loadings", "intercepts", "means"], group_partial=list(freed))
+                       group_equal=["loadings", "intercepts", "means"], group_partial=list(freed), cluster=fx.cluster)
         d = _compare(cons, fit, s.estimator, G)
         comps.append({"name": f"latent means of {construct} equal across {col} vs free", "kind": "latent_means",
                       **d})
@@ -953,7 +957,7 @@ def _evaluate(plan: HypothesisPlan, plans_for_model: list[HypothesisPlan], fx: _
                 sub = fx.data[fx.data[c.group].notna()]
                 try:
                     res = invariance(sub, syn, c.group, estimator=s.estimator, levels=levels,
-                                     missing=fx._fiml_ok(syn))
+                                     missing=fx._fiml_ok(syn), cluster=fx.cluster)
                 except (VccscaleError, np.linalg.LinAlgError, ValueError) as exc:
                     failed.append((cid, exc.message if isinstance(exc, VccscaleError) else str(exc)))
                     continue
@@ -1188,7 +1192,7 @@ def _fit_info(fit, spec: ModelSpec) -> dict:
 # ----------------------------------------------------------------------------------------------------------
 def test_hypotheses(study: Any, data: Any, registry: Registry | None = None, *, hypotheses: Any = None,
                     missing: str = "listwise", min_answered: float = MIN_ANSWERED, measurement: Any = None,
-                    progress: Any = None, n_jobs: int = 1) -> list[HypothesisResult]:
+                    progress: Any = None, n_jobs: int = 1, cluster: str | None = None) -> list[HypothesisResult]:
     """Test the study's chosen hypotheses (``study.models``) on stacked data; see the module docstring.
 
     ``study``: a Study, its ModelsSection, a dict for one, or None (defaults: all hypotheses, ML, Holm, .05).
@@ -1201,6 +1205,10 @@ def test_hypotheses(study: Any, data: Any, registry: Registry | None = None, *, 
     With ``models.bootstrap`` > 0 every indirect effect gets a percentile bootstrap CI (:func:`vccscale.sem.bootstrap`
     of its hypothesis model, seed ``models.bootstrap_seed``), and its part of the decision uses the bootstrap
     (two-sided percentile p: twice the share of draws on the other side of zero).
+    ``cluster``: a column of cluster ids (organisations): every latent-variable model gets cluster-robust standard
+    errors and the Yuan-Bentler scaled test (lavaan ``cluster =``; the estimator becomes MLR, whose robust SEs
+    and test that are), and bootstrap CIs resample clusters. Score-based tests (response surfaces, ordinal
+    regression, necessary conditions, ICCs) are not cluster-adjusted; their method says so.
 
     R: each model as ``lavaan::sem`` (tests/reference/models/lavaan_reference.R), adjusted p-values as
     ``stats::p.adjust``.
@@ -1210,9 +1218,11 @@ def test_hypotheses(study: Any, data: Any, registry: Registry | None = None, *, 
 
         registry = load_registry()
     s = _settings(study)
+    if cluster is not None and s.estimator != "MLR":
+        s = s.model_copy(update={"estimator": "MLR"})  # lavaan cluster =: robust.cluster SEs, scaled test
     df = _frame(data)
     chosen = select_hypotheses(registry, hypotheses if hypotheses is not None else s.hypotheses, s.families)
-    fx = _Fitter(registry, df, s, missing=missing, min_answered=min_answered)
+    fx = _Fitter(registry, df, s, missing=missing, min_answered=min_answered, cluster=cluster)
     columns = set(df.columns)
     plans = [plan_hypothesis(registry, h, columns, group_by_perspective=s.group_by_perspective) for h in chosen]
     by_family: dict[str, list[HypothesisPlan]] = {}
@@ -1234,8 +1244,10 @@ def test_hypotheses(study: Any, data: Any, registry: Registry | None = None, *, 
                                 for c in plan.components)
                 rec.update(parameters=params, comparisons=comps, directional=directional, nulls=nulls,
                            untested=tuple(plan.untested) + tuple(untested), notes=notes, fit=info,
-                           test=("; ".join(methods) + (f" ({s.estimator}, missing data: {missing})" if sem_kinds
-                                                       else "") if methods or directional or nulls else ""))
+                           test=("; ".join(methods) + (f" ({s.estimator}, missing data: {missing}"
+                                                       + (f", cluster-robust by {cluster}" if cluster else "")
+                                                       + ")" if sem_kinds else "")
+                                 if methods or directional or nulls else ""))
                 main_plans = [HypothesisPlan(p.hypothesis, tuple(c for c in p.components if c.kind != "interaction"),
                                              p.untested, p.blocked) for p in model_plans]
                 if any(c.kind in ("path", "indirect", "covariance", "nested") for c in plan.components):

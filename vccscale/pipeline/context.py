@@ -8,6 +8,9 @@ from typing import Any
 from ..errors import DataError
 from ..jsonsafe import jsonable
 
+#: the column the pipeline adds to the long data when it clusters respondents (nesting.cluster)
+CLUSTER = "vcc_cluster"
+
 # Files a stage writes are rounded to the study's float digits; NaN/inf are written as null.
 
 
@@ -45,7 +48,7 @@ def section(study: Any, name: str) -> Any:
     classes = {"validation": st.ValidationSection, "items": st.ItemsSection, "reliability": st.ReliabilitySection,
                "efa": st.EFASection, "cfa": st.CFASection, "validity": st.ValiditySection,
                "invariance": st.InvarianceSection, "rsa": st.RSASection, "multilevel": st.MultilevelSection,
-               "cleaning": st.CleaningSection}
+               "cleaning": st.CleaningSection, "nesting": st.NestingSection}
     v = getattr(study, name, None)
     return v if v is not None else classes[name]()
 
@@ -100,8 +103,54 @@ class StageContext:
 
             lf = rescored_long(self.cleaned())
             lf = lf.sort_values(["response_id", "perspective"], kind="mergesort").reset_index(drop=True)
+            col, note = self._nesting(lf)
+            if col is not None:
+                ids = lf[col].astype("string")
+                lone = ids.isna()
+                lf[CLUSTER] = ids.where(~lone, "single:" + lf["response_id"].astype(str))
+            self._cache["nesting"] = (CLUSTER if col is not None else None, col, note)
             self._cache["long"] = lf
         return self._cache["long"]
+
+    def _nesting(self, lf) -> tuple[str | None, str]:
+        """(cluster column or None, the sentence that says why)."""
+        sec = self.section("nesting")
+        want = sec.cluster
+        if want == "none":
+            return None, "respondents analysed as independent (nesting.cluster: none)"
+        col = self.section("multilevel").group_column if want == "auto" else want
+        if col not in lf.columns:
+            if want != "auto":
+                raise DataError(f"nesting.cluster: the data have no column {col!r}", column=col)
+            return None, (f"respondents analysed as independent: the data have no {col!r} column "
+                          "(multilevel.group_column) to cluster them by")
+        k = int(lf[col].nunique(dropna=True))
+        lone = int(lf[col].isna().sum())
+        if k < sec.min_clusters:
+            return None, (f"respondents analysed as independent: {k} {col} cluster(s), fewer than "
+                          f"nesting.min_clusters = {sec.min_clusters} (cluster-robust standard errors need many "
+                          "clusters); standard errors may be too small if answers depend on the organisation")
+        return col, (f"cluster-robust standard errors and tests by {col} ({k} clusters"
+                     + (f"; {lone} row(s) without an id count as clusters of their own" if lone else "")
+                     + "; lavaan cluster =, estimator MLR)")
+
+    def cluster(self) -> str | None:
+        """The cluster column every latent-variable model uses (None: respondents independent)."""
+        self.long()
+        return self._cache["nesting"][0]
+
+    def cluster_source(self) -> str | None:
+        """The data column respondents are clustered by (None: independent)."""
+        self.long()
+        return self._cache["nesting"][1] if self._cache["nesting"][0] is not None else None
+
+    def nesting_note(self) -> str:
+        self.long()
+        return self._cache["nesting"][2]
+
+    def estimator(self, configured: str) -> str:
+        """The estimator of the latent-variable models: MLR when clustered (cluster-robust SEs, scaled test)."""
+        return "MLR" if self.cluster() is not None else configured
 
     def missing(self) -> str:
         """fiml | listwise: the missing-data treatment of every latent-variable model of the run."""

@@ -24,16 +24,16 @@ _DEPENDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "clean": (("cleaning",), ("import",)),
     "items": (("validation", "items"), ("clean",)),
     "efa": (("validation", "efa", "cfa", "seed"), ("clean",)),
-    "cfa": (("validation", "efa", "cfa", "seed"), ("clean",)),
+    "cfa": (("validation", "efa", "cfa", "seed", "nesting", "multilevel"), ("clean",)),
     "reliability": (("validation", "reliability"), ("clean", "cfa")),
     "validity": (("validation", "validity", "cfa", "seed"), ("clean", "cfa")),
-    "invariance": (("validation", "invariance", "cfa"), ("clean",)),
-    "hypotheses": (("models", "seed"), ("clean", "cfa")),
+    "invariance": (("validation", "invariance", "cfa", "nesting", "multilevel"), ("clean",)),
+    "hypotheses": (("models", "seed", "nesting", "multilevel"), ("clean", "cfa")),
     "rsa": (("models", "rsa"), ("clean",)),
     "multilevel": (("validation", "multilevel"), ("clean",)),
     "power": (("power", "seed"), ()),
 }
-_CACHE_VERSION = 2
+_CACHE_VERSION = 3
 _PACKAGES = ("numpy", "scipy", "pandas", "pyarrow", "pydantic", "matplotlib", "statsmodels")
 
 

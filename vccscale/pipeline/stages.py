@@ -168,10 +168,10 @@ def stage_cfa(ctx: StageContext):
         raise Skip("switched off in the study file (cfa.enabled: false); reliability (CR, AVE) and validity "
                    "(Fornell-Larcker) need it")
     _, half = ctx.split()
-    est = ctx.section("validation").estimator
+    est = ctx.estimator(ctx.section("validation").estimator)
     res = fit_measurement(half, ctx.blocks(), estimator=est, missing=ctx.missing(), scope=v.scope,
                           min_ratio=v.min_cases_per_parameter, groups=ctx.groups(),
-                          progress=ctx.progress("measurement models"))
+                          progress=ctx.progress("measurement models"), cluster=ctx.cluster())
     e = res.estimates
     load = e[e["op"] == "=~"][["model", "lhs", "rhs", "est", "se", "pvalue", "std_all"]].rename(
         columns={"lhs": "construct", "rhs": "item"}) if len(e) else pd.DataFrame()
@@ -179,7 +179,7 @@ def stage_cfa(ctx: StageContext):
             ctx.csv("cfa_constructs", res.constructs), ctx.csv("cfa_loadings", load),
             ctx.csv("latent_correlations", res.correlations)]
     st = res.constructs["status"].value_counts().to_dict()
-    notes = [f"scope: {res.scope}: {res.reason}"]
+    notes = [f"scope: {res.scope}: {res.reason}", "nesting: " + ctx.nesting_note()]
     for m in res.models:
         if m.status != "ok":
             notes.append(f"{m.name}: {m.status}: " + "; ".join(m.problems))
@@ -188,6 +188,7 @@ def stage_cfa(ctx: StageContext):
         notes.append(f"{len(bad_pairs)} latent correlation(s) from improper or failed models (flagged in the table)")
     ft = res.fit_table()
     summary = {"scope": res.scope, "models": len(res.models), "estimator": est, "missing": ctx.missing(),
+               "cluster": ctx.cluster_source(),
                "n": int(half["response_id"].nunique()), "sample": "CFA half" if ctx.section("efa").half else "all",
                "constructs_ok": int(st.get("ok", 0)), "constructs_improper": int(st.get("improper", 0)),
                "constructs_failed": int(st.get("failed", 0)),
@@ -340,14 +341,15 @@ def stage_invariance(ctx: StageContext):
     groups = sorted(lf[g].dropna().astype(str).unique())
     if len(groups) < 2:
         raise Skip(f"the data hold one {g} only ({', '.join(groups) or 'none'})")
-    res = invariance_by_construct(lf, ctx.blocks(), g, estimator=ctx.section("validation").estimator,
+    res = invariance_by_construct(lf, ctx.blocks(), g, estimator=ctx.estimator(ctx.section("validation").estimator),
                                   missing=ctx.missing(), levels=list(sec.levels), scope=sec.scope,
                                   min_ratio=ctx.section("cfa").min_cases_per_parameter, delta_cfi=sec.delta_cfi,
-                                  progress=ctx.progress("invariance"))
+                                  progress=ctx.progress("invariance"), cluster=ctx.cluster())
     if not len(res.table):
         raise Skip(f"no construct is measured in every {g} ({', '.join(groups)})")
     outs = [ctx.csv("invariance", res.table), ctx.json("invariance", res.to_dict())]
-    return res.headline(), outs, list(res.notes)
+    return ({**res.headline(), "cluster": ctx.cluster_source()}, outs,
+            list(res.notes) + ["nesting: " + ctx.nesting_note()])
 
 
 # ---------------------------------------------------------------------------------------------------- hypotheses
@@ -363,7 +365,8 @@ def stage_hypotheses(ctx: StageContext):
     if m.bootstrap_seed is None and study.seed is not None:
         study = study.model_copy(update={"models": m.model_copy(update={"bootstrap_seed": study.seed})})
     results = test_hypotheses(study, ctx.long(), ctx.registry, missing=ctx.missing(), min_answered=ctx.min_answered(),
-                              measurement=ctx.measurement(), progress=ctx.progress("hypotheses"), n_jobs=-1)
+                              measurement=ctx.measurement(), progress=ctx.progress("hypotheses"), n_jobs=-1,
+                              cluster=ctx.cluster())
     tables = hypothesis_tables(results, ctx.registry)
     outs = [ctx.json("hypotheses", [r.to_dict() for r in results])]
     for name, df in tables.items():
@@ -378,9 +381,9 @@ def stage_hypotheses(ctx: StageContext):
     tested = int((dec["decision"] != "not_tested").sum())
     summary = {"hypotheses": len(dec), "tested": tested, "decisions": dict(sorted(counts.items())),
                "supported_share_of_tested": (counts.get("supported", 0) / tested) if tested else None,
-               "adjust": m.adjust, "alpha": m.alpha, "missing": ctx.missing(), "estimator": m.estimator,
-               "bootstrap": m.bootstrap}
-    return summary, outs, []
+               "adjust": m.adjust, "alpha": m.alpha, "missing": ctx.missing(), "estimator": ctx.estimator(m.estimator),
+               "bootstrap": m.bootstrap, "cluster": ctx.cluster_source()}
+    return summary, outs, ["nesting: " + ctx.nesting_note()]
 
 
 # ---------------------------------------------------------------------------------------------------- rsa

@@ -55,6 +55,10 @@ multilevel:
   enabled: true                 # ICC(1), ICC(2), rwg(j) by organisation
   group_column: organisation_id
 
+nesting:
+  cluster: auto                 # cluster-robust SEs by multilevel.group_column (none: respondents independent)
+  min_clusters: 20
+
 # Hypothesis tests
 models:
   hypotheses: [A]               # ids (H1), family letters (A) or all

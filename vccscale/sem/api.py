@@ -555,6 +555,27 @@ def _vcov_warnings(state: _State) -> list[str]:
                    "a symptom that the model is not identified (lavaan's warning)")
         return out
     u = param_units(engine, theta)
+    clusters = state.extra.get("clusters")
+    if clusters is not None:
+        # the cluster-robust vcov has rank <= (clusters - 1) per group: with more free parameters than that it is
+        # singular whatever the model (lavaan warns then too). Identification is judged on the model-based vcov;
+        # the rank limit is said as a note, not as an improper solution.
+        n_cl = sum(int(c.max()) + 1 for c in clusters)
+        ev_rob = np.linalg.eigvalsh(V / np.outer(u, u))
+        if ev_rob[0] < VCOV_EIGEN_TOL and pt.npar > n_cl - len(clusters):
+            out.append(f"cluster-robust standard errors rest on {n_cl} clusters for {pt.npar} free parameters: their "
+                       f"covariance matrix has rank at most {n_cl - len(clusters)} (lavaan warns that it is not "
+                       "positive-definite); single standard errors remain usable, joint Wald tests and the scaled "
+                       "test are less reliable with few clusters")
+            try:
+                info = state.extra.get("info_expected")
+                V = np.linalg.inv(info if info is not None else engine.information_expected(theta)) / engine.N
+            except np.linalg.LinAlgError:
+                V = np.full_like(V, np.nan)
+            if not np.all(np.isfinite(V)):
+                out.append("could not compute standard errors: the information matrix could not be inverted. This "
+                           "may be a symptom that the model is not identified (lavaan's warning)")
+                return out
     ev = np.linalg.eigvalsh(V / np.outer(u, u))
     if ev[0] < VCOV_EIGEN_TOL:
         what = "is close to zero" if ev[0] > 0 else "is smaller than zero"

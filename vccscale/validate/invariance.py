@@ -224,7 +224,7 @@ def invariance_by_construct(data: pd.DataFrame, blocks: dict[str, list[str]], gr
                             missing: str = "listwise", levels: list[str] | tuple[str, ...] = ("configural", "metric",
                                                                                                "scalar"),
                             scope: str = "auto", min_ratio: float = 5.0, delta_cfi: float = 0.01,
-                            progress: Any = None) -> InvarianceByConstruct:
+                            progress: Any = None, cluster: str | None = None) -> InvarianceByConstruct:
     """Measurement invariance of an instrument's constructs across ``group`` at a size the data carry.
 
     Constructs answered in every group are tested (others are listed in the notes). ``scope="full"``: one
@@ -242,7 +242,10 @@ def invariance_by_construct(data: pd.DataFrame, blocks: dict[str, list[str]], gr
     models as statuses instead of stopping; and it reports the levels reached, without a partial-invariance search
     or latent means (latent mean hypotheses are tested by :mod:`vccscale.models.hypotheses`, which searches partial
     metric and then partial scalar invariance). Routing it through the workflow would change its decisions. The
-    fits and the difference tests are the same functions (:func:`vccscale.sem.fit_cfa`, :func:`difference_test`)."""
+    fits and the difference tests are the same functions (:func:`vccscale.sem.fit_cfa`, :func:`difference_test`).
+
+    ``cluster``: a column of cluster ids: every model gets cluster-robust standard errors and the scaled test
+    (lavaan ``cluster =``; needs ``estimator="MLR"`` with FIML), so the difference tests are Satorra-Bentler's."""
     from ..errors import VccscaleError
     from ..sem import fit_cfa
     from .measurement import answered, cfa_npar
@@ -290,13 +293,14 @@ def invariance_by_construct(data: pd.DataFrame, blocks: dict[str, list[str]], gr
     for k, (mname, cs) in enumerate(parts, 1):
         syntax = "\n".join(f"{c} =~ {' + '.join(measured[c])}" for c in cs) + "\n"
         its = [i for c in cs for i in measured[c]]
-        sub = data.loc[answered(data, its, missing) & data[group].notna(), its + [group]]
+        sub = data.loc[answered(data, its, missing) & data[group].notna(), its + [group] + ([cluster] if cluster
+                                                                                           else [])]
         prev = None
         for lv in levels:
             row: dict[str, Any] = {"model": mname, "constructs": ", ".join(cs), "level": lv, "n": len(sub)}
             try:
                 fit = fit_cfa(sub, syntax, estimator=estimator, group=group, group_equal=list(LEVELS[lv]),
-                              missing=missing)
+                              missing=missing, cluster=cluster)
             except (VccscaleError, np.linalg.LinAlgError, ValueError, ArithmeticError) as exc:
                 msg = exc.message if isinstance(exc, VccscaleError) else str(exc)
                 row.update(status="failed", problems=msg, holds=False)

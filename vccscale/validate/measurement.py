@@ -342,20 +342,21 @@ _CORRELATION_COLUMNS = ["a", "b", "r", "se", "pvalue", "n", "source", "status", 
 
 
 # ---------------------------------------------------------------------------------------------------- fitting
-def _fit_one(data: pd.DataFrame, syntax: str, items: list[str], estimator: str, missing: str):
+def _fit_one(data: pd.DataFrame, syntax: str, items: list[str], estimator: str, missing: str,
+             cluster: str | None = None):
     """(fit or None, n, npar, status, problems)."""
     from ..sem import fit_cfa
     from ..sem.model import build_partable
 
     rows = answered(data, items, missing)
-    sub = data.loc[rows, items]
+    sub = data.loc[rows, items + ([cluster] if cluster else [])]
     n = int(len(sub))
     try:
         npar = build_partable(syntax, model_type="cfa", meanstructure=missing == "fiml" or None).npar
     except VccscaleError as exc:
         return None, n, 0, "failed", (exc.message,)
     try:
-        fit = fit_cfa(sub, syntax, estimator=estimator, missing=missing)
+        fit = fit_cfa(sub, syntax, estimator=estimator, missing=missing, cluster=cluster)
     except (VccscaleError, np.linalg.LinAlgError, ValueError, ArithmeticError) as exc:
         msg = exc.message if isinstance(exc, VccscaleError) else f"{type(exc).__name__}: {exc}"
         return None, n, npar, "failed", (msg,)
@@ -372,12 +373,12 @@ def _construct_problems(problems: Sequence[str], construct: str, items: Sequence
     return out
 
 
-def _pair_batch(pairs, data, blocks, estimator, missing) -> list[dict]:
+def _pair_batch(pairs, data, blocks, estimator, missing, cluster=None) -> list[dict]:
     """Latent correlations of ``pairs`` from two-construct CFAs (one joblib task)."""
     out = []
     for a, b in pairs:
         fit, n, npar, status, probs = _fit_one(data, _syntax(blocks, (a, b)), blocks[a] + blocks[b], estimator,
-                                               missing)
+                                               missing, cluster)
         r = se = p = np.nan
         if fit is not None:
             e = fit.estimates
@@ -394,7 +395,7 @@ def fit_measurement(data: pd.DataFrame, blocks: Mapping[str, Sequence[str]], *, 
                     missing: str = "fiml", scope: str = "auto", min_ratio: float = 5.0,
                     groups: Sequence[tuple[str, Sequence[str]]] | None = None, pairwise: bool = True,
                     n_jobs: int = 1, progress: Callable[[int, int, str], None] | None = None,
-                    variances: str = "implied") -> MeasurementResult:
+                    variances: str = "implied", cluster: str | None = None) -> MeasurementResult:
     """Fit the measurement model(s) of ``blocks`` (construct -> item columns of ``data``) at a size the data carry.
 
     ``data``: one row per respondent (version), item columns already reverse-keyed (e.g.
@@ -403,8 +404,9 @@ def fit_measurement(data: pd.DataFrame, blocks: Mapping[str, Sequence[str]], *, 
     ``pairwise``: estimate the latent correlation of every pair of constructs not in the same model by a
     two-construct CFA (when at least 10 respondents answered both), on ``n_jobs`` processes (joblib; results do
     not depend on it). ``progress(done, total, what)`` is called after every model. ``variances``: the CR/AVE
-    convention of :func:`vccscale.validate.measurement_quality` (model-implied by default). See the module
-    docstring for statuses and conventions.
+    convention of :func:`vccscale.validate.measurement_quality` (model-implied by default). ``cluster``: a
+    column of cluster ids: every model gets cluster-robust standard errors and test (lavaan ``cluster =``; see
+    :func:`vccscale.sem.fit_cfa`). See the module docstring for statuses and conventions.
     """
     from .quality import measurement_quality
 
@@ -426,7 +428,7 @@ def fit_measurement(data: pd.DataFrame, blocks: Mapping[str, Sequence[str]], *, 
     for name, cs in parts:
         syn = _syntax(blocks, cs)
         items = [i for c in cs for i in blocks[c]]
-        fit, n, npar, status, probs = _fit_one(data, syn, items, estimator, missing)
+        fit, n, npar, status, probs = _fit_one(data, syn, items, estimator, missing, cluster)
         ratio_note = ()
         if npar and n < min_ratio * npar:
             ratio_note = (f"{n} cases for {npar} free parameters ({n / npar:.1f} per parameter, below the rule of "
@@ -475,17 +477,18 @@ def fit_measurement(data: pd.DataFrame, blocks: Mapping[str, Sequence[str]], *, 
         step = 25
         for k in range(0, len(pairs), step):
             chunk = pairs[k:k + step]
-            cols = list(dict.fromkeys(i for a, b in chunk for i in blocks[a] + blocks[b]))
+            cols = list(dict.fromkeys([i for a, b in chunk for i in blocks[a] + blocks[b]]
+                                      + ([cluster] if cluster else [])))
             yield chunk, data[cols], {c: blocks[c] for ab in chunk for c in ab}
 
     if pairs:
         if n_jobs == 1:
-            results = (_pair_batch(*b, estimator, missing) for b in batches())
+            results = (_pair_batch(*b, estimator, missing, cluster) for b in batches())
         else:
             from joblib import Parallel, delayed
 
             results = Parallel(n_jobs=n_jobs, return_as="generator")(
-                delayed(_pair_batch)(*b, estimator, missing) for b in batches())
+                delayed(_pair_batch)(*b, estimator, missing, cluster) for b in batches())
         for rows in results:
             cor_rows += rows
             done += len(rows)
