@@ -804,6 +804,67 @@ def _nesting(c: Component, fx: _Fitter) -> dict:
     return out
 
 
+#: fewest clusters with complete answers for a two-level model of a cross-level path
+MIN_LEVEL_CLUSTERS = 20
+
+
+def _level_path(c: Component, fx: _Fitter) -> dict:
+    """A cross-level path (registry relation with meso/macro levels): the between-cluster regression
+    ``to_b ~ frm_b`` in a two-level ML model (lavaan ``sem(..., cluster = )`` with ``level: 1`` / ``level: 2``
+    blocks; :mod:`vccscale.sem.twolevel`) of the two constructs' items, respondents nested in ``c.group``. Within:
+    both factors, correlated; between: both factors, the hypothesised regression. Rows: every item of both
+    constructs answered (two-level ML is listwise, as lavaan's default) and a cluster id."""
+    from ..sem import fit_sem
+
+    s = fx.s
+    out: dict[str, list] = {"params": [], "comparisons": [], "directional": [], "untested": []}
+    desc = c.relation or f"{c.frm} -> {c.to}"
+    blocks = {}
+    for cid in (c.frm, c.to):
+        lines, modelled, _ = measurement_lines(fx.registry, [cid], fx.columns)
+        first = [ln for ln in lines if "=~" in ln and not ln.lstrip().startswith("#")]
+        if cid not in modelled or len(first) != 1 or not first[0].split("=~")[0].strip() == cid:
+            out["untested"].append((desc, f"{cid} is not a first-order factor of items (a two-level model of a "
+                                          "second-order factor or composite is not built)"))
+            return out
+        blocks[cid] = [x.strip().split("*")[-1] for x in first[0].split("=~", 1)[1].split("+")]
+    col = c.group if c.group in fx.columns else None
+    if col is None:
+        out["untested"].append((desc, f"no {c.level} id column in the data"))
+        return out
+    items = list(dict.fromkeys(blocks[c.frm] + blocks[c.to]))
+    d = fx.data.loc[fx.data[items].notna().all(axis=1) & fx.data[col].notna(), items + [col]]
+    k = int(d[col].nunique())
+    if k < MIN_LEVEL_CLUSTERS:
+        out["untested"].append((desc, f"{k} {c.level}s ({col}) with respondents who answered every item of "
+                                      f"{c.frm} and {c.to}; a two-level model needs at least {MIN_LEVEL_CLUSTERS}"))
+        return out
+    fw, tw, fb, tb = (f"{c.frm}_w", f"{c.to}_w", f"{c.frm}_b", f"{c.to}_b")
+    model = (f"level: 1\n{fw} =~ {' + '.join(blocks[c.frm])}\n{tw} =~ {' + '.join(blocks[c.to])}\n"
+             f"level: 2\n{fb} =~ {' + '.join(blocks[c.frm])}\n{tb} =~ {' + '.join(blocks[c.to])}\n"
+             f"{tb} ~ {fb}\n")
+    key = f"twolevel|{col}|{model}"
+    try:
+        if key not in fx.cache:
+            fx.cache[key] = fit_sem(d, model, cluster=col)
+        fit = _proper(fx.cache[key], f"two-level model of {c.frm} -> {c.to} by {col}")
+    except (VccscaleError, np.linalg.LinAlgError, ValueError, ArithmeticError) as exc:
+        msg = exc.message if isinstance(exc, VccscaleError) else str(exc)
+        out["untested"].append((desc, f"the two-level model could not be used: {msg}"))
+        return out
+    e = fit.estimates
+    r = e[(e["op"] == "~") & (e["lhs"] == tb) & (e["rhs"] == fb)].iloc[0]
+    p = _param(f"{c.frm} -> {c.to} (between {c.level}s, two-level)", r, c.sign, "level_path")
+    p.update(level=c.level, group=col, n=int(sum(fit.nobs)), n_clusters=k)
+    out["params"].append(p)
+    out["comparisons"].append({"name": f"two-level model of {c.frm} and {c.to} by {col}", "kind": "two_level",
+                               "n": int(sum(fit.nobs)), "n_clusters": k,
+                               **{key_: fit.fit.get(key_) for key_ in ("chisq", "df", "pvalue", "cfi", "rmsea",
+                                                                       "srmr_within", "srmr_between")}})
+    out["directional"].append((p["name"], p["p_directional"], p["p_directional"] < s.alpha))
+    return out
+
+
 def _evaluate(plan: HypothesisPlan, plans_for_model: list[HypothesisPlan], fx: _Fitter
               ) -> tuple[list[dict], list[dict], list[tuple[str, float, bool]], list[tuple[str, float, bool]],
                          list[str], list[tuple[str, str]], list[str]]:
@@ -1096,6 +1157,17 @@ def _evaluate(plan: HypothesisPlan, plans_for_model: list[HypothesisPlan], fx: _
                  "Dul 2016, 2020)")
             if m not in methods:
                 methods.append(m)
+        elif c.kind == "level_path":
+            g = _level_path(c, fx)
+            params += g["params"]
+            comps += g["comparisons"]
+            directional += g["directional"]
+            untested += g["untested"]
+            if g["directional"]:
+                m = ("two-level SEM (ML, lavaan cluster = with level: blocks): between-cluster path of the latent "
+                     "cluster means")
+                if m not in methods:
+                    methods.append(m)
         elif c.kind == "nesting":
             g = _nesting(c, fx)
             params += g["params"]
@@ -1240,7 +1312,7 @@ def test_hypotheses(study: Any, data: Any, registry: Registry | None = None, *, 
             model_plans = by_family.get(h.family, [plan]) if s.scope == "family" else [plan]
             try:
                 params, comps, directional, nulls, methods, untested, notes, info = _evaluate(plan, model_plans, fx)
-                sem_kinds = any(c.kind not in ("congruence", "nesting", "necessity", "ordinal")
+                sem_kinds = any(c.kind not in ("congruence", "nesting", "necessity", "ordinal", "level_path")
                                 for c in plan.components)
                 rec.update(parameters=params, comparisons=comps, directional=directional, nulls=nulls,
                            untested=tuple(plan.untested) + tuple(untested), notes=notes, fit=info,

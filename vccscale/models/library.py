@@ -85,11 +85,16 @@ DYAD_REASON = ("the response surface analysis (issue 8) of provider vs customer 
                "the dyadic pairing, but the data have no dyad id column (relationship_id or invite_dyad_id)")
 # Methods that make the whole hypothesis untestable with the single-level models built here.
 METHOD_REASONS = {
-    "two_level_sem": "needs a two-level SEM (multilevel; not built yet)",
-    "multilevel_mediation": "needs multilevel mediation (not built yet)",
     "random_intercept_model": "needs a random-intercept (multilevel) model (not built yet)",
     "cross_lagged_panel": "needs a cross-lagged panel model on longitudinal data (not built yet)",
     "bifactor_comparison": "needs a bifactor vs higher-order model comparison (not built yet)",
+}
+# Two-level methods: relations with micro/meso/macro levels are tested in two-level models (level_path); a relation
+# of such a hypothesis without levels asks for a within- vs between-cluster comparison, which is not built.
+TWO_LEVEL_METHODS = {
+    "two_level_sem": "needs the comparison of within- and between-cluster effects in a two-level SEM (not built; "
+                     "relations with micro/meso/macro levels are tested in two-level models)",
+    "multilevel_mediation": "needs multilevel mediation (not built yet)",
 }
 # Relation methods whose outcome is not a continuous latent variable.
 OUTCOME_METHODS = {
@@ -144,7 +149,9 @@ class Component:
     the provider (X) and the customer (Y)), ``nesting`` (ICC(1) of every construct's scale score for every
     (level, id column) of ``levels``; the column is None when the plan was made without the data's columns) and
     ``interaction`` (the latent interaction of ``frm`` (X) and ``moderator`` (Z) on ``to``: a latent product of
-    double-mean-centred matched-pair product indicators, Lin et al. 2010, with X and Z as main effects).
+    double-mean-centred matched-pair product indicators, Lin et al. 2010, with X and Z as main effects) and
+    ``level_path`` (a path whose registry relation names meso or macro levels: the between-cluster regression of
+    ``to`` on ``frm`` in a two-level model, clusters = ``group`` (the ``level``'s id column)).
     ``sign``: "+", "-",
     "?" (significant, either direction) or "0"/"=" (the null is the hypothesis: supported when not rejected).
     ``relation``: the description of the registry relation (used when the component turns out untestable).
@@ -485,6 +492,47 @@ def _composite_reason(registry: Registry, cids: Iterable[str], what: str) -> str
     return None
 
 
+#: why cross-level relations other than paths are not tested
+CROSS_LEVEL_REASON = ("cross-level indirect effects and covariances (multilevel mediation) are not built: the two-level "
+                      "model has no defined (:=) parameters yet")
+
+
+def _cross_level(registry: Registry, rel, desc: str, levels: set[str], columns, unmeasured, comps: list,
+                 untested: list) -> None:
+    """A relation with from_level / to_level beyond micro: a path becomes a ``level_path`` component (the
+    between-cluster regression of ``to`` on ``frm`` in a two-level model with respondents nested in organisations,
+    or in networks when a level is macro); anything else is untested with the reason."""
+    if not isinstance(rel, PathRel):
+        untested.append((desc, CROSS_LEVEL_REASON))
+        return
+    pairs = [(f, t) for f in _expand(registry, rel.from_) for t in _expand(registry, rel.to)]
+    if not pairs:
+        untested.append((desc, "the path has no registry construct at one end"))
+        return
+    if any(f == t for f, t in pairs):
+        untested.append((desc, "the same construct at two levels (e.g. individual- vs organisation-referent items) "
+                               "cannot be separated in a two-level model of one item set; split its items into "
+                               "two constructs to test it"))
+        return
+    if rel.sign not in ("+", "-", "?"):
+        untested.append((desc, "a cross-level path hypothesised to be zero needs an equivalence test in the "
+                               "two-level model (not built)"))
+        return
+    level = "network" if "macro" in levels else "organisation"
+    col = level_column(level, columns) if columns is not None else None
+    if columns is not None and col is None:
+        untested.append((desc, f"a {'/'.join(sorted(levels))} relation needs the {level} id column "
+                               f"({' or '.join(LEVEL_COLUMNS[level])}) for a two-level model"))
+        return
+    why = unmeasured(dict.fromkeys(x for p in pairs for x in p))
+    if why:
+        untested.append((desc, why))
+        return
+    for f, t in pairs:
+        comps.append(Component("level_path", rel.sign, frm=f, to=t, group=col, level=level, note=rel.note,
+                               relation=desc))
+
+
 def plan_hypothesis(registry: Registry, h: Hypothesis, columns: set[str] | None = None, *,
                     group_by_perspective: bool = True) -> HypothesisPlan:
     """What tests ``h``: its components (see :class:`Component`) and the relations that are not tested.
@@ -492,9 +540,6 @@ def plan_hypothesis(registry: Registry, h: Hypothesis, columns: set[str] | None 
     No R equivalent (registry bookkeeping); tested in tests/test_model_library.py.
     """
     blocked = next((METHOD_REASONS[m] for m in h.test.methods if m in METHOD_REASONS), None)
-    if blocked is None and any(getattr(r, "from_level", None) or getattr(r, "to_level", None)
-                               for r in h.relations):
-        blocked = "relations across levels (micro/meso/macro) need multilevel models (not built yet)"
     if blocked and not any(r.type in SCORE_RELATIONS for r in h.relations):
         return HypothesisPlan(h, (), tuple((_describe(r), blocked) for r in h.relations), blocked)
     outcome_reason = next((OUTCOME_METHODS[m] for m in h.test.methods if m in OUTCOME_METHODS), None)
@@ -523,6 +568,14 @@ def plan_hypothesis(registry: Registry, h: Hypothesis, columns: set[str] | None 
         reason = RELATION_REASONS.get(rel.type)
         if reason:
             untested.append((desc, reason))
+            continue
+        levels = {x for x in (getattr(rel, "from_level", None), getattr(rel, "to_level", None)) if x}
+        if levels and levels != {"micro"}:
+            _cross_level(registry, rel, desc, levels, columns, unmeasured, comps, untested)
+            continue
+        two_level = next((TWO_LEVEL_METHODS[m] for m in h.test.methods if m in TWO_LEVEL_METHODS), None)
+        if two_level and not levels and rel.type not in SCORE_RELATIONS and not isinstance(rel, StructureRel):
+            untested.append((desc, two_level))
             continue
         if isinstance(rel, PathRel):
             pairs = [(f, t) for f in _expand(registry, rel.from_) for t in _expand(registry, rel.to)]
