@@ -278,8 +278,11 @@ class PowerResult:
                 "seconds": clean(self.seconds)}
 
     def summary(self) -> str:
-        t = self.table[["target", "n", "true", "power", "converged", "bias", "coverage"]]
-        lines = [f"Monte Carlo power: {self.reps} replications per n, alpha = {self.alpha}, seed = {self.seed}",
+        cols = ["target", "n"] + (["n_respondents"] if "n_respondents" in self.table else []) + [
+            "true", "power", "converged", "bias", "coverage"]
+        t = self.table[cols]
+        what = " (n = clusters)" if "n_respondents" in self.table else ""
+        lines = [f"Monte Carlo power{what}: {self.reps} replications per n, alpha = {self.alpha}, seed = {self.seed}",
                  t.to_string(index=False, float_format=lambda x: f"{x:.3f}"), "n for .80 power:"]
         for k, v in self.n_for_80.items():
             lines.append(f"  {k}: grid {v['grid']}, interpolated {v['interpolated']}")
@@ -410,7 +413,8 @@ def power(model: str, targets=("y~x",), n=(100, 200, 400), reps: int = 500, seed
     if cluster_size is not None:
         mean_size = (float(cluster_size) if isinstance(cluster_size, (int, np.integer))
                      else (cluster_size[0] + cluster_size[1]) / 2)
-        table.insert(1, "n_respondents", table["n"] * mean_size)
+        n_resp = table["n"] * mean_size
+        table.insert(1, "n_respondents", n_resp.round().astype(int) if (n_resp % 1 == 0).all() else n_resp)
     n80 = {t.name: _n_for(ns, list(table.loc[table["target"] == t.name, "power"])) for t in tg}
     return PowerResult(table=table, n_for_80=n80, seed=seed, reps=reps, alpha=alpha, estimator=estimator,
                        model=model, analysis_model=ana, targets=[t.name for t in tg], backend=backend,
