@@ -354,15 +354,21 @@ def fiml_corrected(engine: Engine, theta: np.ndarray, df: int, base_engine: Engi
     Wmi = _bdiag([W / f for f, W in zip(fg, Wmi_g)])
     Wc = _bdiag([f * W for f, W in zip(fg, Wc_g)])
     Gamma = _bdiag([Wi @ J @ Wi / f for f, Wi, J in zip(fg, Wmi_g, Jm_g)]) if version == "V3" else None
-    M = Wmi @ Wc @ Wmi
+    # the traces below are those of lavaan's U-matrix formulas expanded with U = Wm - L, L = WD K WD' (K =
+    # (D' Wm D)^-1, WD = Wm D) and Wmi Wm = I (so Wmi WD = D): only (moments x parameters) products are needed
+    #   V3: tr(U Wmi Wc Wmi U Gamma) = tr(Wc Gamma) - 2 tr(K D' Wc Gamma WD) + tr(K D' Wc D K WD' Gamma WD)
+    #   V6: tr(Wc Wmi U Wmi)         = tr(Wc Wmi) - tr(K D' Wc D)
+    tr_base = float(np.sum(Wc * Gamma)) if version == "V3" else float(np.sum(Wc * Wmi))
 
     def k_fimlc(eng: Engine, th: np.ndarray) -> float:
         D = np.vstack([_delta_fiml(eng, th, g)[keep] for g in range(len(eng.groups))])
         WD = Wm @ D
-        U = Wm - WD @ np.linalg.solve(D.T @ WD, WD.T)
+        K = np.linalg.inv(D.T @ WD)
+        DWc = D.T @ Wc
         if version == "V3":
-            return float(np.trace(U @ M @ U @ Gamma))
-        return float(np.trace(Wc @ Wmi @ U @ Wmi))
+            GWD = Gamma @ WD
+            return float(tr_base - 2 * np.sum(K * (DWc @ GWD).T) + np.trace(K @ (DWc @ D) @ K @ (WD.T @ GWD)))
+        return float(tr_base - np.sum(K * (DWc @ D).T))
 
     def chisq_h1(eng: Engine, th: np.ndarray) -> float:
         # the estimates against the EM moments as complete-data sample moments (GroupData.mean / .cov of a FIML
