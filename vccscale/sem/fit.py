@@ -743,17 +743,32 @@ class FIMLEngine(Engine):
         return (total, out) if per_group else total
 
     def casewise_scores(self, theta: np.ndarray) -> list[np.ndarray]:
+        """Scores of every case: 1/2 (z' dSigma_k z - tr(W_oo dSigma_k,oo)) + z' dmu_k with z = W_oo (x_o - mu_o)
+        on the case's observed variables. Computed in the full p-space with zeros at the missing positions (z and
+        W_oo embedded), so that all cases take a few matrix products instead of one slice of dSigma per
+        missing-data pattern."""
         out = []
+        p, q = self.p, self.q
         for g, Sig, mu, gd in self._pattern_terms(theta):
             dS, dm = self.derivatives(theta, g)
-            sc = np.zeros((gd.n, self.q))
-            for pt in gd.patterns:
+            dSf = dS.reshape(q, p * p)
+            Zf = np.zeros((gd.n, p))
+            Wst = np.zeros((len(gd.patterns), p * p))
+            pid = np.empty(gd.n, dtype=int)
+            for k, (pt, (W, _)) in enumerate(zip(gd.patterns, pattern_inverses(Sig, gd.patterns))):
                 o = pt["o"]
-                W = np.linalg.inv(Sig[np.ix_(o, o)])
-                dSo = dS[:, o][:, :, o]
-                Z = (pt["X"] - mu[o]) @ W
-                quad = np.einsum("kib,ib->ik", np.matmul(Z[None, :, :], dSo), Z)
-                sc[pt["rows"]] = 0.5 * (quad - np.einsum("ab,kab->k", W, dSo)[None, :]) + Z @ dm[:, o].T
+                Zf[np.ix_(pt["rows"], o)] = (pt["X"] - mu[o]) @ W
+                Wk = np.zeros((p, p))
+                Wk[np.ix_(o, o)] = W
+                Wst[k] = Wk.ravel()
+                pid[pt["rows"]] = k
+            tr = (Wst @ dSf.T)[pid]
+            sc = np.empty((gd.n, q))
+            step = max(1, 4_000_000 // max(p * p, 1))  # rows per block: bounded memory for z z'
+            for a in range(0, gd.n, step):
+                Zb = Zf[a:a + step]
+                quad = (Zb[:, :, None] * Zb[:, None, :]).reshape(len(Zb), p * p) @ dSf.T
+                sc[a:a + step] = 0.5 * (quad - tr[a:a + step]) + Zb @ dm.T
             out.append(sc)
         return out
 
