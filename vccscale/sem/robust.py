@@ -221,6 +221,22 @@ def saturated_fiml_information(patterns: list[dict], cov: np.ndarray, mean: np.n
     return (out + out.T) / 2
 
 
+class H1Info(tuple):
+    """``(A1, B1)`` of one group (a tuple), with the inverse of A1 on the moments kept under fixed.x computed once
+    (:meth:`kept_inverse`) for both the scaled test and the FIML-corrected robust measures."""
+
+    def kept_inverse(self, keep: np.ndarray) -> np.ndarray:
+        key = keep.tobytes()
+        cache = self.__dict__.setdefault("_inv", {})
+        if key not in cache:
+            cache[key] = np.linalg.inv(self[0][np.ix_(keep, keep)])
+        return cache[key]
+
+
+def _kept_inverse(item, keep: np.ndarray) -> np.ndarray:
+    return item.kept_inverse(keep) if isinstance(item, H1Info) else np.linalg.inv(item[0][np.ix_(keep, keep)])
+
+
 def h1_information_fiml(engine: Engine, clusters: list | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
     """Per group ``(A1, B1)`` of the saturated model at the EM moments (lavaan's h1 information with
     ``h1.information = "unstructured"``, ``missing = "ml"``): A1 the observed information per case (Hessian of the
@@ -252,7 +268,7 @@ def h1_information_fiml(engine: Engine, clusters: list | None = None) -> list[tu
         theta = np.asarray(theta)
         A1 = saturated_fiml_information(gd.patterns, gd.cov, gd.mean, gd.n)
         sc = seng.casewise_scores(theta)[0]
-        out.append((A1, cluster_crossprod(sc, cg) / gd.n))
+        out.append(H1Info((A1, cluster_crossprod(sc, cg) / gd.n)))
     return out
 
 
@@ -265,7 +281,7 @@ def h1_traces_fiml(engine: Engine, info: list[tuple[np.ndarray, np.ndarray]] | N
     if info is None:
         info = h1_information_fiml(engine)
     keep = _fiml_moment_keep(engine)
-    traces = [float(np.sum(B1[np.ix_(keep, keep)] * np.linalg.inv(A1[np.ix_(keep, keep)]).T)) for A1, B1 in info]
+    traces = [float(np.sum(item[1][np.ix_(keep, keep)] * _kept_inverse(item, keep).T)) for item in info]
     return traces, [int(keep.sum()) for _ in info]
 
 
@@ -337,7 +353,7 @@ def fiml_corrected(engine: Engine, theta: np.ndarray, df: int, base_engine: Engi
     fg = [gd.n / N for gd in engine.groups]
     Wm_g = [A1[np.ix_(keep, keep)] for A1, _ in info]
     Jm_g = [B1[np.ix_(keep, keep)] for _, B1 in info]
-    Wmi_g = [np.linalg.inv(W) for W in Wm_g]
+    Wmi_g = [_kept_inverse(item, keep) for item in info]
     # lavaan builds Wc from a complete-data fit of the model to the EM moments made by lavaan() with its default
     # fixed.x = TRUE, so Wc has zero rows and columns for the moments of the model's exogenous covariates even when
     # they are random (fixed.x = FALSE; with fixed.x = TRUE they are left out everywhere anyway)
