@@ -252,3 +252,17 @@ def test_generated_model_matches_lavaan(registry):
     np.testing.assert_allclose(m["se"], m["se_lav"], atol=1e-3)
     for k in ("chisq", "df", "aic", "bic"):
         assert fit.fit[k] == pytest.approx(ref["fit"][k], abs=1e-3)
+
+
+def test_a_part_whose_p_value_cannot_be_computed_is_not_tested_not_unsupported():
+    """A NaN p (e.g. a Satorra-Bentler 2001 difference with a non-positive scaling correction, which MLR and
+    cluster-robust fits can give) makes the part not tested: the hypothesis is not_tested, never not_supported."""
+    from vccscale.models.hypotheses import UNAVAILABLE_P, _decide, _drop_unavailable
+    from vccscale.study import ModelsSection
+
+    rec = {"directional": [("one-factor vs 6-factor CFA", float("nan"), False)], "nulls": [], "untested": (),
+           "error": None, "exploratory": False, "flags": [], "notes": [], "p": None}
+    _drop_unavailable(rec)
+    assert rec["directional"] == [] and rec["untested"] == (("one-factor vs 6-factor CFA", UNAVAILABLE_P),)
+    decision, reason = _decide(rec, None, ModelsSection())
+    assert decision == "not_tested" and "could not be computed" in reason

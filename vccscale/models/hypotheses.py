@@ -1320,6 +1320,7 @@ def test_hypotheses(study: Any, data: Any, registry: Registry | None = None, *, 
                                                        + (f", cluster-robust by {cluster}" if cluster else "")
                                                        + ")" if sem_kinds else "")
                                  if methods or directional or nulls else ""))
+                _drop_unavailable(rec)
                 main_plans = [HypothesisPlan(p.hypothesis, tuple(c for c in p.components if c.kind != "interaction"),
                                              p.untested, p.blocked) for p in model_plans]
                 if any(c.kind in ("path", "indirect", "covariance", "nested") for c in plan.components):
@@ -1464,6 +1465,23 @@ def _measurement_flags(plan: HypothesisPlan, measurement: Any) -> list[str]:
             if st != "ok":
                 out.append(f"measurement of {cid} is {st} in the CFA stage ({cons.loc[cid, 'problems']})")
     return out
+
+
+UNAVAILABLE_P = ("its p-value could not be computed (e.g. a Satorra-Bentler scaled chi-square difference with a "
+                 "non-positive scaling correction, or a standard error that is not available); a test that could "
+                 "not be computed is not a non-significant one")
+
+
+def _drop_unavailable(rec: dict) -> None:
+    """Parts whose p-value is NaN are not tested (never counted as non-significant or as holding)."""
+    def ok(part) -> bool:
+        return part[1] is not None and np.isfinite(part[1])
+
+    bad = [d for d in rec["directional"] if not ok(d)] + [n for n in rec["nulls"] if not ok(n)]
+    if bad:
+        rec["directional"] = [d for d in rec["directional"] if ok(d)]
+        rec["nulls"] = [n for n in rec["nulls"] if ok(n)]
+        rec["untested"] = tuple(rec["untested"]) + tuple((b[0], UNAVAILABLE_P) for b in bad)
 
 
 def _decide(rec: dict, padj: float | None, s) -> tuple[str, str]:
