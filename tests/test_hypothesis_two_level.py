@@ -76,3 +76,36 @@ def test_too_few_clusters_is_untested_with_the_count(registry, nested):
     assert not any(q["kind"] == "level_path" for q in res.parameters)
     assert "10 organisations" in res.reason and "at least 20" in res.reason
     assert np.isfinite(res.pvalue)  # the ICC part is still tested
+
+
+def test_provider_customer_difference_is_tested_within_dyads(registry):
+    """H12 (provider > customer on x_vcc_customer) on data with a relationship id: the latent mean difference of
+    the two members within dyads (dyadic CFA, scalar level; vccscale.models.dyadic.dyadic_invariance, lavaan
+    parity in tests/test_dyadic.py), identical (1e-12) to a direct dyadic_invariance fit, and near the planted
+    difference (.5 in the factor's SD, .4 in the marker item's metric: loading .8; within 3 SE)."""
+    import pandas as pd
+
+    from vccscale.models.dyadic import dyadic_invariance, pair_dyads
+
+    items = _items(registry, "x_vcc_customer")
+    rng = np.random.default_rng(12)
+    n = 200
+    fp = 0.5 + rng.standard_normal(n)
+    fc = 0.5 * (fp - 0.5) + np.sqrt(0.75) * rng.standard_normal(n)
+    rows = []
+    for side, f in (("provider", fp), ("customer", fc)):
+        for i in range(n):
+            r = {"relationship_id": f"D{i:03d}", "perspective": side, "response_id": f"{side[0]}{i:03d}"}
+            for it in items:
+                r[it] = 4 + 0.8 * f[i] + 0.6 * rng.standard_normal()
+            rows.append(r)
+    d = pd.DataFrame(rows)
+    res = run_hypotheses({"hypotheses": ["H12"], "bootstrap": 0}, d, registry, missing="listwise")[0]
+    p = next(q for q in res.parameters if q["kind"] == "latent_mean_difference")
+    assert "within dyads" in p["name"] and p["n_dyads"] == n and "within dyads" in res.test
+    paired = pair_dyads(d, "relationship_id", sides=("customer", "provider"), columns=items)
+    direct = dyadic_invariance(paired, items, sides=("customer", "provider"), factor="x_vcc_customer",
+                               levels=("configural", "metric", "scalar")).latent_mean_difference
+    assert p["est"] == pytest.approx(direct["est"], rel=1e-12) and p["se"] == pytest.approx(direct["se"], rel=1e-12)
+    assert abs(p["est"] - 0.4) < 3 * p["se"]
+    assert p["est"] > 0 and p["pvalue"] < 0.05

@@ -485,6 +485,74 @@ def _expected_order(expect: str, groups: list) -> tuple[Any, Any] | None:
     return by[a], by[b]
 
 
+#: fewest provider-customer pairs for the within-dyad test of a side difference
+MIN_DYADS = 30
+
+
+def _dyadic_group_difference(c: Component, fx: _Fitter, dyad: str, order: tuple) -> dict | None:
+    """A provider-vs-customer latent mean difference on dyad-level data (issue 16): the two sides' answers paired
+    by ``dyad`` (:func:`vccscale.models.dyadic.pair_dyads`), the dyadic CFA at configural, metric and scalar
+    levels (:func:`vccscale.models.dyadic.dyadic_invariance`, Kenny, Kashy & Cook 2006), and the latent mean
+    difference of the two members within dyads (first named group minus second). None when the data hold fewer
+    than :data:`MIN_DYADS` complete pairs (the multi-group comparison is used then) or the construct is not a
+    first-order factor of items."""
+    from ..errors import DataError
+    from .dyadic import dyadic_invariance, pair_dyads
+
+    s = fx.s
+    construct, col = c.constructs[0], c.group
+    lines, modelled, _ = measurement_lines(fx.registry, [construct], fx.columns)
+    first = [ln for ln in lines if "=~" in ln and not ln.lstrip().startswith("#")]
+    if construct not in modelled or len(first) != 1:
+        return None
+    items = [x.strip().split("*")[-1] for x in first[0].split("=~", 1)[1].split("+")]
+    a, b = (str(g) for g in order)
+    try:
+        paired = pair_dyads(fx.data, dyad, side_column=col, sides=(b, a), columns=items)
+    except DataError:
+        return None
+    if paired.report.n_paired < MIN_DYADS:
+        return None
+    try:
+        res = dyadic_invariance(paired, items, sides=(b, a), factor=construct, estimator=s.estimator,
+                                alpha=s.alpha, levels=("configural", "metric", "scalar"))
+    except (VccscaleError, np.linalg.LinAlgError, ValueError) as exc:
+        msg = exc.message if isinstance(exc, VccscaleError) else str(exc)
+        return {"untested": f"the dyadic CFA of {construct} ({b} and {a} paired by {dyad}) could not be fitted: "
+                            f"{msg}"}
+    t = res.tests.set_index("level")
+    comp = {"name": f"dyadic measurement invariance of {construct} ({b} vs {a}, paired by {dyad})",
+            "kind": "dyadic_invariance", "construct": construct, "dyad": dyad, "n_dyads": res.n,
+            "levels": [{k: (None if isinstance(v, float) and not np.isfinite(v) else v) for k, v in r.items()}
+                       for r in res.tests.to_dict(orient="records")]}
+    lmd = res.latent_mean_difference
+    if lmd is None:
+        why = "; ".join(f"{lv}: {t.loc[lv, 'decision']}" for lv in ("metric", "scalar") if lv in t.index)
+        return {"untested": f"the latent means of {construct} are not compared within dyads: scalar equivalence of "
+                            f"the two sides was not reached ({why})" + (f"; {'; '.join(res.notes)}" if res.notes
+                                                                         else ""),
+                "comparisons": [comp]}
+    name = f"{construct}: latent mean {a} - {b} (within dyads)"
+    sign = c.sign if c.sign in ("+", "?") else "?"
+    pdir = _directional_p(lmd["est"], lmd["pvalue"], sign)
+    param = {"name": name, "kind": "latent_mean_difference", "label": f"{construct}_{a} ~ 1", "sign": c.sign,
+             "est": lmd["est"], "se": lmd["se"], "ci_lower": lmd["ci_lower"], "ci_upper": lmd["ci_upper"],
+             "pvalue": lmd["pvalue"], "z": lmd["z"], "d": lmd["d"], "std_all": lmd["d"], "group": col,
+             "groups": [a, b], "dyad": dyad, "n_dyads": res.n, "ci_method": "Wald", "p_directional": pdir}
+    levels = ", ".join(f"{lv} {t.loc[lv, 'decision']}" for lv in ("metric", "scalar"))
+    note = (f"{construct} by {col}: tested within {res.n} {dyad} pairs (dyadic CFA: {levels} against the previous "
+            "level)")
+    comps = [comp, {"name": name, "kind": "group_difference", "construct": construct, "group": col,
+                    "expect": c.expect, "groups": [a, b], "pvalue": lmd["pvalue"], "dyad": dyad}]
+    if c.sign == "=":
+        holds = not lmd["pvalue"] < s.alpha
+        comps[-1]["holds"] = holds
+        return {"params": [param], "comparisons": comps, "null": (name, lmd["pvalue"], holds, False), "note": note,
+                "dyadic": True}
+    return {"params": [param], "comparisons": comps, "directional": (name, pdir, pdir < s.alpha), "note": note,
+            "dyadic": True}
+
+
 def _group_difference(c: Component, fx: _Fitter) -> dict:
     """Evidence of a group_difference component: ``untested`` (reason) or parameters, comparisons, part."""
     from scipy import stats
@@ -506,6 +574,11 @@ def _group_difference(c: Component, fx: _Fitter) -> dict:
         except LookupError as exc:
             return {"untested": f"the expectation {c.expect!r} names group(s) not found in {col!r}: {exc}"}
     groups = tuple(g for g in all_groups if order is None or g in order)  # order of first appearance
+    dyad = dyad_column(fx.columns) if col == "perspective" and len(groups) == 2 else None
+    if dyad is not None:
+        g = _dyadic_group_difference(c, fx, dyad, order or groups)
+        if g is not None:
+            return g
     try:
         est = fx.scalar(construct, col, groups)
     except VccscaleError as exc:
@@ -1088,7 +1161,9 @@ def _evaluate(plan: HypothesisPlan, plans_for_model: list[HypothesisPlan], fx: _
             else:
                 nulls.append(g["null"])
             notes.append(g["note"])
-            m = ("latent mean difference after (partial) scalar invariance (score-test search, Bonferroni; Wald "
+            m = ("latent mean difference within dyads after scalar equivalence of the two sides (dyadic CFA; Kenny, "
+                 "Kashy & Cook 2006; Wald test)" if g.get("dyadic") else
+                 "latent mean difference after (partial) scalar invariance (score-test search, Bonferroni; Wald "
                  "test of the latent mean)")
             if m not in methods:
                 methods.append(m)
