@@ -938,6 +938,14 @@ def _level_path(c: Component, fx: _Fitter) -> dict:
     return out
 
 
+#: component kinds tested on the nesting of the data: (evaluation, method text)
+_LEVEL_TESTS = {
+    "level_path": (_level_path, "two-level SEM (ML, lavaan cluster = with level: blocks): between-cluster path of "
+                                "the latent cluster means"),
+    "nesting": (_nesting, "ICC(1) of scale scores with the one-way ANOVA F test"),
+}
+
+
 def _evaluate(plan: HypothesisPlan, plans_for_model: list[HypothesisPlan], fx: _Fitter
               ) -> tuple[list[dict], list[dict], list[tuple[str, float, bool]], list[tuple[str, float, bool]],
                          list[str], list[tuple[str, str]], list[str]]:
@@ -1232,27 +1240,15 @@ def _evaluate(plan: HypothesisPlan, plans_for_model: list[HypothesisPlan], fx: _
                  "Dul 2016, 2020)")
             if m not in methods:
                 methods.append(m)
-        elif c.kind == "level_path":
-            g = _level_path(c, fx)
+        elif c.kind in _LEVEL_TESTS:
+            fn, m = _LEVEL_TESTS[c.kind]
+            g = fn(c, fx)
             params += g["params"]
             comps += g["comparisons"]
             directional += g["directional"]
             untested += g["untested"]
-            if g["directional"]:
-                m = ("two-level SEM (ML, lavaan cluster = with level: blocks): between-cluster path of the latent "
-                     "cluster means")
-                if m not in methods:
-                    methods.append(m)
-        elif c.kind == "nesting":
-            g = _nesting(c, fx)
-            params += g["params"]
-            comps += g["comparisons"]
-            directional += g["directional"]
-            untested += g["untested"]
-            if g["directional"]:
-                m = "ICC(1) of scale scores with the one-way ANOVA F test"
-                if m not in methods:
-                    methods.append(m)
+            if g["directional"] and m not in methods:
+                methods.append(m)
     return params, comps, directional, nulls, methods, untested, notes, info
 
 

@@ -12,7 +12,7 @@ from scipy import stats
 from .model import unique_in_order
 
 
-__all__ = ["FitResult", "standardize", "modification_indices"]
+__all__ = ["FitResult", "labelled_vcov", "standardize", "modification_indices"]
 
 _Z975 = stats.norm.ppf(0.975)
 
@@ -342,6 +342,23 @@ def _extra_derivatives(eng, theta, g, extras):
 
 
 # ---------------------------------------------------------------------- the result object
+def labelled_vcov(vcov, names: dict, by_label: dict, labels=None) -> pd.DataFrame:
+    """The covariance matrix of the free parameters as a frame: every free parameter (``names``: index -> name,
+    in index order) or those with the given ``labels`` (``by_label``: label -> index); KeyError names the labels
+    no free parameter has."""
+    V = np.asarray(vcov, dtype=float)
+    if labels is None:
+        idx = sorted(names)
+        keys = [names[i] for i in idx]
+    else:
+        keys = list(labels)
+        missing = [k for k in keys if k not in by_label]
+        if missing:
+            raise KeyError(f"no free parameter labelled {', '.join(missing)}")
+        idx = [by_label[k] for k in keys]
+    return pd.DataFrame(V[np.ix_(idx, idx)], index=keys, columns=keys)
+
+
 @dataclass(frozen=True)
 class FitResult:
     """A fitted CFA/SEM.
@@ -467,17 +484,7 @@ class FitResult:
             names[r["par"]] = name
             if r["label"]:
                 by_label[r["label"]] = r["par"]
-        V = np.asarray(state.vcov, dtype=float)
-        if labels is None:
-            idx = sorted(names)
-            keys = [names[i] for i in idx]
-        else:
-            keys = list(labels)
-            missing = [k for k in keys if k not in by_label]
-            if missing:
-                raise KeyError(f"no free parameter labelled {', '.join(missing)}")
-            idx = [by_label[k] for k in keys]
-        return pd.DataFrame(V[np.ix_(idx, idx)], index=keys, columns=keys)
+        return labelled_vcov(state.vcov, names, by_label, labels)
 
     def modindices(self, sort: bool = False, minimum_value: float = 0.0) -> pd.DataFrame:
         """Modification indices as ``lavaan::modindices(fit)``: lhs, op, rhs, group, mi, epc, sepc_lv, sepc_all."""

@@ -74,7 +74,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DataError, ModelError
-from .results import FitResult
+from .results import FitResult, labelled_vcov
 
 __all__ = ["fit_twolevel", "TwoLevelFitResult", "is_twolevel"]
 
@@ -748,17 +748,7 @@ class TwoLevelFitResult(FitResult):
                 names[k] = r["label"] or f"{r['lhs']}{r['op']}{r['rhs']}.l{lv + 1}"
                 if r["label"]:
                     by_label[r["label"]] = k
-        if labels is None:
-            idx = sorted(names)
-            keys = [names[i] for i in idx]
-        else:
-            keys = list(labels)
-            miss = [k for k in keys if k not in by_label]
-            if miss:
-                raise KeyError(f"no free parameter labelled {', '.join(miss)}")
-            idx = [by_label[k] for k in keys]
-        V = np.asarray(st.vcov, float)
-        return pd.DataFrame(V[np.ix_(idx, idx)], index=keys, columns=keys)
+        return labelled_vcov(st.vcov, names, by_label, labels)
 
     def evaluate(self, estimates: pd.DataFrame) -> tuple[dict, pd.DataFrame]:
         """The log-likelihood, chi-square, SRMR and parameter table (SEs from the observed information) at other
