@@ -269,13 +269,23 @@ def _fit(data, model, model_type, estimator, std_lv, group, group_equal, group_p
         vcov = sw["vcov"]
         if fiml:  # the saturated model's information, also for the robust (FIML-corrected) measures below
             extra["h1_info"] = h1_information_fiml(engine, clusters)
-        h1 = h1_traces_fiml(engine, extra["h1_info"]) if fiml else h1_traces(engine, clusters)
-        A_inv = None
-        if estimator == "ML":  # with clusters: lavaan's test uses observed.information = "h1"
-            from .robust import h1_structured_information
+        try:
+            h1 = h1_traces_fiml(engine, extra["h1_info"]) if fiml else h1_traces(engine, clusters)
+            A_inv = None
+            if estimator == "ML":  # with clusters: lavaan's test uses observed.information = "h1"
+                from .robust import h1_structured_information
 
-            A_inv = np.linalg.inv(h1_structured_information(engine, theta))
-        extra["yb"] = yuan_bentler_mplus(engine, theta, df, sw=sw, h1=h1, clusters=clusters, A_inv=A_inv)
+                A_inv = np.linalg.inv(h1_structured_information(engine, theta))
+            extra["yb"] = yuan_bentler_mplus(engine, theta, df, sw=sw, h1=h1, clusters=clusters, A_inv=A_inv)
+        except np.linalg.LinAlgError:
+            # e.g. FIML with variables no respondent answered together: their covariance in the saturated model
+            # has no information, so its information matrix cannot be inverted. The robust SEs stand; the scaled
+            # test does not exist (NaN, said in the warnings)
+            h1 = None
+            nan = float("nan")
+            extra["yb"] = {"c": nan, "trace_ugamma": nan, "scaling_factor_h1": nan, "scaling_factor_h0": nan}
+            extra["scaled_failed"] = True
+            extra.pop("h1_info", None)
         extra["h1"] = h1
     if clusters is not None:
         extra["clusters"] = clusters  # per group the cluster code of each case (the cluster bootstrap resamples them)
@@ -294,12 +304,23 @@ def _fit(data, model, model_type, estimator, std_lv, group, group_equal, group_p
 
         # (the baseline model's implied moments are linear in its parameters: its h1 observed information is its
         # Hessian, so ML with clusters needs no A_inv here)
-        yb_null = yuan_bentler_mplus(beng, best.theta, df_null, h1=extra["h1"], clusters=clusters)
+        yb_null = (yuan_bentler_mplus(beng, best.theta, df_null, h1=extra["h1"], clusters=clusters)
+                   if extra["h1"] is not None else {"c": float("nan")})
         yb = extra["yb"]
         scaled = {"c": yb["c"], "c_null": yb_null["c"], "trace_ugamma": yb["trace_ugamma"],
                   "scaling_factor_h1": yb["scaling_factor_h1"], "scaling_factor_h0": yb["scaling_factor_h0"]}
     robust, robust_note = None, None
-    if robust_se and fiml:
+    if robust_se and fiml and any(getattr(i, "singular", False) for i in extra.get("h1_info") or ()):
+        # the saturated model has covariances no respondent informs (variables never answered together): lavaan
+        # still reports the scaled test (with a generalized inverse, as here) but its FIML-corrected robust CFI /
+        # TLI / RMSEA then rest on the EM's arbitrary values for those covariances: not reported
+        extra["robust_singular"] = True
+        nan = float("nan")
+        robust = {"X2": nan, "df": df, "c": nan, "X2_null": nan, "df_null": df_null, "c_null": nan}
+    elif robust_se and fiml and extra.get("scaled_failed"):
+        nan = float("nan")
+        robust = {"X2": nan, "df": df, "c": nan, "X2_null": nan, "df_null": df_null, "c_null": nan}
+    elif robust_se and fiml:
         robust, robust_note = _fiml_robust(engine, theta, df, beng, best.theta, df_null, extra.get("h1_info"))
 
     implied = engine.implied(theta)
@@ -519,6 +540,15 @@ def _warnings(state: _State) -> list[str]:
         msg = em.warning(f" of group {gd.label!r}" if state.pt.ngroups > 1 else "") if em is not None else None
         if msg:
             out.append(msg)
+    if state.extra.get("robust_singular"):
+        out.append("some variables of the model were never answered together: the saturated model's information "
+                   "is singular, so the scaled test uses a generalized inverse (as lavaan) and the FIML-corrected "
+                   ".robust CFI / TLI / RMSEA are NaN (lavaan reports them from the EM's arbitrary values for those "
+                   "covariances); use the .scaled measures")
+    if state.extra.get("scaled_failed"):
+        out.append("the scaled test statistic could not be computed: the information matrix of the saturated model "
+                   "cannot be inverted (e.g. variables that no respondent answered together); the robust standard "
+                   "errors stand, the .scaled and .robust fit measures are NaN")
     return out + _vcov_warnings(state)
 
 

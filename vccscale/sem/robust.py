@@ -229,12 +229,32 @@ class H1Info(tuple):
         key = keep.tobytes()
         cache = self.__dict__.setdefault("_inv", {})
         if key not in cache:
-            cache[key] = np.linalg.inv(self[0][np.ix_(keep, keep)])
+            A1 = self[0][np.ix_(keep, keep)]
+            try:
+                cache[key] = np.linalg.inv(A1)
+            except np.linalg.LinAlgError:
+                cache[key] = np.linalg.pinv(A1, hermitian=True)
+                self.__dict__["singular"] = True
         return cache[key]
+
+    @property
+    def singular(self) -> bool:
+        """Whether the information was singular (a Moore-Penrose inverse was used)."""
+        return bool(self.__dict__.get("singular", False))
+
+
+def _h1_inverse(A1: np.ndarray) -> np.ndarray:
+    """Inverse of a saturated model's information; a Moore-Penrose inverse when it is singular (FIML with
+    variables no respondent answered together: their covariance carries no information), as lavaan's
+    ``MASS::ginv`` fallback."""
+    try:
+        return np.linalg.inv(A1)
+    except np.linalg.LinAlgError:
+        return np.linalg.pinv(A1, hermitian=True)
 
 
 def _kept_inverse(item, keep: np.ndarray) -> np.ndarray:
-    return item.kept_inverse(keep) if isinstance(item, H1Info) else np.linalg.inv(item[0][np.ix_(keep, keep)])
+    return item.kept_inverse(keep) if isinstance(item, H1Info) else _h1_inverse(item[0][np.ix_(keep, keep)])
 
 
 def h1_information_fiml(engine: Engine, clusters: list | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
