@@ -48,6 +48,17 @@ __all__ = ["sandwich", "yuan_bentler_mplus", "h1_traces", "h1_traces_fiml", "h1_
            "cluster_crossprod", "h1_structured_information"]
 
 
+def cluster_root(scores: np.ndarray, cluster: np.ndarray | None) -> np.ndarray:
+    """R with ``R'R`` = :func:`cluster_crossprod` (the scores, or their cluster sums times sqrt(C/(C-1)))."""
+    if cluster is None:
+        return scores
+    cluster = np.asarray(cluster, dtype=int)
+    nc = int(cluster.max()) + 1
+    S = np.zeros((nc, scores.shape[1]))
+    np.add.at(S, cluster, scores)
+    return S * np.sqrt(nc / (nc - 1))
+
+
 def cluster_crossprod(scores: np.ndarray, cluster: np.ndarray | None) -> np.ndarray:
     """``sum_i s_i s_i'`` of the rows of ``scores``, or with ``cluster`` (an integer code 0..C-1 per row) lavaan's
     clustered version ``C/(C-1) sum_c (sum_{i in c} s_i)(sum_{i in c} s_i)'`` (``rowsum`` within clusters,
@@ -288,7 +299,10 @@ def h1_information_fiml(engine: Engine, clusters: list | None = None) -> list[tu
         theta = np.asarray(theta)
         A1 = saturated_fiml_information(gd.patterns, gd.cov, gd.mean, gd.n)
         sc = seng.casewise_scores(theta)[0]
-        out.append(H1Info((A1, cluster_crossprod(sc, cg) / gd.n)))
+        R = cluster_root(sc, cg) / np.sqrt(gd.n)
+        item = H1Info((A1, R.T @ R))
+        item.__dict__["root"] = R  # B1 = R'R: low rank (cases or clusters), used by fiml_corrected
+        out.append(item)
     return out
 
 
@@ -389,12 +403,31 @@ def fiml_corrected(engine: Engine, theta: np.ndarray, df: int, base_engine: Engi
     Wm = _bdiag([f * W for f, W in zip(fg, Wm_g)])
     Wmi = _bdiag([W / f for f, W in zip(fg, Wmi_g)])
     Wc = _bdiag([f * W for f, W in zip(fg, Wc_g)])
-    Gamma = _bdiag([Wi @ J @ Wi / f for f, Wi, J in zip(fg, Wmi_g, Jm_g)]) if version == "V3" else None
     # the traces below are those of lavaan's U-matrix formulas expanded with U = Wm - L, L = WD K WD' (K =
     # (D' Wm D)^-1, WD = Wm D) and Wmi Wm = I (so Wmi WD = D): only (moments x parameters) products are needed
     #   V3: tr(U Wmi Wc Wmi U Gamma) = tr(Wc Gamma) - 2 tr(K D' Wc Gamma WD) + tr(K D' Wc D K WD' Gamma WD)
     #   V6: tr(Wc Wmi U Wmi)         = tr(Wc Wmi) - tr(K D' Wc D)
-    tr_base = float(np.sum(Wc * Gamma)) if version == "V3" else float(np.sum(Wc * Wmi))
+    # Gamma = bdiag(Wm_g^-1 Jm_g Wm_g^-1 / f_g) with Jm_g = R_g'R_g (cases or clusters x moments): with T_g = R_g
+    # Wm_g^-1, Gamma_g = T_g'T_g / f_g, tr(Wc Gamma) = sum_g tr(T_g Wc_g T_g') and Gamma X = bdiag(T_g'(T_g X_g) /
+    # f_g): no moments x moments x moments product (the explicit Gamma when no root is at hand)
+    roots = [item.__dict__.get("root") if isinstance(item, H1Info) else None for item in info]
+    if version == "V3":
+        T_g = [None if R is None else R[:, keep] @ Wi for R, Wi in zip(roots, Wmi_g)]
+        if any(t is None for t in T_g):  # no root: the explicit Gamma
+            Gamma = _bdiag([Wi @ J @ Wi / f for f, Wi, J in zip(fg, Wmi_g, Jm_g)])
+            tr_base = float(np.sum(Wc * Gamma))
+
+            def gamma_times(X: np.ndarray) -> np.ndarray:
+                return Gamma @ X
+        else:
+            tr_base = float(sum(np.sum((T @ Wc1) * T) for T, Wc1 in zip(T_g, Wc_g)))
+            sizes = [len(Wi) for Wi in Wmi_g]
+            starts = np.cumsum([0] + sizes)
+
+            def gamma_times(X: np.ndarray) -> np.ndarray:
+                return np.vstack([T.T @ (T @ X[a:b]) / f for T, f, a, b in zip(T_g, fg, starts[:-1], starts[1:])])
+    else:
+        tr_base = float(np.sum(Wc * Wmi))
 
     def k_fimlc(eng: Engine, th: np.ndarray) -> float:
         D = np.vstack([_delta_fiml(eng, th, g)[keep] for g in range(len(eng.groups))])
@@ -402,7 +435,7 @@ def fiml_corrected(engine: Engine, theta: np.ndarray, df: int, base_engine: Engi
         K = np.linalg.inv(D.T @ WD)
         DWc = D.T @ Wc
         if version == "V3":
-            GWD = Gamma @ WD
+            GWD = gamma_times(WD)
             return float(tr_base - 2 * np.sum(K * (DWc @ GWD).T) + np.trace(K @ (DWc @ D) @ K @ (WD.T @ GWD)))
         return float(tr_base - np.sum(K * (DWc @ D).T))
 
