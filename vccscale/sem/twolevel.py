@@ -483,7 +483,7 @@ class TwoLevelModel:
         return [eng.row_values(self.local(theta, lv)) for lv, eng in enumerate(self.engines)]
 
 
-def _fisher(model: TwoLevelModel, theta, max_iter: int = 500):
+def _fisher(model: TwoLevelModel, theta, max_iter: int = 200):
     """Damped Fisher scoring on f2 = -2 logL; converged when the scoring decrement g' I^-1 g / 4 is below 1e-20
     relative or no step lowers f2 and the decrement is below 1e-12 (f2 itself is known to ~1e-16 relative)."""
     F = model.f2(theta)
@@ -853,7 +853,9 @@ def fit_twolevel(data, model: str, *, cluster: str | None, model_type: str = "se
     if not ok:
         from scipy.optimize import minimize
 
-        res = minimize(tl.f2, theta0, jac=tl.gradient, method="BFGS", options={"maxiter": 5000, "gtol": 1e-9})
+        # (a model Fisher scoring cannot finish in 200 steps is usually at a boundary, e.g. a between-level variance
+        # near zero: BFGS gets 2000 steps to find another way, then the fit is refused as not converged)
+        res = minimize(tl.f2, theta0, jac=tl.gradient, method="BFGS", options={"maxiter": 2000, "gtol": 1e-9})
         theta, it2, ok = _fisher(tl, res.x)
         iters += it2 + int(res.nit)
     if not ok:
