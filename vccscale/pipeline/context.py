@@ -107,7 +107,7 @@ class StageContext:
             if col is not None:
                 ids = lf[col].astype("string")
                 lone = ids.isna()
-                lf[CLUSTER] = ids.where(~lone, "single:" + lf["response_id"].astype(str))
+                lf = lf.assign(**{CLUSTER: ids.where(~lone, "single:" + lf["response_id"].astype(str))})
             self._cache["nesting"] = (CLUSTER if col is not None else None, col, note)
             self._cache["long"] = lf
         return self._cache["long"]

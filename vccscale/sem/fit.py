@@ -816,7 +816,8 @@ def start_values(engine: Engine) -> np.ndarray:
                 continue
             ix = [pos[r["rhs"]] for r in ov_ind]
             sub = S[np.ix_(ix, ix)]
-            sd = np.sqrt(np.diag(sub))
+            # (a two-level between covariance S_B - S_W / n can have non-positive variances: a tiny positive one)
+            sd = np.sqrt(np.clip(np.diag(sub), 1e-8, None))
             if len(ix) == 1:
                 load1 = np.array([1.0])
             else:
