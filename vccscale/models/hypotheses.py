@@ -1335,7 +1335,8 @@ def _fit_info(fit, spec: ModelSpec) -> dict:
 # ----------------------------------------------------------------------------------------------------------
 def test_hypotheses(study: Any, data: Any, registry: Registry | None = None, *, hypotheses: Any = None,
                     missing: str = "listwise", min_answered: float = MIN_ANSWERED, measurement: Any = None,
-                    progress: Any = None, n_jobs: int = 1, cluster: str | None = None) -> list[HypothesisResult]:
+                    progress: Any = None, n_jobs: int = 1, cluster: str | None = None,
+                    cluster_name: str | None = None) -> list[HypothesisResult]:
     """Test the study's chosen hypotheses (``study.models``) on stacked data; see the module docstring.
 
     ``study``: a Study, its ModelsSection, a dict for one, or None (defaults: all hypotheses, ML, Holm, .05).
@@ -1351,7 +1352,8 @@ def test_hypotheses(study: Any, data: Any, registry: Registry | None = None, *, 
     ``cluster``: a column of cluster ids (organisations): every latent-variable model gets cluster-robust standard
     errors and the Yuan-Bentler scaled test (lavaan ``cluster =``; the estimator becomes MLR, whose robust SEs
     and test that are), and bootstrap CIs resample clusters. Score-based tests (response surfaces, ordinal
-    regression, necessary conditions, ICCs) are not cluster-adjusted; their method says so.
+    regression, necessary conditions, ICCs) are not cluster-adjusted; their method says so. ``cluster_name``: the
+    name the method text gives the clusters (default: the column).
 
     R: each model as ``lavaan::sem`` (tests/reference/models/lavaan_reference.R), adjusted p-values as
     ``stats::p.adjust``.
@@ -1388,7 +1390,8 @@ def test_hypotheses(study: Any, data: Any, registry: Registry | None = None, *, 
                 rec.update(parameters=params, comparisons=comps, directional=directional, nulls=nulls,
                            untested=tuple(plan.untested) + tuple(untested), notes=notes, fit=info,
                            test=("; ".join(methods) + (f" ({s.estimator}, missing data: {missing}"
-                                                       + (f", cluster-robust by {cluster}" if cluster else "")
+                                                       + (f", cluster-robust by {cluster_name or cluster}"
+                                                          if cluster else "")
                                                        + ")" if sem_kinds else "")
                                  if methods or directional or nulls else ""))
                 _drop_unavailable(rec)

@@ -366,7 +366,7 @@ def stage_hypotheses(ctx: StageContext):
         study = study.model_copy(update={"models": m.model_copy(update={"bootstrap_seed": study.seed})})
     results = test_hypotheses(study, ctx.long(), ctx.registry, missing=ctx.missing(), min_answered=ctx.min_answered(),
                               measurement=ctx.measurement(), progress=ctx.progress("hypotheses"), n_jobs=-1,
-                              cluster=ctx.cluster())
+                              cluster=ctx.cluster(), cluster_name=ctx.cluster_source())
     tables = hypothesis_tables(results, ctx.registry)
     outs = [ctx.json("hypotheses", [r.to_dict() for r in results])]
     for name, df in tables.items():

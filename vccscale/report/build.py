@@ -91,8 +91,9 @@ def stage_sentence(stage: str, s: dict) -> str:
         if stage == "efa":
             return (f"{g('efas')} EFA(s) ({'one of all items' if g('scope') == 'all' else 'by construct group'}), "
                     f"n = {g('n')}; {100 * (g('items_as_expected') or 0):.0f}% of items load as expected")
+        cl = f"; cluster-robust by {g('cluster')}" if g("cluster") else ""
         if stage == "cfa":
-            return (f"{g('models')} measurement model(s) ({g('scope')} scope), {g('estimator')}, missing data: "
+            return (f"{g('models')} measurement model(s) ({g('scope')} scope), {g('estimator')}{cl}, missing data: "
                     f"{g('missing')}; constructs ok {g('constructs_ok')}, improper {g('constructs_improper')}, "
                     f"failed {g('constructs_failed')}")
         if stage == "reliability":
@@ -105,11 +106,11 @@ def stage_sentence(stage: str, s: dict) -> str:
                                                             if g("marker") else "no marker variable"))
         if stage == "invariance":
             r = g("reached") or {}
-            return f"{g('models')} model(s) by {g('group')} ({', '.join(g('groups') or [])}); highest level " \
+            return f"{g('models')} model(s) by {g('group')} ({', '.join(g('groups') or [])}){cl}; highest level " \
                    "reached: " + ", ".join(f"{k} {v}" for k, v in r.items())
         if stage == "hypotheses":
             d = g("decisions") or {}
-            return f"{g('hypotheses')} hypotheses: " + ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in d.items())
+            return f"{g('hypotheses')} hypotheses{cl}: " + ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in d.items())
         if stage == "rsa":
             return f"{g('surfaces')} response surface(s)"
         if stage == "multilevel":
