@@ -245,7 +245,10 @@ def _sec_cfa(pg: _Page, name) -> str:
         return _notes(r, ["cfa"])
     scope = {"full": "one model of all constructs", "groups": "one model per construct group",
              "construct": "one model per construct"}.get(meas.get("scope"), meas.get("scope"))
-    parts = [_p(f"Measurement model: {scope}. Why: {meas.get('reason', '')}. Estimator {meas.get('estimator')}; "
+    cl = (r.stages.get("cfa", {}).get("summary") or {}).get("cluster")
+    parts = [_p(f"Measurement model: {scope}. Why: {meas.get('reason', '')}. Estimator {meas.get('estimator')}"
+                + (f", standard errors and tests cluster-robust by {cl} (respondents nested in {cl})" if cl else "")
+                + "; "
                 f"missing answers: {'full-information maximum likelihood (FIML)' if meas.get('missing') == 'fiml' else 'listwise deletion'}.")]
     parts.append(pg.t(B.cfa_fit_table(fit, "Improper solutions (Heywood cases, non-positive-definite latent "
                                            "covariances) are flagged and their estimates are not used as results.")))
@@ -350,7 +353,9 @@ def _sec_hypotheses(pg: _Page, name) -> str:
     counts = summ.get("decisions") or {}
     lead = _p(f"{len(d)} hypotheses: " + ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in counts.items())
               + f". Decisions at α = {summ.get('alpha', 0.05)} with {summ.get('adjust', 'holm')} adjustment across the "
-              f"tested hypotheses; estimator {summ.get('estimator')}, missing answers: {summ.get('missing')}"
+              f"tested hypotheses; estimator {summ.get('estimator')}"
+              + (f", standard errors and tests cluster-robust by {summ['cluster']}" if summ.get("cluster") else "")
+              + f", missing answers: {summ.get('missing')}"
               + (f"; indirect effects with percentile bootstrap CIs ({summ.get('bootstrap')} draws)"
                  if summ.get("bootstrap") else "") + ".")
     parts = [lead, pg.t(B.decision_table(d, name), badges=True)]
