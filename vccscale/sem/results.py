@@ -12,7 +12,7 @@ from scipy import stats
 from .model import unique_in_order
 
 
-__all__ = ["FitResult", "labelled_vcov", "standardize", "modification_indices"]
+__all__ = ["FitResult", "estimate_row", "labelled_vcov", "standardize", "modification_indices"]
 
 _Z975 = stats.norm.ppf(0.975)
 
@@ -128,7 +128,7 @@ def parameter_table(state) -> pd.DataFrame:
         slv = standardize(r["lhs"], r["op"], r["rhs"], est, ctx, lv_set, ov_set, "lv")
         sall = standardize(r["lhs"], r["op"], r["rhs"], est, ctx, lv_set, ov_set, "all")
         std_lv_vals[k], std_all_vals[k] = slv, sall
-        recs.append(_row(r["lhs"], r["op"], r["rhs"], r["group"], r["label"], est, se, r["par"] >= 0, slv, sall))
+        recs.append(estimate_row(r["lhs"], r["op"], r["rhs"], r["group"], r["label"], est, se, r["par"] >= 0, slv, sall))
     if pt.defined:
         dv = defined_values(pt, vals)
         dlv = defined_values(pt, std_lv_vals)
@@ -137,12 +137,14 @@ def parameter_table(state) -> pd.DataFrame:
         cov_def = J @ state.vcov @ J.T
         for i, d in enumerate(pt.defined):
             se = math.sqrt(max(cov_def[i, i], 0.0))
-            recs.append(_row(d.name, ":=", d.expr.replace(" ", ""), 0, d.name, dv[d.name], se, True,
+            recs.append(estimate_row(d.name, ":=", d.expr.replace(" ", ""), 0, d.name, dv[d.name], se, True,
                              dlv[d.name], dall[d.name]))
     return pd.DataFrame.from_records(recs)
 
 
-def _row(lhs, op, rhs, group, label, est, se, free, slv, sall) -> dict:
+def estimate_row(lhs, op, rhs, group, label, est, se, free, slv, sall) -> dict:
+    """One row of a parameter-estimate table (lavaan's parameterEstimates columns): Wald z, p and 95% CI from
+    ``se`` for a free parameter; a fixed one has its value as both CI limits."""
     if free and se > 0 and np.isfinite(se):
         z = est / se
         p = 2 * stats.norm.sf(abs(z))

@@ -74,7 +74,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DataError, ModelError
-from .results import FitResult, labelled_vcov
+from .results import FitResult, estimate_row, labelled_vcov
 
 __all__ = ["fit_twolevel", "TwoLevelFitResult", "is_twolevel"]
 
@@ -962,9 +962,6 @@ def _parameter_table(tl: TwoLevelModel, theta, vcov) -> pd.DataFrame:
 
     se_all = np.sqrt(np.clip(np.diag(vcov), 0, None))
     recs = []
-    from scipy import stats
-
-    z975 = stats.norm.ppf(0.975)
     for lv, (pt, eng) in enumerate(zip(tl.pts, tl.engines)):
         local = tl.local(theta, lv)
         vals = eng.row_values(local)
@@ -977,18 +974,12 @@ def _parameter_table(tl: TwoLevelModel, theta, vcov) -> pd.DataFrame:
             est = float(vals[k])
             free = r["par"] >= 0
             se = float(se_all[tl.maps[lv][r["par"]]]) if free else 0.0
-            if free and se > 0 and np.isfinite(se):
-                z = est / se
-                p = 2 * stats.norm.sf(abs(z))
-                lo, hi = est - z975 * se, est + z975 * se
-            else:
-                z = p = float("nan")
-                lo = hi = est if not free else float("nan")
-            recs.append({"lhs": r["lhs"], "op": r["op"], "rhs": r["rhs"], "group": 1, "level": lv + 1,
-                         "label": r["label"], "est": est, "se": se, "z": z, "pvalue": p, "ci_lower": lo,
-                         "ci_upper": hi,
-                         "std_lv": standardize(r["lhs"], r["op"], r["rhs"], est, ctx, lv_set, ov_set, "lv"),
-                         "std_all": standardize(r["lhs"], r["op"], r["rhs"], est, ctx, lv_set, ov_set, "all")})
+            rec = estimate_row(r["lhs"], r["op"], r["rhs"], 1, r["label"], est, se, free,
+                               standardize(r["lhs"], r["op"], r["rhs"], est, ctx, lv_set, ov_set, "lv"),
+                               standardize(r["lhs"], r["op"], r["rhs"], est, ctx, lv_set, ov_set, "all"))
+            rec = {**{k_: rec[k_] for k_ in ("lhs", "op", "rhs", "group")}, "level": lv + 1,
+                   **{k_: rec[k_] for k_ in rec if k_ not in ("lhs", "op", "rhs", "group")}}
+            recs.append(rec)
     return pd.DataFrame.from_records(recs)
 
 
