@@ -78,18 +78,11 @@ def test_too_few_clusters_is_untested_with_the_count(registry, nested):
     assert np.isfinite(res.pvalue)  # the ICC part is still tested
 
 
-def test_provider_customer_difference_is_tested_within_dyads(registry):
-    """H12 (provider > customer on x_vcc_customer) on data with a relationship id: the latent mean difference of
-    the two members within dyads (dyadic CFA, scalar level; vccscale.models.dyadic.dyadic_invariance, lavaan
-    parity in tests/test_dyadic.py), identical (1e-12) to a direct dyadic_invariance fit, and near the planted
-    difference (.5 in the factor's SD, .4 in the marker item's metric: loading .8; within 3 SE)."""
+def _dyad_data(registry, n=200):
     import pandas as pd
-
-    from vccscale.models.dyadic import dyadic_invariance, pair_dyads
 
     items = _items(registry, "x_vcc_customer")
     rng = np.random.default_rng(12)
-    n = 200
     fp = 0.5 + rng.standard_normal(n)
     fc = 0.5 * (fp - 0.5) + np.sqrt(0.75) * rng.standard_normal(n)
     rows = []
@@ -99,7 +92,18 @@ def test_provider_customer_difference_is_tested_within_dyads(registry):
             for it in items:
                 r[it] = 4 + 0.8 * f[i] + 0.6 * rng.standard_normal()
             rows.append(r)
-    d = pd.DataFrame(rows)
+    return pd.DataFrame(rows), items
+
+
+def test_provider_customer_difference_is_tested_within_dyads(registry):
+    """H12 (provider > customer on x_vcc_customer) on data with a relationship id: the latent mean difference of
+    the two members within dyads (dyadic CFA, scalar level; vccscale.models.dyadic.dyadic_invariance, lavaan
+    parity in tests/test_dyadic.py), identical (1e-12) to a direct dyadic_invariance fit, and near the planted
+    difference (.5 in the factor's SD, .4 in the marker item's metric: loading .8; within 3 SE)."""
+    from vccscale.models.dyadic import dyadic_invariance, pair_dyads
+
+    d, items = _dyad_data(registry)
+    n = 200
     res = run_hypotheses({"hypotheses": ["H12"], "bootstrap": 0}, d, registry, missing="listwise")[0]
     p = next(q for q in res.parameters if q["kind"] == "latent_mean_difference")
     assert "within dyads" in p["name"] and p["n_dyads"] == n and "within dyads" in res.test
@@ -109,3 +113,23 @@ def test_provider_customer_difference_is_tested_within_dyads(registry):
     assert p["est"] == pytest.approx(direct["est"], rel=1e-12) and p["se"] == pytest.approx(direct["se"], rel=1e-12)
     assert abs(p["est"] - 0.4) < 3 * p["se"]
     assert p["est"] > 0 and p["pvalue"] < 0.05
+
+
+def test_provider_customer_invariance_is_tested_within_dyads(registry):
+    """H12's invariance relation (x_vcc_customer across provider and customer, up to scalar; the prerequisite H68
+    states for more constructs) on data with a relationship id: the steps of the dyadic CFA (chi-square
+    differences identical to a direct dyadic_invariance fit, 1e-12), decided by the delta-CFI rule; the method
+    text says the sides are the members of a dyad."""
+    from vccscale.models.dyadic import dyadic_invariance, pair_dyads
+
+    d, items = _dyad_data(registry)
+    res = run_hypotheses({"hypotheses": ["H12"], "bootstrap": 0}, d, registry, missing="listwise")[0]
+    comp = next(c for c in res.comparisons if c["kind"] == "invariance")
+    steps = {r["compare"]: r for r in comp["steps"]}
+    assert set(steps) == {"metric vs configural", "scalar vs metric"} and comp["holds"] is True
+    sides = tuple(str(g) for g in d["perspective"].unique())
+    direct = dyadic_invariance(pair_dyads(d, "relationship_id", sides=sides, columns=items), items, sides=sides,
+                               factor="x_vcc_customer", levels=("configural", "metric", "scalar")).tests
+    direct = direct.set_index("level")
+    assert steps["scalar vs metric"]["chisq_diff"] == pytest.approx(direct.loc["scalar", "chisq_diff"], rel=1e-12)
+    assert steps["metric vs configural"]["n_dyads"] == 200 and "dyad" in res.test

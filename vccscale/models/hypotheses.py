@@ -553,6 +553,50 @@ def _dyadic_group_difference(c: Component, fx: _Fitter, dyad: str, order: tuple)
             "dyadic": True}
 
 
+def _dyadic_invariance_rows(fx: _Fitter, construct: str, col: str, levels: tuple) -> list[dict] | str | None:
+    """Invariance of ``construct`` between the two sides (``col`` = perspective) on dyad-level data when the data
+    hold a relationship id and at least :data:`MIN_DYADS` pairs (:func:`vccscale.models.dyadic.dyadic_invariance`):
+    the steps as rows (compare, chisq_diff, df_diff, pvalue, delta_cfi, ...), a reason (str) when the dyadic
+    models cannot be used as results, or None (not applicable: the multi-group sequence is used)."""
+    from ..errors import DataError
+    from .dyadic import dyadic_invariance, pair_dyads
+
+    dyad = dyad_column(fx.columns) if col == "perspective" else None
+    if dyad is None:
+        return None
+    sides = [str(g) for g in pd.unique(fx.data[col].dropna())]
+    lines, modelled, _ = measurement_lines(fx.registry, [construct], fx.columns)
+    first = [ln for ln in lines if "=~" in ln and not ln.lstrip().startswith("#")]
+    if len(sides) != 2 or construct not in modelled or len(first) != 1:
+        return None
+    items = [x.strip().split("*")[-1] for x in first[0].split("=~", 1)[1].split("+")]
+    try:
+        paired = pair_dyads(fx.data, dyad, side_column=col, sides=tuple(sides), columns=items)
+    except DataError:
+        return None
+    if paired.report.n_paired < MIN_DYADS:
+        return None
+    try:
+        res = dyadic_invariance(paired, items, sides=tuple(sides), factor=construct, estimator=fx.s.estimator,
+                                alpha=fx.s.alpha, levels=tuple(levels))
+    except (VccscaleError, np.linalg.LinAlgError, ValueError) as exc:
+        return f"the dyadic CFA could not be fitted: {exc.message if isinstance(exc, VccscaleError) else exc}"
+    probs = [f"{lv}: {'; '.join(f.problems)}" for lv, f in res.fits.items() if f.problems]
+    if probs:
+        return "improper solution (dyadic CFA): " + "; ".join(probs)
+    rows = []
+    prev = None
+    for r in res.tests.to_dict(orient="records"):
+        if prev is not None:
+            if not np.isfinite(r.get("delta_cfi", np.nan)):
+                return f"delta CFI not available for {r['level']} vs {prev} (dyadic CFA)"
+            rows.append({"construct": construct, "compare": f"{r['level']} vs {prev}", "chisq_diff": r["chisq_diff"],
+                         "df_diff": r["df_diff"], "pvalue": r["pvalue_diff"], "delta_cfi": r["delta_cfi"],
+                         "delta_rmsea": r.get("delta_rmsea"), "dyad": dyad, "n_dyads": res.n})
+        prev = r["level"]
+    return rows
+
+
 def _group_difference(c: Component, fx: _Fitter) -> dict:
     """Evidence of a group_difference component: ``untested`` (reason) or parameters, comparisons, part."""
     from scipy import stats
@@ -1090,12 +1134,24 @@ def _evaluate(plan: HypothesisPlan, plans_for_model: list[HypothesisPlan], fx: _
             order = ("configural", "metric", "scalar", "strict")
             levels = order[: order.index(c.level or "scalar") + 1]
             all_rows, holds, pmin, failed = [], True, float("nan"), []
+            dyadic_used = False
             for cid in c.constructs:
                 lines, modelled, _ = measurement_lines(fx.registry, [cid], fx.columns)
                 if cid not in modelled:
                     failed.append((cid, "not measured in the data"))
                     continue
                 syn = "\n".join(lines)
+                dy = _dyadic_invariance_rows(fx, cid, c.group, levels)
+                if dy is not None:
+                    if isinstance(dy, str):
+                        failed.append((cid, dy))
+                        continue
+                    for r in dy:
+                        all_rows.append(r)
+                        holds = holds and bool(np.isfinite(r["delta_cfi"]) and r["delta_cfi"] >= DELTA_CFI)
+                        pmin = r["pvalue"] if not np.isfinite(pmin) else min(pmin, r["pvalue"])
+                    dyadic_used = True
+                    continue
                 sub = fx.data[fx.data[c.group].notna()]
                 try:
                     res = invariance(sub, syn, c.group, estimator=s.estimator, levels=levels,
@@ -1129,7 +1185,9 @@ def _evaluate(plan: HypothesisPlan, plans_for_model: list[HypothesisPlan], fx: _
                 # non-rejection of a chi-square difference: it counts as shown when it holds at every step
                 nulls.append((name, pmin, holds, holds))
                 methods.append(f"measurement invariance up to {c.level}, one sequence per construct (delta CFI >= "
-                               "-.01 at every step; chi-square differences reported)")
+                               "-.01 at every step; chi-square differences reported)"
+                               + ("; provider and customer of one relationship as the two members of a dyad "
+                                  "(dyadic CFA, Kenny, Kashy & Cook 2006)" if dyadic_used else ""))
         elif c.kind == "distinct":
             from ..validate.validity import htmt
 
