@@ -133,3 +133,47 @@ def test_provider_customer_invariance_is_tested_within_dyads(registry):
     direct = direct.set_index("level")
     assert steps["scalar vs metric"]["chisq_diff"] == pytest.approx(direct.loc["scalar", "chisq_diff"], rel=1e-12)
     assert steps["metric vs configural"]["n_dyads"] == 200 and "dyad" in res.test
+
+
+def test_provider_customer_path_difference_is_tested_within_dyads(registry):
+    """H13 (the alignment -> value path stronger among customers) on data with a relationship id: the APIM of the
+    two members (a_align_ri is a second-order construct: its scale score) and the Wald test of the actor-effect
+    difference, identical (1e-12) to vccscale.models.dyadic.apim on the paired scale scores (lavaan parity of the
+    APIM in tests/test_dyadic.py); planted actor effects .2 (provider) and .6 (customer) are recovered within 3 SE."""
+    import pandas as pd
+
+    from vccscale.models.dyadic import apim, pair_dyads
+    from vccscale.models.hypotheses import scale_score
+
+    lines = measurement_lines(registry, ["a_align_ri"])[0]  # its facets' items (a second-order construct)
+    ax = [x.strip() for ln in lines if "=~" in ln and not ln.startswith("a_align_ri ")
+          for x in ln.split("=~")[1].split("+")]
+    vy = _items(registry, "x_vcc_customer")
+    rng = np.random.default_rng(5)
+    n = 300
+    xs = {s: rng.standard_normal(n) for s in ("provider", "customer")}
+    b = {"provider": 0.2, "customer": 0.6}
+    rows = []
+    for s in ("provider", "customer"):
+        y = b[s] * xs[s] + np.sqrt(1 - b[s] ** 2) * rng.standard_normal(n)
+        for i in range(n):
+            r = {"relationship_id": f"D{i:03d}", "perspective": s, "response_id": f"{s[0]}{i:03d}"}
+            r.update({it: 4 + xs[s][i] + 0.3 * rng.standard_normal() for it in ax})
+            r.update({it: 4 + y[i] + 0.3 * rng.standard_normal() for it in vy})
+            rows.append(r)
+    d = pd.DataFrame(rows)
+    res = run_hypotheses({"hypotheses": ["H13"], "bootstrap": 0}, d, registry, missing="listwise")[0]
+    comp = next(c for c in res.comparisons if c["kind"] == "dyadic_moderation")
+    assert comp["variables"] == "scale scores" and comp["n_dyads"] == n and "within dyads" in res.test
+    sc = d[["relationship_id", "perspective"]].assign(
+        a_align_ri=scale_score(registry, "a_align_ri", d)[0],
+        x_vcc_customer=scale_score(registry, "x_vcc_customer", d)[0])
+    ref = apim(pair_dyads(sc, "relationship_id", sides=("provider", "customer"),
+                          columns=["a_align_ri", "x_vcc_customer"]), "a_align_ri", "x_vcc_customer",
+               sides=("provider", "customer"))
+    diff = next(p for p in res.parameters if p["kind"] == "actor_difference")
+    assert diff["est"] == pytest.approx(float(ref.effect("actor_diff")["est"]), rel=1e-12)
+    se = {p["group"]: p["se"] for p in res.parameters if p.get("group") in ("provider", "customer")}
+    assert abs(comp["estimates"]["customer"] - 0.6) < 3 * se["customer"]
+    assert abs(comp["estimates"]["provider"] - 0.2) < 3 * se["provider"]
+    assert diff["est"] < 0 and diff["pvalue"] < 0.05  # provider - customer, as hypothesised

@@ -597,6 +597,79 @@ def _dyadic_invariance_rows(fx: _Fitter, construct: str, col: str, levels: tuple
     return rows
 
 
+def _first_order_items(fx: _Fitter, construct: str) -> list[str] | None:
+    lines, modelled, _ = measurement_lines(fx.registry, [construct], fx.columns)
+    first = [ln for ln in lines if "=~" in ln and not ln.lstrip().startswith("#")]
+    if construct not in modelled or len(first) != 1:
+        return None
+    return [x.strip().split("*")[-1] for x in first[0].split("=~", 1)[1].split("+")]
+
+
+def _dyadic_moderation(c: Component, fx: _Fitter) -> dict | None:
+    """A path hypothesised to differ between provider and customer (group moderation by perspective) on
+    dyad-level data when the data hold a relationship id and at least :data:`MIN_DYADS` pairs: the latent APIM
+    (:func:`vccscale.models.dyadic.apim`, equal loadings across the sides) and the Wald test of the difference of
+    the two actor effects (the path within each member, the partner's X held constant). None when not
+    applicable (the multi-group comparison is used)."""
+    from ..errors import DataError
+    from .dyadic import apim, pair_dyads
+
+    dyad = dyad_column(fx.columns) if c.group == "perspective" else None
+    if dyad is None:
+        return None
+    sides = [str(g) for g in pd.unique(fx.data[c.group].dropna())]
+    if len(sides) != 2:
+        return None
+    xi, yi = _first_order_items(fx, c.frm), _first_order_items(fx, c.to)
+    data, how = fx.data, "latent"
+    if xi is None or yi is None:  # a second-order factor or composite: the APIM of the two scale scores
+        sx, _ = fx.score(c.frm)
+        sy, _ = fx.score(c.to)
+        if sx is None or sy is None:
+            return None
+        data = fx.data[[dyad, c.group]].assign(**{c.frm: sx, c.to: sy})
+        how = "scale scores"
+    cols = list(dict.fromkeys(xi + yi)) if how == "latent" else [c.frm, c.to]
+    try:
+        paired = pair_dyads(data, dyad, side_column=c.group, sides=tuple(sides), columns=cols)
+    except DataError:
+        return None
+    if paired.report.n_paired < MIN_DYADS:
+        return None
+    try:
+        if how == "latent":
+            res = apim(paired, c.frm, c.to, sides=tuple(sides), x_items=xi, y_items=yi, equal_loadings=True,
+                       estimator=fx.s.estimator)
+        else:
+            res = apim(paired, c.frm, c.to, sides=tuple(sides), estimator=fx.s.estimator)
+        _proper(res.fit, "dyadic (APIM) model")
+    except (VccscaleError, np.linalg.LinAlgError, ValueError) as exc:
+        why = exc.message if isinstance(exc, VccscaleError) else str(exc)
+        return {"untested": f"the dyadic model could not be used: {why}"}
+    eff = res.effects
+    actors = eff[eff["effect"] == "actor"].set_index("outcome_side")
+    diff = eff[eff["effect"] == "actor_diff"].iloc[0]  # actor(side 1) - actor(side 2)
+    ests = {sd: float(actors.loc[sd, "est"]) for sd in sides}
+    expect = (c.expect or "").strip().lower()
+    parts = [x.strip() for x in expect.split(">")] if ">" in expect else []
+    ok_dir = ests[parts[0]] > ests[parts[1]] if len(parts) == 2 and all(x in ests for x in parts) else True
+    p = float(diff["pvalue"])
+    pdir = p if ok_dir else 1.0
+    name = f"{c.frm} -> {c.to}: actor effects of {sides[0]} and {sides[1]} equal within dyads"
+    params = [{"name": f"{c.frm} -> {c.to} [actor, {sd}]", "kind": "path", "label": str(actors.loc[sd, "label"]),
+               "sign": "?", "est": ests[sd], "se": float(actors.loc[sd, "se"]),
+               "ci_lower": float(actors.loc[sd, "ci_lower"]), "ci_upper": float(actors.loc[sd, "ci_upper"]),
+               "pvalue": float(actors.loc[sd, "pvalue"]), "std_all": float(actors.loc[sd, "std_all"]), "group": sd,
+               "p_directional": float(actors.loc[sd, "pvalue"])} for sd in sides]
+    params.append({"name": f"{c.frm} -> {c.to}: actor effect {sides[0]} - {sides[1]}", "kind": "actor_difference",
+                   "label": "actor_diff", "sign": "?", "est": float(diff["est"]), "se": float(diff["se"]),
+                   "ci_lower": float(diff["ci_lower"]), "ci_upper": float(diff["ci_upper"]), "pvalue": p,
+                   "std_all": float("nan"), "p_directional": pdir})
+    comp = {"name": name, "kind": "dyadic_moderation", "expect": c.expect, "estimates": ests, "dyad": dyad,
+            "n_dyads": res.n, "pvalue": p, "model": res.model, "variables": how}
+    return {"params": params, "comparison": comp, "directional": (name, pdir, pdir < fx.s.alpha)}
+
+
 def _group_difference(c: Component, fx: _Fitter) -> dict:
     """Evidence of a group_difference component: ``untested`` (reason) or parameters, comparisons, part."""
     from scipy import stats
@@ -1075,6 +1148,17 @@ def _evaluate(plan: HypothesisPlan, plans_for_model: list[HypothesisPlan], fx: _
             m = (f"nested comparison (paths = 0 vs free: chi-square difference, AIC, BIC) and a joint equivalence "
                  f"test of the zero paths (root mean square of the standardized paths < {bound:g}: Wald W against "
                  f"the noncentral chi-square at the bound; TOST of each path in the parameter table)")
+            if m not in methods:
+                methods.append(m)
+        elif c.kind == "multigroup" and c.sign != "=" and (g := _dyadic_moderation(c, fx)) is not None:
+            if "untested" in g:
+                untested.append((c.relation or f"{c.frm} -> {c.to} by {c.group}", g["untested"]))
+                continue
+            params += g["params"]
+            comps.append(g["comparison"])
+            directional.append(g["directional"])
+            m = ("actor effects of the two members compared within dyads (APIM: latent with equal loadings, or of "
+                 "scale scores for second-order constructs; Kenny, Kashy & Cook 2006; Wald test of the difference)")
             if m not in methods:
                 methods.append(m)
         elif c.kind == "multigroup":
