@@ -177,3 +177,33 @@ def test_provider_customer_path_difference_is_tested_within_dyads(registry):
     assert abs(comp["estimates"]["customer"] - 0.6) < 3 * se["customer"]
     assert abs(comp["estimates"]["provider"] - 0.2) < 3 * se["provider"]
     assert diff["est"] < 0 and diff["pvalue"] < 0.05  # provider - customer, as hypothesised
+
+
+def test_boundary_between_variances_are_fixed_at_zero(registry):
+    """Items with a small between-organisation residual variance (population .02) and answers on a 1-7 scale: the
+    two-level ML estimates of some are negative but within 1.96 SE of 0 (a boundary estimate). They are fixed at 0
+    and the model refitted (said in the parameter); the between path is the refitted model's (1e-12) and within
+    3 SE of its population value .5."""
+    from vccscale.sem import fit_sem
+
+    ix, iy = _items(registry, "c_impartiality"), _items(registry, "c_goodwill")
+    w = _block("fx", ix, 0.8, 0.36) + _block("fy", iy, 0.8, 0.36) + ["fy ~ 0.3*fx"]
+    b = _block("gx", ix, 0.8, 0.02) + _block("gy", iy, 0.8, 0.02) + ["gy ~ 0.5*gx", "gx ~~ 0.4*gx", "gy ~~ 0.3*gy"]
+    d = simulate_nested("level: 1\n" + "\n".join(w) + "\nlevel: 2\n" + "\n".join(b), 80, (4, 10), seed=2,
+                        cluster="organisation_id")
+    d[ix + iy] = np.clip(np.round(d[ix + iy] + 4), 1, 7)
+    d["response_id"] = [f"R{i:04d}" for i in range(len(d))]
+    d["perspective"] = "staff"
+    res = run_hypotheses({"hypotheses": ["H41"], "bootstrap": 0}, d, registry, missing="listwise")[0]
+    p = next(q for q in res.parameters if q["kind"] == "level_path")
+    fixed = p["between_variances_fixed_at_0"]
+    assert fixed and set(fixed) <= set(ix + iy)
+    model = (f"level: 1\nc_impartiality_w =~ {' + '.join(ix)}\nc_goodwill_w =~ {' + '.join(iy)}\n"
+             f"level: 2\nc_impartiality_b =~ {' + '.join(ix)}\nc_goodwill_b =~ {' + '.join(iy)}\n"
+             "c_goodwill_b ~ c_impartiality_b\n" + "".join(f"{i} ~~ 0*{i}\n" for i in fixed))
+    fit = fit_sem(d[ix + iy + ["organisation_id"]], model, cluster="organisation_id")
+    assert not fit.problems
+    e = fit.estimates
+    direct = e[(e["op"] == "~") & (e["level"] == 2)].iloc[0]
+    assert p["est"] == pytest.approx(float(direct["est"]), rel=1e-12)
+    assert abs(p["est"] - 0.5) < 3 * p["se"]

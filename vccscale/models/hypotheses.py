@@ -1034,10 +1034,23 @@ def _level_path(c: Component, fx: _Fitter) -> dict:
              f"level: 2\n{fb} =~ {' + '.join(blocks[c.frm])}\n{tb} =~ {' + '.join(blocks[c.to])}\n"
              f"{tb} ~ {fb}\n")
     key = f"twolevel|{col}|{model}"
+    fixed: list[str] = []
     try:
         if key not in fx.cache:
             fx.cache[key] = fit_sem(d, model, cluster=col)
-        fit = _proper(fx.cache[key], f"two-level model of {c.frm} -> {c.to} by {col}")
+        fit = fx.cache[key]
+        zero = _between_zero_variances(fit, items)
+        if zero:
+            # between-level item residual variances estimated below 0 but within 1.96 SE of it: fixed at 0 (the
+            # usual remedy in multilevel CFA, e.g. Muthen 1994; the items' between-cluster variance is then all
+            # common variance), and the model refitted; anything else improper stays not tested
+            model = model + "".join(f"{i} ~~ 0*{i}\n" for i in zero)
+            fixed = zero
+            key = f"twolevel|{col}|{model}"
+            if key not in fx.cache:
+                fx.cache[key] = fit_sem(d, model, cluster=col)
+            fit = fx.cache[key]
+        fit = _proper(fit, f"two-level model of {c.frm} -> {c.to} by {col}")
     except (VccscaleError, np.linalg.LinAlgError, ValueError, ArithmeticError) as exc:
         msg = exc.message if isinstance(exc, VccscaleError) else str(exc)
         out["untested"].append((desc, f"the two-level model could not be used: {msg}"))
@@ -1045,14 +1058,31 @@ def _level_path(c: Component, fx: _Fitter) -> dict:
     e = fit.estimates
     r = e[(e["op"] == "~") & (e["lhs"] == tb) & (e["rhs"] == fb)].iloc[0]
     p = _param(f"{c.frm} -> {c.to} (between {c.level}s, two-level)", r, c.sign, "level_path")
-    p.update(level=c.level, group=col, n=int(sum(fit.nobs)), n_clusters=k)
+    p.update(level=c.level, group=col, n=int(sum(fit.nobs)), n_clusters=k, between_variances_fixed_at_0=fixed)
     out["params"].append(p)
     out["comparisons"].append({"name": f"two-level model of {c.frm} and {c.to} by {col}", "kind": "two_level",
-                               "n": int(sum(fit.nobs)), "n_clusters": k,
+                               "n": int(sum(fit.nobs)), "n_clusters": k, "between_variances_fixed_at_0": fixed,
                                **{key_: fit.fit.get(key_) for key_ in ("chisq", "df", "pvalue", "cfi", "rmsea",
                                                                        "srmr_within", "srmr_between")}})
     out["directional"].append((p["name"], p["p_directional"], p["p_directional"] < s.alpha))
     return out
+
+
+def _between_zero_variances(fit, items: list[str]) -> list[str]:
+    """Items whose between-level residual variance is the only impropriety of a two-level fit and is estimated
+    below 0 within 1.96 SE of 0 (a boundary estimate, not a misspecified model): they may be fixed at 0."""
+    if not fit.problems:
+        return []
+    e = fit.estimates
+    b = e[(e["op"] == "~~") & (e["lhs"] == e["rhs"]) & (e["level"] == 2) & e["lhs"].isin(items) & (e["est"] < 0)]
+    near = b[b["est"] + 1.96 * b["se"] >= 0]
+    if not len(near) or len(near) < len(b):
+        return []
+    others = [p for p in fit.problems if not any(f"negative variance estimate for {i} " in p for i in near["lhs"])]
+    # the negative variances also make the standardized values and the latent matrix odd: only those may remain
+    if any("negative variance" in p for p in others):
+        return []
+    return list(near["lhs"])
 
 
 #: component kinds tested on the nesting of the data: (evaluation, method text)
