@@ -1037,9 +1037,19 @@ def _level_path(c: Component, fx: _Fitter) -> dict:
     fixed: list[str] = []
     try:
         if key not in fx.cache:
-            fx.cache[key] = fit_sem(d, model, cluster=col)
-        fit = fx.cache[key]
-        zero = _between_zero_variances(fit, items)
+            try:
+                fx.cache[key] = (fit_sem(d, model, cluster=col), [])
+            except VccscaleError as exc:
+                if "did not converge" not in exc.message:
+                    raise
+                # no maximum inside the admissible region (typically between-level item variances running to 0):
+                # the between-level item residual variances are fixed at 0 (the between-cluster part of the items
+                # is then all common variance) and the model refitted, as the parameter says
+                fx.cache[key] = (fit_sem(d, model + "".join(f"{i} ~~ 0*{i}\n" for i in items), cluster=col),
+                                 list(items))
+        fit, fixed = fx.cache[key]
+        fixed = list(fixed)
+        zero = [] if fixed else _between_zero_variances(fit, items)
         if zero:
             # between-level item residual variances estimated below 0 but within 1.96 SE of it: fixed at 0 (the
             # usual remedy in multilevel CFA, e.g. Muthen 1994; the items' between-cluster variance is then all
@@ -1048,8 +1058,8 @@ def _level_path(c: Component, fx: _Fitter) -> dict:
             fixed = zero
             key = f"twolevel|{col}|{model}"
             if key not in fx.cache:
-                fx.cache[key] = fit_sem(d, model, cluster=col)
-            fit = fx.cache[key]
+                fx.cache[key] = (fit_sem(d, model, cluster=col), zero)
+            fit = fx.cache[key][0]
         fit = _proper(fit, f"two-level model of {c.frm} -> {c.to} by {col}")
     except (VccscaleError, np.linalg.LinAlgError, ValueError, ArithmeticError) as exc:
         msg = exc.message if isinstance(exc, VccscaleError) else str(exc)

@@ -107,7 +107,8 @@ class StageContext:
             if col is not None:
                 ids = lf[col].astype("string")
                 lone = ids.isna()
-                lf = lf.assign(**{CLUSTER: ids.where(~lone, "single:" + lf["response_id"].astype(str))})
+                lf = lf.copy()  # (a frame built column by column: one block before adding the cluster column)
+                lf[CLUSTER] = ids.where(~lone, "single:" + lf["response_id"].astype(str))
             self._cache["nesting"] = (CLUSTER if col is not None else None, col, note)
             self._cache["long"] = lf
         return self._cache["long"]
