@@ -25,7 +25,6 @@ record the design (``nested``: n_clusters, sizes, icc or levels). The same seed 
 """
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import numpy as np
@@ -35,35 +34,14 @@ from ..errors import DataError, ModelError
 
 __all__ = ["cluster_sizes", "level_blocks", "nested_moments", "simulate_nested"]
 
-_LEVEL = re.compile(r"^\s*level\s*:\s*(\w+)\s*$", re.IGNORECASE)
-_LEVEL_NAMES = {"1": 1, "within": 1, "2": 2, "between": 2}
-
 
 def level_blocks(model: str) -> dict[int, str] | None:
-    """The ``level:`` blocks of lavaan syntax as ``{1: within text, 2: between text}``; None without blocks."""
-    blocks: dict[int, list[str]] = {}
-    current = None
-    before = []
-    for line in str(model).splitlines():
-        m = _LEVEL.match(line.split("#", 1)[0])
-        if m:
-            key = m.group(1).lower()
-            if key not in _LEVEL_NAMES:
-                raise ModelError(f"unknown level {m.group(1)!r}: use level: 1 (within) and level: 2 (between)")
-            current = _LEVEL_NAMES[key]
-            if current in blocks:
-                raise ModelError(f"level {current} appears twice in the model")
-            blocks[current] = []
-            continue
-        (blocks[current] if current is not None else before).append(line)
-    if not blocks:
-        return None
-    if any(ln.split("#", 1)[0].strip() for ln in before):
-        raise ModelError("model lines before the first 'level:' line: every line of a two-level model belongs to a "
-                         "level block")
-    if set(blocks) != {1, 2}:
-        raise ModelError("a two-level model needs both blocks: level: 1 (within) and level: 2 (between)")
-    return {k: "\n".join(v) for k, v in blocks.items()}
+    """The ``level:`` blocks of lavaan syntax as ``{1: within text, 2: between text}``; None without blocks
+    (:func:`vccscale.sem.syntax.split_levels`, whose errors name the line)."""
+    from ..sem.syntax import split_levels
+
+    blocks = split_levels(model)
+    return None if blocks is None else dict(blocks)
 
 
 def cluster_sizes(n_clusters: int, cluster_size: Any, rng: np.random.Generator) -> np.ndarray:
@@ -129,6 +107,9 @@ def nested_moments(model: str, icc: float | dict[str, float] | None = None) -> d
 
     blocks = level_blocks(model)
     if blocks is not None:
+        if icc is not None:
+            raise ModelError("icc applies to single-level population models; a two-level model gives the between "
+                             "variances itself")
         pw, pb = population_model(blocks[1]), population_model(blocks[2])
         names = list(pw.ov_names) + [v for v in pb.ov_names if v not in pw.ov_names]
         k = len(names)
@@ -143,7 +124,7 @@ def nested_moments(model: str, icc: float | dict[str, float] | None = None) -> d
     pop = population_model(model)
     shares = _shares(pop, icc)
     cw, cb, mean, names = _split(pop, shares)
-    return {"names": names, "mean": mean, "within": cw, "between": cb}
+    return {"names": names, "mean": mean, "within": cw, "between": cb, "icc": shares}
 
 
 def _shares(pop, icc) -> dict[str, float]:
@@ -171,23 +152,16 @@ def simulate_nested(model: str, n_clusters: int, cluster_size: Any = 10, seed=No
     sizes = cluster_sizes(n_clusters, cluster_size, rng)
     ids = np.repeat(np.arange(1, len(sizes) + 1), sizes)
     n = int(sizes.sum())
-    blocks = level_blocks(model)
     design: dict[str, Any] = {"n_clusters": int(len(sizes)), "n": n, "sizes": sizes.tolist()}
-    if blocks is not None and icc is not None:
-        raise ModelError("icc applies to single-level population models; a two-level model gives the between "
-                         "variances itself")
     mom = nested_moments(model, icc)
     names = mom["names"]
     k = len(names)
     X = (draw_mvnorm(rng, n, np.zeros(k), mom["within"])
          + draw_mvnorm(rng, len(sizes), mom["mean"], mom["between"])[ids - 1])
-    if blocks is not None:
-        design["levels"] = {lv: [v for j, v in enumerate(names) if mom[key][j, j] > 0]
-                            for lv, key in (("within", "within"), ("between", "between"))}
+    if "icc" in mom:
+        design["icc"] = mom["icc"]
     else:
-        from .population import population_model
-
-        design["icc"] = _shares(population_model(model), icc)
+        design["levels"] = {lv: [v for j, v in enumerate(names) if mom[lv][j, j] > 0] for lv in ("within", "between")}
     if cluster in names:
         raise ModelError(f"the cluster column name {cluster!r} is a model variable: choose another (cluster=...)")
     df = pd.DataFrame(X, columns=names)
