@@ -489,6 +489,30 @@ def _expected_order(expect: str, groups: list) -> tuple[Any, Any] | None:
 MIN_DYADS = 30
 
 
+def _first_order_items(fx: _Fitter, construct: str) -> list[str] | None:
+    """The items of ``construct`` when the data measure it as a first-order factor of items (one ``=~`` line),
+    else None (a second-order factor, a composite, or not measured)."""
+    lines, modelled, _ = measurement_lines(fx.registry, [construct], fx.columns)
+    first = [ln for ln in lines if "=~" in ln and not ln.lstrip().startswith("#")]
+    if construct not in modelled or len(first) != 1:
+        return None
+    return [x.strip().split("*")[-1] for x in first[0].split("=~", 1)[1].split("+")]
+
+
+def _dyad_pairs(fx: _Fitter, dyad: str, col: str, sides: tuple, columns: list[str], data=None):
+    """``columns`` of the two ``sides`` (of ``col``) paired by ``dyad`` (:func:`vccscale.models.dyadic.pair_dyads`),
+    or None when they cannot be paired or fewer than :data:`MIN_DYADS` dyads have both sides."""
+    from ..errors import DataError
+    from .dyadic import pair_dyads
+
+    try:
+        paired = pair_dyads(fx.data if data is None else data, dyad, side_column=col, sides=tuple(sides),
+                            columns=columns)
+    except DataError:
+        return None
+    return paired if paired.report.n_paired >= MIN_DYADS else None
+
+
 def _dyadic_group_difference(c: Component, fx: _Fitter, dyad: str, order: tuple) -> dict | None:
     """A provider-vs-customer latent mean difference on dyad-level data (issue 16): the two sides' answers paired
     by ``dyad`` (:func:`vccscale.models.dyadic.pair_dyads`), the dyadic CFA at configural, metric and scalar
@@ -496,22 +520,16 @@ def _dyadic_group_difference(c: Component, fx: _Fitter, dyad: str, order: tuple)
     difference of the two members within dyads (first named group minus second). None when the data hold fewer
     than :data:`MIN_DYADS` complete pairs (the multi-group comparison is used then) or the construct is not a
     first-order factor of items."""
-    from ..errors import DataError
-    from .dyadic import dyadic_invariance, pair_dyads
+    from .dyadic import dyadic_invariance
 
     s = fx.s
     construct, col = c.constructs[0], c.group
-    lines, modelled, _ = measurement_lines(fx.registry, [construct], fx.columns)
-    first = [ln for ln in lines if "=~" in ln and not ln.lstrip().startswith("#")]
-    if construct not in modelled or len(first) != 1:
+    items = _first_order_items(fx, construct)
+    if items is None:
         return None
-    items = [x.strip().split("*")[-1] for x in first[0].split("=~", 1)[1].split("+")]
     a, b = (str(g) for g in order)
-    try:
-        paired = pair_dyads(fx.data, dyad, side_column=col, sides=(b, a), columns=items)
-    except DataError:
-        return None
-    if paired.report.n_paired < MIN_DYADS:
+    paired = _dyad_pairs(fx, dyad, col, (b, a), items)
+    if paired is None:
         return None
     try:
         res = dyadic_invariance(paired, items, sides=(b, a), factor=construct, estimator=s.estimator,
@@ -558,23 +576,17 @@ def _dyadic_invariance_rows(fx: _Fitter, construct: str, col: str, levels: tuple
     hold a relationship id and at least :data:`MIN_DYADS` pairs (:func:`vccscale.models.dyadic.dyadic_invariance`):
     the steps as rows (compare, chisq_diff, df_diff, pvalue, delta_cfi, ...), a reason (str) when the dyadic
     models cannot be used as results, or None (not applicable: the multi-group sequence is used)."""
-    from ..errors import DataError
-    from .dyadic import dyadic_invariance, pair_dyads
+    from .dyadic import dyadic_invariance
 
     dyad = dyad_column(fx.columns) if col == "perspective" else None
     if dyad is None:
         return None
     sides = [str(g) for g in pd.unique(fx.data[col].dropna())]
-    lines, modelled, _ = measurement_lines(fx.registry, [construct], fx.columns)
-    first = [ln for ln in lines if "=~" in ln and not ln.lstrip().startswith("#")]
-    if len(sides) != 2 or construct not in modelled or len(first) != 1:
+    items = _first_order_items(fx, construct)
+    if len(sides) != 2 or items is None:
         return None
-    items = [x.strip().split("*")[-1] for x in first[0].split("=~", 1)[1].split("+")]
-    try:
-        paired = pair_dyads(fx.data, dyad, side_column=col, sides=tuple(sides), columns=items)
-    except DataError:
-        return None
-    if paired.report.n_paired < MIN_DYADS:
+    paired = _dyad_pairs(fx, dyad, col, tuple(sides), items)
+    if paired is None:
         return None
     try:
         res = dyadic_invariance(paired, items, sides=tuple(sides), factor=construct, estimator=fx.s.estimator,
@@ -597,22 +609,13 @@ def _dyadic_invariance_rows(fx: _Fitter, construct: str, col: str, levels: tuple
     return rows
 
 
-def _first_order_items(fx: _Fitter, construct: str) -> list[str] | None:
-    lines, modelled, _ = measurement_lines(fx.registry, [construct], fx.columns)
-    first = [ln for ln in lines if "=~" in ln and not ln.lstrip().startswith("#")]
-    if construct not in modelled or len(first) != 1:
-        return None
-    return [x.strip().split("*")[-1] for x in first[0].split("=~", 1)[1].split("+")]
-
-
 def _dyadic_moderation(c: Component, fx: _Fitter) -> dict | None:
     """A path hypothesised to differ between provider and customer (group moderation by perspective) on
     dyad-level data when the data hold a relationship id and at least :data:`MIN_DYADS` pairs: the latent APIM
     (:func:`vccscale.models.dyadic.apim`, equal loadings across the sides) and the Wald test of the difference of
     the two actor effects (the path within each member, the partner's X held constant). None when not
     applicable (the multi-group comparison is used)."""
-    from ..errors import DataError
-    from .dyadic import apim, pair_dyads
+    from .dyadic import apim
 
     dyad = dyad_column(fx.columns) if c.group == "perspective" else None
     if dyad is None:
@@ -630,11 +633,8 @@ def _dyadic_moderation(c: Component, fx: _Fitter) -> dict | None:
         data = fx.data[[dyad, c.group]].assign(**{c.frm: sx, c.to: sy})
         how = "scale scores"
     cols = list(dict.fromkeys(xi + yi)) if how == "latent" else [c.frm, c.to]
-    try:
-        paired = pair_dyads(data, dyad, side_column=c.group, sides=tuple(sides), columns=cols)
-    except DataError:
-        return None
-    if paired.report.n_paired < MIN_DYADS:
+    paired = _dyad_pairs(fx, dyad, c.group, tuple(sides), cols, data=data)
+    if paired is None:
         return None
     try:
         if how == "latent":
@@ -1011,13 +1011,11 @@ def _level_path(c: Component, fx: _Fitter) -> dict:
     desc = c.relation or f"{c.frm} -> {c.to}"
     blocks = {}
     for cid in (c.frm, c.to):
-        lines, modelled, _ = measurement_lines(fx.registry, [cid], fx.columns)
-        first = [ln for ln in lines if "=~" in ln and not ln.lstrip().startswith("#")]
-        if cid not in modelled or len(first) != 1 or not first[0].split("=~")[0].strip() == cid:
+        blocks[cid] = _first_order_items(fx, cid)
+        if blocks[cid] is None:
             out["untested"].append((desc, f"{cid} is not a first-order factor of items (a two-level model of a "
                                           "second-order factor or composite is not built)"))
             return out
-        blocks[cid] = [x.strip().split("*")[-1] for x in first[0].split("=~", 1)[1].split("+")]
     col = c.group if c.group in fx.columns else None
     if col is None:
         out["untested"].append((desc, f"no {c.level} id column in the data"))
