@@ -24,38 +24,46 @@ def _block(f, its, lam, res):
     return [f"{f} =~ " + " + ".join(f"{lam}*{i}" for i in its)] + [f"{i} ~~ {res}*{i}" for i in its]
 
 
-@pytest.fixture(scope="module")
-def nested(registry):
+def _h41_data(registry, between_res, between_model, n_clusters, sizes, seed, likert=False):
+    """H41's constructs (c_impartiality -> c_goodwill) drawn from a two-level population: within loadings .8,
+    residuals .36, path .3; between loadings .8, item residual variances ``between_res`` and the lines
+    ``between_model`` (path and factor variances); organisations as clusters; on a 1-7 scale with ``likert``."""
     ix, iy = _items(registry, "c_impartiality"), _items(registry, "c_goodwill")
     w = _block("fx", ix, 0.8, 0.36) + _block("fy", iy, 0.8, 0.36) + ["fy ~ 0.3*fx"]
-    b = _block("gx", ix, 0.8, 0.1) + _block("gy", iy, 0.8, 0.1) + ["gy ~ 0.5*gx", "gx ~~ 0.5*gx", "gy ~~ 0.3*gy"]
-    pop = "level: 1\n" + "\n".join(w) + "\nlevel: 2\n" + "\n".join(b)
-    d = simulate_nested(pop, 150, (4, 10), seed=7, cluster="organisation_id")
+    b = _block("gx", ix, 0.8, between_res) + _block("gy", iy, 0.8, between_res) + list(between_model)
+    d = simulate_nested("level: 1\n" + "\n".join(w) + "\nlevel: 2\n" + "\n".join(b), n_clusters, sizes, seed=seed,
+                        cluster="organisation_id")
+    if likert:
+        d[ix + iy] = np.clip(np.round(d[ix + iy] + 4), 1, 7)
     d["response_id"] = [f"R{i:04d}" for i in range(len(d))]
     d["perspective"] = "staff"
     return d, ix, iy
 
 
-def _get(registry, hid):
-    return next(h for h in registry.hypotheses if h.id == hid) if not isinstance(registry.hypotheses, dict) \
-        else registry.hypotheses[hid]
+def _h41_model(ix, iy, fixed=()):
+    """The two-level model the H41 test fits (between-level residual variances of ``fixed`` at 0)."""
+    return (f"level: 1\nc_impartiality_w =~ {' + '.join(ix)}\nc_goodwill_w =~ {' + '.join(iy)}\n"
+            f"level: 2\nc_impartiality_b =~ {' + '.join(ix)}\nc_goodwill_b =~ {' + '.join(iy)}\n"
+            "c_goodwill_b ~ c_impartiality_b\n" + "".join(f"{i} ~~ 0*{i}\n" for i in fixed))
+
+
+@pytest.fixture(scope="module")
+def nested(registry):
+    return _h41_data(registry, 0.1, ["gy ~ 0.5*gx", "gx ~~ 0.5*gx", "gy ~~ 0.3*gy"], 150, (4, 10), 7)
 
 
 def test_cross_level_path_is_the_between_path_of_a_two_level_model(registry, nested):
     from vccscale.sem import fit_sem
 
     d, ix, iy = nested
-    plan = plan_hypothesis(registry, _get(registry, "H41"), set(d.columns))
+    plan = plan_hypothesis(registry, registry.hypotheses["H41"], set(d.columns))
     lp = [c for c in plan.components if c.kind == "level_path"]
     assert len(lp) == 1 and lp[0].group == "organisation_id" and lp[0].level == "organisation"
     res = run_hypotheses({"hypotheses": ["H41"], "bootstrap": 0}, d, registry, missing="listwise")[0]
     p = next(q for q in res.parameters if q["kind"] == "level_path")
     assert abs(p["est"] - 0.5) < 3 * p["se"] and p["n_clusters"] == 150
     assert "two-level SEM" in res.test
-    model = (f"level: 1\nc_impartiality_w =~ {' + '.join(ix)}\nc_goodwill_w =~ {' + '.join(iy)}\n"
-             f"level: 2\nc_impartiality_b =~ {' + '.join(ix)}\nc_goodwill_b =~ {' + '.join(iy)}\n"
-             "c_goodwill_b ~ c_impartiality_b\n")
-    e = fit_sem(d[ix + iy + ["organisation_id"]], model, cluster="organisation_id").estimates
+    e = fit_sem(d[ix + iy + ["organisation_id"]], _h41_model(ix, iy), cluster="organisation_id").estimates
     direct = e[(e["op"] == "~") & (e["level"] == 2)].iloc[0]
     assert p["est"] == pytest.approx(float(direct["est"]), rel=1e-12)
     assert p["se"] == pytest.approx(float(direct["se"]), rel=1e-12)
@@ -63,9 +71,9 @@ def test_cross_level_path_is_the_between_path_of_a_two_level_model(registry, nes
 
 def test_cross_level_plans_say_what_is_not_built(registry):
     cols = None
-    h40 = plan_hypothesis(registry, _get(registry, "H40"), cols)
+    h40 = plan_hypothesis(registry, registry.hypotheses["H40"], cols)
     assert any("cannot be separated in a two-level model" in why for _, why in h40.untested)
-    h42 = plan_hypothesis(registry, _get(registry, "H42"), cols)
+    h42 = plan_hypothesis(registry, registry.hypotheses["H42"], cols)
     assert any(why.startswith("needs multilevel mediation") or why == CROSS_LEVEL_REASON for _, why in h42.untested)
 
 
@@ -186,22 +194,13 @@ def test_boundary_between_variances_are_fixed_at_zero(registry):
     3 SE of its population value .5."""
     from vccscale.sem import fit_sem
 
-    ix, iy = _items(registry, "c_impartiality"), _items(registry, "c_goodwill")
-    w = _block("fx", ix, 0.8, 0.36) + _block("fy", iy, 0.8, 0.36) + ["fy ~ 0.3*fx"]
-    b = _block("gx", ix, 0.8, 0.02) + _block("gy", iy, 0.8, 0.02) + ["gy ~ 0.5*gx", "gx ~~ 0.4*gx", "gy ~~ 0.3*gy"]
-    d = simulate_nested("level: 1\n" + "\n".join(w) + "\nlevel: 2\n" + "\n".join(b), 80, (4, 10), seed=2,
-                        cluster="organisation_id")
-    d[ix + iy] = np.clip(np.round(d[ix + iy] + 4), 1, 7)
-    d["response_id"] = [f"R{i:04d}" for i in range(len(d))]
-    d["perspective"] = "staff"
+    d, ix, iy = _h41_data(registry, 0.02, ["gy ~ 0.5*gx", "gx ~~ 0.4*gx", "gy ~~ 0.3*gy"], 80, (4, 10), 2,
+                          likert=True)
     res = run_hypotheses({"hypotheses": ["H41"], "bootstrap": 0}, d, registry, missing="listwise")[0]
     p = next(q for q in res.parameters if q["kind"] == "level_path")
     fixed = p["between_variances_fixed_at_0"]
     assert fixed and set(fixed) <= set(ix + iy)
-    model = (f"level: 1\nc_impartiality_w =~ {' + '.join(ix)}\nc_goodwill_w =~ {' + '.join(iy)}\n"
-             f"level: 2\nc_impartiality_b =~ {' + '.join(ix)}\nc_goodwill_b =~ {' + '.join(iy)}\n"
-             "c_goodwill_b ~ c_impartiality_b\n" + "".join(f"{i} ~~ 0*{i}\n" for i in fixed))
-    fit = fit_sem(d[ix + iy + ["organisation_id"]], model, cluster="organisation_id")
+    fit = fit_sem(d[ix + iy + ["organisation_id"]], _h41_model(ix, iy, fixed), cluster="organisation_id")
     assert not fit.problems
     e = fit.estimates
     direct = e[(e["op"] == "~") & (e["level"] == 2)].iloc[0]
@@ -220,21 +219,12 @@ def test_no_interior_maximum_refits_with_between_variances_at_zero(registry):
     from vccscale.errors import ModelError
     from vccscale.sem import fit_sem
 
-    ix, iy = _items(registry, "c_impartiality"), _items(registry, "c_goodwill")
-    w = _block("fx", ix, 0.8, 0.36) + _block("fy", iy, 0.8, 0.36) + ["fy ~ 0.3*fx"]
-    b = _block("gx", ix, 0.8, 0.0) + _block("gy", iy, 0.8, 0.0) + ["gy ~ 0.3*gx", "gx ~~ 0.15*gx", "gy ~~ 0.15*gy"]
-    d = simulate_nested("level: 1\n" + "\n".join(w) + "\nlevel: 2\n" + "\n".join(b), 100, (1, 5), seed=0,
-                        cluster="organisation_id")
-    d[ix + iy] = np.clip(np.round(d[ix + iy] + 4), 1, 7)
-    d["response_id"] = [f"R{i:04d}" for i in range(len(d))]
-    d["perspective"] = "staff"
-    model = (f"level: 1\nc_impartiality_w =~ {' + '.join(ix)}\nc_goodwill_w =~ {' + '.join(iy)}\n"
-             f"level: 2\nc_impartiality_b =~ {' + '.join(ix)}\nc_goodwill_b =~ {' + '.join(iy)}\n"
-             "c_goodwill_b ~ c_impartiality_b\n")
+    d, ix, iy = _h41_data(registry, 0.0, ["gy ~ 0.3*gx", "gx ~~ 0.15*gx", "gy ~~ 0.15*gy"], 100, (1, 5), 0,
+                          likert=True)
     sub = d[ix + iy + ["organisation_id"]]
     with pytest.raises(ModelError, match="did not converge"):
-        fit_sem(sub, model, cluster="organisation_id")
-    refit = fit_sem(sub, model + "".join(f"{i} ~~ 0*{i}\n" for i in ix + iy), cluster="organisation_id")
+        fit_sem(sub, _h41_model(ix, iy), cluster="organisation_id")
+    refit = fit_sem(sub, _h41_model(ix, iy, ix + iy), cluster="organisation_id")
     assert refit.problems
     res = run_hypotheses({"hypotheses": ["H41"], "bootstrap": 0}, d, registry, missing="listwise")[0]
     assert not any(q["kind"] == "level_path" for q in res.parameters)
