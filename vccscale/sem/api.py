@@ -278,14 +278,13 @@ def _fit(data, model, model_type, estimator, std_lv, group, group_equal, group_p
                 A_inv = np.linalg.inv(h1_structured_information(engine, theta))
             extra["yb"] = yuan_bentler_mplus(engine, theta, df, sw=sw, h1=h1, clusters=clusters, A_inv=A_inv)
         except np.linalg.LinAlgError:
-            # e.g. FIML with variables no respondent answered together: their covariance in the saturated model
-            # has no information, so its information matrix cannot be inverted. The robust SEs stand; the scaled
-            # test does not exist (NaN, said in the warnings)
+            # complete data: an information matrix of the test that cannot be inverted (FIML's saturated
+            # information falls back to a generalized inverse, as lavaan). The robust SEs stand; the scaled test
+            # does not exist (NaN, said in the warnings)
             h1 = None
             nan = float("nan")
             extra["yb"] = {"c": nan, "trace_ugamma": nan, "scaling_factor_h1": nan, "scaling_factor_h0": nan}
             extra["scaled_failed"] = True
-            extra.pop("h1_info", None)
         extra["h1"] = h1
     if clusters is not None:
         extra["clusters"] = clusters  # per group the cluster code of each case (the cluster bootstrap resamples them)
@@ -315,9 +314,6 @@ def _fit(data, model, model_type, estimator, std_lv, group, group_equal, group_p
         # still reports the scaled test (with a generalized inverse, as here) but its FIML-corrected robust CFI /
         # TLI / RMSEA then rest on the EM's arbitrary values for those covariances: not reported
         extra["robust_singular"] = True
-        nan = float("nan")
-        robust = {"X2": nan, "df": df, "c": nan, "X2_null": nan, "df_null": df_null, "c_null": nan}
-    elif robust_se and fiml and extra.get("scaled_failed"):
         nan = float("nan")
         robust = {"X2": nan, "df": df, "c": nan, "X2_null": nan, "df_null": df_null, "c_null": nan}
     elif robust_se and fiml:

@@ -233,39 +233,38 @@ def saturated_fiml_information(patterns: list[dict], cov: np.ndarray, mean: np.n
 
 
 class H1Info(tuple):
-    """``(A1, B1)`` of one group (a tuple), with the inverse of A1 on the moments kept under fixed.x computed once
-    (:meth:`kept_inverse`) for both the scaled test and the FIML-corrected robust measures."""
+    """``(A1, B1)`` of one group (a tuple) with ``root`` (R, B1 = R'R: cases or clusters x moments, or None), and
+    the inverse of A1 on the moments kept under fixed.x computed once (:meth:`kept_inverse`) for both the scaled
+    test and the FIML-corrected robust measures; ``singular``: a Moore-Penrose inverse was needed."""
+
+    def __new__(cls, A1: np.ndarray, B1: np.ndarray, root: np.ndarray | None = None):
+        obj = super().__new__(cls, (A1, B1))
+        obj.root, obj.singular, obj._inv = root, False, {}
+        return obj
+
+    def __getnewargs__(self):
+        return (self[0], self[1], self.root)
 
     def kept_inverse(self, keep: np.ndarray) -> np.ndarray:
         key = keep.tobytes()
-        cache = self.__dict__.setdefault("_inv", {})
-        if key not in cache:
-            A1 = self[0][np.ix_(keep, keep)]
-            try:
-                cache[key] = np.linalg.inv(A1)
-            except np.linalg.LinAlgError:
-                cache[key] = np.linalg.pinv(A1, hermitian=True)
-                self.__dict__["singular"] = True
-        return cache[key]
-
-    @property
-    def singular(self) -> bool:
-        """Whether the information was singular (a Moore-Penrose inverse was used)."""
-        return bool(self.__dict__.get("singular", False))
+        if key not in self._inv:
+            self._inv[key], singular = _h1_inverse(self[0][np.ix_(keep, keep)])
+            self.singular = self.singular or singular
+        return self._inv[key]
 
 
-def _h1_inverse(A1: np.ndarray) -> np.ndarray:
-    """Inverse of a saturated model's information; a Moore-Penrose inverse when it is singular (FIML with
-    variables no respondent answered together: their covariance carries no information), as lavaan's
+def _h1_inverse(A1: np.ndarray) -> tuple[np.ndarray, bool]:
+    """(inverse, singular) of a saturated model's information: a Moore-Penrose inverse when it is singular (FIML
+    with variables no respondent answered together: their covariance carries no information), as lavaan's
     ``MASS::ginv`` fallback."""
     try:
-        return np.linalg.inv(A1)
+        return np.linalg.inv(A1), False
     except np.linalg.LinAlgError:
-        return np.linalg.pinv(A1, hermitian=True)
+        return np.linalg.pinv(A1, hermitian=True), True
 
 
 def _kept_inverse(item, keep: np.ndarray) -> np.ndarray:
-    return item.kept_inverse(keep) if isinstance(item, H1Info) else _h1_inverse(item[0][np.ix_(keep, keep)])
+    return item.kept_inverse(keep) if isinstance(item, H1Info) else _h1_inverse(item[0][np.ix_(keep, keep)])[0]
 
 
 def h1_information_fiml(engine: Engine, clusters: list | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -300,9 +299,7 @@ def h1_information_fiml(engine: Engine, clusters: list | None = None) -> list[tu
         A1 = saturated_fiml_information(gd.patterns, gd.cov, gd.mean, gd.n)
         sc = seng.casewise_scores(theta)[0]
         R = cluster_root(sc, cg) / np.sqrt(gd.n)
-        item = H1Info((A1, R.T @ R))
-        item.__dict__["root"] = R  # B1 = R'R: low rank (cases or clusters), used by fiml_corrected
-        out.append(item)
+        out.append(H1Info(A1, R.T @ R, R))
     return out
 
 
@@ -410,7 +407,7 @@ def fiml_corrected(engine: Engine, theta: np.ndarray, df: int, base_engine: Engi
     # Gamma = bdiag(Wm_g^-1 Jm_g Wm_g^-1 / f_g) with Jm_g = R_g'R_g (cases or clusters x moments): with T_g = R_g
     # Wm_g^-1, Gamma_g = T_g'T_g / f_g, tr(Wc Gamma) = sum_g tr(T_g Wc_g T_g') and Gamma X = bdiag(T_g'(T_g X_g) /
     # f_g): no moments x moments x moments product (the explicit Gamma when no root is at hand)
-    roots = [item.__dict__.get("root") if isinstance(item, H1Info) else None for item in info]
+    roots = [getattr(item, "root", None) for item in info]
     if version == "V3":
         T_g = [None if R is None else R[:, keep] @ Wi for R, Wi in zip(roots, Wmi_g)]
         if any(t is None for t in T_g):  # no root: the explicit Gamma
