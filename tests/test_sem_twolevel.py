@@ -2,7 +2,8 @@
 
 Fixtures (tests/reference/sem/, written by twolevel_reference.R): demo_twolevel.csv (lavaan's Demo.twolevel),
 demo_twolevel_unbalanced.csv (cluster sizes 1..20, 24 singletons) and twolevel_reference.json (cases sem, cfa,
-unbalanced, equal_loadings (labels shared across levels), missing_y, and sem_tight: the sem case fitted by lavaan to
+unbalanced, equal_loadings (labels shared across levels), missing_y, defined (``:=`` rows across levels:
+lavaan's level-0 rows, delta-method SEs), and sem_tight: the sem case fitted by lavaan to
 the maximum with BFGS, reltol 1e-14).
 
 Tolerances (see vccscale.sem.twolevel):
@@ -27,7 +28,7 @@ from vccscale.sem import fit_cfa, fit_sem
 from reference_data import load_reference, reference_path
 
 REF = Path(__file__).resolve().parent / "reference" / "sem"
-CASES = ("sem", "cfa", "unbalanced", "equal_loadings", "missing_y")
+CASES = ("sem", "cfa", "unbalanced", "equal_loadings", "missing_y", "defined")
 SRMR = ("srmr", "srmr_within", "srmr_between")
 
 
@@ -167,6 +168,10 @@ def test_errors():
         fit_cfa(d, "level: 1\n f =~ y1 + y2 + y3\n", cluster="cluster")
     with pytest.raises(ModelError, match="unknown level"):
         fit_cfa(d, model.replace("level: 2", "level: 3"), cluster="cluster")
+    with pytest.raises(ModelError, match="unknown label"):
+        fit_sem(d, model.replace("g =~ y1", "ab := a*zz\n g =~ y1"), cluster="cluster")
+    with pytest.raises(ModelError, match="not supported in two-level"):
+        fit_sem(d, "level: 1\n f =~ y1 + a*y2 + y3\nlevel: 2\n g =~ y1 + b*y2 + y3\n a == b\n", cluster="cluster")
     with pytest.raises(ModelError, match="FIML"):
         fit_cfa(d, model, cluster="cluster", missing="fiml")
     with pytest.raises(ModelError, match="ML"):

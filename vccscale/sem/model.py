@@ -86,6 +86,22 @@ _ALLOWED = (ast.Expression, ast.BinOp, ast.UnaryOp, ast.Name, ast.Load, ast.Cons
             ast.Div, ast.Pow, ast.USub, ast.UAdd, ast.Call)
 
 
+def compile_defined(defs, labels) -> list[DefinedParameter]:
+    """The ``name := expression`` rows ``defs`` (syntax rows, in order) compiled against the parameter ``labels``;
+    a definition may use the labels and the names defined before it. Unknown names are a :class:`ModelError`."""
+    defined = []
+    known = set(labels)
+    for d in defs:
+        code, names = _compile_expr(d.rhs, d.line, f"defined parameter {d.lhs!r}")
+        unknown = [n for n in names if n not in known]
+        if unknown:
+            raise ModelError(f"model syntax line {d.line}: {d.lhs} := {d.rhs} uses unknown label(s) "
+                             f"{', '.join(unknown)} (label a parameter with 'a*x' first)", line=d.line)
+        defined.append(DefinedParameter(d.lhs, d.rhs, d.line, code, names))
+        known.add(d.lhs)
+    return defined
+
+
 def _compile_expr(expr: str, line: int, what: str) -> tuple[object, tuple[str, ...]]:
     src = expr.replace("^", "**")
     try:
@@ -374,16 +390,7 @@ def build_partable(model: str | list[SyntaxRow], *, model_type: str = "sem", std
         r["par"] = root_par[root]
 
     # ---------------------------------------------------------------- defined parameters
-    defined = []
-    known = set(by_label)
-    for d in defs:
-        code, names = _compile_expr(d.rhs, d.line, f"defined parameter {d.lhs!r}")
-        unknown = [n for n in names if n not in known]
-        if unknown:
-            raise ModelError(f"model syntax line {d.line}: {d.lhs} := {d.rhs} uses unknown label(s) "
-                             f"{', '.join(unknown)} (label a parameter with 'a*x' first)", line=d.line)
-        defined.append(DefinedParameter(d.lhs, d.rhs, d.line, code, names))
-        known.add(d.lhs)
+    defined = compile_defined(defs, by_label)
 
     lv_endo = [v for v in lv if v not in lv_x]
     return ParTable(rows=rows, ov_names=ov_names, lv_names=lv, ov_x=ov_x_fixed, ov_nox=ov_nox, lv_x=lv_x,

@@ -62,8 +62,9 @@ Listwise deletion: rows with a missing value on a model variable are dropped (la
 clusters and singleton clusters are fine (a singleton adds to the between part only).
 
 Out of scope: FIML (missing data) in two-level models, MLR, more than two levels, multiple groups, a fixed
-covariate at both levels, ``:=`` / ``==`` rows, modification indices. A label shared by both levels makes one
-parameter (equal loadings across levels).
+covariate at both levels, ``==`` / ``<`` / ``>`` rows, modification indices. A label shared by both levels makes one
+parameter (equal loadings across levels). ``:=`` rows may use the labels of both levels (lavaan's level 0 rows;
+delta-method SEs).
 """
 from __future__ import annotations
 
@@ -397,6 +398,7 @@ class TwoLevelModel:
 
         self.pts = pts
         self.cd = cd
+        self.defined = []           # := parameters (model.DefinedParameter), set by fit_twolevel
         self.engines = []
         for pt, (cov, mean, n) in zip(pts, stats):
             self.engines.append(Engine(pt, [GroupData(None, np.zeros((0, cov.shape[0])), n, mean, cov)]))
@@ -545,15 +547,18 @@ def _hessian(model: TwoLevelModel, theta) -> np.ndarray:
 
 # ---------------------------------------------------------------------------------------------- partables
 def _level_partables(blocks, model_type, std_lv, fixed_x):
-    from .model import build_partable
+    from .model import build_partable, compile_defined
     from .syntax import parse_model
 
     rows = {lv: parse_model(text) for lv, text in blocks}
+    defs = []
     for lv, rr in rows.items():
-        bad = [r for r in rr if r.op in (":=", "==", "<", ">")]
+        bad = [r for r in rr if r.op in ("==", "<", ">")]
         if bad:
             raise ModelError(f"model syntax line {bad[0].line}: {bad[0].op} rows are not supported in two-level "
                              "models yet", line=bad[0].line)
+        defs += [r for r in rr if r.op == ":="]     # across levels (lavaan: block 0, level 0)
+        rows[lv] = [r for r in rr if r.op != ":="]
     pts = [build_partable(rows[lv], model_type=model_type, std_lv=std_lv, meanstructure=True,
                           fixed_x=True if fixed_x is None else bool(fixed_x)) for lv in (1, 2)]
     w, b = pts
@@ -581,7 +586,11 @@ def _level_partables(blocks, model_type, std_lv, fixed_x):
             r.update(free=False, ustart=0.0)
     for pt in pts:
         _renumber(pt)
-    return pts
+    labels = {r["label"] for pt in pts for r in pt.rows if r["label"]}
+    clash = sorted(labels & {d.lhs for d in defs})
+    if clash:
+        raise ModelError(f"label {clash[0]!r} is also the name of a defined (:=) parameter")
+    return pts, compile_defined(defs, labels)
 
 
 def _renumber(pt) -> None:
@@ -839,10 +848,11 @@ def fit_twolevel(data, model: str, *, cluster: str | None, model_type: str = "se
                          "available)")
     if group is not None:
         raise ModelError("multigroup two-level models are not supported (drop group=)")
-    pts = _level_partables(blocks, model_type, std_lv, fixed_x)
+    pts, defined = _level_partables(blocks, model_type, std_lv, fixed_x)
     cd, dropped, notes = prepare_cluster_data(data, pts[0].ov_names, pts[1].ov_names, cluster,
                                               x_w=pts[0].ov_x, x_b=pts[1].ov_x)
     tl = TwoLevelModel(pts, cd, _level_stats(cd, pts))
+    tl.defined = defined
     ndat = _ndat(pts)
     df = ndat - tl.q
     if df < 0:
@@ -980,7 +990,60 @@ def _parameter_table(tl: TwoLevelModel, theta, vcov) -> pd.DataFrame:
             rec = {**{k_: rec[k_] for k_ in ("lhs", "op", "rhs", "group")}, "level": lv + 1,
                    **{k_: rec[k_] for k_ in rec if k_ not in ("lhs", "op", "rhs", "group")}}
             recs.append(rec)
+    if tl.defined:
+        recs += _defined_rows(tl, theta, vcov, recs)
     return pd.DataFrame.from_records(recs)
+
+
+def _defined_values(tl: TwoLevelModel, values_by_label: dict[str, float]) -> dict[str, float]:
+    vals = dict(values_by_label)
+    out = {}
+    for d in tl.defined:
+        try:
+            v = d.evaluate(vals)
+        except (ValueError, ZeroDivisionError, OverflowError):
+            v = float("nan")
+        vals[d.name] = out[d.name] = v
+    return out
+
+
+def _defined_rows(tl: TwoLevelModel, theta, vcov, recs: list[dict]) -> list[dict]:
+    """The ``:=`` rows (level 0, as lavaan): values from the labelled rows of both levels, delta-method SEs with a
+    central-difference Jacobian in theta, standardized values from the standardized labelled rows."""
+    def by_label(key: str, rows) -> dict[str, float]:
+        out: dict[str, float] = {}
+        for r in rows:
+            if r["label"] and r["label"] not in out:
+                out[r["label"]] = float(r[key])
+        return out
+
+    def values(t) -> np.ndarray:
+        labelled = []
+        for lv, (pt, eng) in enumerate(zip(tl.pts, tl.engines)):
+            vals = eng.row_values(tl.local(t, lv))
+            labelled += [{"label": r["label"], "est": vals[k]} for k, r in enumerate(pt.rows)]
+        dv = _defined_values(tl, by_label("est", labelled))
+        return np.array([dv[d.name] for d in tl.defined])
+
+    est = values(theta)
+    J = np.zeros((len(tl.defined), tl.q))
+    for k in range(tl.q):
+        h = 1e-6 * max(1.0, abs(theta[k]))
+        tp, tm = theta.copy(), theta.copy()
+        tp[k] += h
+        tm[k] -= h
+        J[:, k] = (values(tp) - values(tm)) / (2 * h)
+    cov = J @ vcov @ J.T
+    slv = _defined_values(tl, by_label("std_lv", recs))
+    sall = _defined_values(tl, by_label("std_all", recs))
+    out = []
+    for i, d in enumerate(tl.defined):
+        se = math.sqrt(cov[i, i]) if np.isfinite(cov[i, i]) and cov[i, i] > 0 else float("nan")
+        rec = estimate_row(d.name, ":=", d.expr.replace(" ", ""), 0, d.name, float(est[i]), se, True,
+                           slv[d.name], sall[d.name])
+        out.append({**{k_: rec[k_] for k_ in ("lhs", "op", "rhs", "group")}, "level": 0,
+                    **{k_: rec[k_] for k_ in rec if k_ not in ("lhs", "op", "rhs", "group")}})
+    return out
 
 
 def _r2(tl: TwoLevelModel, theta, lv: int) -> dict:

@@ -16,6 +16,8 @@
 #                 between loadings (one parameter each, lavaan's cross-level equality)
 #     missing_y:  sem(model_sem, Demo.twolevel with y1 set to NA in rows 3, 50 and 51, cluster = "cluster"):
 #                 lavaan drops the 3 rows (missing = "listwise") without a warning
+#     defined:    sem(model_def, Demo.twolevel, cluster = "cluster"): := rows across levels (a within slope a, a
+#                 between slope b; ab := a*b, d := a - b), lavaan's level-0 rows with delta-method SEs
 #     sem_tight:  the sem case fitted to the maximum: optim.method = "BFGS", control = list(reltol = 1e-14)
 #   each with fitMeasures(fit) (all), parameterEstimates(fit) (lhs, op, rhs, level, est, se, z, pvalue),
 #   standardizedSolution(fit) (est.std), lavInspect(fit, "options") (information, se, test, ...), the model-
@@ -57,6 +59,16 @@ level: 1
     fw =~ y1 + a*y2 + b*y3
 level: 2
     fb =~ y1 + a*y2 + b*y3
+"
+model_def <- "
+level: 1
+    fw =~ y1 + y2 + y3
+    fw ~ a*x1 + x2 + x3
+level: 2
+    fb =~ y1 + y2 + y3
+    fb ~ b*w1 + w2
+    ab := a*b
+    d := a - b
 "
 
 num <- function(x) { x <- as.numeric(x); x[!is.finite(x)] <- NA; x }
@@ -109,6 +121,7 @@ fit_eq <- cfa(model_eq, data = demo, cluster = "cluster")
 demo_na <- demo
 demo_na$y1[c(3, 50, 51)] <- NA
 fit_na <- sem(model_sem, data = demo_na, cluster = "cluster")
+fit_def <- sem(model_def, data = demo, cluster = "cluster")
 # lavaan's default optimiser (nlminb, rel.tol 1e-10) stops 3e-7 to 2e-6 short of the maximum log-likelihood of
 # these models, so its estimates are up to ~2e-3 SE from the maximum; the same model fitted with BFGS to
 # reltol 1e-14 reaches it (logl +1.44e-6 for the documented example), and is the reference for the estimates
@@ -122,6 +135,7 @@ out <- list(
   unbalanced = describe(fit_unb, model_sem, unb, "sem"),
   equal_loadings = describe(fit_eq, model_eq, demo, "cfa"),
   missing_y = describe(fit_na, model_sem, demo_na[!is.na(demo_na$y1), ], "sem"),
+  defined = describe(fit_def, model_def, demo, "sem"),
   sem_tight = describe(fit_tight, model_sem, demo, "sem")
 )
 writeLines(toJSON(out, auto_unbox = TRUE, digits = NA, null = "null", na = "null", pretty = TRUE),
