@@ -10,7 +10,7 @@ Imports are lazy so that ``import vccscale.sem`` stays cheap.
 from __future__ import annotations
 
 __all__ = ["fit_cfa", "fit_sem", "FitResult", "BootstrapResult", "bootstrap", "Refitter", "parse_model",
-           "build_partable", "chisq_difference", "SemopyEngineWarning"]
+           "build_partable", "chisq_difference", "SemopyEngineWarning", "monte_carlo_ci", "MonteCarloResult"]
 
 
 def __getattr__(name: str):
@@ -20,7 +20,7 @@ def __getattr__(name: str):
     if name == "FitResult":
         from .results import FitResult
         return FitResult
-    if name in ("bootstrap", "BootstrapResult", "Refitter"):
+    if name in ("bootstrap", "BootstrapResult", "Refitter", "monte_carlo_ci", "MonteCarloResult"):
         from . import resample
         return getattr(resample, name)
     if name == "chisq_difference":

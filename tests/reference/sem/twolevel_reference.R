@@ -18,6 +18,8 @@
 #                 lavaan drops the 3 rows (missing = "listwise") without a warning
 #     defined:    sem(model_def, Demo.twolevel, cluster = "cluster"): := rows across levels (a within slope a, a
 #                 between slope b; ab := a*b, d := a - b), lavaan's level-0 rows with delta-method SEs
+#     defined_monte_carlo: semTools::monteCarloCI(fit_def, nRep = 1e6) after set.seed(20261202) (est, ci.lower,
+#                 ci.upper of ab and d): Monte Carlo CIs of the := rows, for vccscale.sem.monte_carlo_ci
 #     sem_tight:  the sem case fitted to the maximum: optim.method = "BFGS", control = list(reltol = 1e-14)
 #   each with fitMeasures(fit) (all), parameterEstimates(fit) (lhs, op, rhs, level, est, se, z, pvalue),
 #   standardizedSolution(fit) (est.std), lavInspect(fit, "options") (information, se, test, ...), the model-
@@ -25,6 +27,7 @@
 suppressPackageStartupMessages({
   library(jsonlite)
   library(lavaan)
+  library(semTools)
 })
 out_dir <- "tests/reference/sem"
 if (!dir.exists(out_dir)) stop("run from the repository root")
@@ -128,6 +131,9 @@ fit_def <- sem(model_def, data = demo, cluster = "cluster")
 fit_tight <- sem(model_sem, data = demo, cluster = "cluster", optim.method = "BFGS",
                  control = list(reltol = 1e-14, maxit = 10000))
 
+set.seed(20261202)
+mc <- monteCarloCI(fit_def, nRep = 1e6)
+
 out <- list(
   lavaan_version = as.character(packageVersion("lavaan")),
   sem = describe(fit_sem, model_sem, demo, "sem"),
@@ -136,6 +142,8 @@ out <- list(
   equal_loadings = describe(fit_eq, model_eq, demo, "cfa"),
   missing_y = describe(fit_na, model_sem, demo_na[!is.na(demo_na$y1), ], "sem"),
   defined = describe(fit_def, model_def, demo, "sem"),
+  defined_monte_carlo = list(name = rownames(mc), est = num(mc$est), ci_lower = num(mc$ci.lower),
+                             ci_upper = num(mc$ci.upper), n_draws = 1e6),
   sem_tight = describe(fit_tight, model_sem, demo, "sem")
 )
 writeLines(toJSON(out, auto_unbox = TRUE, digits = NA, null = "null", na = "null", pretty = TRUE),
