@@ -998,67 +998,92 @@ def _nesting(c: Component, fx: _Fitter) -> dict:
 MIN_LEVEL_CLUSTERS = 20
 
 
-def _level_path(c: Component, fx: _Fitter) -> dict:
-    """A cross-level path (registry relation with meso/macro levels): the between-cluster regression
-    ``to_b ~ frm_b`` in a two-level ML model (lavaan ``sem(..., cluster = )`` with ``level: 1`` / ``level: 2``
-    blocks; :mod:`vccscale.sem.twolevel`) of the two constructs' items, respondents nested in ``c.group``. Within:
-    both factors, correlated; between: both factors, the hypothesised regression. Rows: every item of both
-    constructs answered (two-level ML is listwise, as lavaan's default) and a cluster id."""
-    from ..sem import fit_sem
-
-    s = fx.s
-    out: dict[str, list] = {"params": [], "comparisons": [], "directional": [], "untested": []}
-    desc = c.relation or f"{c.frm} -> {c.to}"
+def _two_level_frame(c: Component, fx: _Fitter, cids: tuple[str, ...], desc: str, out: dict):
+    """(items per construct, rows, cluster count, id column) of a two-level model of ``cids`` clustered by
+    ``c.group``, or None with the reason appended to ``out["untested"]``. Rows: every item of the constructs
+    answered (two-level ML is listwise, as lavaan's default) and a cluster id."""
     blocks = {}
-    for cid in (c.frm, c.to):
+    for cid in cids:
         blocks[cid] = _first_order_items(fx, cid)
         if blocks[cid] is None:
             out["untested"].append((desc, f"{cid} is not a first-order factor of items (a two-level model of a "
                                           "second-order factor or composite is not built)"))
-            return out
+            return None
     col = c.group if c.group in fx.columns else None
     if col is None:
         out["untested"].append((desc, f"no {c.level} id column in the data"))
-        return out
-    items = list(dict.fromkeys(blocks[c.frm] + blocks[c.to]))
+        return None
+    items = list(dict.fromkeys(i for cid in cids for i in blocks[cid]))
     d = fx.data.loc[fx.data[items].notna().all(axis=1) & fx.data[col].notna(), items + [col]]
     k = int(d[col].nunique())
     if k < MIN_LEVEL_CLUSTERS:
         out["untested"].append((desc, f"{k} {c.level}s ({col}) with respondents who answered every item of "
-                                      f"{c.frm} and {c.to}; a two-level model needs at least {MIN_LEVEL_CLUSTERS}"))
-        return out
-    fw, tw, fb, tb = (f"{c.frm}_w", f"{c.to}_w", f"{c.frm}_b", f"{c.to}_b")
-    model = (f"level: 1\n{fw} =~ {' + '.join(blocks[c.frm])}\n{tw} =~ {' + '.join(blocks[c.to])}\n"
-             f"level: 2\n{fb} =~ {' + '.join(blocks[c.frm])}\n{tb} =~ {' + '.join(blocks[c.to])}\n"
-             f"{tb} ~ {fb}\n")
+                                      f"{', '.join(cids)}; a two-level model needs at least {MIN_LEVEL_CLUSTERS}"))
+        return None
+    return blocks, d, k, col
+
+
+def _two_level_fit(fx: _Fitter, d: pd.DataFrame, model: str, items: list[str], col: str, what: str):
+    """A proper two-level fit of ``model`` (cached) and the items whose between-level residual variance was fixed
+    at 0; raises VccscaleError (incl. ImproperSolution) when there is none."""
+    from ..sem import fit_sem
+
     key = f"twolevel|{col}|{model}"
-    fixed: list[str] = []
-    try:
+    if key not in fx.cache:
+        try:
+            fx.cache[key] = (fit_sem(d, model, cluster=col), [])
+        except VccscaleError as exc:
+            if "did not converge" not in exc.message:
+                raise
+            # no maximum inside the admissible region (typically between-level item variances running to 0): the
+            # between-level item residual variances are fixed at 0 (the between-cluster part of the items is then
+            # all common variance) and the model refitted, as the parameter says
+            fx.cache[key] = (fit_sem(d, model + "".join(f"{i} ~~ 0*{i}\n" for i in items), cluster=col),
+                             list(items))
+    fit, fixed = fx.cache[key]
+    fixed = list(fixed)
+    zero = [] if fixed else _between_zero_variances(fit, items)
+    if zero:
+        # between-level item residual variances estimated below 0 but within 1.96 SE of it: fixed at 0 (the usual
+        # remedy in multilevel CFA, e.g. Muthen 1994; the items' between-cluster variance is then all common
+        # variance), and the model refitted; anything else improper stays not tested
+        model = model + "".join(f"{i} ~~ 0*{i}\n" for i in zero)
+        fixed = zero
+        key = f"twolevel|{col}|{model}"
         if key not in fx.cache:
-            try:
-                fx.cache[key] = (fit_sem(d, model, cluster=col), [])
-            except VccscaleError as exc:
-                if "did not converge" not in exc.message:
-                    raise
-                # no maximum inside the admissible region (typically between-level item variances running to 0):
-                # the between-level item residual variances are fixed at 0 (the between-cluster part of the items
-                # is then all common variance) and the model refitted, as the parameter says
-                fx.cache[key] = (fit_sem(d, model + "".join(f"{i} ~~ 0*{i}\n" for i in items), cluster=col),
-                                 list(items))
-        fit, fixed = fx.cache[key]
-        fixed = list(fixed)
-        zero = [] if fixed else _between_zero_variances(fit, items)
-        if zero:
-            # between-level item residual variances estimated below 0 but within 1.96 SE of it: fixed at 0 (the
-            # usual remedy in multilevel CFA, e.g. Muthen 1994; the items' between-cluster variance is then all
-            # common variance), and the model refitted; anything else improper stays not tested
-            model = model + "".join(f"{i} ~~ 0*{i}\n" for i in zero)
-            fixed = zero
-            key = f"twolevel|{col}|{model}"
-            if key not in fx.cache:
-                fx.cache[key] = (fit_sem(d, model, cluster=col), zero)
-            fit = fx.cache[key][0]
-        fit = _proper(fit, f"two-level model of {c.frm} -> {c.to} by {col}")
+            fx.cache[key] = (fit_sem(d, model, cluster=col), zero)
+        fit = fx.cache[key][0]
+    return _proper(fit, what), fixed
+
+
+def _two_level_comparison(name: str, fit, k: int, fixed: list[str]) -> dict:
+    return {"name": name, "kind": "two_level", "n": int(sum(fit.nobs)), "n_clusters": k,
+            "between_variances_fixed_at_0": fixed,
+            **{key_: fit.fit.get(key_) for key_ in ("chisq", "df", "pvalue", "cfi", "rmsea", "srmr_within",
+                                                     "srmr_between")}}
+
+
+def _factors(blocks: dict, suffix: str) -> str:
+    return "".join(f"{cid}{suffix} =~ {' + '.join(items)}\n" for cid, items in blocks.items())
+
+
+def _level_path(c: Component, fx: _Fitter) -> dict:
+    """A cross-level path (registry relation with meso/macro levels): the between-cluster regression
+    ``to_b ~ frm_b`` in a two-level ML model (lavaan ``sem(..., cluster = )`` with ``level: 1`` / ``level: 2``
+    blocks; :mod:`vccscale.sem.twolevel`) of the two constructs' items, respondents nested in ``c.group``. Within:
+    both factors, correlated; between: both factors, the hypothesised regression."""
+    s = fx.s
+    out: dict[str, list] = {"params": [], "comparisons": [], "directional": [], "untested": []}
+    desc = c.relation or f"{c.frm} -> {c.to}"
+    g = _two_level_frame(c, fx, (c.frm, c.to), desc, out)
+    if g is None:
+        return out
+    blocks, d, k, col = g
+    fb, tb = f"{c.frm}_b", f"{c.to}_b"
+    model = f"level: 1\n{_factors(blocks, '_w')}level: 2\n{_factors(blocks, '_b')}{tb} ~ {fb}\n"
+    items = list(dict.fromkeys(i for b in blocks.values() for i in b))
+    try:
+        fit, fixed = _two_level_fit(fx, d, model, items, col, f"two-level model of {c.frm} -> {c.to} by {col}")
     except (VccscaleError, np.linalg.LinAlgError, ValueError, ArithmeticError) as exc:
         msg = exc.message if isinstance(exc, VccscaleError) else str(exc)
         out["untested"].append((desc, f"the two-level model could not be used: {msg}"))
@@ -1068,11 +1093,93 @@ def _level_path(c: Component, fx: _Fitter) -> dict:
     p = _param(f"{c.frm} -> {c.to} (between {c.level}s, two-level)", r, c.sign, "level_path")
     p.update(level=c.level, group=col, n=int(sum(fit.nobs)), n_clusters=k, between_variances_fixed_at_0=fixed)
     out["params"].append(p)
-    out["comparisons"].append({"name": f"two-level model of {c.frm} and {c.to} by {col}", "kind": "two_level",
-                               "n": int(sum(fit.nobs)), "n_clusters": k, "between_variances_fixed_at_0": fixed,
-                               **{key_: fit.fit.get(key_) for key_ in ("chisq", "df", "pvalue", "cfi", "rmsea",
-                                                                       "srmr_within", "srmr_between")}})
+    out["comparisons"].append(_two_level_comparison(f"two-level model of {c.frm} and {c.to} by {col}", fit, k,
+                                                    fixed))
     out["directional"].append((p["name"], p["p_directional"], p["p_directional"] < s.alpha))
+    return out
+
+
+#: Monte Carlo draws for the CI of a cross-level indirect effect
+LEVEL_MC_DRAWS = 20000
+
+
+def _level_indirect(c: Component, fx: _Fitter) -> dict:
+    """A cross-level indirect effect (1-2-2 or 2-2-1 mediation; Preacher, Zyphur & Zhang 2010): in a two-level
+    model of the three constructs (within: the three factors, correlated; between: ``m_b ~ a*x_b``,
+    ``y_b ~ b*m_b + x_b``, ``ab := a*b``), the between-cluster product a*b with a Monte Carlo CI (Preacher & Selig
+    2012; :func:`vccscale.sem.monte_carlo_ci`, seed = models.bootstrap_seed, 20,000 draws) deciding the part."""
+    from ..sem import monte_carlo_ci
+
+    s = fx.s
+    out: dict[str, list] = {"params": [], "comparisons": [], "directional": [], "untested": []}
+    m = c.via[0]
+    desc = c.relation or f"{c.frm} -> {m} -> {c.to}"
+    g = _two_level_frame(c, fx, (c.frm, m, c.to), desc, out)
+    if g is None:
+        return out
+    blocks, d, k, col = g
+    xb, mb, yb = f"{c.frm}_b", f"{m}_b", f"{c.to}_b"
+    model = (f"level: 1\n{_factors(blocks, '_w')}level: 2\n{_factors(blocks, '_b')}{mb} ~ lvl_a*{xb}\n"
+             f"{yb} ~ lvl_b*{mb} + lvl_c*{xb}\nlvl_ab := lvl_a*lvl_b\n")
+    items = list(dict.fromkeys(i for b in blocks.values() for i in b))
+    what = f"two-level model of {c.frm} -> {m} -> {c.to} by {col}"
+    try:
+        fit, fixed = _two_level_fit(fx, d, model, items, col, what)
+        seed = s.bootstrap_seed if s.bootstrap_seed is not None else 0
+        mc = monte_carlo_ci(fit, LEVEL_MC_DRAWS, seed=seed).ci(1 - s.alpha).set_index("name").loc["lvl_ab"]
+    except (VccscaleError, np.linalg.LinAlgError, ValueError, ArithmeticError) as exc:
+        msg = exc.message if isinstance(exc, VccscaleError) else str(exc)
+        out["untested"].append((desc, f"the two-level model could not be used: {msg}"))
+        return out
+    r = _row(fit, "lvl_ab")
+    p = _param(f"{c.frm} -> {m} -> {c.to} (indirect between {c.level}s, two-level)", r, c.sign, "level_indirect")
+    p_mc = float(mc["pvalue"])
+    p.update(level=c.level, group=col, n=int(sum(fit.nobs)), n_clusters=k, between_variances_fixed_at_0=fixed,
+             ci_lower=float(mc["ci_lower"]), ci_upper=float(mc["ci_upper"]), ci_method="Monte Carlo",
+             mc_se=float(mc["mc_se"]), n_draws=LEVEL_MC_DRAWS, mc_seed=seed, pvalue_delta=p["pvalue"], pvalue=p_mc,
+             p_directional=_directional_p(p["est"], p_mc, c.sign),
+             a=float(_row(fit, "lvl_a")["est"]), b=float(_row(fit, "lvl_b")["est"]),
+             direct=float(_row(fit, "lvl_c")["est"]))
+    out["params"].append(p)
+    out["comparisons"].append(_two_level_comparison(what, fit, k, fixed))
+    out["directional"].append((p["name"], p["p_directional"], p["p_directional"] < s.alpha))
+    return out
+
+
+def _level_contrast(c: Component, fx: _Fitter) -> dict:
+    """Within- vs between-cluster effect of ``frm`` on ``to`` (H28: the between-dyad effect exceeds the
+    within-dyad effect): a two-level model with ``to_w ~ bw*frm_w`` and ``to_b ~ bb*frm_b``; parts: the between
+    slope bb in the hypothesised direction, and ``bb - bw`` in that direction (delta-method z; "?" two-sided)."""
+    s = fx.s
+    out: dict[str, list] = {"params": [], "comparisons": [], "directional": [], "untested": []}
+    desc = c.relation or f"{c.frm} -> {c.to}"
+    g = _two_level_frame(c, fx, (c.frm, c.to), desc, out)
+    if g is None:
+        return out
+    blocks, d, k, col = g
+    fw, tw, fb, tb = f"{c.frm}_w", f"{c.to}_w", f"{c.frm}_b", f"{c.to}_b"
+    model = (f"level: 1\n{_factors(blocks, '_w')}{tw} ~ lvl_bw*{fw}\nlevel: 2\n{_factors(blocks, '_b')}"
+             f"{tb} ~ lvl_bb*{fb}\nlvl_diff := lvl_bb - lvl_bw\n")
+    items = list(dict.fromkeys(i for b in blocks.values() for i in b))
+    what = f"two-level model of {c.frm} -> {c.to} within and between {c.level}s ({col})"
+    try:
+        fit, fixed = _two_level_fit(fx, d, model, items, col, what)
+    except (VccscaleError, np.linalg.LinAlgError, ValueError, ArithmeticError) as exc:
+        msg = exc.message if isinstance(exc, VccscaleError) else str(exc)
+        out["untested"].append((desc, f"the two-level model could not be used: {msg}"))
+        return out
+    extra = dict(level=c.level, group=col, n=int(sum(fit.nobs)), n_clusters=k, between_variances_fixed_at_0=fixed)
+    pb = _param(f"{c.frm} -> {c.to} (between {c.level}s, two-level)", _row(fit, "lvl_bb"), c.sign, "level_path")
+    pw = _param(f"{c.frm} -> {c.to} (within {c.level}s, two-level)", _row(fit, "lvl_bw"), "?", "level_path")
+    pd_ = _param(f"{c.frm} -> {c.to}: between minus within {c.level}s", _row(fit, "lvl_diff"), c.sign,
+                 "level_contrast")
+    for p in (pb, pw, pd_):
+        p.update(extra)
+    pw["role"] = "reported (not a part of the decision)"
+    out["params"] += [pb, pw, pd_]
+    out["comparisons"].append(_two_level_comparison(what, fit, k, fixed))
+    for p in (pb, pd_):
+        out["directional"].append((p["name"], p["p_directional"], p["p_directional"] < s.alpha))
     return out
 
 
@@ -1097,6 +1204,10 @@ def _between_zero_variances(fit, items: list[str]) -> list[str]:
 _LEVEL_TESTS = {
     "level_path": (_level_path, "two-level SEM (ML, lavaan cluster = with level: blocks): between-cluster path of "
                                 "the latent cluster means"),
+    "level_indirect": (_level_indirect, "two-level SEM (ML): between-cluster indirect effect a*b with a Monte Carlo "
+                                        "CI (Preacher & Selig 2012)"),
+    "level_contrast": (_level_contrast, "two-level SEM (ML): between- vs within-cluster slope, their difference by "
+                                        "the delta method"),
     "nesting": (_nesting, "ICC(1) of scale scores with the one-way ANOVA F test"),
 }
 

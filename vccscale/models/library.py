@@ -92,9 +92,9 @@ METHOD_REASONS = {
 # Two-level methods: relations with micro/meso/macro levels are tested in two-level models (level_path); a relation
 # of such a hypothesis without levels asks for a within- vs between-cluster comparison, which is not built.
 TWO_LEVEL_METHODS = {
-    "two_level_sem": "needs the comparison of within- and between-cluster effects in a two-level SEM (not built; "
-                     "relations with micro/meso/macro levels are tested in two-level models)",
-    "multilevel_mediation": "needs multilevel mediation (not built yet)",
+    "two_level_sem": "needs the comparison of within- and between-cluster effects in a two-level SEM",
+    "multilevel_mediation": "needs multilevel mediation: only indirect relations with from_level / to_level are "
+                            "tested that way",
 }
 # Relation methods whose outcome is not a continuous latent variable.
 OUTCOME_METHODS = {
@@ -151,7 +151,10 @@ class Component:
     ``interaction`` (the latent interaction of ``frm`` (X) and ``moderator`` (Z) on ``to``: a latent product of
     double-mean-centred matched-pair product indicators, Lin et al. 2010, with X and Z as main effects) and
     ``level_path`` (a path whose registry relation names meso or macro levels: the between-cluster regression of
-    ``to`` on ``frm`` in a two-level model, clusters = ``group`` (the ``level``'s id column)).
+    ``to`` on ``frm`` in a two-level model, clusters = ``group`` (the ``level``'s id column)), ``level_indirect``
+    (a cross-level indirect effect ``frm`` -> ``via`` -> ``to``: the between-cluster product a*b in a two-level
+    model, Monte Carlo CI) and ``level_contrast`` (a path of a two_level_sem hypothesis without levels: the
+    between-cluster slope in the hypothesised direction and exceeding the within-cluster slope).
     ``sign``: "+", "-",
     "?" (significant, either direction) or "0"/"=" (the null is the hypothesis: supported when not rejected).
     ``relation``: the description of the registry relation (used when the component turns out untestable).
@@ -493,8 +496,8 @@ def _composite_reason(registry: Registry, cids: Iterable[str], what: str) -> str
 
 
 #: why cross-level relations other than paths are not tested
-CROSS_LEVEL_REASON = ("cross-level indirect effects and covariances (multilevel mediation) are not built: the two-level "
-                      "model has no defined (:=) parameters yet")
+CROSS_LEVEL_REASON = ("cross-level covariances and interactions are not built (cross-level paths and indirect effects "
+                      "are tested in two-level models)")
 
 
 def _cross_level(registry: Registry, rel, desc: str, levels: set[str], columns, unmeasured, comps: list,
@@ -502,6 +505,9 @@ def _cross_level(registry: Registry, rel, desc: str, levels: set[str], columns, 
     """A relation with from_level / to_level beyond micro: a path becomes a ``level_path`` component (the
     between-cluster regression of ``to`` on ``frm`` in a two-level model with respondents nested in organisations,
     or in networks when a level is macro); anything else is untested with the reason."""
+    if isinstance(rel, IndirectRel):
+        _cross_level_indirect(registry, rel, desc, levels, columns, unmeasured, comps, untested)
+        return
     if not isinstance(rel, PathRel):
         untested.append((desc, CROSS_LEVEL_REASON))
         return
@@ -531,6 +537,55 @@ def _cross_level(registry: Registry, rel, desc: str, levels: set[str], columns, 
     for f, t in pairs:
         comps.append(Component("level_path", rel.sign, frm=f, to=t, group=col, level=level, note=rel.note,
                                relation=desc))
+
+
+def _level_id(level: str, columns) -> tuple[str | None, str | None]:
+    """(id column, None) of a nesting level, (None, reason) when the data lack it; (None, None) without columns."""
+    if columns is None:
+        return None, None
+    col = level_column(level, columns)
+    if col is None:
+        return None, (f"a {level}-level model needs the {level} id column ({' or '.join(LEVEL_COLUMNS[level])}) for "
+                      "a two-level model")
+    return col, None
+
+
+def _cross_level_indirect(registry: Registry, rel, desc: str, levels: set[str], columns, unmeasured, comps: list,
+                          untested: list) -> None:
+    """A cross-level indirect effect (e.g. 1-2-2 mediation): a ``level_indirect`` component, the between-cluster
+    product a*b of x_b -> m_b -> y_b in a two-level model of the three constructs, with a Monte Carlo CI."""
+    froms, tos = _expand(registry, rel.from_), _expand(registry, rel.to)
+    vias = [_expand(registry, v) for v in rel.via]
+    if len(froms) != 1 or len(tos) != 1 or len(vias) != 1 or len(vias[0]) != 1:
+        untested.append((desc, "a multilevel indirect effect is built for one registry construct at each end and "
+                               "one mediator"))
+        return
+    f, m, t = froms[0], vias[0][0], tos[0]
+    if len({f, m, t}) < 3:
+        untested.append((desc, "the same construct at two levels cannot be separated in a two-level model of one "
+                               "item set; split its items into two constructs to test it"))
+        return
+    if rel.sign not in ("+", "-", "?"):
+        untested.append((desc, "a cross-level indirect effect hypothesised to be zero needs an equivalence test "
+                               "(not built)"))
+        return
+    level = "network" if "macro" in levels else "organisation"
+    col, why = _level_id(level, columns)
+    why = why or unmeasured([f, m, t])
+    if why:
+        untested.append((desc, why))
+        return
+    comps.append(Component("level_indirect", rel.sign, frm=f, via=(m,), to=t, group=col, level=level,
+                           note=rel.note, relation=desc))
+
+
+def _hypothesis_level(h: Hypothesis) -> str:
+    """The nesting level a hypothesis's within-vs-between comparison is about: the first level of its nesting
+    relations (H28: dyad), else organisation."""
+    for rel in h.relations:
+        if isinstance(rel, NestingRel) and rel.levels:
+            return rel.levels[0].lower()
+    return "organisation"
 
 
 def plan_hypothesis(registry: Registry, h: Hypothesis, columns: set[str] | None = None, *,
@@ -573,9 +628,29 @@ def plan_hypothesis(registry: Registry, h: Hypothesis, columns: set[str] | None 
         if levels and levels != {"micro"}:
             _cross_level(registry, rel, desc, levels, columns, unmeasured, comps, untested)
             continue
-        two_level = next((TWO_LEVEL_METHODS[m] for m in h.test.methods if m in TWO_LEVEL_METHODS), None)
+        two_level = next((m for m in h.test.methods if m in TWO_LEVEL_METHODS), None)
         if two_level and not levels and rel.type not in SCORE_RELATIONS and not isinstance(rel, StructureRel):
-            untested.append((desc, two_level))
+            pairs = ([(f, t) for f in _expand(registry, rel.from_) for t in _expand(registry, rel.to)]
+                     if isinstance(rel, PathRel) else [])
+            if two_level != "two_level_sem" or not pairs or any(f == t for f, t in pairs) \
+                    or rel.sign not in ("+", "-", "?"):
+                untested.append((desc, TWO_LEVEL_METHODS[two_level]
+                                 + ("" if pairs else " (built for paths between registry constructs)")))
+                continue
+            level = _hypothesis_level(h)
+            if level not in LEVEL_COLUMNS:
+                untested.append((desc, f"no id column is known for the level {level!r}"))
+                continue
+            col, why = _level_id(level, columns)
+            why = why or unmeasured(dict.fromkeys(x for p in pairs for x in p))
+            if why:
+                untested.append((desc, why))
+                continue
+            for f, t in pairs:
+                # within- vs between-cluster effect: the between slope in the hypothesised direction and larger
+                # than the within slope (H28: "the between-dyad effect exceeds the within-dyad effect")
+                comps.append(Component("level_contrast", rel.sign, frm=f, to=t, group=col, level=level,
+                                       note=rel.note, relation=desc))
             continue
         if isinstance(rel, PathRel):
             pairs = [(f, t) for f in _expand(registry, rel.from_) for t in _expand(registry, rel.to)]
