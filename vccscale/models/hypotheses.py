@@ -1016,6 +1016,14 @@ def _two_level_frame(c: Component, fx: _Fitter, cids: tuple[str, ...], desc: str
     items = list(dict.fromkeys(i for cid in cids for i in blocks[cid]))
     d = fx.data.loc[fx.data[items].notna().all(axis=1) & fx.data[col].notna(), items + [col]]
     k = int(d[col].nunique())
+    answered = {cid: fx.data[blocks[cid]].notna().any(axis=1) for cid in cids}
+    apart = [(a, b) for j, a in enumerate(cids) for b in cids[j + 1:] if not (answered[a] & answered[b]).any()]
+    if apart:
+        a, b = apart[0]
+        out["untested"].append((desc, f"no respondent answered both {a} and {b} (asked of different respondents, "
+                                      "e.g. roles): a two-level model of constructs rated by different informants "
+                                      "needs two-level FIML (not built); two-level ML here is listwise"))
+        return None
     if k < MIN_LEVEL_CLUSTERS:
         out["untested"].append((desc, f"{k} {c.level}s ({col}) with respondents who answered every item of "
                                       f"{', '.join(cids)}; a two-level model needs at least {MIN_LEVEL_CLUSTERS}"))
@@ -1042,16 +1050,20 @@ def _two_level_fit(fx: _Fitter, d: pd.DataFrame, model: str, items: list[str], c
                              list(items))
     fit, fixed = fx.cache[key]
     fixed = list(fixed)
-    zero = [] if fixed else _between_zero_variances(fit, items)
-    if zero:
+    base = model
+    for _ in range(3):
+        zero = [i for i in _between_zero_variances(fit, items) if i not in fixed]
+        if not zero:
+            break
         # between-level item residual variances estimated below 0 but within 1.96 SE of it: fixed at 0 (the usual
         # remedy in multilevel CFA, e.g. Muthen 1994; the items' between-cluster variance is then all common
-        # variance), and the model refitted; anything else improper stays not tested
-        model = model + "".join(f"{i} ~~ 0*{i}\n" for i in zero)
-        fixed = zero
+        # variance), and the model refitted (up to three rounds, as fixing one can push another below 0); anything
+        # else improper stays not tested
+        fixed = fixed + zero
+        model = base + "".join(f"{i} ~~ 0*{i}\n" for i in fixed)
         key = f"twolevel|{col}|{model}"
         if key not in fx.cache:
-            fx.cache[key] = (fit_sem(d, model, cluster=col), zero)
+            fx.cache[key] = (fit_sem(d, model, cluster=col), list(fixed))
         fit = fx.cache[key][0]
     return _proper(fit, what), fixed
 
