@@ -3,6 +3,7 @@
 computations and simulated ceilings)."""
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -69,3 +70,48 @@ def test_nca_permutation_test_finds_a_planted_ceiling_and_not_a_missing_one():
     assert b.loc["ce_fdh", "d"] < 0.05 and b.loc["ce_fdh", "p"] > 0.05
     # seeded: identical again
     assert nca(d, "x", "yc", n_perm=50, seed=3).ceilings.equals(nca(d, "x", "yc", n_perm=50, seed=3).ceilings)
+
+
+def test_interaction_with_a_second_order_x_uses_its_scale_score(registry):
+    """H11's X (a_align_ri) is second-order: the product indicators pair its scale score (mean of its facets'
+    means) with every moderator item (all products: one X indicator, as semTools::indProd(match = FALSE)); on
+    data with a planted latent interaction (.3) the interaction path is positive and significant, and the
+    product columns are the double-mean-centred products of that score and the items (closed form, 1e-12)."""
+    from vccscale.clean.scoring import scale_score
+    from vccscale.models.hypotheses import test_hypotheses as run_hypotheses
+    from vccscale.models.library import build_model, plan_hypothesis
+
+    rng = np.random.default_rng(11)
+    n = 900
+    x = rng.standard_normal(n)
+    z = 0.3 * x + np.sqrt(0.91) * rng.standard_normal(n)
+    w = rng.standard_normal(n)
+    y = 0.3 * x + 0.3 * z + 0.3 * x * z + 0.2 * w + 0.7 * rng.standard_normal(n)
+    cols = {}
+    for facet in registry.constructs["a_align_ri"].lower_order:
+        f = 0.8 * x + 0.6 * rng.standard_normal(n)
+        for it in (i.id for i in registry.items_of(facet) if i.kind == "reflective"):
+            cols[it] = 0.8 * f + 0.6 * rng.standard_normal(n)
+    for cid, lat in (("a_joint_interaction", z), ("a_cust_willingness", w), ("x_vcc_customer", y)):
+        for it in (i.id for i in registry.items_of(cid) if i.kind == "reflective"):
+            cols[it] = 0.8 * lat + 0.6 * rng.standard_normal(n)
+    d = pd.DataFrame(cols)
+    d["response_id"] = [f"R{i:04d}" for i in range(n)]
+    d["perspective"] = "customer"
+    plan = plan_hypothesis(registry, registry.hypotheses["H11"], set(d.columns))
+    inter = [c for c in plan.components if c.kind == "interaction"]
+    assert [(c.frm, c.moderator) for c in inter] == [("a_align_ri", "a_joint_interaction"),
+                                                     ("a_align_ri", "a_cust_willingness")]
+    spec = build_model(registry, [dataclasses.replace(plan, components=(inter[0],), untested=())],
+                       columns=set(d.columns))
+    assert all(a == "a_align_ri_score" for a, _ in spec.products.values())
+    assert len(spec.products) == 5  # one product per moderator item
+    score, _ = scale_score(registry, "a_align_ri", d, 0.5)
+    dp = product_indicators(d.assign(a_align_ri_score=score.to_numpy()), spec.products)
+    pc, (_, zi) = next(iter(spec.products.items()))
+    sx, zz = score.to_numpy(), d[zi].to_numpy()
+    want = (sx - sx.mean()) * (zz - zz.mean())
+    assert np.abs(dp[pc].to_numpy() - (want - want.mean())).max() < 1e-12
+    res = run_hypotheses({"hypotheses": ["H11"], "bootstrap": 0}, d, registry, missing="listwise")[0]
+    p = next(q for q in res.parameters if q["kind"] == "interaction" and "a_joint_interaction" in q["name"])
+    assert p["est"] > 0 and p["pvalue"] < 1e-3

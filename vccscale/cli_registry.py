@@ -1,4 +1,4 @@
-"""vccscale CLI: Registry and instrument commands: constructs, hypotheses (list, show, test), items, instrument.
+"""vccscale CLI: Registry and instrument commands: constructs, hypotheses (list, show, plan, test), items, instrument.
 
 Thin layer over the library; the commands are registered on :func:`vccscale.cli.main`."""
 from __future__ import annotations
@@ -139,6 +139,36 @@ def hypotheses_show(ctx: click.Context, hypothesis_id: str, fmt: str, registry_d
     if h.basis_note:
         out += ["", f"Basis: {h.basis_note}"]
     click.echo("\n".join(out))
+
+
+@hypotheses.command("plan")
+@click.option("--family", type=click.Choice(["A", "B", "C", "D", "X"], case_sensitive=False), default=None,
+              help="Only this family (X = cross-family).")
+@click.option("--scope", type=click.Choice(["hypothesis", "family"]), default="hypothesis", show_default=True,
+              help="Models as `hypotheses test` fits them (models.scope): one per hypothesis, or one per family "
+                   "(feedback loops between hypotheses are flagged).")
+@click.option("--format", "fmt", type=FORMAT, default="table", show_default=True)
+@registry_option
+@click.pass_context
+def hypotheses_plan(ctx: click.Context, family: str | None, scope: str, fmt: str, registry_dir: Path | None) -> None:
+    """For each hypothesis: the methods its relations get, status full / partial / not_tested with the reason,
+    and the flags self_loop and cycle (with the fix). Planned for data with every item, id and grouping column;
+    `hypotheses test` says what a given data set cannot carry."""
+    from .models.library import plan_records
+
+    reg = load_registry_for(ctx, registry_dir)
+    rows = plan_records(reg, reg.hypotheses_in(family), scope=scope)
+    if fmt == "json":
+        echo_json(rows)
+        return
+    counts = {k: sum(r["status"] == k for r in rows) for k in ("full", "partial", "not_tested")}
+    print_table(["id", "status", "methods", "flags", "reason"],
+                [[r["id"], r["status"], ", ".join(dict.fromkeys(c["kind"] for c in r["components"])) or "-",
+                  ", ".join(k for k in ("self_loop", "cycle") if r[k]) or "-",
+                  (r["reason"] or "")[:160] + ("..." if r["reason"] and len(r["reason"]) > 160 else "")]
+                 for r in rows],
+                title=f"{len(rows)} hypotheses: {counts['full']} full, {counts['partial']} partial, "
+                      f"{counts['not_tested']} not tested")
 
 
 @hypotheses.command("test")

@@ -77,6 +77,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from itertools import pairwise
 from typing import Any
 
 import numpy as np
@@ -92,8 +93,10 @@ from .library import (
     ModelSpec,
     build_model,
     dyad_column,
+    find_cycles,
     level_column,
     measurement_lines,
+    plan_edges,
     plan_hypothesis,
     score_blocks,
     select_hypotheses,
@@ -277,7 +280,10 @@ class _Fitter:
 
         key = f"{group}|{','.join(group_equal)}|{syntax}"
         if key not in self.cache:
-            data = product_indicators(self.with_composites(syntax), self.products.get(syntax, {}))
+            products = self.products.get(syntax, {})
+            # score columns the product indicators use (constructs without reflective items of their own)
+            used = " ".join(x for pair in products.values() for x in pair)
+            data = product_indicators(self.with_composites(syntax + "\n# " + used), products)
             fixed_x = self._fixed_x(syntax)
             model = syntax + (self._apart_covariates(syntax) if fixed_x is False else "")
             self.cache[key] = fit_sem(data, model, estimator=self.s.estimator, group=group,
@@ -1636,6 +1642,27 @@ def _fit_info(fit, spec: ModelSpec) -> dict:
 # ----------------------------------------------------------------------------------------------------------
 # Main entry
 # ----------------------------------------------------------------------------------------------------------
+def _separate_feedback_loops(by_family: dict[str, list[HypothesisPlan]]) -> dict[str, str]:
+    """Family-scope models must be recursive: hypotheses whose paths would close a feedback loop in their family's
+    joint model (e.g. H57's d_spe -> d_materializing with H58's d_materializing -> d_spe) leave it and are tested
+    in models of their own; returns id -> the note saying so (``by_family`` is updated in place)."""
+    out: dict[str, str] = {}
+    for fam, ps in by_family.items():
+        cycles = find_cycles(set().union(*(plan_edges(p) for p in ps)))
+        if not cycles:
+            continue
+        loop = {e for c in cycles for e in pairwise(c)}
+        leave = [p for p in ps if plan_edges(p) & loop]
+        text = "; ".join(" -> ".join(c) for c in cycles)
+        for p in leave:
+            others = [q.id for q in leave if q is not p]
+            out[p.id] = (f"tested in a model of its own: in the family {fam} model its paths would form a feedback "
+                         f"loop ({text}) with {', '.join(others) or 'its own paths'}; a non-recursive model needs "
+                         "instruments (not built)")
+        by_family[fam] = [p for p in ps if p not in leave]
+    return out
+
+
 def test_hypotheses(study: Any, data: Any, registry: Registry | None = None, *, hypotheses: Any = None,
                     missing: str = "listwise", min_answered: float = MIN_ANSWERED, measurement: Any = None,
                     progress: Any = None, n_jobs: int = 1, cluster: str | None = None,
@@ -1677,6 +1704,7 @@ def test_hypotheses(study: Any, data: Any, registry: Registry | None = None, *, 
     for p in plans:
         if p.structural_hypothesis:
             by_family.setdefault(p.hypothesis.family, []).append(p)
+    apart = _separate_feedback_loops(by_family) if s.scope == "family" else {}
 
     raw: list[dict] = []
     for k, plan in enumerate(plans, 1):
@@ -1685,7 +1713,10 @@ def test_hypotheses(study: Any, data: Any, registry: Registry | None = None, *, 
                      "parameters": [], "comparisons": [], "directional": [], "nulls": [], "test": "", "model": "",
                      "error": None, "notes": [], "fit": {}, "flags": []}
         if plan.components:
-            model_plans = by_family.get(h.family, [plan]) if s.scope == "family" else [plan]
+            model_plans = (by_family.get(h.family, [plan]) if s.scope == "family" and h.id not in apart
+                           else [plan])
+            if h.id in apart:
+                rec["notes"].append(apart[h.id])
             try:
                 params, comps, directional, nulls, methods, untested, notes, info = _evaluate(plan, model_plans, fx)
                 sem_kinds = any(c.kind not in ("congruence", "nesting", "necessity", "ordinal", "level_path")

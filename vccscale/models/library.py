@@ -60,6 +60,11 @@ __all__ = [
     "HypothesisPlan",
     "ModelSpec",
     "build_model",
+    "find_cycles",
+    "plan_record",
+    "plan_records",
+    "KIND_METHODS",
+    "plan_edges",
     "composite_column",
     "composite_scores",
     "dyad_column",
@@ -342,17 +347,16 @@ def composite_column(cid: str) -> str:
 
 def composite_scores(registry: Registry, data, syntax: str, min_answered: float = 0.5):
     """``data`` with the score columns the model ``syntax`` uses (``<cid>_score`` of the formative composites and
-    event indices, :func:`vccscale.clean.scoring.scale_score`: unit-weighted mean of the sub-activity means,
-    missing when a sub-activity is; an index's sum of occurred x significance); ``data`` itself when it uses
-    none.
+    event indices, and of constructs whose score enters latent-product indicators;
+    :func:`vccscale.clean.scoring.scale_score`: unit-weighted mean of the sub-activity means, missing when a
+    sub-activity is; an index's sum of occurred x significance); ``data`` itself when it uses none.
 
     No R equivalent (unit-weighted means, a closed form); the model using them matches ``lavaan::sem`` in
     tests/reference/models/composite_reference.R.
     """
     from ..clean.scoring import scale_score
 
-    want = [cid for cid, c in registry.constructs.items() if c.identification in ("composite", "index")
-            and re.search(rf"\b{re.escape(composite_column(cid))}\b", syntax)
+    want = [cid for cid in registry.constructs if re.search(rf"\b{re.escape(composite_column(cid))}\b", syntax)
             and composite_column(cid) not in data.columns]
     if not want:
         return data
@@ -588,6 +592,17 @@ def _hypothesis_level(h: Hypothesis) -> str:
     return "organisation"
 
 
+def _product_score_reason(registry: Registry, cid: str, columns) -> str | None:
+    """None when ``cid`` can enter latent-product indicators: by reflective items of its own, else by its scale
+    score (second-order: mean of its facets' means; formative composite; event index); else the reason."""
+    if _items(registry, cid, "reflective", columns):
+        return None
+    c = registry.constructs.get(cid)
+    if c is not None and c.identification == "index":
+        return None
+    return score_blocks(registry, cid, columns)[1] or None
+
+
 def plan_hypothesis(registry: Registry, h: Hypothesis, columns: set[str] | None = None, *,
                     group_by_perspective: bool = True) -> HypothesisPlan:
     """What tests ``h``: its components (see :class:`Component`) and the relations that are not tested.
@@ -779,18 +794,22 @@ def plan_hypothesis(registry: Registry, h: Hypothesis, columns: set[str] | None 
                                        relation=desc))
         elif isinstance(rel, InteractionRel):
             xs, zs, ts = (_expand(registry, r) for r in (rel.from_, rel.moderator, rel.to))
-            if len(xs) != 1 or len(zs) != 1 or len(ts) != 1 or len({xs[0], zs[0], ts[0]}) < 3:
-                untested.append((desc, "the interaction needs one registry construct each for X, the moderator and "
-                                       "the outcome"))
+            # an outcome pattern (H50: c_v*) gives one interaction per outcome; X and the moderator are one each
+            ts = [t for t in ts if t not in xs + zs]
+            if len(xs) != 1 or len(zs) != 1 or not ts or xs[0] == zs[0]:
+                untested.append((desc, "the interaction needs one registry construct each for X and the moderator, "
+                                       "and at least one other for the outcome"))
                 continue
-            why = unmeasured([xs[0], zs[0], ts[0]]) or next(
-                (f"{c} is not measured by reflective items (a latent product needs items of X and of the "
-                 "moderator)" for c in (xs[0], zs[0]) if not _items(registry, c, "reflective", columns)), None)
+            why = unmeasured([xs[0], zs[0], *ts]) or next(
+                (f"{c} has no reflective items and no scale score for the product indicators ({w})"
+                 for c, w in ((c, _product_score_reason(registry, c, columns)) for c in (xs[0], zs[0])) if w),
+                None)
             if why:
                 untested.append((desc, why))
                 continue
-            comps.append(Component("interaction", "?" if rel.sign not in ("+", "-") else rel.sign, frm=xs[0],
-                                   moderator=zs[0], to=ts[0], note=rel.note, relation=desc))
+            for t in ts:
+                comps.append(Component("interaction", "?" if rel.sign not in ("+", "-") else rel.sign, frm=xs[0],
+                                       moderator=zs[0], to=t, note=rel.note, relation=desc))
         elif isinstance(rel, NecessityRel):
             why = next((w for w in (score_blocks(registry, cid, columns)[1] for cid in (rel.condition, rel.outcome))
                         if w), None)
@@ -804,6 +823,10 @@ def plan_hypothesis(registry: Registry, h: Hypothesis, columns: set[str] | None 
     if zero_paths:
         comps.append(Component("nested", "0", paths=tuple(dict.fromkeys(zero_paths)),
                                note="paths of sign 0 fixed to zero vs free (chi-square difference, AIC, BIC)"))
+    if blocked and not any(why == blocked for _, why in untested):
+        # the score relations are tested, the method the hypothesis names is not: say so (never "full")
+        method = next(m for m in h.test.methods if m in METHOD_REASONS)
+        untested.append((f"{method.replace('_', ' ')} test", blocked))
     return HypothesisPlan(h, tuple(comps), tuple(untested), blocked)
 
 
@@ -943,11 +966,15 @@ def build_model(registry: Registry, hypotheses: Iterable[Hypothesis | Hypothesis
     inter_labels: dict[tuple[str, str, str], str] = {}
     ilines: list[str] = []
     for k, (x, z, t) in enumerate(inter, 1):
-        xi = _items(registry, x, "reflective", cols)
-        zi = _items(registry, z, "reflective", cols)
+        # a construct without reflective items of its own (second-order, formative composite, event index) enters
+        # the products by its scale score; with a single indicator on one side every product is used (as
+        # semTools::indProd(match = FALSE)), otherwise matched pairs
+        xi = _items(registry, x, "reflective", cols) or [composite_column(x)]
+        zi = _items(registry, z, "reflective", cols) or [composite_column(z)]
+        pairs_k = [(a, b) for a in xi for b in zi] if min(len(xi), len(zi)) == 1 else list(zip(xi, zi))
         name = f"{x}.x.{z}"
         cols_k = []
-        for j, (a, b) in enumerate(zip(xi, zi), 1):
+        for j, (a, b) in enumerate(pairs_k, 1):
             pc = f"dmc{k}_{j}"
             products[pc] = (a, b)
             cols_k.append(pc)
@@ -1077,6 +1104,183 @@ def product_indicators(data, products: dict[str, tuple[str, str]]):
 # ----------------------------------------------------------------------------------------------------------
 # Selection from a study's models section
 # ----------------------------------------------------------------------------------------------------------
+def plan_edges(plan: HypothesisPlan) -> set[tuple[str, str]]:
+    """The directed construct-to-construct edges a plan's structural model holds (paths, the links of indirect
+    effects, paths fixed to zero)."""
+    edges: set[tuple[str, str]] = set()
+    for c in plan.components:
+        if c.kind == "path":
+            edges.add((c.frm, c.to))
+        elif c.kind == "indirect":
+            chain = (c.frm, *c.via, c.to)
+            edges.update(pairwise(chain))
+        elif c.kind == "nested":
+            edges.update(c.paths)
+    return edges
+
+
+def find_cycles(edges: Iterable[tuple[str, str]]) -> list[tuple[str, ...]]:
+    """Feedback loops of a directed graph: one cycle (as its node sequence, closed) per strongly connected
+    component with more than one node, and every self-loop; sorted. A recursive (acyclic) model has none.
+
+    No R equivalent (graph bookkeeping; lavaan fits non-recursive models without saying so).
+    """
+    graph: dict[str, set[str]] = {}
+    out: list[tuple[str, ...]] = []
+    for a, b in edges:
+        if a == b:
+            out.append((a, a))
+            continue
+        graph.setdefault(a, set()).add(b)
+        graph.setdefault(b, set())
+    # Tarjan's strongly connected components (iterative)
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on: set[str] = set()
+    comps: list[list[str]] = []
+    counter = 0
+    for root in sorted(graph):
+        if root in index:
+            continue
+        work = [(root, iter(sorted(graph[root])))]
+        index[root] = low[root] = counter
+        counter += 1
+        stack.append(root)
+        on.add(root)
+        while work:
+            v, it = work[-1]
+            nxt = next(it, None)
+            if nxt is not None:
+                if nxt not in index:
+                    index[nxt] = low[nxt] = counter
+                    counter += 1
+                    stack.append(nxt)
+                    on.add(nxt)
+                    work.append((nxt, iter(sorted(graph[nxt]))))
+                elif nxt in on:
+                    low[v] = min(low[v], index[nxt])
+                continue
+            work.pop()
+            if work:
+                low[work[-1][0]] = min(low[work[-1][0]], low[v])
+            if low[v] == index[v]:
+                comp = []
+                while True:
+                    w = stack.pop()
+                    on.discard(w)
+                    comp.append(w)
+                    if w == v:
+                        break
+                if len(comp) > 1:
+                    comps.append(comp)
+    for comp in comps:
+        members = set(comp)
+        start = min(comp)
+        # one cycle through the component: shortest path back to the start (breadth first)
+        prev: dict[str, str] = {}
+        queue = [start]
+        found = None
+        while queue and found is None:
+            nxt_q = []
+            for v in queue:
+                for w in sorted(graph[v]):
+                    if w not in members:
+                        continue
+                    if w == start:
+                        found = v
+                        break
+                    if w not in prev:
+                        prev[w] = v
+                        nxt_q.append(w)
+                if found is not None:
+                    break
+            queue = nxt_q
+        path = [start]
+        v = found
+        while v is not None and v != start:
+            path.append(v)
+            v = prev.get(v)
+        out.append(tuple([start, *reversed(path[1:]), start]))
+    return sorted(out)
+
+
+#: what each component kind is tested with (the plan's ``method`` per component)
+KIND_METHODS = {
+    "path": "SEM path (Wald z of the labelled coefficient)",
+    "indirect": "indirect effect (:= product; percentile bootstrap CI when models.bootstrap is set)",
+    "covariance": "latent covariance (Wald z)",
+    "nested": "paths fixed to zero vs free (chi-square difference) and joint equivalence test",
+    "multigroup": "path equal across groups vs free (chi-square difference)",
+    "invariance": "measurement invariance sequence (configural, metric, scalar; delta-CFI rule)",
+    "group_difference": "latent mean difference after (partial) scalar invariance",
+    "distinct": "discriminant validity: one- vs multi-factor CFA (chi-square difference) and HTMT",
+    "congruence": "polynomial regression with response surface analysis",
+    "nesting": "ICC(1) of scale scores with the one-way ANOVA F test",
+    "interaction": "latent interaction: double-mean-centred matched-pair product indicators (Lin et al. 2010)",
+    "ordinal": "proportional-odds ordinal regression (as MASS::polr) with the Brant test",
+    "necessity": "necessary condition analysis (CE-FDH, effect size d, permutation test; Dul 2016)",
+    "level_path": "two-level SEM: between-cluster path of the latent cluster means",
+    "level_indirect": "two-level SEM: between-cluster indirect effect with a Monte Carlo CI",
+    "level_contrast": "two-level SEM: between- vs within-cluster slope (difference by the delta method)",
+}
+
+
+def plan_record(registry: Registry, plan: HypothesisPlan, family_cycles: Iterable[tuple[str, ...]] = ()) -> dict:
+    """What ``plan`` tests, as the ``vccscale hypotheses plan`` row: id, family, statement, ``status`` (full /
+    partial / not_tested), ``reason`` (the untested relations' reasons), the components with their methods, the
+    untested relations, ``self_loop`` (a path from a construct to itself), ``cycle`` (the paths of the
+    hypothesis's model form a feedback loop, alone or, ``family_cycles``, in a family-scope model) and ``fix``.
+
+    No R equivalent (registry bookkeeping).
+    """
+    h = plan.hypothesis
+    status = "not_tested" if not plan.components else "partial" if plan.untested else "full"
+    self_loop = any(isinstance(r, PathRel) and any(f == t for f in _expand(registry, r.from_)
+                                                  for t in _expand(registry, r.to)) for r in h.relations)
+    edges = plan_edges(plan)
+    own = find_cycles(edges)
+    shared = [c for c in family_cycles if any(e in edges for e in pairwise(c))]
+    cycles = own + [c for c in shared if c not in own]
+    fix = None
+    if self_loop:
+        fix = ("a construct cannot cause itself in one model: split its items into an individual- and an "
+               "organisation-referent construct (two registry ids) to test the cross-level path")
+    elif cycles:
+        fix = ("a feedback loop needs a non-recursive model with instruments (not built): the hypotheses are tested "
+               "in separate models, and the report says so")
+    comps = []
+    for c in plan.components:
+        rec = {"kind": c.kind, "method": KIND_METHODS.get(c.kind, c.kind), "sign": c.sign}
+        for k in ("frm", "to", "via", "group", "level", "moderator", "y"):
+            v = getattr(c, k)
+            if v:
+                rec["from" if k == "frm" else k] = list(v) if isinstance(v, tuple) else v
+        comps.append(rec)
+    return {"id": h.id, "family": h.family, "statement": h.statement, "methods": list(h.test.methods),
+            "status": status,
+            "reason": plan.blocked or ("; ".join(f"{d}: {w}" for d, w in plan.untested) or None),
+            "components": comps, "untested": [{"relation": d, "reason": w} for d, w in plan.untested],
+            "self_loop": self_loop, "cycle": bool(cycles), "cycles": [list(c) for c in cycles], "fix": fix}
+
+
+def plan_records(registry: Registry, hypotheses: Iterable[Hypothesis], columns: set[str] | None = None, *,
+                 scope: str = "hypothesis") -> list[dict]:
+    """:func:`plan_record` of every hypothesis; with ``scope="family"`` the cycles of each family's joint model
+    (the union of its hypotheses' paths) are flagged too.
+
+    No R equivalent (registry bookkeeping).
+    """
+    plans = [plan_hypothesis(registry, h, columns) for h in hypotheses]
+    fam_cycles: dict[str, list] = {}
+    if scope == "family":
+        for fam in dict.fromkeys(p.hypothesis.family for p in plans):
+            edges = set().union(*(plan_edges(p) for p in plans if p.hypothesis.family == fam
+                                  and p.structural_hypothesis))
+            fam_cycles[fam] = find_cycles(edges)
+    return [plan_record(registry, p, fam_cycles.get(p.hypothesis.family, ())) for p in plans]
+
+
 def select_hypotheses(registry: Registry, hypotheses: str | Iterable[str] = "all",
                       families: Iterable[str] = ()) -> list[Hypothesis]:
     """Hypotheses named by ids (``H1``), family letters (``A``) or ``"all"``, restricted to ``families`` if given;
