@@ -57,13 +57,13 @@ def _surface(xc, yc, rng, related=True):
     return 4 + 0.4 * (xc + yc) - 0.15 * (xc - yc) ** 2 + rng.normal(0, 0.6, len(xc))
 
 
-def simulate(registry, n=500, related=True, seed=SEED) -> pd.DataFrame:
+def simulate(registry, n=500, related=True, seed=SEED, surface=None) -> pd.DataFrame:
     """Respondent rows: X, Y on 1..7 (centred at 4), outcome by the surface; composites' sub-activities share
     their parent's score; a 0/1 outcome; organisations with (x_trust) or without (a_drv_cust_involvement) true
     between-organisation variance."""
     rng = np.random.default_rng(seed)
     xc, yc = rng.normal(0, 1.1, n), rng.normal(0, 1.1, n)
-    z = _surface(xc, yc, rng, related)
+    z = _surface(xc, yc, rng, related) if surface is None else surface(xc, yc) + rng.normal(0, 0.6, n)
     cols = {"perspective": np.where(rng.random(n) < 0.5, "provider", "customer"),
             "organisation_id": np.repeat(np.arange(n // 10), 10)}
     cols |= _items(registry, X, 4 + xc, rng) | _items(registry, Y, 4 + yc, rng) | _items(registry, OUT, z, rng)
@@ -78,7 +78,7 @@ def simulate(registry, n=500, related=True, seed=SEED) -> pd.DataFrame:
     return pd.DataFrame(cols)
 
 
-def simulate_dyads(registry, n=400, related=True, seed=SEED + 1) -> pd.DataFrame:
+def simulate_dyads(registry, n=1000, related=True, seed=SEED + 1) -> pd.DataFrame:
     """Stacked long frame: a provider and a customer row per relationship; the provider's rating of X (the same
     construct), the customer's rating, the customer's outcome depends on both by the surface."""
     rng = np.random.default_rng(seed)
@@ -114,7 +114,12 @@ def test_congruence_supported(related):
     r = related["H301"]
     assert r.decision == "supported", r.reason
     ps = {p["name"]: p for p in r.parameters}
-    assert set(ps) == {"a1", "a4"}
+    conds = {k: p for k, p in ps.items() if p["kind"] == "surface_condition"}
+    assert set(ps) - set(conds) == {"a1", "a4"}
+    # the conditions of a congruence effect the relation does not state (Humberg et al. 2019), each shown by TOST
+    assert sorted(k.split(": ")[1].split(" (")[0] for k in conds) == ["a3 = 0", "p10 = 0", "p11 = 1"]
+    assert all(p["p_equivalence"] < 0.05 for p in conds.values())
+    assert "shown to hold" in r.reason
     assert ps["a1"]["est"] > 0 and ps["a1"]["ci_lower"] > 0 and ps["a1"]["pvalue"] < .05
     assert ps["a4"]["est"] < 0 and ps["a4"]["ci_upper"] < 0
     assert ps["a1"]["est"] == pytest.approx(0.8, abs=0.15) and ps["a4"]["est"] == pytest.approx(-0.6, abs=0.15)
@@ -129,7 +134,20 @@ def test_congruence_supported(related):
 def test_congruence_unrelated_not_supported(unrelated):
     r = unrelated["H301"]
     assert r.decision == "not_supported", r.reason
-    assert len(r.parameters) == 2
+    assert len(r.parameters) == 5  # a1, a4 and the three congruence conditions
+
+
+def test_shifted_ridge_is_not_called_congruence(reg):
+    """A surface with a1 > 0 and a4 < 0 (both stated parts hold) whose ridge is shifted off the line of congruence
+    (Z falls with (X - Y - 1.5)^2: the best outcome where X exceeds Y by 1.5 points, p10 = -1.5) is not a
+    congruence effect: the condition p10 = 0 is rejected and the hypothesis is not supported."""
+    data = simulate(reg, n=800, surface=lambda x, y: 4 + 0.4 * (x + y) - 0.15 * (x - y - 1.5) ** 2)
+    r = run(reg, data, ["H301"])["H301"]
+    assert r.decision != "supported", r.reason
+    ps = {p["name"].split(": ")[-1].split(" (")[0]: p for p in r.parameters}
+    assert ps["a1"]["est"] > 0 and ps["a4"]["est"] < 0 and ps["a4"]["pvalue"] < 0.05
+    assert ps["p10 = 0"]["pvalue"] < 0.05 and ps["p10 = 0"]["est"] == pytest.approx(-1.5, abs=0.3)
+    assert "rejected:" in r.reason and "p10 = 0" in r.reason
 
 
 def test_congruence_of_composites(related, reg):
@@ -155,7 +173,7 @@ def test_dyadic_congruence_pairs_provider_and_customer(reg):
     assert res.decision == "supported", res.reason
     assert "provider" in res.reason and "customer" in res.reason and "relationship_id" in res.reason
     (comp,) = res.comparisons
-    assert comp["dyad_id"] == "relationship_id" and comp["rsa"]["n"] == 400
+    assert comp["dyad_id"] == "relationship_id" and comp["rsa"]["n"] == 1000
     res0 = run(reg, simulate_dyads(reg, related=False), ["H302"])["H302"]
     assert res0.decision == "not_supported", res0.reason
 
@@ -207,10 +225,12 @@ def test_nesting_level_without_id_column(related, reg):
 
 
 def test_nesting_tested_in_otherwise_blocked_hypothesis(registry):
-    """Real registry hypotheses whose other relations need a two-level comparison keep their nesting part (H28:
-    within- vs between-dyad effects, not built; issue 16 tests relations with micro/meso/macro levels)."""
-    h = next(h for h in registry.hypotheses.values()
-             if any(r.type == "nesting" for r in h.relations) and "two_level_sem" in h.test.methods)
-    plan = plan_hypothesis(registry, h, None)
+    """Registry hypotheses whose other relations need a two-level comparison keep their nesting part: H28's
+    within- vs between-dyad paths are two-level comparisons (level_contrast); H47's random-intercept model is not
+    built, so its plan is partial and names that method."""
+    plan = plan_hypothesis(registry, registry.hypotheses["H28"], None)
+    assert {c.kind for c in plan.components} == {"nesting", "level_contrast"} and not plan.untested
+    plan = plan_hypothesis(registry, registry.hypotheses["H47"], None)
     assert any(c.kind == "nesting" for c in plan.components)
-    assert plan.untested and all("two-level" in why or "multilevel" in why for _, why in plan.untested)
+    assert [d for d, _ in plan.untested] == ["random intercept model test"]
+    assert "random-intercept" in plan.untested[0][1]

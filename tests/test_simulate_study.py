@@ -231,7 +231,10 @@ def test_recovery_family_a(family_a, registry):
 @pytest.mark.slow
 def test_congruence_family_b(tmp_path, registry):
     """H17 (family B): the response surface of the phase-1 outcome on the VC and VK composites shows a1 > 0 and
-    a4 < 0 at n = 600 (planted: slope .3 along X = Y, -(X - Y)^2 with weight .4)."""
+    a4 < 0 at n = 600 (planted: slope .3 along X = Y, -(X - Y)^2 with weight .4). The further conditions of a
+    congruence effect (Humberg et al. 2019: ridge on X = Y, a3 = 0) are tested by equivalence; with this weak
+    curvature (attenuated in scale scores) the principal axis is too imprecise at n = 600 (SE of p11 about .3) for
+    them to be shown, so the decision is partial and names them (measured at seeds 3-5)."""
     from vccscale.models.hypotheses import test_hypotheses
     from vccscale.simulate import simulate_study
     from vccscale.study import load_study
@@ -245,7 +248,8 @@ def test_congruence_family_b(tmp_path, registry):
     (r,) = test_hypotheses(load_study(study), lf, registry)
     surf = {p["name"]: p for p in r.parameters}
     assert surf["a1"]["est"] > 0 and surf["a4"]["est"] < 0
-    assert r.decision == "supported", r.reason
+    assert surf["a1"]["pvalue"] < 0.05 and surf["a4"]["pvalue"] < 0.05
+    assert r.decision == "partial" and "p11 = 1 (congruence condition" in r.reason, r.reason
 
 
 @pytest.mark.slow

@@ -206,7 +206,10 @@ class ModelsSection(_Section):
     ``perspective`` column. ``bootstrap`` / ``bootstrap_seed``: draws and seed for the percentile bootstrap CIs of
     indirect effects (vccscale.sem.bootstrap of each hypothesis model; 0 = delta-method CIs only), which then decide
     the indirect parts. ``equivalence_bound``: the smallest standardized effect of interest for paths hypothesised
-    to be zero (equivalence by two one-sided tests; non-rejection alone never supports a hypothesis).
+    to be zero (equivalence by two one-sided tests; non-rejection alone never supports a hypothesis); for a
+    congruence surface also the bound of a3 = 0 (a3 times the pooled SD of X and Y over the SD of Z, or pi/sqrt(3)
+    on the logit scale). ``congruence_axis_bounds``: (p10 in pooled SDs of X and Y, p11 - 1) for the first principal
+    axis on the line of congruence.
     """
 
     enabled: bool = Field(default=True, description="Run the hypotheses stage (false: skipped, with that reason)")
@@ -222,6 +225,10 @@ class ModelsSection(_Section):
     equivalence_bound: float = Field(default=0.10, gt=0, lt=1, description=(
         "Smallest standardized path of interest: a path hypothesised to be zero is shown to be negligible when "
         "two one-sided tests (TOST) place it within +-this bound"))
+    congruence_axis_bounds: tuple[float, float] = Field(default=(0.5, 0.3), description=(
+        "Equivalence bounds for the first principal axis of a congruence surface lying on the line of congruence "
+        "(Humberg, Nestler & Back 2019): |p10| within this many pooled SDs of X and Y, |p11 - 1| within the second "
+        "value"))
     bootstrap_seed: int | None = Field(default=None, ge=0, description="Seed (default: the study seed)")
     permutations: int = Field(default=1000, ge=0, description=(
         "Permutations of the necessary condition analysis's test (necessity hypotheses; seed = bootstrap_seed)"))

@@ -903,12 +903,67 @@ def _congruence(c: Component, fx: _Fitter) -> dict:
         param.update(x=c.frm, y=c.y, to=c.to, family=family, n=res.n)
         params.append(param)
         (directional if kind == "directional" else nulls).append(part)
+    if any(k == "a4" and e.replace(" ", "") == "<0" for k, e in c.surface):
+        for param, part in _congruence_conditions(res, frame, family, c, relation, s):
+            param.update(x=c.frm, y=c.y, to=c.to, family=family, n=res.n)
+            params.append(param)
+            nulls.append(part)
     comp = {"name": f"response surface of {relation}", "kind": "rsa", "relation": relation, "x": c.frm, "y": c.y,
             "to": c.to, "family": family, "center": res.center, "scale_min": bx[0], "scale_max": bx[1],
             "dyad_id": dyad, "pairing": how, "rsa": res.to_dict()}
     note = (f"{relation}: {'logistic ' if family == 'binomial' else ''}response surface, {how}, centred at the "
             f"scale midpoint {res.center:g}, n = {res.n}")
     return {"params": params, "comparison": comp, "directional": directional, "nulls": nulls, "note": note}
+
+
+def _tost_z(est: float, se: float, target: float, bound: float) -> float:
+    """Two one-sided z tests that ``est`` lies within ``target`` +- ``bound``: the larger one-sided p."""
+    from scipy import stats
+
+    if not (np.isfinite(est) and np.isfinite(se)) or se <= 0:
+        return float("nan")
+    return float(max(stats.norm.sf((est - (target - bound)) / se), stats.norm.sf(((target + bound) - est) / se)))
+
+
+def _congruence_conditions(res, frame: pd.DataFrame, family: str, c: Component, relation: str, s
+                           ) -> list[tuple[dict, tuple]]:
+    """The conditions of a congruence effect (Humberg, Nestler & Back 2019) a relation claiming one (a4 < 0) does
+    not state itself: the first principal axis on the line of congruence (p10 = 0, p11 = 1) and no asymmetry
+    (a3 = 0), each a null part decided by equivalence (TOST): a3 within +-models.equivalence_bound standardized
+    (a3 x pooled SD of X and Y / SD of Z; logit scale: / (pi / sqrt 3)), |p10| within
+    congruence_axis_bounds[0] pooled SDs, |p11 - 1| within congruence_axis_bounds[1]. a1 and a2 stay as the
+    hypothesis states them (a pure congruence effect, a1 = a2 = 0, is claimed by no registry hypothesis: H17-H19
+    state a1 > 0, H27 notes a1 > 0 from H22). Returns (parameter dict, null part) pairs."""
+    from scipy import stats
+
+    stated = {k for k, _ in c.surface}
+    xy = np.concatenate([res.data["X"].to_numpy(float), res.data["Y"].to_numpy(float)])
+    sd_xy = float(np.std(xy, ddof=1))
+    sd_z = float(np.pi / np.sqrt(3)) if family == "binomial" else float(frame["Z"].dropna().std(ddof=1))
+    b_p10, b_p11 = s.congruence_axis_bounds
+    conds = []
+    if "a3" not in stated:
+        r = res.surface.loc["a3"]
+        conds.append(("a3", "= 0", float(r["est"]), float(r["se"]), 0.0, s.equivalence_bound * sd_z / sd_xy,
+                      f"{s.equivalence_bound:g} standardized"))
+    for k, target, bound, txt in (("p10", 0.0, b_p10 * sd_xy, f"{b_p10:g} pooled SD of X and Y"),
+                                  ("p11", 1.0, b_p11, f"{b_p11:g}")):
+        r = res.stationary.loc[k]
+        conds.append((k, f"= {target:g}", float(r["est"]), float(r["se"]), target, bound, txt))
+    out = []
+    zc = float(stats.norm.ppf(0.975))
+    for k, expect, est, se, target, bound, txt in conds:
+        p = float(2 * stats.norm.sf(abs(est - target) / se)) if np.isfinite(se) and se > 0 else float("nan")
+        p_eq = _tost_z(est, se, target, bound)
+        holds = not (np.isfinite(p) and p < s.alpha)
+        shown = bool(np.isfinite(p_eq) and p_eq < s.alpha)
+        name = f"{relation}: {k} {expect} (congruence condition, Humberg et al. 2019)"
+        param = {"name": name, "kind": "surface_condition", "relation": relation, "expect": expect, "sign": "0",
+                 "est": est, "se": se, "ci_lower": est - zc * se, "ci_upper": est + zc * se, "ci_method": "Wald",
+                 "pvalue": p, "p_equivalence": p_eq, "equivalence_bound": bound, "equivalence_bound_text": txt,
+                 "target": target}
+        out.append((param, (name, p, holds, shown)))
+    return out
 
 
 def _ordinal(plan: HypothesisPlan, c: Component, fx: _Fitter) -> dict:
@@ -1936,8 +1991,8 @@ def _decide(rec: dict, padj: float | None, s) -> tuple[str, str]:
         notes.append("shown to hold: " + ", ".join(shown))
     if open_:
         notes.append("not rejected, but not shown either (" + ", ".join(open_) + "): the data do not contradict "
-                     f"it, which is not evidence that it holds; equivalence within +-{s.equivalence_bound:g} "
-                     "(standardized) was not shown")
+                     f"it, which is not evidence that it holds; equivalence within its bound (paths: +-{s.equivalence_bound:g} "
+                     "standardized; surface conditions: the equivalence_bound of the parameter) was not shown")
     if rejected:
         notes.append("rejected: " + ", ".join(rejected))
     if untested:

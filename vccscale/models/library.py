@@ -1106,7 +1106,10 @@ def product_indicators(data, products: dict[str, tuple[str, str]]):
 # ----------------------------------------------------------------------------------------------------------
 def plan_edges(plan: HypothesisPlan) -> set[tuple[str, str]]:
     """The directed construct-to-construct edges a plan's structural model holds (paths, the links of indirect
-    effects, paths fixed to zero)."""
+    effects, paths fixed to zero).
+
+    No R equivalent (graph bookkeeping).
+    """
     edges: set[tuple[str, str]] = set()
     for c in plan.components:
         if c.kind == "path":
