@@ -1,4 +1,4 @@
-"""vccscale CLI: Model commands: mediate, rsa, multilevel, apim.
+"""vccscale CLI: Model commands: mediate, rsa, multilevel, apim, dyadic-invariance, interaction, ordinal, nca.
 
 Thin layer over the library; the commands are registered on :func:`vccscale.cli.main`."""
 from __future__ import annotations
@@ -328,5 +328,139 @@ def dyadic_invariance_cmd(data: Path, items: tuple[str, ...], dyad_id: str, side
             click.echo(f"warning: {lv}: {w}", err=True)
     if fmt == "json":
         echo_json({**res.to_dict(), "n_dyads": res.n, "dyad_id": dyad_id})
+    else:
+        click.echo(res.summary())
+
+
+# ---------------------------------------------------------------------------------------------- issue 17 commands
+@main.command("interaction")
+@click.argument("data", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--x", "x", cls=ListOption, required=True, help="Items of the predictor X (columns), or one construct "
+              "id with --codebook: --x I1 I2 I3.")
+@click.option("--z", "z", cls=ListOption, required=True, help="Items (or the construct id) of the moderator Z.")
+@click.option("--y", "y", cls=ListOption, required=True, help="Items (or the construct id) of the outcome Y.")
+@click.option("--method", type=click.Choice(["dmc"]), default="dmc", show_default=True,
+              help="dmc: double-mean-centred product indicators (Lin et al. 2010), matched pairs in the order given "
+                   "(all products when one side has a single item).")
+@click.option("--estimator", type=click.Choice(["ML", "MLR"]), default="ML", show_default=True)
+@click.option("--missing", type=click.Choice(["listwise", "fiml"]), default="listwise", show_default=True)
+@variables_options
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.pass_context
+def interaction_cmd(ctx: click.Context, data: Path, x: tuple[str, ...], z: tuple[str, ...], y: tuple[str, ...],
+                    method: str, estimator: str, missing: str, codebook: Path | None, perspective: str | None,
+                    fmt: str) -> None:
+    """Latent interaction X x Z -> Y from items: paths x, z, xz (est, se, p), simple slopes of X at the latent
+    moderator's -1 SD, mean and +1 SD (as semTools::indProd + lavaan + probe2WayMC)."""
+    from .models.moderation import latent_interaction
+
+    frame, items = _latent_blocks(ctx, data, codebook, perspective, {"--x": x, "--z": z, "--y": y})
+    res = latent_interaction(frame, items["--x"], items["--z"], items["--y"], method=method, estimator=estimator,
+                             missing=missing)
+    for w in res.fit.warnings:
+        click.echo(f"warning: {w}", err=True)
+    out = {**res.to_dict(), "items": {k.lstrip("-"): v for k, v in items.items()}}
+    if fmt == "json":
+        echo_json(out)
+    else:
+        click.echo(res.summary())
+
+
+def _latent_blocks(ctx: click.Context, data: Path, codebook: Path | None, perspective: str | None,
+                   given: dict[str, tuple[str, ...]]) -> tuple[Any, dict[str, list[str]]]:
+    """The frame (stacked by item id and rescored with --codebook) and each option's item columns: a single
+    construct id with --codebook stands for its reflective items in the data."""
+    from .models.library import construct_items
+
+    frame = analysis_frame(data, codebook, long=codebook is not None)
+    if perspective is not None:
+        if "perspective" not in frame.columns:
+            raise click.UsageError("--perspective needs the stacked data (--codebook)")
+        frame = frame[frame["perspective"] == perspective]
+        if frame.empty:
+            raise click.BadParameter(f"no rows of the version {perspective!r}", param_hint="--perspective")
+    reg = load_registry_for(ctx, None) if codebook is not None else None
+    out = {}
+    for opt, names in given.items():
+        if reg is not None and len(names) == 1 and names[0] in reg.constructs and names[0] not in frame.columns:
+            its = construct_items(reg, names[0], set(frame.columns))
+            if not its:
+                raise click.BadParameter(f"construct {names[0]} has no reflective items in the data", param_hint=opt)
+            click.echo(f"note: {opt} {names[0]} = its {len(its)} items ({', '.join(its)})", err=True)
+            out[opt] = its
+        else:
+            out[opt] = list(names)
+    return frame, out
+
+
+@main.command("ordinal")
+@click.argument("data", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--y", "y", required=True, help="Ordered outcome (a column with ordered numeric codes, e.g. a stage).")
+@click.option("--x", "x", cls=ListOption, required=True, help="Predictors: columns, or construct ids with --codebook "
+              "(their scale scores): --x A B.")
+@click.option("--link", type=click.Choice(["logit", "probit"]), default="logit", show_default=True)
+@variables_options
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.pass_context
+def ordinal_cmd(ctx: click.Context, data: Path, y: str, x: tuple[str, ...], link: str, codebook: Path | None,
+                perspective: str | None, fmt: str) -> None:
+    """Proportional-odds (logit) or cumulative probit regression of an ordered outcome, as MASS::polr
+    (coefficients, thresholds named "1|2", ..., log-likelihood, AIC), with Brant's test of proportional odds
+    (logit)."""
+    from .models.ordinal import brant_test, ordinal_regression
+
+    frame, info = model_variables(data, codebook, [y, *x], perspective,
+                                  load_registry_for(ctx, None) if codebook is not None else None)
+    res = ordinal_regression(frame, y, list(x), link=link)
+    out = {**res.to_dict(), "variables": info}
+    if link == "logit":
+        b = brant_test(frame, y, list(x))
+        out["brant"] = records(b.tests)
+    if fmt == "json":
+        echo_json(out)
+        return
+    lines = [f"Ordinal regression ({link}) of {y} on {', '.join(x)}: n = {res.n}"
+             + (f" ({res.n_dropped} dropped)" if res.n_dropped else "") + f", loglik {res.loglik:.4f}, "
+             f"AIC {res.aic:.4f}", res.coefficients.to_string(index=False), "", res.thresholds.to_string(index=False)]
+    if "brant" in out:
+        lines += ["", "Brant test of proportional odds", b.tests.to_string(index=False)]
+    click.echo("\n".join(lines))
+
+
+@main.command("nca")
+@click.argument("data", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--x", "x", required=True, help="Condition: a column, or a construct id with --codebook.")
+@click.option("--y", "y", required=True, help="Outcome (as --x).")
+@click.option("--ceiling", cls=ListOption, help="Ceiling technique(s): --ceiling ce_fdh cr_fdh (default both).")
+@click.option("--permutations", "n_perm", type=click.IntRange(min=0), default=1000, show_default=True,
+              help="Permutations of the approximate permutation test (0 = no p-value).")
+@click.option("--seed", type=click.IntRange(min=0), required=True, help="Permutation seed (recorded in the output).")
+@click.option("--plot", "plot_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write the scatter plot with the ceiling line(s) to this file (png or svg).")
+@variables_options
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.pass_context
+def nca_cmd(ctx: click.Context, data: Path, x: str, y: str, ceiling: tuple[str, ...], n_perm: int, seed: int,
+            plot_file: Path | None, codebook: Path | None, perspective: str | None, fmt: str) -> None:
+    """Necessary condition analysis (Dul 2016): CE-FDH and CR-FDH ceilings, effect size d, ceiling accuracy, scope,
+    bottleneck table and the approximate permutation test's p-value."""
+    from .models.nca import CEILINGS, nca, nca_plot
+
+    frame, info = model_variables(data, codebook, [x, y], perspective,
+                                  load_registry_for(ctx, None) if codebook is not None else None)
+    ceil = tuple(ceiling) or CEILINGS
+    bad = [c for c in ceil if c not in CEILINGS]
+    if bad:
+        raise click.BadParameter(f"unknown ceiling technique(s) {', '.join(bad)} (use ce_fdh, cr_fdh)",
+                                 param_hint="--ceiling")
+    res = nca(frame, x, y, ceil, n_perm=n_perm, seed=seed)
+    out = {**res.to_dict(), "variables": info}
+    if plot_file is not None:
+        from .outpaths import check_outputs, data_inputs
+
+        check_outputs([*data_inputs(data), codebook], files=[("--plot", plot_file)])
+        out["plots"] = [str(p) for p in nca_plot(res, plot_file)]
+    if fmt == "json":
+        echo_json(out)
     else:
         click.echo(res.summary())

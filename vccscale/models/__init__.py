@@ -57,18 +57,22 @@ from .mediation import (
 )
 from .moderation import (
                       JohnsonNeymanResult,
+                      LatentInteractionResult,
                       ModeratedMediationResult,
                       johnson_neyman,
+                      latent_interaction,
                       moderated_mediation,
                       simple_slopes,
 )
 
 __all__ += [
                       "JohnsonNeymanResult",
+                      "LatentInteractionResult",
                       "MediationResult",
                       "ModeratedMediationResult",
                       "boot_ci",
                       "johnson_neyman",
+                      "latent_interaction",
                       "latent_syntax",
                       "mediate",
                       "mediate_latent",
@@ -113,3 +117,9 @@ __all__ += ["DUPLICATE_RULES", "ApimResult", "PairedDyads", "PairingReport", "ag
             "congruence_rsa", "pair_dyads", "NULL_VARIANCES", "AgreementResult", "ICCResult", "MixedModelResult",
             "MixedModelWarning", "ad_index", "aggregation_table", "icc", "mixed_model", "multilevel_summary",
             "null_variance", "rwg", "rwg_j", "CONSTRAINED_MODELS", "RSAResult", "contour_plot", "rsa", "surface_plot"]
+
+# latent interactions, ordinal regression, necessary condition analysis (issue 17)
+from .nca import NCAResult, nca, nca_plot
+from .ordinal import BrantResult, OrdinalResult, brant_test, ordinal_regression
+
+__all__ += ["NCAResult", "nca", "nca_plot", "BrantResult", "OrdinalResult", "brant_test", "ordinal_regression"]
