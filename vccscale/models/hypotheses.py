@@ -87,6 +87,7 @@ from ..errors import VccscaleError
 from ..registry import Registry
 from .library import (
     DYAD_REASON,
+    KIND_METHODS,
     LEVEL_COLUMNS,
     Component,
     HypothesisPlan,
@@ -1273,6 +1274,115 @@ def _between_zero_variances(fit, items: list[str]) -> list[str]:
     return list(near["lhs"])
 
 
+# ----------------------------------------------------------------------------------------------------------
+# Competing measurement structures (H52) and paths to a general factor (H56)
+# ----------------------------------------------------------------------------------------------------------
+def _own_items(fx: _Fitter, cid: str) -> list[str]:
+    return [i.id for i in fx.registry.items_of(cid) if i.kind == "reflective" and i.id in fx.columns]
+
+
+def _equivalent_fit(constrained, free, what: str, fx: _Fitter) -> tuple[dict, tuple]:
+    """The comparison of two nested fits and its null part "the constrained model fits as well": not rejected by
+    the chi-square difference, shown when the RMSEA of the difference is below .05 (equivalence test,
+    :func:`vccscale.sem.compare.rmsea_equivalence`)."""
+    from ..sem.compare import RMSEA_CLOSE, rmsea_equivalence
+
+    s = fx.s
+    d = _compare(constrained, free, s.estimator)
+    n = int(sum(constrained.nobs))
+    eq = rmsea_equivalence(d["chisq_diff"], d["df_diff"], n, RMSEA_CLOSE)
+    d.update(n=n, **{f"equivalence_{k}": v for k, v in eq.items()})
+    p, p_eq = d["pvalue"], eq["p_equivalence"]
+    holds = not (np.isfinite(p) and p < s.alpha)
+    shown = bool(np.isfinite(p_eq) and p_eq < s.alpha)
+    return d, (what, p, holds, shown)
+
+
+def _structure_comparison(c: Component, fx: _Fitter) -> dict:
+    """H52's competing measurement models on the items of the first-order constructs: flat (correlated first-order
+    factors), second-order (the registry's groups), one-factor and bifactor (``c.general`` as the general factor of
+    every item, the other first-order factors as orthogonal specific factors). Parts: the practices are distinct
+    (one-factor vs flat, chi-square difference significant) and the hierarchy accounts for their correlations
+    (second-order vs flat: equivalence of fit, RMSEA of the difference < .05). The bifactor is the competing
+    specification: its fit and BIC are reported, not a part of the decision."""
+    s = fx.s
+    out: dict[str, list] = {"params": [], "comparisons": [], "directional": [], "nulls": [], "untested": []}
+    items = {f: _own_items(fx, f) for f in c.constructs}
+    first = [f"{f} =~ {' + '.join(its)}" for f, its in items.items()]
+    flat = "\n".join(first)
+    second = "\n".join(first + [f"{g} =~ {' + '.join(fs)}" for g, fs in c.groups])
+    every = [i for its in items.values() for i in its]
+    one = "one_factor =~ " + " + ".join(every)
+    desc = c.relation or "structure"
+    try:
+        f_flat = _proper(fx.cfa(flat), f"flat {len(items)}-factor model")
+        f_second = _proper(fx.cfa(second), "second-order model")
+        f_one = fx.cfa(one)
+    except (VccscaleError, np.linalg.LinAlgError, ValueError, ArithmeticError) as exc:
+        out["untested"].append((desc, f"a measurement model could not be used: "
+                                      f"{exc.message if isinstance(exc, VccscaleError) else exc}"))
+        return out
+    d1 = _compare(f_one, f_flat, s.estimator)
+    name1 = f"one-factor vs flat {len(items)}-factor CFA (the first-order constructs are distinct)"
+    out["comparisons"].append({"name": name1, "kind": "structure", **d1})
+    out["directional"].append((name1, d1["pvalue"], bool(np.isfinite(d1["pvalue"]) and d1["pvalue"] < s.alpha)))
+    name2 = (f"second-order ({', '.join(g for g, _ in c.groups)}) vs flat {len(items)}-factor CFA (the hierarchy "
+             "fits as well)")
+    d2, part = _equivalent_fit(f_second, f_flat, name2, fx)
+    out["comparisons"].append({"name": name2, "kind": "structure", **d2})
+    out["nulls"].append(part)
+    if c.general:
+        spec = [f for f in items if f != c.general]
+        lat = [c.general, *spec]
+        bif = "\n".join([f"{c.general} =~ {' + '.join(every)}"] + [f"{f} =~ {' + '.join(items[f])}" for f in spec]
+                        + [f"{a} ~~ 0*{b}" for i, a in enumerate(lat) for b in lat[i + 1:]])
+        rec = {"name": f"bifactor ({c.general} general, {len(spec)} orthogonal specific factors; competing model)",
+               "kind": "structure_competitor"}
+        try:
+            fb = fx.cfa(bif)
+            rec.update({k: fb.fit.get(k) for k in ("chisq", "df", "cfi", "rmsea", "srmr", "bic")},
+                       bic_second_order=float(f_second.fit["bic"]), improper=list(fb.problems),
+                       preferred_by_bic="bifactor" if fb.fit["bic"] < f_second.fit["bic"] else "second-order")
+        except (VccscaleError, np.linalg.LinAlgError, ValueError, ArithmeticError) as exc:
+            rec["error"] = exc.message if isinstance(exc, VccscaleError) else str(exc)
+        out["comparisons"].append(rec)
+    return out
+
+
+def _general_path(c: Component, fx: _Fitter) -> dict:
+    """H56: ``c.frm`` predicts what the constructs ``c.constructs`` share: a higher-order general factor over them
+    (``general =~`` the first-order constructs), ``general ~ frm``; the free model gives ``frm`` a path of its own
+    to every first-order construct instead (the general-only model is the special case path = loading x g1, so
+    it is nested, df = k - 1). Parts: the general path in the hypothesised direction (Wald z) and the specific
+    paths add nothing (equivalence of fit of the two models)."""
+    s = fx.s
+    out: dict[str, list] = {"params": [], "comparisons": [], "directional": [], "nulls": [], "untested": []}
+    desc = c.relation or f"{c.frm} -> general factor of {', '.join(c.constructs)}"
+    lines, _, _ = measurement_lines(fx.registry, [c.frm], fx.columns)
+    first = [f"{t} =~ {' + '.join(_own_items(fx, t))}" for t in c.constructs]
+    meas = [*lines, *first, f"general_factor =~ {' + '.join(c.constructs)}"]
+    base = "\n".join([*meas, f"general_factor ~ g1*{c.frm}"])
+    # the free model: a path of its own to every first-order construct and none through the general factor (which
+    # is then uncorrelated with frm); the general-only model is nested in it (each path = loading x g1), df k - 1
+    free = "\n".join([*meas, f"general_factor ~~ 0*{c.frm}", *(f"{t} ~ {c.frm}" for t in c.constructs)])
+    try:
+        f0 = _proper(fx.sem(base), f"general-factor model of {c.frm}")
+        f1 = _proper(fx.sem(free), f"model with the specific paths of {c.frm}")
+    except (VccscaleError, np.linalg.LinAlgError, ValueError, ArithmeticError) as exc:
+        out["untested"].append((desc, f"the general-factor model could not be used: "
+                                      f"{exc.message if isinstance(exc, VccscaleError) else exc}"))
+        return out
+    p = _param(f"{c.frm} -> general factor of {len(c.constructs)} constructs", _row(f0, "g1"), c.sign,
+               "general_path")
+    out["params"].append(p)
+    out["directional"].append((p["name"], p["p_directional"], p["p_directional"] < s.alpha))
+    name = f"{c.frm}: paths to the {len(c.constructs)} specific constructs add nothing (nested models)"
+    d, part = _equivalent_fit(f0, f1, name, fx)
+    out["comparisons"].append({"name": name, "kind": "nested", **d})
+    out["nulls"].append(part)
+    return out
+
+
 #: component kinds tested on the nesting of the data: (evaluation, method text)
 _LEVEL_TESTS = {
     "level_path": (_level_path, "two-level SEM (ML, lavaan cluster = with level: blocks): between-cluster path of "
@@ -1603,6 +1713,16 @@ def _evaluate(plan: HypothesisPlan, plans_for_model: list[HypothesisPlan], fx: _
             m = ("necessary condition analysis on scale scores (CE-FDH ceiling, effect size d, permutation test; "
                  "Dul 2016, 2020)")
             if m not in methods:
+                methods.append(m)
+        elif c.kind in ("structure_comparison", "general_path"):
+            g = (_structure_comparison if c.kind == "structure_comparison" else _general_path)(c, fx)
+            params += g["params"]
+            comps += g["comparisons"]
+            directional += g["directional"]
+            nulls += g["nulls"]
+            untested += g["untested"]
+            m = KIND_METHODS[c.kind]
+            if (g["directional"] or g["nulls"]) and m not in methods:
                 methods.append(m)
         elif c.kind in _LEVEL_TESTS:
             fn, m = _LEVEL_TESTS[c.kind]

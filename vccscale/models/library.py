@@ -91,8 +91,8 @@ DYAD_REASON = ("the response surface analysis (issue 8) of provider vs customer 
 # Methods that make the whole hypothesis untestable with the single-level models built here.
 METHOD_REASONS = {
     "random_intercept_model": "needs a random-intercept (multilevel) model (not built yet)",
-    "cross_lagged_panel": "needs a cross-lagged panel model on longitudinal data (not built yet)",
-    "bifactor_comparison": "needs a bifactor vs higher-order model comparison (not built yet)",
+    "cross_lagged_panel": ("needs a cross-lagged panel model, i.e. longitudinal data (the same respondents at two or "
+                           "more waves); the instrument collects one wave, so no method can test it on these data"),
 }
 # Two-level methods: relations with micro/meso/macro levels are tested in two-level models (level_path); a relation
 # of such a hypothesis without levels asks for a within- vs between-cluster comparison, which is not built.
@@ -183,6 +183,8 @@ class Component:
     surface: tuple[tuple[str, str], ...] = ()         # congruence: (a1..a5, "> 0" | "< 0" | "= 0")
     levels: tuple[tuple[str, str | None], ...] = ()   # nesting: (level, id column)
     moderator: str | None = None                      # interaction: Z (the effect of frm on to depends on Z)
+    groups: tuple[tuple[str, tuple[str, ...]], ...] = ()  # structure_comparison: second-order -> its facets
+    general: str | None = None                        # structure_comparison: the competing bifactor's general factor
 
 
 @dataclass(frozen=True)
@@ -583,6 +585,40 @@ def _cross_level_indirect(registry: Registry, rel, desc: str, levels: set[str], 
                            note=rel.note, relation=desc))
 
 
+def _structure_comparison(registry: Registry, structures, columns, unmeasured, comps: list, untested: list) -> None:
+    """The competing measurement models of a hierarchy claim (H52): a ``structure_comparison`` component over the
+    first-order constructs of the structure relations, their second-order groups, and the general factor of the
+    competing bifactor (a structure relation whose construct has items of its own and whose facets include every
+    other relation's facets)."""
+    desc = "; ".join(f"structure {r.construct}" for r in structures)
+    groups, general = [], None
+    firsts: list[str] = []
+    for r in structures:
+        facets = [f for ref in r.facets for f in _expand(registry, ref)]
+        c = registry.constructs.get(r.construct)
+        if c is not None and c.lower_order:
+            groups.append((r.construct, tuple(facets)))
+        firsts += facets
+    for r in structures:
+        c = registry.constructs.get(r.construct)
+        facets = {f for ref in r.facets for f in _expand(registry, ref)}
+        others = {f for g in groups for f in g[1]}
+        if c is not None and not c.lower_order and facets >= others:
+            general = r.construct
+            firsts.append(r.construct)
+    firsts = list(dict.fromkeys(firsts))
+    why = unmeasured(firsts) or next((f"{f} has no reflective items of its own" for f in firsts
+                                      if not _items(registry, f, "reflective", columns)), None)
+    if not groups:
+        why = why or "no second-order construct among the structure relations to compare with the flat model"
+    if why:
+        untested.append((desc, why))
+        return
+    comps.append(Component("structure_comparison", "?", constructs=tuple(firsts), groups=tuple(groups),
+                           general=general, relation=desc,
+                           note="second-order vs flat, one-factor and bifactor measurement models"))
+
+
 def _hypothesis_level(h: Hypothesis) -> str:
     """The nesting level a hypothesis's within-vs-between comparison is about: the first level of its nesting
     relations (H28: dyad), else organisation."""
@@ -634,7 +670,20 @@ def plan_hypothesis(registry: Registry, h: Hypothesis, columns: set[str] | None 
             untested.append((desc, blocked))
             continue
         if isinstance(rel, StructureRel):
-            continue  # part of the measurement model
+            continue  # part of the measurement model (compared with its competitors below for bifactor_comparison)
+        if (isinstance(rel, PathRel) and "bifactor_comparison" in h.test.methods
+                and len(_expand(registry, rel.to)) > 1):
+            # a path to what a set of constructs shares (H56: d_cap_* -> the general practice factor)
+            targets = [t for t in _expand(registry, rel.to) if t != rel.from_]
+            why = unmeasured([rel.from_, *targets]) or next(
+                (f"{t} has no reflective items of its own for the general factor" for t in targets
+                 if not _items(registry, t, "reflective", columns)), None)
+            if why:
+                untested.append((desc, why))
+                continue
+            comps.append(Component("general_path", rel.sign, frm=rel.from_, constructs=tuple(targets), note=rel.note,
+                                   relation=desc))
+            continue
         reason = RELATION_REASONS.get(rel.type)
         if reason:
             untested.append((desc, reason))
@@ -823,6 +872,9 @@ def plan_hypothesis(registry: Registry, h: Hypothesis, columns: set[str] | None 
     if zero_paths:
         comps.append(Component("nested", "0", paths=tuple(dict.fromkeys(zero_paths)),
                                note="paths of sign 0 fixed to zero vs free (chi-square difference, AIC, BIC)"))
+    structures = [r for r in h.relations if isinstance(r, StructureRel)]
+    if structures and "bifactor_comparison" in h.test.methods and not blocked:
+        _structure_comparison(registry, structures, columns, unmeasured, comps, untested)
     if blocked and not any(why == blocked for _, why in untested):
         # the score relations are tested, the method the hypothesis names is not: say so (never "full")
         method = next(m for m in h.test.methods if m in METHOD_REASONS)
@@ -1226,6 +1278,10 @@ KIND_METHODS = {
     "level_path": "two-level SEM: between-cluster path of the latent cluster means",
     "level_indirect": "two-level SEM: between-cluster indirect effect with a Monte Carlo CI",
     "level_contrast": "two-level SEM: between- vs within-cluster slope (difference by the delta method)",
+    "structure_comparison": "competing CFAs: one-factor vs flat (chi-square difference), second-order vs flat "
+                            "(equivalence of fit: RMSEA of the difference below .05), bifactor reported",
+    "general_path": "higher-order general factor of the targets: its path, and the specific paths jointly "
+                    "negligible (equivalence of fit of the nested models)",
 }
 
 
@@ -1255,10 +1311,12 @@ def plan_record(registry: Registry, plan: HypothesisPlan, family_cycles: Iterabl
     comps = []
     for c in plan.components:
         rec = {"kind": c.kind, "method": KIND_METHODS.get(c.kind, c.kind), "sign": c.sign}
-        for k in ("frm", "to", "via", "group", "level", "moderator", "y"):
+        for k in ("frm", "to", "via", "group", "level", "moderator", "y", "constructs", "general"):
             v = getattr(c, k)
             if v:
                 rec["from" if k == "frm" else k] = list(v) if isinstance(v, tuple) else v
+        if c.groups:
+            rec["groups"] = {g: list(f) for g, f in c.groups}
         comps.append(rec)
     return {"id": h.id, "family": h.family, "statement": h.statement, "methods": list(h.test.methods),
             "status": status,

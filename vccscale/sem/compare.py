@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
-__all__ = ["LRT_METHODS", "chisq_difference"]
+__all__ = ["LRT_METHODS", "RMSEA_CLOSE", "chisq_difference", "rmsea_equivalence"]
 
 #: lavTestLRT's ``method`` names: the plain difference (ML) and the Satorra-Bentler (2001) scaled difference
 #: (lavaan's default for MLR)
@@ -49,3 +49,26 @@ def chisq_difference(constrained: Any, free: Any, method: str | None = None, *,
         diff = f0["chisq"] - f1["chisq"]
     p = float(stats.chi2.sf(diff, dd)) if np.isfinite(diff) else float("nan")
     return {"chisq_diff": float(diff), "df_diff": int(dd), "pvalue": p}
+
+
+#: RMSEA of close fit (MacCallum, Browne & Sugawara 1996): the default equivalence margin of a difference test
+RMSEA_CLOSE = 0.05
+
+
+def rmsea_equivalence(chisq_diff: float, df_diff: int, n: int, epsilon0: float = RMSEA_CLOSE,
+                      n_groups: int = 1) -> dict[str, float]:
+    """Equivalence test of two nested models' fit (Yuan & Chan 2016; Yuan, Chan, Marcoulides & Bentler 2016): the
+    null hypothesis is that the RMSEA of the difference, on lavaan's scale sqrt(G) sqrt((T - df) / (df N)), is at
+    least ``epsilon0``; it is rejected (the constrained model fits as well, within ``epsilon0``) when the difference
+    statistic T is small: p = P(chi2(df, lambda0) <= T), lambda0 = N df epsilon0^2 / G (noncentral chi-square).
+
+    No R equivalent as a function; the p-value is ``stats::pchisq(T, df, ncp = lambda0)`` (checked in
+    tests/test_bifactor.py against R values).
+    """
+    if not (np.isfinite(chisq_diff) and df_diff > 0 and n > 0):
+        return {"epsilon0": epsilon0, "ncp0": float("nan"), "p_equivalence": float("nan"),
+                "rmsea_diff": float("nan")}
+    ncp0 = n * df_diff * epsilon0 ** 2 / n_groups
+    p = float(stats.ncx2.cdf(chisq_diff, df_diff, ncp0))
+    rmsea_d = float(np.sqrt(n_groups) * np.sqrt(max(0.0, (chisq_diff - df_diff) / (df_diff * n))))
+    return {"epsilon0": epsilon0, "ncp0": float(ncp0), "p_equivalence": p, "rmsea_diff": rmsea_d}
