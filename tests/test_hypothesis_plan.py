@@ -26,7 +26,7 @@ def test_plan_lists_every_hypothesis_with_at_most_three_untested(registry):
     assert len(recs) == 71
     untested = [r for r in recs if r["status"] == "not_tested"]
     assert len(untested) <= 3 and all(r["reason"] for r in untested)
-    assert [r["id"] for r in untested] == ["H46"]  # longitudinal data
+    assert [r["id"] for r in untested] == ["H46", "H60"]  # longitudinal data; interaction of an event index
     kinds = {r["id"]: {c["kind"] for c in r["components"]} for r in recs}
     assert kinds["H52"] == {"structure_comparison"} and kinds["H56"] == {"general_path"}
     assert all(r["status"] in ("full", "partial", "not_tested") for r in recs)

@@ -629,13 +629,18 @@ def _hypothesis_level(h: Hypothesis) -> str:
 
 
 def _product_score_reason(registry: Registry, cid: str, columns) -> str | None:
-    """None when ``cid`` can enter latent-product indicators: by reflective items of its own, else by its scale
-    score (second-order: mean of its facets' means; formative composite; event index); else the reason."""
+    """None when ``cid`` can enter latent-product indicators: by reflective items of its own, else (second-order
+    constructs) by its scale score, the mean of its facets' means; else the reason. A formative composite or
+    event index is modelled as its score without measurement error; products of that score with the moderator's
+    items make the casewise scores linearly dependent, so the robust (MLR, cluster-robust) information is singular
+    (measured on the family B pilot: smallest eigenvalue 5e-19) and such models are not used."""
     if _items(registry, cid, "reflective", columns):
         return None
     c = registry.constructs.get(cid)
-    if c is not None and c.identification == "index":
-        return None
+    if c is not None and c.identification in ("index", "composite"):
+        return (f"{cid} is a formative {c.identification} (its score without measurement error): latent product "
+                "indicators of it make the robust information singular; test the moderation on scale scores "
+                "(vccscale.models.simple_slopes) instead")
     return score_blocks(registry, cid, columns)[1] or None
 
 
@@ -850,7 +855,7 @@ def plan_hypothesis(registry: Registry, h: Hypothesis, columns: set[str] | None 
                                        "and at least one other for the outcome"))
                 continue
             why = unmeasured([xs[0], zs[0], *ts]) or next(
-                (f"{c} has no reflective items and no scale score for the product indicators ({w})"
+                (f"{c} cannot enter latent product indicators: {w}"
                  for c, w in ((c, _product_score_reason(registry, c, columns)) for c in (xs[0], zs[0])) if w),
                 None)
             if why:
