@@ -124,17 +124,21 @@ def _fit_command(kind: str, data: Path, model: Path, estimator: str, std_lv: boo
                  fmt: str, codebook: Path | None = None, long: bool = False, missing: str = "listwise",
                  group_equal: tuple[str, ...] = (), group_partial: tuple[str, ...] = (), modindices: bool = False,
                  mi_minimum: float = 0.0, score_tests: bool = False, ave_variances: str = "implied",
-                 engine: str = "vccscale", cluster: str | None = None) -> None:
+                 engine: str = "vccscale", cluster: str | None = None, ordered: tuple[str, ...] = ()) -> None:
     from .sem import fit_cfa, fit_sem
 
     if (group_equal or group_partial) and group is None:
         raise click.UsageError("--group-equal and --group-partial need --group")
     frame = analysis_frame(data, codebook, long)
     fn = fit_cfa if kind == "cfa" else fit_sem
+    ordered_arg = (True if list(ordered) == ["all"] else list(ordered)) if ordered else None
+    if estimator in ("WLSMV", "ULSMV") and ordered_arg is None:
+        raise click.UsageError(f"--estimator {estimator} is for ordered indicators: add --ordered ITEM... (or "
+                               "--ordered all)")
     try:
         fit = fn(frame, model_text(model), estimator=estimator, std_lv=std_lv, group=group, missing=missing,
                  group_equal=tuple(group_equal), group_partial=tuple(group_partial), engine=engine,
-                 cluster=cluster)
+                 cluster=cluster, ordered=ordered_arg)
     except ImportError as exc:  # --engine semopy without the optional extra
         raise click.ClickException(str(exc)) from None
     for w in fit.warnings:
@@ -224,8 +228,12 @@ def _fit_options(f: Any) -> Any:
                      "(pip install 'vccscale[semopy]'; single-group ML, no mean structure; its solution is refined to "
                      "lavaan's optimum; fit measures semopy lacks or puts on another scale are null, with a "
                      "warning).")(f)
-    f = click.option("--estimator", type=click.Choice(["ML", "MLR"]), default="ML", show_default=True,
-                     help="ML, or MLR (Huber-White SEs, Yuan-Bentler scaled test) as lavaan.")(f)
+    f = click.option("--ordered", cls=ListOption, help="Ordered (ordinal) indicators, as lavaan's ordered =: "
+                     "--ordered A1 A2 ... or --ordered all; fitted by WLSMV (or --estimator ULSMV) on polychoric "
+                     "correlations.")(f)
+    f = click.option("--estimator", type=click.Choice(["ML", "MLR", "WLSMV", "ULSMV"]), default="ML",
+                     show_default=True, help="ML, MLR (Huber-White SEs, Yuan-Bentler scaled test), or for --ordered "
+                     "indicators WLSMV / ULSMV (robust SEs, scaled-shifted test) as lavaan.")(f)
     f = click.option("--model", type=click.Path(dir_okay=False, path_type=Path), required=True,
                      help="lavaan model syntax file.")(f)
     return click.argument("data", type=click.Path(dir_okay=False, path_type=Path))(f)
@@ -236,12 +244,12 @@ def _fit_options(f: Any) -> Any:
 def cfa_cmd(data: Path, model: Path, estimator: str, std_lv: bool, group: str | None, missing: str,
             codebook: Path | None, long: bool, fmt: str, group_equal: tuple[str, ...], group_partial: tuple[str, ...],
             modindices: bool, mi_minimum: float, score_tests: bool, ave_variances: str, engine: str,
-            cluster: str | None) -> None:
+            cluster: str | None, ordered: tuple[str, ...]) -> None:
     """Confirmatory factor analysis with lavaan's defaults and fit measures (chisq, cfi, tli, rmsea + CI, srmr,
     aic, bic, ...), estimates with std.all, reliability (alpha, CR/omega, AVE; model-implied variances unless
     --ave-variances observed), HTMT and Fornell-Larcker (vccscale.validate.measurement_quality)."""
     _fit_command("cfa", data, model, estimator, std_lv, group, fmt, codebook, long, missing, group_equal,
-                 group_partial, modindices, mi_minimum, score_tests, ave_variances, engine, cluster)
+                 group_partial, modindices, mi_minimum, score_tests, ave_variances, engine, cluster, ordered)
 
 
 @main.command("sem")
@@ -249,10 +257,10 @@ def cfa_cmd(data: Path, model: Path, estimator: str, std_lv: bool, group: str | 
 def sem_cmd(data: Path, model: Path, estimator: str, std_lv: bool, group: str | None, missing: str,
             codebook: Path | None, long: bool, fmt: str, group_equal: tuple[str, ...], group_partial: tuple[str, ...],
             modindices: bool, mi_minimum: float, score_tests: bool, ave_variances: str, engine: str,
-            cluster: str | None) -> None:
+            cluster: str | None, ordered: tuple[str, ...]) -> None:
     """Structural equation model from lavaan syntax (=~, ~, ~~, :=), same output as cfa plus R²."""
     _fit_command("sem", data, model, estimator, std_lv, group, fmt, codebook, long, missing, group_equal,
-                 group_partial, modindices, mi_minimum, score_tests, ave_variances, engine, cluster)
+                 group_partial, modindices, mi_minimum, score_tests, ave_variances, engine, cluster, ordered)
 
 
 @main.command("validity")

@@ -37,7 +37,7 @@ class _State:
 def fit_cfa(data: pd.DataFrame, model: str, estimator: str = "ML", std_lv: bool = False, group: str | None = None,
             group_equal=(), group_partial=(), meanstructure: bool | None = None,
             missing: str = "listwise", fixed_x: bool | None = None, engine: str = "vccscale",
-            cluster: str | None = None) -> FitResult:
+            cluster: str | None = None, ordered=None) -> FitResult:
     """Confirmatory factor analysis with the defaults of ``lavaan::cfa()``.
 
     Parameters
@@ -98,23 +98,29 @@ def fit_cfa(data: pd.DataFrame, model: str, estimator: str = "ML", std_lv: bool 
         then fitted by ML as ``lavaan::sem(model, data, cluster = cluster)`` and the result is a
         :class:`~vccscale.sem.twolevel.TwoLevelFitResult` (estimates with a ``level`` column, ``srmr_within`` /
         ``srmr_between``); see :mod:`vccscale.sem.twolevel`.
+    ordered : True or sequence of str, optional
+        Ordered (ordinal) indicators, as lavaan's ``ordered =``: True for every observed variable, or their names
+        (every observed variable must be ordered). The model is then fitted by ``estimator`` "WLSMV" (DWLS with
+        robust SEs and the scaled-shifted test; the default when ``estimator`` is left at "ML", as lavaan) or
+        "ULSMV" on thresholds and polychoric correlations, delta parameterisation; single group, complete cases.
+        The result is an :class:`~vccscale.sem.wlsmv.OrdinalFitResult`; see :mod:`vccscale.sem.wlsmv`.
     """
     return _fit(data, model, "cfa", estimator, std_lv, group, group_equal, group_partial, meanstructure, missing,
-                fixed_x, engine, cluster)
+                fixed_x, engine, cluster, ordered)
 
 
 @data_first("model")
 def fit_sem(data: pd.DataFrame, model: str, estimator: str = "ML", std_lv: bool = False, group: str | None = None,
             group_equal=(), group_partial=(), meanstructure: bool | None = None,
             missing: str = "listwise", fixed_x: bool | None = None, engine: str = "vccscale",
-            cluster: str | None = None) -> FitResult:
+            cluster: str | None = None, ordered=None) -> FitResult:
     """Structural equation model with the defaults of ``lavaan::sem()`` (see :func:`fit_cfa` for the arguments).
 
     Exogenous observed covariates are treated as fixed (``fixed.x = TRUE``): their variances and covariances are
     the sample values and are not parameters.
     """
     return _fit(data, model, "sem", estimator, std_lv, group, group_equal, group_partial, meanstructure, missing,
-                fixed_x, engine, cluster)
+                fixed_x, engine, cluster, ordered)
 
 
 def _group_labels(data: pd.DataFrame, group: str | None) -> list:
@@ -168,8 +174,26 @@ def _cluster_codes(data, cluster, groups, pt) -> list[np.ndarray]:
 
 
 def _fit(data, model, model_type, estimator, std_lv, group, group_equal, group_partial, meanstructure,
-         missing="listwise", fixed_x=None, engine_name="vccscale", cluster=None):
+         missing="listwise", fixed_x=None, engine_name="vccscale", cluster=None, ordered=None):
     from .twolevel import fit_twolevel, is_twolevel
+    from .wlsmv import ORDINAL_ESTIMATORS
+
+    est_u = estimator.upper() if isinstance(estimator, str) else estimator
+    if ordered is not None and ordered is not False or est_u in ORDINAL_ESTIMATORS:
+        from .wlsmv import fit_ordinal
+
+        if ordered is None or ordered is False or (not isinstance(ordered, bool) and not len(ordered)):
+            raise ModelError(f"estimator {estimator!r} is for ordered indicators: pass ordered=True or their names "
+                             "(CLI: --ordered)")
+        bad = [k for k, v in (("group", group), ("cluster", cluster), ("group_equal", group_equal or None),
+                              ("group_partial", group_partial or None)) if v is not None]
+        if bad or (isinstance(missing, str) and missing.lower() != "listwise") or engine_name != "vccscale" \
+                or is_twolevel(model):
+            raise ModelError("ordered indicators (WLSMV / ULSMV) are supported for single-group, single-level "
+                             "models with complete cases by the vccscale engine"
+                             + (f" (not with {', '.join(bad)})" if bad else ""))
+        return fit_ordinal(data, model, ordered, model_type=model_type,
+                           estimator="WLSMV" if est_u == "ML" else estimator, std_lv=std_lv)
 
     if is_twolevel(model):  # level: blocks -> two-level ML (vccscale.sem.twolevel)
         if engine_name != "vccscale" or group_equal or group_partial:

@@ -1,0 +1,48 @@
+# WLSMV (ordered indicators) reference values for vccscale.sem's DWLS/WLSMV estimator: lavaan 0.6-14.
+#
+# Run from the repository root:  Rscript tests/reference/ordinal_sem/wlsmv_reference.R
+# Writes, in tests/reference/ordinal_sem/:
+#   bfi_ac.csv            psych::bfi items A1-A5 and C1-C5 (6-point), complete cases, with gender (1/2)
+#   wlsmv_reference.json
+#     cfa: cfa("A =~ A1 + ... + A5; C =~ C1 + ... + C5", ordered = TRUE, estimator = "WLSMV")
+#          fitMeasures (all), parameterEstimates (est, se, z, pvalue), standardizedSolution est.std,
+#          sample thresholds and polychoric correlations (lavInspect "sampstat"), the NACOV (gamma) and the
+#          DWLS weights (diag of WLS.V), lavaan's options
+#     uls: the same with estimator = "ULSMV"
+suppressPackageStartupMessages({library(lavaan); library(psych); library(jsonlite)})
+out_dir <- "tests/reference/ordinal_sem"
+if (!dir.exists(out_dir)) stop("run from the repository root")
+items <- c(paste0("A", 1:5), paste0("C", 1:5))
+d <- bfi[complete.cases(bfi[, c(items, "gender")]), c(items, "gender")]
+write.csv(d, file.path(out_dir, "bfi_ac.csv"), row.names = FALSE)
+d <- read.csv(file.path(out_dir, "bfi_ac.csv"))
+model <- "A =~ A1 + A2 + A3 + A4 + A5\nC =~ C1 + C2 + C3 + C4 + C5"
+num <- function(x) { x <- as.numeric(x); x[!is.finite(x)] <- NA; x }
+mat <- function(m) unname(lapply(seq_len(nrow(m)), function(i) num(m[i, ])))
+describe <- function(fit) {
+  pe <- parameterEstimates(fit)
+  ss <- standardizedSolution(fit)
+  st <- lavInspect(fit, "sampstat")
+  list(
+    model = model, nobs = lavInspect(fit, "nobs"),
+    options = lavInspect(fit, "options")[c("estimator", "se", "test", "parameterization")],
+    fit = as.list(setNames(num(fitMeasures(fit)), names(fitMeasures(fit)))),
+    estimates = list(lhs = pe$lhs, op = pe$op, rhs = pe$rhs, est = num(pe$est), se = num(pe$se),
+                     z = num(pe$z), pvalue = num(pe$pvalue)),
+    std_all = num(ss$est.std),
+    thresholds = as.list(num(st$th)), threshold_names = names(st$th),
+    polychoric = mat(unclass(st$cov)),
+    gamma = mat(lavInspect(fit, "gamma")),
+    wls_v_diag = num(diag(lavInspect(fit, "wls.v"))),
+    iterations = lavInspect(fit, "iterations")
+  )
+}
+fit <- cfa(model, data = d, ordered = TRUE, estimator = "WLSMV")
+fit_u <- cfa(model, data = d, ordered = TRUE, estimator = "ULSMV")
+t0 <- Sys.time(); for (k in 1:5) cfa(model, data = d, ordered = TRUE, estimator = "WLSMV"); t1 <- Sys.time()
+out <- list(lavaan_version = as.character(packageVersion("lavaan")), items = items,
+            cfa = describe(fit), uls = describe(fit_u),
+            seconds_per_fit = as.numeric(difftime(t1, t0, units = "secs")) / 5)
+writeLines(toJSON(out, auto_unbox = TRUE, digits = NA, null = "null", na = "null", pretty = TRUE),
+           file.path(out_dir, "wlsmv_reference.json"))
+cat("wrote", file.path(out_dir, "wlsmv_reference.json"), "\n")

@@ -1,0 +1,115 @@
+"""Ordered indicators: thresholds, polychoric correlations, their NACOV and the WLSMV / ULSMV fit against lavaan
+0.6-14 (tests/reference/ordinal_sem/wlsmv_reference.R: psych::bfi A1-A5 and C1-C5, complete cases, n = 2632).
+
+Tolerances: thresholds 1e-10; polychoric correlations 1e-6 (lavaan's optimiser stops ~3e-8 away); NACOV 1e-4
+relative; estimates 1e-5; SEs 1e-4 relative; every fit measure lavaan and vccscale both report 1e-5 relative; the
+bivariate normal CDF against mvtnorm::pmvnorm (Miwa) 1e-12."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from vccscale.errors import DataError, ModelError
+from vccscale.sem import fit_cfa
+from vccscale.sem.polychoric import bivariate_normal_cdf, ordinal_stats
+from vccscale.sem.wlsmv import fit_ordinal
+from reference_data import load_reference, reference_path
+
+REF = Path(__file__).parent / "reference" / "ordinal_sem"
+
+
+@pytest.fixture(scope="module")
+def ref():
+    return load_reference(REF / "wlsmv_reference.json")
+
+
+@pytest.fixture(scope="module")
+def bfi():
+    return pd.read_csv(reference_path(REF / "bfi_ac.csv"))
+
+
+def test_bivariate_normal_cdf_matches_mvtnorm():
+    # R: mvtnorm::pmvnorm(upper = c(h, k), corr = matrix(c(1, r, r, 1), 2), algorithm = Miwa(steps = 4096))
+    got = bivariate_normal_cdf(np.array([0.5, -1, 2]), np.array([0.3, 1, -0.5]), 0.6)
+    assert np.allclose(got, [0.516319322441472, 0.156936373986169, 0.308321577433576], rtol=0, atol=1e-12)
+    assert bivariate_normal_cdf(np.array([0.5]), np.array([0.3]), -0.95)[0] == pytest.approx(0.309605571765904,
+                                                                                            abs=1e-12)
+    assert bivariate_normal_cdf(np.array([np.inf]), np.array([0.3]), 0.4)[0] == pytest.approx(0.617911422188953)
+
+
+def test_thresholds_polychorics_and_nacov(ref, bfi):
+    st = ordinal_stats(bfi, ref["items"])
+    c = ref["cfa"]
+    th = np.array(list(c["thresholds"].values()) if isinstance(c["thresholds"], dict) else c["thresholds"])
+    assert np.abs(np.concatenate(st.thresholds) - th).max() < 1e-10
+    assert st.threshold_names == c["threshold_names"]
+    assert np.abs(st.cor - np.array(c["polychoric"])).max() < 1e-6
+    G = np.array(c["gamma"])
+    big = np.abs(G) > 1e-3
+    assert np.abs(st.gamma[big] / G[big] - 1).max() < 1e-4
+    assert np.abs(st.gamma - G).max() < 1e-5 * np.abs(G).max()
+    assert np.allclose(st.wls_vd, c["wls_v_diag"], rtol=1e-4)
+
+
+@pytest.mark.parametrize("case,estimator", [("cfa", "WLSMV"), ("uls", "ULSMV")])
+def test_fit_matches_lavaan(ref, bfi, case, estimator):
+    c = ref[case]
+    fit = fit_ordinal(bfi, c["model"], estimator=estimator)
+    shared = [k for k in c["fit"] if k in fit.fit and c["fit"][k] is not None]
+    assert len(shared) >= 35
+    for k in shared:
+        assert fit.fit[k] == pytest.approx(c["fit"][k], rel=1e-5, abs=1e-9), k
+    pe = pd.DataFrame(c["estimates"])
+    pe["std_all"] = c["std_all"]
+    m = pe.merge(fit.estimates, on=["lhs", "op", "rhs"], suffixes=("_ref", ""), validate="1:1")
+    assert len(m) == len(pe) == len(fit.estimates)   # thresholds, scale factors and fixed means included
+    assert np.abs(m["est"] - m["est_ref"]).max() < 1e-5
+    free = m["se_ref"] > 0
+    assert np.abs(m.loc[free, "se"] / m.loc[free, "se_ref"] - 1).max() < 1e-4
+    assert (m.loc[~free, "se"] == 0).all()
+    assert np.abs(m["std_all"] - m["std_all_ref"]).max() < 1e-5
+    assert fit.fit["df"] == c["fit"]["df"] and fit.fit["npar"] == c["fit"]["npar"]
+
+
+def test_cli_wlsmv_json_and_api_route(ref, bfi, tmp_path):
+    from vccscale.cli import main
+
+    mfile = tmp_path / "m.lav"
+    mfile.write_text(ref["cfa"]["model"])
+    data = reference_path(REF / "bfi_ac.csv")
+    r = CliRunner().invoke(main, ["cfa", str(data), "--model", str(mfile), "--estimator", "WLSMV", "--ordered",
+                                  *ref["items"], "--format", "json"])
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.stdout)
+    f = ref["cfa"]["fit"]
+    for k in ("chisq", "chisq_scaled", "df_scaled", "chisq_scaling_factor", "cfi_scaled", "tli_scaled",
+              "rmsea_scaled", "srmr"):
+        assert out["fit"][k] == pytest.approx(f[k.replace("_", ".").replace("srmr", "srmr")], rel=1e-3), k
+    assert any(e["op"] == "|" for e in out["estimates"])
+    r = CliRunner().invoke(main, ["cfa", str(data), "--model", str(mfile), "--estimator", "WLSMV"])
+    assert r.exit_code == 2 and "--ordered" in r.output
+    # the API: ordered= routes to WLSMV (lavaan's default estimator for ordered indicators)
+    fit = fit_cfa(bfi, ref["cfa"]["model"], ordered=True)
+    assert fit.estimator == "WLSMV" and fit.fit["chisq"] == pytest.approx(f["chisq"], rel=1e-5)
+
+
+def test_refusals(ref, bfi):
+    model = ref["cfa"]["model"]
+    with pytest.raises(ModelError, match="single-group"):
+        fit_cfa(bfi, model, ordered=True, group="gender")
+    with pytest.raises(ModelError, match="mix of ordered and continuous"):
+        fit_ordinal(bfi, model, ordered=["A1", "A2"])
+    with pytest.raises(ModelError, match="ordered=True"):
+        fit_cfa(bfi, model, estimator="WLSMV")
+    d = bfi.copy()
+    d.loc[3, "A1"] = np.nan
+    fit = fit_ordinal(d, model)
+    assert fit.n_dropped == 1 and any("1 of" in w for w in fit.warnings)
+    const = bfi.assign(A1=3)
+    with pytest.raises(DataError, match="single observed category"):
+        fit_ordinal(const, model)
