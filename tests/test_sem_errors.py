@@ -87,6 +87,8 @@ def test_syntax_error_names_line(hs):
 
 def test_bad_arguments(hs):
     with pytest.raises(ModelError, match="estimator must be one of ML, MLR"):
+        fit_cfa(hs, "f =~ x1 + x2 + x3", estimator="GLS")
+    with pytest.raises(ModelError, match="is for ordered indicators"):
         fit_cfa(hs, "f =~ x1 + x2 + x3", estimator="WLSMV")
     with pytest.raises(ModelError, match="needs a multigroup model"):
         fit_cfa(hs, "f =~ x1 + x2 + x3", group_equal=["loadings"])

@@ -205,7 +205,8 @@ def _fit(data, model, model_type, estimator, std_lv, group, group_equal, group_p
         raise ModelError(f"engine must be one of {', '.join(ENGINES)}, not {engine_name!r}")
     engine_name = engine_name.lower()
     if not isinstance(estimator, str) or estimator.upper() not in ESTIMATORS:
-        raise ModelError(f"estimator must be one of {', '.join(ESTIMATORS)}, not {estimator!r}")
+        raise ModelError(f"estimator must be one of {', '.join(ESTIMATORS)} (WLSMV, ULSMV with ordered=), not "
+                         f"{estimator!r}")
     estimator = estimator.upper()
     miss = missing.lower() if isinstance(missing, str) else missing
     miss = {"ml": "fiml", "direct": "fiml", "listwise": "listwise", "fiml": "fiml"}.get(miss)
