@@ -1141,35 +1141,51 @@ def _factors(blocks: dict, suffix: str) -> str:
     return "".join(f"{cid}{suffix} =~ {' + '.join(items)}\n" for cid, items in blocks.items())
 
 
+def _two_level_model(c: Component, fx: _Fitter, cids: tuple[str, ...], desc: str, make_model, what: str):
+    """The shared steps of the two-level tests: rows and clusters (:func:`_two_level_frame`), the model
+    ``make_model(blocks)``, a proper fit (:func:`_two_level_fit`) and its comparison record. Returns (out, fit info)
+    with fit info (fit, fixed, n clusters, id column), or None when the model could not be used (the reason is in
+    ``out["untested"]``)."""
+    out: dict[str, list] = {"params": [], "comparisons": [], "directional": [], "untested": []}
+    g = _two_level_frame(c, fx, cids, desc, out)
+    if g is None:
+        return out, None
+    blocks, d, k, col = g
+    items = list(dict.fromkeys(i for b in blocks.values() for i in b))
+    what = what.format(col=col)
+    try:
+        fit, fixed = _two_level_fit(fx, d, make_model(blocks), items, col, what)
+    except (VccscaleError, np.linalg.LinAlgError, ValueError, ArithmeticError) as exc:
+        msg = exc.message if isinstance(exc, VccscaleError) else str(exc)
+        out["untested"].append((desc, f"the two-level model could not be used: {msg}"))
+        return out, None
+    out["comparisons"].append(_two_level_comparison(what, fit, k, fixed))
+    return out, (fit, fixed, k, col)
+
+
+def _level_extra(c: Component, fit, fixed: list[str], k: int, col: str) -> dict:
+    return dict(level=c.level, group=col, n=int(sum(fit.nobs)), n_clusters=k, between_variances_fixed_at_0=fixed)
+
+
 def _level_path(c: Component, fx: _Fitter) -> dict:
     """A cross-level path (registry relation with meso/macro levels): the between-cluster regression
     ``to_b ~ frm_b`` in a two-level ML model (lavaan ``sem(..., cluster = )`` with ``level: 1`` / ``level: 2``
     blocks; :mod:`vccscale.sem.twolevel`) of the two constructs' items, respondents nested in ``c.group``. Within:
     both factors, correlated; between: both factors, the hypothesised regression."""
-    s = fx.s
-    out: dict[str, list] = {"params": [], "comparisons": [], "directional": [], "untested": []}
-    desc = c.relation or f"{c.frm} -> {c.to}"
-    g = _two_level_frame(c, fx, (c.frm, c.to), desc, out)
-    if g is None:
-        return out
-    blocks, d, k, col = g
     fb, tb = f"{c.frm}_b", f"{c.to}_b"
-    model = f"level: 1\n{_factors(blocks, '_w')}level: 2\n{_factors(blocks, '_b')}{tb} ~ {fb}\n"
-    items = list(dict.fromkeys(i for b in blocks.values() for i in b))
-    try:
-        fit, fixed = _two_level_fit(fx, d, model, items, col, f"two-level model of {c.frm} -> {c.to} by {col}")
-    except (VccscaleError, np.linalg.LinAlgError, ValueError, ArithmeticError) as exc:
-        msg = exc.message if isinstance(exc, VccscaleError) else str(exc)
-        out["untested"].append((desc, f"the two-level model could not be used: {msg}"))
+    out, info = _two_level_model(
+        c, fx, (c.frm, c.to), c.relation or f"{c.frm} -> {c.to}",
+        lambda blocks: f"level: 1\n{_factors(blocks, '_w')}level: 2\n{_factors(blocks, '_b')}{tb} ~ {fb}\n",
+        f"two-level model of {c.frm} -> {c.to} by {{col}}")
+    if info is None:
         return out
+    fit, fixed, k, col = info
     e = fit.estimates
     r = e[(e["op"] == "~") & (e["lhs"] == tb) & (e["rhs"] == fb)].iloc[0]
     p = _param(f"{c.frm} -> {c.to} (between {c.level}s, two-level)", r, c.sign, "level_path")
-    p.update(level=c.level, group=col, n=int(sum(fit.nobs)), n_clusters=k, between_variances_fixed_at_0=fixed)
+    p.update(_level_extra(c, fit, fixed, k, col))
     out["params"].append(p)
-    out["comparisons"].append(_two_level_comparison(f"two-level model of {c.frm} and {c.to} by {col}", fit, k,
-                                                    fixed))
-    out["directional"].append((p["name"], p["p_directional"], p["p_directional"] < s.alpha))
+    out["directional"].append((p["name"], p["p_directional"], p["p_directional"] < fx.s.alpha))
     return out
 
 
@@ -1185,37 +1201,34 @@ def _level_indirect(c: Component, fx: _Fitter) -> dict:
     from ..sem import monte_carlo_ci
 
     s = fx.s
-    out: dict[str, list] = {"params": [], "comparisons": [], "directional": [], "untested": []}
     m = c.via[0]
-    desc = c.relation or f"{c.frm} -> {m} -> {c.to}"
-    g = _two_level_frame(c, fx, (c.frm, m, c.to), desc, out)
-    if g is None:
-        return out
-    blocks, d, k, col = g
     xb, mb, yb = f"{c.frm}_b", f"{m}_b", f"{c.to}_b"
-    model = (f"level: 1\n{_factors(blocks, '_w')}level: 2\n{_factors(blocks, '_b')}{mb} ~ lvl_a*{xb}\n"
-             f"{yb} ~ lvl_b*{mb} + lvl_c*{xb}\nlvl_ab := lvl_a*lvl_b\n")
-    items = list(dict.fromkeys(i for b in blocks.values() for i in b))
-    what = f"two-level model of {c.frm} -> {m} -> {c.to} by {col}"
-    try:
-        fit, fixed = _two_level_fit(fx, d, model, items, col, what)
-        seed = s.bootstrap_seed if s.bootstrap_seed is not None else 0
-        mc = monte_carlo_ci(fit, LEVEL_MC_DRAWS, seed=seed).ci(1 - s.alpha).set_index("name").loc["lvl_ab"]
-    except (VccscaleError, np.linalg.LinAlgError, ValueError, ArithmeticError) as exc:
-        msg = exc.message if isinstance(exc, VccscaleError) else str(exc)
-        out["untested"].append((desc, f"the two-level model could not be used: {msg}"))
+    desc = c.relation or f"{c.frm} -> {m} -> {c.to}"
+    out, info = _two_level_model(
+        c, fx, (c.frm, m, c.to), desc,
+        lambda blocks: (f"level: 1\n{_factors(blocks, '_w')}level: 2\n{_factors(blocks, '_b')}{mb} ~ lvl_a*{xb}\n"
+                        f"{yb} ~ lvl_b*{mb} + lvl_c*{xb}\nlvl_ab := lvl_a*lvl_b\n"),
+        f"two-level model of {c.frm} -> {m} -> {c.to} by {{col}}")
+    if info is None:
         return out
-    r = _row(fit, "lvl_ab")
-    p = _param(f"{c.frm} -> {m} -> {c.to} (indirect between {c.level}s, two-level)", r, c.sign, "level_indirect")
+    fit, fixed, k, col = info
+    seed = s.bootstrap_seed if s.bootstrap_seed is not None else 0
+    try:
+        mc = monte_carlo_ci(fit, LEVEL_MC_DRAWS, seed=seed).ci(1 - s.alpha).set_index("name").loc["lvl_ab"]
+    except (VccscaleError, np.linalg.LinAlgError, ValueError) as exc:
+        out["comparisons"].clear()
+        out["untested"].append((desc, f"the Monte Carlo CI could not be computed: "
+                                      f"{exc.message if isinstance(exc, VccscaleError) else exc}"))
+        return out
+    p = _param(f"{c.frm} -> {m} -> {c.to} (indirect between {c.level}s, two-level)", _row(fit, "lvl_ab"), c.sign,
+               "level_indirect")
     p_mc = float(mc["pvalue"])
-    p.update(level=c.level, group=col, n=int(sum(fit.nobs)), n_clusters=k, between_variances_fixed_at_0=fixed,
-             ci_lower=float(mc["ci_lower"]), ci_upper=float(mc["ci_upper"]), ci_method="Monte Carlo",
-             mc_se=float(mc["mc_se"]), n_draws=LEVEL_MC_DRAWS, mc_seed=seed, pvalue_delta=p["pvalue"], pvalue=p_mc,
-             p_directional=_directional_p(p["est"], p_mc, c.sign),
+    p.update(_level_extra(c, fit, fixed, k, col), ci_lower=float(mc["ci_lower"]), ci_upper=float(mc["ci_upper"]),
+             ci_method="Monte Carlo", mc_se=float(mc["mc_se"]), n_draws=LEVEL_MC_DRAWS, mc_seed=seed,
+             pvalue_delta=p["pvalue"], pvalue=p_mc, p_directional=_directional_p(p["est"], p_mc, c.sign),
              a=float(_row(fit, "lvl_a")["est"]), b=float(_row(fit, "lvl_b")["est"]),
              direct=float(_row(fit, "lvl_c")["est"]))
     out["params"].append(p)
-    out["comparisons"].append(_two_level_comparison(what, fit, k, fixed))
     out["directional"].append((p["name"], p["p_directional"], p["p_directional"] < s.alpha))
     return out
 
@@ -1224,36 +1237,25 @@ def _level_contrast(c: Component, fx: _Fitter) -> dict:
     """Within- vs between-cluster effect of ``frm`` on ``to`` (H28: the between-dyad effect exceeds the
     within-dyad effect): a two-level model with ``to_w ~ bw*frm_w`` and ``to_b ~ bb*frm_b``; parts: the between
     slope bb in the hypothesised direction, and ``bb - bw`` in that direction (delta-method z; "?" two-sided)."""
-    s = fx.s
-    out: dict[str, list] = {"params": [], "comparisons": [], "directional": [], "untested": []}
-    desc = c.relation or f"{c.frm} -> {c.to}"
-    g = _two_level_frame(c, fx, (c.frm, c.to), desc, out)
-    if g is None:
-        return out
-    blocks, d, k, col = g
     fw, tw, fb, tb = f"{c.frm}_w", f"{c.to}_w", f"{c.frm}_b", f"{c.to}_b"
-    model = (f"level: 1\n{_factors(blocks, '_w')}{tw} ~ lvl_bw*{fw}\nlevel: 2\n{_factors(blocks, '_b')}"
-             f"{tb} ~ lvl_bb*{fb}\nlvl_diff := lvl_bb - lvl_bw\n")
-    items = list(dict.fromkeys(i for b in blocks.values() for i in b))
-    what = f"two-level model of {c.frm} -> {c.to} within and between {c.level}s ({col})"
-    try:
-        fit, fixed = _two_level_fit(fx, d, model, items, col, what)
-    except (VccscaleError, np.linalg.LinAlgError, ValueError, ArithmeticError) as exc:
-        msg = exc.message if isinstance(exc, VccscaleError) else str(exc)
-        out["untested"].append((desc, f"the two-level model could not be used: {msg}"))
+    out, info = _two_level_model(
+        c, fx, (c.frm, c.to), c.relation or f"{c.frm} -> {c.to}",
+        lambda blocks: (f"level: 1\n{_factors(blocks, '_w')}{tw} ~ lvl_bw*{fw}\nlevel: 2\n{_factors(blocks, '_b')}"
+                        f"{tb} ~ lvl_bb*{fb}\nlvl_diff := lvl_bb - lvl_bw\n"),
+        f"two-level model of {c.frm} -> {c.to} within and between {c.level}s ({{col}})")
+    if info is None:
         return out
-    extra = dict(level=c.level, group=col, n=int(sum(fit.nobs)), n_clusters=k, between_variances_fixed_at_0=fixed)
+    fit, fixed, k, col = info
     pb = _param(f"{c.frm} -> {c.to} (between {c.level}s, two-level)", _row(fit, "lvl_bb"), c.sign, "level_path")
     pw = _param(f"{c.frm} -> {c.to} (within {c.level}s, two-level)", _row(fit, "lvl_bw"), "?", "level_path")
     pd_ = _param(f"{c.frm} -> {c.to}: between minus within {c.level}s", _row(fit, "lvl_diff"), c.sign,
                  "level_contrast")
     for p in (pb, pw, pd_):
-        p.update(extra)
+        p.update(_level_extra(c, fit, fixed, k, col))
     pw["role"] = "reported (not a part of the decision)"
     out["params"] += [pb, pw, pd_]
-    out["comparisons"].append(_two_level_comparison(what, fit, k, fixed))
     for p in (pb, pd_):
-        out["directional"].append((p["name"], p["p_directional"], p["p_directional"] < s.alpha))
+        out["directional"].append((p["name"], p["p_directional"], p["p_directional"] < fx.s.alpha))
     return out
 
 

@@ -86,6 +86,18 @@ _ALLOWED = (ast.Expression, ast.BinOp, ast.UnaryOp, ast.Name, ast.Load, ast.Cons
             ast.Div, ast.Pow, ast.USub, ast.UAdd, ast.Call)
 
 
+def renumber_free(pt) -> None:
+    """Consecutive free-parameter indices after rows of ``pt`` were fixed (rows sharing an index keep sharing it;
+    fixed rows get -1); ``pt.npar`` follows."""
+    mapping: dict[int, int] = {}
+    for r in pt.rows:
+        if not r["free"]:
+            r["par"] = -1
+            continue
+        r["par"] = mapping.setdefault(r["par"], len(mapping))
+    pt.npar = len(mapping)
+
+
 def compile_defined(defs, labels) -> list[DefinedParameter]:
     """The ``name := expression`` rows ``defs`` (syntax rows, in order) compiled against the parameter ``labels``;
     a definition may use the labels and the names defined before it. Unknown names are a :class:`ModelError`."""

@@ -29,6 +29,21 @@ __all__ = ["BootstrapResult", "bootstrap", "Refitter", "MonteCarloResult", "mont
 BOOT_TOL = 1e-8
 
 
+def _percentile_rows(draws: pd.DataFrame, estimates: pd.Series, level: float, se_name: str) -> list[dict]:
+    """Per column of ``draws``: name, est, the draws' SD (``se_name``), and the percentile interval (type 7
+    quantiles of the finite draws)."""
+    a = (1 - level) / 2
+    rows = []
+    for name in draws.columns:
+        d = draws[name].to_numpy(dtype=float)
+        d = d[np.isfinite(d)]
+        lo, hi = (np.quantile(d, [a, 1 - a]) if len(d) else (np.nan, np.nan))
+        rows.append({"name": name, "est": float(estimates[name]),
+                     se_name: float(np.std(d, ddof=1)) if len(d) > 1 else np.nan,
+                     "ci_lower": float(lo), "ci_upper": float(hi)})
+    return rows
+
+
 @dataclass(frozen=True)
 class BootstrapResult:
     """``draws``: one row per successful replicate, one column per labelled / ``:=`` parameter; ``estimates``: the
@@ -46,16 +61,7 @@ class BootstrapResult:
 
     def ci(self, level: float = 0.95) -> pd.DataFrame:
         """Percentile intervals (lavaan boot.ci.type = "perc"): name, est, boot_se, ci_lower, ci_upper."""
-        a = (1 - level) / 2
-        rows = []
-        for name in self.draws.columns:
-            d = self.draws[name].to_numpy(dtype=float)
-            d = d[np.isfinite(d)]
-            lo, hi = (np.quantile(d, [a, 1 - a]) if len(d) else (np.nan, np.nan))
-            rows.append({"name": name, "est": float(self.estimates[name]),
-                         "boot_se": float(np.std(d, ddof=1)) if len(d) > 1 else np.nan,
-                         "ci_lower": float(lo), "ci_upper": float(hi)})
-        return pd.DataFrame(rows)
+        return pd.DataFrame(_percentile_rows(self.draws, self.estimates, level, "boot_se"))
 
     def to_dict(self) -> dict:
         return {"n_boot": self.n_boot, "n_failed": self.n_failed, "seed": self.seed,
@@ -276,16 +282,11 @@ class MonteCarloResult:
     def ci(self, level: float = 0.95) -> pd.DataFrame:
         """Percentile intervals of the draws (type 7 quantiles): name, est, mc_se, ci_lower, ci_upper, pvalue
         (two-sided: twice the smaller share of draws on one side of 0)."""
-        a = (1 - level) / 2
-        rows = []
-        for name in self.draws.columns:
-            d = self.draws[name].to_numpy(dtype=float)
+        rows = _percentile_rows(self.draws, self.estimates, level, "mc_se")
+        for r in rows:
+            d = self.draws[r["name"]].to_numpy(dtype=float)
             d = d[np.isfinite(d)]
-            lo, hi = (np.quantile(d, [a, 1 - a]) if len(d) else (np.nan, np.nan))
-            p = float(min(1.0, 2 * min((d <= 0).mean(), (d >= 0).mean()))) if len(d) else float("nan")
-            rows.append({"name": name, "est": float(self.estimates[name]),
-                         "mc_se": float(np.std(d, ddof=1)) if len(d) > 1 else np.nan,
-                         "ci_lower": float(lo), "ci_upper": float(hi), "pvalue": p})
+            r["pvalue"] = float(min(1.0, 2 * min((d <= 0).mean(), (d >= 0).mean()))) if len(d) else float("nan")
         return pd.DataFrame(rows)
 
 

@@ -547,7 +547,7 @@ def _hessian(model: TwoLevelModel, theta) -> np.ndarray:
 
 # ---------------------------------------------------------------------------------------------- partables
 def _level_partables(blocks, model_type, std_lv, fixed_x):
-    from .model import build_partable, compile_defined
+    from .model import build_partable, compile_defined, renumber_free
     from .syntax import parse_model
 
     rows = {lv: parse_model(text) for lv, text in blocks}
@@ -585,23 +585,12 @@ def _level_partables(blocks, model_type, std_lv, fixed_x):
                                  "between-level intercept (level: 2), not a within-level one", line=r["line"])
             r.update(free=False, ustart=0.0)
     for pt in pts:
-        _renumber(pt)
+        renumber_free(pt)
     labels = {r["label"] for pt in pts for r in pt.rows if r["label"]}
     clash = sorted(labels & {d.lhs for d in defs})
     if clash:
         raise ModelError(f"label {clash[0]!r} is also the name of a defined (:=) parameter")
     return pts, compile_defined(defs, labels)
-
-
-def _renumber(pt) -> None:
-    """Consecutive parameter indices after rows were fixed (rows sharing an index keep sharing it)."""
-    mapping: dict[int, int] = {}
-    for r in pt.rows:
-        if not r["free"]:
-            r["par"] = -1
-            continue
-        r["par"] = mapping.setdefault(r["par"], len(mapping))
-    pt.npar = len(mapping)
 
 
 def _ndat(pts) -> int:

@@ -108,16 +108,6 @@ class OrdinalFitResult(FitResult):
         return "\n".join(lines)
 
 
-def _renumber(pt) -> None:
-    mapping: dict[int, int] = {}
-    for r in pt.rows:
-        if not r["free"]:
-            r["par"] = -1
-            continue
-        r["par"] = mapping.setdefault(r["par"], len(mapping))
-    pt.npar = len(mapping)
-
-
 def _scaled_shifted(T: float, df: float, Delta: np.ndarray, w: np.ndarray, Gamma: np.ndarray) -> dict:
     """lavaan's scaled.shifted test: U = W - W D (D' W D)^-1 D' W; a = sqrt(df / tr(UG UG)), b = df - a tr(UG)."""
     WD = Delta * w[:, None]
@@ -164,7 +154,7 @@ def fit_ordinal(data: pd.DataFrame, model: str, ordered=True, *, model_type: str
     wlsmv_reference.R).
     """
     from .fit import Engine, GroupData, start_values
-    from .model import build_partable
+    from .model import build_partable, renumber_free
     from .polychoric import ordinal_stats
     from .syntax import parse_model
 
@@ -212,7 +202,7 @@ def fit_ordinal(data: pd.DataFrame, model: str, ordered=True, *, model_type: str
                 raise ModelError(f"model syntax line {r['line']}: the residual variance of the ordered variable "
                                  f"{r['lhs']} is not a free parameter in the delta parameterisation")
             r.update(free=False, ustart=0.0)
-    _renumber(pt)
+    renumber_free(pt)
     gd = GroupData(None, np.zeros((0, p)), N, np.zeros(p), st.cor.copy())
     eng = Engine(pt, [gd])
     pairs = st.pairs()
