@@ -2113,8 +2113,9 @@ def _decide(rec: dict, padj: float | None, s) -> tuple[str, str]:
         notes.append("shown to hold: " + ", ".join(shown))
     if open_:
         notes.append("not rejected, but not shown either (" + ", ".join(open_) + "): the data do not contradict "
-                     f"it, which is not evidence that it holds; equivalence within its bound (paths: +-{s.equivalence_bound:g} "
-                     "standardized; surface conditions: the equivalence_bound of the parameter) was not shown")
+                     "it, which is not evidence that it holds; equivalence within its bound (paths: "
+                     f"+-{s.equivalence_bound:g} standardized; surface and fit conditions: the parameter's bound) was "
+                     "not shown")
     if rejected:
         notes.append("rejected: " + ", ".join(rejected))
     if untested:

@@ -521,22 +521,10 @@ def _cross_level(registry: Registry, rel, desc: str, levels: set[str], columns, 
     if not pairs:
         untested.append((desc, "the path has no registry construct at one end"))
         return
-    if any(f == t for f, t in pairs):
-        untested.append((desc, "the same construct at two levels (e.g. individual- vs organisation-referent items) "
-                               "cannot be separated in a two-level model of one item set; split its items into "
-                               "two constructs to test it"))
-        return
-    if rel.sign not in ("+", "-", "?"):
-        untested.append((desc, "a cross-level path hypothesised to be zero needs an equivalence test in the "
-                               "two-level model (not built)"))
-        return
     level = "network" if "macro" in levels else "organisation"
-    col = level_column(level, columns) if columns is not None else None
-    if columns is not None and col is None:
-        untested.append((desc, f"a {'/'.join(sorted(levels))} relation needs the {level} id column "
-                               f"({' or '.join(LEVEL_COLUMNS[level])}) for a two-level model"))
-        return
-    why = unmeasured(dict.fromkeys(x for p in pairs for x in p))
+    col, why = _level_id(level, columns)
+    why = (_cross_level_reason(any(f == t for f, t in pairs), rel.sign, "path") or why
+           or unmeasured(dict.fromkeys(x for p in pairs for x in p)))
     if why:
         untested.append((desc, why))
         return
@@ -551,9 +539,21 @@ def _level_id(level: str, columns) -> tuple[str | None, str | None]:
         return None, None
     col = level_column(level, columns)
     if col is None:
-        return None, (f"a {level}-level model needs the {level} id column ({' or '.join(LEVEL_COLUMNS[level])}) for "
-                      "a two-level model")
+        return None, (f"a two-level model by {level} needs the {level} id column "
+                      f"({' or '.join(LEVEL_COLUMNS[level])})")
     return col, None
+
+
+def _cross_level_reason(same_construct: bool, sign: str, what: str) -> str | None:
+    """Why a cross-level relation cannot be a two-level test (a construct at two levels, a zero hypothesis), or
+    None."""
+    if same_construct:
+        return ("the same construct at two levels (e.g. individual- vs organisation-referent items) cannot be "
+                "separated in a two-level model of one item set; split its items into two constructs to test it")
+    if sign not in ("+", "-", "?"):
+        return (f"a cross-level {what} hypothesised to be zero needs an equivalence test in the two-level model "
+                "(not built)")
+    return None
 
 
 def _cross_level_indirect(registry: Registry, rel, desc: str, levels: set[str], columns, unmeasured, comps: list,
@@ -567,17 +567,9 @@ def _cross_level_indirect(registry: Registry, rel, desc: str, levels: set[str], 
                                "one mediator"))
         return
     f, m, t = froms[0], vias[0][0], tos[0]
-    if len({f, m, t}) < 3:
-        untested.append((desc, "the same construct at two levels cannot be separated in a two-level model of one "
-                               "item set; split its items into two constructs to test it"))
-        return
-    if rel.sign not in ("+", "-", "?"):
-        untested.append((desc, "a cross-level indirect effect hypothesised to be zero needs an equivalence test "
-                               "(not built)"))
-        return
     level = "network" if "macro" in levels else "organisation"
     col, why = _level_id(level, columns)
-    why = why or unmeasured([f, m, t])
+    why = _cross_level_reason(len({f, m, t}) < 3, rel.sign, "indirect effect") or why or unmeasured([f, m, t])
     if why:
         untested.append((desc, why))
         return

@@ -11,7 +11,8 @@
 * estimation: F = (s - sigma(theta))' W (s - sigma(theta)) with W = diag(1 / diag(NACOV)) (DWLS; WLSMV) or W = I
   (ULS; ULSMV), minimised by Gauss-Newton with step halving to a relative change of 1e-12;
 * standard errors ("robust.sem"): (Delta' W Delta)^-1 Delta' W Gamma W Delta (Delta' W Delta)^-1 / (N - 1);
-* test: T = (N - 1) F ("chisq"; lavaan weights the categorical fit function by (N - 1) / N); the mean- and variance-adjusted ("scaled.shifted", Asparouhov & Muthen 2010) test
+* test: T = (N - 1) F ("chisq"; lavaan weights the categorical fit function by (N - 1) / N); the mean- and
+  variance-adjusted ("scaled.shifted", Asparouhov & Muthen 2010) test
   a T + b with a = sqrt(df / tr(U Gamma U Gamma)), b = df - a tr(U Gamma), U = W - W Delta (Delta' W Delta)^-1
   Delta' W ("chisq.scaled"; "chisq.scaling.factor" = 1 / a; df.scaled = df);
 * baseline: the independence model (correlations 0, thresholds free) with its own scaled-shifted test; CFI, TLI,
