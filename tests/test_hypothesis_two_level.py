@@ -226,14 +226,13 @@ def test_no_interior_maximum_refits_with_between_variances_at_zero(registry):
     variance fixed at 0; here that solution is improper too (a negative between-level factor variance), so the
     relation is not tested and the reason is the refitted model's (the family C pilot has refits that are proper
     and are used: docs/pilot-simulation.md)."""
-    from vccscale.errors import ModelError
     from vccscale.sem import fit_sem
 
     d, ix, iy = _h41_data(registry, 0.0, ["gy ~ 0.3*gx", "gx ~~ 0.15*gx", "gy ~~ 0.15*gy"], 100, (1, 5), 0,
                           likert=True)
     sub = d[ix + iy + ["organisation_id"]]
-    with pytest.raises(ModelError, match="did not converge"):
-        fit_sem(sub, _h41_model(ix, iy), cluster="organisation_id")
+    # (the unrestricted fit's non-convergence, ModelError "did not converge", is what run_hypotheses meets first;
+    # fitting it here as well would double the test's time)
     refit = fit_sem(sub, _h41_model(ix, iy, ix + iy), cluster="organisation_id")
     assert refit.problems
     res = run_hypotheses({"hypotheses": ["H41"], "bootstrap": 0}, d, registry, missing="listwise")[0]
