@@ -113,3 +113,30 @@ def test_refusals(ref, bfi):
     const = bfi.assign(A1=3)
     with pytest.raises(DataError, match="single observed category"):
         fit_ordinal(const, model)
+
+
+def test_ordinal_reliability_matches_semtools_and_psych(ref, bfi, tmp_path):
+    """semTools::compRelSEM (categorical omega, Green & Yang 2009; latent-response omega) and psych::alpha of the
+    polychoric correlations on the WLSMV fit with A1, C4, C5 reversed: 1e-6; `vccscale cfa --estimator WLSMV`
+    reports them."""
+    from vccscale.cli import main
+    from vccscale.sem.wlsmv import ordinal_reliability
+
+    rel = ref["reliability"]
+    d = bfi.copy()
+    for v in rel["reversed"]:
+        d[v] = 7 - d[v]
+    got = ordinal_reliability(fit_ordinal(d, ref["cfa"]["model"])).set_index("factor")
+    for k, f in enumerate(rel["factor"]):
+        for col in ("alpha_ordinal", "omega_latent", "omega_categorical"):
+            assert got.loc[f, col] == pytest.approx(rel[col][k], abs=1e-6), (f, col)
+    p = tmp_path / "d.csv"
+    d.to_csv(p, index=False)
+    mfile = tmp_path / "m.lav"
+    mfile.write_text(ref["cfa"]["model"])
+    r = CliRunner().invoke(main, ["cfa", str(p), "--model", str(mfile), "--estimator", "WLSMV", "--ordered", "all",
+                                  "--format", "json"])
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.stdout)
+    assert out["reliability"][0]["omega_categorical"] == pytest.approx(rel["omega_categorical"][0], abs=1e-6)
+    assert "Green & Yang" in out["reliability_convention"]

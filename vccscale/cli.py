@@ -108,7 +108,14 @@ def _fit_json(fit: Any, data: Any, ave_variances: str = "implied") -> dict[str, 
         r2 = fit.r2
         out["r2"] = ({str(k): float(v) for k, v in r2.items()} if r2.ndim == 1 else   # one group
                      {str(g): {str(k): float(v) for k, v in r2[g].items()} for g in r2.columns})  # group -> {var: r2}
-    if len(fit.sample_cov) == 1 and (est["op"] == "=~").any():
+    if getattr(fit, "ordered", ()):
+        from .sem.wlsmv import ordinal_reliability
+
+        out["reliability"] = records(ordinal_reliability(fit))
+        out["reliability_convention"] = ("ordered indicators: ordinal alpha (polychoric correlations), omega of the "
+                                         "latent responses and Green & Yang's (2009) categorical omega, as "
+                                         "semTools::compRelSEM; HTMT and Fornell-Larcker are not computed")
+    elif len(fit.sample_cov) == 1 and (est["op"] == "=~").any():
         q = measurement_quality(fit, data, variances=ave_variances)
         if len(q.factors):
             out.update(q.to_dict())

@@ -35,7 +35,7 @@ from scipy import stats
 from ..errors import DataError, ModelError
 from .results import FitResult, estimate_row, labelled_vcov
 
-__all__ = ["fit_ordinal", "OrdinalFitResult", "ORDINAL_ESTIMATORS"]
+__all__ = ["fit_ordinal", "OrdinalFitResult", "ORDINAL_ESTIMATORS", "ordinal_reliability"]
 
 #: estimator -> (weight, robust SEs and scaled-shifted test)
 ORDINAL_ESTIMATORS = {"WLSMV": "DWLS", "DWLS": "DWLS", "ULSMV": "ULS", "ULS": "ULS"}
@@ -400,3 +400,73 @@ def _parameter_table(pt, eng, theta, vcov, st, S_imp) -> tuple[list[str], pd.Dat
     means = [estimate_row(v, "~1", "", 1, "", 0.0, 0.0, False, 0.0, 0.0) for v in [*ov, *pt.lv_names]]
     table = pd.DataFrame.from_records(first + th_recs + rest + scale + means)
     return names, table
+
+
+def ordinal_reliability(fit: OrdinalFitResult) -> pd.DataFrame:
+    """Reliability of each factor of a model with ordered indicators (items loading on one factor only), on the
+    polychoric scale as semTools 0.5-6 computes it:
+
+    * ``alpha_ordinal``: Cronbach's alpha of the polychoric correlations (Zumbo, Gadermann & Zeisser 2007;
+      ``psych::alpha(polychoric)``, = ``semTools::compRelSEM(fit, tau.eq = TRUE, ord.scale = FALSE)``);
+    * ``omega_latent``: omega of the latent responses, (sum lambda)^2 psi / (sum of the polychoric correlations)
+      (``compRelSEM(fit, ord.scale = FALSE)``, observed variance);
+    * ``omega_categorical``: Green & Yang's (2009) omega of the sum of the ordinal item scores,
+      sum_jj' sum_cc' [Phi2(t_jc, t_j'c'; common_jj') - Phi(t_jc) Phi(t_j'c')] over the same sums with the
+      polychoric correlations (``compRelSEM(fit)``, ``ord.scale = TRUE``).
+
+    R: ``semTools::compRelSEM`` and ``psych::alpha`` (tests/reference/ordinal_sem/wlsmv_reference.R).
+    """
+    from .polychoric import bivariate_normal_cdf
+
+    st = fit._state.stats
+    est = fit.estimates
+    names = list(st.names)
+    R = st.cor
+    loads = est[est["op"] == "=~"]
+    by_item = loads.groupby("rhs")["lhs"].nunique()
+    S_common = fit.fitted_cov[None].to_numpy().copy()   # implied correlations; the diagonal becomes the common part
+    resvar = est[(est["op"] == "~~") & (est["lhs"] == est["rhs"]) & est["lhs"].isin(names)].set_index("lhs")["est"]
+    for k, v in enumerate(names):
+        S_common[k, k] = 1.0 - float(resvar[v])
+    rows = []
+    for f, grp in loads.groupby("lhs", sort=False):
+        items = [i for i in grp["rhs"] if i in names]
+        if len(items) < 2 or any(by_item[i] > 1 for i in items):
+            continue
+        ix = [names.index(i) for i in items]
+        Rs = R[np.ix_(ix, ix)]
+        k = len(ix)
+        rbar = (Rs.sum() - k) / (k * (k - 1))
+        alpha = k * rbar / (1 + (k - 1) * rbar)
+        lam = grp.set_index("rhs")["est"].reindex(items).to_numpy(float)
+        psi = float(est[(est["op"] == "~~") & (est["lhs"] == f) & (est["rhs"] == f)]["est"].iloc[0])
+        omega_lat = float(lam.sum() ** 2 * psi / Rs.sum())
+        th = [st.thresholds[i] for i in ix]
+        num = den = 0.0
+        for a in range(k):
+            for b in range(k):
+                ta, tb = th[a], th[b]
+                marg = float(_ndtr(ta).sum() * _ndtr(tb).sum())
+                H, K = np.meshgrid(ta, tb, indexing="ij")
+                c_ab = S_common[ix[a], ix[b]]
+                r_ab = Rs[a, b]
+                num += float(bivariate_normal_cdf(H.ravel(), K.ravel(), c_ab).sum()) - marg
+                den += float(_bvn_cdf_r(H.ravel(), K.ravel(), r_ab).sum()) - marg
+        rows.append({"factor": f, "n_items": k, "alpha_ordinal": float(alpha), "omega_latent": omega_lat,
+                     "omega_categorical": num / den})
+    return pd.DataFrame(rows)
+
+
+def _ndtr(x):
+    from scipy import special
+
+    return special.ndtr(np.asarray(x, float))
+
+
+def _bvn_cdf_r(h, k, r: float):
+    """Phi2 with correlation r, also r = 1 (then Phi(min(h, k)))."""
+    from .polychoric import bivariate_normal_cdf
+
+    if r >= 1 - 1e-12:
+        return _ndtr(np.minimum(h, k))
+    return bivariate_normal_cdf(h, k, r)

@@ -9,7 +9,10 @@
 #          sample thresholds and polychoric correlations (lavInspect "sampstat"), the NACOV (gamma) and the
 #          DWLS weights (diag of WLS.V), lavaan's options
 #     uls: the same with estimator = "ULSMV"
-suppressPackageStartupMessages({library(lavaan); library(psych); library(jsonlite)})
+#     reliability: the WLSMV fit with A1, C4 and C5 reversed (7 - x): semTools::compRelSEM(fit) (Green & Yang's
+#          categorical omega), compRelSEM(fit, ord.scale = FALSE) (omega of the latent responses) and
+#          psych::alpha of the polychoric correlations (ordinal alpha)
+suppressPackageStartupMessages({library(lavaan); library(psych); library(semTools); library(jsonlite)})
 out_dir <- "tests/reference/ordinal_sem"
 if (!dir.exists(out_dir)) stop("run from the repository root")
 items <- c(paste0("A", 1:5), paste0("C", 1:5))
@@ -40,8 +43,17 @@ describe <- function(fit) {
 fit <- cfa(model, data = d, ordered = TRUE, estimator = "WLSMV")
 fit_u <- cfa(model, data = d, ordered = TRUE, estimator = "ULSMV")
 t0 <- Sys.time(); for (k in 1:5) cfa(model, data = d, ordered = TRUE, estimator = "WLSMV"); t1 <- Sys.time()
+dr <- d
+for (v in c("A1", "C4", "C5")) dr[[v]] <- 7 - dr[[v]]
+fit_r <- cfa(model, data = dr, ordered = TRUE, estimator = "WLSMV")
+R <- lavInspect(fit_r, "sampstat")$cov
+rel <- list(factor = c("A", "C"), omega_categorical = num(compRelSEM(fit_r)),
+            omega_latent = num(compRelSEM(fit_r, ord.scale = FALSE)),
+            alpha_ordinal = c(psych::alpha(R[1:5, 1:5], warnings = FALSE)$total$raw_alpha,
+                              psych::alpha(R[6:10, 6:10], warnings = FALSE)$total$raw_alpha),
+            reversed = c("A1", "C4", "C5"))
 out <- list(lavaan_version = as.character(packageVersion("lavaan")), items = items,
-            cfa = describe(fit), uls = describe(fit_u),
+            cfa = describe(fit), uls = describe(fit_u), reliability = rel,
             seconds_per_fit = as.numeric(difftime(t1, t0, units = "secs")) / 5)
 writeLines(toJSON(out, auto_unbox = TRUE, digits = NA, null = "null", na = "null", pretty = TRUE),
            file.path(out_dir, "wlsmv_reference.json"))
