@@ -98,10 +98,31 @@ def test_cli_wlsmv_json_and_api_route(ref, bfi, tmp_path):
     assert fit.estimator == "WLSMV" and fit.fit["chisq"] == pytest.approx(f["chisq"], rel=1e-5)
 
 
+@pytest.mark.parametrize("case,equal", [("none", ()), ("thresholds", ("thresholds",)),
+                                        ("thresholds+loadings", ("thresholds", "loadings"))])
+def test_multigroup_invariance_models_match_lavaan(ref, bfi, case, equal):
+    """Configural, equal thresholds, equal thresholds and loadings by gender (lavaan frees the scale factors and
+    latent means of group 2 once thresholds are equal): every shared fit measure 1e-5, estimates 1e-5, SEs 1e-5
+    relative."""
+    c = ref["groups"][case]
+    fit = fit_cfa(bfi, ref["cfa"]["model"], ordered=True, group="gender", group_equal=list(equal))
+    shared = [k for k in c["fit"] if k in fit.fit and c["fit"][k] is not None]
+    assert len(shared) >= 35
+    for k in shared:
+        assert fit.fit[k] == pytest.approx(c["fit"][k], rel=1e-5, abs=1e-9), k
+    pe = pd.DataFrame(c["estimates"])
+    m = pe.merge(fit.estimates, on=["lhs", "op", "rhs", "group"], suffixes=("_ref", ""), validate="1:1")
+    assert len(m) == len(pe) == len(fit.estimates)
+    assert np.abs(m["est"] - m["est_ref"]).max() < 1e-5
+    free = m["se_ref"] > 0
+    assert np.abs(m.loc[free, "se"] / m.loc[free, "se_ref"] - 1).max() < 1e-5
+    assert fit.nobs == list(c["nobs"])
+
+
 def test_refusals(ref, bfi):
     model = ref["cfa"]["model"]
-    with pytest.raises(ModelError, match="single-group"):
-        fit_cfa(bfi, model, ordered=True, group="gender")
+    with pytest.raises(ModelError, match="not with cluster"):
+        fit_cfa(bfi, model, ordered=True, cluster="gender")
     with pytest.raises(ModelError, match="mix of ordered and continuous"):
         fit_ordinal(bfi, model, ordered=["A1", "A2"])
     with pytest.raises(ModelError, match="ordered=True"):
@@ -140,3 +161,25 @@ def test_ordinal_reliability_matches_semtools_and_psych(ref, bfi, tmp_path):
     out = json.loads(r.stdout)
     assert out["reliability"][0]["omega_categorical"] == pytest.approx(rel["omega_categorical"][0], abs=1e-6)
     assert "Green & Yang" in out["reliability_convention"]
+
+
+def test_cli_ordinal_invariance(ref, tmp_path):
+    """`vccscale invariance --ordered all`: the three levels' scaled fit equals lavaan's (1e-5) and the rule is
+    the scaled-CFI change, said in the output."""
+    from vccscale.cli import main
+
+    mfile = tmp_path / "m.lav"
+    mfile.write_text(ref["cfa"]["model"])
+    r = CliRunner().invoke(main, ["invariance", str(reference_path(REF / "bfi_ac.csv")), "--model", str(mfile),
+                                  "--group", "gender", "--ordered", "all", "--format", "json"])
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.stdout)
+    keys = {"configural": "none", "thresholds": "thresholds", "thresholds_loadings": "thresholds+loadings"}
+    for row in out["levels"]:
+        f = ref["groups"][keys[row["level"]]]["fit"]
+        assert row["cfi_scaled"] == pytest.approx(f["cfi.scaled"], rel=1e-5)
+        assert row["chisq_scaled"] == pytest.approx(f["chisq.scaled"], rel=1e-5)
+    assert out["levels"][1]["delta_cfi_scaled"] == pytest.approx(
+        ref["groups"]["thresholds"]["fit"]["cfi.scaled"] - ref["groups"]["none"]["fit"]["cfi.scaled"], abs=1e-8)
+    assert "Chen 2007" in out["rule"] and "not computed" in out["rule"]
+    assert out["highest_level_held"] in ("configural", "thresholds", "thresholds_loadings")

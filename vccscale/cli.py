@@ -327,15 +327,34 @@ def validity_cmd(data: Path, model: Path, marker: tuple[str, ...], bootstrap: in
               "(lavaan missing = 'ml').")
 @click.option("--cluster", default=None, help="Cluster id column (lavaan cluster =, clusters within groups): "
               "cluster-robust fits and difference tests (needs --estimator MLR).")
+@click.option("--ordered", cls=ListOption, help="Ordered indicators (--ordered all or names): the ordinal "
+              "sequence configural, thresholds, thresholds + loadings by WLSMV, decided by the change of the scaled "
+              "CFI.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def invariance_cmd(data: Path, model: Path, group: str, estimator: str, codebook: Path | None, long: bool,
-                   partial_alpha: float, missing: str, cluster: str | None, fmt: str) -> None:
+                   partial_alpha: float, missing: str, cluster: str | None, ordered: tuple[str, ...],
+                   fmt: str) -> None:
     """Configural, metric, scalar and strict invariance with chi-square difference tests (Satorra-Bentler 2001
     scaled for MLR) and delta CFI/RMSEA; if scalar invariance is rejected, a partial-invariance search (score
     tests, Bonferroni); latent means compared in the (partially) scalar-invariant model."""
-    from .validate.invariance import invariance_workflow
+    from .validate.invariance import invariance_workflow, ordinal_invariance
 
     frame = analysis_frame(data, codebook, long)
+    if ordered:
+        if cluster is not None or missing != "listwise":
+            raise click.UsageError("--ordered invariance is fitted with complete cases and without --cluster")
+        ores = ordinal_invariance(frame, model_text(model), group,
+                                  ordered=True if list(ordered) == ["all"] else list(ordered))
+        ores.pop("fits")
+        if fmt == "json":
+            echo_json(ores)
+        else:
+            import pandas as pd
+
+            click.echo(f"Ordinal invariance by {group} (WLSMV; {ores['rule']})")
+            click.echo(pd.DataFrame(ores["levels"]).drop(columns=["improper"]).round(4).to_string(index=False))
+            click.echo(f"highest level held: {ores['highest_level_held']}")
+        return
     res = invariance_workflow(frame, model_text(model), group, estimator=estimator, missing=missing,
                               partial_alpha=partial_alpha, cluster=cluster)
     if fmt == "json":

@@ -102,7 +102,9 @@ def fit_cfa(data: pd.DataFrame, model: str, estimator: str = "ML", std_lv: bool 
         Ordered (ordinal) indicators, as lavaan's ``ordered =``: True for every observed variable, or their names
         (every observed variable must be ordered). The model is then fitted by ``estimator`` "WLSMV" (DWLS with
         robust SEs and the scaled-shifted test; the default when ``estimator`` is left at "ML", as lavaan) or
-        "ULSMV" on thresholds and polychoric correlations, delta parameterisation; single group, complete cases.
+        "ULSMV" on thresholds and polychoric correlations, delta parameterisation, complete cases; ``group`` and
+        ``group_equal`` ("thresholds", "loadings", ...) as lavaan (equal thresholds free the scale factors and
+        latent means of groups 2..).
         The result is an :class:`~vccscale.sem.wlsmv.OrdinalFitResult`; see :mod:`vccscale.sem.wlsmv`.
     """
     return _fit(data, model, "cfa", estimator, std_lv, group, group_equal, group_partial, meanstructure, missing,
@@ -185,15 +187,15 @@ def _fit(data, model, model_type, estimator, std_lv, group, group_equal, group_p
         if ordered is None or ordered is False or (not isinstance(ordered, bool) and not len(ordered)):
             raise ModelError(f"estimator {estimator!r} is for ordered indicators: pass ordered=True or their names "
                              "(CLI: --ordered)")
-        bad = [k for k, v in (("group", group), ("cluster", cluster), ("group_equal", group_equal or None),
-                              ("group_partial", group_partial or None)) if v is not None]
+        bad = [k for k, v in (("cluster", cluster), ("group_partial", group_partial or None)) if v is not None]
         if bad or (isinstance(missing, str) and missing.lower() != "listwise") or engine_name != "vccscale" \
                 or is_twolevel(model):
-            raise ModelError("ordered indicators (WLSMV / ULSMV) are supported for single-group, single-level "
-                             "models with complete cases by the vccscale engine"
+            raise ModelError("ordered indicators (WLSMV / ULSMV) are supported for single-level models with "
+                             "complete cases by the vccscale engine"
                              + (f" (not with {', '.join(bad)})" if bad else ""))
         return fit_ordinal(data, model, ordered, model_type=model_type,
-                           estimator="WLSMV" if est_u == "ML" else estimator, std_lv=std_lv)
+                           estimator="WLSMV" if est_u == "ML" else estimator, std_lv=std_lv, group=group,
+                           group_equal=group_equal)
 
     if is_twolevel(model):  # level: blocks -> two-level ML (vccscale.sem.twolevel)
         if engine_name != "vccscale" or group_equal or group_partial:

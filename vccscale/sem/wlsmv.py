@@ -10,7 +10,8 @@
   parameterisation: scale factors 1, rows ``y ~*~ y``); the model thresholds are free (``y | t1``, ...);
 * estimation: F = (s - sigma(theta))' W (s - sigma(theta)) with W = diag(1 / diag(NACOV)) (DWLS; WLSMV) or W = I
   (ULS; ULSMV), minimised by Gauss-Newton with step halving to a relative change of 1e-12;
-* standard errors ("robust.sem"): (Delta' W Delta)^-1 Delta' W Gamma W Delta (Delta' W Delta)^-1 / (N - 1);
+* standard errors ("robust.sem"): A^-1 B A^-1 / (N - G) with A = sum_g f_g Delta_g' W_g Delta_g,
+  B = sum_g f_g Delta_g' W_g Gamma_g W_g Delta_g, f_g = n_g / N (one group: / (N - 1));
 * test: T = (N - 1) F ("chisq"; lavaan weights the categorical fit function by (N - 1) / N); the mean- and
   variance-adjusted ("scaled.shifted", Asparouhov & Muthen 2010) test
   a T + b with a = sqrt(df / tr(U Gamma U Gamma)), b = df - a tr(U Gamma), U = W - W Delta (Delta' W Delta)^-1
@@ -20,8 +21,11 @@
   RMSEA confidence interval as lavaan's (noncentral chi-square on T); SRMR as lavaan's for correlations (the
   squared residual correlations below the diagonal summed over p (p + 1) / 2 elements).
 
-Not covered (refused with the reason): mixed ordered and continuous indicators, observed covariates, multiple
-groups, missing data, the theta parameterisation.
+Multiple groups (``group=``, ``group_equal``): per-group sample statistics, F = sum_g (n_g - 1) F_g, the
+scaled-shifted test over the stacked groups; with equal thresholds the scale factors (``~*~``) and latent means of
+groups 2.. are free (lavaan's rule). Not covered (refused with the reason): mixed ordered and continuous
+indicators, observed covariates, missing data (listwise only), the theta parameterisation, the DIFFTEST-type
+scaled difference test (lavTestLRT for WLSMV).
 """
 from __future__ import annotations
 
@@ -45,10 +49,12 @@ ORDINAL_ESTIMATORS = {"WLSMV": "DWLS", "DWLS": "DWLS", "ULSMV": "ULS", "ULS": "U
 class _OrdState:
     engine: object
     pt: object
-    theta: np.ndarray          # structural parameters
-    vcov: np.ndarray           # full (thresholds first, then structural)
-    stats: object
-    names: list                # free-parameter names of the full vector
+    theta: np.ndarray          # every free parameter: the engine's, then thresholds, then scale factors
+    vcov: np.ndarray           # of theta
+    stats: object              # the first group's sample statistics
+    names: list                # free-parameter names of theta
+    model: object = None       # _OrdModel
+    stats_groups: list = None
 
 
 @dataclass(frozen=True)
@@ -69,16 +75,16 @@ class OrdinalFitResult(FitResult):
 
     def row_values(self, theta=None):
         st = self._state
-        return st.engine.row_values(st.theta if theta is None else np.asarray(theta, float))
+        full = st.theta if theta is None else np.asarray(theta, float)
+        return st.engine.row_values(full[:st.engine.q])
 
     def vcov(self, labels=None) -> pd.DataFrame:
         st = self._state
         names = dict(enumerate(st.names))
         by_label = {}
-        nth = st.stats.nth
         for r in st.pt.rows:
             if r["par"] >= 0 and r["label"]:
-                by_label.setdefault(r["label"], nth + int(r["par"]))
+                by_label.setdefault(r["label"], int(r["par"]))
         return labelled_vcov(st.vcov, names, by_label, labels)
 
     def modindices(self, sort: bool = False, minimum_value: float = 0.0) -> pd.DataFrame:
@@ -146,13 +152,87 @@ def _rmsea_ci(T: float, df: float, N: int, level: float = 0.90) -> tuple[float, 
     return math.sqrt(lo / (df * N)), math.sqrt(hi / (df * N))
 
 
-def fit_ordinal(data: pd.DataFrame, model: str, ordered=True, *, model_type: str = "cfa", estimator: str = "WLSMV",
-                std_lv: bool = False, max_iter: int = 500) -> OrdinalFitResult:
-    """Fit ``model`` with ordered indicators (``ordered``: True for every observed variable, or their names) by
-    DWLS (``WLSMV``) or ULS (``ULSMV``); see the module docstring.
+GROUP_EQUAL_ORDINAL = ("thresholds", "loadings", "regressions", "lv.variances", "lv.covariances", "means")
 
-    R: ``lavaan::cfa/sem(model, data, ordered = TRUE, estimator = "WLSMV")`` (tests/reference/ordinal_sem/
-    wlsmv_reference.R).
+
+class _OrdModel:
+    """Implied thresholds and polychoric correlations of every group (delta parameterisation) and their Jacobian.
+    Parameters: the engine's (loadings, latent (co)variances, regressions, latent means, residual covariances),
+    then the thresholds (one set when equal across groups), then the scale factors of groups 2.. (free when the
+    thresholds are equal, lavaan's rule)."""
+
+    def __init__(self, eng, stats, ov, equal_th: bool):
+        self.eng, self.stats, self.ov = eng, stats, ov
+        self.G = len(stats)
+        self.p = len(ov)
+        st0 = stats[0]
+        self.nth_g = st0.nth
+        self.th_var = np.concatenate([[j] * len(t) for j, t in enumerate(st0.thresholds)]).astype(int)
+        self.equal_th = equal_th
+        self.q = eng.q
+        self.nth_par = self.nth_g if equal_th else self.nth_g * self.G
+        self.nsc = self.p * (self.G - 1) if equal_th else 0
+        self.npar = self.q + self.nth_par + self.nsc
+        pairs = st0.pairs()
+        self.ii = np.array([i for i, _ in pairs], dtype=int)
+        self.jj = np.array([j for _, j in pairs], dtype=int)
+
+    def split(self, theta):
+        te = theta[:self.q]
+        th = theta[self.q:self.q + self.nth_par]
+        sc = theta[self.q + self.nth_par:]
+        return te, th, sc
+
+    def th_index(self, g):
+        off = self.q + (0 if self.equal_th else g * self.nth_g)
+        return np.arange(off, off + self.nth_g)
+
+    def scales(self, sc, g):
+        if g == 0 or not self.nsc:
+            return np.ones(self.p)
+        return sc[(g - 1) * self.p:g * self.p]
+
+    def sigma(self, theta, g):
+        te, th, sc = self.split(theta)
+        (S, mu) = self.eng.implied(te)[g]
+        d = self.scales(sc, g)
+        tau = theta[self.th_index(g)]
+        v = self.th_var
+        tstar = d[v] * (tau - mu[v])
+        rho = d[self.ii] * d[self.jj] * S[self.ii, self.jj]
+        return np.concatenate([tstar, rho]), S, mu, d
+
+    def jac(self, theta, g):
+        te, th, sc = self.split(theta)
+        vec, S, mu, d = self.sigma(theta, g)
+        dS, dm = self.eng.derivatives(te, g)
+        v, ii, jj = self.th_var, self.ii, self.jj
+        J = np.zeros((len(vec), self.npar))
+        nt = self.nth_g
+        J[:nt, :self.q] = (-d[v][:, None] * dm[:, v].T)
+        J[nt:, :self.q] = (d[ii] * d[jj])[:, None] * dS[:, ii, jj].T
+        J[np.arange(nt), self.th_index(g)] = d[v]
+        if g > 0 and self.nsc:
+            base = self.q + self.nth_par + (g - 1) * self.p
+            tau = theta[self.th_index(g)]
+            J[np.arange(nt), base + v] = tau - mu[v]
+            rows = nt + np.arange(len(ii))
+            J[rows, base + ii] += d[jj] * S[ii, jj]
+            J[rows, base + jj] += d[ii] * S[ii, jj]
+        return J
+
+
+def fit_ordinal(data: pd.DataFrame, model: str, ordered=True, *, model_type: str = "cfa", estimator: str = "WLSMV",
+                std_lv: bool = False, group: str | None = None, group_equal=(), max_iter: int = 500
+                ) -> OrdinalFitResult:
+    """Fit ``model`` with ordered indicators (``ordered``: True for every observed variable, or their names) by
+    DWLS (``WLSMV``) or ULS (``ULSMV``); see the module docstring. ``group``: a multi-group model (groups in order
+    of first appearance, as lavaan); ``group_equal``: lavaan's ``group.equal`` among "thresholds", "loadings",
+    "regressions", "lv.variances", "lv.covariances", "means". With equal thresholds the scale factors (``~*~``)
+    and latent means of groups 2.. are free (lavaan's rule); otherwise they are fixed at 1 and 0.
+
+    R: ``lavaan::cfa/sem(model, data, ordered = TRUE, estimator = "WLSMV", group = , group.equal = )``
+    (tests/reference/ordinal_sem/wlsmv_reference.R).
     """
     from .fit import Engine, GroupData, start_values
     from .model import build_partable, renumber_free
@@ -164,17 +244,32 @@ def fit_ordinal(data: pd.DataFrame, model: str, ordered=True, *, model_type: str
         raise ModelError(f"estimator {estimator!r} is not available for ordered indicators: use WLSMV, DWLS, ULSMV "
                          "or ULS")
     weight = ORDINAL_ESTIMATORS[est_key]
+    group_equal = tuple([group_equal] if isinstance(group_equal, str) else group_equal or ())
+    bad = [x for x in group_equal if x not in GROUP_EQUAL_ORDINAL]
+    if bad:
+        raise ModelError(f"group_equal {bad} is not available with ordered indicators (use "
+                         f"{', '.join(GROUP_EQUAL_ORDINAL)})")
+    if group_equal and group is None:
+        raise ModelError("group_equal needs a multigroup model (group=...)")
     rows = parse_model(model)
-    pt = build_partable(rows, model_type=model_type, std_lv=std_lv, meanstructure=False, fixed_x=True)
+    if any(r.op in (":=", "==", "<", ">") for r in rows):
+        raise ModelError("':=' and constraint rows are not supported with ordered indicators yet")
+    labels = [None]
+    if group is not None:
+        if group not in data.columns:
+            raise DataError(f"group column {group!r} is not in the data", column=group)
+        labels = list(pd.unique(data[group].dropna()))
+        if len(labels) < 2:
+            raise DataError(f"group column {group!r} has fewer than two groups", column=group)
+    equal_th = "thresholds" in group_equal
+    pt = build_partable(rows, model_type=model_type, std_lv=std_lv, ngroups=len(labels), group_labels=labels,
+                        group_equal=[x for x in group_equal if x != "thresholds"], meanstructure=True,
+                        fixed_x=True)
     ov = list(pt.ov_names)
     if pt.ov_x:
         raise ModelError(f"observed covariates ({', '.join(pt.ov_x)}) are not supported with ordered indicators "
                          "yet (lavaan's conditional.x)")
-    if any(r.op in (":=", "==", "<", ">") for r in rows):
-        raise ModelError("':=' and constraint rows are not supported with ordered indicators yet")
-    if ordered is True:
-        ord_names = ov
-    else:
+    if ordered is not True:
         ord_names = list(dict.fromkeys(ordered))
         unknown = [v for v in ord_names if v not in ov]
         if unknown:
@@ -182,60 +277,78 @@ def fit_ordinal(data: pd.DataFrame, model: str, ordered=True, *, model_type: str
         cont = [v for v in ov if v not in ord_names]
         if cont:
             raise ModelError(f"{', '.join(cont)} would be continuous: a mix of ordered and continuous indicators is "
-                             "not supported yet; declare every indicator ordered (--ordered without names)")
+                             "not supported yet; declare every indicator ordered (--ordered all)")
     missing_cols = [v for v in ov if v not in data.columns]
     if missing_cols:
         raise DataError(f"model variable(s) {', '.join(missing_cols)} not in the data", column=missing_cols[0])
     d = data[ov].apply(pd.to_numeric, errors="coerce")
     keep = d.notna().all(axis=1)
+    if group is not None:
+        keep &= data[group].notna()
     n_dropped = int((~keep).sum())
-    d = d[keep]
-    if len(d) < 2 * len(ov):
-        raise DataError(f"{len(d)} complete cases for {len(ov)} ordered variables: too few for polychoric "
-                        "correlations")
-    st = ordinal_stats(d, ov)
-    N = st.n
-    p = len(ov)
-    # delta parameterisation: residual variances of the ordered indicators are 1 - common variance (not free)
+    stats_g = []
+    for lab in labels:
+        dg = d[keep & (data[group] == lab)] if group is not None else d[keep]
+        if len(dg) < 2 * len(ov):
+            raise DataError(f"{len(dg)} complete cases{'' if group is None else f' in group {lab!r}'} for {len(ov)} "
+                            "ordered variables: too few for polychoric correlations")
+        stats_g.append(ordinal_stats(dg, ov))
+    if group is not None:
+        ref_levels = stats_g[0].levels
+        for lab, st in zip(labels[1:], stats_g[1:]):
+            diff = [v for v, a, b in zip(ov, ref_levels, st.levels) if a != b]
+            if diff:
+                raise DataError(f"{diff[0]} has categories {st.levels[ov.index(diff[0])]} in group {lab!r} but "
+                                f"{ref_levels[ov.index(diff[0])]} in group {labels[0]!r}: a category no one chose in "
+                                "a group has no threshold there (collapse categories first)", column=diff[0])
+    # delta parameterisation: residual variances of the ordered indicators are 1 - common variance (not free),
+    # their intercepts are 0, latent means are free in groups 2.. only with equal thresholds
+    fresh = max([r["par"] for r in pt.rows] + [0]) + 1000
     for r in pt.rows:
         if r["op"] == "~~" and r["lhs"] == r["rhs"] and r["lhs"] in ov:
             if r["user"] and r["free"]:
                 raise ModelError(f"model syntax line {r['line']}: the residual variance of the ordered variable "
                                  f"{r['lhs']} is not a free parameter in the delta parameterisation")
             r.update(free=False, ustart=0.0)
+        elif r["op"] == "~1" and r["lhs"] in ov:
+            r.update(free=False, ustart=0.0)
+        elif r["op"] == "~1" and r["lhs"] in pt.lv_names and not r["user"]:
+            free = equal_th and r["group"] > 1
+            if free and not r["free"]:
+                fresh += 1
+                r["par"] = fresh          # a parameter of its own (renumbered below)
+            r.update(free=free, ustart=None if free else 0.0)
     renumber_free(pt)
-    gd = GroupData(None, np.zeros((0, p)), N, np.zeros(p), st.cor.copy())
-    eng = Engine(pt, [gd])
-    pairs = st.pairs()
-    ii = np.array([i for i, _ in pairs], dtype=int)
-    jj = np.array([j for _, j in pairs], dtype=int)
-    nth = st.nth
-    s_cor = st.wls_obs[nth:]
-    w_all = st.wls_vd if weight == "DWLS" else np.ones(len(st.wls_obs))
-    w_cor = w_all[nth:]
-
-    def sigma(theta):
-        (S, _), = eng.implied(theta)
-        return S[ii, jj], S
-
-    def jac(theta):
-        dS, _ = eng.derivatives(theta, 0)
-        return dS[:, ii, jj].T                     # (npair, q)
+    p = len(ov)
+    groups = [GroupData(lab, np.zeros((0, p)), st.n, np.zeros(p), st.cor.copy()) for lab, st in zip(labels, stats_g)]
+    eng = Engine(pt, groups)
+    om = _OrdModel(eng, stats_g, ov, equal_th)
+    G = len(labels)
+    N = sum(st.n for st in stats_g)
+    w = [st.wls_vd if weight == "DWLS" else np.ones(len(st.wls_obs)) for st in stats_g]
+    cw = [(st.n - 1) * wg for st, wg in zip(stats_g, w)]      # lavaan: sum_g (n_g - 1) F_g
 
     def F(theta):
-        e = s_cor - sigma(theta)[0]
-        return float(np.sum(w_cor * e * e))
+        return float(sum(np.sum(c * (st.wls_obs - om.sigma(theta, g)[0]) ** 2)
+                         for g, (st, c) in enumerate(zip(stats_g, cw))))
 
-    theta = start_values(eng)
+    theta = np.concatenate([start_values(eng),
+                            np.mean([np.concatenate(st.thresholds) for st in stats_g], axis=0) if equal_th
+                            else np.concatenate([np.concatenate(st.thresholds) for st in stats_g]),
+                            np.ones(om.nsc)])
     f_old = F(theta)
-    iters = 0
     converged = False
+    iters = 0
     for iters in range(1, max_iter + 1):
-        e = s_cor - sigma(theta)[0]
-        J = jac(theta)
-        WJ = J * w_cor[:, None]
+        H = np.zeros((om.npar, om.npar))
+        gvec = np.zeros(om.npar)
+        for g, (st, c) in enumerate(zip(stats_g, cw)):
+            J = om.jac(theta, g)
+            e = st.wls_obs - om.sigma(theta, g)[0]
+            H += J.T @ (J * c[:, None])
+            gvec += J.T @ (c * e)
         try:
-            step = np.linalg.solve(J.T @ WJ, WJ.T @ e)
+            step = np.linalg.solve(H, gvec)
         except np.linalg.LinAlgError:
             raise ModelError("the model is not identified (the weighted information matrix is singular)") from None
         t = 1.0
@@ -253,66 +366,90 @@ def fit_ordinal(data: pd.DataFrame, model: str, ordered=True, *, model_type: str
             break
     if not converged:
         raise ModelError(f"the {est_key} estimation did not converge in {max_iter} iterations")
-    # full parameter vector: thresholds (= the sample thresholds in a single group) and the structural ones
-    q = eng.q
-    J = jac(theta)
-    Delta = np.zeros((len(st.wls_obs), nth + q))
-    Delta[:nth, :nth] = np.eye(nth)
-    Delta[nth:, nth:] = J
-    WD = Delta * w_all[:, None]
-    A = Delta.T @ WD
-    warnings_: list[str] = []
-    if n_dropped:
-        warnings_.append(f"{n_dropped} of {len(data)} rows dropped (listwise: missing values on model variables)")
-    if st.empty_cells:
-        warnings_.append(f"{len(st.empty_cells)} bivariate table(s) have empty cells (e.g. "
-                         f"{st.empty_cells[0][0]} x {st.empty_cells[0][1]}); as lavaan, nothing is added to tables "
-                         "larger than 2 x 2")
+    Js = [om.jac(theta, g) for g in range(G)]
+    # robust.sem (lavaan): A = sum_g f_g J'WJ, B = sum_g f_g J'W Gamma W J (f_g = n_g / N), V = A^-1 B A^-1 / (N - G)
+    A = sum(st.n / N * J.T @ (J * wg[:, None]) for st, J, wg in zip(stats_g, Js, w))
+    B = sum(st.n / N * (J * wg[:, None]).T @ st.gamma @ (J * wg[:, None]) for st, J, wg in zip(stats_g, Js, w))
     try:
         A_inv = np.linalg.inv(A)
     except np.linalg.LinAlgError:
         raise ModelError("the model is not identified (Delta' W Delta is singular)") from None
-    vcov = A_inv @ (WD.T @ st.gamma @ WD) @ A_inv / (N - 1)    # lavaan: the (N - 1) / N weighted fit function
+    vcov = A_inv @ B @ A_inv / (N - G)
     vcov = (vcov + vcov.T) / 2
-    # tests: lavaan weights the categorical fit function by (N - 1) / N, so T = (N - 1) F
-    e = s_cor - sigma(theta)[0]
-    Fmin = float(np.sum(w_cor * e * e))
-    T = (N - 1) * Fmin
-    npar = nth + q
-    df = float(len(st.wls_obs) - npar)
-    ss = _scaled_shifted(T, df, Delta, w_all, st.gamma)
-    # baseline: independence (correlations 0, thresholds free)
-    Db = np.zeros((len(st.wls_obs), nth))
-    Db[:nth, :nth] = np.eye(nth)
-    Tb = (N - 1) * float(np.sum(w_cor * s_cor * s_cor))
-    dfb = float(len(s_cor))
-    ssb = _scaled_shifted(Tb, dfb, Db, w_all, st.gamma)
-    fm = _fit_measures(T, df, Tb, dfb, ss, ssb, N, npar, Fmin * (N - 1) / N)
-    S_imp = sigma(theta)[1]
-    R_imp = S_imp.copy()
-    np.fill_diagonal(R_imp, 1.0)
-    res = st.cor - R_imp
-    # lavaan's SRMR for correlations: the residual correlations below the diagonal over p (p + 1) / 2 elements
-    fm["srmr"] = float(np.sqrt(np.sum(res[ii, jj] ** 2) / (p * (p + 1) / 2)))
-    # parameter table
-    names, estimates = _parameter_table(pt, eng, theta, vcov, st, S_imp)
-    resvar = 1 - np.diag(S_imp)
-    bad = [f"{v} ({resvar[k]:.4g})" for k, v in enumerate(ov) if resvar[k] < 0]
-    if bad:
-        warnings_.append("negative residual variance of the latent response (1 - common variance) for "
-                         + ", ".join(bad) + ": a Heywood case; the solution is improper")
-    r2 = pd.Series({v: float(np.diag(S_imp)[k]) for k, v in enumerate(ov)})
-    fitted = {None: pd.DataFrame(R_imp, index=ov, columns=ov)}
-    sample = {None: pd.DataFrame(st.cor, index=ov, columns=ov)}
-    state = _OrdState(eng, pt, theta, vcov, st, names)
-    return OrdinalFitResult(fit=fm, estimates=estimates, r2=r2, fitted_cov=fitted,
-                            residual_cov={None: sample[None] - fitted[None]}, sample_cov=sample, estimator=est_key,
-                            model=model, ngroups=1, group_labels=[], nobs=[N], n_dropped=n_dropped,
-                            iterations=int(iters), warnings=tuple(warnings_), missing="listwise", se="robust.sem",
-                            test=("scaled.shifted",), _state=state, ordered=tuple(ov))
+    # tests: T = sum_g (n_g - 1) F_g (lavaan weights the categorical fit function by (n_g - 1) / n_g)
+    Fg = [float(np.sum(wg * (st.wls_obs - om.sigma(theta, g)[0]) ** 2)) for g, (st, wg) in enumerate(zip(stats_g, w))]
+    T = sum((st.n - 1) * f for st, f in zip(stats_g, Fg))
+    ndat = sum(len(st.wls_obs) for st in stats_g)
+    npar = om.npar
+    df = float(ndat - npar)
+    fg = np.array([st.n / N for st in stats_g])
+    ss = _scaled_shifted_groups(T, df, Js, w, [st.gamma for st in stats_g], fg)
+    # baseline: independence (correlations 0, thresholds free in every group)
+    Jb = []
+    for st in stats_g:
+        m = np.zeros((len(st.wls_obs), st.nth * G))
+        Jb.append(m)
+    for g, st in enumerate(stats_g):
+        Jb[g][np.arange(st.nth), g * st.nth + np.arange(st.nth)] = 1.0
+    Tb = sum((st.n - 1) * float(np.sum(wg[st.nth:] * st.wls_obs[st.nth:] ** 2)) for st, wg in zip(stats_g, w))
+    dfb = float(sum(len(st.wls_obs) - st.nth for st in stats_g))
+    ssb = _scaled_shifted_groups(Tb, dfb, Jb, w, [st.gamma for st in stats_g], fg)
+    fm = _fit_measures(T, df, Tb, dfb, ss, ssb, N, npar, sum((st.n - 1) * f for st, f in zip(stats_g, Fg)) / N,
+                       n_groups=G)
+    srmr = []
+    fitted, sample, r2 = {}, {}, {}
+    warnings_: list[str] = []
+    for g, (lab, st) in enumerate(zip(labels, stats_g)):
+        vec, S, mu, dsc = om.sigma(theta, g)
+        R_imp = (dsc[:, None] * S) * dsc[None, :]
+        np.fill_diagonal(R_imp, 1.0)
+        res = st.cor - R_imp
+        srmr.append(math.sqrt(np.sum(res[om.ii, om.jj] ** 2) / (p * (p + 1) / 2)))
+        fitted[lab] = pd.DataFrame(R_imp, index=ov, columns=ov)
+        sample[lab] = pd.DataFrame(st.cor, index=ov, columns=ov)
+        resvar = 1 / dsc ** 2 - np.diag(S)
+        bad = [f"{v} ({resvar[k]:.4g})" for k, v in enumerate(ov) if resvar[k] < 0]
+        if bad:
+            warnings_.append("negative residual variance of the latent response for " + ", ".join(bad)
+                             + (f" in group {lab!r}" if group is not None else "")
+                             + ": a Heywood case; the solution is improper")
+        r2[lab] = pd.Series({v: float(np.diag(S)[k] * dsc[k] ** 2) for k, v in enumerate(ov)})
+        if st.empty_cells:
+            warnings_.append(f"{len(st.empty_cells)} bivariate table(s)"
+                             + (f" of group {lab!r}" if group is not None else "")
+                             + f" have empty cells (e.g. {st.empty_cells[0][0]} x {st.empty_cells[0][1]}); as "
+                             "lavaan, nothing is added to tables larger than 2 x 2")
+    fm["srmr"] = float(np.sum(fg * np.array(srmr)))
+    if n_dropped:
+        warnings_.insert(0, f"{n_dropped} of {len(data)} rows dropped (listwise: missing values on model "
+                            "variables or the group)")
+    names, estimates = _parameter_table(pt, om, theta, vcov, labels)
+    state = _OrdState(eng, pt, theta, vcov, stats_g[0], names, om, stats_g)
+    r2_out = r2[labels[0]] if group is None else pd.DataFrame({lab: r2[lab] for lab in labels})
+    residual = {lab: sample[lab] - fitted[lab] for lab in labels}
+    return OrdinalFitResult(fit=fm, estimates=estimates, r2=r2_out, fitted_cov=fitted, residual_cov=residual,
+                            sample_cov=sample, estimator=est_key, model=model, ngroups=G,
+                            group_labels=labels if group is not None else [], nobs=[st.n for st in stats_g],
+                            n_dropped=n_dropped, iterations=int(iters), warnings=tuple(warnings_),
+                            missing="listwise", se="robust.sem", test=("scaled.shifted",), _state=state,
+                            ordered=tuple(ov))
 
 
-def _fit_measures(T, df, Tb, dfb, ss, ssb, N, npar, Fmin) -> dict:
+def _scaled_shifted_groups(T, df, Js, w, gammas, fg) -> dict:
+    """lavaan's scaled.shifted test over groups: W* = blockdiag(f_g W_g), Gamma* = blockdiag(Gamma_g / f_g),
+    E = sum_g f_g J_g' W_g J_g, U = W* - W* J E^-1 J' W* (f_g = n_g / N)."""
+    J = np.vstack(Js)
+    wstar = np.concatenate([f * wg for f, wg in zip(fg, w)])
+    sizes = [len(wg) for wg in w]
+    Gam = np.zeros((sum(sizes), sum(sizes)))
+    o = 0
+    for gm, f, m in zip(gammas, fg, sizes):
+        Gam[o:o + m, o:o + m] = gm / f
+        o += m
+    return _scaled_shifted(T, df, J, wstar, Gam)
+
+
+def _fit_measures(T, df, Tb, dfb, ss, ssb, N, npar, Fmin, n_groups: int = 1) -> dict:
     def cfi(t, d, tb, db):
         t1 = max(t - d, 0.0)
         t2 = max(t - d, tb - db, 0.0)
@@ -323,17 +460,18 @@ def _fit_measures(T, df, Tb, dfb, ss, ssb, N, npar, Fmin) -> dict:
             return float("nan")
         return (tb / db - t / d) / (tb / db - 1)
 
-    n1 = N - 1   # lavaan's categorical RMSEA divides by N - 1
+    n1 = N - n_groups   # lavaan's categorical RMSEA divides by N - G (N - 1 for one group)
+    gs = math.sqrt(n_groups)
 
     def rmsea(t, d):
-        return math.sqrt(max(0.0, (t - d) / (d * n1))) if d > 0 else float("nan")
+        return gs * math.sqrt(max(0.0, (t - d) / (d * n1))) if d > 0 else float("nan")
 
     def close(t, d):
-        return float(stats.ncx2.sf(t, d, 0.05 ** 2 * d * n1)) if d > 0 else float("nan")
+        return float(stats.ncx2.sf(t, d, 0.05 ** 2 * d * n1 / n_groups)) if d > 0 else float("nan")
 
     Ts, Tbs = ss["stat"], ssb["stat"]
-    lo, hi = _rmsea_ci(T, df, n1)
-    lo_s, hi_s = _rmsea_ci(Ts, df, n1)
+    lo, hi = (gs * x for x in _rmsea_ci(T, df, n1))
+    lo_s, hi_s = (gs * x for x in _rmsea_ci(Ts, df, n1))
     fm = {"npar": float(npar), "fmin": Fmin / 2, "chisq": T, "df": df,
           "pvalue": float(stats.chi2.sf(T, df)) if df > 0 else float("nan"),
           "chisq.scaled": Ts, "df.scaled": df,
@@ -358,47 +496,64 @@ def _fit_measures(T, df, Tb, dfb, ss, ssb, N, npar, Fmin) -> dict:
     return fm
 
 
-def _parameter_table(pt, eng, theta, vcov, st, S_imp) -> tuple[list[str], pd.DataFrame]:
+def _parameter_table(pt, om: _OrdModel, theta, vcov, labels) -> tuple[list[str], pd.DataFrame]:
     from .results import standardize
 
-    nth = st.nth
+    eng = om.eng
+    te, th, sc = om.split(theta)
     se_all = np.sqrt(np.clip(np.diag(vcov), 0, None))
-    vals = eng.row_values(theta)
-    cov_full, *_ = eng.implied_all(theta, 0)
-    d = np.diag(cov_full).copy()
+    vals = eng.row_values(te)
     ov = list(pt.ov_names)
-    for k, v in enumerate(ov):
-        d[eng.pos[v]] = 1.0                       # latent responses have unit variance
-    resvar = {v: 1 - S_imp[k, k] for k, v in enumerate(ov)}
-    ctx = {"eta2": {v: d[eng.pos[v]] for v in pt.lv_names}, "ov2": {v: 1.0 for v in ov},
-           "rv": {**{r["lhs"]: vals[k] for k, r in enumerate(pt.rows) if r["op"] == "~~" and r["lhs"] == r["rhs"]},
-                  **resvar}}
     lv_set, ov_set = set(pt.lv_names), set(ov)
-    names = list(st.threshold_names)
-    names += [None] * eng.q
-    recs = []
-    for k, r in enumerate(pt.rows):
-        est = float(vals[k])
-        if r["op"] == "~~" and r["lhs"] == r["rhs"] and r["lhs"] in ov_set:
-            est = resvar[r["lhs"]]
-        free = r["par"] >= 0
-        se = float(se_all[nth + r["par"]]) if free else 0.0
-        if free and names[nth + r["par"]] is None:
-            names[nth + r["par"]] = r["label"] or f"{r['lhs']}{r['op']}{r['rhs']}"
-        slv = standardize(r["lhs"], r["op"], r["rhs"], est, ctx, lv_set, ov_set, "lv")
-        sall = standardize(r["lhs"], r["op"], r["rhs"], est, ctx, lv_set, ov_set, "all")
-        recs.append(estimate_row(r["lhs"], r["op"], r["rhs"], 1, r["label"], est, se, free, slv, sall))
-    # thresholds after the loadings (lavaan's order: =~ rows, then |, then ~~)
-    th_recs = []
-    for m, name in enumerate(st.threshold_names):
-        v, t = name.split("|")
-        est = float(st.wls_obs[m])
-        th_recs.append(estimate_row(v, "|", t, 1, "", est, float(se_all[m]), True, est, est))
-    first = [r for r in recs if r["op"] == "=~"]
-    rest = [r for r in recs if r["op"] != "=~"]
-    scale = [estimate_row(v, "~*~", v, 1, "", 1.0, 0.0, False, 1.0, 1.0) for v in ov]
-    means = [estimate_row(v, "~1", "", 1, "", 0.0, 0.0, False, 0.0, 0.0) for v in [*ov, *pt.lv_names]]
-    table = pd.DataFrame.from_records(first + th_recs + rest + scale + means)
+    names: list = [None] * om.npar
+    st0 = om.stats[0]
+    recs_by_group = []
+    for g in range(om.G):
+        vec, S, mu, dsc = om.sigma(theta, g)
+        cov_full, *_ = eng.implied_all(te, g)
+        dfull = np.diag(cov_full)
+        resvar = {v: 1 / dsc[k] ** 2 - S[k, k] for k, v in enumerate(ov)}
+        ctx = {"eta2": {v: dfull[eng.pos[v]] for v in pt.lv_names},
+               "ov2": {v: 1 / dsc[k] ** 2 for k, v in enumerate(ov)},
+               "rv": {**{r["lhs"]: vals[k] for k, r in enumerate(pt.rows)
+                         if r["op"] == "~~" and r["lhs"] == r["rhs"] and r["group"] == g + 1}, **resvar}}
+        recs = []
+        for k, r in enumerate(pt.rows):
+            if r["group"] != g + 1:
+                continue
+            est = float(vals[k])
+            if r["op"] == "~~" and r["lhs"] == r["rhs"] and r["lhs"] in ov_set:
+                est = resvar[r["lhs"]]
+            free = r["par"] >= 0
+            se = float(se_all[r["par"]]) if free else 0.0
+            if free and names[r["par"]] is None:
+                names[r["par"]] = r["label"] or f"{r['lhs']}{r['op']}{r['rhs']}.g{g + 1}"
+            slv = standardize(r["lhs"], r["op"], r["rhs"], est, ctx, lv_set, ov_set, "lv")
+            sall = standardize(r["lhs"], r["op"], r["rhs"], est, ctx, lv_set, ov_set, "all")
+            recs.append(estimate_row(r["lhs"], r["op"], r["rhs"], g + 1, r["label"], est, se, free, slv, sall))
+        tix = om.th_index(g)
+        th_recs = []
+        for m, name in enumerate(st0.threshold_names):
+            v, t = name.split("|")
+            k = int(tix[m])
+            if names[k] is None:
+                names[k] = f"{name}.g{g + 1}"
+            est = float(theta[k])
+            th_recs.append(estimate_row(v, "|", t, g + 1, "", est, float(se_all[k]), True,
+                                        est * dsc[ov.index(v)], est * dsc[ov.index(v)]))
+        scale = []
+        for j, v in enumerate(ov):
+            free = g > 0 and om.nsc > 0
+            k = om.q + om.nth_par + (g - 1) * om.p + j if free else -1
+            if free and names[k] is None:
+                names[k] = f"{v}~*~{v}.g{g + 1}"
+            scale.append(estimate_row(v, "~*~", v, g + 1, "", float(dsc[j]), float(se_all[k]) if free else 0.0,
+                                      free, float(dsc[j]), 1.0))
+        first = [r for r in recs if r["op"] == "=~"]
+        rest = [r for r in recs if r["op"] not in ("=~", "~1")]
+        means = [r for r in recs if r["op"] == "~1"]
+        recs_by_group += first + th_recs + rest + scale + means
+    table = pd.DataFrame.from_records(recs_by_group)
     return names, table
 
 

@@ -9,6 +9,9 @@
 #          sample thresholds and polychoric correlations (lavInspect "sampstat"), the NACOV (gamma) and the
 #          DWLS weights (diag of WLS.V), lavaan's options
 #     uls: the same with estimator = "ULSMV"
+#     groups: by gender (1, 2), WLSMV, group.equal "none" (configural), "thresholds", c("thresholds",
+#          "loadings") (lavaan frees the scale factors ~*~ and latent means of group 2 once thresholds are equal):
+#          fitMeasures and parameterEstimates (with group) of each
 #     reliability: the WLSMV fit with A1, C4 and C5 reversed (7 - x): semTools::compRelSEM(fit) (Green & Yang's
 #          categorical omega), compRelSEM(fit, ord.scale = FALSE) (omega of the latent responses) and
 #          psych::alpha of the polychoric correlations (ordinal alpha)
@@ -52,8 +55,20 @@ rel <- list(factor = c("A", "C"), omega_categorical = num(compRelSEM(fit_r)),
             alpha_ordinal = c(psych::alpha(R[1:5, 1:5], warnings = FALSE)$total$raw_alpha,
                               psych::alpha(R[6:10, 6:10], warnings = FALSE)$total$raw_alpha),
             reversed = c("A1", "C4", "C5"))
+describe_groups <- function(fit) {
+  pe <- parameterEstimates(fit)
+  list(fit = as.list(setNames(num(fitMeasures(fit)), names(fitMeasures(fit)))),
+       estimates = list(lhs = pe$lhs, op = pe$op, rhs = pe$rhs, group = pe$group, est = num(pe$est),
+                        se = num(pe$se)),
+       nobs = unlist(lavInspect(fit, "nobs")))
+}
+groups <- list()
+for (ge in list("none", "thresholds", c("thresholds", "loadings"))) {
+  f <- cfa(model, data = d, ordered = TRUE, estimator = "WLSMV", group = "gender", group.equal = ge)
+  groups[[paste(ge, collapse = "+")]] <- describe_groups(f)
+}
 out <- list(lavaan_version = as.character(packageVersion("lavaan")), items = items,
-            cfa = describe(fit), uls = describe(fit_u), reliability = rel,
+            cfa = describe(fit), uls = describe(fit_u), reliability = rel, groups = groups,
             seconds_per_fit = as.numeric(difftime(t1, t0, units = "secs")) / 5)
 writeLines(toJSON(out, auto_unbox = TRUE, digits = NA, null = "null", na = "null", pretty = TRUE),
            file.path(out_dir, "wlsmv_reference.json"))
