@@ -181,5 +181,10 @@ def test_cli_ordinal_invariance(ref, tmp_path):
         assert row["chisq_scaled"] == pytest.approx(f["chisq.scaled"], rel=1e-5)
     assert out["levels"][1]["delta_cfi_scaled"] == pytest.approx(
         ref["groups"]["thresholds"]["fit"]["cfi.scaled"] - ref["groups"]["none"]["fit"]["cfi.scaled"], abs=1e-8)
-    assert "Chen 2007" in out["rule"] and "not computed" in out["rule"]
+    assert "Chen 2007" in out["rule"] and "Satorra 2000" in out["rule"]
+    lrt = ref["groups"]["lrt"]
+    for k in (1, 2):   # lavTestLRT's scaled-shifted differences (Satorra 2000): 1e-6 relative
+        assert out["levels"][k]["chisq_diff_scaled"] == pytest.approx(lrt["chisq_diff"][k], rel=1e-6)
+        assert out["levels"][k]["df_diff"] == lrt["df_diff"][k]
+        assert out["levels"][k]["pvalue"] == pytest.approx(lrt["pvalue"][k], rel=1e-5)
     assert out["highest_level_held"] in ("configural", "thresholds", "thresholds_loadings")

@@ -328,8 +328,8 @@ def validity_cmd(data: Path, model: Path, marker: tuple[str, ...], bootstrap: in
 @click.option("--cluster", default=None, help="Cluster id column (lavaan cluster =, clusters within groups): "
               "cluster-robust fits and difference tests (needs --estimator MLR).")
 @click.option("--ordered", cls=ListOption, help="Ordered indicators (--ordered all or names): the ordinal "
-              "sequence configural, thresholds, thresholds + loadings by WLSMV, decided by the change of the scaled "
-              "CFI.")
+              "sequence configural, thresholds, thresholds + loadings by WLSMV, with lavTestLRT's scaled-shifted "
+              "difference tests; the held level by the change of the scaled CFI.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def invariance_cmd(data: Path, model: Path, group: str, estimator: str, codebook: Path | None, long: bool,
                    partial_alpha: float, missing: str, cluster: str | None, ordered: tuple[str, ...],

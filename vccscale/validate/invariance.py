@@ -422,19 +422,20 @@ ORDINAL_LEVELS = (("configural", ()), ("thresholds", ("thresholds",)),
 
 
 def ordinal_invariance(data: pd.DataFrame, model: str, group: str, *, ordered=True,
-                       estimator: str = "WLSMV") -> dict[str, Any]:
+                       estimator: str = "WLSMV", alpha: float = 0.05) -> dict[str, Any]:
     """Measurement invariance of ordered indicators across ``group``: configural, equal thresholds, equal
     thresholds and loadings (Wu & Estabrook's 2016 sequence as lavaan fits it: equal thresholds free the scale
     factors and latent means of groups 2..), each by WLSMV (:func:`vccscale.sem.wlsmv.fit_ordinal`, lavaan parity
-    per model). Each level is compared with the previous one by the change of the scaled CFI (held when it drops
-    by at most .01, Chen 2007) and of the scaled RMSEA; the DIFFTEST-type scaled chi-square difference (lavaan's
-    lavTestLRT for WLSMV) is not computed, so the standard chi-square difference is reported as a description
-    only, not as a test.
+    per model). Each level is compared with the previous one by the scaled-shifted chi-square difference test
+    (:func:`vccscale.sem.wlsmv.ordinal_difference_test`, lavaan's lavTestLRT for WLSMV) and by the change of the
+    scaled CFI and RMSEA; a level is held when the scaled CFI drops by at most .01 (Chen 2007: the rule the
+    pipeline uses for invariance), and ``rejected_by_test`` says whether the difference test rejects it at
+    ``alpha``.
 
     R: ``lavaan::cfa(model, ordered = TRUE, estimator = "WLSMV", group = , group.equal = )`` per level
     (tests/reference/ordinal_sem/wlsmv_reference.R).
     """
-    from ..sem.wlsmv import fit_ordinal
+    from ..sem.wlsmv import fit_ordinal, ordinal_difference_test
 
     fits, rows = {}, []
     prev = None
@@ -448,10 +449,11 @@ def ordinal_invariance(data: pd.DataFrame, model: str, group: str, *, ordered=Tr
         if prev is not None:
             pf = fits[prev].fit
             dcfi = fm["cfi.scaled"] - pf["cfi.scaled"]
+            dt = ordinal_difference_test(f, fits[prev])
             row.update(compare=f"{name} vs {prev}", delta_cfi_scaled=dcfi,
                        delta_rmsea_scaled=fm["rmsea.scaled"] - pf["rmsea.scaled"],
-                       chisq_diff_standard=fm["chisq"] - pf["chisq"], df_diff=fm["df"] - pf["df"],
-                       holds=bool(dcfi >= ORDINAL_DELTA_CFI))
+                       chisq_diff_scaled=dt["chisq_diff"], df_diff=dt["df_diff"], pvalue=dt["pvalue"],
+                       rejected_by_test=bool(dt["pvalue"] < alpha), holds=bool(dcfi >= ORDINAL_DELTA_CFI))
         rows.append(row)
         prev = name
     held = "configural"
@@ -461,5 +463,6 @@ def ordinal_invariance(data: pd.DataFrame, model: str, group: str, *, ordered=Tr
         held = r["level"]
     return {"estimator": estimator, "group": group, "groups": [str(g) for g in fits["configural"].group_labels],
             "nobs": list(fits["configural"].nobs), "levels": rows, "highest_level_held": held,
-            "rule": f"scaled CFI drop of at most {abs(ORDINAL_DELTA_CFI):g} per step (Chen 2007); the DIFFTEST "
-                    "scaled difference test is not computed", "fits": fits}
+            "rule": f"scaled CFI drop of at most {abs(ORDINAL_DELTA_CFI):g} per step (Chen 2007); the scaled-shifted "
+                    f"difference test (Satorra 2000, lavTestLRT) is reported with rejected_by_test at {alpha:g}",
+            "fits": fits}

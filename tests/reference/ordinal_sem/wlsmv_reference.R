@@ -11,7 +11,8 @@
 #     uls: the same with estimator = "ULSMV"
 #     groups: by gender (1, 2), WLSMV, group.equal "none" (configural), "thresholds", c("thresholds",
 #          "loadings") (lavaan frees the scale factors ~*~ and latent means of group 2 once thresholds are equal):
-#          fitMeasures and parameterEstimates (with group) of each
+#          fitMeasures and parameterEstimates (with group) of each; lrt: lavTestLRT of the three (Satorra 2000
+#          scaled-shifted difference tests, lavaan's default for WLSMV)
 #     reliability: the WLSMV fit with A1, C4 and C5 reversed (7 - x): semTools::compRelSEM(fit) (Green & Yang's
 #          categorical omega), compRelSEM(fit, ord.scale = FALSE) (omega of the latent responses) and
 #          psych::alpha of the polychoric correlations (ordinal alpha)
@@ -63,10 +64,16 @@ describe_groups <- function(fit) {
        nobs = unlist(lavInspect(fit, "nobs")))
 }
 groups <- list()
+gfits <- list()
 for (ge in list("none", "thresholds", c("thresholds", "loadings"))) {
   f <- cfa(model, data = d, ordered = TRUE, estimator = "WLSMV", group = "gender", group.equal = ge)
   groups[[paste(ge, collapse = "+")]] <- describe_groups(f)
+  gfits[[length(gfits) + 1]] <- f
 }
+# lavTestLRT for WLSMV: the scaled-shifted difference test of Satorra (2000) ("delta" A matrix)
+lrt <- lavTestLRT(gfits[[1]], gfits[[2]], gfits[[3]])
+groups$lrt <- list(chisq_diff = num(lrt[["Chisq diff"]]), df_diff = num(lrt[["Df diff"]]),
+                   pvalue = num(lrt[["Pr(>Chisq)"]]), method = attr(lrt, "heading"))
 out <- list(lavaan_version = as.character(packageVersion("lavaan")), items = items,
             cfa = describe(fit), uls = describe(fit_u), reliability = rel, groups = groups,
             seconds_per_fit = as.numeric(difftime(t1, t0, units = "secs")) / 5)
