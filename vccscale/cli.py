@@ -225,9 +225,10 @@ def _fit_options(f: Any) -> Any:
     f = click.option("--cluster", default=None, help="Cluster id column (lavaan cluster =): for a single-level "
                      "model cluster-robust standard errors and the Yuan-Bentler scaled test (ML or MLR); for a "
                      "model with 'level: 1' / 'level: 2' blocks the two-level ML model.")(f)
-    f = click.option("--missing", type=click.Choice(["listwise", "fiml"]), default="listwise", show_default=True,
-                     help="Missing values: drop incomplete rows (lavaan's default) or full-information ML "
-                     "(lavaan missing = 'ml').")(f)
+    f = click.option("--missing", type=click.Choice(["listwise", "fiml", "pairwise"]), default="listwise",
+                     show_default=True, help="Missing values: drop incomplete rows (lavaan's default), full-"
+                     "information ML (lavaan missing = 'ml'), or for --ordered indicators pairwise polychorics "
+                     "(lavaan missing = 'pairwise').")(f)
     f = click.option("--std-lv", is_flag=True, help="Identify by fixing latent variances to 1 (lavaan std.lv) "
                      "instead of the first loading (marker, lavaan's default).")(f)
     f = click.option("--engine", type=click.Choice(["vccscale", "semopy"]), default="vccscale", show_default=True,

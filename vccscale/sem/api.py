@@ -188,14 +188,16 @@ def _fit(data, model, model_type, estimator, std_lv, group, group_equal, group_p
             raise ModelError(f"estimator {estimator!r} is for ordered indicators: pass ordered=True or their names "
                              "(CLI: --ordered)")
         bad = [k for k, v in (("cluster", cluster), ("group_partial", group_partial or None)) if v is not None]
-        if bad or (isinstance(missing, str) and missing.lower() != "listwise") or engine_name != "vccscale" \
-                or is_twolevel(model):
+        miss_o = missing.lower() if isinstance(missing, str) else missing
+        if bad or miss_o not in ("listwise", "pairwise") or engine_name != "vccscale" or is_twolevel(model):
             raise ModelError("ordered indicators (WLSMV / ULSMV) are supported for single-level models with "
-                             "complete cases by the vccscale engine"
-                             + (f" (not with {', '.join(bad)})" if bad else ""))
+                             "missing='listwise' or 'pairwise' by the vccscale engine"
+                             + (f" (not with {', '.join(bad)})" if bad else "")
+                             + (f" (not missing={missing!r}: FIML is for continuous indicators)"
+                                if miss_o not in ("listwise", "pairwise") else ""))
         return fit_ordinal(data, model, ordered, model_type=model_type,
                            estimator="WLSMV" if est_u == "ML" else estimator, std_lv=std_lv, group=group,
-                           group_equal=group_equal)
+                           group_equal=group_equal, missing=miss_o)
 
     if is_twolevel(model):  # level: blocks -> two-level ML (vccscale.sem.twolevel)
         if engine_name != "vccscale" or group_equal or group_partial:

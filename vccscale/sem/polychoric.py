@@ -155,20 +155,24 @@ class OrdinalStats:
         return [(i, j) for j in range(p) for i in range(j + 1, p)]
 
 
-def _codes(data: pd.DataFrame, names) -> tuple[np.ndarray, list]:
-    """Integer category codes 0..K-1 per column (sorted observed values) and the levels."""
-    Y = np.zeros((len(data), len(names)), dtype=int)
+def _codes(data: pd.DataFrame, names, pairwise: bool = False) -> tuple[np.ndarray, list]:
+    """Integer category codes 0..K-1 per column (sorted observed values; -1 = missing with ``pairwise``) and the
+    levels."""
+    Y = np.full((len(data), len(names)), -1, dtype=int)
     levels = []
     for j, v in enumerate(names):
         col = pd.to_numeric(data[v], errors="coerce")
-        if col.isna().any():
-            raise DataError(f"ordered variable {v!r} has missing values (WLSMV here needs complete cases)", column=v)
+        if col.isna().any() and not pairwise:
+            raise DataError(f"ordered variable {v!r} has missing values (use missing='pairwise', or complete cases)",
+                            column=v)
+        obs = col.notna().to_numpy()
+        col = col[obs]
         vals = np.sort(col.unique())
         if len(vals) < 2:
             raise DataError(f"ordered variable {v!r} has a single observed category ({vals[0]:g}): no threshold can "
                             "be estimated", column=v)
         levels.append([float(x) for x in vals])
-        Y[:, j] = np.searchsorted(vals, col.to_numpy())
+        Y[obs, j] = np.searchsorted(vals, col.to_numpy())
     return Y, levels
 
 
@@ -219,15 +223,18 @@ def _polychoric(table: np.ndarray, ta: np.ndarray, tb: np.ndarray) -> float:
     return float(r)
 
 
-def ordinal_stats(data: pd.DataFrame, names) -> OrdinalStats:
-    """Thresholds, polychoric correlations and their NACOV for the ordered columns ``names`` of ``data``
-    (complete cases); see the module docstring.
+def ordinal_stats(data: pd.DataFrame, names, missing: str = "listwise") -> OrdinalStats:
+    """Thresholds, polychoric correlations and their NACOV for the ordered columns ``names`` of ``data``; see the
+    module docstring. ``missing="pairwise"`` (lavaan's ``missing = "pairwise"``): thresholds from each variable's
+    answers, each correlation from the rows answering both, and the casewise scores of a missing answer 0 (so the
+    NACOV keeps N = all rows), as lavaan; otherwise complete cases are required.
 
     R: ``lavaan::lavCor(data, ordered = names, output = "fit")`` / ``lavInspect(fit, "sampstat")`` and
     ``lavInspect(fit, "gamma")`` of a WLSMV fit (tests/reference/ordinal_sem/wlsmv_reference.R).
     """
     names = list(names)
-    Y, levels = _codes(data, names)
+    pw = missing == "pairwise"
+    Y, levels = _codes(data, names, pairwise=pw)
     n, p = Y.shape
     K = [len(lv) for lv in levels]
     # 1. thresholds and their casewise scores
@@ -235,8 +242,8 @@ def ordinal_stats(data: pd.DataFrame, names) -> OrdinalStats:
     sc_th = []
     start = 0
     for j in range(p):
-        counts = np.bincount(Y[:, j], minlength=K[j]).astype(float)
-        cum = np.cumsum(counts)[:-1] / n
+        counts = np.bincount(Y[Y[:, j] >= 0, j], minlength=K[j]).astype(float)
+        cum = np.cumsum(counts)[:-1] / counts.sum()
         t = special.ndtri(cum)
         th.append(t)
         th_names += [f"{names[j]}|t{k + 1}" for k in range(K[j] - 1)]
@@ -250,7 +257,7 @@ def ordinal_stats(data: pd.DataFrame, names) -> OrdinalStats:
         s = np.zeros((n, K[j] - 1))
         y = Y[:, j]
         rows = np.arange(n)
-        up = y < K[j] - 1
+        up = (y >= 0) & (y < K[j] - 1)            # a missing answer (-1) scores 0
         s[rows[up], y[up]] += dens[y[up]] / pc[y[up]]
         dn = y > 0
         s[rows[dn], y[dn] - 1] -= dens[y[dn] - 1] / pc[y[dn]]
@@ -265,7 +272,8 @@ def ordinal_stats(data: pd.DataFrame, names) -> OrdinalStats:
     A21 = np.zeros((npair, nth))
     empty = []
     for m, (i, j) in enumerate(pairs):
-        tab = _pair_table(Y[:, i], Y[:, j], K[i], K[j])
+        both = (Y[:, i] >= 0) & (Y[:, j] >= 0)
+        tab = _pair_table(Y[both, i], Y[both, j], K[i], K[j])
         if (tab == 0).any():
             empty.append((names[i], names[j]))
             if tab.shape == (2, 2):
@@ -274,8 +282,8 @@ def ordinal_stats(data: pd.DataFrame, names) -> OrdinalStats:
         R[i, j] = R[j, i] = r
         P = np.maximum(_cell_probs(ext[i], ext[j], r), 1e-300)
         dP = _cell_drho(ext[i], ext[j], r)
-        yi, yj = Y[:, i], Y[:, j]
-        SC_COR[:, m] = (dP / P)[yi, yj]
+        yi, yj = np.where(both, Y[:, i], 0), np.where(both, Y[:, j], 0)
+        SC_COR[:, m] = np.where(both, (dP / P)[yi, yj], 0.0)
         # d P(cell a, b) / d tau_i,k: phi(tau_k) [Phi((tb_b - r tau_k)/s) - Phi((tb_{b-1} - r tau_k)/s)] with sign
         # + for k = a (upper limit of the cell) and - for k = a - 1
         sr = math.sqrt(1 - r * r)
@@ -288,9 +296,9 @@ def ordinal_stats(data: pd.DataFrame, names) -> OrdinalStats:
             Pu = P if u == i else P.T                                                # (Ku, Kv)
             dx = np.zeros((n, Ku - 1))
             rows = np.arange(n)
-            up = yu < Ku - 1
+            up = both & (yu < Ku - 1)
             dx[rows[up], yu[up]] += g[yu[up], yv[up]] / Pu[yu[up], yv[up]]
-            dn = yu > 0
+            dn = both & (yu > 0)
             dx[rows[dn], yu[dn] - 1] -= g[yu[dn] - 1, yv[dn]] / Pu[yu[dn], yv[dn]]
             A21[m, th_idx[u]] = SC_COR[:, m] @ dx
     # 3. the sandwich

@@ -24,7 +24,7 @@
 Multiple groups (``group=``, ``group_equal``): per-group sample statistics, F = sum_g (n_g - 1) F_g, the
 scaled-shifted test over the stacked groups; with equal thresholds the scale factors (``~*~``) and latent means of
 groups 2.. are free (lavaan's rule). Not covered (refused with the reason): mixed ordered and continuous
-indicators, observed covariates, missing data (listwise only), the theta parameterisation.
+indicators, observed covariates, the theta parameterisation. Missing answers: listwise or pairwise (as lavaan).
 :func:`ordinal_difference_test` is lavTestLRT's scaled-shifted difference test of nested WLSMV fits (Satorra 2000).
 """
 from __future__ import annotations
@@ -223,13 +223,15 @@ class _OrdModel:
 
 
 def fit_ordinal(data: pd.DataFrame, model: str, ordered=True, *, model_type: str = "cfa", estimator: str = "WLSMV",
-                std_lv: bool = False, group: str | None = None, group_equal=(), max_iter: int = 500
-                ) -> OrdinalFitResult:
+                std_lv: bool = False, group: str | None = None, group_equal=(), missing: str = "listwise",
+                max_iter: int = 500) -> OrdinalFitResult:
     """Fit ``model`` with ordered indicators (``ordered``: True for every observed variable, or their names) by
     DWLS (``WLSMV``) or ULS (``ULSMV``); see the module docstring. ``group``: a multi-group model (groups in order
     of first appearance, as lavaan); ``group_equal``: lavaan's ``group.equal`` among "thresholds", "loadings",
     "regressions", "lv.variances", "lv.covariances", "means". With equal thresholds the scale factors (``~*~``)
-    and latent means of groups 2.. are free (lavaan's rule); otherwise they are fixed at 1 and 0.
+    and latent means of groups 2.. are free (lavaan's rule); otherwise they are fixed at 1 and 0. ``missing``:
+    "listwise" (complete cases) or "pairwise" (lavaan's ``missing = "pairwise"``: thresholds from each item's
+    answers, correlations from the pairs answering both, rows with every item missing dropped).
 
     R: ``lavaan::cfa/sem(model, data, ordered = TRUE, estimator = "WLSMV", group = , group.equal = )``
     (tests/reference/ordinal_sem/wlsmv_reference.R).
@@ -281,8 +283,10 @@ def fit_ordinal(data: pd.DataFrame, model: str, ordered=True, *, model_type: str
     missing_cols = [v for v in ov if v not in data.columns]
     if missing_cols:
         raise DataError(f"model variable(s) {', '.join(missing_cols)} not in the data", column=missing_cols[0])
+    if missing not in ("listwise", "pairwise"):
+        raise ModelError(f"missing must be 'listwise' or 'pairwise' for ordered indicators, not {missing!r}")
     d = data[ov].apply(pd.to_numeric, errors="coerce")
-    keep = d.notna().all(axis=1)
+    keep = d.notna().all(axis=1) if missing == "listwise" else d.notna().any(axis=1)
     if group is not None:
         keep &= data[group].notna()
     n_dropped = int((~keep).sum())
@@ -292,7 +296,7 @@ def fit_ordinal(data: pd.DataFrame, model: str, ordered=True, *, model_type: str
         if len(dg) < 2 * len(ov):
             raise DataError(f"{len(dg)} complete cases{'' if group is None else f' in group {lab!r}'} for {len(ov)} "
                             "ordered variables: too few for polychoric correlations")
-        stats_g.append(ordinal_stats(dg, ov))
+        stats_g.append(ordinal_stats(dg, ov, missing=missing))
     if group is not None:
         ref_levels = stats_g[0].levels
         for lab, st in zip(labels[1:], stats_g[1:]):
@@ -421,8 +425,9 @@ def fit_ordinal(data: pd.DataFrame, model: str, ordered=True, *, model_type: str
                              "lavaan, nothing is added to tables larger than 2 x 2")
     fm["srmr"] = float(np.sum(fg * np.array(srmr)))
     if n_dropped:
-        warnings_.insert(0, f"{n_dropped} of {len(data)} rows dropped (listwise: missing values on model "
-                            "variables or the group)")
+        warnings_.insert(0, f"{n_dropped} of {len(data)} rows dropped ("
+                         + ("listwise: missing values on model variables or the group" if missing == "listwise"
+                            else "every model variable or the group missing") + ")")
     names, estimates = _parameter_table(pt, om, theta, vcov, labels)
     state = _OrdState(eng, pt, theta, vcov, stats_g[0], names, om, stats_g)
     r2_out = r2[labels[0]] if group is None else pd.DataFrame({lab: r2[lab] for lab in labels})
@@ -431,7 +436,7 @@ def fit_ordinal(data: pd.DataFrame, model: str, ordered=True, *, model_type: str
                             sample_cov=sample, estimator=est_key, model=model, ngroups=G,
                             group_labels=labels if group is not None else [], nobs=[st.n for st in stats_g],
                             n_dropped=n_dropped, iterations=int(iters), warnings=tuple(warnings_),
-                            missing="listwise", se="robust.sem", test=("scaled.shifted",), _state=state,
+                            missing=missing, se="robust.sem", test=("scaled.shifted",), _state=state,
                             ordered=tuple(ov))
 
 
