@@ -164,3 +164,25 @@ def test_init_study(tmp_path):
     assert "# " in (d / "study.yaml").read_text()
     with pytest.raises(StudyError, match="already exists"):
         init_study("my_study", tmp_path)
+
+
+def test_wlsmv_measurement_models(study_dir, tmp_path):
+    """validation.estimator: WLSMV fits the CFA stage's measurement models with ordered indicators (pairwise
+    polychorics; lavaan parity of that estimator in tests/test_wlsmv.py), says so in the stage notes and summary,
+    and the later stages still run (invariance by ML)."""
+    import pandas as pd
+
+    d = tmp_path / "study"
+    shutil.copytree(study_dir, d)
+    text = (d / "study.yaml").read_text().replace("validation:\n", "validation:\n  estimator: WLSMV\n")
+    (d / "study.yaml").write_text(text)
+    res = run_study(d / "study.yaml", out=tmp_path / "out", progress=False)
+    assert not res.failed, {k: v.notes for k, v in res.stages.items() if v.status == "failed"}
+    cfa = json.loads((tmp_path / "out" / "stages" / "cfa.json").read_text())
+    assert cfa["status"] == "ok" and cfa["summary"]["estimator"] == "WLSMV"
+    assert cfa["summary"]["missing"] == "pairwise"
+    assert any("ordered indicators" in n for n in cfa["notes"])
+    meas = json.loads((tmp_path / "out" / "data" / "measurement.json").read_text())
+    assert meas["estimator"] == "WLSMV"
+    fit_rows = pd.read_csv(tmp_path / "out" / "tables" / "cfa_fit.csv")
+    assert (fit_rows["estimator"] == "WLSMV").all() and fit_rows["chisq.scaled"].notna().all()

@@ -258,11 +258,12 @@ class ValidationSection(_Section):
 
     ``constructs``: construct ids or patterns (a_drv_*) to validate; empty = every reflective construct the codebook
     measures. ``estimator``: ML or MLR for the CFA, invariance and (unless ``models.estimator`` says otherwise)
-    nothing else. Each stage has its own section (``items``, ``reliability``, ``efa``, ``cfa``, ``validity``,
+    nothing else; WLSMV fits the CFA stage's measurement models with the items as ordered indicators (polychoric
+    correlations, pairwise missing answers, not cluster-adjusted), while invariance uses ML (MLR when clustered). Each stage has its own section (``items``, ``reliability``, ``efa``, ``cfa``, ``validity``,
     ``invariance``, ``multilevel``) with ``enabled`` and its settings."""
 
     constructs: list[str] = Field(default_factory=list)
-    estimator: Literal["ML", "MLR"] = "ML"
+    estimator: Literal["ML", "MLR", "WLSMV"] = "ML"
 
     @model_validator(mode="before")
     @classmethod

@@ -149,8 +149,13 @@ class StageContext:
         self.long()
         return self._cache["nesting"][2]
 
-    def estimator(self, configured: str) -> str:
-        """The estimator of the latent-variable models: MLR when clustered (cluster-robust SEs, scaled test)."""
+    def estimator(self, configured: str, ordinal_ok: bool = False) -> str:
+        """The estimator of the latent-variable models: MLR when clustered (cluster-robust SEs, scaled test);
+        WLSMV (ordered indicators) where the stage fits it (``ordinal_ok``: the CFA stage), else ML / MLR."""
+        if configured == "WLSMV":
+            if ordinal_ok:
+                return "WLSMV"
+            configured = "ML"
         return "MLR" if self.cluster() is not None else configured
 
     def missing(self) -> str:

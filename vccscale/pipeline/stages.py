@@ -168,10 +168,11 @@ def stage_cfa(ctx: StageContext):
         raise Skip("switched off in the study file (cfa.enabled: false); reliability (CR, AVE) and validity "
                    "(Fornell-Larcker) need it")
     _, half = ctx.split()
-    est = ctx.estimator(ctx.section("validation").estimator)
+    est = ctx.estimator(ctx.section("validation").estimator, ordinal_ok=True)
     res = fit_measurement(half, ctx.blocks(), estimator=est, missing=ctx.missing(), scope=v.scope,
                           min_ratio=v.min_cases_per_parameter, groups=ctx.groups(),
-                          progress=ctx.progress("measurement models"), cluster=ctx.cluster())
+                          progress=ctx.progress("measurement models"),
+                          cluster=None if est == "WLSMV" else ctx.cluster())
     e = res.estimates
     load = e[e["op"] == "=~"][["model", "lhs", "rhs", "est", "se", "pvalue", "std_all"]].rename(
         columns={"lhs": "construct", "rhs": "item"}) if len(e) else pd.DataFrame()
@@ -179,7 +180,13 @@ def stage_cfa(ctx: StageContext):
             ctx.csv("cfa_constructs", res.constructs), ctx.csv("cfa_loadings", load),
             ctx.csv("latent_correlations", res.correlations)]
     st = res.constructs["status"].value_counts().to_dict()
-    notes = [f"scope: {res.scope}: {res.reason}", "nesting: " + ctx.nesting_note()]
+    notes = [f"scope: {res.scope}: {res.reason}",
+             "nesting: " + ("not applied to the WLSMV measurement models" if est == "WLSMV" else ctx.nesting_note())]
+    if est == "WLSMV":
+        notes.append("estimator WLSMV (validation.estimator): items as ordered indicators, polychoric correlations "
+                     "with pairwise missing answers, robust SEs and the scaled-shifted test (lavaan parity); the "
+                     "measurement models are not cluster-adjusted (cluster-robust WLSMV is not built), and "
+                     "invariance and hypothesis models use ML/MLR")
     for m in res.models:
         if m.status != "ok":
             notes.append(f"{m.name}: {m.status}: " + "; ".join(m.problems))
@@ -187,8 +194,8 @@ def stage_cfa(ctx: StageContext):
     if len(bad_pairs):
         notes.append(f"{len(bad_pairs)} latent correlation(s) from improper or failed models (flagged in the table)")
     ft = res.fit_table()
-    summary = {"scope": res.scope, "models": len(res.models), "estimator": est, "missing": ctx.missing(),
-               "cluster": ctx.cluster_source(),
+    summary = {"scope": res.scope, "models": len(res.models), "estimator": est, "missing": res.missing,
+               "cluster": None if est == "WLSMV" else ctx.cluster_source(),
                "n": int(half["response_id"].nunique()), "sample": "CFA half" if ctx.section("efa").half else "all",
                "constructs_ok": int(st.get("ok", 0)), "constructs_improper": int(st.get("improper", 0)),
                "constructs_failed": int(st.get("failed", 0)),

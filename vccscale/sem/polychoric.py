@@ -273,6 +273,9 @@ def ordinal_stats(data: pd.DataFrame, names, missing: str = "listwise") -> Ordin
     empty = []
     for m, (i, j) in enumerate(pairs):
         both = (Y[:, i] >= 0) & (Y[:, j] >= 0)
+        if both.sum() < 2:
+            raise DataError(f"{names[i]} and {names[j]} are answered together by {int(both.sum())} respondent(s): "
+                            "their polychoric correlation cannot be estimated")
         tab = _pair_table(Y[both, i], Y[both, j], K[i], K[j])
         if (tab == 0).any():
             empty.append((names[i], names[j]))

@@ -356,7 +356,10 @@ def _fit_one(data: pd.DataFrame, syntax: str, items: list[str], estimator: str, 
     except VccscaleError as exc:
         return None, n, 0, "failed", (exc.message,)
     try:
-        fit = fit_cfa(sub, syntax, estimator=estimator, missing=missing, cluster=cluster)
+        if estimator == "WLSMV":   # ordered indicators: polychorics with pairwise missing answers (not clustered)
+            fit = fit_cfa(sub, syntax, ordered=True, missing="pairwise")
+        else:
+            fit = fit_cfa(sub, syntax, estimator=estimator, missing=missing, cluster=cluster)
     except (VccscaleError, np.linalg.LinAlgError, ValueError, ArithmeticError) as exc:
         msg = exc.message if isinstance(exc, VccscaleError) else f"{type(exc).__name__}: {exc}"
         return None, n, npar, "failed", (msg,)
@@ -399,7 +402,8 @@ def fit_measurement(data: pd.DataFrame, blocks: Mapping[str, Sequence[str]], *, 
     """Fit the measurement model(s) of ``blocks`` (construct -> item columns of ``data``) at a size the data carry.
 
     ``data``: one row per respondent (version), item columns already reverse-keyed (e.g.
-    :func:`vccscale.clean.scoring.rescored_long`). ``estimator``: ML or MLR; ``missing``: fiml (lavaan
+    :func:`vccscale.clean.scoring.rescored_long`). ``estimator``: ML, MLR or WLSMV (items as ordered indicators,
+    pairwise polychorics; ``missing`` then only selects the rows); ``missing``: fiml (lavaan
     missing = "ml") or listwise. ``scope``, ``min_ratio`` and ``groups``: see :func:`plan_measurement`.
     ``pairwise``: estimate the latent correlation of every pair of constructs not in the same model by a
     two-construct CFA (when at least 10 respondents answered both), on ``n_jobs`` processes (joblib; results do
@@ -503,5 +507,6 @@ def fit_measurement(data: pd.DataFrame, blocks: Mapping[str, Sequence[str]], *, 
         swap = cors["a"].map(order) > cors["b"].map(order)
         cors.loc[swap, ["a", "b"]] = cors.loc[swap, ["b", "a"]].to_numpy()
         cors = cors.sort_values(["a", "b"], key=lambda s: s.map(order), kind="mergesort").reset_index(drop=True)
-    return MeasurementResult(chosen, reason, float(min_ratio), estimator, missing, tuple(models), estimates,
+    return MeasurementResult(chosen, reason, float(min_ratio), estimator,
+                             "pairwise" if estimator == "WLSMV" else missing, tuple(models), estimates,
                              constructs, cors)
