@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import json
 import shutil
-import statistics
 import subprocess
-import time
 from pathlib import Path
 
 import pandas as pd
+from validate_benchmark import timed   # the one timing protocol: median of 5 after a warm-up (script directory)
 
 REPO = Path(__file__).resolve().parents[1]
 REF = REPO / "tests" / "reference" / "ordinal_sem"
@@ -30,16 +29,6 @@ inv <- function() for (ge in list("none", "thresholds", c("thresholds", "loading
 med <- function(f) { f(); median(sapply(1:5, function(i) system.time(f())[["elapsed"]])) }
 cat(sprintf("%%.4f %%.4f\n", med(one), med(inv)))
 """
-
-
-def timed(fn, reps: int = 5) -> float:
-    fn()
-    runs = []
-    for _ in range(reps):
-        t = time.perf_counter()
-        fn()
-        runs.append(time.perf_counter() - t)
-    return statistics.median(runs)
 
 
 def main() -> None:
