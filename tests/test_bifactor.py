@@ -74,8 +74,7 @@ def test_hierarchy_supported_where_it_holds_and_not_where_it_does_not(registry):
                          missing="listwise")[0]
     assert res.decision == "supported", res.reason
     comps = {c["name"].split(" (")[0]: c for c in res.comparisons}
-    assert comps["second-order"]["equivalence_p_equivalence"] < 0.05 and comps["one-factor vs flat 8-factor CFA"][
-        "pvalue"] < 0.05
+    assert comps["second-order"]["p_equivalence"] < 0.05 and comps["one-factor vs flat 8-factor CFA"]["pvalue"] < 0.05
     bif = next(c for c in res.comparisons if c["kind"] == "structure_competitor")
     assert bif["preferred_by_bic"] in ("bifactor", "second-order")
     flat = run_hypotheses({"hypotheses": ["H52"], "bootstrap": 0}, _data(registry, False), registry,
@@ -92,7 +91,7 @@ def test_general_path_with_and_without_specific_effects(registry):
     p = next(q for q in res.parameters if q["kind"] == "general_path" and "d_cap_relational" in q["name"])
     assert p["est"] > 0 and p["pvalue"] < 1e-6
     rel = next(c for c in res.comparisons if c["name"].startswith("d_cap_relational"))
-    assert rel["pvalue"] > 0.05 and rel["equivalence_p_equivalence"] < 0.05 and rel["df_diff"] == 7
+    assert rel["pvalue"] > 0.05 and rel["p_equivalence"] < 0.05 and rel["df_diff"] == 7
     spec = run_hypotheses({"hypotheses": ["H56"], "bootstrap": 0}, _data(registry, True, "specific", n=2000),
                           registry, missing="listwise")[0]
     rel = next(c for c in spec.comparisons if c["name"].startswith("d_cap_relational"))

@@ -1293,7 +1293,8 @@ def _equivalent_fit(constrained, free, what: str, fx: _Fitter) -> tuple[dict, tu
     d = _compare(constrained, free, s.estimator)
     n = int(sum(constrained.nobs))
     eq = rmsea_equivalence(d["chisq_diff"], d["df_diff"], n, RMSEA_CLOSE)
-    d.update(n=n, **{f"equivalence_{k}": v for k, v in eq.items()})
+    d.update(n=n, p_equivalence=eq["p_equivalence"], equivalence_epsilon0=eq["epsilon0"],
+             equivalence_rmsea_diff=eq["rmsea_diff"], equivalence_ncp0=eq["ncp0"])
     p, p_eq = d["pvalue"], eq["p_equivalence"]
     holds = not (np.isfinite(p) and p < s.alpha)
     shown = bool(np.isfinite(p_eq) and p_eq < s.alpha)
@@ -2182,7 +2183,7 @@ def hypothesis_tables(results: list[HypothesisResult], registry: Registry | None
                                                               "rmsea", "srmr", "aic", "bic", "estimator", "missing")},
                          "r2": "; ".join(f"{k}: {v:.3f}" for k, v in sorted((f.get("r2") or {}).items()))})
         for c in r.comparisons:
-            if c.get("kind") in ("nested", "multigroup", "distinct", "latent_means"):
+            if c.get("kind") in ("nested", "multigroup", "distinct", "latent_means", "structure"):
                 comps.append({"id": r.id, "name": c.get("name"), "kind": c.get("kind"),
                               "chisq_diff": c.get("chisq_diff"), "df_diff": c.get("df_diff"), "pvalue": c.get("pvalue"),
                               "aic_constrained": c.get("aic_constrained"), "aic_free": c.get("aic_free"),
