@@ -959,7 +959,8 @@ def _congruence_conditions(res, frame: pd.DataFrame, family: str, c: Component, 
         holds = not (np.isfinite(p) and p < s.alpha)
         shown = bool(np.isfinite(p_eq) and p_eq < s.alpha)
         name = f"{relation}: {k} {expect} (congruence condition, Humberg et al. 2019)"
-        param = {"name": name, "kind": "surface_condition", "relation": relation, "expect": expect, "sign": "0",
+        param = {"name": name, "kind": "surface_condition", "relation": relation, "expect": expect,
+                 "sign": "0" if target == 0 else f"= {target:g}",
                  "est": est, "se": se, "ci_lower": est - zc * se, "ci_upper": est + zc * se, "ci_method": "Wald",
                  "pvalue": p, "p_equivalence": p_eq, "equivalence_bound": bound, "equivalence_bound_text": txt,
                  "target": target}
