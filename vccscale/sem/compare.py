@@ -62,13 +62,16 @@ def rmsea_equivalence(chisq_diff: float, df_diff: int, n: int, epsilon0: float =
     least ``epsilon0``; it is rejected (the constrained model fits as well, within ``epsilon0``) when the difference
     statistic T is small: p = P(chi2(df, lambda0) <= T), lambda0 = N df epsilon0^2 / G (noncentral chi-square).
 
-    No R equivalent as a function; the p-value is ``stats::pchisq(T, df, ncp = lambda0)`` (checked in
-    tests/test_bifactor.py against R values).
+    No R equivalent as a function; the p-value is ``stats::pchisq(T, df, ncp = lambda0)``, lavaan's
+    ``rmsea.notclose.pvalue`` formula (:func:`vccscale.sem.measures.rmsea_notclose_pvalue`) applied to the
+    difference (checked in tests/test_bifactor.py against R values).
     """
+    from .measures import rmsea, rmsea_notclose_pvalue
+
     if not (np.isfinite(chisq_diff) and df_diff > 0 and n > 0):
         return {"epsilon0": epsilon0, "ncp0": float("nan"), "p_equivalence": float("nan"),
                 "rmsea_diff": float("nan")}
-    ncp0 = n * df_diff * epsilon0 ** 2 / n_groups
-    p = float(stats.ncx2.cdf(chisq_diff, df_diff, ncp0))
-    rmsea_d = float(np.sqrt(n_groups) * np.sqrt(max(0.0, (chisq_diff - df_diff) / (df_diff * n))))
-    return {"epsilon0": epsilon0, "ncp0": float(ncp0), "p_equivalence": p, "rmsea_diff": rmsea_d}
+    # the p-value is that of lavaan's "not close" RMSEA test, with epsilon0 as its h0, applied to the difference
+    return {"epsilon0": epsilon0, "ncp0": float(n * df_diff * epsilon0 ** 2 / n_groups),
+            "p_equivalence": rmsea_notclose_pvalue(chisq_diff, df_diff, n, n_groups, h0=epsilon0),
+            "rmsea_diff": float(rmsea(chisq_diff, df_diff, n, n_groups))}

@@ -41,20 +41,17 @@ from .results import FitResult, estimate_row, labelled_vcov
 
 __all__ = ["fit_ordinal", "OrdinalFitResult", "ORDINAL_ESTIMATORS", "ordinal_reliability", "ordinal_difference_test"]
 
-#: estimator -> (weight, robust SEs and scaled-shifted test)
+#: estimator -> its weight matrix (every one with robust SEs and the scaled-shifted test)
 ORDINAL_ESTIMATORS = {"WLSMV": "DWLS", "DWLS": "DWLS", "ULSMV": "ULS", "ULS": "ULS"}
 
 
 @dataclass
 class _OrdState:
-    engine: object
+    model: object              # _OrdModel (its engine, the groups' sample statistics)
     pt: object
     theta: np.ndarray          # every free parameter: the engine's, then thresholds, then scale factors
     vcov: np.ndarray           # of theta
-    stats: object              # the first group's sample statistics
     names: list                # free-parameter names of theta
-    model: object = None       # _OrdModel
-    stats_groups: list = None
 
 
 @dataclass(frozen=True)
@@ -76,7 +73,7 @@ class OrdinalFitResult(FitResult):
     def row_values(self, theta=None):
         st = self._state
         full = st.theta if theta is None else np.asarray(theta, float)
-        return st.engine.row_values(full[:st.engine.q])
+        return st.model.eng.row_values(full[:st.model.q])
 
     def vcov(self, labels=None) -> pd.DataFrame:
         st = self._state
@@ -128,28 +125,6 @@ def _scaled_shifted(T: float, df: float, Delta: np.ndarray, w: np.ndarray, Gamma
     a = math.sqrt(df / tr2)
     b = df - a * tr1
     return {"stat": a * T + b, "a": a, "b": b, "tr1": tr1, "tr2": tr2}
-
-
-def _rmsea_ci(T: float, df: float, N: int, level: float = 0.90) -> tuple[float, float]:
-    """lavaan's RMSEA interval: the noncentrality lambda with P(chi2(df, lambda) <= T) = 0.95 / 0.05,
-    RMSEA = sqrt(lambda / (df N))."""
-    from scipy import optimize
-
-    if not (np.isfinite(T) and df > 0):
-        return float("nan"), float("nan")
-
-    def root(p):
-        f = lambda lam: stats.ncx2.cdf(T, df, lam) - p if lam > 0 else stats.chi2.cdf(T, df) - p  # noqa: E731
-        if f(0.0) < 0:
-            return 0.0
-        hi = max(T, 1.0)
-        while f(hi) > 0:
-            hi *= 2
-        return optimize.brentq(f, 0.0, hi, xtol=1e-12)
-
-    a = (1 - level) / 2
-    lo, hi = root(1 - a), root(a)
-    return math.sqrt(lo / (df * N)), math.sqrt(hi / (df * N))
 
 
 GROUP_EQUAL_ORDINAL = ("thresholds", "loadings", "regressions", "lv.variances", "lv.covariances", "means")
@@ -389,16 +364,14 @@ def fit_ordinal(data: pd.DataFrame, model: str, ordered=True, *, model_type: str
     fg = np.array([st.n / N for st in stats_g])
     ss = _scaled_shifted_groups(T, df, Js, w, [st.gamma for st in stats_g], fg)
     # baseline: independence (correlations 0, thresholds free in every group)
-    Jb = []
-    for st in stats_g:
-        m = np.zeros((len(st.wls_obs), st.nth * G))
-        Jb.append(m)
+    Jb = []   # the baseline's Jacobian: each group's thresholds are free parameters of their own
     for g, st in enumerate(stats_g):
+        Jb.append(np.zeros((len(st.wls_obs), st.nth * G)))
         Jb[g][np.arange(st.nth), g * st.nth + np.arange(st.nth)] = 1.0
     Tb = sum((st.n - 1) * float(np.sum(wg[st.nth:] * st.wls_obs[st.nth:] ** 2)) for st, wg in zip(stats_g, w))
     dfb = float(sum(len(st.wls_obs) - st.nth for st in stats_g))
     ssb = _scaled_shifted_groups(Tb, dfb, Jb, w, [st.gamma for st in stats_g], fg)
-    fm = _fit_measures(T, df, Tb, dfb, ss, ssb, N, npar, sum((st.n - 1) * f for st, f in zip(stats_g, Fg)) / N,
+    fm = _fit_measures(T, df, Tb, dfb, ss, ssb, N, npar, T / N,
                        n_groups=G)
     srmr = []
     fitted, sample, r2 = {}, {}, {}
@@ -429,7 +402,7 @@ def fit_ordinal(data: pd.DataFrame, model: str, ordered=True, *, model_type: str
                          + ("listwise: missing values on model variables or the group" if missing == "listwise"
                             else "every model variable or the group missing") + ")")
     names, estimates = _parameter_table(pt, om, theta, vcov, labels)
-    state = _OrdState(eng, pt, theta, vcov, stats_g[0], names, om, stats_g)
+    state = _OrdState(om, pt, theta, vcov, names)
     r2_out = r2[labels[0]] if group is None else pd.DataFrame({lab: r2[lab] for lab in labels})
     residual = {lab: sample[lab] - fitted[lab] for lab in labels}
     return OrdinalFitResult(fit=fm, estimates=estimates, r2=r2_out, fitted_cov=fitted, residual_cov=residual,
@@ -455,49 +428,30 @@ def _scaled_shifted_groups(T, df, Js, w, gammas, fg) -> dict:
 
 
 def _fit_measures(T, df, Tb, dfb, ss, ssb, N, npar, Fmin, n_groups: int = 1) -> dict:
-    def cfi(t, d, tb, db):
-        t1 = max(t - d, 0.0)
-        t2 = max(t - d, tb - db, 0.0)
-        return 1.0 if t2 == 0 else 1 - t1 / t2
+    """lavaan's categorical fit measures (:mod:`vccscale.sem.measures`) from the standard and scaled-shifted
+    statistics of the model and the baseline; the RMSEA family divides by N - G (lavaan for categorical data)."""
+    from . import measures as M
 
-    def tli(t, d, tb, db):
-        if d <= 0:
-            return float("nan")
-        return (tb / db - t / d) / (tb / db - 1)
-
-    n1 = N - n_groups   # lavaan's categorical RMSEA divides by N - G (N - 1 for one group)
-    gs = math.sqrt(n_groups)
-
-    def rmsea(t, d):
-        return gs * math.sqrt(max(0.0, (t - d) / (d * n1))) if d > 0 else float("nan")
-
-    def close(t, d):
-        return float(stats.ncx2.sf(t, d, 0.05 ** 2 * d * n1 / n_groups)) if d > 0 else float("nan")
-
+    n1, G = N - n_groups, n_groups
     Ts, Tbs = ss["stat"], ssb["stat"]
-    lo, hi = (gs * x for x in _rmsea_ci(T, df, n1))
-    lo_s, hi_s = (gs * x for x in _rmsea_ci(Ts, df, n1))
-    fm = {"npar": float(npar), "fmin": Fmin / 2, "chisq": T, "df": df,
-          "pvalue": float(stats.chi2.sf(T, df)) if df > 0 else float("nan"),
-          "chisq.scaled": Ts, "df.scaled": df,
-          "pvalue.scaled": float(stats.chi2.sf(Ts, df)) if df > 0 else float("nan"),
+    lo, hi = M.rmsea_ci(T, df, n1, G)
+    lo_s, hi_s = M.rmsea_ci(Ts, df, n1, G)
+    fm = {"npar": float(npar), "fmin": Fmin / 2, "chisq": T, "df": df, "pvalue": M.chisq_pvalue(T, df),
+          "chisq.scaled": Ts, "df.scaled": df, "pvalue.scaled": M.chisq_pvalue(Ts, df),
           "chisq.scaling.factor": 1 / ss["a"] if ss["a"] else float("nan"), "chisq.shift.parameters": ss["b"],
-          "baseline.chisq": Tb, "baseline.df": dfb, "baseline.pvalue": float(stats.chi2.sf(Tb, dfb)),
-          "baseline.chisq.scaled": Tbs, "baseline.df.scaled": dfb,
-          "baseline.pvalue.scaled": float(stats.chi2.sf(Tbs, dfb)),
+          "baseline.chisq": Tb, "baseline.df": dfb, "baseline.pvalue": M.chisq_pvalue(Tb, dfb),
+          "baseline.chisq.scaled": Tbs, "baseline.df.scaled": dfb, "baseline.pvalue.scaled": M.chisq_pvalue(Tbs, dfb),
           "baseline.chisq.scaling.factor": 1 / ssb["a"] if ssb["a"] else float("nan"),
-          "cfi": cfi(T, df, Tb, dfb), "tli": tli(T, df, Tb, dfb),
-          "cfi.scaled": cfi(Ts, df, Tbs, dfb), "tli.scaled": tli(Ts, df, Tbs, dfb),
-          "rmsea": rmsea(T, df), "rmsea.ci.lower": lo, "rmsea.ci.upper": hi, "rmsea.ci.level": 0.90,
-          "rmsea.scaled": rmsea(Ts, df), "rmsea.ci.lower.scaled": lo_s, "rmsea.ci.upper.scaled": hi_s}
-    fm["nnfi"], fm["nnfi.scaled"] = fm["tli"], fm["tli.scaled"]
+          "rmsea": M.rmsea(T, df, n1, G), "rmsea.ci.lower": lo, "rmsea.ci.upper": hi, "rmsea.ci.level": 0.90,
+          "rmsea.scaled": M.rmsea(Ts, df, n1, G), "rmsea.ci.lower.scaled": lo_s, "rmsea.ci.upper.scaled": hi_s,
+          "rmsea.pvalue": M.rmsea_pvalue(T, df, n1, G), "rmsea.pvalue.scaled": M.rmsea_pvalue(Ts, df, n1, G)}
     for suf, t, tb in (("", T, Tb), (".scaled", Ts, Tbs)):
-        fm["nfi" + suf] = (tb - t) / tb
-        fm["rfi" + suf] = (tb / dfb - t / df) / (tb / dfb) if df > 0 else float("nan")
-        fm["ifi" + suf] = (tb - t) / (tb - df)
-        fm["rni" + suf] = 1 - max(t - df, 0.0) / max(tb - dfb, 0.0) if tb > dfb else float("nan")
-    fm["rmsea.pvalue"] = close(T, df)
-    fm["rmsea.pvalue.scaled"] = close(Ts, df)
+        fm["cfi" + suf] = M.cfi(t, df, tb, dfb)
+        fm["tli" + suf] = fm["nnfi" + suf] = M.tli(t, df, tb, dfb)
+        fm["nfi" + suf] = M.nfi(t, df, tb, dfb)
+        fm["rfi" + suf] = M.rfi(t, df, tb, dfb)
+        fm["ifi" + suf] = M.ifi(t, df, tb, dfb)
+        fm["rni" + suf] = M.rni(t, df, tb, dfb)
     return fm
 
 
@@ -576,9 +530,11 @@ def ordinal_reliability(fit: OrdinalFitResult) -> pd.DataFrame:
 
     R: ``semTools::compRelSEM`` and ``psych::alpha`` (tests/reference/ordinal_sem/wlsmv_reference.R).
     """
+    from scipy import special
+
     from .polychoric import bivariate_normal_cdf
 
-    st = fit._state.stats
+    st = fit._state.model.stats[0]
     est = fit.estimates
     names = list(st.names)
     R = st.cor
@@ -606,30 +562,15 @@ def ordinal_reliability(fit: OrdinalFitResult) -> pd.DataFrame:
         for a in range(k):
             for b in range(k):
                 ta, tb = th[a], th[b]
-                marg = float(_ndtr(ta).sum() * _ndtr(tb).sum())
+                marg = float(special.ndtr(ta).sum() * special.ndtr(tb).sum())
                 H, K = np.meshgrid(ta, tb, indexing="ij")
                 c_ab = S_common[ix[a], ix[b]]
                 r_ab = Rs[a, b]
                 num += float(bivariate_normal_cdf(H.ravel(), K.ravel(), c_ab).sum()) - marg
-                den += float(_bvn_cdf_r(H.ravel(), K.ravel(), r_ab).sum()) - marg
+                den += float(bivariate_normal_cdf(H.ravel(), K.ravel(), r_ab).sum()) - marg  # exact at r = 1
         rows.append({"factor": f, "n_items": k, "alpha_ordinal": float(alpha), "omega_latent": omega_lat,
                      "omega_categorical": num / den})
     return pd.DataFrame(rows)
-
-
-def _ndtr(x):
-    from scipy import special
-
-    return special.ndtr(np.asarray(x, float))
-
-
-def _bvn_cdf_r(h, k, r: float):
-    """Phi2 with correlation r, also r = 1 (then Phi(min(h, k)))."""
-    from .polychoric import bivariate_normal_cdf
-
-    if r >= 1 - 1e-12:
-        return _ndtr(np.minimum(h, k))
-    return bivariate_normal_cdf(h, k, r)
 
 
 def ordinal_difference_test(constrained: OrdinalFitResult, free: OrdinalFitResult) -> dict:
@@ -644,12 +585,13 @@ def ordinal_difference_test(constrained: OrdinalFitResult, free: OrdinalFitResul
     R: ``lavaan::lavTestLRT(fit1, fit0)`` (tests/reference/ordinal_sem/wlsmv_reference.R).
     """
     s0, s1 = constrained._state, free._state
-    if len(s0.stats_groups) != len(s1.stats_groups):
+    groups1 = s1.model.stats
+    if len(s0.model.stats) != len(groups1):
         raise ModelError("the two fits have different numbers of groups")
     m = int(round(constrained.fit["df"] - free.fit["df"]))
     if m <= 0:
         raise ModelError("the constrained model must have more degrees of freedom than the free one")
-    G = len(s1.stats_groups)
+    G = len(groups1)
     J1 = [s1.model.jac(s1.theta, g) for g in range(G)]
     J0 = [s0.model.jac(s0.theta, g) for g in range(G)]
     D1, D0 = np.vstack(J1), np.vstack(J0)
@@ -658,9 +600,9 @@ def ordinal_difference_test(constrained: OrdinalFitResult, free: OrdinalFitResul
     rank = int(np.sum(sv > sv.max() * 1e-10)) if len(sv) else 0
     A = U[:, rank:].T
     weight = ORDINAL_ESTIMATORS[free.estimator]
-    N = sum(st.n for st in s1.stats_groups)
-    fg = [st.n / N for st in s1.stats_groups]
-    w = [st.wls_vd if weight == "DWLS" else np.ones(len(st.wls_obs)) for st in s1.stats_groups]
+    N = sum(st.n for st in groups1)
+    fg = [st.n / N for st in groups1]
+    w = [st.wls_vd if weight == "DWLS" else np.ones(len(st.wls_obs)) for st in groups1]
     P = sum(f * J.T @ (J * wg[:, None]) for f, J, wg in zip(fg, J1, w))
     P_inv = np.linalg.inv(P)
     APA = A @ P_inv @ A.T
@@ -668,7 +610,7 @@ def ordinal_difference_test(constrained: OrdinalFitResult, free: OrdinalFitResul
              (np.abs(APA).sum(axis=1) < np.sqrt(np.finfo(float).eps)))
     A = A[keep]
     M = P_inv @ A.T @ np.linalg.pinv(A @ P_inv @ A.T) @ A @ P_inv
-    K = [(J * wg[:, None]).T @ st.gamma @ (J * wg[:, None]) for J, wg, st in zip(J1, w, s1.stats_groups)]
+    K = [(J * wg[:, None]).T @ st.gamma @ (J * wg[:, None]) for J, wg, st in zip(J1, w, groups1)]
     tr1 = float(sum(f * np.sum(M * Kg) for f, Kg in zip(fg, K)))
     MK = M @ sum(f * Kg for f, Kg in zip(fg, K))
     tr2 = float(np.sum(MK * MK.T))
