@@ -97,17 +97,22 @@ def _label_values(pt, row_values: np.ndarray) -> dict[str, float]:
     return out
 
 
-def defined_values(pt, row_values: np.ndarray) -> dict[str, float]:
-    vals = _label_values(pt, row_values)
+def evaluate_defined(defined, values_by_label: dict[str, float]) -> dict[str, float]:
+    """The ``:=`` parameters ``defined`` (in order; each may use the labels and the names defined before it) at
+    the label values ``values_by_label``; NaN where an expression cannot be evaluated (e.g. log of a negative)."""
+    vals = dict(values_by_label)
     out = {}
-    for d in pt.defined:
+    for d in defined:
         try:
             v = d.evaluate(vals)
         except (ValueError, ZeroDivisionError, OverflowError):
             v = float("nan")
-        vals[d.name] = v
-        out[d.name] = v
+        vals[d.name] = out[d.name] = v
     return out
+
+
+def defined_values(pt, row_values: np.ndarray) -> dict[str, float]:
+    return evaluate_defined(pt.defined, _label_values(pt, row_values))
 
 
 def parameter_table(state) -> pd.DataFrame:

@@ -75,7 +75,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DataError, ModelError
-from .results import FitResult, estimate_row, labelled_vcov
+from .results import FitResult, estimate_row, evaluate_defined, labelled_vcov
 
 __all__ = ["fit_twolevel", "TwoLevelFitResult", "is_twolevel"]
 
@@ -984,18 +984,6 @@ def _parameter_table(tl: TwoLevelModel, theta, vcov) -> pd.DataFrame:
     return pd.DataFrame.from_records(recs)
 
 
-def _defined_values(tl: TwoLevelModel, values_by_label: dict[str, float]) -> dict[str, float]:
-    vals = dict(values_by_label)
-    out = {}
-    for d in tl.defined:
-        try:
-            v = d.evaluate(vals)
-        except (ValueError, ZeroDivisionError, OverflowError):
-            v = float("nan")
-        vals[d.name] = out[d.name] = v
-    return out
-
-
 def _defined_rows(tl: TwoLevelModel, theta, vcov, recs: list[dict]) -> list[dict]:
     """The ``:=`` rows (level 0, as lavaan): values from the labelled rows of both levels, delta-method SEs with a
     central-difference Jacobian in theta, standardized values from the standardized labelled rows."""
@@ -1011,7 +999,7 @@ def _defined_rows(tl: TwoLevelModel, theta, vcov, recs: list[dict]) -> list[dict
         for lv, (pt, eng) in enumerate(zip(tl.pts, tl.engines)):
             vals = eng.row_values(tl.local(t, lv))
             labelled += [{"label": r["label"], "est": vals[k]} for k, r in enumerate(pt.rows)]
-        dv = _defined_values(tl, by_label("est", labelled))
+        dv = evaluate_defined(tl.defined, by_label("est", labelled))
         return np.array([dv[d.name] for d in tl.defined])
 
     est = values(theta)
@@ -1023,8 +1011,8 @@ def _defined_rows(tl: TwoLevelModel, theta, vcov, recs: list[dict]) -> list[dict
         tm[k] -= h
         J[:, k] = (values(tp) - values(tm)) / (2 * h)
     cov = J @ vcov @ J.T
-    slv = _defined_values(tl, by_label("std_lv", recs))
-    sall = _defined_values(tl, by_label("std_all", recs))
+    slv = evaluate_defined(tl.defined, by_label("std_lv", recs))
+    sall = evaluate_defined(tl.defined, by_label("std_all", recs))
     out = []
     for i, d in enumerate(tl.defined):
         se = math.sqrt(cov[i, i]) if np.isfinite(cov[i, i]) and cov[i, i] > 0 else float("nan")
