@@ -356,8 +356,8 @@ def _fit_one(data: pd.DataFrame, syntax: str, items: list[str], estimator: str, 
     except VccscaleError as exc:
         return None, n, 0, "failed", (exc.message,)
     try:
-        if estimator == "WLSMV":   # ordered indicators: polychorics with pairwise missing answers (not clustered)
-            fit = fit_cfa(sub, syntax, ordered=True, missing="pairwise")
+        if estimator == "WLSMV":   # ordered indicators: polychorics with pairwise missing answers
+            fit = fit_cfa(sub, syntax, ordered=True, missing="pairwise", cluster=cluster)
         else:
             fit = fit_cfa(sub, syntax, estimator=estimator, missing=missing, cluster=cluster)
     except (VccscaleError, np.linalg.LinAlgError, ValueError, ArithmeticError) as exc:
