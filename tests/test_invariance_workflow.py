@@ -84,3 +84,19 @@ def test_fiml_cli_equals_api_and_lavaan(tmp_path):
     for level in ("configural", "metric", "scalar"):
         for k in ("chisq", "df", "cfi", "rmsea"):
             assert close(out[level][k], ref[level][k]), (level, k)
+
+
+def test_collapse_empty_categories_by_hand():
+    """Categories no one chose in a group are merged into their neighbour towards the middle, in every group, until
+    every category is chosen in every group (worked out by hand)."""
+    import pandas as pd
+
+    from vccscale.validate.invariance import collapse_empty_categories
+
+    df = pd.DataFrame({"g": ["a"] * 6 + ["b"] * 6,
+                       "x": [3, 4, 5, 6, 7, 7, 1, 2, 3, 4, 5, 6],     # a lacks 1 and 2, b lacks 7
+                       "y": [1, 2, 3, 1, 2, 3, 1, 2, 3, 3, 2, 1]})    # nothing to do
+    out, notes = collapse_empty_categories(df, ["x", "y"], "g")
+    assert list(out["x"]) == [3, 4, 5, 6, 6, 6, 3, 3, 3, 4, 5, 6]
+    assert list(out["y"]) == list(df["y"]) and list(df["x"])[:2] == [3, 4]   # input not modified
+    assert notes == ["x: 1 -> 3, 2 -> 3, 7 -> 6"]

@@ -186,3 +186,19 @@ def test_wlsmv_measurement_models(study_dir, tmp_path):
     assert meas["estimator"] == "WLSMV"
     fit_rows = pd.read_csv(tmp_path / "out" / "tables" / "cfa_fit.csv")
     assert (fit_rows["estimator"] == "WLSMV").all() and fit_rows["chisq.scaled"].notna().all()
+    # reliability: ordinal alpha and categorical omega from the CFA stage's ordinal models (their lavaan/semTools
+    # parity: tests/test_wlsmv.py); alpha of the polychorics is above alpha of the raw answers here (7 points)
+    rel = pd.read_csv(tmp_path / "out" / "tables" / "reliability.csv")
+    ok = rel[rel["status"] == "ok"]
+    assert len(ok) and ok["ordinal_alpha"].notna().all() and ok["ordinal_omega"].notna().all()
+    assert ((ok["ordinal_alpha"] > 0) & (ok["ordinal_alpha"] < 1)).all()
+    assert (ok["ordinal_alpha"] >= ok["alpha"] - 0.02).mean() > 0.8
+    # invariance by WLSMV: Wu & Estabrook's levels with the scaled-shifted difference test
+    inv = json.loads((tmp_path / "out" / "stages" / "invariance.json").read_text())
+    assert inv["status"] == "ok" and inv["summary"]["estimator"] == "WLSMV" and inv["summary"]["missing"] == "pairwise"
+    tab = pd.read_csv(tmp_path / "out" / "tables" / "invariance.csv")
+    assert set(tab["level"]) <= {"configural", "thresholds", "thresholds_loadings"} and "thresholds" in set(tab["level"])
+    step = tab[tab["level"] == "thresholds"].iloc[0]
+    assert step["compare"] == "thresholds vs configural" and step["df_diff"] > 0 and 0 <= step["pvalue_diff"] <= 1
+    html = (tmp_path / "out" / "report.html").read_text()
+    assert "Wu &amp; Estabrook" in html or "Wu & Estabrook" in html

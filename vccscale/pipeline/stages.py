@@ -185,8 +185,9 @@ def stage_cfa(ctx: StageContext):
     if est == "WLSMV":
         notes.append("estimator WLSMV (validation.estimator): items as ordered indicators, polychoric correlations "
                      "with pairwise missing answers, robust SEs and the scaled-shifted test (lavaan parity); the "
-                     "measurement models are not cluster-adjusted (cluster-robust WLSMV is not built), and "
-                     "invariance and hypothesis models use ML/MLR")
+                     "measurement and invariance models are not cluster-adjusted (cluster-robust WLSMV is not "
+                     "built); reliability adds ordinal alpha and Green & Yang's categorical omega; the hypothesis "
+                     "models use ML/MLR")
     for m in res.models:
         if m.status != "ok":
             notes.append(f"{m.name}: {m.status}: " + "; ".join(m.problems))
@@ -225,6 +226,12 @@ def stage_reliability(ctx: StageContext):
     persps = sorted(lf["perspective"].astype(str).unique())
     rows, notes = [], []
     cons = meas.constructs.set_index("construct") if meas is not None else None
+    ordinal = meas is not None and meas.estimator == "WLSMV"
+    if ordinal:
+        notes.append("WLSMV measurement models: CR and AVE on the latent-response (polychoric) scale; ordinal alpha "
+                     "(alpha of the polychoric correlations, Zumbo, Gadermann & Zeisser 2007) and Green & Yang's "
+                     "(2009) categorical omega of the sum score (semTools compRelSEM) beside alpha and omega of the "
+                     "raw answers")
     for c, items in ctx.blocks().items():
         sub = _answered(lf, items)
         row: dict[str, Any] = {"construct": c, "name": ctx.name(c), "n": len(sub), "n_items": len(items)}
@@ -253,11 +260,13 @@ def stage_reliability(ctx: StageContext):
             r = cons.loc[c]
             row.update(cr=r["cr"], ave=r["ave"], measurement_model=r["model"], status=r["status"],
                        problems=r["problems"])
+            if ordinal:
+                row.update(ordinal_alpha=r.get("ordinal_alpha"), ordinal_omega=r.get("ordinal_omega"))
         else:
             row.update(status="not_validated", problems="no CFA estimates (cfa stage off or failed)")
         rows.append(row)
     cols = (["construct", "name", "n", "n_items", "mean", "sd", "alpha", "alpha_ci_lower", "alpha_ci_upper", "omega",
-             "cr", "ave"]
+             "cr", "ave"] + (["ordinal_alpha", "ordinal_omega"] if ordinal else [])
             + [f"alpha_{p}" for p in persps] + ["measurement_model", "status", "problems"])
     df = pd.DataFrame(rows).reindex(columns=cols).sort_values("construct", kind="mergesort")
     proper = df[df["status"] == "ok"]
@@ -348,15 +357,18 @@ def stage_invariance(ctx: StageContext):
     groups = sorted(lf[g].dropna().astype(str).unique())
     if len(groups) < 2:
         raise Skip(f"the data hold one {g} only ({', '.join(groups) or 'none'})")
-    res = invariance_by_construct(lf, ctx.blocks(), g, estimator=ctx.estimator(ctx.section("validation").estimator),
+    res = invariance_by_construct(lf, ctx.blocks(), g, estimator=ctx.estimator(ctx.section("validation").estimator,
+                                                                                 ordinal_ok=True),
                                   missing=ctx.missing(), levels=list(sec.levels), scope=sec.scope,
                                   min_ratio=ctx.section("cfa").min_cases_per_parameter, delta_cfi=sec.delta_cfi,
                                   progress=ctx.progress("invariance"), cluster=ctx.cluster())
     if not len(res.table):
         raise Skip(f"no construct is measured in every {g} ({', '.join(groups)})")
     outs = [ctx.csv("invariance", res.table), ctx.json("invariance", res.to_dict())]
-    return ({**res.headline(), "cluster": ctx.cluster_source()}, outs,
-            list(res.notes) + ["nesting: " + ctx.nesting_note()])
+    ordinal = res.estimator == "WLSMV"
+    return ({**res.headline(), "cluster": None if ordinal else ctx.cluster_source()}, outs,
+            list(res.notes) + ["nesting: " + ("not applied to the WLSMV invariance models" if ordinal
+                                              else ctx.nesting_note())])
 
 
 # ---------------------------------------------------------------------------------------------------- hypotheses

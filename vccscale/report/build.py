@@ -226,6 +226,9 @@ def reliability_table(df: pd.DataFrame, name: Name, persps: list[str]) -> Format
     cols = [("construct", "Construct", "text"), ("n", "*n*", "int"), ("n_items", "*k*", "int"),
             ("mean", "*M*", "f2"), ("sd", "*SD*", "f2"), ("alpha", "α", "b2"), ("alpha_ci", "95% CI", "num"),
             ("omega", "ω", "b2"), ("cr", "CR", "b2"), ("ave", "AVE", "b2")]
+    ordinal = "ordinal_alpha" in d.columns
+    if ordinal:
+        cols += [("ordinal_alpha", "α_{ord}", "b2"), ("ordinal_omega", "ω_{cat}", "b2")]
     cols += [(f"alpha_{p}", f"α {p}", "b2") for p in persps]
     cols.append(("status", "Caution", "text"))
     flags = [{"flag"} if s else set() for s in d["status"]]
@@ -233,7 +236,11 @@ def reliability_table(df: pd.DataFrame, name: Name, persps: list[str]) -> Format
                  "*n* = respondents who answered the scale; *M*, *SD* = mean and standard deviation of the scale "
                  "score (mean of the answered items); α = Cronbach's alpha with Feldt 95% CI; ω = McDonald's omega "
                  "total; CR and AVE from the CFA measurement model (model-implied variances, semTools obs.var = FALSE); "
-                 "α by version. Conventional thresholds: α, ω, CR ≥ .70; AVE ≥ .50. Caution: CR and AVE of an "
+                 "α by version. "
+                 + ("WLSMV measurement model: CR and AVE on the latent-response scale; α_{ord} = ordinal alpha "
+                    "(of the polychoric correlations); ω_{cat} = Green and Yang's (2009) categorical omega of the "
+                    "sum score. " if ordinal else "")
+                 + "Conventional thresholds: α, ω, CR ≥ .70; AVE ≥ .50. Caution: CR and AVE of an "
                  "improper or failed measurement model are not proper results.", flags=flags)
 
 
@@ -317,7 +324,10 @@ def invariance_table(df: pd.DataFrame, name: Name, rule: float) -> FormattedTabl
     """One row per construct (or joint model): configural fit, then per added level the chi-square difference, its
     p, delta CFI and whether the level holds; the highest level reached."""
     rows = []
-    levels = [lv for lv in ("configural", "metric", "scalar", "strict") if lv in set(df["level"])]
+    ordinal = "thresholds" in set(df["level"])   # WLSMV: Wu & Estabrook's levels, scaled fit columns
+    levels = [lv for lv in (("configural", "thresholds", "thresholds_loadings") if ordinal else
+                            ("configural", "metric", "scalar", "strict")) if lv in set(df["level"])]
+    label = {"thresholds_loadings": "Thresholds + loadings"}
     for m, t in df.groupby("model", sort=False):
         t = t.set_index("level")
         rec: dict[str, Any] = {"model": name(m) if m != "all constructs" else m,
@@ -350,16 +360,25 @@ def invariance_table(df: pd.DataFrame, name: Name, rule: float) -> FormattedTabl
     cols = [("model", "Construct", "text"), ("n", "*N*", "int"), ("chi", "Configural χ^{2} (*df*)", "num"),
             ("cfi", "CFI", "b3"), ("rmsea", "RMSEA", "b3")]
     for lv in levels[1:]:
-        cols += [(f"{lv}_d", f"{lv.capitalize()} Δχ^{{2}} (Δ*df*)", "num"), (f"{lv}_p", "*p*", "p"),
+        cols += [(f"{lv}_d", f"{label.get(lv, lv.capitalize())} Δχ^{{2}} (Δ*df*)", "num"), (f"{lv}_p", "*p*", "p"),
                  (f"{lv}_dcfi", "ΔCFI", "b3")]
     cols.append(("reached", "Highest level held", "text"))
     flags = [{"flag"} if not str(r).startswith(levels[-1]) else set() for r in d["reached"]]
-    return table("invariance", "Measurement Invariance Across Versions", d, cols,
-                 f"Each level adds equality constraints to the previous one (metric: loadings; scalar: + intercepts; "
-                 f"strict: + residual variances) and is compared with it. A level holds when CFI drops by no more "
-                 f"than {rule:.2f} (Cheung & Rensvold 2002) and the solution is proper; the chi-square difference test "
-                 "is reported beside it (it is sensitive to sample size). Highest level held = the last level "
-                 "reached with every step holding.", flags=flags)
+    if ordinal:
+        note = (f"WLSMV with the items as ordered indicators. Each level adds equality constraints to the previous "
+                f"one (Wu & Estabrook 2016, as lavaan fits them: thresholds; thresholds + loadings) and is compared "
+                f"with it. χ^{{2}}, CFI and RMSEA are the scaled (mean- and variance-adjusted) values; Δχ^{{2}} is the "
+                f"scaled-shifted difference test (Satorra 2000). A level holds when the scaled CFI drops by no more "
+                f"than {rule:.2f} and the solution is proper. Highest level held = the last level reached with every "
+                "step holding.")
+    else:
+        note = (f"Each level adds equality constraints to the previous one (metric: loadings; scalar: + intercepts; "
+                f"strict: + residual variances) and is compared with it. A level holds when CFI drops by no more "
+                f"than {rule:.2f} (Cheung & Rensvold 2002) and the solution is proper; the chi-square difference test "
+                "is reported beside it (it is sensitive to sample size). Highest level held = the last level "
+                "reached with every step holding.")
+    d["reached"] = [str(r).replace("thresholds_loadings", "thresholds + loadings") for r in d["reached"]]
+    return table("invariance", "Measurement Invariance Across Versions", d, cols, note, flags=flags)
 
 
 # ---------------------------------------------------------------------------------------------------- hypotheses

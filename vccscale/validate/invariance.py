@@ -245,9 +245,15 @@ def invariance_by_construct(data: pd.DataFrame, blocks: dict[str, list[str]], gr
     fits and the difference tests are the same functions (:func:`vccscale.sem.fit_cfa`, :func:`difference_test`).
 
     ``cluster``: a column of cluster ids: every model gets cluster-robust standard errors and the scaled test
-    (lavaan ``cluster =``; needs ``estimator="MLR"`` with FIML), so the difference tests are Satorra-Bentler's."""
+    (lavaan ``cluster =``; needs ``estimator="MLR"`` with FIML), so the difference tests are Satorra-Bentler's.
+
+    ``estimator="WLSMV"``: items as ordered indicators (:func:`vccscale.sem.wlsmv.fit_ordinal`, pairwise
+    polychorics, respondents with at least one answer); the levels are those of :func:`ordinal_invariance`
+    (configural, thresholds, thresholds_loadings; ``levels`` is not used), the fit columns hold the scaled test,
+    CFI and RMSEA, the difference test is the scaled-shifted one, and ``cluster`` is not used (noted)."""
     from ..errors import VccscaleError
     from ..sem import fit_cfa
+    from ..sem.wlsmv import fit_ordinal
     from .measurement import answered, cfa_npar
 
     if group not in data.columns:
@@ -289,18 +295,35 @@ def invariance_by_construct(data: pd.DataFrame, blocks: dict[str, list[str]], gr
                    f"{n_all} cases (the rule asks for {min_ratio:g} per parameter)" if not disjoint else
                    "some constructs have no respondent in common") + "; so one invariance sequence per construct")
     del ms
+    ordinal = str(estimator).upper() == "WLSMV"
+    seq = [name for name, _ in ORDINAL_LEVELS] if ordinal else list(levels)
+    if ordinal:
+        notes.append("WLSMV: items as ordered indicators (pairwise polychorics); the levels are Wu & Estabrook's "
+                     "(2016) as lavaan fits them: configural, equal thresholds, equal thresholds and loadings "
+                     "(invariance.levels applies to ML/MLR); each step holds when the scaled CFI drops by at most "
+                     f"{delta_cfi:g}, with the scaled-shifted difference test (Satorra 2000) beside it; not "
+                     "cluster-adjusted")
     rows = []
     for k, (mname, cs) in enumerate(parts, 1):
         syntax = "\n".join(f"{c} =~ {' + '.join(measured[c])}" for c in cs) + "\n"
         its = [i for c in cs for i in measured[c]]
-        sub = data.loc[answered(data, its, missing) & data[group].notna(), its + [group] + ([cluster] if cluster
-                                                                                           else [])]
+        sub = data.loc[answered(data, its, "fiml" if ordinal else missing) & data[group].notna(),
+                       its + [group] + ([cluster] if cluster and not ordinal else [])]
+        if ordinal:
+            sub, recoded = collapse_empty_categories(sub, its, group)
+            if recoded:
+                notes.append(f"{mname}: categories empty in a {group} collapsed into their neighbour (in every "
+                             f"group) so that the thresholds can be compared: " + "; ".join(recoded))
         prev = None
-        for lv in levels:
+        for lv in seq:
             row: dict[str, Any] = {"model": mname, "constructs": ", ".join(cs), "level": lv, "n": len(sub)}
             try:
-                fit = fit_cfa(sub, syntax, estimator=estimator, group=group, group_equal=list(LEVELS[lv]),
-                              missing=missing, cluster=cluster)
+                if ordinal:
+                    fit = fit_ordinal(sub, syntax, its, estimator="WLSMV", group=group,
+                                      group_equal=dict(ORDINAL_LEVELS)[lv], missing="pairwise")
+                else:
+                    fit = fit_cfa(sub, syntax, estimator=estimator, group=group, group_equal=list(LEVELS[lv]),
+                                  missing=missing, cluster=cluster)
             except (VccscaleError, np.linalg.LinAlgError, ValueError, ArithmeticError) as exc:
                 msg = exc.message if isinstance(exc, VccscaleError) else str(exc)
                 row.update(status="failed", problems=msg, holds=False)
@@ -308,15 +331,19 @@ def invariance_by_construct(data: pd.DataFrame, blocks: dict[str, list[str]], gr
                 break
             rob = estimator == "MLR"
             f = fit.fit
-            row.update(chisq=f.get("chisq.scaled" if rob else "chisq"), df=f.get("df"),
-                       pvalue=f.get("pvalue.scaled" if rob else "pvalue"),
-                       cfi=f.get("cfi.robust" if rob else "cfi"), rmsea=f.get("rmsea.robust" if rob else "rmsea"),
-                       srmr=f.get("srmr"), status="improper" if fit.problems else "ok",
+            if ordinal:   # the scaled-shifted test and the scaled CFI/RMSEA (lavaan's WLSMV columns)
+                row.update(chisq=f.get("chisq.scaled"), df=f.get("df.scaled", f.get("df")),
+                           pvalue=f.get("pvalue.scaled"), cfi=f.get("cfi.scaled"), rmsea=f.get("rmsea.scaled"))
+            else:
+                row.update(chisq=f.get("chisq.scaled" if rob else "chisq"), df=f.get("df"),
+                           pvalue=f.get("pvalue.scaled" if rob else "pvalue"),
+                           cfi=f.get("cfi.robust" if rob else "cfi"), rmsea=f.get("rmsea.robust" if rob else "rmsea"))
+            row.update(srmr=f.get("srmr"), status="improper" if fit.problems else "ok",
                        problems="; ".join(fit.problems))
             if prev is not None:
-                d = difference_test(fit, prev, estimator, G)
+                d = _ordinal_difference(fit, prev) if ordinal else difference_test(fit, prev, estimator, G)
                 cfi_ok = bool(np.isfinite(d["delta_cfi"]) and d["delta_cfi"] >= -delta_cfi)
-                row.update(compare=f"{lv} vs {levels[levels.index(lv) - 1]}", chisq_diff=d["chisq_diff"],
+                row.update(compare=f"{lv} vs {seq[seq.index(lv) - 1]}", chisq_diff=d["chisq_diff"],
                            df_diff=d["df_diff"], pvalue_diff=d["pvalue"], delta_cfi=d["delta_cfi"],
                            delta_rmsea=d["delta_rmsea"], holds=bool(cfi_ok and row["status"] == "ok"))
                 if d["note"]:
@@ -333,8 +360,59 @@ def invariance_by_construct(data: pd.DataFrame, blocks: dict[str, list[str]], gr
     cols_out = ["model", "constructs", "level", "n", "chisq", "df", "pvalue", "cfi", "rmsea", "srmr", "compare",
                 "chisq_diff", "df_diff", "pvalue_diff", "delta_cfi", "delta_rmsea", "holds", "status", "problems"]
     table = pd.DataFrame(rows).reindex(columns=cols_out)
-    return InvarianceByConstruct(group, groups, chosen, reason, estimator, missing, float(delta_cfi), table,
+    return InvarianceByConstruct(group, groups, chosen, reason, estimator, "pairwise" if ordinal else missing,
+                                 float(delta_cfi), table,
                                  tuple(notes))
+
+
+def collapse_empty_categories(data: pd.DataFrame, items: list[str], group: str) -> tuple[pd.DataFrame, list[str]]:
+    """Recode ordered ``items`` so that every category is chosen in every ``group``: a multi-group model with
+    ordered indicators needs the same thresholds in every group (lavaan stops with "some categories of variable
+    ... are empty in group"; the usual fix is to collapse categories). A category empty in some group is merged
+    into its neighbour towards the middle of the scale (the lowest into the next higher, the highest into the next
+    lower), in every group, until none is empty. Returns the recoded copy and one note per recoded item
+    (``item: 1 -> 2, 7 -> 6``)."""
+    out = data.copy()
+    notes = []
+    g = out[group].astype(str)
+    for it in items:
+        recode: dict[float, float] = {}
+        while True:
+            x = out[it]
+            cats = sorted(x.dropna().unique())
+            if len(cats) <= 2:
+                break
+            counts = pd.crosstab(x, g).reindex(index=cats, fill_value=0)
+            empty = [c for c in cats if (counts.loc[c] == 0).any()]
+            if not empty:
+                break
+            mid = (cats[0] + cats[-1]) / 2
+            c = max(empty, key=lambda v: abs(v - mid))   # outermost first
+            k = cats.index(c)
+            to = cats[k + 1] if (c < mid or k == 0) and k + 1 < len(cats) else cats[k - 1]
+            out.loc[x == c, it] = to
+            recode = {a: (to if b == c else b) for a, b in recode.items()}
+            recode[c] = to
+        if recode:
+            notes.append(f"{it}: " + ", ".join(f"{a:g} -> {b:g}" for a, b in sorted(recode.items())))
+    return out, notes
+
+
+def _ordinal_difference(constrained: Any, free: Any) -> dict[str, Any]:
+    """The columns of :func:`difference_test` for two nested WLSMV fits: the scaled-shifted difference test
+    (:func:`vccscale.sem.wlsmv.ordinal_difference_test`) and the changes of the scaled CFI and RMSEA."""
+    from ..sem.wlsmv import ordinal_difference_test
+
+    fc, ff = constrained.fit, free.fit
+    try:
+        dt = ordinal_difference_test(constrained, free)
+        out = {"chisq_diff": dt["chisq_diff"], "df_diff": dt["df_diff"], "pvalue": dt["pvalue"], "note": ""}
+    except (np.linalg.LinAlgError, ValueError, ArithmeticError) as exc:
+        out = {"chisq_diff": np.nan, "df_diff": np.nan, "pvalue": np.nan,
+               "note": f"scaled-shifted difference test not computed ({exc})"}
+    out.update(delta_cfi=fc.get("cfi.scaled", np.nan) - ff.get("cfi.scaled", np.nan),
+               delta_rmsea=fc.get("rmsea.scaled", np.nan) - ff.get("rmsea.scaled", np.nan))
+    return out
 
 
 # ---------------------------------------------------------------------------------------------------- workflow

@@ -232,7 +232,8 @@ class MeasurementModel:
 class MeasurementResult:
     """The measurement model(s) of a study: scope and the reason for it, every model, the parameter table (with a
     ``model`` column), one row per construct (``constructs``: model, n, n_items, cr, ave, loading_min,
-    loading_max, status, problems) and the latent correlations (``correlations``: pairs a, b, r, se, pvalue, n,
+    loading_max, status, problems; with WLSMV also ordinal_alpha and ordinal_omega, the ordinal alpha and Green &
+    Yang's categorical omega of :func:`vccscale.sem.wlsmv.ordinal_reliability`) and the latent correlations (``correlations``: pairs a, b, r, se, pvalue, n,
     source model, status)."""
 
     scope: str
@@ -338,6 +339,7 @@ class MeasurementResult:
 
 _CONSTRUCT_COLUMNS = ["construct", "model", "n", "n_items", "cr", "ave", "loading_min", "loading_max", "status",
                       "problems"]
+_ORDINAL_COLUMNS = ["ordinal_alpha", "ordinal_omega"]   # WLSMV: vccscale.sem.wlsmv.ordinal_reliability
 _CORRELATION_COLUMNS = ["a", "b", "r", "se", "pvalue", "n", "source", "status", "problems"]
 
 
@@ -439,7 +441,7 @@ def fit_measurement(data: pd.DataFrame, blocks: Mapping[str, Sequence[str]], *, 
                           f"{min_ratio:g})",)
         fm = {k: float(fit.fit[k]) for k in FIT_KEYS if fit is not None and k in fit.fit}
         models.append(MeasurementModel(name, tuple(cs), syn, n, npar, status, tuple(probs) + ratio_note, fm))
-        rel = None
+        rel = ordrel = None
         if fit is not None:
             est = fit.estimates.copy()
             est.insert(0, "model", name)
@@ -449,6 +451,13 @@ def fit_measurement(data: pd.DataFrame, blocks: Mapping[str, Sequence[str]], *, 
                                           variances=variances).factors
             except VccscaleError:
                 rel = None
+            if estimator == "WLSMV":
+                from ..sem.wlsmv import ordinal_reliability
+
+                try:
+                    ordrel = ordinal_reliability(fit).set_index("factor")
+                except (VccscaleError, ValueError, ArithmeticError, np.linalg.LinAlgError):
+                    ordrel = None
         for c in cs:
             cp = _construct_problems(probs, c, blocks[c]) if status == "improper" else list(probs)
             cstatus = status if status != "improper" else ("improper" if cp else "ok")
@@ -460,6 +469,9 @@ def fit_measurement(data: pd.DataFrame, blocks: Mapping[str, Sequence[str]], *, 
                 row.update(loading_min=float(lo.min()), loading_max=float(lo.max()))
                 if rel is not None and c in rel.index:
                     row.update(cr=float(rel.loc[c, "cr"]), ave=float(rel.loc[c, "ave"]))
+                if ordrel is not None and c in ordrel.index:
+                    row.update(ordinal_alpha=float(ordrel.loc[c, "alpha_ordinal"]),
+                               ordinal_omega=float(ordrel.loc[c, "omega_categorical"]))
             con_rows.append(row)
         if fit is not None and len(cs) > 1:
             e = fit.estimates
@@ -500,7 +512,8 @@ def fit_measurement(data: pd.DataFrame, blocks: Mapping[str, Sequence[str]], *, 
                 progress(done, total, "two-construct models")
     estimates = pd.concat(est_frames, ignore_index=True) if est_frames else pd.DataFrame(
         columns=["model", "lhs", "op", "rhs", "est"])
-    constructs = pd.DataFrame(con_rows, columns=_CONSTRUCT_COLUMNS)
+    constructs = pd.DataFrame(con_rows,
+                              columns=_CONSTRUCT_COLUMNS + (_ORDINAL_COLUMNS if estimator == "WLSMV" else []))
     order = {c: i for i, c in enumerate(blocks)}
     cors = pd.DataFrame(cor_rows, columns=_CORRELATION_COLUMNS)
     if len(cors):
