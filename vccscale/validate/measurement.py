@@ -233,8 +233,8 @@ class MeasurementResult:
     """The measurement model(s) of a study: scope and the reason for it, every model, the parameter table (with a
     ``model`` column), one row per construct (``constructs``: model, n, n_items, cr, ave, loading_min,
     loading_max, status, problems; with WLSMV also ordinal_alpha and ordinal_omega, the ordinal alpha and Green &
-    Yang's categorical omega of :func:`vccscale.sem.wlsmv.ordinal_reliability`) and the latent correlations (``correlations``: pairs a, b, r, se, pvalue, n,
-    source model, status)."""
+    Yang's categorical omega of :func:`vccscale.sem.wlsmv.ordinal_reliability`) and the latent correlations
+    (``correlations``: pairs a, b, r, se, pvalue, n, source model, status)."""
 
     scope: str
     reason: str
