@@ -211,3 +211,58 @@ def test_pairwise_missing_matches_lavaan(ref):
     assert np.abs(m.loc[free, "se"] / m.loc[free, "se_ref"] - 1).max() < 1e-5
     with pytest.raises(DataError, match="missing='pairwise'"):
         ordinal_stats(d, ref["items"])
+
+
+def test_theta_parameterization_matches_lavaan(ref, bfi, tmp_path):
+    """parameterization = "theta" (lavaan 0.6-14): residual variances of the latent responses fixed at 1, the scale
+    factors derived (~*~, not free, std.all 1); with equal thresholds by gender the residual variances of group 2
+    are free. The fit equals the delta fit (same model, other units). Fit measures 1e-5 relative, estimates 5e-5
+    relative (the loadings are on the latent-response scale, up to 3.3; lavaan's optimiser stops ~2e-5 relative
+    away there; the Jacobian is checked against central differences to 1e-9 below), SEs 1e-4 relative."""
+    from vccscale.cli import main
+    from vccscale.sem.wlsmv import ordinal_reliability
+
+    th = ref["theta"]
+    for case, kw in (("cfa", {}), ("groups", {"group": "gender", "group_equal": ["thresholds"]})):
+        c = th[case]
+        fit = fit_cfa(bfi, ref["cfa"]["model"], ordered=True, parameterization="theta", **kw)
+        assert fit.parameterization == "theta"
+        shared = [k for k in c["fit"] if k in fit.fit and c["fit"][k] is not None]
+        assert len(shared) >= 35
+        for k in shared:
+            assert fit.fit[k] == pytest.approx(c["fit"][k], rel=1e-5, abs=1e-9), k
+        pe = pd.DataFrame(c["estimates"])
+        keys = ["lhs", "op", "rhs"] + (["group"] if case == "groups" else [])
+        if case == "cfa":
+            pe["std_all"] = c["std_all"]
+        m = pe.merge(fit.estimates, on=keys, suffixes=("_ref", ""), validate="1:1")
+        assert len(m) == len(pe) == len(fit.estimates)
+        assert (np.abs(m["est"] - m["est_ref"]) / np.maximum(1, np.abs(m["est_ref"]))).max() < 5e-5
+        om, th_hat = fit._state.model, fit._state.theta
+        for g in range(om.G):   # the analytic Jacobian of the theta parameterisation vs central differences
+            num = np.column_stack([(om.sigma(th_hat + e, g)[0] - om.sigma(th_hat - e, g)[0]) / 2e-6
+                                   for e in np.eye(len(th_hat)) * 1e-6])
+            assert np.abs(om.jac(th_hat, g) - num).max() < 1e-8
+        free = m["se_ref"] > 0
+        assert np.abs(m.loc[free, "se"] / m.loc[free, "se_ref"] - 1).max() < 1e-4
+        assert (m.loc[~free, "se"] == 0).all()
+        if case == "cfa":
+            assert np.abs(m["std_all"] - m["std_all_ref"]).max() < 1e-5
+            # same model as delta: chi-square and standardized loadings equal the delta fit's
+            delta = fit_cfa(bfi, ref["cfa"]["model"], ordered=True)
+            assert fit.fit["chisq"] == pytest.approx(delta.fit["chisq"], rel=1e-7)
+            rel_t, rel_d = ordinal_reliability(fit), ordinal_reliability(delta)
+            assert np.allclose(rel_t.drop(columns="factor"), rel_d.drop(columns="factor"), atol=1e-6)
+    mfile = tmp_path / "m.lav"
+    mfile.write_text(ref["cfa"]["model"])
+    data = reference_path(REF / "bfi_ac.csv")
+    r = CliRunner().invoke(main, ["cfa", str(data), "--model", str(mfile), "--ordered", "all", "--parameterization",
+                                  "theta", "--format", "json"])
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.stdout)
+    assert out["parameterization"] == "theta"
+    assert out["fit"]["chisq_scaled"] == pytest.approx(th["cfa"]["fit"]["chisq.scaled"], rel=1e-5)
+    r = CliRunner().invoke(main, ["cfa", str(data), "--model", str(mfile), "--parameterization", "theta"])
+    assert r.exit_code == 2 and "--ordered" in r.output
+    with pytest.raises(ModelError, match="ordered indicators"):
+        fit_cfa(bfi, ref["cfa"]["model"], parameterization="theta")

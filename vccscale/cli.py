@@ -111,6 +111,7 @@ def _fit_json(fit: Any, data: Any, ave_variances: str = "implied") -> dict[str, 
     if getattr(fit, "ordered", ()):
         from .sem.wlsmv import ordinal_reliability
 
+        out["parameterization"] = fit.parameterization
         out["reliability"] = records(ordinal_reliability(fit))
         out["reliability_convention"] = ("ordered indicators: ordinal alpha (polychoric correlations), omega of the "
                                          "latent responses and Green & Yang's (2009) categorical omega, as "
@@ -131,7 +132,8 @@ def _fit_command(kind: str, data: Path, model: Path, estimator: str, std_lv: boo
                  fmt: str, codebook: Path | None = None, long: bool = False, missing: str = "listwise",
                  group_equal: tuple[str, ...] = (), group_partial: tuple[str, ...] = (), modindices: bool = False,
                  mi_minimum: float = 0.0, score_tests: bool = False, ave_variances: str = "implied",
-                 engine: str = "vccscale", cluster: str | None = None, ordered: tuple[str, ...] = ()) -> None:
+                 engine: str = "vccscale", cluster: str | None = None, ordered: tuple[str, ...] = (),
+                 parameterization: str = "delta") -> None:
     from .sem import fit_cfa, fit_sem
 
     if (group_equal or group_partial) and group is None:
@@ -142,10 +144,13 @@ def _fit_command(kind: str, data: Path, model: Path, estimator: str, std_lv: boo
     if estimator in ("WLSMV", "ULSMV") and ordered_arg is None:
         raise click.UsageError(f"--estimator {estimator} is for ordered indicators: add --ordered ITEM... (or "
                                "--ordered all)")
+    if parameterization != "delta" and ordered_arg is None:
+        raise click.UsageError("--parameterization is for ordered indicators: add --ordered ITEM... (or --ordered "
+                               "all)")
     try:
         fit = fn(frame, model_text(model), estimator=estimator, std_lv=std_lv, group=group, missing=missing,
                  group_equal=tuple(group_equal), group_partial=tuple(group_partial), engine=engine,
-                 cluster=cluster, ordered=ordered_arg)
+                 cluster=cluster, ordered=ordered_arg, parameterization=parameterization)
     except ImportError as exc:  # --engine semopy without the optional extra
         raise click.ClickException(str(exc)) from None
     for w in fit.warnings:
@@ -239,6 +244,9 @@ def _fit_options(f: Any) -> Any:
     f = click.option("--ordered", cls=ListOption, help="Ordered (ordinal) indicators, as lavaan's ordered =: "
                      "--ordered A1 A2 ... or --ordered all; fitted by WLSMV (or --estimator ULSMV) on polychoric "
                      "correlations.")(f)
+    f = click.option("--parameterization", type=click.Choice(["delta", "theta"]), default="delta",
+                     show_default=True, help="For --ordered indicators, as lavaan's parameterization =: delta "
+                     "(unit-variance latent responses) or theta (their residual variances fixed at 1).")(f)
     f = click.option("--estimator", type=click.Choice(["ML", "MLR", "WLSMV", "ULSMV"]), default="ML",
                      show_default=True, help="ML, MLR (Huber-White SEs, Yuan-Bentler scaled test), or for --ordered "
                      "indicators WLSMV / ULSMV (robust SEs, scaled-shifted test) as lavaan.")(f)
@@ -252,12 +260,13 @@ def _fit_options(f: Any) -> Any:
 def cfa_cmd(data: Path, model: Path, estimator: str, std_lv: bool, group: str | None, missing: str,
             codebook: Path | None, long: bool, fmt: str, group_equal: tuple[str, ...], group_partial: tuple[str, ...],
             modindices: bool, mi_minimum: float, score_tests: bool, ave_variances: str, engine: str,
-            cluster: str | None, ordered: tuple[str, ...]) -> None:
+            cluster: str | None, ordered: tuple[str, ...], parameterization: str) -> None:
     """Confirmatory factor analysis with lavaan's defaults and fit measures (chisq, cfi, tli, rmsea + CI, srmr,
     aic, bic, ...), estimates with std.all, reliability (alpha, CR/omega, AVE; model-implied variances unless
     --ave-variances observed), HTMT and Fornell-Larcker (vccscale.validate.measurement_quality)."""
     _fit_command("cfa", data, model, estimator, std_lv, group, fmt, codebook, long, missing, group_equal,
-                 group_partial, modindices, mi_minimum, score_tests, ave_variances, engine, cluster, ordered)
+                 group_partial, modindices, mi_minimum, score_tests, ave_variances, engine, cluster, ordered,
+                 parameterization)
 
 
 @main.command("sem")
@@ -265,10 +274,11 @@ def cfa_cmd(data: Path, model: Path, estimator: str, std_lv: bool, group: str | 
 def sem_cmd(data: Path, model: Path, estimator: str, std_lv: bool, group: str | None, missing: str,
             codebook: Path | None, long: bool, fmt: str, group_equal: tuple[str, ...], group_partial: tuple[str, ...],
             modindices: bool, mi_minimum: float, score_tests: bool, ave_variances: str, engine: str,
-            cluster: str | None, ordered: tuple[str, ...]) -> None:
+            cluster: str | None, ordered: tuple[str, ...], parameterization: str) -> None:
     """Structural equation model from lavaan syntax (=~, ~, ~~, :=), same output as cfa plus R²."""
     _fit_command("sem", data, model, estimator, std_lv, group, fmt, codebook, long, missing, group_equal,
-                 group_partial, modindices, mi_minimum, score_tests, ave_variances, engine, cluster, ordered)
+                 group_partial, modindices, mi_minimum, score_tests, ave_variances, engine, cluster, ordered,
+                 parameterization)
 
 
 @main.command("validity")

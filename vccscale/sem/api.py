@@ -37,7 +37,7 @@ class _State:
 def fit_cfa(data: pd.DataFrame, model: str, estimator: str = "ML", std_lv: bool = False, group: str | None = None,
             group_equal=(), group_partial=(), meanstructure: bool | None = None,
             missing: str = "listwise", fixed_x: bool | None = None, engine: str = "vccscale",
-            cluster: str | None = None, ordered=None) -> FitResult:
+            cluster: str | None = None, ordered=None, parameterization: str = "delta") -> FitResult:
     """Confirmatory factor analysis with the defaults of ``lavaan::cfa()``.
 
     Parameters
@@ -102,27 +102,31 @@ def fit_cfa(data: pd.DataFrame, model: str, estimator: str = "ML", std_lv: bool 
         Ordered (ordinal) indicators, as lavaan's ``ordered =``: True for every observed variable, or their names
         (every observed variable must be ordered). The model is then fitted by ``estimator`` "WLSMV" (DWLS with
         robust SEs and the scaled-shifted test; the default when ``estimator`` is left at "ML", as lavaan) or
-        "ULSMV" on thresholds and polychoric correlations, delta parameterisation, complete cases; ``group`` and
+        "ULSMV" on thresholds and polychoric correlations, complete cases (or ``missing="pairwise"``); ``group`` and
         ``group_equal`` ("thresholds", "loadings", ...) as lavaan (equal thresholds free the scale factors and
         latent means of groups 2..).
         The result is an :class:`~vccscale.sem.wlsmv.OrdinalFitResult`; see :mod:`vccscale.sem.wlsmv`.
+    parameterization : {"delta", "theta"}
+        With ordered indicators, as lavaan's ``parameterization =``: "delta" (default; unit-variance latent
+        responses, scale factors ``~*~``) or "theta" (residual variances of the latent responses fixed at 1 in the
+        first group; free in groups 2.. with equal thresholds). Same fit, other units.
     """
     return _fit(data, model, "cfa", estimator, std_lv, group, group_equal, group_partial, meanstructure, missing,
-                fixed_x, engine, cluster, ordered)
+                fixed_x, engine, cluster, ordered, parameterization)
 
 
 @data_first("model")
 def fit_sem(data: pd.DataFrame, model: str, estimator: str = "ML", std_lv: bool = False, group: str | None = None,
             group_equal=(), group_partial=(), meanstructure: bool | None = None,
             missing: str = "listwise", fixed_x: bool | None = None, engine: str = "vccscale",
-            cluster: str | None = None, ordered=None) -> FitResult:
+            cluster: str | None = None, ordered=None, parameterization: str = "delta") -> FitResult:
     """Structural equation model with the defaults of ``lavaan::sem()`` (see :func:`fit_cfa` for the arguments).
 
     Exogenous observed covariates are treated as fixed (``fixed.x = TRUE``): their variances and covariances are
     the sample values and are not parameters.
     """
     return _fit(data, model, "sem", estimator, std_lv, group, group_equal, group_partial, meanstructure, missing,
-                fixed_x, engine, cluster, ordered)
+                fixed_x, engine, cluster, ordered, parameterization)
 
 
 def _group_labels(data: pd.DataFrame, group: str | None) -> list:
@@ -176,7 +180,8 @@ def _cluster_codes(data, cluster, groups, pt) -> list[np.ndarray]:
 
 
 def _fit(data, model, model_type, estimator, std_lv, group, group_equal, group_partial, meanstructure,
-         missing="listwise", fixed_x=None, engine_name="vccscale", cluster=None, ordered=None):
+         missing="listwise", fixed_x=None, engine_name="vccscale", cluster=None, ordered=None,
+         parameterization="delta"):
     from .twolevel import fit_twolevel, is_twolevel
     from .wlsmv import ORDINAL_ESTIMATORS
 
@@ -197,8 +202,10 @@ def _fit(data, model, model_type, estimator, std_lv, group, group_equal, group_p
                                 if miss_o not in ("listwise", "pairwise") else ""))
         return fit_ordinal(data, model, ordered, model_type=model_type,
                            estimator="WLSMV" if est_u == "ML" else estimator, std_lv=std_lv, group=group,
-                           group_equal=group_equal, missing=miss_o)
+                           group_equal=group_equal, missing=miss_o, parameterization=parameterization)
 
+    if parameterization != "delta":
+        raise ModelError(f"parameterization={parameterization!r} is for ordered indicators (ordered=...)")
     if is_twolevel(model):  # level: blocks -> two-level ML (vccscale.sem.twolevel)
         if engine_name != "vccscale" or group_equal or group_partial:
             raise ModelError("two-level models are fitted by the vccscale engine only, without group_equal / "

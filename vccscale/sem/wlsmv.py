@@ -23,8 +23,10 @@
 
 Multiple groups (``group=``, ``group_equal``): per-group sample statistics, F = sum_g (n_g - 1) F_g, the
 scaled-shifted test over the stacked groups; with equal thresholds the scale factors (``~*~``) and latent means of
-groups 2.. are free (lavaan's rule). Not covered (refused with the reason): mixed ordered and continuous
-indicators, observed covariates, the theta parameterisation. Missing answers: listwise or pairwise (as lavaan).
+groups 2.. are free (lavaan's rule). ``parameterization="theta"``: the residual variances of the latent responses
+are parameters (1 in group 1, free in groups 2.. with equal thresholds) and the scale factors follow from them;
+same fit as delta. Not covered (refused with the reason): mixed ordered and continuous indicators, observed
+covariates. Missing answers: listwise or pairwise (as lavaan).
 :func:`ordinal_difference_test` is lavTestLRT's scaled-shifted difference test of nested WLSMV fits (Satorra 2000).
 """
 from __future__ import annotations
@@ -61,6 +63,7 @@ class OrdinalFitResult(FitResult):
     the scale factors (``~*~``), with lavaan's categorical fit measures."""
 
     ordered: tuple = ()
+    parameterization: str = "delta"
 
     @property
     def partable(self):
@@ -90,12 +93,13 @@ class OrdinalFitResult(FitResult):
     def to_dict(self) -> dict:
         out = super().to_dict()
         out["ordered"] = list(self.ordered)
-        out["parameterization"] = "delta"
+        out["parameterization"] = self.parameterization
         return out
 
     def summary(self) -> str:
         f = self.fit
-        lines = [f"vccscale SEM ({self.estimator}, ordered indicators, delta parameterisation), {sum(self.nobs)} "
+        lines = [f"vccscale SEM ({self.estimator}, ordered indicators, {self.parameterization} parameterisation), "
+                 f"{sum(self.nobs)} "
                  f"cases" + (f", {self.n_dropped} dropped (listwise)" if self.n_dropped else ""),
                  f"  parameters {int(f['npar'])}, iterations {self.iterations}", "",
                  f"  chi-square {f['chisq']:.3f}, df {int(f['df'])}, p {f['pvalue']:.3f}",
@@ -136,8 +140,9 @@ class _OrdModel:
     then the thresholds (one set when equal across groups), then the scale factors of groups 2.. (free when the
     thresholds are equal, lavaan's rule)."""
 
-    def __init__(self, eng, stats, ov, equal_th: bool):
+    def __init__(self, eng, stats, ov, equal_th: bool, theta_par: bool = False):
         self.eng, self.stats, self.ov = eng, stats, ov
+        self.theta_par = theta_par
         self.G = len(stats)
         self.p = len(ov)
         st0 = stats[0]
@@ -146,7 +151,11 @@ class _OrdModel:
         self.equal_th = equal_th
         self.q = eng.q
         self.nth_par = self.nth_g if equal_th else self.nth_g * self.G
-        self.nsc = self.p * (self.G - 1) if equal_th else 0
+        self.nsc = self.p * (self.G - 1) if equal_th and not theta_par else 0
+        pos = {v: k for k, v in enumerate(ov)}
+        self.rv_rows = [[k for k, r in enumerate(eng.pt.rows) if r["op"] == "~~" and r["lhs"] == r["rhs"]
+                         and r["lhs"] in pos and r["group"] == g + 1] for g in range(self.G)]
+        self.rv_pos = [[pos[eng.pt.rows[k]["lhs"]] for k in rows] for rows in self.rv_rows]
         self.npar = self.q + self.nth_par + self.nsc
         pairs = st0.pairs()
         self.ii = np.array([i for i, _ in pairs], dtype=int)
@@ -167,10 +176,18 @@ class _OrdModel:
             return np.ones(self.p)
         return sc[(g - 1) * self.p:g * self.p]
 
+    def resid(self, theta, g):
+        """Theta parameterisation: the residual variances of the latent responses in group ``g``."""
+        vals = self.eng.row_values(theta[:self.q])
+        out = np.zeros(self.p)
+        out[self.rv_pos[g]] = vals[self.rv_rows[g]]
+        return out
+
     def sigma(self, theta, g):
         te, th, sc = self.split(theta)
         (S, mu) = self.eng.implied(te)[g]
-        d = self.scales(sc, g)
+        # delta: scale factors are parameters (1 in group 1); theta: 1 / sd of the latent responses
+        d = 1 / np.sqrt(np.diag(S)) if self.theta_par else self.scales(sc, g)
         tau = theta[self.th_index(g)]
         v = self.th_var
         tstar = d[v] * (tau - mu[v])
@@ -186,6 +203,12 @@ class _OrdModel:
         nt = self.nth_g
         J[:nt, :self.q] = (-d[v][:, None] * dm[:, v].T)
         J[nt:, :self.q] = (d[ii] * d[jj])[:, None] * dS[:, ii, jj].T
+        if self.theta_par:   # d = diag(S)^-1/2 depends on the parameters: dd = -d^3 / 2 dS_kk
+            kk = np.arange(self.p)
+            dd = -0.5 * (d ** 3)[None, :] * dS[:, kk, kk]          # (q, p)
+            tau = theta[self.th_index(g)]
+            J[:nt, :self.q] += ((tau - mu[v])[:, None] * dd[:, v].T)
+            J[nt:, :self.q] += (S[ii, jj] * d[jj])[:, None] * dd[:, ii].T + (S[ii, jj] * d[ii])[:, None] * dd[:, jj].T
         J[np.arange(nt), self.th_index(g)] = d[v]
         if g > 0 and self.nsc:
             base = self.q + self.nth_par + (g - 1) * self.p
@@ -199,7 +222,7 @@ class _OrdModel:
 
 def fit_ordinal(data: pd.DataFrame, model: str, ordered=True, *, model_type: str = "cfa", estimator: str = "WLSMV",
                 std_lv: bool = False, group: str | None = None, group_equal=(), missing: str = "listwise",
-                max_iter: int = 500) -> OrdinalFitResult:
+                parameterization: str = "delta", max_iter: int = 500) -> OrdinalFitResult:
     """Fit ``model`` with ordered indicators (``ordered``: True for every observed variable, or their names) by
     DWLS (``WLSMV``) or ULS (``ULSMV``); see the module docstring. ``group``: a multi-group model (groups in order
     of first appearance, as lavaan); ``group_equal``: lavaan's ``group.equal`` among "thresholds", "loadings",
@@ -207,6 +230,9 @@ def fit_ordinal(data: pd.DataFrame, model: str, ordered=True, *, model_type: str
     and latent means of groups 2.. are free (lavaan's rule); otherwise they are fixed at 1 and 0. ``missing``:
     "listwise" (complete cases) or "pairwise" (lavaan's ``missing = "pairwise"``: thresholds from each item's
     answers, correlations from the pairs answering both, rows with every item missing dropped).
+    ``parameterization``: "delta" (lavaan's default: the latent responses have unit variance, scale factors
+    ``~*~``) or "theta" (their residual variances ``y ~~ y`` are 1 in the first group and, with equal thresholds,
+    free in groups 2..; the scale factors are derived, 1 / sqrt(var(y*))): the same fit, other units.
 
     R: ``lavaan::cfa/sem(model, data, ordered = TRUE, estimator = "WLSMV", group = , group.equal = )``
     (tests/reference/ordinal_sem/wlsmv_reference.R).
@@ -216,6 +242,9 @@ def fit_ordinal(data: pd.DataFrame, model: str, ordered=True, *, model_type: str
     from .polychoric import ordinal_stats
     from .syntax import parse_model
 
+    if parameterization not in ("delta", "theta"):
+        raise ModelError(f"parameterization must be 'delta' or 'theta', not {parameterization!r}")
+    theta_par = parameterization == "theta"
     est_key = str(estimator).upper()
     if est_key not in ORDINAL_ESTIMATORS:
         raise ModelError(f"estimator {estimator!r} is not available for ordered indicators: use WLSMV, DWLS, ULSMV "
@@ -284,7 +313,17 @@ def fit_ordinal(data: pd.DataFrame, model: str, ordered=True, *, model_type: str
     # their intercepts are 0, latent means are free in groups 2.. only with equal thresholds
     fresh = max([r["par"] for r in pt.rows] + [0]) + 1000
     for r in pt.rows:
-        if r["op"] == "~~" and r["lhs"] == r["rhs"] and r["lhs"] in ov:
+        if r["op"] == "~~" and r["lhs"] == r["rhs"] and r["lhs"] in ov and theta_par:
+            # theta: residual variances 1 in group 1; free in groups 2.. once the thresholds are equal (lavaan)
+            if r["user"] and r["free"] and r["group"] == 1:
+                raise ModelError(f"model syntax line {r['line']}: the residual variance of the ordered variable "
+                                 f"{r['lhs']} is fixed at 1 in the first group in the theta parameterisation")
+            free = equal_th and r["group"] > 1
+            if free and not r["free"]:
+                fresh += 1
+                r["par"] = fresh
+            r.update(free=free, ustart=None if free else 1.0)
+        elif r["op"] == "~~" and r["lhs"] == r["rhs"] and r["lhs"] in ov:
             if r["user"] and r["free"]:
                 raise ModelError(f"model syntax line {r['line']}: the residual variance of the ordered variable "
                                  f"{r['lhs']} is not a free parameter in the delta parameterisation")
@@ -301,7 +340,7 @@ def fit_ordinal(data: pd.DataFrame, model: str, ordered=True, *, model_type: str
     p = len(ov)
     groups = [GroupData(lab, np.zeros((0, p)), st.n, np.zeros(p), st.cor.copy()) for lab, st in zip(labels, stats_g)]
     eng = Engine(pt, groups)
-    om = _OrdModel(eng, stats_g, ov, equal_th)
+    om = _OrdModel(eng, stats_g, ov, equal_th, theta_par)
     G = len(labels)
     N = sum(st.n for st in stats_g)
     w = [st.wls_vd if weight == "DWLS" else np.ones(len(st.wls_obs)) for st in stats_g]
@@ -384,13 +423,14 @@ def fit_ordinal(data: pd.DataFrame, model: str, ordered=True, *, model_type: str
         srmr.append(math.sqrt(np.sum(res[om.ii, om.jj] ** 2) / (p * (p + 1) / 2)))
         fitted[lab] = pd.DataFrame(R_imp, index=ov, columns=ov)
         sample[lab] = pd.DataFrame(st.cor, index=ov, columns=ov)
-        resvar = 1 / dsc ** 2 - np.diag(S)
+        resvar = om.resid(theta, g) if theta_par else 1 / dsc ** 2 - np.diag(S)
+        common = np.diag(S) - (resvar if theta_par else 0.0)
         bad = [f"{v} ({resvar[k]:.4g})" for k, v in enumerate(ov) if resvar[k] < 0]
         if bad:
             warnings_.append("negative residual variance of the latent response for " + ", ".join(bad)
                              + (f" in group {lab!r}" if group is not None else "")
                              + ": a Heywood case; the solution is improper")
-        r2[lab] = pd.Series({v: float(np.diag(S)[k] * dsc[k] ** 2) for k, v in enumerate(ov)})
+        r2[lab] = pd.Series({v: float(common[k] * dsc[k] ** 2) for k, v in enumerate(ov)})
         if st.empty_cells:
             warnings_.append(f"{len(st.empty_cells)} bivariate table(s)"
                              + (f" of group {lab!r}" if group is not None else "")
@@ -410,7 +450,7 @@ def fit_ordinal(data: pd.DataFrame, model: str, ordered=True, *, model_type: str
                             group_labels=labels if group is not None else [], nobs=[st.n for st in stats_g],
                             n_dropped=n_dropped, iterations=int(iters), warnings=tuple(warnings_),
                             missing=missing, se="robust.sem", test=("scaled.shifted",), _state=state,
-                            ordered=tuple(ov))
+                            ordered=tuple(ov), parameterization=parameterization)
 
 
 def _scaled_shifted_groups(T, df, Js, w, gammas, fg) -> dict:
@@ -471,7 +511,8 @@ def _parameter_table(pt, om: _OrdModel, theta, vcov, labels) -> tuple[list[str],
         vec, S, mu, dsc = om.sigma(theta, g)
         cov_full, *_ = eng.implied_all(te, g)
         dfull = np.diag(cov_full)
-        resvar = {v: 1 / dsc[k] ** 2 - S[k, k] for k, v in enumerate(ov)}
+        rv = om.resid(theta, g) if om.theta_par else 1 / dsc ** 2 - np.diag(S)
+        resvar = {v: float(rv[k]) for k, v in enumerate(ov)}
         ctx = {"eta2": {v: dfull[eng.pos[v]] for v in pt.lv_names},
                "ov2": {v: 1 / dsc[k] ** 2 for k, v in enumerate(ov)},
                "rv": {**{r["lhs"]: vals[k] for k, r in enumerate(pt.rows)
@@ -541,7 +582,8 @@ def ordinal_reliability(fit: OrdinalFitResult) -> pd.DataFrame:
     loads = est[est["op"] == "=~"]
     by_item = loads.groupby("rhs")["lhs"].nunique()
     S_common = fit.fitted_cov[None].to_numpy().copy()   # implied correlations; the diagonal becomes the common part
-    resvar = est[(est["op"] == "~~") & (est["lhs"] == est["rhs"]) & est["lhs"].isin(names)].set_index("lhs")["est"]
+    # standardized (latent-response scale), so that both parameterisations give the same values
+    resvar = est[(est["op"] == "~~") & (est["lhs"] == est["rhs"]) & est["lhs"].isin(names)].set_index("lhs")["std_all"]
     for k, v in enumerate(names):
         S_common[k, k] = 1.0 - float(resvar[v])
     rows = []
@@ -554,9 +596,8 @@ def ordinal_reliability(fit: OrdinalFitResult) -> pd.DataFrame:
         k = len(ix)
         rbar = (Rs.sum() - k) / (k * (k - 1))
         alpha = k * rbar / (1 + (k - 1) * rbar)
-        lam = grp.set_index("rhs")["est"].reindex(items).to_numpy(float)
-        psi = float(est[(est["op"] == "~~") & (est["lhs"] == f) & (est["rhs"] == f)]["est"].iloc[0])
-        omega_lat = float(lam.sum() ** 2 * psi / Rs.sum())
+        lam = grp.set_index("rhs")["std_all"].reindex(items).to_numpy(float)
+        omega_lat = float(lam.sum() ** 2 / Rs.sum())
         th = [st.thresholds[i] for i in ix]
         num = den = 0.0
         for a in range(k):

@@ -18,6 +18,7 @@
 #     reliability: the WLSMV fit with A1, C4 and C5 reversed (7 - x): semTools::compRelSEM(fit) (Green & Yang's
 #          categorical omega), compRelSEM(fit, ord.scale = FALSE) (omega of the latent responses) and
 #          psych::alpha of the polychoric correlations (ordinal alpha)
+#     theta: parameterization = "theta": the one-group CFA (as cfa above) and by gender with equal thresholds
 suppressPackageStartupMessages({library(lavaan); library(psych); library(semTools); library(jsonlite)})
 out_dir <- "tests/reference/ordinal_sem"
 if (!dir.exists(out_dir)) stop("run from the repository root")
@@ -82,8 +83,14 @@ for (ge in list("none", "thresholds", c("thresholds", "loadings"))) {
 lrt <- lavTestLRT(gfits[[1]], gfits[[2]], gfits[[3]])
 groups$lrt <- list(chisq_diff = num(lrt[["Chisq diff"]]), df_diff = num(lrt[["Df diff"]]),
                    pvalue = num(lrt[["Pr(>Chisq)"]]), method = attr(lrt, "heading"))
+# theta parameterisation: one group, and by gender with equal thresholds (residual variances of group 2 free)
+fit_th <- cfa(model, data = d, ordered = TRUE, estimator = "WLSMV", parameterization = "theta")
+fit_thg <- cfa(model, data = d, ordered = TRUE, estimator = "WLSMV", parameterization = "theta", group = "gender",
+               group.equal = "thresholds")
+theta <- list(cfa = describe(fit_th), groups = describe_groups(fit_thg),
+              options = lavInspect(fit_th, "options")[c("parameterization")])
 out <- list(lavaan_version = as.character(packageVersion("lavaan")), items = items,
-            cfa = describe(fit), uls = describe(fit_u), reliability = rel, groups = groups,
+            cfa = describe(fit), uls = describe(fit_u), reliability = rel, groups = groups, theta = theta,
             pairwise = describe(fit_pw),
             seconds_per_fit = as.numeric(difftime(t1, t0, units = "secs")) / 5)
 writeLines(toJSON(out, auto_unbox = TRUE, digits = NA, null = "null", na = "null", pretty = TRUE),
