@@ -6,9 +6,18 @@ Heavy modules are imported inside commands so that ``vccscale --help`` starts fa
 """
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Any
+
+# One BLAS thread per vccscale process unless the user sets it: the matrices are small (a model's moments, at most a
+# few hundred variables), where OpenBLAS's thread start-up costs more than it saves (0.3-0.5 CPU-s per command
+# measured on 2 cores, benchmarks/cli_startup_benchmark.py); parallel work (bootstrap, power, pairwise models) runs
+# in processes (joblib). Effective only when numpy is not imported yet, i.e. for the command-line process.
+if "numpy" not in sys.modules:
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+    os.environ.setdefault("MKL_NUM_THREADS", "1")
 
 import click
 

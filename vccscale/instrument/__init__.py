@@ -13,12 +13,27 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .build import build_instrument
-from .codebook import Codebook, CodebookRow, codebook_from_instrument
-
 if TYPE_CHECKING:  # pragma: no cover
     from ..registry import Registry
+    from .build import build_instrument
+    from .codebook import Codebook, CodebookRow, codebook_from_instrument
     from .model import Instrument
+
+#: lazy (PEP 562): reading a codebook (``vccscale.instrument.codebook``) does not import the builder, the registry
+#: and the study schema
+_WHERE = {"build_instrument": "build", "Codebook": "codebook", "CodebookRow": "codebook",
+          "codebook_from_instrument": "codebook"}
+
+
+def __getattr__(name: str):
+    mod = _WHERE.get(name)
+    if mod is None:
+        raise AttributeError(f"module 'vccscale.instrument' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(f"{__name__}.{mod}"), name)
+    globals()[name] = value
+    return value
 
 __all__ = ["build_instrument", "write_instrument", "Codebook", "CodebookRow", "codebook_from_instrument",
            "read_qsf", "fake_export"]
@@ -26,6 +41,7 @@ __all__ = ["build_instrument", "write_instrument", "Codebook", "CodebookRow", "c
 
 def write_instrument(inst: "Instrument", out: str | Path, registry: "Registry") -> dict[str, Path]:
     """Write every output of the instrument into ``out``; returns {kind: path}."""
+    from .codebook import codebook_from_instrument
     from .lavaan import measurement_model
     from .qsf import write_qsf
     from .questionnaire import render_html, render_markdown

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from scipy import stats
+from ._dist import chi2_sf
 
 __all__ = ["LRT_METHODS", "RMSEA_CLOSE", "chisq_difference", "rmsea_equivalence"]
 
@@ -47,7 +47,7 @@ def chisq_difference(constrained: Any, free: Any, method: str | None = None, *,
         diff = (f0["chisq"] - f1["chisq"]) / cd if cd > 0 else float("nan")
     else:
         diff = f0["chisq"] - f1["chisq"]
-    p = float(stats.chi2.sf(diff, dd)) if np.isfinite(diff) else float("nan")
+    p = float(chi2_sf(diff, dd)) if np.isfinite(diff) else float("nan")
     return {"chisq_diff": float(diff), "df_diff": int(dd), "pvalue": p}
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy import optimize, stats
+from ._dist import chi2_cdf, chi2_isf, chi2_sf, ncx2_cdf, root_bisect
 
 __all__ = ["fit_measures", "cfi", "tli", "rmsea", "rmsea_ci", "rmsea_pvalue", "rmsea_notclose_pvalue", "nfi",
            "rfi", "ifi", "rni", "pnfi", "gfi", "agfi", "pgfi", "srmr_family", "aic", "bic", "bic2", "cn", "mfi",
@@ -20,7 +20,7 @@ def chisq_pvalue(X2: float, df: float) -> float:
     """as lavaan::fitMeasures "pvalue": upper tail of the central chi-square (NaN when df = 0)."""
     if df <= 0:
         return float("nan")
-    return float(stats.chi2.sf(X2, df))
+    return float(chi2_sf(X2, df))
 
 
 def cfi(X2, df, X2_null, df_null, c_hat=1.0, c_hat_null=1.0) -> float:
@@ -107,7 +107,7 @@ def rmsea(X2, df, N, G=1, c_hat=1.0) -> float:
 
 
 def _pchisq(x, df, ncp):
-    return stats.chi2.cdf(x, df) if ncp <= 0 else stats.ncx2.cdf(x, df, ncp)
+    return chi2_cdf(x, df) if ncp <= 0 else ncx2_cdf(x, df, ncp)
 
 
 def rmsea_ci(X2, df, N, G=1, c_hat=1.0, level=0.90) -> tuple[float, float]:
@@ -127,7 +127,7 @@ def rmsea_ci(X2, df, N, G=1, c_hat=1.0, level=0.90) -> tuple[float, float]:
         lo = 0.0
     else:
         try:
-            lam = optimize.brentq(f_low, 0, X2, xtol=1e-12, rtol=1e-12, maxiter=500)
+            lam = root_bisect(f_low, 0, X2, xtol=1e-12, rtol=1e-12, maxiter=500)
             lo = math.sqrt(c_hat * lam / (N * df)) * (math.sqrt(G) if G > 1 else 1)
         except ValueError:
             lo = float("nan")
@@ -136,7 +136,7 @@ def rmsea_ci(X2, df, N, G=1, c_hat=1.0, level=0.90) -> tuple[float, float]:
         hi = 0.0
     else:
         try:
-            lam = optimize.brentq(f_up, 0, n_rmsea, xtol=1e-12, rtol=1e-12, maxiter=500)
+            lam = root_bisect(f_up, 0, n_rmsea, xtol=1e-12, rtol=1e-12, maxiter=500)
             hi = math.sqrt(c_hat * lam / (N * df)) * (math.sqrt(G) if G > 1 else 1)
         except ValueError:
             hi = float("nan")
@@ -179,7 +179,7 @@ def cn(X2, df, N, alpha) -> float:
     """as lavaan::fitMeasures "cn_05" / "cn_01" (Hoelter's critical N)."""
     if df == 0 and X2 < np.finfo(float).eps:
         return float("nan")
-    return float(stats.chi2.ppf(1 - alpha, df) / (X2 / N) + 1)
+    return float(chi2_isf(alpha, df) / (X2 / N) + 1)
 
 
 def mfi(X2, df, N) -> float:

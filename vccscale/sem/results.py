@@ -7,14 +7,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from ._dist import norm_ppf, norm_sf
 
 from .model import unique_in_order
 
 
 __all__ = ["FitResult", "estimate_row", "labelled_vcov", "standardize", "modification_indices"]
 
-_Z975 = stats.norm.ppf(0.975)
+_Z975 = norm_ppf(0.975)
 
 
 # ---------------------------------------------------------------------- standardization
@@ -152,7 +152,7 @@ def estimate_row(lhs, op, rhs, group, label, est, se, free, slv, sall) -> dict:
     ``se`` for a free parameter; a fixed one has its value as both CI limits."""
     if free and se > 0 and np.isfinite(se):
         z = est / se
-        p = 2 * stats.norm.sf(abs(z))
+        p = 2 * norm_sf(abs(z))
         lo, hi = est - _Z975 * se, est + _Z975 * se
     else:
         z = p = float("nan")

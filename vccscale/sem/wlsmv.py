@@ -36,7 +36,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from ._dist import chi2_sf
 
 from ..errors import DataError, ModelError
 from .results import FitResult, estimate_row, labelled_vcov
@@ -658,5 +658,5 @@ def ordinal_difference_test(constrained: OrdinalFitResult, free: OrdinalFitResul
     a = math.sqrt(m / tr2)
     b = m - a * tr1
     T = (constrained.fit["chisq"] - free.fit["chisq"]) * a + b
-    return {"chisq_diff": float(T), "df_diff": m, "pvalue": float(stats.chi2.sf(T, m)), "a": a, "b": b,
+    return {"chisq_diff": float(T), "df_diff": m, "pvalue": float(chi2_sf(T, m)), "a": a, "b": b,
             "method": "satorra.2000 (scaled-shifted, delta A matrix)"}

@@ -20,76 +20,74 @@ psych counts ``nrow(x)``; see :func:`answered_rows`.
 """
 from __future__ import annotations
 
-from ._common import answered_rows
-from .efa import (
-                  BartlettResult,
-                  EFAResult,
-                  KMOResult,
-                  ParallelResult,
-                  bartlett,
-                  efa,
-                  kmo,
-                  loading_table,
-                  parallel_analysis,
-)
-from .invariance import InvarianceWorkflow, invariance_workflow
-from .items import ItemAnalysis, item_analysis
-from .quality import MeasurementQuality, htmt_blocks, measurement_quality
-from .reliability import (
-                  AlphaResult,
-                  OmegaResult,
-                  ReverseKeyWarning,
-                  ave,
-                  composite_reliability,
-                  cronbach_alpha,
-                  omega,
-                  reliability_from_params,
-                  reverse_items,
-)
-from .validity import (
-                  FornellLarckerResult,
-                  HarmanResult,
-                  HTMTResult,
-                  common_latent_factor,
-                  cross_loadings,
-                  fornell_larcker,
-                  harman_single_factor,
-                  htmt,
-)
+import importlib
+import sys
+import types
 
-__all__ = [
-                  "AlphaResult",
-                  "BartlettResult",
-                  "EFAResult",
-                  "FornellLarckerResult",
-                  "HTMTResult",
-                  "HarmanResult",
-                  "InvarianceWorkflow",
-                  "ItemAnalysis",
-                  "KMOResult",
-                  "MeasurementQuality",
-                  "OmegaResult",
-                  "ParallelResult",
-                  "ReverseKeyWarning",
-                  "answered_rows",
-                  "ave",
-                  "bartlett",
-                  "common_latent_factor",
-                  "composite_reliability",
-                  "cronbach_alpha",
-                  "cross_loadings",
-                  "efa",
-                  "fornell_larcker",
-                  "harman_single_factor",
-                  "htmt",
-                  "htmt_blocks",
-                  "invariance_workflow",
-                  "item_analysis",
-                  "kmo",
-                  "loading_table",
-                  "measurement_quality",
-                  "omega",
-                  "parallel_analysis",
-                  "reliability_from_params",
-                  "reverse_items",
-]
+#: public name -> submodule (imported on first use, so that `import vccscale.validate` stays cheap: the EFA
+#: module alone imports scipy.optimize and scipy.stats)
+_WHERE = {
+    "AlphaResult": "reliability",
+    "BartlettResult": "efa",
+    "EFAResult": "efa",
+    "FornellLarckerResult": "validity",
+    "HTMTResult": "validity",
+    "HarmanResult": "validity",
+    "InvarianceWorkflow": "invariance",
+    "ItemAnalysis": "items",
+    "KMOResult": "efa",
+    "MeasurementQuality": "quality",
+    "OmegaResult": "reliability",
+    "ParallelResult": "efa",
+    "ReverseKeyWarning": "reliability",
+    "answered_rows": "_common",
+    "ave": "reliability",
+    "bartlett": "efa",
+    "common_latent_factor": "validity",
+    "composite_reliability": "reliability",
+    "cronbach_alpha": "reliability",
+    "cross_loadings": "validity",
+    "efa": "efa",
+    "fornell_larcker": "validity",
+    "harman_single_factor": "validity",
+    "htmt": "validity",
+    "htmt_blocks": "quality",
+    "invariance_workflow": "invariance",
+    "item_analysis": "items",
+    "kmo": "efa",
+    "loading_table": "efa",
+    "measurement_quality": "quality",
+    "omega": "reliability",
+    "parallel_analysis": "efa",
+    "reliability_from_params": "reliability",
+    "reverse_items": "reliability",
+}
+
+__all__ = sorted(_WHERE)
+
+
+class _Package(types.ModuleType):
+    """The package's module type: importing the submodule ``efa`` binds the package attribute ``efa`` to the
+    module (the import system does that after loading it); the public ``vccscale.validate.efa`` is the function, as
+    it was when this package imported everything up front, so the function is kept."""
+
+    def __setattr__(self, name: str, value) -> None:
+        if name in _WHERE and isinstance(value, types.ModuleType):
+            value = getattr(value, name)
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package
+
+
+def __getattr__(name: str):
+    mod = _WHERE.get(name)
+    if mod is None:
+        raise AttributeError(f"module 'vccscale.validate' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{mod}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_WHERE))

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import special
 
 from .._args import items_and_n_factors
 from ..clean.scoring import block_score
@@ -76,7 +76,7 @@ def feldt_ci(alpha: float, n_obs: int, n_items: int, ci: float = 0.95) -> tuple[
     """Feldt (1965) interval: 1 - (1 - alpha) F, F quantiles with (n - 1, (n - 1)(k - 1)) df (psych::alpha.ci)."""
     p = 1 - ci
     df1, df2 = n_obs - 1, (n_obs - 1) * (n_items - 1)
-    return (1 - (1 - alpha) * stats.f.ppf(1 - p / 2, df1, df2), 1 - (1 - alpha) * stats.f.ppf(p / 2, df1, df2))
+    return (1 - (1 - alpha) * special.fdtri(df1, df2, 1 - p / 2), 1 - (1 - alpha) * special.fdtri(df1, df2, p / 2))
 
 
 @dataclass(frozen=True)
