@@ -597,6 +597,9 @@ def pattern_inverses(Sig: np.ndarray, patterns: list[dict]) -> list[tuple[np.nda
     return out
 
 
+COMMON_MIN = 20   # patterns shared by at least this many rows get their own inverse in FIMLEngine._terms
+
+
 class FIMLEngine(Engine):
     """Engine for full-information ML (lavaan ``missing = "ml"``): the casewise normal log-likelihood summed over
     the missing-data patterns.  ``F = -2 (logl(theta) - logl_h1) / N`` so that, as for complete data, lavaan's
@@ -625,7 +628,7 @@ class FIMLEngine(Engine):
             X = gd.X
             obs = np.isfinite(X)
             p = X.shape[1]
-            common = [pt for pt in gd.patterns if pt["n"] >= 3 or 2 * (p - len(pt["o"])) > p]
+            common = [pt for pt in gd.patterns if pt["n"] >= COMMON_MIN or 2 * (p - len(pt["o"])) > p]
             taken = np.zeros(len(X), bool)
             for pt in common:
                 taken[pt["rows"]] = True
