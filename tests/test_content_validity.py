@@ -61,6 +61,10 @@ def test_stems_are_completed_and_wording_is_chosen(registry):
         assert it.text.endswith(bank.wording["J"].strip())
         assert item_text(registry, bank, "J").startswith("When you and [Partner]")
         assert "[the partner]" in it.text  # placeholders are written for judges, not piped
+    with pytest.raises(DataError, match="wording must be"):
+        sort_task(registry, wording="X")
+    staff = sort_task(registry, constructs=["c_knowledge_sharing"], seed=1)  # staff and partner-manager wordings
+    assert {i.wording for i in staff.items} == {"S:staff"}
     c = sort_task(registry, constructs=["a_drv_cust_involvement"], wording="C", seed=1)
     assert all(i.wording == "C" for i in c.items)
     assert {i.text for i in c.items} >= {"[The provider] consults us before it settles the main design choices for a "

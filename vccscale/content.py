@@ -19,7 +19,8 @@ order. Registry ids, seed codes, facets and item ids never reach the judges: def
 identical inputs.
 
 **Item text.** The wording of the chosen version (``wording="P"`` or ``"C"``; items without it, and every item
-when ``wording`` is None, use the first of P, C, J, S roles that they have). An item that completes a shared stem
+when ``wording`` is None, use the first of P, C, J, S roles (in the registry's order: staff, service user,
+partner manager, funder, employer) that they have). An item that completes a shared stem
 (family B phase items) is shown as the completed sentence: the stem without its closing ``...`` followed by the
 item, which is what the respondent reads as one matrix question and statement.
 
@@ -131,8 +132,10 @@ def _pick_wording(item: "Item", wording: str | None) -> str:
     keys = list(item.texts())
     if wording is not None and wording in keys:
         return wording
-    order = {"P": 0, "C": 1, "J": 2}
-    return sorted(keys, key=lambda k: (order.get(k, 3), k))[0]
+    from .registry import STAKEHOLDER_ROLES
+
+    order = {"P": 0, "C": 1, "J": 2} | {f"S:{r}": 3 + k for k, r in enumerate(STAKEHOLDER_ROLES)}
+    return sorted(keys, key=lambda k: (order.get(k, 99), k))[0]
 
 
 # ============================================================================================== the sort task
@@ -211,6 +214,8 @@ def sort_task(registry: "Registry", family: str | None = None, per_construct: in
         family = family.upper()
         if family not in ("A", "B", "C", "D", "X"):
             raise DataError(f"family must be one of A, B, C, D, X, not {family!r}", field="family")
+    if wording is not None and not re.fullmatch(r"P|C|J|S:[a-z_]+", wording):
+        raise DataError(f"wording must be P, C, J or S:<role>, not {wording!r}", field="wording")
     chosen = registry.constructs_in(family)
     if constructs is not None:
         wanted: set[str] = set()
