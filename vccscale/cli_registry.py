@@ -10,6 +10,7 @@ import click
 from .cli import main
 from .cli_support import (
     FORMAT,
+    ListOption,
     analysis_frame,
     echo_json,
     fmt_value,
@@ -206,7 +207,7 @@ def hypotheses_test(ctx: click.Context, data: Path, study_file: Path, codebook: 
 # ---------------------------------------------------------------------------------------------------- items
 @main.group()
 def items() -> None:
-    """List the item bank and lint it."""
+    """List the item bank, lint it and check its content validity (sort tasks, judges' scores, overlap)."""
 
 
 @items.command("list")
@@ -255,6 +256,162 @@ def items_lint(ctx: click.Context, fmt: str, include_waived: bool, registry_dir:
         click.echo(f"no findings in {len(reg.items)} items of {len(reg.constructs)} constructs", err=True)
     if any(not f.waived for f in findings):
         ctx.exit(1)
+
+
+@items.command("sort-task")
+@click.option("--family", type=click.Choice(["A", "B", "C", "D", "X"], case_sensitive=False), default=None,
+              help="Constructs of this family (with the shared constructs it uses; X = shared). Default: all.")
+@click.option("--constructs", "construct_ids", cls=ListOption,
+              help="Only these constructs (ids or patterns, space-separated): --constructs a_drv_* x_trust")
+@click.option("--per-construct", type=click.IntRange(min=1), default=None,
+              help="At most K items per construct, drawn at random (default: all).")
+@click.option("--seed", type=int, default=1, show_default=True,
+              help="Seed of the draw, the item order and the construct codes.")
+@click.option("--wording", type=click.Choice(["P", "C"], case_sensitive=False), default=None,
+              help="Provider or customer wording (items without it use their first wording). Default: each item's "
+                   "first wording (P, C, J, stakeholder roles).")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="Output folder: judge_form.html, judge_survey.qsf and key.json.")
+@click.option("--format", "fmt", type=FORMAT, default="table", show_default=True)
+@registry_option
+@click.pass_context
+def items_sort_task(ctx: click.Context, family: str | None, construct_ids: tuple[str, ...], per_construct: int | None,
+                    seed: int, wording: str | None, out_dir: Path, fmt: str, registry_dir: Path | None) -> None:
+    """Write an item-sort task for content-validity judges: a printable form (judge_form.html), a Qualtrics
+    survey (judge_survey.qsf) and the key (key.json). Judges see construct names and definitions under neutral
+    codes and the items under neutral numbers; the key maps them back (vccscale items sort-score)."""
+    from .content import sort_task, write_sort_task
+    from .outpaths import check_outputs
+
+    check_outputs([], dirs=[("--out", out_dir, ["judge_form.html", "judge_survey.qsf", "key.json"])])
+    reg = load_registry_for(ctx, registry_dir)
+    task = sort_task(reg, family=family, per_construct=per_construct, seed=seed,
+                     wording=wording.upper() if wording else None, constructs=construct_ids or None)
+    paths = write_sort_task(task, out_dir)
+    summary = {"n_items": len(task.items), "n_constructs": len(task.constructs), "codes": task.codes,
+               "seed": task.seed, "family": task.family, "per_construct": task.per_construct,
+               "wording": task.wording, "files": {k: str(v) for k, v in paths.items()}}
+    if fmt == "json":
+        echo_json(summary)
+        return
+    click.echo(f"sort task: {len(task.items)} items of {len(task.constructs)} constructs (seed {seed})")
+    for k, v in paths.items():
+        click.echo(f"  {k:14s} {v}")
+    click.echo("keep key.json from the judges; score their answers with: vccscale items sort-score "
+               f"{paths['key']} ANSWERS...", err=True)
+
+
+@items.command("sort-score")
+@click.argument("key", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("answers", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--ratings", is_flag=True, help="ANSWERS are definition ratings (Hinkin & Tracey 1999): JSON "
+              "{judge: {item: {code: rating}}} or CSV judge,item,code,rating.")
+@click.option("--psa-min", type=click.FloatRange(0, 1), default=0.75, show_default=True,
+              help="An item meets the criteria with psa >= this ...")
+@click.option("--csv-min", type=click.FloatRange(-1, 1), default=0.0, show_default=True,
+              help="... and csv > this (Anderson & Gerbing 1991).")
+@click.option("--alpha", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.05,
+              show_default=True, help="--ratings: level of the paired t-test of the intended definition.")
+@click.option("--out", "out_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also write the per-item table as CSV.")
+@click.option("--format", "fmt", type=FORMAT, default="table", show_default=True)
+def items_sort_score(key: Path, answers: tuple[Path, ...], ratings: bool, psa_min: float, csv_min: float,
+                     alpha: float, out_file: Path | None, fmt: str) -> None:
+    """Score judges' answers to a sort task against KEY (key.json): per item psa and csv (Anderson & Gerbing
+    1991), per construct and family the share of items meeting the criteria, agreement between judges (Fleiss'
+    kappa) and every missing answer. ANSWERS: JSON files {judge: {item: code}} and/or Qualtrics exports of
+    judge_survey.qsf (one row per judge). With --ratings: Hinkin & Tracey (1999) definition ratings."""
+    from .content import score_ratings, score_sort
+    from .outpaths import check_outputs
+
+    check_outputs([key, *answers], files=[("--out", out_file)])
+    if ratings:
+        res = score_ratings(key, list(answers), alpha=alpha)
+    else:
+        res = score_sort(key, list(answers), psa_min=psa_min, csv_min=csv_min)
+    for note in res.notes:
+        click.echo(f"note: {note}", err=True)
+    if out_file is not None:
+        res.write_csv(out_file)
+        click.echo(f"wrote {out_file}", err=True)
+    if fmt == "json":
+        echo_json(res.to_dict())
+        return
+    if ratings:
+        print_table(["item", "item_id", "code", "n", "intended", "best other", "diff", "F", "p", "t", "p (t)",
+                     "supported"],
+                    [[r["item"], r["item_id"], r["code"], r["n_judges"], fmt_value(r["mean_intended"]),
+                      f"{r['best_other_code'] or ''} {fmt_value(r['mean_best_other'])}", fmt_value(r["difference"]),
+                      fmt_value(r["f"]), fmt_value(r["p_anova"]), fmt_value(r["t"]), fmt_value(r["p_t"]),
+                      "yes" if r["supported"] else "no"] for r in res.to_dict()["items"]],
+                    title=f"{len(res.items)} items rated by {len(res.judges)} judges (Hinkin & Tracey)")
+        print_table(["construct", "items", "supported", "share", "mean diff"],
+                    [[c["construct"], c["n_items"], c["n_supported"], fmt_value(c["share_supported"]),
+                      fmt_value(c["mean_difference"])] for c in res.constructs], title="Constructs")
+        return
+    d = res.to_dict()
+    print_table(["item", "item_id", "code", "N", "miss", "n_c", "NA", "most common other", "n_o", "psa", "csv",
+                 "meets"],
+                [[r["item"], r["item_id"], r["code"], r["n_judges"], r["n_missing"], r["n_correct"], r["n_na"],
+                  r["other_construct"] or "", r["n_other"], fmt_value(r["psa"]), fmt_value(r["csv"]),
+                  "yes" if r["meets"] else "no"] for r in d["items"]],
+                title=f"{d['n_items']} items, {d['n_judges']} judges (psa >= {psa_min:g}, csv > {csv_min:g})")
+    print_table(["construct", "items", "mean psa", "mean csv", "meeting", "share"],
+                [[c["construct"], c["n_items"], fmt_value(c["mean_psa"]), fmt_value(c["mean_csv"]), c["n_meeting"],
+                  fmt_value(c["share_meeting"])] for c in d["constructs"]], title="Constructs")
+    print_table(["family", "items", "meeting", "share", "mean psa", "mean csv"],
+                [[f["family"], f["n_items"], f["n_meeting"], fmt_value(f["share_meeting"]), fmt_value(f["mean_psa"]),
+                  fmt_value(f["mean_csv"])] for f in d["families"]], title="Families")
+    a = d["agreement"]
+    kappa = a["fleiss_kappa"]
+    click.echo(f"agreement: {a['n_unanimous']} of {a['n_items_rated']} items unanimous"
+               f" ({fmt_value(a['share_unanimous'])}); Fleiss' kappa {fmt_value(kappa)}")
+
+
+@items.command("overlap")
+@click.option("--family", type=click.Choice(["A", "B", "C", "D", "X"], case_sensitive=False), default=None,
+              help="Only pairs with a construct of this family (shared constructs it uses included).")
+@click.option("--threshold", type=click.FloatRange(0, 1), default=None,
+              help="Report item pairs with a combined similarity at or above this (default: "
+                   "vccscale.content.OVERLAP_THRESHOLD).")
+@click.option("--facet-threshold", type=click.FloatRange(0, 1), default=None,
+              help="Report facet texts of linked constructs at or above this (default: "
+                   "vccscale.content.FACET_THRESHOLD).")
+@click.option("--all-pairs", is_flag=True, help="Compare every pair of items in different constructs, not only "
+              "constructs a hypothesis links.")
+@click.option("--include-waived", is_flag=True, help="Also list pairs an item waives (with the reason).")
+@click.option("--format", "fmt", type=FORMAT, default="table", show_default=True)
+@registry_option
+@click.pass_context
+def items_overlap(ctx: click.Context, family: str | None, threshold: float | None, facet_threshold: float | None,
+                  all_pairs: bool, include_waived: bool, fmt: str, registry_dir: Path | None) -> None:
+    """Items of different constructs that a hypothesis links whose wordings are near (TF-IDF cosine of words and
+    character n-grams), and facet texts repeated across linked constructs. Findings are information: the exit
+    code is 0 whenever the check runs."""
+    from .content import FACET_THRESHOLD, OVERLAP_THRESHOLD, overlap
+
+    reg = load_registry_for(ctx, registry_dir)
+    res = overlap(reg, OVERLAP_THRESHOLD if threshold is None else threshold, family=family,
+                  hypotheses=not all_pairs, include_waived=include_waived,
+                  facet_threshold=FACET_THRESHOLD if facet_threshold is None else facet_threshold)
+    d = res.to_dict()
+    click.echo(f"{d['n_pairs']} item pair(s) at or above {res.threshold:g} of {res.n_compared} compared"
+               + (f" ({res.n_waived} waived{' and listed' if include_waived else ''})" if res.n_waived else "")
+               + f"; {len(res.facets)} facet pair(s) at or above {res.facet_threshold:g}", err=True)
+    if fmt == "json":
+        echo_json(d)
+        return
+    print_table(["score", "word", "char", "item a", "item b", "hypotheses", "wordings"],
+                [[fmt_value(p.score), fmt_value(p.word_sim), fmt_value(p.char_sim), p.item_a, p.item_b,
+                  ", ".join(dict.fromkeys(h.split(":")[0] for h in p.hypotheses))[:60] or "-",
+                  f"{p.wording_a}: {p.text_a}\n{p.wording_b}: {p.text_b}"
+                  + (f"\n(waived: {p.waiver_reason})" if p.waived else "")] for p in res.pairs],
+                title=f"Near wordings in linked constructs (score >= {res.threshold:g})")
+    if res.facets:
+        print_table(["score", "facet a", "facet b", "items a", "items b"],
+                    [[fmt_value(f.score), f"{f.construct_a} ({f.facet_a}) {f.facet_text_a}",
+                      f"{f.construct_b} ({f.facet_b}) {f.facet_text_b}", " ".join(f.items_a), " ".join(f.items_b)]
+                     for f in res.facets], title=f"Repeated facet texts (score >= {res.facet_threshold:g})")
 
 
 # ---------------------------------------------------------------------------------------------------- instrument

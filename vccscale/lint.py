@@ -7,7 +7,12 @@ shipped bank; ``vccscale items lint`` runs the same checks on a researcher's own
 Lints: ``too_few_items`` (a reflective construct with fewer than 3 items for a wording), ``too_few_global_items``,
 ``facet_uncovered``, ``long_item`` (over 25 words), ``double_barrelled``, ``double_negative`` (negation in a
 reverse-keyed item), ``reverse_balance`` (scales of 6+ items need 1-2 reverse-keyed items, none more than 2),
-``near_duplicate``, ``vc_vk_commensurate`` (paired VC/VK items share stem and scale), ``unknown_waiver``.
+``near_duplicate``, ``vc_vk_commensurate`` (paired VC/VK items share stem and scale), ``unknown_waiver`` (also an
+``overlap`` waiver that names no other item, or an item that does not exist).
+
+``overlap`` is not checked here: ``vccscale items overlap`` (:func:`vccscale.content.overlap`) lists near wordings
+of items in constructs a hypothesis links. An item waives one such pair with ``{lint: overlap, other: <item id>,
+reason: ...}``; the name is in :data:`LINTS` so that the waiver is known.
 """
 from __future__ import annotations
 
@@ -19,7 +24,7 @@ from itertools import combinations
 from .registry import Item, Registry
 
 LINTS = ("too_few_items", "too_few_global_items", "facet_uncovered", "long_item", "double_barrelled",
-         "double_negative", "reverse_balance", "near_duplicate", "vc_vk_commensurate", "unknown_waiver")
+         "double_negative", "reverse_balance", "near_duplicate", "vc_vk_commensurate", "unknown_waiver", "overlap")
 MAX_WORDS = 25
 MIN_ITEMS = 3
 NEGATIONS = ("not", "no", "never", "nor", "neither", "without", "hardly", "rarely", "seldom", "none", "nothing",
@@ -100,6 +105,9 @@ def lint_registry(reg: Registry, *, include_waived: bool = False,
         for w in item.waivers:
             if w.lint not in LINTS:
                 add_item(item, "unknown_waiver", f"waiver names unknown lint {w.lint!r} (known: {', '.join(LINTS)})")
+            elif w.lint == "overlap" and (w.other is None or w.other not in reg.items or w.other == item.id):
+                add_item(item, "unknown_waiver", "an overlap waiver names the other item of the pair (other: <item "
+                         f"id>); {'none given' if w.other is None else repr(w.other) + ' is not another item'}")
         for key, text in item.texts().items():
             n = word_count(text)
             if n > MAX_WORDS:

@@ -250,6 +250,7 @@ class Stem(_Model):
 class Waiver(_Model):
     lint: StrictText
     reason: Annotated[str, Field(min_length=10)]
+    other: str | None = None  # the other item of a pair-wise finding (lint: overlap)
 
 
 SWording = dict[Literal[STAKEHOLDER_ROLES], StrictText]  # type: ignore[valid-type]
