@@ -519,8 +519,14 @@ def _judge_answers(judge: str, answers: Mapping[str, Any], key: _Key, source: st
 
 
 def _answers_from_json(obj: Any, key: _Key, source: str) -> dict[str, dict[str, str | None]]:
-    """{judge: {item: code}}, {"judge": J, "answers": {...}} or a list of either."""
+    """{item: code} (one judge, named by the file's stem), {judge: {item: code}}, {"judge": J, "answers": {...}}
+    or a list of the last two."""
     out: dict[str, dict[str, str | None]] = {}
+    if isinstance(obj, Mapping) and obj and all(v is None or isinstance(v, (str, int)) for v in obj.values()) \
+            and not ("judge" in obj and "answers" in obj):
+        judge = Path(source).stem
+        out[judge] = _judge_answers(judge, obj, key, source)
+        return out
 
     def add(judge: Any, answers: Any) -> None:
         judge = str(judge)
