@@ -63,7 +63,8 @@ def test_construct_fields_follow_the_map(registry, construct_map):
         c = registry.constructs[cid]
         name, fam, role, level, definition, provenance, facets, wording = cells[1:]
         assert c.role_text == role and c.level_text == level and c.wording_text == wording, cid
-        assert c.definition == definition, cid
+        # a definition revised after a content-validity sort (issue 19) quotes the map's wording in its note
+        assert c.definition == definition or f"construct map definition: '{definition}'" in (c.note or ""), cid
         if c.family != "X":
             assert c.family in fam, cid
         else:
