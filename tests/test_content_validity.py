@@ -470,12 +470,31 @@ def test_overlap_finds_a_planted_pair_and_respects_a_waiver(tmp_path):
     assert res.exit_code == 0 and "a_one_02" in res.stdout and "1 item pair(s)" in res.stderr
 
 
-def test_overlap_on_the_shipped_bank(registry):
+def test_overlap_on_the_shipped_bank(registry, reg_copy):
+    from vccscale.registry import load_registry
+
     res = overlap(registry)
-    found = {(p.item_a, p.item_b) for p in res.pairs}
-    # known overlaps with shared wording are flagged at the default threshold
-    assert ("c_mech_co_delivery_03", "c_reciprocity_03") in found
-    assert ("c_knowledge_sharing_06", "c_mech_co_exchange_05") in found
-    assert 20 <= len(res.pairs) <= 80 and res.distribution["n"] == res.n_compared > 10000
+    # issue 19 rewords or waives the flagged pairs, so the shipped bank may have few or none left
+    assert len(res.pairs) <= 80 and res.distribution["n"] == res.n_compared > 10000
     assert all(p.hypotheses and p.construct_a != p.construct_b for p in res.pairs)
     assert any(f.construct_a == "c_mech_co_delivery" and f.construct_b == "c_reciprocity" for f in res.facets)
+    # two known overlaps of the first sort round, with their round-1 wordings put back, are flagged at the default
+    # threshold (docs/content-validity.md)
+    round1 = {"family_c_mechanisms.yaml": [
+        ("Signposting service users to partner staff is a built-in step of the service we deliver together.",
+         "I refer service users to a partner organisation when it can help them better."),
+        ("Information that [Organisation] needs from partners reaches it by chance rather than through shared "
+         "channels.", "[Organisation] keeps useful information to itself.")],
+        "family_c_antecedents.yaml": [
+        ("When I signpost a service user to a partner, I can count on that partner to return the favour.",
+         "I point service users to partner organisations whenever a partner can help them better.")]}
+    for name, swaps in round1.items():
+        path = reg_copy / "items" / name
+        text = path.read_text(encoding="utf-8")
+        for now, then in swaps:
+            assert now in text, now
+            text = text.replace(now, then)
+        path.write_text(text, encoding="utf-8")
+    found = {(p.item_a, p.item_b) for p in overlap(load_registry(reg_copy)).pairs}
+    assert ("c_mech_co_delivery_03", "c_reciprocity_03") in found
+    assert ("c_knowledge_sharing_06", "c_mech_co_exchange_05") in found
