@@ -14,8 +14,8 @@ import pytest
 from click.testing import CliRunner
 
 from vccscale.cli import main
-from vccscale.content import (NA_CODE, JudgeAnswerError, fleiss_kappa, item_text, linked_constructs, overlap,
-                              read_key, score_ratings, score_sort, sort_instrument, sort_task, write_sort_task)
+from vccscale.content import (NA_CODE, JudgeAnswerError, fleiss_kappa, item_text, judge_definition, linked_constructs,
+                              overlap, read_key, score_ratings, score_sort, sort_instrument, sort_task, write_sort_task)
 from vccscale.errors import DataError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -90,10 +90,11 @@ def test_judges_see_no_ids_seed_codes_or_facets(registry, task_c, tmp_path):
     paths = write_sort_task(task_c, tmp_path)
     page = paths["judge_form"].read_text(encoding="utf-8")
     qsf = paths["judge_survey"].read_text(encoding="utf-8")
-    # the definitions as written do name seeds and construct ids; the judges' versions do not
-    assert "S003" in registry.constructs["c_mech_co_evaluation"].definition
-    shown_defs = {c.construct: c.definition for c in task_c.constructs}
-    assert "co-evaluation of ideas" in shown_defs["c_mech_co_evaluation"]
+    # a definition that names a seed or a construct id reaches the judges without them. The example is the construct
+    # map's wording of c_mech_co_evaluation: since issue 19 the registry keeps that remark in the construct's note
+    mapped = ("Joint assessment of outcomes with stakeholders: satisfaction, feedback, testimonials, monitoring and "
+              "social return. Not the same as S003's co-evaluation of ideas (d_prac_co_evaluation).")
+    assert judge_definition(mapped, registry).endswith(" Not the same as co-evaluation of ideas.")
     for text in (page, qsf):
         assert not re.search(r"\bS\d{3}\b", text)
         for cid in registry.constructs:
@@ -469,12 +470,31 @@ def test_overlap_finds_a_planted_pair_and_respects_a_waiver(tmp_path):
     assert res.exit_code == 0 and "a_one_02" in res.stdout and "1 item pair(s)" in res.stderr
 
 
-def test_overlap_on_the_shipped_bank(registry):
+def test_overlap_on_the_shipped_bank(registry, reg_copy):
+    from vccscale.registry import load_registry
+
     res = overlap(registry)
-    found = {(p.item_a, p.item_b) for p in res.pairs}
-    # known overlaps with shared wording are flagged at the default threshold
-    assert ("c_mech_co_delivery_03", "c_reciprocity_03") in found
-    assert ("c_knowledge_sharing_06", "c_mech_co_exchange_05") in found
-    assert 20 <= len(res.pairs) <= 80 and res.distribution["n"] == res.n_compared > 10000
+    # issue 19 rewords or waives the flagged pairs, so the shipped bank may have few or none left
+    assert len(res.pairs) <= 80 and res.distribution["n"] == res.n_compared > 10000
     assert all(p.hypotheses and p.construct_a != p.construct_b for p in res.pairs)
     assert any(f.construct_a == "c_mech_co_delivery" and f.construct_b == "c_reciprocity" for f in res.facets)
+    # two known overlaps of the first sort round, with their round-1 wordings put back, are flagged at the default
+    # threshold (docs/content-validity.md)
+    round1 = {"family_c_mechanisms.yaml": [
+        ("Signposting service users to partner staff is a built-in step of the service we deliver together.",
+         "I refer service users to a partner organisation when it can help them better."),
+        ("Information that [Organisation] needs from partners reaches it by chance rather than through shared "
+         "channels.", "[Organisation] keeps useful information to itself.")],
+        "family_c_antecedents.yaml": [
+        ("When I signpost a service user to a partner, I can count on that partner to return the favour.",
+         "I point service users to partner organisations whenever a partner can help them better.")]}
+    for name, swaps in round1.items():
+        path = reg_copy / "items" / name
+        text = path.read_text(encoding="utf-8")
+        for now, then in swaps:
+            assert now in text, now
+            text = text.replace(now, then)
+        path.write_text(text, encoding="utf-8")
+    found = {(p.item_a, p.item_b) for p in overlap(load_registry(reg_copy)).pairs}
+    assert ("c_mech_co_delivery_03", "c_reciprocity_03") in found
+    assert ("c_knowledge_sharing_06", "c_mech_co_exchange_05") in found
