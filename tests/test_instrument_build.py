@@ -229,10 +229,14 @@ def test_randomisation_and_dont_know(example, registry, tmp_path):
     mats = [el["Payload"] for el in qsf["SurveyElements"]
             if el["Element"] == "SQ" and el["Payload"]["QuestionType"] == "Matrix"]
     assert all(p.get("Randomization", {}).get("Type") == "All" for p in mats)
-    # "don't know" is offered only where the bank allows it, as code 99 listed as missing
-    allowed = {i.id for i in registry.items.values() if i.dont_know}
+    # "don't know" is offered only where the bank allows it in that version (dont_know: true, or a list of wording
+    # keys such as [C]), as code 99 listed as missing
+    from vccscale.instrument.model import VERSIONS
+
+    def allowed(o):
+        return registry.items[o.item_id].dont_know_for(VERSIONS[o.perspective][0])
     for r in cb.items():
-        assert bool(r.missing_codes) == any(o.item_id in allowed for o in cb.items() if o.question_id == r.question_id)
+        assert bool(r.missing_codes) == any(allowed(o) for o in cb.items() if o.question_id == r.question_id)
     study = load_study(_study(tmp_path, "study:\n  id: s3\n  title: T\ninstrument:\n  constructs: "
                                         "[x_prior_relationship]\n  versions: [provider, customer]\n"))
     cb2 = codebook_from_instrument(build_instrument(registry, study), registry)
