@@ -201,9 +201,11 @@ STAGE_CONSTRUCT = "b_bmi_stage"
 
 
 def _three_form_blocks(reg: Registry, constructs: list[Construct]) -> dict[str, str]:
-    """Item id -> three-form block: the reflective Likert items of a construct with at least 4 of them, in bank
-    order, go round-robin to X, then two or three of A, B, C (the letters rotate across constructs so the three
-    blocks stay the same size); constructs with fewer than 4 such items, and every other item, stay in X."""
+    """Item id -> three-form block: of the k >= 4 reflective Likert items of a construct, in bank order, floor(k/4)
+    go to the common block X (the 1st, 5th, 9th, ...) and the others in turn to A, B and C (the starting letter
+    rotates across constructs so the three blocks stay the same size). Every form then keeps at least 60% of a
+    construct's items (k = 5: 3 of 5), and every pair of items is answered together in some form. Constructs with
+    fewer than 4 such items, and every other item, stay in X."""
     out: dict[str, str] = {}
     split = 0
     for c in constructs:
@@ -211,8 +213,9 @@ def _three_form_blocks(reg: Registry, constructs: list[Construct]) -> dict[str, 
         if len(refl) < 4:
             continue
         m = 0
+        n_x = len(refl) // 4
         for pos, i in enumerate(refl):
-            if pos % 4 == 0:
+            if pos % 4 == 0 and pos // 4 < n_x:
                 out[i.id] = "X"
             else:
                 out[i.id] = "ABC"[(split + m) % 3]
