@@ -92,6 +92,8 @@ def _routing(instrument: Instrument) -> _Routing:
     audience: dict[str, str] = {}
     order: list[str] = []
     conds: list[str] = []       # conditions everyone still in the survey has met (consent, screening)
+    ended: dict[str, set[int]] = {}   # question -> answers that end the survey
+    cond_of: dict[str, int] = {}      # question -> its entry in conds
     pending: list[str] = []     # consecutive shared blocks not yet described
 
     def who() -> str:
@@ -123,11 +125,16 @@ def _routing(instrument: Instrument) -> _Routing:
             else:
                 lines.append(f"The survey ends for respondents who answer '{label}' at question {ref}.")
                 q = _question(instrument, qid)
-                others = [lab for c, lab in sorted(q.choices.items()) if c != choice] if q is not None else []
-                if len(others) == 1:   # yes/no consent: say who goes on, not who stops
-                    conds.append(f"answers '{others[0]}' at question {ref}")
+                ended.setdefault(qid, set()).add(choice)
+                others = [lab for c, lab in sorted(q.choices.items()) if c not in ended[qid]] if q is not None else []
+                cond_of.setdefault(qid, len(conds))
+                if len(conds) == cond_of[qid]:
+                    conds.append("")
+                if len(others) == 1:   # yes/no consent, or one side left: say who goes on, not who stops
+                    conds[cond_of[qid]] = f"answers '{others[0]}' at question {ref}"
                 else:
-                    conds.append(f"does not answer '{label}' at question {ref}")
+                    stopped = " or ".join(f"'{_answer_label(instrument, qid, c)}'" for c in sorted(ended[qid]))
+                    conds[cond_of[qid]] = f"does not answer {stopped} at question {ref}"
         elif kind == "branches":
             flush()
             branches: tuple[Branch, ...] = tuple(node[1])
