@@ -291,9 +291,11 @@ def instrument_build(ctx: click.Context, study_file: Path, out_dir: Path, fmt: s
                "n_blocks": len(inst.blocks), "n_questions": len(inst.questions), "n_columns": len(cb),
                "n_item_columns": len(cb.items()), "n_attention_checks": len(cb.filter(role="attention_check")),
                "files": {k: str(v) for k, v in paths.items()}, "notes": list(inst.notes),
-               "warnings": list(inst.warnings), "estimated_minutes": {
-                   v: r["estimated_minutes"] for v, r in json.loads(paths["summary"].read_text("utf-8"))[
-                       "versions"].items()}}
+               "warnings": list(inst.warnings), "estimated_minutes": {}}
+    per_version = json.loads(paths["summary"].read_text("utf-8"))["versions"]
+    for v in [*inst.versions, *sorted(per_version)]:  # questionnaire order
+        if v in per_version:
+            summary["estimated_minutes"].setdefault(v, per_version[v]["estimated_minutes"])
     for note in inst.notes:
         click.echo(f"note: {note}", err=True)
     for warning in inst.warnings:
