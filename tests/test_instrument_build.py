@@ -123,8 +123,9 @@ def test_qsf_required_structure(example):
 def test_qsf_structure_with_display_logic_and_randomizer(registry, tmp_path):
     """A QSF with question and statement display logic, page breaks and a form randomizer keeps the structure every
     real QSF has, and each DisplayLogic has Qualtrics' shape (qualtrics-formats.md 11.7)."""
-    study = load_study(_study(tmp_path, "study: {id: s_dl, title: T}\ninstrument:\n  constructs: [b_p2_vc_delivery_process, "
-                                        "d_compelling_events, x_trust]\n  versions: [provider, customer]\n"
+    study = load_study(_study(tmp_path, "study: {id: s_dl, title: T}\ninstrument:\n  constructs: "
+                                        "[b_p2_vc_delivery_process, d_compelling_events, x_trust]\n"
+                                        "  versions: [provider, customer]\n"
                                         "  planned_missing: three_form\n"))
     qsf = qsf_dict(build_instrument(registry, study))
     kinds = [el["Element"] for el in qsf["SurveyElements"]]
@@ -146,7 +147,8 @@ def test_qsf_structure_with_display_logic_and_randomizer(registry, tmp_path):
         assert all("Conjuction" in c for c in conds[1:]) and "Conjuction" not in conds[0]
         for c in conds:
             if c["LogicType"] == "Question":
-                assert c["ChoiceLocator"] == c["LeftOperand"] and c["ChoiceLocator"].startswith(f"q://{c['QuestionID']}/")
+                assert c["ChoiceLocator"] == c["LeftOperand"]
+                assert c["ChoiceLocator"].startswith(f"q://{c['QuestionID']}/")
             else:
                 assert c["LogicType"] == "EmbeddedField" and c["LeftOperand"] == "form"
     bl = next(el for el in qsf["SurveyElements"] if el["Element"] == "BL")["Payload"]

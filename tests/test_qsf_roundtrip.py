@@ -21,8 +21,9 @@ STUDIES = {
     "family_d_single": "study:\n  id: rt_d\n  title: Co-creation practices\ninstrument:\n  families: [D]\n"
                        "  versions: [provider]\n  blocks: [consent, respondent, attention]\n",
     # issue 19: B screener and stage routing, event display logic, three-form design, side 3 routed by role
-    "fieldable_three_form": "study:\n  id: rt_f\n  title: Fieldable\ninstrument:\n  constructs: [b_p1_vc_explore_enhance, "
-                            "b_p2_vc_delivery_process, b_p3_vk_fair_distribution, d_compelling_events, x_trust]\n"
+    "fieldable_three_form": "study:\n  id: rt_f\n  title: Fieldable\ninstrument:\n  constructs: "
+                            "[b_p1_vc_explore_enhance, b_p2_vc_delivery_process, b_p3_vk_fair_distribution, "
+                            "d_compelling_events, x_trust]\n"
                             "  versions: [provider, customer, partner_manager]\n  planned_missing: three_form\n",
 }
 

@@ -359,7 +359,8 @@ def build_instrument(reg: Registry, study: Study) -> Instrument:
                 text = reg.stems[stem].text
             else:
                 inst_text = INSTRUCTIONS["stakeholder" if v in STAKEHOLDER_CHOICES else v]
-                text = inst_text if sid == "agree7" else inst_text.split(". ")[0] + ". " + SCALE_INSTRUCTION.get(sid, "")
+                text = (inst_text if sid == "agree7"
+                        else inst_text.split(". ")[0] + ". " + SCALE_INSTRUCTION.get(sid, ""))
             qcond = b_condition(c)
             if v == "joint" and side3_cond is not None:
                 qcond = all_of(side3_cond, qcond)
@@ -449,8 +450,8 @@ def build_instrument(reg: Registry, study: Study) -> Instrument:
     # ---- attention checks --------------------------------------------------------------------------------------
     if spec.attention_checks:
         checks = [q for q in std["attention"].questions if q.role == "attention_check"]
-        block_qs, missing_checks = _insert_checks(block_qs, checks, spec.attention_checks, [v for v in wanted] or [None],
-                                                  set(role_versions))
+        block_qs, missing_checks = _insert_checks(block_qs, checks, spec.attention_checks,
+                                                  [v for v in wanted] or [None], set(role_versions))
         for v, k in missing_checks.items():
             warnings.append(f"version {v or 'all'}: only {k} of {spec.attention_checks} attention checks (no matrix "
                             "with an attention check's scale on its path)")
