@@ -120,6 +120,50 @@ def test_qsf_required_structure(example):
             assert set(p["RecodeValues"]) == set(p["Answers"])
 
 
+def test_qsf_structure_with_display_logic_and_randomizer(registry, tmp_path):
+    """A QSF with question and statement display logic, page breaks and a form randomizer keeps the structure every
+    real QSF has, and each DisplayLogic has Qualtrics' shape (qualtrics-formats.md 11.7)."""
+    study = load_study(_study(tmp_path, "study: {id: s_dl, title: T}\ninstrument:\n  constructs: "
+                                        "[b_p2_vc_delivery_process, d_compelling_events, x_trust]\n"
+                                        "  versions: [provider, customer]\n"
+                                        "  planned_missing: three_form\n"))
+    qsf = qsf_dict(build_instrument(registry, study))
+    kinds = [el["Element"] for el in qsf["SurveyElements"]]
+    for k in ("BL", "FL", "SO", "SCO", "STAT", "QC", "RS", "PROJ"):
+        assert kinds.count(k) == 1, k
+    logics = []
+    for el in qsf["SurveyElements"]:
+        if el["Element"] != "SQ":
+            continue
+        p = el["Payload"]
+        if "DisplayLogic" in p:
+            logics.append(p["DisplayLogic"])
+        logics += [c["DisplayLogic"] for c in (p.get("Choices") or {}).values() if "DisplayLogic" in c]
+    assert logics
+    for lg in logics:
+        assert lg["Type"] == "BooleanExpression" and lg["inPage"] is False and lg["0"]["Type"] == "If"
+        conds = [v for k, v in lg["0"].items() if k.isdigit()]
+        assert conds and all(c["Type"] == "Expression" and c["Description"] for c in conds)
+        assert all("Conjuction" in c for c in conds[1:]) and "Conjuction" not in conds[0]
+        for c in conds:
+            if c["LogicType"] == "Question":
+                assert c["ChoiceLocator"] == c["LeftOperand"]
+                assert c["ChoiceLocator"].startswith(f"q://{c['QuestionID']}/")
+            else:
+                assert c["LogicType"] == "EmbeddedField" and c["LeftOperand"] == "form"
+    bl = next(el for el in qsf["SurveyElements"] if el["Element"] == "BL")["Payload"]
+    assert {e["Type"] for b in bl for e in b.get("BlockElements", [])} == {"Question", "Page Break"}
+    fl = next(el for el in qsf["SurveyElements"] if el["Element"] == "FL")["Payload"]
+    ids = []
+
+    def walk(nodes):
+        for n in nodes:
+            ids.append(n["FlowID"])
+            walk(n.get("Flow", []))
+    walk(fl["Flow"])
+    assert len(set(ids)) == len(ids) and fl["Properties"]["Count"] >= max(int(i.split("_")[1]) for i in ids)
+
+
 def test_blocks_and_flow(example):
     _, inst, _, qsf = example
     bl = next(el for el in qsf["SurveyElements"] if el["Element"] == "BL")["Payload"]
@@ -229,10 +273,14 @@ def test_randomisation_and_dont_know(example, registry, tmp_path):
     mats = [el["Payload"] for el in qsf["SurveyElements"]
             if el["Element"] == "SQ" and el["Payload"]["QuestionType"] == "Matrix"]
     assert all(p.get("Randomization", {}).get("Type") == "All" for p in mats)
-    # "don't know" is offered only where the bank allows it, as code 99 listed as missing
-    allowed = {i.id for i in registry.items.values() if i.dont_know}
+    # "don't know" is offered only where the bank allows it in that version (dont_know: true, or a list of wording
+    # keys such as [C]), as code 99 listed as missing
+    from vccscale.instrument.model import VERSIONS
+
+    def allowed(o):
+        return registry.items[o.item_id].dont_know_for(VERSIONS[o.perspective][0])
     for r in cb.items():
-        assert bool(r.missing_codes) == any(o.item_id in allowed for o in cb.items() if o.question_id == r.question_id)
+        assert bool(r.missing_codes) == any(allowed(o) for o in cb.items() if o.question_id == r.question_id)
     study = load_study(_study(tmp_path, "study:\n  id: s3\n  title: T\ninstrument:\n  constructs: "
                                         "[x_prior_relationship]\n  versions: [provider, customer]\n"))
     cb2 = codebook_from_instrument(build_instrument(registry, study), registry)

@@ -310,3 +310,47 @@ def test_shipped_example_questionnaire_is_readable_in_a_browser(chromium, tmp_pa
     pdf = tmp_path / "example.pdf"
     res = _run_chromium(chromium, tmp_path, "--no-pdf-header-footer", f"--print-to-pdf={pdf}", page.as_uri())
     assert res.returncode == 0 and len(re.findall(rb"/Type\s*/Page(?!s)", pdf.read_bytes())) > len(inst.blocks)
+
+
+# --------------------------------------------------------------------------------------------- issue 19
+
+
+def test_routing_notes_estimates_and_unfilled_placeholders(inst):
+    """A question with display logic gets a "Shown only if" note naming the answer as respondents see it, a matrix
+    row its condition, the title page the time estimate per version, and unfilled consent placeholders are marked."""
+    from dataclasses import replace
+
+    from vccscale.instrument.logic import Condition, Term
+    from vccscale.instrument.timing import estimate
+
+    screen = Question(qid="QID8", tag="screen", kind="single_choice", role="screener", text="Any contract?",
+                      choices={1: "Yes", 2: "No"})
+    gated = Question(qid="QID9", tag="b_items_j", kind="matrix", scale=AGREE, text="How far do you agree?",
+                     shown_if=Condition((Term("screen", "=", 1),)),
+                     statements=(Statement(choice_id=1, text="We agreed early.", item_id="b_x_01"),
+                                 Statement(choice_id=2, text="It mattered.", item_id="b_x_02",
+                                           shown_if=Condition((Term("screen", "!=", 2),)))))
+    info = Question(qid="QID10", tag="consent_about", kind="descriptive", role="info",
+                    text="About this study. The study is run by [SPONSOR].")
+    blocks = inst.blocks + (Block(id="BL_screen00000000", name="screen", title="Screen", version=None,
+                                  questions=(info, screen, gated)),)
+    flow = inst.flow + (("block", "BL_screen00000000"),)
+    new = replace(inst, blocks=blocks, flow=flow)
+    doc = render_html(new)
+    assert "Shown only if the answer to screen is \u2018Yes\u2019" in html.unescape(doc)
+    assert "[shown only if the answer to screen is not \u2018No\u2019 (2)]" in html.unescape(doc)
+    assert '<mark class="todo"' in doc and "<strong>About this study.</strong>" in doc
+    est = estimate(new)
+    for v, rec in est["versions"].items():
+        assert f"about {rec['estimated_minutes']:g}" in doc
+    md = render_markdown(new)
+    assert "> Shown only if the answer to screen is" in md and "**[SPONSOR]**" in md
+    assert "**Estimated time**" in md
+
+
+def test_randomized_form_in_flow_description(inst):
+    from dataclasses import replace
+
+    new = replace(inst, flow=inst.flow + (("randomize", "form", (1, 2, 3)),), forms={1: "A", 2: "B", 3: "C"})
+    line = flow_description(new)[-1]
+    assert "assigned at random, evenly, to one of forms 1, 2, 3" in line and "form 1 omits block A" in line

@@ -3,6 +3,7 @@
 Thin layer over the library; the commands are registered on :func:`vccscale.cli.main`."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import click
@@ -437,7 +438,7 @@ def instrument_build(ctx: click.Context, study_file: Path, out_dir: Path, fmt: s
 
     check_outputs([study_file], dirs=[("--out", out_dir, ["survey.qsf", "codebook.csv", "codebook.json",
                                                           "questionnaire.html", "questionnaire.md",
-                                                          "measurement.lavaan"])])
+                                                          "measurement.lavaan", "summary.json"])])
     reg = load_registry_for(ctx, registry_dir)
     study = load_study(study_file)
     inst = build_instrument(reg, study)
@@ -446,15 +447,23 @@ def instrument_build(ctx: click.Context, study_file: Path, out_dir: Path, fmt: s
     summary = {"study": study.study.id, "survey_name": inst.name, "versions": list(inst.versions),
                "n_blocks": len(inst.blocks), "n_questions": len(inst.questions), "n_columns": len(cb),
                "n_item_columns": len(cb.items()), "n_attention_checks": len(cb.filter(role="attention_check")),
-               "files": {k: str(v) for k, v in paths.items()}, "notes": list(inst.notes)}
+               "files": {k: str(v) for k, v in paths.items()}, "notes": list(inst.notes),
+               "warnings": list(inst.warnings), "estimated_minutes": {}}
+    per_version = json.loads(paths["summary"].read_text("utf-8"))["versions"]
+    for v in [*inst.versions, *sorted(per_version)]:  # questionnaire order
+        if v in per_version:
+            summary["estimated_minutes"].setdefault(v, per_version[v]["estimated_minutes"])
     for note in inst.notes:
         click.echo(f"note: {note}", err=True)
+    for warning in inst.warnings:
+        click.echo(f"warning: {warning}", err=True)
     if fmt == "json":
         echo_json(summary)
         return
     click.echo(f"built {summary['survey_name']!r}: {summary['n_blocks']} blocks, {summary['n_questions']} questions, "
                f"{summary['n_columns']} export columns ({summary['n_item_columns']} item columns, "
                f"{summary['n_attention_checks']} attention checks)")
+    click.echo("  estimated minutes: " + ", ".join(f"{v} {m:g}" for v, m in summary["estimated_minutes"].items()))
     for k, v in paths.items():
         click.echo(f"  {k:20s} {v}")
 

@@ -221,6 +221,9 @@ class Scale(_Model):
     labels: dict[int, StrictText]
     dont_know_code: int | None = None
     dont_know_label: str | None = None
+    # what respondents see, in plain words, when the labels carry analysis codes (bmi_stage4: "F1: ..."); the
+    # labels stay the codebook's value labels
+    display: dict[int, StrictText] | None = None
 
     @model_validator(mode="after")
     def _labels(self) -> "Scale":
@@ -229,6 +232,8 @@ class Scale(_Model):
             raise ValueError(f"scale codes must be consecutive integers, got {codes}")
         if self.dont_know_code is not None and self.dont_know_code in self.labels:
             raise ValueError("dont_know_code must not be a scale point (it is coded as missing)")
+        if self.display is not None and set(self.display) != set(self.labels):
+            raise ValueError("display gives the respondent's wording of every code in labels, and no other")
         return self
 
     @property
@@ -267,7 +272,9 @@ class Item(_Model):
     wording: dict[Literal[ITEM_WORDING_KEYS], Union[StrictText, SWording]]  # type: ignore[valid-type]
     referent: Literal[REFERENTS] | None = None  # type: ignore[valid-type]
     pair: str | None = None
-    dont_know: bool = False
+    # true: every version offers "don't know"; a list of wording keys (P, C, J, S): only those versions do (e.g. [C]
+    # for a customer asked about the provider's own results)
+    dont_know: bool | list[Literal[ITEM_WORDING_KEYS]] = False  # type: ignore[valid-type]
     provenance: list[Provenance] = Field(min_length=1)
     status: Literal["draft", "validated"]
     waivers: list[Waiver] = Field(default_factory=list)
@@ -291,7 +298,19 @@ class Item(_Model):
             raise ValueError("an item needs a scale (or a stem that gives one)")
         if not self.id.startswith(self.construct + "_"):
             raise ValueError(f"item id {self.id!r} must be '<construct id>_NN' ({self.construct}_NN)")
+        if isinstance(self.dont_know, list):
+            if not self.dont_know:
+                raise ValueError("dont_know: give true, false or the wording keys whose version offers it")
+            extra = [k for k in self.dont_know if k not in self.wording]
+            if extra:
+                raise ValueError(f"dont_know names wording key(s) {extra} the item has no wording for")
         return self
+
+    def dont_know_for(self, key: str) -> bool:
+        """Whether the version with wording key ``key`` (P, C, J or S:<role>) offers "don't know"."""
+        if isinstance(self.dont_know, bool):
+            return self.dont_know
+        return key.split(":", 1)[0] in self.dont_know
 
     def texts(self) -> dict[str, str]:
         """Flat view of all wordings: {'P': ..., 'C': ..., 'S:staff': ...}."""
@@ -311,8 +330,12 @@ class BlockQuestion(_Model):
     id: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
     type: Literal["single_choice", "text_entry", "numeric_entry", "likert", "instructed_response", "descriptive"]
     role: Literal["consent", "attention_check", "respondent_role", "organisation_id", "relationship_id",
-                  "firmographic", "marker", "info"]
+                  "firmographic", "marker", "info", "key_informant", "screener"]
     text: StrictText
+    # wording for network studies (stakeholder versions only), when the dyadic wording names [Partner]
+    network_text: str | None = None
+    # asked only in dyadic studies (provider/customer versions) or only in network studies (stakeholder roles)
+    only_if: Literal["dyadic", "network"] | None = None
     choices: dict[int, StrictText] | None = None
     scale: str | None = None
     correct: int | None = None

@@ -28,7 +28,7 @@ from .errors import StudyError
 from .yamlio import load_yaml, validation_problems
 
 VERSION_NAMES = ("provider", "customer", "joint", "staff", "service_user", "partner_manager", "funder", "employer")
-STANDARD_BLOCKS = ("consent", "respondent", "attention", "firmographics", "marker")
+STANDARD_BLOCKS = ("consent", "respondent", "key_informant", "attention", "firmographics", "marker")
 
 
 class _Section(BaseModel):
@@ -40,6 +40,32 @@ class StudyMeta(_Section):
     title: str = Field(min_length=1)
     description: str | None = None
     seed: int | None = Field(default=None, ge=0, description="Master seed for every random procedure of the study")
+
+
+class ConsentSection(_Section):
+    """What the consent page says about this study (issue 19). Each key fills the placeholder of the same name in
+    capitals ([SPONSOR], ...) in the standard consent text (instruments/items/blocks.yaml); a key left out stays
+    visible as its placeholder and ``vccscale instrument build`` warns. Write each value to fit its sentence (see
+    docs/study-file.md)."""
+
+    purpose: str | None = Field(default=None, min_length=1, description=(
+        "One or two sentences on what the study is for"))
+    sponsor: str | None = Field(default=None, min_length=1, description=(
+        "Who runs the study and is responsible for the data (the data controller), and who funds it"))
+    ethics_reference: str | None = Field(default=None, min_length=1, description=(
+        "Ethics committee and approval reference"))
+    withdrawal_deadline: str | None = Field(default=None, min_length=1, description=(
+        "Until when respondents can ask for their answers to be withdrawn"))
+    lawful_basis: str | None = Field(default=None, min_length=1, description=(
+        "GDPR lawful basis, e.g. 'public task (Article 6(1)(e))' or 'your consent (Article 6(1)(a))'"))
+    storage: str | None = Field(default=None, min_length=1, description=(
+        "Where and how answers are stored, e.g. 'on the university's secure servers in the EU'"))
+    retention: str | None = Field(default=None, min_length=1, description=(
+        "How long answers are kept, e.g. 'ten years after the end of the project, then deleted'"))
+    contact: str | None = Field(default=None, min_length=1, description=(
+        "Contact for questions about the study (name, e-mail)"))
+    data_protection_contact: str | None = Field(default=None, min_length=1, description=(
+        "Contact for data-protection questions (the data protection officer)"))
 
 
 class InstrumentSection(_Section):
@@ -54,13 +80,20 @@ class InstrumentSection(_Section):
                                    "constructs the chosen hypotheses (models.hypotheses) name, so each can be tested")
     versions: list[Literal[VERSION_NAMES]] = Field(min_length=1)  # type: ignore[valid-type]
     blocks: list[Literal[STANDARD_BLOCKS]] = Field(  # type: ignore[valid-type]
-        default_factory=lambda: ["consent", "respondent", "attention", "marker", "firmographics"])
+        default_factory=lambda: ["consent", "respondent", "key_informant", "attention", "marker", "firmographics"])
     randomize_items: bool = False
     attention_checks: int = Field(default=2, ge=0, le=9)
     dont_know: bool = Field(default=True, description="Offer 'don't know' on items that allow it (coded missing)")
     global_items: bool = Field(default=True, description="Include optional global items of second-order constructs")
     groups: dict[str, list[str]] = Field(default_factory=dict,
                                          description="Block name -> construct ids, overriding the default grouping")
+    consent: ConsentSection = Field(default_factory=ConsentSection,
+                                    description="What the consent page says (sponsor, ethics approval, ...)")
+    max_minutes: float | None = Field(default=None, gt=0, description=(
+        "Longest acceptable estimated completion time of a version (minutes); a longer version is warned about"))
+    planned_missing: Literal["three_form"] | None = Field(default=None, description=(
+        "Planned missingness: three_form = Graham et al.'s (2006) three-form design (each respondent answers the "
+        "common block X and two of the blocks A, B, C of every construct's items)"))
 
     @model_validator(mode="after")
     def _something_chosen(self) -> InstrumentSection:
@@ -68,6 +101,9 @@ class InstrumentSection(_Section):
             raise ValueError("name the families and/or constructs the instrument measures")
         if self.attention_checks and "attention" not in self.blocks:
             raise ValueError("attention_checks needs the 'attention' block in blocks")
+        if "consent" not in self.blocks and self.consent != ConsentSection():
+            raise ValueError("consent: the study leaves the 'consent' block out of blocks, so nothing would use "
+                             "these keys")
         return self
 
 

@@ -13,6 +13,14 @@ every version) on the items of that version in codebook (presentation) order, am
 procedural rules; Mahalanobis D² uses the complete responses of the same version. Reverse-keyed items are rescored
 before even-odd and person-total (not before longstring or IRV, which describe the raw answer pattern).
 
+Structural and planned missingness: an item whose codebook ``shown_if`` condition is false for a respondent (a
+family B block skipped by the screener or the BMI stage, an event's significance when the event did not happen, a
+three-form block the respondent's form omits) was never shown to that respondent. The respondent-missingness rule
+and the per-item missing shares count only the items that were shown (:func:`applicable`), so routed and
+planned-missing respondents are not screened out as incomplete. A condition on a column the data do not hold counts
+as met. The other indices are computed as before on what was answered (Mahalanobis D² needs complete responses, so
+under a three-form design, where no respondent answers every item, it is not computed).
+
 Blank metadata (a Status, Finished, Progress or Duration cell that is empty or not a number; Qualtrics always fills
 them, so the file was edited, merged or converted): the rule that needs the value cannot judge the response, and
 the response is **kept and flagged**, never excluded (a blank is no evidence of a preview, an unfinished or a
@@ -132,6 +140,33 @@ def _version_matrices(ds: "Dataset", rows: "pd.Index") -> dict[str, tuple["pd.In
     return out
 
 
+def applicable(ds: "Dataset", columns: list[str], rows: "pd.Index | None" = None) -> "pd.DataFrame":
+    """Whether each item column was shown to each respondent (True unless its codebook ``shown_if`` is false for
+    the respondent; see :mod:`vccscale.instrument.logic`)."""
+    import pandas as pd
+
+    from ..instrument.logic import shown
+
+    data = ds.data if rows is None else ds.data.loc[rows]
+    var_to_col = {info.codebook_variable: name for name, info in ds.columns.items() if info.codebook_variable}
+    out = {}
+    cache: dict[str, "pd.Series"] = {}
+    for c in columns:
+        r = ds.codebook_row(c)
+        cond = r.shown_if if r is not None else None
+        if not cond:
+            out[c] = pd.Series(True, index=data.index)
+            continue
+        if cond not in cache:
+            cache[cond] = shown(cond, data, column_of=var_to_col.get)
+        out[c] = cache[cond]
+    return pd.DataFrame(out, index=data.index)
+
+
+def _conditional(ds: "Dataset", columns: list[str]) -> bool:
+    return any((r := ds.codebook_row(c)) is not None and r.shown_if for c in columns)
+
+
 def indices_frame(raw: "np.ndarray", rev: "np.ndarray", blocks: list[list[int]], factors: list[int] | None,
                   index: "pd.Index", min_factors: int | None = None, block_share: float | None = None,
                   min_run: int | None = None) -> "pd.DataFrame":
@@ -191,10 +226,15 @@ def screen_indices(ds: "Dataset", rows: "pd.Index | None" = None,
     frames = []
     for persp, (who, cols, blocks, factors) in _version_matrices(ds, rows).items():
         pos = {c: k for k, c in enumerate(cols)}
-        f = indices_frame(numeric_items(ds, cols).loc[who].to_numpy(), reverse_key(ds, cols).loc[who].to_numpy(),
+        raw = numeric_items(ds, cols).loc[who]
+        f = indices_frame(raw.to_numpy(), reverse_key(ds, cols).loc[who].to_numpy(),
                           [[pos[c] for c in b] for b in blocks], factors, who,
                           block_share=cfg.longstring.block_share if cfg else None,
                           min_run=cfg.longstring.min_run if cfg else None)
+        if _conditional(ds, cols):  # missing share among the items shown to the respondent
+            shown = applicable(ds, cols, who)
+            n_shown = shown.sum(axis=1)
+            f["missing_share"] = (raw.isna() & shown).sum(axis=1).div(n_shown.where(n_shown > 0))
         f.insert(0, "perspective", persp)
         frames.append(f)
     if not frames:
@@ -432,7 +472,12 @@ def clean(ds: "Dataset", config: CleaningSection | None = None) -> CleanResult:
     if ds.codebook is not None and ds.item_columns():
         from .scoring import numeric_items
 
-        item_missing = numeric_items(out).isna().mean().rename("missing_share")
+        x = numeric_items(out)
+        if _conditional(out, list(x.columns)):  # among the respondents each item was shown to
+            shown = applicable(out, list(x.columns))
+            item_missing = ((x.isna() & shown).sum() / shown.sum().where(shown.sum() > 0)).rename("missing_share")
+        else:
+            item_missing = x.isna().mean().rename("missing_share")
     idx_out = idx.copy()
     if not idx_out.empty:
         idx_out.insert(0, "response_id", rid.reindex(idx_out.index).values)

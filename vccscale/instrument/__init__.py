@@ -4,7 +4,7 @@ Public API::
 
     inst = build_instrument(registry, study)        # the in-memory Instrument
     write_instrument(inst, out_dir, registry)       # survey.qsf, codebook.csv/.json, questionnaire.html/.md,
-                                                    # measurement.lavaan
+                                                    # measurement.lavaan, summary.json (length per version)
     read_qsf(path, registry=None) -> Codebook       # any QSF back into a codebook
     fake_export(codebook, n, seed, out, ...)        # synthetic Qualtrics export of the instrument
 """
@@ -41,22 +41,28 @@ __all__ = ["build_instrument", "write_instrument", "Codebook", "CodebookRow", "c
 
 def write_instrument(inst: "Instrument", out: str | Path, registry: "Registry") -> dict[str, Path]:
     """Write every output of the instrument into ``out``; returns {kind: path}."""
+    import json
+
     from .codebook import codebook_from_instrument
     from .lavaan import measurement_model
     from .qsf import write_qsf
     from .questionnaire import render_html, render_markdown
+    from .timing import estimate
 
     d = Path(out)
     d.mkdir(parents=True, exist_ok=True)
     cb = codebook_from_instrument(inst, registry)
     paths = {"qsf": write_qsf(inst, d / "survey.qsf"), "codebook_csv": d / "codebook.csv",
              "codebook_json": d / "codebook.json", "questionnaire_html": d / "questionnaire.html",
-             "questionnaire_md": d / "questionnaire.md", "lavaan": d / "measurement.lavaan"}
+             "questionnaire_md": d / "questionnaire.md", "lavaan": d / "measurement.lavaan",
+             "summary": d / "summary.json"}
     cb.write_csv(paths["codebook_csv"])
     cb.write_json(paths["codebook_json"])
     paths["questionnaire_html"].write_text(render_html(inst), encoding="utf-8")
     paths["questionnaire_md"].write_text(render_markdown(inst), encoding="utf-8")
     paths["lavaan"].write_text(measurement_model(cb, registry), encoding="utf-8")
+    paths["summary"].write_text(json.dumps(estimate(inst), indent=1, sort_keys=True, ensure_ascii=False) + "\n",
+                                encoding="utf-8")
     return paths
 
 

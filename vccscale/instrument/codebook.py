@@ -7,13 +7,21 @@ metadata, consent, respondent_role, organisation_id, relationship_id, firmograph
 of a hand-made survey), ``indicator`` (reflective, global, formative, checklist, observed), ``type``,
 ``block``, ``reverse``, ``scale_min``, ``scale_max``, ``value_labels`` (code -> label), ``missing_codes``
 (codes to treat as missing, e.g. 99 = don't know), ``correct_answer`` (attention checks), ``question_id``,
-``question_text``. Items answered by both sides are distinct variables; ``item_id`` + ``perspective`` pair them.
+``question_text``, ``shown_if`` (the display condition of the column's question or statement, e.g.
+``outcome_contract = 1 and b_bmi_stage_j_1 != 0``: see ``logic``; empty = shown to everyone on its version's path.
+A respondent for whom the condition is false was never shown the question: the missing answer is structural, not
+applicable, and cleaning does not count it as nonresponse), ``form_block`` (three-form planned missingness: ``X``
+for items in every form, ``A``/``B``/``C`` for items the form that omits that block never shows; the form is the
+embedded-data column ``form``, role ``form``, whose value labels say which block each form omits).
+Roles also include ``key_informant`` (informant competence), ``screener`` (a routing question) and ``form``.
+Items answered by both sides are distinct variables; ``item_id`` + ``perspective`` pair them.
 In CSV, ``value_labels`` and ``missing_codes`` are JSON, booleans are ``true``/``false`` and empty cells are None.
 """
 from __future__ import annotations
 
 import csv
 import json
+import re
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable
@@ -27,7 +35,15 @@ if TYPE_CHECKING:  # pragma: no cover
 
 COLUMNS = ("variable", "import_id", "label", "item_id", "construct", "perspective", "role", "indicator", "type",
            "block", "reverse", "scale_min", "scale_max", "value_labels", "missing_codes", "correct_answer",
-           "question_id", "question_text")
+           "question_id", "question_text", "shown_if", "form_block")
+
+_DONT_KNOW = re.compile(r"(?i)\b(don[’'`]?t know|do not know|not applicable|n/a|prefer not|rather not|"
+                        r"not sure|can[’'`]?t say|cannot say|no opinion)\b")
+
+
+def looks_dont_know(label: str) -> bool:
+    """Whether an answer label is a "don't know" / "not applicable" kind of answer (coded missing)."""
+    return bool(_DONT_KNOW.search(label))
 
 
 @dataclass(frozen=True)
@@ -50,6 +66,8 @@ class CodebookRow:
     correct_answer: int | None = None
     question_id: str | None = None
     question_text: str = ""
+    shown_if: str | None = None
+    form_block: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -208,15 +226,31 @@ def codebook_from_instrument(inst: "Instrument", registry: "Registry | None" = N
             for variable, import_id, s in q.columns():
                 rows.append(_row_for(q, block.name, variable, import_id, s, registry))
     for f in inst.embedded_fields:
-        rows.append(CodebookRow(variable=f, import_id=f, label=f, role="embedded_data", type="text"))
+        rows.append(embedded_row(f, inst.forms))
     return Codebook(tuple(rows))
+
+
+def embedded_row(name: str, forms: dict[int, str] | None = None) -> CodebookRow:
+    """The codebook row of an embedded-data field; the three-form design's form field gets role ``form`` and value
+    labels naming the block each form omits."""
+    from .model import FORM_FIELD, FORM_LABEL, form_value_labels
+
+    if forms and name == FORM_FIELD:
+        return CodebookRow(variable=name, import_id=name, label=FORM_LABEL, role="form", type="single_choice",
+                           scale_min=min(forms), scale_max=max(forms), value_labels=form_value_labels(forms))
+    return CodebookRow(variable=name, import_id=name, label=name, role="embedded_data", type="text")
 
 
 def _scale_fields(q: "Question") -> dict[str, Any]:
     sc = q.scale
     if sc is None:
         if q.choices:
-            return {"scale_min": min(q.choices), "scale_max": max(q.choices), "value_labels": dict(q.choices)}
+            missing = tuple(k for k, lab in q.choices.items() if looks_dont_know(lab))
+            valid = [k for k in q.choices if k not in missing] or list(q.choices)
+            out_c: dict[str, Any] = {"scale_min": min(valid), "scale_max": max(valid), "value_labels": dict(q.choices)}
+            if missing:
+                out_c["missing_codes"] = missing
+            return out_c
         return {}
     labels = dict(sc.labels)
     out: dict[str, Any] = {"scale_min": sc.min, "scale_max": sc.max}
@@ -232,12 +266,16 @@ _SCALE_TYPES = {"likert": "likert", "binary": "binary", "ordinal": "ordinal"}
 
 def _row_for(q: "Question", block: str, variable: str, import_id: str, s: "Statement | None",
              registry: "Registry | None") -> CodebookRow:
+    from .logic import combine_text
+
+    q_if = q.shown_if.text() if q.shown_if is not None else None
     if q.kind in ("text_entry", "numeric_entry"):
         return CodebookRow(variable=variable, import_id=import_id, label=q.text, role=q.role,
                            type="numeric" if q.kind == "numeric_entry" else "text", block=block, question_id=q.qid,
-                           question_text=q.text)
+                           question_text=q.text, shown_if=q_if)
+    s_if = s.shown_if.text() if s is not None and s.shown_if is not None else None
     common: dict[str, Any] = dict(variable=variable, import_id=import_id, block=block, question_id=q.qid,
-                                  **_scale_fields(q))
+                                  shown_if=combine_text(q_if, s_if), **_scale_fields(q))
     if s is None:  # single choice question of a standard block
         return CodebookRow(label=q.text, role=q.role, type="single_choice", question_text=q.text, **common)
     kind = None
@@ -251,7 +289,7 @@ def _row_for(q: "Question", block: str, variable: str, import_id: str, s: "State
     return CodebookRow(label=label, item_id=s.item_id, construct=s.construct,
                        perspective=q.version if role == "item" else None, role=role,
                        indicator=kind if role == "item" else None, type=rtype, reverse=s.reverse,
-                       correct_answer=s.correct, question_text=s.text, **common)
+                       correct_answer=s.correct, question_text=s.text, form_block=s.form_block, **common)
 
 
 def _scale_type(q: "Question", registry: "Registry | None") -> str:

@@ -170,7 +170,7 @@ def _classify(cb: Codebook, version_column: str) -> tuple[list[_Col], list[str]]
             col.kind = META
         elif r.role == "embedded_data":
             col.kind = EMBED
-        elif r.role == "consent":
+        elif r.role in ("consent", "screener"):  # screeners answered with their first code (Yes): see fake_export
             col.kind = CONSENT
         elif r.role == "organisation_id":
             col.kind = ORG
@@ -241,6 +241,10 @@ def fake_export(codebook: Codebook, n: int, seed: int, out: str | Path, *, strai
     of ``answers``; with provider and customer versions, even k are providers and odd k customers), replacing the
     built-in organisations of 3-6 respondents, so a caller that adds organisation-level variance to ``answers``
     controls the nesting. An organisation should hold respondents of one side only. Default: unchanged.
+
+    Display logic (codebook ``shown_if``) is not applied: every question of a respondent's version is answered, and
+    screeners (role ``screener``) are answered with their first code (Yes), so the screened blocks are consistent
+    with their answers; the three-form ``form`` column gets a random form but no item is left out for it.
 
     Returns ``{"n", "seed", "rows", "counts": {type: number}, "missing_cells", "path", "truth"}``.
     """

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .logic import Condition
+
 # respondent versions: name -> (wording key in the item bank, short code used in variable names)
 VERSIONS: dict[str, tuple[str, str]] = {
     "provider": ("P", "p"),
@@ -61,6 +63,21 @@ METADATA_COLUMNS: list[tuple[str, str, str, str]] = [
 ]
 DATE_COLUMNS = ("StartDate", "EndDate", "RecordedDate")
 
+# Three-form planned missingness (Graham et al. 2006): the embedded-data field holding the form assigned at random,
+# and the block of items each form omits (form k omits block "ABC"[k-1]; block X is in every form)
+FORM_FIELD = "form"
+THREE_FORMS: dict[int, str] = {1: "A", 2: "B", 3: "C"}
+
+
+def form_value_labels(forms: dict[int, str]) -> dict[int, str]:
+    """Value labels of the form variable: which blocks each form shows and which it omits."""
+    letters = sorted(set(forms.values()))
+    return {k: f"Form {k}: X, {', '.join(x for x in letters if x != omit)} ({omit} omitted)"
+            for k, omit in sorted(forms.items())}
+
+
+FORM_LABEL = "Three-form design: the form assigned at random (its omitted block is planned missing)"
+
 
 @dataclass(frozen=True)
 class Statement:
@@ -74,6 +91,8 @@ class Statement:
     role: str = "item"          # item | global | formative | checklist | attention_check | marker
     reverse: bool = False
     correct: int | None = None  # attention checks: the code of the correct answer
+    shown_if: Condition | None = None  # statement display logic (e.g. significance only if the event happened)
+    form_block: str | None = None      # three-form design: "X" (every form), "A", "B" or "C"
 
 
 @dataclass(frozen=True)
@@ -82,6 +101,10 @@ class ScaleSpec:
     labels: dict[int, str]
     dont_know_code: int | None = None
     dont_know_label: str | None = None
+    display: dict[int, str] | None = None  # what respondents see, when it differs from the codebook's labels
+
+    def shown_label(self, code: int) -> str:
+        return (self.display or {}).get(code) or self.labels[code]
 
     @property
     def min(self) -> int:
@@ -109,6 +132,7 @@ class Question:
     dont_know: bool = False
     required: bool = False
     embedded_data: str | None = None
+    shown_if: Condition | None = None   # question display logic (None = shown to everyone on the block's path)
 
     def columns(self) -> list[tuple[str, str, Statement | None]]:
         """(export column name, ImportId, statement) for every data column this question produces."""
@@ -149,13 +173,18 @@ class Instrument:
     name: str
     survey_id: str
     blocks: tuple[Block, ...]
-    # flow: a sequence of ("block", block_id) | ("end_if", qid, choice) | ("branches", (Branch, ...))
+    # flow: a sequence of ("block", block_id) | ("end_if", qid, choice[, description]) | ("branches", (Branch, ...))
+    # | ("randomize", embedded field, (value, ...)): the field set at random, evenly, to one of the values
     flow: tuple[tuple, ...]
     embedded_fields: tuple[str, ...]
     versions: tuple[str, ...]
     seed: int | None = None
     study: str | None = None
     notes: tuple[str, ...] = ()  # what the builder added beyond instrument.families/constructs, and why
+    warnings: tuple[str, ...] = ()  # what keeps the instrument from being fieldable as built (printed on stderr)
+    # three-form planned missingness: form number -> the block it omits ({1: "A", 2: "B", 3: "C"}); empty = none
+    forms: dict[int, str] = field(default_factory=dict)
+    max_minutes: float | None = None
 
     @property
     def questions(self) -> list[Question]:

@@ -6,7 +6,12 @@ The structure follows what every real QSF has (design reference qualtrics-format
 Likert single-answer questions whose DataExportTag, choice ids and RecodeValues give exactly the codebook's
 variables and codes. Respondent versions are flow branches on the answer to the ``side`` (or
 ``stakeholder_role``) question; placeholders such as ``[Provider]`` are piped from embedded data
-(``${e://Field/provider_name}``) set from the invitation link.
+(``${e://Field/provider_name}``) set from the invitation link. Display conditions (``logic``) are question
+``DisplayLogic`` or, on matrix statements, ``DisplayLogic`` of the choice; a question whose condition refers to an
+earlier question of the same block starts a new page (``Page Break``), since display logic is evaluated when a page
+is shown. A single-choice question whose scale has respondent wording (b_bmi_stage) shows that wording and keeps
+the codebook's labels as ``VariableNaming`` (SPSS value labels). The three-form design's form is drawn by a
+``BlockRandomizer`` (one of three ``EmbeddedData`` elements setting ``form``, even presentation).
 """
 from __future__ import annotations
 
@@ -16,6 +21,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from .logic import Target, display_logic
 from .model import PLACEHOLDERS, Block, Branch, Instrument, Question
 
 NULL_DATE = "0000-00-00 00:00:00"
@@ -40,7 +46,26 @@ def _validation(force: bool = False, number: bool = False) -> dict:
     return {"Settings": settings}
 
 
-def _question_payload(q: Question) -> dict:
+def targets(inst: Instrument) -> dict[str, Target]:
+    """Export variable -> where it lives in the QSF (for display logic)."""
+    out: dict[str, Target] = {}
+    for q in inst.questions:
+        if q.kind == "matrix" and q.scale is not None:
+            ids = {k: str(k) for k in q.scale.labels}
+            if q.dont_know and q.scale.dont_know_code is not None:
+                ids[q.scale.dont_know_code] = str(max(q.scale.labels) + 1)
+            labels = dict(q.scale.labels)
+            for st in q.statements:
+                out[f"{q.tag}_{st.choice_id}"] = Target(q.qid, st.choice_id, ids, labels)
+        elif q.kind == "single_choice":
+            labels = {k: (q.scale.shown_label(k) if q.scale is not None and k in q.scale.labels else v)
+                      for k, v in q.choices.items()}
+            out[q.tag] = Target(q.qid, None, {k: str(k) for k in q.choices}, labels)
+    return out
+
+
+def _question_payload(q: Question, where: dict[str, Target] | None = None) -> dict:
+    where = where or {}
     base: dict[str, Any] = {
         "QuestionText": _html(q.text),
         "DataExportTag": q.tag,
@@ -66,7 +91,7 @@ def _question_payload(q: Question) -> dict:
             Configuration={"QuestionDescriptionOption": "UseText", "TextPosition": "inline",
                            "ChoiceColumnWidth": 40, "RepeatHeaders": "none", "WhiteSpace": "OFF",
                            "MobileFirst": True},
-            Choices={str(s.choice_id): {"Display": _html(s.text)} for s in q.statements},
+            Choices={str(s.choice_id): _choice(s.text, s.shown_if, where) for s in q.statements},
             ChoiceOrder=[s.choice_id for s in q.statements],
             Answers=answers, AnswerOrder=order, RecodeValues=recode, ChoiceDataExportTags=False,
             Validation=_validation(), NextChoiceId=max(s.choice_id for s in q.statements) + 1,
@@ -75,11 +100,15 @@ def _question_payload(q: Question) -> dict:
         if q.randomize:
             base["Randomization"] = {"Advanced": None, "TotalRandSubset": "", "Type": "All"}
     elif q.kind == "single_choice":
+        shown = {k: (q.scale.shown_label(k) if q.scale is not None and k in q.scale.labels else v)
+                 for k, v in q.choices.items()}
         base.update(QuestionType="MC", Selector="SAVR", SubSelector="TX",
-                    Choices={str(k): {"Display": _html(v)} for k, v in sorted(q.choices.items())},
+                    Choices={str(k): {"Display": _html(v)} for k, v in sorted(shown.items())},
                     ChoiceOrder=[int(k) for k in sorted(q.choices)],
                     RecodeValues={str(k): str(k) for k in sorted(q.choices)},
                     Validation=_validation(force=q.required), NextChoiceId=max(q.choices) + 1)
+        if shown != q.choices:  # respondents see plain words; the codes' labels stay the value labels
+            base["VariableNaming"] = {str(k): v for k, v in sorted(q.choices.items())}
     elif q.kind in ("text_entry", "numeric_entry"):
         base.update(QuestionType="TE", Selector="SL", Validation=_validation(number=q.kind == "numeric_entry"),
                     DefaultChoices=False)
@@ -87,7 +116,38 @@ def _question_payload(q: Question) -> dict:
             base["Configuration"]["InputWidth"] = 200
     else:
         base.update(QuestionType="DB", Selector="TB", Choices={}, ChoiceOrder=[], Validation=_validation())
+    if q.shown_if is not None:
+        base["DisplayLogic"] = display_logic(q.shown_if, where.get)
     return base
+
+
+def _choice(text: str, cond: Any, where: dict[str, Target]) -> dict:
+    out: dict[str, Any] = {"Display": _html(text)}
+    if cond is not None:
+        out["DisplayLogic"] = display_logic(cond, where.get)
+    return out
+
+
+def _refers(q: Question) -> set[str]:
+    """Variables the display conditions of a question (and of its statements) refer to."""
+    out = set(q.shown_if.variables) if q.shown_if is not None else set()
+    for st in q.statements:
+        if st.shown_if is not None:
+            out.update(st.shown_if.variables)
+    return out
+
+
+def _block_elements(bl: Block) -> list[dict]:
+    """Questions of a block, with a page break before a question whose display depends on an earlier one."""
+    out: list[dict] = []
+    seen: set[str] = set()
+    for q in bl.questions:
+        if out and _refers(q) & seen:
+            out.append({"Type": "Page Break"})
+        out.append({"Type": "Question", "QuestionID": q.qid})
+        seen.update(c for c, _iid, _s in q.columns())
+        seen.add(q.tag)
+    return out
 
 
 def _branch_logic(qid: str, choice: int, label: str) -> dict:
@@ -113,7 +173,7 @@ def qsf_dict(inst: Instrument) -> dict:
                        "SubType": "", "BlockElements": []}]
     for bl in inst.blocks:
         entry: dict[str, Any] = {"Type": "Standard", "SubType": "", "Description": bl.name, "ID": bl.id,
-                                 "BlockElements": [{"Type": "Question", "QuestionID": q.qid} for q in bl.questions],
+                                 "BlockElements": _block_elements(bl),
                                  "Options": {"BlockLocking": "false", "RandomizeQuestions": "false",
                                              "BlockVisibility": "Expanded"}}
         blocks_payload.append(entry)
@@ -134,10 +194,19 @@ def qsf_dict(inst: Instrument) -> dict:
         if node[0] == "block":
             flow.append({"Type": "Block", "ID": node[1], "FlowID": fid(), "Autofill": []})
         elif node[0] == "end_if":
-            _, qid, choice = node
-            flow.append({"Type": "Branch", "FlowID": fid(), "Description": "End survey without consent",
-                         "BranchLogic": _branch_logic(qid, choice, "no consent"),
+            qid, choice = node[1], node[2]
+            desc = node[3] if len(node) > 3 else "End survey without consent"
+            flow.append({"Type": "Branch", "FlowID": fid(), "Description": desc,
+                         "BranchLogic": _branch_logic(qid, choice, "no consent" if len(node) <= 3
+                                                      or desc == "End survey without consent" else desc),
                          "Flow": [{"Type": "EndSurvey", "FlowID": fid()}]})
+        elif node[0] == "randomize":
+            _, field, values = node
+            rid = fid()
+            flow.append({"Type": "BlockRandomizer", "FlowID": rid, "SubSet": "1", "EvenPresentation": True,
+                         "Flow": [{"Type": "EmbeddedData", "FlowID": fid(), "EmbeddedData": [
+                             {"Description": field, "Type": "Custom", "Field": field, "VariableType": "String",
+                              "DataVisibility": [], "AnalyzeText": False, "Value": str(v)}]} for v in values]})
         elif node[0] == "branches":
             br: Branch
             for br in node[1]:
@@ -163,8 +232,9 @@ def qsf_dict(inst: Instrument) -> dict:
     questions = inst.questions
     element("QC", "Survey Question Count", str(len(questions)), None)
     element("RS", rs, "Default Response Set", None)
+    where = targets(inst)
     for q in questions:
-        payload = _question_payload(q)
+        payload = _question_payload(q, where)
         element("SQ", q.qid, payload["QuestionDescription"], payload)
 
     entry = {"SurveyID": sid, "SurveyName": inst.name, "SurveyDescription": None, "SurveyOwnerID": "UR_" + sid[3:],

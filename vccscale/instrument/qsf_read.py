@@ -30,8 +30,9 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
 from ..errors import DataError
-from .codebook import Codebook, CodebookRow
-from .model import ATTENTION_CHOICE_BASE, METADATA_COLUMNS, PLACEHOLDERS, VERSION_BY_CODE
+from .codebook import Codebook, CodebookRow, embedded_row, looks_dont_know
+from .logic import combine_text, parse_display_logic, variables_of
+from .model import ATTENTION_CHOICE_BASE, FORM_FIELD, METADATA_COLUMNS, PLACEHOLDERS, THREE_FORMS, VERSION_BY_CODE
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..registry import Registry
@@ -49,8 +50,6 @@ _SCRIPT = re.compile(r"(?is)<\s*(script|style)\b.*?<\s*/\s*\1\s*>")
 _TAGS = re.compile(r"<[^>]*>")
 _E_PIPE = re.compile(r"\$\{e://Field/([^}]*)\}")
 _LM_PIPE = re.compile(r"\$\{lm://Field/(\d+)\}")
-_DONT_KNOW = re.compile(r"(?i)\b(don[’'`]?t know|do not know|not applicable|n/a|prefer not|rather not|"
-                        r"not sure|can[’'`]?t say|cannot say|no opinion)\b")
 _QUOTED = re.compile(r"[\"“”„]([^\"“”„]+)[\"“”„]")
 
 
@@ -76,7 +75,7 @@ def _clean(value: Any) -> str:
 
 
 def _looks_dont_know(label: str) -> bool:
-    return bool(_DONT_KNOW.search(label))
+    return looks_dont_know(label)
 
 
 def _join(*parts: str) -> str:
@@ -436,21 +435,41 @@ class _Reader:
         v = c.get("TextEntry")
         return v is True or v == 1 or (isinstance(v, str) and v.strip().lower() in ("true", "1", "on", "yes"))
 
-    def _scale(self, options: list[tuple[str, dict]], recodes: dict[str, int]) -> dict[str, Any]:
-        """value_labels / scale_min / scale_max / missing_codes of single-answer choices or scale points."""
+    def _scale(self, options: list[tuple[str, dict]], recodes: dict[str, int],
+               naming: dict | None = None) -> dict[str, Any]:
+        """value_labels / scale_min / scale_max / missing_codes of single-answer choices or scale points (value
+        labels from ``VariableNaming``, the SPSS value labels, where it names a choice; else the display text)."""
         labels: dict[int, str] = {}
         missing: list[int] = []
         for cid, c in options:
             code = self._code(cid, recodes)
             if code is None:
                 continue
-            lab = _clean(c.get("Display"))
+            named = (naming or {}).get(cid)
+            lab = _clean(named) if isinstance(named, str) and named.strip() else _clean(c.get("Display"))
             labels.setdefault(code, lab)
             if _looks_dont_know(lab) and code not in missing:
                 missing.append(code)
         valid = [c for c in labels if c not in missing]
         return {"value_labels": labels, "missing_codes": tuple(missing),
                 "scale_min": min(valid) if valid else None, "scale_max": max(valid) if valid else None}
+
+    def _locate(self, qid: str, aid: str, statement: str | None) -> tuple[str, int] | None:
+        """(export variable, code) of a display-logic locator: choice ``aid`` of single-choice question ``qid``, or
+        answer ``aid`` of statement ``statement`` of matrix ``qid``."""
+        p = self.sq.get(qid)
+        if not isinstance(p, dict):
+            return None
+        tag = p.get("DataExportTag") if isinstance(p.get("DataExportTag"), str) and p.get("DataExportTag") else qid
+        code = self._code(str(aid), self._codes(p))
+        if code is None:
+            return None
+        if statement is None:
+            return tag, code
+        custom = p.get("ChoiceDataExportTags")
+        sfx = custom.get(str(statement)) if isinstance(custom, dict) else None
+        sfx = str(sfx) if isinstance(sfx, (str, int)) and not isinstance(sfx, bool) and str(sfx) else str(statement)
+        return f"{tag}_{sfx}", code
 
     @staticmethod
     def _numeric(p: dict) -> bool:
@@ -475,7 +494,10 @@ class _Reader:
             # an empty export tag leaves just the suffixes (qualtrics-formats 3.2)
             return "_".join(str(x) for x in (tag, *suffixes) if str(x) != "") or qid
 
+        q_if = parse_display_logic(p.get("DisplayLogic"), self._locate)
+
         def row(variable: str, import_id: str, label: str, rtype: str, qt: str = qtext, **kw: Any) -> CodebookRow:
+            kw["shown_if"] = combine_text(q_if, kw.get("shown_if"))
             return CodebookRow(variable=variable, import_id=import_id, label=label, type=rtype, block=block,
                                question_id=qid, question_text=qt, **kw)
 
@@ -522,7 +544,7 @@ class _Reader:
             out = [row(name(cid), qid, _join(qtext, selected, _clean(c.get("Display"))), "binary",
                        value_labels={1: _clean(c.get("Display"))}) for cid, c in choices]
             return out + text_cols
-        scale = self._scale(choices, self._codes(p))
+        scale = self._scale(choices, self._codes(p), _as_mapping(p.get("VariableNaming")))
         if sel == "NPS":
             return [row(name("NPS_GROUP"), f"{qid}_NPS_GROUP", _join(qtext, "Group"), "code"),
                     row(name(), qid, qtext, "single_choice", **scale)]
@@ -560,7 +582,9 @@ class _Reader:
                     out.append(row(name(sfx, aid), f"{iid}_{sid}_{aid}", _join(qtext, subtext, slab, alab), rtype,
                                    qt=slab, **kw))
             else:
-                out.append(row(name(sfx), f"{iid}_{sid}", _join(qtext, subtext, slab), rtype, qt=slab, **scale))
+                s_if = parse_display_logic(s.get("DisplayLogic"), self._locate)
+                out.append(row(name(sfx), f"{iid}_{sid}", _join(qtext, subtext, slab), rtype, qt=slab,
+                               shown_if=s_if, **scale))
             if self._text_entry(s):
                 out.append(row(name(sfx, "TEXT"), f"{iid}_{sid}_TEXT", _join(qtext, subtext, slab, "Text"), "text",
                                qt=slab))
@@ -653,6 +677,8 @@ def annotate_codebook(codebook: Codebook, registry: "Registry") -> Codebook:
     """
     constructs = sorted(registry.constructs, key=len, reverse=True)
     scales = set(registry.scales)
+    # three-form design: some statement is shown only in some forms (shown_if "form != k")
+    three_form = any(FORM_FIELD in variables_of(r.shown_if) for r in codebook.rows)
     block_qs = {q.id: q for b in registry.blocks.values() for q in b.questions}
     checks = {_norm(q.text): q for q in block_qs.values() if q.role == "attention_check"}
     marker_block = registry.blocks.get("marker")
@@ -660,6 +686,9 @@ def annotate_codebook(codebook: Codebook, registry: "Registry") -> Codebook:
     marker_by_text = {_norm(q.text): q for q in markers}
     rows = []
     for r in codebook.rows:
+        if three_form and r.role == "embedded_data" and r.variable == FORM_FIELD:
+            rows.append(embedded_row(FORM_FIELD, THREE_FORMS))
+            continue
         if r.role in ("metadata", "embedded_data"):
             rows.append(r)
             continue
@@ -696,7 +725,8 @@ def annotate_codebook(codebook: Codebook, registry: "Registry") -> Codebook:
                 elif r.type == "single_choice" and stype == "ordinal":
                     rtype = "ordinal"
                 rows.append(replace(r, item_id=item.id, construct=c, perspective=version, role="item",
-                                    indicator=item.kind, reverse=item.reverse, type=rtype))
+                                    indicator=item.kind, reverse=item.reverse, type=rtype,
+                                    form_block=_form_block(r.shown_if) if three_form else r.form_block))
                 continue
         bq = block_qs.get(r.variable)
         if bq is not None and _SINGLE_IID.match(r.import_id):
@@ -705,6 +735,12 @@ def annotate_codebook(codebook: Codebook, registry: "Registry") -> Codebook:
             continue
         rows.append(r)
     return Codebook(tuple(rows), source=codebook.source)
+
+
+def _form_block(shown_if: str | None) -> str:
+    """The three-form block of an item: the block of the form its condition excludes (``form != k``), else X."""
+    m = re.search(rf"(?:^|\s|\(){re.escape(FORM_FIELD)} != (\d+)\b", shown_if or "")
+    return THREE_FORMS.get(int(m.group(1)), "X") if m else "X"
 
 
 # ---------------------------------------------------------------------------------------------------------------

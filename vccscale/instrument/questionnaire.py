@@ -9,7 +9,13 @@ entry as ruled lines. :func:`render_markdown` writes the same content as Markdow
 matrices as pipe tables, ``---`` between blocks). Both take the routing text from :func:`flow_description`.
 
 Placeholders piped in from the invitation link (``[Provider]``, ``[Customer]``, ...; see ``model.PLACEHOLDERS``)
-are highlighted: ``<mark class="ph">`` in HTML, bold in Markdown.
+are highlighted: ``<mark class="ph">`` in HTML, bold in Markdown. Consent placeholders the study file has not
+filled (``[SPONSOR]``, ...) are marked as still to be written (``<mark class="todo">``, bold in Markdown).
+
+Display logic is printed where it applies: a question shown only under a condition gets a routing note ("Shown
+only if ..."), a matrix row its condition in the row's small text, and a three-form design's rows their block
+("block A: not in form 1"). The title page gives each version's estimated completion time (``timing``), the
+length cap when the study sets one, and the three-form design's forms.
 """
 from __future__ import annotations
 
@@ -17,11 +23,14 @@ import html
 import re
 from dataclasses import dataclass
 
-from .model import PLACEHOLDERS, VERSIONS, Block, Branch, Instrument, Question, Statement
+from .logic import Condition
+from .model import FORM_FIELD, PLACEHOLDERS, VERSIONS, Block, Branch, Instrument, Question, Statement
+from .timing import TIMING_RULE, estimate
 
 __all__ = ["render_html", "render_markdown", "flow_description"]
 
 _PH_RE = re.compile(r"\[(" + "|".join(re.escape(k) for k in PLACEHOLDERS) + r")\]")
+_TODO_RE = re.compile(r"\[([A-Z][A-Z_]{2,})\]")  # consent placeholders the study file has not filled
 _CIRCLE = "\u25cb"  # ○
 _DONT_KNOW = "Don't know"
 
@@ -83,6 +92,8 @@ def _routing(instrument: Instrument) -> _Routing:
     audience: dict[str, str] = {}
     order: list[str] = []
     conds: list[str] = []       # conditions everyone still in the survey has met (consent, screening)
+    ended: dict[str, set[int]] = {}   # question -> answers that end the survey
+    cond_of: dict[str, int] = {}      # question -> its entry in conds
     pending: list[str] = []     # consecutive shared blocks not yet described
 
     def who() -> str:
@@ -114,11 +125,16 @@ def _routing(instrument: Instrument) -> _Routing:
             else:
                 lines.append(f"The survey ends for respondents who answer '{label}' at question {ref}.")
                 q = _question(instrument, qid)
-                others = [lab for c, lab in sorted(q.choices.items()) if c != choice] if q is not None else []
-                if len(others) == 1:   # yes/no consent: say who goes on, not who stops
-                    conds.append(f"answers '{others[0]}' at question {ref}")
+                ended.setdefault(qid, set()).add(choice)
+                others = [lab for c, lab in sorted(q.choices.items()) if c not in ended[qid]] if q is not None else []
+                cond_of.setdefault(qid, len(conds))
+                if len(conds) == cond_of[qid]:
+                    conds.append("")
+                if len(others) == 1:   # yes/no consent, or one side left: say who goes on, not who stops
+                    conds[cond_of[qid]] = f"answers '{others[0]}' at question {ref}"
                 else:
-                    conds.append(f"does not answer '{label}' at question {ref}")
+                    stopped = " or ".join(f"'{_answer_label(instrument, qid, c)}'" for c in sorted(ended[qid]))
+                    conds[cond_of[qid]] = f"does not answer {stopped} at question {ref}"
         elif kind == "branches":
             flush()
             branches: tuple[Branch, ...] = tuple(node[1])
@@ -136,6 +152,12 @@ def _routing(instrument: Instrument) -> _Routing:
                     text = f"{vname.capitalize()} version: {who().lower()}"
                 for bid in br.blocks:
                     place(bid, text)
+        elif kind == "randomize":
+            flush()
+            values = ", ".join(str(v) for v in node[2])
+            omits = "; ".join(f"form {k} omits block {b}" for k, b in sorted(instrument.forms.items()))
+            lines.append(f"{who()} is assigned at random, evenly, to one of forms {values} (embedded field "
+                         f"{node[1]}; three-form planned missingness" + (f": {omits}" if omits else "") + ").")
         elif kind is not None:
             flush()
             lines.append(f"Survey flow element '{kind}'.")
@@ -187,7 +209,7 @@ def _dont_know(q: Question) -> tuple[int | None, str] | None:
     return None, _DONT_KNOW
 
 
-def _stmt_meta(q: Question, s: Statement) -> str:
+def _stmt_meta(q: Question, s: Statement, instrument: Instrument | None = None) -> str:
     parts = []
     if s.item_id:
         parts.append(s.item_id)
@@ -199,7 +221,72 @@ def _stmt_meta(q: Question, s: Statement) -> str:
         text += " [attention check]"
     elif s.role not in ("item", "attention_check"):
         text += f" [{s.role}]"
+    if s.form_block and s.form_block != "X":
+        forms = instrument.forms if instrument is not None else {}
+        omit = next((k for k, b in forms.items() if b == s.form_block), None)
+        text += f" [block {s.form_block}" + (f": not in form {omit}]" if omit else "]")
+    cond = _without_form(s.shown_if)
+    if cond is not None:
+        text += f" [shown only if {_condition_text(instrument, cond)}]"
     return text
+
+
+def _without_form(cond: Condition | None) -> Condition | None:
+    """A condition without its three-form terms (they are printed as the row's block)."""
+    if cond is None:
+        return None
+    terms = tuple(t for t in cond.terms if not (t.embedded and t.variable == FORM_FIELD))
+    return Condition(terms, cond.conj) if terms else None
+
+
+def _answer_of(instrument: Instrument | None, variable: str, code: int) -> tuple[str, str] | None:
+    """(question reference, answer label as respondents see it) of an export variable's code."""
+    if instrument is None:
+        return None
+    for q in instrument.questions:
+        if q.kind == "single_choice" and q.tag == variable:
+            if q.scale is not None and code in q.scale.labels:
+                return q.tag, q.scale.shown_label(code)
+            if code in q.choices:
+                return q.tag, q.choices[code]
+        if q.kind == "matrix" and q.scale is not None and variable.startswith(q.tag + "_"):
+            st = next((x for x in q.statements if f"{q.tag}_{x.choice_id}" == variable), None)
+            if st is not None:
+                lab = q.scale.labels.get(code) or (q.scale.dont_know_label if code == q.scale.dont_know_code
+                                                   else None)
+                return f"{variable} (\u201c{st.text}\u201d)", lab or str(code)
+    return None
+
+
+def _condition_text(instrument: Instrument | None, cond: Condition) -> str:
+    """A display condition in words: "the answer to outcome_contract is 'Yes' and ..."."""
+    parts = []
+    negated: dict[str, list[str]] = {}  # "x != a and x != b" -> "x is neither 'a' nor 'b'"
+    for t in cond.terms:
+        if t.embedded:
+            if t.variable == FORM_FIELD:
+                parts.append(f"the respondent's form is {'not ' if t.op == '!=' else ''}{t.value}")
+            else:
+                parts.append(f"{t.variable} is {'not ' if t.op == '!=' else ''}{t.value}")
+            continue
+        hit = _answer_of(instrument, t.variable, t.value)
+        ref, lab = hit if hit is not None else (t.variable, str(t.value))
+        if t.op == "!=" and cond.conj == "and":
+            if ref not in negated:
+                negated[ref] = []
+                parts.append(ref)  # placeholder, filled below
+            negated[ref].append(f"\u2018{lab}\u2019 ({t.value})")
+            continue
+        parts.append(f"the answer to {ref} is \u2018{lab}\u2019")
+    out = []
+    for p in parts:
+        if p in negated:
+            labs = negated[p]
+            what = f"not {labs[0]}" if len(labs) == 1 else "neither " + " nor ".join(labs)
+            out.append(f"the answer to {p} is {what}")
+        else:
+            out.append(p)
+    return f" {cond.conj} ".join(out)
 
 
 # --------------------------------------------------------------------------------------------- HTML
@@ -236,7 +323,16 @@ h1, h2, h3, th, .meta, .who, .note, .running, .qno, .legend, .choices .code, .sc
 .meta { font-size: 8pt; color: #5f5f5f; font-weight: 400; }
 .note { font-size: 8.5pt; color: #5f5f5f; font-style: italic; margin: 0 0 2mm; }
 .descriptive .qtext { font-style: italic; }
+.descriptive.info .qtext { font-style: normal; }
 mark.ph { background: #fff0a8; color: inherit; padding: 0 .15em; border-radius: 2px; font-weight: 600; }
+mark.todo { background: #ffd6d6; color: #8a0000; padding: 0 .15em; border-radius: 2px; font-weight: 700; }
+.info .qtext { font-style: normal; margin: 0 0 3mm; }
+.routing { font-size: 9pt; color: #7a4a00; background: #fff6e5; border-left: 3px solid #d08a1a;
+           padding: 1mm 2.5mm; margin: 0 0 2mm; }
+table.timing { border-collapse: collapse; font-size: 10pt; margin: 0 0 2mm; }
+table.timing th, table.timing td { padding: .8mm 4mm .8mm 0; text-align: left; border-bottom: 1px solid #ddd; }
+table.timing td.n { text-align: right; }
+.over { color: #8a0000; font-weight: 700; }
 table.matrix { width: 100%; border-collapse: collapse; table-layout: fixed; font-size: 10pt; }
 table.matrix thead { display: table-header-group; }
 table.matrix th, table.matrix td { border-bottom: 1px solid #d6d6d6; padding: 1.6mm 1.2mm; vertical-align: middle; }
@@ -283,11 +379,13 @@ ul.choices li { margin: 1mm 0; break-inside: avoid; page-break-inside: avoid; }
 
 
 def _h(text: str) -> str:
-    """Escape ``text`` for HTML and mark the placeholders that will be piped in."""
-    return _PH_RE.sub(lambda m: f'<mark class="ph">[{m.group(1)}]</mark>', html.escape(text, quote=True))
+    """Escape ``text`` for HTML and mark the placeholders that will be piped in (and unfilled consent ones)."""
+    out = _PH_RE.sub(lambda m: f'<mark class="ph">[{m.group(1)}]</mark>', html.escape(text, quote=True))
+    return _TODO_RE.sub(lambda m: f'<mark class="todo" title="to be filled in the study file">[{m.group(1)}]</mark>',
+                        out)
 
 
-def _html_matrix(q: Question) -> list[str]:
+def _html_matrix(q: Question, instrument: Instrument | None = None) -> list[str]:
     points = _scale_points(q)
     dk = _dont_know(q)
     out = ['<table class="matrix">', '<colgroup><col class="stmt-col">']
@@ -307,25 +405,33 @@ def _html_matrix(q: Question) -> list[str]:
     for n, s in enumerate(q.statements, 1):
         cls = ' class="attention"' if s.role == "attention_check" else ""
         out.append(f'<tr{cls}><th scope="row"><span class="num">{n}.</span> {_h(s.text)}<br>'
-                   f'<span class="meta">{html.escape(_stmt_meta(q, s))}</span></th>{cells}</tr>')
+                   f'<span class="meta">{html.escape(_stmt_meta(q, s, instrument))}</span></th>{cells}</tr>')
     out.append("</tbody></table>")
     return out
 
 
-def _html_question(q: Question, number: int | None) -> list[str]:
+def _html_question(q: Question, number: int | None, instrument: Instrument | None = None) -> list[str]:
     compact = q.kind != "matrix"
-    out = [f'<div class="question {q.kind.replace("_", "-")}{" compact" if compact else ""}">']
+    info = " info" if q.role == "info" else ""
+    out = [f'<div class="question {q.kind.replace("_", "-")}{info}{" compact" if compact else ""}">']
     if q.kind == "descriptive":
-        out.append(f'<p class="qtext">{_h(q.text)}</p></div>')
+        lead, sep, rest = q.text.partition(". ")
+        if q.role == "info" and sep and len(lead) < 60:  # "About this study. ..." -> bold lead-in
+            out.append(f'<p class="qtext"><strong>{_h(lead)}.</strong> {_h(rest)}</p></div>')
+        else:
+            out.append(f'<p class="qtext">{_h(q.text)}</p></div>')
         return out
     required = " \u00b7 required" if q.required else ""
     tag = f' <span class="meta">{html.escape(q.tag)}{required}</span>'
     out.append(f'<p class="qtext"><span class="qno">Q{number}.</span> {_h(q.text)}{tag}</p>')
+    if q.shown_if is not None:
+        out.append(f'<p class="routing">Shown only if {_h(_condition_text(instrument, q.shown_if))}; otherwise '
+                   'skipped (answers structurally missing).</p>')
     notes = _question_notes(q)
     if notes:
         out.append(f'<p class="note">{html.escape(". ".join(notes))}.</p>')
     if q.kind == "matrix":
-        out += _html_matrix(q)
+        out += _html_matrix(q, instrument)
     elif q.kind in ("text_entry", "numeric_entry"):
         if q.kind == "numeric_entry":
             out.append('<p><span class="ruled short"></span> <span class="meta">(number)</span></p>')
@@ -334,7 +440,10 @@ def _html_question(q: Question, number: int | None) -> list[str]:
     elif q.choices:
         out.append('<ul class="choices">')
         for code, label in sorted(q.choices.items()):
-            out.append(f'<li><span class="circle">{_CIRCLE}</span>{_h(label)}<span class="code">({code})</span></li>')
+            shown = q.scale.shown_label(code) if q.scale is not None and code in q.scale.labels else label
+            coded = f" \u00b7 {label}" if shown != label else ""
+            out.append(f'<li><span class="circle">{_CIRCLE}</span>{_h(shown)}<span class="code">({code}'
+                       f'{html.escape(coded)})</span></li>')
         out.append("</ul>")
     else:
         out.append('<div class="ruled long"></div>')
@@ -387,6 +496,8 @@ def render_html(instrument: Instrument) -> str:
         out.append("</ul>")
     else:
         out.append("<p>One version for all respondents.</p>")
+    out.append("<h2>Estimated time</h2>")
+    out += _html_timing(instrument)
     out.append("<h2>Routing</h2><ol>")
     out += [f"<li>{_h(line)}</li>" for line in routing.lines]
     out.append("</ol>")
@@ -404,6 +515,10 @@ def render_html(instrument: Instrument) -> str:
         ('<span class="meta">(R)</span>', "Reverse-keyed item (scored in reverse)"),
         ('<span class="meta">[attention check]</span>', "Attention-check statement"),
         ('<span class="meta">item_id \u00b7 variable</span>', "Item id in the item bank and export column name"),
+        ('<span class="routing">Shown only if</span>', "Display logic: the question is skipped otherwise, and its "
+         "missing answers are structural (not applicable)"),
+        ('<mark class="todo">[SPONSOR]</mark>', "Consent text still to be filled in the study file "
+         "(instrument.consent)"),
     ]
     for sym, text in legend:
         out.append(f"<tr><td>{sym}</td><td>{_h(text)}</td></tr>")
@@ -421,10 +536,36 @@ def render_html(instrument: Instrument) -> str:
         if not b.questions:
             out.append('<p class="note">(No questions.)</p>')
         for q in b.questions:
-            out += _html_question(q, numbers.get(id(q)))
+            out += _html_question(q, numbers.get(id(q)), instrument)
         out.append("</section>")
     out += ["</body>", "</html>", ""]
     return "\n".join(out)
+
+
+def _timing_rows(instrument: Instrument) -> list[tuple[str, dict]]:
+    est = estimate(instrument)
+    return list(est["versions"].items())
+
+
+def _html_timing(instrument: Instrument) -> list[str]:
+    cap = instrument.max_minutes
+    out = ['<table class="timing"><thead><tr><th>Version</th><th>Answer items</th><th>Text entries</th>'
+           "<th>Estimated minutes</th></tr></thead><tbody>"]
+    for v, r in _timing_rows(instrument):
+        over = cap is not None and r["estimated_minutes"] > cap
+        mins = f'{r["estimated_minutes"]:g}'
+        if "forms" in r:
+            mins += (f' <span class="meta">(longest form; all items {r["estimated_minutes_all_items"]:g}: '
+                     + ", ".join(f'form {k} {f["estimated_minutes"]:g}' for k, f in r["forms"].items()) + ")</span>")
+        cls = ' class="over"' if over else ""
+        out.append(f"<tr><td>{html.escape(_version_name(v))}</td><td class=\"n\">{r['n_items']}</td>"
+                   f"<td class=\"n\">{r['n_text'] + r['n_open_text']}</td><td{cls}>about {mins}</td></tr>")
+    out.append("</tbody></table>")
+    note = f"Rule: {TIMING_RULE}."
+    if cap is not None:
+        note += f" Length cap (instrument.max_minutes): {cap:g} minutes."
+    out.append(f'<p class="note">{html.escape(note)}</p>')
+    return out
 
 
 # --------------------------------------------------------------------------------------------- Markdown
@@ -436,7 +577,8 @@ _MD_SPECIAL = re.compile(r"([\\`*_|<>])")
 def _m(text: str) -> str:
     """Escape Markdown syntax in ``text`` and make placeholders bold."""
     esc = _MD_SPECIAL.sub(r"\\\1", text.replace("\n", " "))
-    return _PH_RE.sub(lambda m: f"**[{m.group(1)}]**", esc)
+    esc = _PH_RE.sub(lambda m: f"**[{m.group(1)}]**", esc)
+    return re.sub(r"\[([A-Z][A-Z\\_]{2,})\]", lambda m: f"**[{m.group(1)}]**", esc)
 
 
 def _code(text: str) -> str:
@@ -457,11 +599,14 @@ def _question_notes(q: Question) -> list[str]:
     return notes
 
 
-def _md_question(q: Question, number: int | None) -> list[str]:
+def _md_question(q: Question, number: int | None, instrument: Instrument | None = None) -> list[str]:
     if q.kind == "descriptive":
-        return [f"_{_m(q.text)}_", ""]
+        return [_m(q.text) if q.role == "info" else f"_{_m(q.text)}_", ""]
     head = f"**Q{number}.** {_m(q.text)} {_code(q.tag)}" + (" (required)" if q.required else "")
     out = [head, ""]
+    if q.shown_if is not None:
+        out += [f"> Shown only if {_m(_condition_text(instrument, q.shown_if))}; otherwise skipped (answers "
+                "structurally missing).", ""]
     notes = _question_notes(q)
     if notes:
         out += [f"_{_m('. '.join(notes))}._", ""]
@@ -474,7 +619,7 @@ def _md_question(q: Question, number: int | None) -> list[str]:
         out.append("| " + " | ".join(header) + " |")
         out.append("|---|---|" + ":-:|" * (len(header) - 2))
         for n, s in enumerate(q.statements, 1):
-            row = [f"{n}.", f"{_m(s.text)} {_code(_stmt_meta(q, s))}"] + [_CIRCLE] * (len(header) - 2)
+            row = [f"{n}.", f"{_m(s.text)} {_code(_stmt_meta(q, s, instrument))}"] + [_CIRCLE] * (len(header) - 2)
             out.append("| " + " | ".join(row) + " |")
         out.append("")
     elif q.kind == "text_entry":
@@ -482,7 +627,9 @@ def _md_question(q: Question, number: int | None) -> list[str]:
     elif q.kind == "numeric_entry":
         out += ["Number: " + "\\_" * 10, ""]
     elif q.choices:
-        out += [f"- {_CIRCLE} {_m(label)} ({code})" for code, label in sorted(q.choices.items())]
+        for code, label in sorted(q.choices.items()):
+            shown = q.scale.shown_label(code) if q.scale is not None and code in q.scale.labels else label
+            out.append(f"- {_CIRCLE} {_m(shown)} ({code}" + (f" \u00b7 {_m(label)}" if shown != label else "") + ")")
         out.append("")
     else:
         out += ["Answer: " + "\\_" * 20, ""]
@@ -509,6 +656,19 @@ def render_markdown(instrument: Instrument) -> str:
             out.append(f"- {_m(_version_name(v))}" + (f" (code {_code(code)})" if code else "") + f" \u2014 {detail}")
     else:
         out.append("- One version for all respondents.")
+    out += ["", "**Estimated time**", ""]
+    for v, r in _timing_rows(instrument):
+        extra = ""
+        if "forms" in r:
+            extra = (f" (longest form; all items {r['estimated_minutes_all_items']:g}: "
+                     + ", ".join(f"form {k} {f['estimated_minutes']:g}" for k, f in r["forms"].items()) + ")")
+        over = " **over the cap**" if instrument.max_minutes is not None and \
+            r["estimated_minutes"] > instrument.max_minutes else ""
+        out.append(f"- {_m(_version_name(v))}: about {r['estimated_minutes']:g} minutes{extra}{over} "
+                   f"({r['n_items']} answer items, {r['n_text'] + r['n_open_text']} text entries)")
+    out += ["", f"_Rule: {_m(TIMING_RULE)}."
+            + (f" Length cap (instrument.max_minutes): {instrument.max_minutes:g} minutes." if
+               instrument.max_minutes is not None else "") + "_"]
     out += ["", "**Routing**", ""]
     out += [f"{k}. {_m(line)}" for k, line in enumerate(routing.lines, 1)]
     out += ["", "**Contents**", ""]
@@ -523,5 +683,5 @@ def render_markdown(instrument: Instrument) -> str:
         if b.randomize_questions:
             out += ["_Randomised order of questions in this block._", ""]
         for q in b.questions:
-            out += _md_question(q, numbers.get(id(q)))
+            out += _md_question(q, numbers.get(id(q)), instrument)
     return "\n".join(out).rstrip("\n") + "\n"

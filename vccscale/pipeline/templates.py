@@ -21,7 +21,19 @@ study:
 instrument:
   families: [A]                 # A, B, C, D (and/or constructs: [a_drv_*, x_vcc_customer])
   versions: [provider, customer]  # family C: stakeholder versions, e.g. [staff, partner_manager]
-  blocks: [consent, respondent, attention, marker, firmographics]
+  blocks: [consent, respondent, key_informant, attention, marker, firmographics]
+  # max_minutes: 20             # warn when a version's estimated time (build/summary.json) is longer
+  # planned_missing: three_form # each respondent answers 3 of the 4 item blocks X, A, B, C (Graham et al. 2006)
+  # consent:                    # fills the consent page; keys left out show as [SPONSOR] etc., and build warns
+  #   purpose: We study how ... (one or two sentences on what the study is for)
+  #   sponsor: the University of ..., with funding from ...
+  #   ethics_reference: ... Research Ethics Committee, ref. ...
+  #   withdrawal_deadline: 30 June 2027
+  #   lawful_basis: a task in the public interest (Article 6(1)(e))
+  #   storage: on the university's secure servers in the EU
+  #   retention: ten years after the end of the project, then deleted
+  #   contact: Dr ..., ...@...
+  #   data_protection_contact: the Data Protection Officer, dpo@...
 
 # The responses: a Qualtrics export and the codebook written by `vccscale instrument build`
 data:
