@@ -498,3 +498,24 @@ def test_overlap_on_the_shipped_bank(registry, reg_copy):
     found = {(p.item_a, p.item_b) for p in overlap(load_registry(reg_copy)).pairs}
     assert ("c_mech_co_delivery_03", "c_reciprocity_03") in found
     assert ("c_knowledge_sharing_06", "c_mech_co_exchange_05") in found
+
+
+@pytest.mark.parametrize("family", ["A", "B", "C", "D", "X"])
+def test_shipped_scored_sort_is_current_and_meets_the_goal(registry, family):
+    """instruments/content_validity/round2: the judge form shows the bank's current items and definitions (the sort
+    task regenerated with its seed gives the same key and the same texts), re-scoring the judges' answers gives the
+    shipped score, and at least 90% of every family's items meet psa >= .75 and csv > 0 (issue 19)."""
+    d = Path(__file__).resolve().parents[1] / "instruments" / "content_validity" / "round2" / family
+    key = json.loads((d / "key.json").read_text())
+    task = sort_task(registry, family=family, seed=key["seed"])
+    form = (d / "judge_form.txt").read_text().splitlines()
+    assert [f"{c.code}: {c.name} - {c.definition}" for c in task.constructs] == form[1:1 + len(task.constructs)]
+    items = [ln for ln in form if re.match(r"I\d{3}: ", ln)]
+    assert items == [f"{i.number}: {i.text}" for i in task.items], "a reworded item needs a new sort"
+    assert [(i["item"], i["item_id"], i["code"]) for i in key["items"]] == [
+        (i.number, i.item_id, i.code) for i in task.items]
+    res = score_sort(d / "key.json", [d / "judge_1.json", d / "judge_2.json"])
+    shipped = json.loads((d / "score.json").read_text())
+    assert res.families == shipped["families"]
+    for fam in res.families:
+        assert fam["share_meeting"] >= 0.90, fam
