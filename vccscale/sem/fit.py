@@ -377,6 +377,12 @@ class Engine:
             total += gd.n / self.N * Fg
         return float(total)
 
+    def value_and_gradient(self, theta: np.ndarray) -> tuple[float, np.ndarray | None]:
+        """(objective, gradient) at ``theta``; the gradient is None where the objective is not finite. Engines
+        whose two share work (FIML: one pass over the missing-data patterns) override it."""
+        F = self.objective(theta)
+        return (F, self.gradient(theta)) if np.isfinite(F) else (np.inf, None)
+
     def gradient(self, theta: np.ndarray) -> np.ndarray:
         grad = np.zeros(self.q)
         for g, ((Sig, mu), gd) in enumerate(zip(self.implied(theta), self.groups)):
@@ -726,6 +732,20 @@ class FIMLEngine(Engine):
             G, gm = self._moment_gradients(Sig, mu, gd)
             grad += self.moment_gradient(theta, g, G, gm)
         return grad
+
+    def value_and_gradient(self, theta: np.ndarray) -> tuple[float, np.ndarray | None]:
+        """:meth:`objective` and :meth:`gradient` from one pass over the missing-data patterns."""
+        grad = np.zeros(self.q)
+        total = 0.0
+        try:
+            for g, Sig, mu, gd in self._pattern_terms(theta):
+                ll, G, gm = self._terms(Sig, mu, gd, True)
+                total += ll - self._x_marginal(gd)
+                grad += self.moment_gradient(theta, g, G, gm)
+        except np.linalg.LinAlgError:
+            return np.inf, None
+        F = float(-2 * (total - self.loglik_h1()) / self.N)
+        return (F, grad) if np.isfinite(F) else (np.inf, None)
 
     def information_expected(self, theta: np.ndarray, per_group: bool = False):
         """Expected information of the pattern-wise likelihood (per case), used for the scoring steps."""

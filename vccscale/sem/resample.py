@@ -99,15 +99,19 @@ def _quasi_newton(eng, theta: np.ndarray, Hinv: np.ndarray, tol: float, max_iter
             step = -H @ g
             dec = float(-g @ step)
         t = 1.0
+        g_new = None
         for _ls in range(30):
             cand = theta + t * step
-            Fc = eng.objective(cand)
+            if t == 1.0:   # the full step is usually accepted: its value and gradient in one pass
+                Fc, g_new = eng.value_and_gradient(cand)
+            else:
+                Fc, g_new = eng.objective(cand), None
             if np.isfinite(Fc) and Fc / 2 <= F / 2 - 1e-4 * t * dec:
                 break
             t /= 2
         else:
             return None
-        g_new = eng.gradient(cand) / 2
+        g_new = (eng.gradient(cand) if g_new is None else g_new) / 2
         s_, y_ = cand - theta, g_new - g
         sy = float(s_ @ y_)
         if sy > 1e-14:
