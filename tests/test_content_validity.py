@@ -470,6 +470,85 @@ def test_overlap_finds_a_planted_pair_and_respects_a_waiver(tmp_path):
     assert res.exit_code == 0 and "a_one_02" in res.stdout and "1 item pair(s)" in res.stderr
 
 
+def _waive_facets(root: Path, waiver: str) -> Path:
+    """The tiny registry with ``waiver`` (YAML list entries) as a_one's construct waivers."""
+    path = root / "constructs" / "a.yaml"
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace("  - id: a_two\n", f"    waivers:\n{waiver}  - id: a_two\n", 1), encoding="utf-8")
+    return root
+
+
+def test_overlap_facet_pairs_and_construct_waivers(tmp_path):
+    from vccscale.errors import RegistryErrors
+    from vccscale.lint import lint_registry
+    from vccscale.registry import load_registry
+
+    # 'openness in daily work' / 'trust in daily work' share 'daily work': a facet pair at a low facet threshold
+    reg = load_registry(_tiny_registry(tmp_path / "r"))
+    res = overlap(reg, facet_threshold=0.2)
+    assert [(f.construct_a, f.facet_a, f.construct_b, f.facet_b, f.waived) for f in res.facets] == [
+        ("a_one", 1, "a_two", 1, False)]
+    assert res.n_facets_waived == 0 and res.to_dict()["n_facet_pairs"] == 1
+
+    # a construct waives the pair: dropped and counted; listed and marked only with include_waived
+    waiver = ("      - {lint: overlap, facet: 1, other: a_two, other_facet: 1, reason: both facets name the daily "
+              "work on purpose}\n")
+    reg = load_registry(_waive_facets(_tiny_registry(tmp_path / "w"), waiver))
+    res = overlap(reg, facet_threshold=0.2)
+    assert res.facets == [] and res.n_facets_waived == 1
+    d = res.to_dict()
+    assert d["n_facet_pairs"] == 0 and d["n_facets_waived"] == 1 and snake_keys(d)
+    listed = overlap(reg, facet_threshold=0.2, include_waived=True)
+    assert len(listed.facets) == 1 and listed.facets[0].waived and "daily work" in listed.facets[0].waiver_reason
+    assert listed.to_dict()["n_facet_pairs"] == 0 and listed.to_dict()["facets"][0]["waived"] is True
+    assert [f for f in lint_registry(reg) if f.lint == "unknown_waiver"] == []
+    # a facet waiver does not waive an item pair
+    assert [(p.item_a, p.item_b) for p in res.pairs] == [("a_one_02", "a_two_03")] and res.n_waived == 0
+    # the other side's construct may carry the waiver as well (facet / other_facet from its own point of view)
+    root = _tiny_registry(tmp_path / "o")
+    path = root / "constructs" / "a.yaml"
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace("  - id: a_three\n", "    waivers:\n      - {lint: overlap, facet: 1, other: a_one, "
+                                 "other_facet: 1, reason: both facets name the daily work}\n  - id: a_three\n", 1),
+                    encoding="utf-8")
+    res = overlap(load_registry(root), facet_threshold=0.2)
+    assert res.facets == [] and res.n_facets_waived == 1
+
+    # a waiver of another facet pair waives nothing; a missing other construct or facet is flagged by the lint
+    bad = ("      - {lint: overlap, facet: 1, other: a_three, other_facet: 1, reason: a pair that is not flagged}\n"
+           "      - {lint: overlap, facet: 1, other: a_twoo, other_facet: 1, reason: a typo in the construct id}\n"
+           "      - {lint: overlap, facet: 1, other: a_two, other_facet: 3, reason: a facet that does not exist}\n")
+    reg = load_registry(_waive_facets(_tiny_registry(tmp_path / "b"), bad))
+    res = overlap(reg, facet_threshold=0.2)
+    assert len(res.facets) == 1 and res.n_facets_waived == 0
+    flagged = [f for f in lint_registry(reg) if f.lint == "unknown_waiver"]
+    assert [f.target for f in flagged] == ["a_one", "a_one"]
+    assert "a_twoo" in flagged[0].message and "facet 3" in flagged[1].message
+
+    # the schema: a construct waiver names both facets and the other construct; facet numbers exist; items take
+    # no facet numbers
+    for k, (waiver, msg) in enumerate((
+            ("      - {lint: overlap, other: a_two, reason: no facet numbers given}\n", "facet pair"),
+            ("      - {lint: near_duplicate, facet: 1, other: a_two, other_facet: 1, reason: not an overlap}\n",
+             "facet pair"),
+            ("      - {lint: overlap, facet: 2, other: a_two, other_facet: 1, reason: a's facet 2 is missing}\n",
+             "facet 2 does not exist"))):
+        with pytest.raises(RegistryErrors, match=msg):
+            load_registry(_waive_facets(_tiny_registry(tmp_path / f"s{k}"), waiver))
+    item_waiver = ("    waivers:\n      - {lint: overlap, other: a_two_03, facet: 1, reason: facets are for "
+                   "constructs}\n")
+    with pytest.raises(RegistryErrors, match="facet pair"):
+        load_registry(_tiny_registry(tmp_path / "i", item_waiver))
+
+    # the CLI: counts without and with waived facet pairs
+    res = run("--registry", str(tmp_path / "w"), "items", "overlap", "--facet-threshold", "0.2", "--format", "json")
+    assert res.exit_code == 0 and json.loads(res.stdout)["facets"] == []
+    assert "0 facet pair(s) at or above 0.2 (1 waived)" in res.stderr
+    res = run("--registry", str(tmp_path / "w"), "items", "overlap", "--facet-threshold", "0.2", "--include-waived")
+    assert res.exit_code == 0 and "waived: both facets" in " ".join(res.stdout.split())
+    assert "(1 waived and listed)" in res.stderr
+
+
 def test_overlap_on_the_shipped_bank(registry, reg_copy):
     from vccscale.registry import load_registry
 
@@ -477,9 +556,15 @@ def test_overlap_on_the_shipped_bank(registry, reg_copy):
     # issue 19 rewords or waives the flagged pairs, so the shipped bank may have few or none left
     assert len(res.pairs) <= 80 and res.distribution["n"] == res.n_compared > 10000
     assert all(p.hypotheses and p.construct_a != p.construct_b for p in res.pairs)
-    assert any(f.construct_a == "c_mech_co_delivery" and f.construct_b == "c_reciprocity" for f in res.facets)
+    # issue 19 reworded the repeated facet texts so that each states its construct's own angle
+    assert res.facets == []
     # two known overlaps of the first sort round, with their round-1 wordings put back, are flagged at the default
-    # threshold (docs/content-validity.md)
+    # threshold (docs/content-validity.md); so is a round-1 facet text
+    constructs = reg_copy / "constructs" / "family_c.yaml"
+    text = constructs.read_text(encoding="utf-8")
+    assert "\n  - signposting returned in kind by partners\n" in text
+    constructs.write_text(text.replace("\n  - signposting returned in kind by partners\n", "\n  - signposting\n"),
+                          encoding="utf-8")
     round1 = {"family_c_mechanisms.yaml": [
         ("Signposting service users to partner staff is a built-in step of the service we deliver together.",
          "I refer service users to a partner organisation when it can help them better."),
@@ -495,8 +580,11 @@ def test_overlap_on_the_shipped_bank(registry, reg_copy):
             assert now in text, now
             text = text.replace(now, then)
         path.write_text(text, encoding="utf-8")
-    found = {(p.item_a, p.item_b) for p in overlap(load_registry(reg_copy)).pairs}
+    res1 = overlap(load_registry(reg_copy))
+    found = {(p.item_a, p.item_b) for p in res1.pairs}
     assert ("c_mech_co_delivery_03", "c_reciprocity_03") in found
+    assert [(f.construct_a, f.facet_a, f.construct_b, f.facet_b) for f in res1.facets] == [
+        ("c_mech_co_delivery", 3, "c_reciprocity", 3)]
     assert ("c_knowledge_sharing_06", "c_mech_co_exchange_05") in found
 
 

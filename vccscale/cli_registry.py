@@ -380,7 +380,8 @@ def items_sort_score(key: Path, answers: tuple[Path, ...], ratings: bool, psa_mi
                    "vccscale.content.FACET_THRESHOLD).")
 @click.option("--all-pairs", is_flag=True, help="Compare every pair of items in different constructs, not only "
               "constructs a hypothesis links.")
-@click.option("--include-waived", is_flag=True, help="Also list pairs an item waives (with the reason).")
+@click.option("--include-waived", is_flag=True, help="Also list pairs an item (or, for facet pairs, a construct) "
+              "waives, with the reason.")
 @click.option("--format", "fmt", type=FORMAT, default="table", show_default=True)
 @registry_option
 @click.pass_context
@@ -398,7 +399,9 @@ def items_overlap(ctx: click.Context, family: str | None, threshold: float | Non
     d = res.to_dict()
     click.echo(f"{d['n_pairs']} item pair(s) at or above {res.threshold:g} of {res.n_compared} compared"
                + (f" ({res.n_waived} waived{' and listed' if include_waived else ''})" if res.n_waived else "")
-               + f"; {len(res.facets)} facet pair(s) at or above {res.facet_threshold:g}", err=True)
+               + f"; {d['n_facet_pairs']} facet pair(s) at or above {res.facet_threshold:g}"
+               + (f" ({res.n_facets_waived} waived{' and listed' if include_waived else ''})"
+                  if res.n_facets_waived else ""), err=True)
     if fmt == "json":
         echo_json(d)
         return
@@ -411,8 +414,10 @@ def items_overlap(ctx: click.Context, family: str | None, threshold: float | Non
     if res.facets:
         print_table(["score", "facet a", "facet b", "items a", "items b"],
                     [[fmt_value(f.score), f"{f.construct_a} ({f.facet_a}) {f.facet_text_a}",
-                      f"{f.construct_b} ({f.facet_b}) {f.facet_text_b}", " ".join(f.items_a), " ".join(f.items_b)]
-                     for f in res.facets], title=f"Repeated facet texts (score >= {res.facet_threshold:g})")
+                      f"{f.construct_b} ({f.facet_b}) {f.facet_text_b}"
+                      + (f"\n(waived: {f.waiver_reason})" if f.waived else ""), " ".join(f.items_a),
+                      " ".join(f.items_b)] for f in res.facets],
+                    title=f"Repeated facet texts (score >= {res.facet_threshold:g})")
 
 
 # ---------------------------------------------------------------------------------------------------- instrument

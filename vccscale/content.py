@@ -36,7 +36,8 @@ judge who answered chose the same code, and Fleiss' (1971) kappa over the codes 
 inflate the very relation the hypothesis tests) whose wordings are near, by the cosine similarity of TF-IDF
 vectors: word unigrams and bigrams (lower case, stop words removed, simple plural stemming) and character 3-5
 grams; the combined score is their mean. Items may waive a pair (``waivers: [{lint: overlap, other: ITEM,
-reason: ...}]``).
+reason: ...}]``), and constructs a pair of repeated facet texts (``waivers: [{lint: overlap, facet: N, other:
+CONSTRUCT, other_facet: M, reason: ...}]``).
 """
 from __future__ import annotations
 
@@ -1211,6 +1212,8 @@ class FacetOverlap:
     hypotheses: tuple[str, ...]
     items_a: tuple[str, ...]
     items_b: tuple[str, ...]
+    waived: bool = False
+    waiver_reason: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -1222,17 +1225,19 @@ class FacetOverlap:
 @dataclass
 class OverlapResult:
     pairs: list[OverlapPair]         # at or above the threshold (waived ones only with include_waived)
-    facets: list[FacetOverlap]
+    facets: list[FacetOverlap]       # at or above the facet threshold (waived ones only with include_waived)
     threshold: float
     facet_threshold: float
     n_compared: int                  # item pairs compared
     n_waived: int                    # pairs at or above the threshold that a waiver covers
     distribution: dict[str, Any]     # quantiles of the combined score over the compared pairs
+    n_facets_waived: int = 0         # facet pairs at or above the facet threshold that a construct waives
 
     def to_dict(self) -> dict[str, Any]:
         return {"threshold": self.threshold, "facet_threshold": self.facet_threshold,
                 "n_compared": self.n_compared, "n_pairs": sum(not p.waived for p in self.pairs),
-                "n_waived": self.n_waived, "distribution": self.distribution,
+                "n_waived": self.n_waived, "n_facet_pairs": sum(not f.waived for f in self.facets),
+                "n_facets_waived": self.n_facets_waived, "distribution": self.distribution,
                 "pairs": [p.to_dict() for p in self.pairs], "facets": [f.to_dict() for f in self.facets]}
 
 
@@ -1240,6 +1245,14 @@ def _overlap_waiver(a: "Item", b: "Item") -> str | None:
     for x, y in ((a, b), (b, a)):
         for w in x.waivers:
             if w.lint == "overlap" and getattr(w, "other", None) == y.id:
+                return w.reason
+    return None
+
+
+def _facet_waiver(registry: "Registry", ca: str, ka: int, cb: str, kb: int) -> str | None:
+    for x, fx, y, fy in ((ca, ka, cb, kb), (cb, kb, ca, ka)):
+        for w in registry.constructs[x].waivers:
+            if w.lint == "overlap" and w.facet == fx and w.other == y and w.other_facet == fy:
                 return w.reason
     return None
 
@@ -1257,7 +1270,9 @@ def overlap(registry: "Registry", threshold: float = OVERLAP_THRESHOLD, *, famil
     ``family``: only pairs with at least one construct of that family (shared constructs it uses included).
     ``hypotheses=False`` compares every pair of items in different constructs (no hypothesis needed).
     Facets: pairs of facet texts of linked constructs with score >= ``facet_threshold``, with the items written
-    for each facet. ``distribution``: quantiles of the score over all compared item pairs."""
+    for each facet; those a construct waives (``{lint: overlap, facet: N, other: <construct>, other_facet: M,
+    reason: ...}``) only with ``include_waived`` (marked waived). ``distribution``: quantiles of the score over
+    all compared item pairs."""
     import numpy as np
 
     links = linked_constructs(registry)
@@ -1320,6 +1335,7 @@ def overlap(registry: "Registry", threshold: float = OVERLAP_THRESHOLD, *, famil
             fidx[(cid, k)] = len(facet_texts)
             facet_texts.append(f)
     facets: list[FacetOverlap] = []
+    n_facets_waived = 0
     if facet_texts:
         fw, fc = text_similarity(facet_texts)
         fs = (fw + fc) / 2.0
@@ -1327,15 +1343,22 @@ def overlap(registry: "Registry", threshold: float = OVERLAP_THRESHOLD, *, famil
             for ka, fa in enumerate(registry.constructs[ca].facets, 1):
                 for kb, fb in enumerate(registry.constructs[cb].facets, 1):
                     x, y = fidx[(ca, ka)], fidx[(cb, kb)]
-                    if fs[x, y] >= facet_threshold:
-                        facets.append(FacetOverlap(
-                            construct_a=ca, facet_a=ka, facet_text_a=fa, construct_b=cb, facet_b=kb,
-                            facet_text_b=fb, word_sim=round(float(fw[x, y]), 4), char_sim=round(float(fc[x, y]), 4),
-                            score=round(float(fs[x, y]), 4), hypotheses=tuple(links.get((ca, cb), ())),
-                            items_a=tuple(i.id for i in sorted(by_construct[ca], key=lambda i: i.id)
-                                          if i.facet == ka and i.kind != "global"),
-                            items_b=tuple(i.id for i in sorted(by_construct[cb], key=lambda i: i.id)
-                                          if i.facet == kb and i.kind != "global")))
+                    if fs[x, y] < facet_threshold:
+                        continue
+                    freason = _facet_waiver(registry, ca, ka, cb, kb)
+                    if freason is not None:
+                        n_facets_waived += 1
+                        if not include_waived:
+                            continue
+                    facets.append(FacetOverlap(
+                        construct_a=ca, facet_a=ka, facet_text_a=fa, construct_b=cb, facet_b=kb,
+                        facet_text_b=fb, word_sim=round(float(fw[x, y]), 4), char_sim=round(float(fc[x, y]), 4),
+                        score=round(float(fs[x, y]), 4), hypotheses=tuple(links.get((ca, cb), ())),
+                        items_a=tuple(i.id for i in sorted(by_construct[ca], key=lambda i: i.id)
+                                      if i.facet == ka and i.kind != "global"),
+                        items_b=tuple(i.id for i in sorted(by_construct[cb], key=lambda i: i.id)
+                                      if i.facet == kb and i.kind != "global"),
+                        waived=freason is not None, waiver_reason=freason))
         facets.sort(key=lambda f: (-f.score, f.construct_a, f.facet_a, f.construct_b, f.facet_b))
 
     arr = np.array(all_scores) if all_scores else np.array([np.nan])
@@ -1348,4 +1371,4 @@ def overlap(registry: "Registry", threshold: float = OVERLAP_THRESHOLD, *, famil
                                     for t in (0.2, 0.25, 0.3, 0.35, 0.4, 0.5)] if all_scores else []}
     return OverlapResult(pairs=pairs, facets=facets, threshold=float(threshold),
                          facet_threshold=float(facet_threshold), n_compared=len(all_scores), n_waived=n_waived,
-                         distribution=distribution)
+                         distribution=distribution, n_facets_waived=n_facets_waived)

@@ -8,11 +8,13 @@ Lints: ``too_few_items`` (a reflective construct with fewer than 3 items for a w
 ``facet_uncovered``, ``long_item`` (over 25 words), ``double_barrelled``, ``double_negative`` (negation in a
 reverse-keyed item), ``reverse_balance`` (scales of 6+ items need 1-2 reverse-keyed items, none more than 2),
 ``near_duplicate``, ``vc_vk_commensurate`` (paired VC/VK items share stem and scale), ``unknown_waiver`` (also an
-``overlap`` waiver that names no other item, or an item that does not exist).
+``overlap`` waiver that names no other item, or an item that does not exist, and a construct's facet-pair waiver
+whose other construct or facet does not exist).
 
 ``overlap`` is not checked here: ``vccscale items overlap`` (:func:`vccscale.content.overlap`) lists near wordings
 of items in constructs a hypothesis links. An item waives one such pair with ``{lint: overlap, other: <item id>,
-reason: ...}``; the name is in :data:`LINTS` so that the waiver is known.
+reason: ...}``; the name is in :data:`LINTS` so that the waiver is known. A construct waives a pair of repeated
+facet texts with ``{lint: overlap, facet: N, other: <construct id>, other_facet: M, reason: ...}``.
 """
 from __future__ import annotations
 
@@ -124,6 +126,14 @@ def lint_registry(reg: Registry, *, include_waived: bool = False,
 
     # -- per construct -------------------------------------------------------------------------------------------
     for c in reg.constructs.values():
+        for w in c.waivers:  # the schema has checked the shape (lint: overlap, facet, other, other_facet)
+            other = reg.constructs.get(w.other or "")
+            if other is None or other.id == c.id:
+                add_construct(c.id, "unknown_waiver", f"a facet-pair waiver names {w.other!r}, which is not another "
+                              "construct")
+            elif w.other_facet > len(other.facets):  # type: ignore[operator]
+                add_construct(c.id, "unknown_waiver", f"a facet-pair waiver names facet {w.other_facet} of "
+                              f"{other.id!r}, which has {len(other.facets)} facets")
         if not c.needs_items:
             continue
         items = reg.items_of(c.id)

@@ -164,6 +164,9 @@ class Construct(_Model):
     identifiers: list[StrictText] = Field(default_factory=list)
     provenance: list[Provenance] = Field(min_length=1)
     note: str | None = None
+    # facet pairs of `items overlap` that the construct accepts: {lint: overlap, facet: N, other: <construct id>,
+    # other_facet: M, reason: ...}
+    waivers: list[Waiver] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _consistent(self) -> "Construct":
@@ -191,6 +194,13 @@ class Construct(_Model):
             raise ValueError("a latent construct needs wording codes")
         if "S" not in self.wording and self.stakeholder_roles:
             raise ValueError("stakeholder_roles is only for constructs with wording code S")
+        for w in self.waivers:
+            if w.lint != "overlap" or w.facet is None or w.other is None or w.other_facet is None:
+                raise ValueError("a construct waiver accepts one facet pair of items overlap: {lint: overlap, "
+                                 "facet: N, other: <construct id>, other_facet: M, reason: ...}")
+            if w.facet > len(self.facets):
+                raise ValueError(f"waiver facet {w.facet} does not exist (the construct has {len(self.facets)} "
+                                 "facets)")
         return self
 
     @property
@@ -253,9 +263,15 @@ class Stem(_Model):
 
 
 class Waiver(_Model):
+    """A finding that an item (or a construct) accepts, with the reason. ``lint: overlap`` waives one pair of
+    ``vccscale items overlap``: on an item, ``other`` is the other item; on a construct, the pair of facet texts
+    ``facet`` (this construct's facet number) and ``other_facet`` of construct ``other``."""
+
     lint: StrictText
     reason: Annotated[str, Field(min_length=10)]
-    other: str | None = None  # the other item of a pair-wise finding (lint: overlap)
+    other: str | None = None  # the other item (item waiver) or construct (construct waiver) of a pair
+    facet: int | None = Field(default=None, ge=1)        # construct waivers only: this construct's facet
+    other_facet: int | None = Field(default=None, ge=1)  # construct waivers only: the other construct's facet
 
 
 SWording = dict[Literal[STAKEHOLDER_ROLES], StrictText]  # type: ignore[valid-type]
@@ -304,6 +320,8 @@ class Item(_Model):
             extra = [k for k in self.dont_know if k not in self.wording]
             if extra:
                 raise ValueError(f"dont_know names wording key(s) {extra} the item has no wording for")
+        if any(w.facet is not None or w.other_facet is not None for w in self.waivers):
+            raise ValueError("facet and other_facet belong to a construct's waiver of a facet pair, not to an item's")
         return self
 
     def dont_know_for(self, key: str) -> bool:
