@@ -504,7 +504,7 @@ def stage_power(ctx: StageContext):
     model = ctx.study.resolve(p.model).read_text(encoding="utf-8")
     seed = p.seed if p.seed is not None else ctx.seed
     res = power(model, targets=list(p.targets), n=list(p.n), reps=p.reps, seed=seed, alpha=p.alpha,
-                estimator=p.estimator, n_jobs=1, progress=False)
+                estimator=p.estimator, n_jobs=-1 if p.reps * len(p.n) >= 200 else 1, progress=False)
     df = res.table[["n", "target", "power", "converged", "bias", "coverage"]].sort_values(
         ["target", "n"], kind="mergesort")
     outs = [ctx.csv("power", df)]

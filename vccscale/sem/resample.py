@@ -227,9 +227,13 @@ class Refitter:
         return eng.row_values(est.theta)
 
 
-def bootstrap(fit, n_boot: int = 1000, seed: int = 0, *, n_jobs: int = 1, progress=None) -> BootstrapResult:
+def bootstrap(fit, n_boot: int = 1000, seed: int = 0, *, n_jobs: int = 1, progress=None, backend: str = "joblib",
+              scheduler=None) -> BootstrapResult:
     """Bootstrap ``fit`` (a :class:`vccscale.sem.FitResult`) ``n_boot`` times; see the module docstring.
-    ``progress(done, total, label)`` is called as replicates finish."""
+    ``progress(done, total, label)`` is called as replicates finish. ``backend``: "joblib" (``n_jobs`` local
+    processes; 1 = this process) or "dask" (a dask.distributed ``scheduler``: a Client, an address, or None for a
+    local cluster of ``n_jobs`` workers; :func:`vccscale.simulate.backends.run_tasks`). Every replicate draws from
+    its own seed (seed, b), so the draws do not depend on the backend or the number of workers."""
     import dataclasses
 
     st = getattr(fit, "_state", None)
@@ -255,7 +259,14 @@ def bootstrap(fit, n_boot: int = 1000, seed: int = 0, *, n_jobs: int = 1, progre
     chunks = np.array_split(bs, max(1, min(len(bs), 40)))
     results: list = []
     clusters = st.extra.get("clusters")
-    if n_jobs == 1:
+    if backend == "dask":
+        from ..simulate.backends import run_tasks
+
+        args = [(pt_work, Xs, labels, fiml, st.theta, int(seed), c, Hinv, clusters) for c in chunks]
+        gen = iter(run_tasks(_chunk, args, backend="dask", n_jobs=n_jobs, scheduler=scheduler))
+    elif backend not in ("joblib", "serial"):
+        raise ModelError(f"backend must be 'joblib', 'serial' or 'dask', not {backend!r}")
+    elif n_jobs == 1 or backend == "serial":
         gen = (_chunk(pt_work, Xs, labels, fiml, st.theta, int(seed), c, Hinv, clusters) for c in chunks)
     else:
         from joblib import Parallel, delayed
