@@ -79,6 +79,7 @@ def test_score_tests_match_lavtestscore(model):
     run(["cfa", HS, "--model", model, "--score-tests"], code=2)
 
 
+@pytest.mark.slow
 def test_invariance_fiml_matches_lavaan(model):
     # --partial-alpha 0 skips the partial-invariance search (nothing is significant at 0)
     out = json.loads(run(["invariance", HS_NA, "--model", model, "--group", "school", "--missing", "fiml",

@@ -240,6 +240,7 @@ def test_no_interior_maximum_refits_with_between_variances_at_zero(registry):
     assert "improper solution" in res.reason and refit.problems[0].split(" (")[0] in res.reason
 
 
+@pytest.mark.slow
 def test_cross_level_indirect_effect_is_recovered_with_a_monte_carlo_ci(registry):
     """H42's 1-2-2 indirect effect (c_customer_centricity -> c_stakeholder_alignment -> c_vprop_meso between
     organisations) on data drawn from a two-level population with between paths a = b = .5 (indirect .25; equal

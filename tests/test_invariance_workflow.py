@@ -74,6 +74,7 @@ def test_latent_means_in_the_scalar_model_match_lavaan(tmp_path):
     assert _cli(tmp_path, HS, "--partial-alpha", "0") == _api_json(res)
 
 
+@pytest.mark.slow
 def test_fiml_cli_equals_api_and_lavaan(tmp_path):
     data = pd.read_csv(HS_NA)
     res = invariance_workflow(data, INV["model"], "school", missing="fiml", partial_alpha=0.0)

@@ -240,6 +240,7 @@ def test_latent_user_syntax(ref, latent_data):
     assert r.mediation["chisq_diff"] == pytest.approx(ref["latent"]["chisq_diff"], abs=1e-3)
 
 
+@pytest.mark.slow
 def test_latent_bootstrap_parallel_reproducible_within_mc_error(ref, latent_data):
     kw = dict(n_boot=400, seed=9, n_mc=0, progress=False)
     r1 = mediate_latent(latent_data, MEAS, "X", "M", "Y", n_jobs=2, **kw)
