@@ -12,11 +12,11 @@ from typing import Any
 import numpy as np
 from ._dist import chi2_sf
 
-__all__ = ["LRT_METHODS", "RMSEA_CLOSE", "chisq_difference", "rmsea_equivalence"]
+__all__ = ["LRT_METHODS", "RMSEA_CLOSE", "chisq_difference", "rmsea_equivalence", "scaling_at"]
 
-#: lavTestLRT's ``method`` names: the plain difference (ML) and the Satorra-Bentler (2001) scaled difference
-#: (lavaan's default for MLR)
-LRT_METHODS = ("standard", "satorra.bentler.2001")
+#: lavTestLRT's ``method`` names: the plain difference (ML), the Satorra-Bentler (2001) scaled difference
+#: (lavaan's default for MLR) and Satorra & Bentler's (2010) strictly positive version
+LRT_METHODS = ("standard", "satorra.bentler.2001", "satorra.bentler.2010")
 
 
 def chisq_difference(constrained: Any, free: Any, method: str | None = None, *,
@@ -26,7 +26,10 @@ def chisq_difference(constrained: Any, free: Any, method: str | None = None, *,
 
     ``method="standard"``: T = T0 - T1 with the standard statistics (``chisq``). ``"satorra.bentler.2001"``:
     cd = (d0 c0 - d1 c1) / (d0 - d1), T = (T0 - T1) / cd, with c the scaling factors (``chisq.scaling.factor``)
-    and d the degrees of freedom (0 the constrained model); NaN when cd is not positive. Without ``method``: the
+    and d the degrees of freedom (0 the constrained model); NaN when cd is not positive (which happens: the 2001
+    correction can be negative). ``"satorra.bentler.2010"``: c1 replaced by c10, the scaling factor of the free
+    model evaluated at the constrained model's solution (:func:`scaling_at`), which makes cd positive (Satorra &
+    Bentler 2010, Psychometrika 75, 243-248). Without ``method``: the
     scaled test for ``estimator="MLR"``, else the standard one (lavaan's defaults).
 
     Returns ``{"chisq_diff", "df_diff", "pvalue"}`` (lavaan's ``Chisq diff``, ``Df diff``, ``Pr(>Chisq)``); when
@@ -41,14 +44,70 @@ def chisq_difference(constrained: Any, free: Any, method: str | None = None, *,
     dd = d0 - d1
     if dd <= 0:
         return {"chisq_diff": float("nan"), "df_diff": int(dd), "pvalue": float("nan")}
-    if method == "satorra.bentler.2001":
-        c0, c1 = f0["chisq.scaling.factor"], f1["chisq.scaling.factor"]
+    if method in ("satorra.bentler.2001", "satorra.bentler.2010"):
+        c0 = f0["chisq.scaling.factor"]
+        c1 = f1["chisq.scaling.factor"] if method == "satorra.bentler.2001" else scaling_at(free, constrained)
         cd = (d0 * c0 - d1 * c1) / dd
         diff = (f0["chisq"] - f1["chisq"]) / cd if cd > 0 else float("nan")
     else:
         diff = f0["chisq"] - f1["chisq"]
     p = float(chi2_sf(diff, dd)) if np.isfinite(diff) else float("nan")
     return {"chisq_diff": float(diff), "df_diff": int(dd), "pvalue": p}
+
+
+def scaling_at(free: Any, constrained: Any) -> float:
+    """The scaling factor c10 of Satorra & Bentler's (2010) difference test: the Yuan-Bentler (Mplus) scaling
+    factor of the ``free`` model (its data, clusters, estimator and missing-data treatment) at the parameters theta10
+    at which the free model reproduces the ``constrained`` model's implied means and covariances. lavaan
+    (``lav_test_diff_m10``) injects the constrained estimates into the free model's parameter table, which needs
+    the two tables to share their parameters; theta10 here is found by fitting the free model to the constrained
+    model's implied moments (an exact fit when the models are nested), which gives the same theta10 where lavaan's
+    injection applies and also covers models nested in their implied moments only (e.g. one factor vs several).
+    NaN when the free model cannot reproduce those moments (not nested) or the scaling factor cannot be computed.
+    R: ``lavTestLRT(free, constrained, method = "satorra.bentler.2010")`` (tests/reference/sem/sb2010_reference.R).
+    """
+    import numpy as np
+
+    from .fit import Engine, GroupData, estimate
+    from .robust import h1_information_fiml, h1_traces, h1_traces_fiml, sandwich, yuan_bentler_mplus
+
+    s1, s0 = getattr(free, "_state", None), getattr(constrained, "_state", None)
+    if s1 is None or s0 is None or getattr(s1, "engine", None) is None or getattr(s0, "engine", None) is None:
+        return float("nan")
+    e1, e0 = s1.engine, s0.engine
+    names1, names0 = list(e1.pt.ov_names), list(e0.pt.ov_names)
+    if sorted(names1) != sorted(names0) or len(e1.groups) != len(e0.groups):
+        return float("nan")
+    idx = [names0.index(v) for v in names1]
+    groups = []
+    for (Sig0, mu0), gd in zip(e0.implied(s0.theta), e1.groups):
+        groups.append(GroupData(gd.label, np.zeros((0, len(names1))), gd.n, np.asarray(mu0)[idx],
+                                np.asarray(Sig0)[np.ix_(idx, idx)]))
+    try:
+        eng = Engine(e1.pt, groups)
+        est = estimate(eng, start=s1.theta)
+        if not est.converged or eng.objective(est.theta) > 1e-8:
+            return float("nan")   # the free model does not reproduce the constrained moments: not nested
+        theta10 = est.theta
+        clusters = s1.extra.get("clusters")
+        fiml = getattr(free, "missing", "listwise") == "fiml"
+        sw = sandwich(e1, theta10, clusters)
+        h1 = h1_traces_fiml(e1, h1_information_fiml(e1, clusters)) if fiml else h1_traces(e1, clusters)
+        A_inv = None
+        if str(getattr(free, "estimator", "")).upper() == "ML" and clusters is not None:
+            from .robust import h1_structured_information
+
+            A_inv = np.linalg.inv(h1_structured_information(e1, theta10))
+        return float(yuan_bentler_mplus(e1, theta10, free.fit["df"], sw=sw, h1=h1, clusters=clusters,
+                                        A_inv=A_inv)["c"])
+    except (np.linalg.LinAlgError, ValueError, ArithmeticError):
+        return float("nan")
+    except Exception as exc:  # a ModelError from the engine: not computable
+        from ..errors import VccscaleError
+
+        if isinstance(exc, VccscaleError):
+            return float("nan")
+        raise
 
 
 #: RMSEA of close fit (MacCallum, Browne & Sugawara 1996): the default equivalence margin of a difference test

@@ -88,7 +88,8 @@ def _finite(*vals) -> bool:
 def difference_test(constrained: Any, free: Any, estimator: str = "ML", n_groups: int = 1) -> dict[str, Any]:
     """The chi-square difference between two nested fits (``constrained`` has more df):
     :func:`vccscale.sem.compare.chisq_difference` (standard for ML, Satorra-Bentler 2001 for MLR, as
-    lavaan::lavTestLRT) plus lavaan's RMSEA of the difference (ML) and the changes in CFI and RMSEA.
+    lavaan::lavTestLRT; for MLR the strictly positive Satorra-Bentler 2010 test when the 2001 correction is not
+    positive, with a note) plus lavaan's RMSEA of the difference (ML) and the changes in CFI and RMSEA.
 
     ``delta_cfi`` / ``delta_rmsea`` use the robust indices for MLR (``cfi.robust``, ``rmsea.robust``; with
     missing="fiml" lavaan's FIML-corrected ones). Where a robust index is NaN in either fit (it could not be
@@ -104,6 +105,14 @@ def difference_test(constrained: Any, free: Any, estimator: str = "ML", n_groups
         raise ValueError("the constrained model must have more degrees of freedom")
     notes = []
     d = chisq_difference(constrained, free, estimator=estimator)
+    if estimator == "MLR" and not np.isfinite(d["chisq_diff"]):
+        # the 2001 correction is not positive: Satorra & Bentler's (2010) strictly positive test (lavaan's
+        # lavTestLRT(method = "satorra.bentler.2010"), as lavaan's warning advises)
+        d2 = chisq_difference(constrained, free, "satorra.bentler.2010")
+        if np.isfinite(d2["chisq_diff"]):
+            d = d2
+            notes.append("the Satorra-Bentler (2001) scaling correction of the difference is not positive: the "
+                         "difference test is Satorra & Bentler's (2010) strictly positive version")
     if estimator == "MLR":
         rmsea_d = float("nan")
         cfi_key, rmsea_key = "cfi.robust", "rmsea.robust"
