@@ -165,7 +165,7 @@ def test_one_chisq_difference_behind_invariance_partial_invariance_and_mediation
         assert not _same(json.loads(json.dumps(d)), {k: golden[f"difference_{est}"][k] for k in d})
         assert math.isnan(chisq_difference(metric, scalar, method)["pvalue"])  # wrong order: no test
     with pytest.raises(ValueError):
-        chisq_difference(scalar, metric, "satorra.bentler.2010")
+        chisq_difference(scalar, metric, "satorra.2000")
 
 
 def test_one_block_score_behind_every_scale_mean():
