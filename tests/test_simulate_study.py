@@ -332,3 +332,16 @@ def test_cli_errors(tmp_path):
     res = r.invoke(main, ["simulate", "--study", str(st), "--codebook", str(bad), "--n", "50", "--seed", "1",
                           "--out", str(tmp_path / "x.csv")])
     assert res.exit_code == 1 and "bad_codebook.json" in res.output and "a_not_a_construct" in res.output
+
+
+def test_congruence_and_asymmetry_on_one_surface_are_reported(tmp_path, registry):
+    """H17 asks a congruence effect (the ridge on the line of congruence implies a3 = 0, Humberg et al. 2019) and
+    H20 an asymmetry (a3 < 0) of the same surface: a3 is planted as H20 states and the conflict is reported, so a
+    researcher knows H17 can be partial at best on such data. H17 alone: no such conflict."""
+    from vccscale.simulate import study_population
+
+    both = study_population(make_study(tmp_path, "pilot_b2", "B", ["H17", "H20"]), registry)
+    (c,) = [c for c in both.conflicts if c["rule"] == "congruence vs asymmetry"]
+    assert c["statements"][0].startswith("H17") and c["statements"][1] == "H20 (a3 < 0)"
+    alone = study_population(make_study(tmp_path, "pilot_b3", "B", ["H17"]), registry)
+    assert not [c for c in alone.conflicts if c["rule"] == "congruence vs asymmetry"]

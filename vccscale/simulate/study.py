@@ -646,6 +646,17 @@ class _Builder:
             exp = s["expect"]
             h0, desc0 = s["members"][0]
             merged = ", ".join(f"{k} {v}" for k, v in sorted(exp.items()))
+            if exp.get("a4") == "<0" and exp.get("a3") in ("<0", ">0") and s["by"]["a3"] != s["by"]["a4"]:
+                # the hypothesis tests add a congruence effect's conditions (Humberg, Nestler & Back 2019: the
+                # ridge on the line of congruence, which implies a3 = 0); an asymmetry another hypothesis plants
+                # on the same surface contradicts them
+                self.conflicts.append({"rule": "congruence vs asymmetry", "surface": f"({x}, {y}) -> {to}",
+                                       "statements": [f"{s['by']['a4']} (congruence: a4 < 0, ridge on the line of "
+                                                      "congruence, hence a3 = 0)",
+                                                      f"{s['by']['a3']} (a3 {exp['a3'][0]} 0)"],
+                                       "resolution": f"a3 planted as {s['by']['a3']} states: the congruence conditions "
+                                                     f"of {s['by']['a4']} do not hold on this surface, so its test "
+                                                     "can be partial at best (the data cannot satisfy both)"})
             dyad = x == y
             if dyad and not self.dyadic:
                 for h, desc in s["members"]:
