@@ -744,16 +744,21 @@ class SortScore:
 
     def write_csv(self, path: str | Path) -> Path:
         """The per-item table as CSV (spreadsheet-safe cells)."""
-        from .csvsafe import escape_row
+        return _write_items_csv(path, self.ITEM_COLUMNS, self.items)
 
-        p = Path(path)
-        with open(p, "w", newline="", encoding="utf-8") as fh:
-            w = csv.writer(fh)
-            w.writerow(self.ITEM_COLUMNS)
-            for r in self.items:
-                w.writerow(escape_row(["" if r.get(c) is None else (str(r[c]).lower() if isinstance(r[c], bool)
-                                                                      else r[c]) for c in self.ITEM_COLUMNS]))
-        return p
+
+def _write_items_csv(path: str | Path, columns: tuple[str, ...], items: list[dict[str, Any]]) -> Path:
+    """One row per item record in ``columns`` (None empty, booleans lower case; spreadsheet-safe cells)."""
+    from .csvsafe import escape_row
+
+    p = Path(path)
+    with open(p, "w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(columns)
+        for r in items:
+            w.writerow(escape_row(["" if r.get(c) is None else (str(r[c]).lower() if isinstance(r[c], bool)
+                                                                  else r[c]) for c in columns]))
+    return p
 
 
 def _family_of(key: _Key, construct: str) -> str:
@@ -880,16 +885,7 @@ class RatingScore:
                     "intended_highest", "supported")
 
     def write_csv(self, path: str | Path) -> Path:
-        from .csvsafe import escape_row
-
-        p = Path(path)
-        with open(p, "w", newline="", encoding="utf-8") as fh:
-            w = csv.writer(fh)
-            w.writerow(self.ITEM_COLUMNS)
-            for r in self.items:
-                w.writerow(escape_row(["" if r.get(c) is None else (str(r[c]).lower() if isinstance(r[c], bool)
-                                                                      else r[c]) for c in self.ITEM_COLUMNS]))
-        return p
+        return _write_items_csv(path, self.ITEM_COLUMNS, self.items)
 
 
 def read_ratings(key: Any, ratings: Any) -> dict[str, dict[str, dict[str, float]]]:

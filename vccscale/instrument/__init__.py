@@ -26,14 +26,9 @@ _WHERE = {"build_instrument": "build", "Codebook": "codebook", "CodebookRow": "c
 
 
 def __getattr__(name: str):
-    mod = _WHERE.get(name)
-    if mod is None:
-        raise AttributeError(f"module 'vccscale.instrument' has no attribute {name!r}")
-    import importlib
+    from .._lazy import lazy_attribute
 
-    value = getattr(importlib.import_module(f"{__name__}.{mod}"), name)
-    globals()[name] = value
-    return value
+    return lazy_attribute(__name__, _WHERE, globals(), name)
 
 __all__ = ["build_instrument", "write_instrument", "Codebook", "CodebookRow", "codebook_from_instrument",
            "read_qsf", "fake_export"]

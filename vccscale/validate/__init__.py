@@ -20,9 +20,10 @@ psych counts ``nrow(x)``; see :func:`answered_rows`.
 """
 from __future__ import annotations
 
-import importlib
 import sys
 import types
+
+from .._lazy import lazy_attribute
 
 #: public name -> submodule (imported on first use, so that `import vccscale.validate` stays cheap: the EFA
 #: module alone imports scipy.optimize and scipy.stats)
@@ -81,12 +82,7 @@ sys.modules[__name__].__class__ = _Package
 
 
 def __getattr__(name: str):
-    mod = _WHERE.get(name)
-    if mod is None:
-        raise AttributeError(f"module 'vccscale.validate' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{mod}"), name)
-    globals()[name] = value
-    return value
+    return lazy_attribute(__name__, _WHERE, globals(), name)
 
 
 def __dir__() -> list[str]:

@@ -350,7 +350,8 @@ def invariance_by_construct(data: pd.DataFrame, blocks: dict[str, list[str]], gr
             row.update(srmr=f.get("srmr"), status="improper" if fit.problems else "ok",
                        problems="; ".join(fit.problems))
             if prev is not None:
-                d = _ordinal_difference(fit, prev) if ordinal else difference_test(fit, prev, estimator, G)
+                d = (_ordinal_difference(fit, prev, strict=False) if ordinal
+                     else difference_test(fit, prev, estimator, G))
                 cfi_ok = bool(np.isfinite(d["delta_cfi"]) and d["delta_cfi"] >= -delta_cfi)
                 row.update(compare=f"{lv} vs {seq[seq.index(lv) - 1]}", chisq_diff=d["chisq_diff"],
                            df_diff=d["df_diff"], pvalue_diff=d["pvalue"], delta_cfi=d["delta_cfi"],
@@ -407,20 +408,25 @@ def collapse_empty_categories(data: pd.DataFrame, items: list[str], group: str) 
     return out, notes
 
 
-def _ordinal_difference(constrained: Any, free: Any) -> dict[str, Any]:
+def _ordinal_difference(constrained: Any, free: Any, *, strict: bool = True) -> dict[str, Any]:
     """The columns of :func:`difference_test` for two nested WLSMV fits: the scaled-shifted difference test
-    (:func:`vccscale.sem.wlsmv.ordinal_difference_test`) and the changes of the scaled CFI and RMSEA."""
+    (:func:`vccscale.sem.wlsmv.ordinal_difference_test`) and the changes of the scaled CFI and RMSEA (the one
+    comparison of :func:`ordinal_invariance` and of :func:`invariance_by_construct` with WLSMV). ``strict=False``:
+    a test that cannot be computed gives NaN and a note instead of the error."""
     from ..sem.wlsmv import ordinal_difference_test
 
     fc, ff = constrained.fit, free.fit
+    out = {"note": "", "delta_cfi": fc["cfi.scaled"] - ff["cfi.scaled"],
+           "delta_rmsea": fc["rmsea.scaled"] - ff["rmsea.scaled"]}
     try:
         dt = ordinal_difference_test(constrained, free)
-        out = {"chisq_diff": dt["chisq_diff"], "df_diff": dt["df_diff"], "pvalue": dt["pvalue"], "note": ""}
     except (np.linalg.LinAlgError, ValueError, ArithmeticError) as exc:
-        out = {"chisq_diff": np.nan, "df_diff": np.nan, "pvalue": np.nan,
-               "note": f"scaled-shifted difference test not computed ({exc})"}
-    out.update(delta_cfi=fc.get("cfi.scaled", np.nan) - ff.get("cfi.scaled", np.nan),
-               delta_rmsea=fc.get("rmsea.scaled", np.nan) - ff.get("rmsea.scaled", np.nan))
+        if strict:
+            raise
+        out.update(chisq_diff=np.nan, df_diff=np.nan, pvalue=np.nan,
+                   note=f"scaled-shifted difference test not computed ({exc})")
+        return out
+    out.update(chisq_diff=dt["chisq_diff"], df_diff=dt["df_diff"], pvalue=dt["pvalue"])
     return out
 
 
@@ -522,7 +528,7 @@ def ordinal_invariance(data: pd.DataFrame, model: str, group: str, *, ordered=Tr
     R: ``lavaan::cfa(model, ordered = TRUE, estimator = "WLSMV", group = , group.equal = )`` per level
     (tests/reference/ordinal_sem/wlsmv_reference.R).
     """
-    from ..sem.wlsmv import fit_ordinal, ordinal_difference_test
+    from ..sem.wlsmv import fit_ordinal
 
     fits, rows = {}, []
     prev = None
@@ -534,11 +540,9 @@ def ordinal_invariance(data: pd.DataFrame, model: str, group: str, *, ordered=Tr
                "chisq_scaled": fm["chisq.scaled"], "cfi_scaled": fm["cfi.scaled"], "tli_scaled": fm["tli.scaled"],
                "rmsea_scaled": fm["rmsea.scaled"], "srmr": fm["srmr"], "improper": list(f.warnings)}
         if prev is not None:
-            pf = fits[prev].fit
-            dcfi = fm["cfi.scaled"] - pf["cfi.scaled"]
-            dt = ordinal_difference_test(f, fits[prev])
-            row.update(compare=f"{name} vs {prev}", delta_cfi_scaled=dcfi,
-                       delta_rmsea_scaled=fm["rmsea.scaled"] - pf["rmsea.scaled"],
+            dt = _ordinal_difference(f, fits[prev])
+            dcfi = dt["delta_cfi"]
+            row.update(compare=f"{name} vs {prev}", delta_cfi_scaled=dcfi, delta_rmsea_scaled=dt["delta_rmsea"],
                        chisq_diff_scaled=dt["chisq_diff"], df_diff=dt["df_diff"], pvalue=dt["pvalue"],
                        rejected_by_test=bool(dt["pvalue"] < alpha), holds=bool(dcfi >= ORDINAL_DELTA_CFI))
         rows.append(row)
