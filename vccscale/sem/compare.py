@@ -69,7 +69,7 @@ def scaling_at(free: Any, constrained: Any) -> float:
     import numpy as np
 
     from .fit import Engine, GroupData, estimate
-    from .robust import h1_information_fiml, h1_traces, h1_traces_fiml, sandwich, yuan_bentler_mplus
+    from .robust import sandwich, yuan_bentler_mplus
 
     s1, s0 = getattr(free, "_state", None), getattr(constrained, "_state", None)
     if s1 is None or s0 is None or getattr(s1, "engine", None) is None or getattr(s0, "engine", None) is None:
@@ -90,9 +90,10 @@ def scaling_at(free: Any, constrained: Any) -> float:
             return float("nan")   # the free model does not reproduce the constrained moments: not nested
         theta10 = est.theta
         clusters = s1.extra.get("clusters")
-        fiml = getattr(free, "missing", "listwise") == "fiml"
+        h1 = s1.extra.get("h1")   # the saturated model's traces: the free fit's, they do not depend on theta
+        if h1 is None:
+            return float("nan")   # the free fit has no scaled test
         sw = sandwich(e1, theta10, clusters)
-        h1 = h1_traces_fiml(e1, h1_information_fiml(e1, clusters)) if fiml else h1_traces(e1, clusters)
         A_inv = None
         if str(getattr(free, "estimator", "")).upper() == "ML" and clusters is not None:
             from .robust import h1_structured_information

@@ -259,20 +259,19 @@ def bootstrap(fit, n_boot: int = 1000, seed: int = 0, *, n_jobs: int = 1, progre
     chunks = np.array_split(bs, max(1, min(len(bs), 40)))
     results: list = []
     clusters = st.extra.get("clusters")
+    args = [(pt_work, Xs, labels, fiml, st.theta, int(seed), c, Hinv, clusters) for c in chunks]
     if backend == "dask":
         from ..simulate.backends import run_tasks
 
-        args = [(pt_work, Xs, labels, fiml, st.theta, int(seed), c, Hinv, clusters) for c in chunks]
         gen = iter(run_tasks(_chunk, args, backend="dask", n_jobs=n_jobs, scheduler=scheduler))
     elif backend not in ("joblib", "serial"):
         raise ModelError(f"backend must be 'joblib', 'serial' or 'dask', not {backend!r}")
     elif n_jobs == 1 or backend == "serial":
-        gen = (_chunk(pt_work, Xs, labels, fiml, st.theta, int(seed), c, Hinv, clusters) for c in chunks)
+        gen = (_chunk(*a) for a in args)
     else:
         from joblib import Parallel, delayed
 
-        gen = Parallel(n_jobs=n_jobs, return_as="generator")(
-            delayed(_chunk)(pt_work, Xs, labels, fiml, st.theta, int(seed), c, Hinv, clusters) for c in chunks)
+        gen = Parallel(n_jobs=n_jobs, return_as="generator")(delayed(_chunk)(*a) for a in args)
     done = 0
     for c, res in zip(chunks, gen):
         results += res

@@ -195,11 +195,10 @@ def _records(est: pd.DataFrame) -> list[dict]:
     return [dict(zip(cols, vals)) for vals in zip(*cols.values())]
 
 
-def _find(est, t: Target) -> dict | None:
+def _find(recs: list[dict], t: Target) -> dict | None:
     """The estimates row of target ``t`` (a path's (co)variance in either order; a ``:=`` parameter; a label's first
-    row), from ``est``: the parameter table as a DataFrame or as its records (``to_dict("records")``, what the
-    replicates pass: a loop over a few dozen dicts is faster than boolean indexing of a string-typed frame)."""
-    recs = _records(est) if isinstance(est, pd.DataFrame) else est
+    row) among the parameter table's records (:func:`_records`: a loop over a few dozen dicts is faster than boolean
+    indexing of the string-typed table)."""
     for r in recs:
         if t.level is not None and "level" in r and r["level"] != t.level:
             continue
