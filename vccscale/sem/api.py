@@ -9,7 +9,7 @@ import pandas as pd
 from .._args import data_first
 from ..errors import DataError, ModelError
 from .fit import Engine, Estimate, FIMLEngine, estimate, param_units, prepare_groups
-from .measures import fit_measures, gfi, srmr_family
+from .measures import fit_measures, gfi_moments, srmr_family
 from .model import ParTable, build_partable
 from .results import FitResult, parameter_table, r_squared
 
@@ -356,14 +356,10 @@ def _fit(data, model, model_type, estimator, std_lv, group, group_equal, group_p
         robust, robust_note = _fiml_robust(engine, theta, df, beng, best.theta, df_null, extra.get("h1_info"))
 
     implied = engine.implied(theta)
-    srmr_groups, obs, estv, V = [], [], [], []
-    for (Sig, mu), gd in zip(implied, groups):
-        srmr_groups.append(srmr_family(gd.cov, gd.mean, Sig, mu, pt.meanstructure))
-        o, e, w = _wls_vectors(gd, Sig, mu, pt.meanstructure, [engine.pos[v] for v in pt.ov_x])
-        obs.append(o)
-        estv.append(e)
-        V.append(w)
-    gfi_value = gfi(obs, estv, V, [g.n for g in groups])
+    srmr_groups = [srmr_family(gd.cov, gd.mean, Sig, mu, pt.meanstructure) for (Sig, mu), gd in zip(implied, groups)]
+    gfi_value = gfi_moments([gd.cov for gd in groups], [gd.mean for gd in groups], [Sig for Sig, _ in implied],
+                            [mu for _, mu in implied], pt.meanstructure, [g.n for g in groups],
+                            [engine.pos[v] for v in pt.ov_x])
     p_ = len(pt.ov_names)
     nel = len(groups) * (p_ * (p_ + 1) // 2 + (p_ if pt.meanstructure else 0))  # lavaan: all sample moments
     X2 = 2 * N * est.fmin
@@ -528,27 +524,6 @@ def _baseline_start(bpt: ParTable, groups) -> np.ndarray:
         i, j = pos[r["lhs"]], pos.get(r["rhs"], pos[r["lhs"]])
         theta[r["par"]] = gd.cov[i, j] if r["op"] == "~~" else gd.mean[i]
     return theta
-
-
-def _wls_vectors(gd, Sig, mu, meanstructure, xi=()):
-    """Sample moments, implied moments and lavaan's structured h1 expected information (WLS.V for ML); under
-    fixed.x the x-x (co)variances and x means are left out (lavaan zeroes their rows and columns)."""
-    p = Sig.shape[0]
-    rows, cols = np.tril_indices(p)
-    W = np.linalg.inv(Sig)
-    factor = np.where(rows == cols, 1.0, 2.0)
-    base = W[rows][:, rows] * W[cols][:, cols] + W[rows][:, cols] * W[cols][:, rows]
-    A = 0.5 * base * np.outer(factor, factor) / 2
-    s, e = gd.cov[rows, cols], Sig[rows, cols]
-    if meanstructure:
-        s = np.concatenate([gd.mean, s])
-        e = np.concatenate([mu, e])
-        A = np.block([[W, np.zeros((p, len(rows)))], [np.zeros((len(rows), p)), A]])
-    xi = np.asarray(list(xi), dtype=int)
-    keep = ~(np.isin(rows, xi) & np.isin(cols, xi))
-    if meanstructure:
-        keep = np.concatenate([~np.isin(np.arange(p), xi), keep])
-    return s[keep], e[keep], A[np.ix_(keep, keep)]
 
 
 def _warnings(state: _State) -> list[str]:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["EMResult", "em_moments", "missing_patterns", "EM_TOL", "EM_MAX_ITER"]
+__all__ = ["EMResult", "em_moments", "missing_patterns", "pattern_codes", "EM_TOL", "EM_MAX_ITER"]
 
 #: largest relative change of the moments at which EM has converged
 EM_TOL = 1e-10
@@ -47,15 +47,26 @@ class EMResult:
                 "Often variables that are rarely observed together")
 
 
-def missing_patterns(X: np.ndarray) -> list[dict]:
-    """Missing-data patterns of ``X`` (NaN = missing): observed column indices ``o``, the row indices, the rows'
-    observed values ``X``, their count ``n`` and their mean / covariance (divisor n)."""
+def pattern_codes(X: np.ndarray) -> np.ndarray:
+    """The missing-data pattern of every row of ``X`` as an integer code (0, 1, ... in the order of the patterns'
+    sorted bit keys, as :func:`missing_patterns` lists them)."""
     obs = np.isfinite(X)
     packed = np.ascontiguousarray(np.packbits(obs, axis=1))
     view = packed.view(np.dtype((np.void, packed.shape[1]))).ravel()
-    _, first, inverse = np.unique(view, return_index=True, return_inverse=True)
+    return np.asarray(np.unique(view, return_inverse=True)[1]).ravel()
+
+
+def missing_patterns(X: np.ndarray, moments: bool = True, codes: np.ndarray | None = None) -> list[dict]:
+    """Missing-data patterns of ``X`` (NaN = missing): observed column indices ``o``, the row indices, the rows'
+    observed values ``X``, their count ``n`` and (``moments``) their mean / covariance (divisor n). ``codes``: the
+    rows' pattern codes when known (e.g. a resample's rows, from the full sample's :func:`pattern_codes`; any
+    integers that are equal exactly for rows of one pattern): the patterns are then taken from them, in the order
+    of the codes, instead of from the bit keys of ``X``."""
+    if codes is None:
+        codes = pattern_codes(X)
+    uniq, first, inverse = np.unique(codes, return_index=True, return_inverse=True)
     inverse = np.asarray(inverse).ravel()
-    keys = obs[first]
+    keys = np.isfinite(X[first])
     order = np.argsort(inverse, kind="stable")
     bounds = np.searchsorted(inverse[order], np.arange(keys.shape[0] + 1))
     out = []
@@ -63,9 +74,11 @@ def missing_patterns(X: np.ndarray) -> list[dict]:
         rows = order[bounds[k]:bounds[k + 1]]
         o = np.flatnonzero(keys[k])
         Xo = X[np.ix_(rows, o)]
-        m = Xo.mean(axis=0)
-        C = (Xo - m).T @ (Xo - m) / len(rows)
-        out.append({"o": o, "rows": rows, "X": Xo, "n": len(rows), "mean": m, "cov": C})
+        pt = {"o": o, "rows": rows, "X": Xo, "n": len(rows)}
+        if moments:
+            m = Xo.mean(axis=0)
+            pt["mean"], pt["cov"] = m, (Xo - m).T @ (Xo - m) / len(rows)
+        out.append(pt)
     return out
 
 

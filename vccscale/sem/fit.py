@@ -701,6 +701,19 @@ class FIMLEngine(Engine):
                 E[~lay["obs"][rows]] = 0.0
             Z = E @ W
             ld = np.full(len(rows), logdet)
+            if k == 1:   # one missing variable per row: W_mm is a scalar (the same algebra without batched linalg)
+                m1 = M[:, 0]
+                Wm1 = W[m1]                                          # (n, p): row m of W
+                wmm = Wm1[np.arange(len(rows)), m1]
+                ld = ld + np.log(wmm)
+                T1 = Wm1 / wmm[:, None]
+                Z -= T1 * np.einsum("ip,ip->i", Wm1, E)[:, None]
+                quad = np.einsum("ij,ij->i", E, Z)
+                ll += float(-0.5 * (lay["nobs"][rows] * l2pi + ld + quad).sum())
+                if grad:
+                    G += len(rows) * W - Z.T @ Z - T1.T @ Wm1
+                    gm += -2.0 * Z.sum(axis=0)
+                continue
             if k:
                 Wm = np.transpose(W[:, M], (1, 0, 2))               # (n, p, k)
                 Wmm = W[M[:, :, None], M[:, None, :]]               # (n, k, k)

@@ -203,6 +203,36 @@ def gfi(obs: list[np.ndarray], est: list[np.ndarray], V: list[np.ndarray], nobs:
     return float(vals[0]) if len(vals) == 1 else float(n @ np.asarray(vals) / n.sum())
 
 
+def gfi_moments(covs: list[np.ndarray], means: list[np.ndarray], Sigs: list[np.ndarray], mus: list[np.ndarray],
+                meanstructure: bool, nobs: list[int], xi=()) -> float:
+    """:func:`gfi` from the sample and implied moments directly: with W = Sigma^-1, lavaan's V is the expected
+    information 1/2 D'(W x W)D on vech(S) (and W on the means), so for a symmetric M with vech m,
+    m'Vm = 1/2 tr(M W M W) and the mean part is d'Wd: no p(p+1)/2-square matrix is built. Under fixed.x the
+    x-x (co)variances and the x means ``xi`` (positions) are left out, as lavaan's zeroed rows and columns."""
+    xi = np.asarray(list(xi), dtype=int)
+    vals = []
+    for S, m, Sig, mu in zip(covs, means, Sigs, mus):
+        W = np.linalg.inv(Sig)
+
+        def quad(M: np.ndarray, v: np.ndarray | None) -> float:
+            M = M.copy()
+            if len(xi):
+                M[np.ix_(xi, xi)] = 0.0
+            WM = W @ M
+            q = 0.5 * float(np.sum(WM * WM.T))
+            if v is not None:
+                v = v.copy()
+                v[xi] = 0.0
+                q += float(v @ W @ v)
+            return q
+
+        qd = quad(S - Sig, (m - mu) if meanstructure else None)
+        qs = quad(S, m.copy() if meanstructure else None)
+        vals.append(1 - qd / qs)
+    n = np.asarray(nobs, float)
+    return float(vals[0]) if len(vals) == 1 else float(n @ np.asarray(vals) / n.sum())
+
+
 def agfi(gfi_value, nel, df) -> float:
     """as lavaan::fitMeasures "agfi": 1 - (nel/df)(1 - GFI)."""
     return 1 - (nel / df) * (1 - gfi_value) if df > 0 else 1.0

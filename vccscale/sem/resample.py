@@ -84,10 +84,10 @@ def _quasi_newton(eng, theta: np.ndarray, Hinv: np.ndarray, tol: float, max_iter
     """BFGS from ``theta`` with the full sample's inverse information as the starting inverse Hessian (of F/2):
     each step needs only the gradient, and the bootstrap resample is close to the full sample, so it converges in
     a few steps. Returns theta or None (not converged)."""
-    F = eng.objective(theta)
-    if not np.isfinite(F):
+    F, g = eng.value_and_gradient(theta)
+    if not np.isfinite(F) or g is None:
         return None
-    g = eng.gradient(theta) / 2
+    g = g / 2
     H = Hinv.copy()
     for _ in range(max_iter):
         step = -H @ g
@@ -135,16 +135,19 @@ def _draw_rows(rng: np.random.Generator, n: int, codes: np.ndarray | None) -> np
 
 
 def _replicate(pt, Xs: list[np.ndarray], labels: list, fiml: bool, theta_hat: np.ndarray, seed: int,
-               b: int, Hinv: np.ndarray | None = None, clusters: list | None = None) -> np.ndarray | None:
+               b: int, Hinv: np.ndarray | None = None, clusters: list | None = None,
+               codes: list | None = None) -> np.ndarray | None:
     from .fit import Engine, FIMLEngine, GroupData, missing_patterns, estimate
 
     rng = np.random.default_rng([seed, b])
     groups = []
     for k, (lab, X) in enumerate(zip(labels, Xs)):
-        Xb = X[_draw_rows(rng, len(X), clusters[k] if clusters is not None else None)]
+        rows = _draw_rows(rng, len(X), clusters[k] if clusters is not None else None)
+        Xb = X[rows]
         n = len(Xb)
         if fiml and np.isnan(Xb).any():
-            pats = missing_patterns(Xb)
+            # the optimisation needs no per-pattern moments (they serve the saturated model, not fitted here)
+            pats = missing_patterns(Xb, moments=False, codes=codes[k][rows] if codes is not None else None)
             with np.errstate(all="ignore"):
                 mean = np.nanmean(Xb, axis=0)
                 cov = np.diag(np.nanvar(Xb, axis=0))
@@ -172,8 +175,11 @@ def _replicate(pt, Xs: list[np.ndarray], labels: list, fiml: bool, theta_hat: np
 def _chunk(pt, Xs, labels, fiml, theta_hat, seed, bs, Hinv, clusters=None) -> list:
     from threadpoolctl import threadpool_limits
 
+    from .em import pattern_codes
+
+    codes = [pattern_codes(X) for X in Xs] if fiml else None  # a resample's patterns are its rows' patterns
     with threadpool_limits(1):  # small matrices: one BLAS thread per worker
-        return [_replicate(pt, Xs, labels, fiml, theta_hat, seed, b, Hinv, clusters) for b in bs]
+        return [_replicate(pt, Xs, labels, fiml, theta_hat, seed, b, Hinv, clusters, codes) for b in bs]
 
 
 class Refitter:

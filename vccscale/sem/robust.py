@@ -235,21 +235,50 @@ def saturated_fiml_information(patterns: list[dict], cov: np.ndarray, mean: np.n
 class H1Info(tuple):
     """``(A1, B1)`` of one group (a tuple) with ``root`` (R, B1 = R'R: cases or clusters x moments, or None), and
     the inverse of A1 on the moments kept under fixed.x computed once (:meth:`kept_inverse`) for both the scaled
-    test and the FIML-corrected robust measures; ``singular``: a Moore-Penrose inverse was needed."""
+    test and the FIML-corrected robust measures; ``singular``: a Moore-Penrose inverse was needed for the inverse
+    last asked for (one H1Info serves every model fitted to its data, see :func:`h1_information_fiml`)."""
 
     def __new__(cls, A1: np.ndarray, B1: np.ndarray, root: np.ndarray | None = None):
         obj = super().__new__(cls, (A1, B1))
-        obj.root, obj.singular, obj._inv = root, False, {}
+        obj.root, obj.singular, obj._inv, obj._fac = root, False, {}, {}
         return obj
 
     def __getnewargs__(self):
         return (self[0], self[1], self.root)
 
+    def _factor(self, keep: np.ndarray) -> tuple:
+        """("chol", cho_factor) of A1 on ``keep`` (positive definite: the saturated model's information at its
+        maximum), else ("inv", inverse) as :func:`_h1_inverse` (a generalized inverse when singular)."""
+        key = keep.tobytes()
+        if key not in self._fac:
+            from scipy.linalg import cho_factor
+
+            A = self[0][np.ix_(keep, keep)]
+            try:
+                self._fac[key] = ("chol", cho_factor(A, lower=True, check_finite=False), False)
+            except np.linalg.LinAlgError:
+                inv, singular = _h1_inverse(A)
+                self._fac[key] = ("inv", inv, singular)
+        fac = self._fac[key]
+        self.singular = fac[2]  # of the matrix last asked for (one H1Info serves every fit to its data)
+        return fac
+
+    def kept_solve(self, keep: np.ndarray, B: np.ndarray) -> np.ndarray:
+        """A1^-1 B on the moments ``keep`` (B: kept moments x columns), without forming the inverse."""
+        kind, f, _ = self._factor(keep)
+        if kind == "inv":
+            return f @ B
+        from scipy.linalg import cho_solve
+
+        return cho_solve(f, B, check_finite=False)
+
     def kept_inverse(self, keep: np.ndarray) -> np.ndarray:
+        kind, f, _ = self._factor(keep)
+        if kind == "inv":
+            return f
         key = keep.tobytes()
         if key not in self._inv:
-            self._inv[key], singular = _h1_inverse(self[0][np.ix_(keep, keep)])
-            self.singular = self.singular or singular
+            self._inv[key] = self.kept_solve(keep, np.eye(int(keep.sum())))
         return self._inv[key]
 
 
@@ -267,15 +296,60 @@ def _kept_inverse(item, keep: np.ndarray) -> np.ndarray:
     return item.kept_inverse(keep) if isinstance(item, H1Info) else _h1_inverse(item[0][np.ix_(keep, keep)])[0]
 
 
+class H1List(list):
+    """The per-group :class:`H1Info` of one data set, with ``memo``: what :func:`fiml_corrected` derives from them
+    that does not depend on the model (kept per moment selection), so that the models fitted to one data set (a
+    hypothesis model and its nested comparisons) share it."""
+
+    def __init__(self, items=()):
+        super().__init__(items)
+        self.memo: dict = {}
+
+
+_H1_CACHE: dict = {}
+_H1_CACHE_SIZE = 8
+
+
+def _data_key(engine: Engine, clusters: list | None) -> bytes:
+    """A digest of what the saturated model's information depends on: the variables, and per group the data
+    (missing cells included), its EM moments and the cluster of every case."""
+    import hashlib
+
+    h = hashlib.blake2b(digest_size=20)
+    h.update(repr(list(engine.pt.ov_names)).encode())
+    cl = clusters if clusters is not None else [None] * len(engine.groups)
+    for gd, cg in zip(engine.groups, cl):
+        for a in (gd.X, gd.cov, gd.mean):
+            a = np.ascontiguousarray(a, dtype=float)
+            h.update(repr(a.shape).encode())
+            h.update(a.tobytes())
+        h.update(b"-" if cg is None else np.ascontiguousarray(np.asarray(cg)).tobytes())
+    return h.digest()
+
+
 def h1_information_fiml(engine: Engine, clusters: list | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
     """Per group ``(A1, B1)`` of the saturated model at the EM moments (lavaan's h1 information with
     ``h1.information = "unstructured"``, ``missing = "ml"``): A1 the observed information per case (Hessian of the
     pattern-wise log-likelihood) and B1 the first-order information per case (casewise scores with the missing
-    entries left out). Moments in the order vech(Sigma) (as :func:`_vech_lavaan`), then mu."""
+    entries left out). Moments in the order vech(Sigma) (as :func:`_vech_lavaan`), then mu.
+
+    It depends on the data only, not on the model: the last few results are kept (by a digest of the variables,
+    data, EM moments and clusters), so models fitted to the same data share one computation."""
+    key = _data_key(engine, clusters)
+    hit = _H1_CACHE.pop(key, None)
+    if hit is None:
+        hit = _h1_information_fiml(engine, clusters)
+    _H1_CACHE[key] = hit  # most recently used last
+    while len(_H1_CACHE) > _H1_CACHE_SIZE:
+        _H1_CACHE.pop(next(iter(_H1_CACHE)))
+    return hit
+
+
+def _h1_information_fiml(engine: Engine, clusters: list | None) -> "H1List":
     from .fit import FIMLEngine
     from .model import ParTable
 
-    out = []
+    out = H1List()
     names = list(engine.pt.ov_names)
     p = len(names)
     cl = clusters if clusters is not None else [None] * len(engine.groups)
@@ -312,7 +386,15 @@ def h1_traces_fiml(engine: Engine, info: list[tuple[np.ndarray, np.ndarray]] | N
     if info is None:
         info = h1_information_fiml(engine)
     keep = _fiml_moment_keep(engine)
-    traces = [float(np.sum(item[1][np.ix_(keep, keep)] * _kept_inverse(item, keep).T)) for item in info]
+
+    def trace(item) -> float:
+        R = getattr(item, "root", None)
+        if R is not None and isinstance(item, H1Info):  # tr(B1 A1^-1) = tr(R A1^-1 R') with B1 = R'R
+            Rk = R[:, keep].T
+            return float(np.sum(Rk * item.kept_solve(keep, Rk)))
+        return float(np.sum(item[1][np.ix_(keep, keep)] * _kept_inverse(item, keep).T))
+
+    traces = [trace(item) for item in info]
     return traces, [int(keep.sum()) for _ in info]
 
 
@@ -345,6 +427,8 @@ def _complete_h1_information(cov: np.ndarray) -> np.ndarray:
 
 
 def _bdiag(blocks: list[np.ndarray]) -> np.ndarray:
+    if len(blocks) == 1:
+        return blocks[0]
     n = sum(b.shape[0] for b in blocks)
     out = np.zeros((n, n))
     k = 0
@@ -352,6 +436,59 @@ def _bdiag(blocks: list[np.ndarray]) -> np.ndarray:
         out[k:k + b.shape[0], k:k + b.shape[0]] = b
         k += b.shape[0]
     return out
+
+
+def _fiml_corrected_parts(engine: Engine, info, keep: np.ndarray, fg: list[float], version: str) -> tuple:
+    """What :func:`fiml_corrected` needs of the saturated model (it does not depend on the fitted model):
+    ``(Wm, Wmi, Wc, tr_base, gamma_times)``."""
+    Wm_g = [A1[np.ix_(keep, keep)] for A1, _ in info]
+    roots = [getattr(item, "root", None) if isinstance(item, H1Info) else None for item in info]
+    # the inverses are needed for V6 and for an explicit Gamma (no root); V3 with roots needs only solves
+    solves_only = version == "V3" and all(R is not None for R in roots)
+    Wmi_g = None if solves_only else [_kept_inverse(item, keep) for item in info]
+    # lavaan builds Wc from a complete-data fit of the model to the EM moments made by lavaan() with its default
+    # fixed.x = TRUE, so Wc has zero rows and columns for the moments of the model's exogenous covariates even when
+    # they are random (fixed.x = FALSE; with fixed.x = TRUE they are left out everywhere anyway)
+    xr = np.array([engine.pos[v] for v in getattr(engine.pt, "ov_x_random", [])], dtype=int)
+    r, c = _vech_lavaan(engine.p)
+    zero_c = np.concatenate([np.isin(r, xr) & np.isin(c, xr), np.isin(np.arange(engine.p), xr)])[keep]
+    Wc_g = []
+    for gd in engine.groups:
+        Wc1 = _complete_h1_information(gd.cov)[np.ix_(keep, keep)]
+        Wc1[zero_c, :] = 0.0
+        Wc1[:, zero_c] = 0.0
+        Wc_g.append(Wc1)
+    Wm = _bdiag([f * W for f, W in zip(fg, Wm_g)])
+    Wmi = None if Wmi_g is None else _bdiag([W / f for f, W in zip(fg, Wmi_g)])
+    Wc = _bdiag([f * W for f, W in zip(fg, Wc_g)])
+    # the traces below are those of lavaan's U-matrix formulas expanded with U = Wm - L, L = WD K WD' (K =
+    # (D' Wm D)^-1, WD = Wm D) and Wmi Wm = I (so Wmi WD = D): only (moments x parameters) products are needed
+    #   V3: tr(U Wmi Wc Wmi U Gamma) = tr(Wc Gamma) - 2 tr(K D' Wc Gamma WD) + tr(K D' Wc D K WD' Gamma WD)
+    #   V6: tr(Wc Wmi U Wmi)         = tr(Wc Wmi) - tr(K D' Wc D)
+    # Gamma = bdiag(Wm_g^-1 Jm_g Wm_g^-1 / f_g) with Jm_g = R_g'R_g (cases or clusters x moments): with T_g = R_g
+    # Wm_g^-1, Gamma_g = T_g'T_g / f_g, tr(Wc Gamma) = sum_g tr(T_g Wc_g T_g') and Gamma X = bdiag(T_g'(T_g X_g) /
+    # f_g): no moments x moments x moments product (the explicit Gamma when no root is at hand)
+    if version == "V3":
+        if not solves_only:  # no root: the explicit Gamma
+            Jm_g = [B1[np.ix_(keep, keep)] for _, B1 in info]
+            Gamma = _bdiag([Wi @ J @ Wi / f for f, Wi, J in zip(fg, Wmi_g, Jm_g)])
+            tr_base = float(np.sum(Wc * Gamma))
+
+            def gamma_times(X: np.ndarray) -> np.ndarray:
+                return Gamma @ X
+        else:
+            T_g = [item.kept_solve(keep, R[:, keep].T).T for item, R in zip(info, roots)]  # R Wm_g^-1
+            tr_base = float(sum(np.sum((T @ Wc1) * T) for T, Wc1 in zip(T_g, Wc_g)))
+            sizes = [len(W) for W in Wm_g]
+            starts = np.cumsum([0] + sizes)
+
+            def gamma_times(X: np.ndarray) -> np.ndarray:
+                return np.vstack([T.T @ (T @ X[a:b]) / f for T, f, a, b in zip(T_g, fg, starts[:-1], starts[1:])])
+    else:
+        tr_base = float(np.sum(Wc * Wmi))
+        gamma_times = None
+
+    return Wm, Wmi, Wc, tr_base, gamma_times
 
 
 def fiml_corrected(engine: Engine, theta: np.ndarray, df: int, base_engine: Engine, base_theta: np.ndarray,
@@ -382,49 +519,14 @@ def fiml_corrected(engine: Engine, theta: np.ndarray, df: int, base_engine: Engi
     keep = _fiml_moment_keep(engine)
     N = engine.N
     fg = [gd.n / N for gd in engine.groups]
-    Wm_g = [A1[np.ix_(keep, keep)] for A1, _ in info]
-    Jm_g = [B1[np.ix_(keep, keep)] for _, B1 in info]
-    Wmi_g = [_kept_inverse(item, keep) for item in info]
-    # lavaan builds Wc from a complete-data fit of the model to the EM moments made by lavaan() with its default
-    # fixed.x = TRUE, so Wc has zero rows and columns for the moments of the model's exogenous covariates even when
-    # they are random (fixed.x = FALSE; with fixed.x = TRUE they are left out everywhere anyway)
-    xr = np.array([engine.pos[v] for v in getattr(engine.pt, "ov_x_random", [])], dtype=int)
-    r, c = _vech_lavaan(engine.p)
-    zero_c = np.concatenate([np.isin(r, xr) & np.isin(c, xr), np.isin(np.arange(engine.p), xr)])[keep]
-    Wc_g = []
-    for gd in engine.groups:
-        Wc1 = _complete_h1_information(gd.cov)[np.ix_(keep, keep)]
-        Wc1[zero_c, :] = 0.0
-        Wc1[:, zero_c] = 0.0
-        Wc_g.append(Wc1)
-    Wm = _bdiag([f * W for f, W in zip(fg, Wm_g)])
-    Wmi = _bdiag([W / f for f, W in zip(fg, Wmi_g)])
-    Wc = _bdiag([f * W for f, W in zip(fg, Wc_g)])
-    # the traces below are those of lavaan's U-matrix formulas expanded with U = Wm - L, L = WD K WD' (K =
-    # (D' Wm D)^-1, WD = Wm D) and Wmi Wm = I (so Wmi WD = D): only (moments x parameters) products are needed
-    #   V3: tr(U Wmi Wc Wmi U Gamma) = tr(Wc Gamma) - 2 tr(K D' Wc Gamma WD) + tr(K D' Wc D K WD' Gamma WD)
-    #   V6: tr(Wc Wmi U Wmi)         = tr(Wc Wmi) - tr(K D' Wc D)
-    # Gamma = bdiag(Wm_g^-1 Jm_g Wm_g^-1 / f_g) with Jm_g = R_g'R_g (cases or clusters x moments): with T_g = R_g
-    # Wm_g^-1, Gamma_g = T_g'T_g / f_g, tr(Wc Gamma) = sum_g tr(T_g Wc_g T_g') and Gamma X = bdiag(T_g'(T_g X_g) /
-    # f_g): no moments x moments x moments product (the explicit Gamma when no root is at hand)
-    roots = [getattr(item, "root", None) for item in info]
-    if version == "V3":
-        T_g = [None if R is None else R[:, keep] @ Wi for R, Wi in zip(roots, Wmi_g)]
-        if any(t is None for t in T_g):  # no root: the explicit Gamma
-            Gamma = _bdiag([Wi @ J @ Wi / f for f, Wi, J in zip(fg, Wmi_g, Jm_g)])
-            tr_base = float(np.sum(Wc * Gamma))
-
-            def gamma_times(X: np.ndarray) -> np.ndarray:
-                return Gamma @ X
-        else:
-            tr_base = float(sum(np.sum((T @ Wc1) * T) for T, Wc1 in zip(T_g, Wc_g)))
-            sizes = [len(Wi) for Wi in Wmi_g]
-            starts = np.cumsum([0] + sizes)
-
-            def gamma_times(X: np.ndarray) -> np.ndarray:
-                return np.vstack([T.T @ (T @ X[a:b]) / f for T, f, a, b in zip(T_g, fg, starts[:-1], starts[1:])])
+    memo = getattr(info, "memo", None)
+    mkey = (keep.tobytes(), tuple(getattr(engine.pt, "ov_x_random", [])), version)
+    if memo is not None and mkey in memo:
+        Wm, Wmi, Wc, tr_base, gamma_times = memo[mkey]
     else:
-        tr_base = float(np.sum(Wc * Wmi))
+        Wm, Wmi, Wc, tr_base, gamma_times = _fiml_corrected_parts(engine, info, keep, fg, version)
+        if memo is not None:
+            memo[mkey] = (Wm, Wmi, Wc, tr_base, gamma_times)
 
     def k_fimlc(eng: Engine, th: np.ndarray) -> float:
         D = np.vstack([_delta_fiml(eng, th, g)[keep] for g in range(len(eng.groups))])
