@@ -362,7 +362,7 @@ def _fit(data, model, model_type, estimator, std_lv, group, group_equal, group_p
                             [engine.pos[v] for v in pt.ov_x])
     p_ = len(pt.ov_names)
     nel = len(groups) * (p_ * (p_ + 1) // 2 + (p_ if pt.meanstructure else 0))  # lavaan: all sample moments
-    X2 = 2 * N * est.fmin
+    X2 = max(2 * N * est.fmin, 0.0)  # lavaan (lav_test.R): a negative chi-square (rounding at F = 0) is 0
     fm = fit_measures(X2=X2, df=df, npar=pt.npar, N=N, G=len(groups), fmin=est.fmin, X2_null=X2_null,
                       df_null=df_null, logl=engine.loglik(theta), logl_h1=engine.loglik_h1(),
                       srmr_groups=srmr_groups, nobs=[g.n for g in groups], gfi_value=gfi_value, nel=nel,

@@ -35,6 +35,10 @@ GRAD_TOL = 1e-9
 DECREMENT_TOL = 1e-13
 #: when no step can lower F, the estimation has still converged if the scoring decrement is below this share of |F|
 STALL_TOL = 1e-10
+#: _fisher hands over to BFGS (quasi_newton) once the scoring decrement is below QN_SWITCH x max(1, |F|), at most
+#: QN_TRIES times per estimation
+QN_SWITCH = 1e-5
+QN_TRIES = 2
 
 
 @dataclass
@@ -945,6 +949,50 @@ def _scaled(engine: Engine, theta: np.ndarray, info: np.ndarray, g: np.ndarray):
     return info / np.outer(d, d), g / 2 / d, d
 
 
+def quasi_newton(eng, theta: np.ndarray, Hinv: np.ndarray, tol: float, max_iter: int = 200):
+    """BFGS on F/2 from ``theta`` with ``Hinv`` (an inverse information) as the starting inverse Hessian: each step
+    needs only the objective and gradient. Used where theta is already close to the optimum: a bootstrap resample
+    from the full sample's estimates, and the last phase of :func:`_fisher` (scoring converges only linearly when
+    the model does not fit exactly, BFGS superlinearly). Stops when the decrement (g/2)'H(g/2) < ``tol``; returns
+    theta or None (not converged)."""
+    F, g = eng.value_and_gradient(theta)
+    if not np.isfinite(F) or g is None:
+        return None
+    g = g / 2
+    H = Hinv.copy()
+    for _ in range(max_iter):
+        step = -H @ g
+        dec = float(-g @ step)
+        if 0 <= dec < tol:
+            return theta
+        if dec <= 0:  # not a descent direction: restart from the scoring metric
+            H = Hinv.copy()
+            step = -H @ g
+            dec = float(-g @ step)
+        t = 1.0
+        g_new = None
+        for _ls in range(30):
+            cand = theta + t * step
+            if t == 1.0:   # the full step is usually accepted: its value and gradient in one pass
+                Fc, g_new = eng.value_and_gradient(cand)
+            else:
+                Fc, g_new = eng.objective(cand), None
+            if np.isfinite(Fc) and Fc / 2 <= F / 2 - 1e-4 * t * dec:
+                break
+            t /= 2
+        else:
+            return None
+        g_new = (eng.gradient(cand) if g_new is None else g_new) / 2
+        s_, y_ = cand - theta, g_new - g
+        sy = float(s_ @ y_)
+        if sy > 1e-14:
+            rho = 1.0 / sy
+            Hy = H @ y_
+            H = H + ((sy + y_ @ Hy) * rho * rho) * np.outer(s_, s_) - rho * (np.outer(Hy, s_) + np.outer(s_, Hy))
+        theta, F, g = cand, Fc, g_new
+    return None
+
+
 def _fisher(engine: Engine, theta: np.ndarray, max_iter: int = 500, tol: float = DECREMENT_TOL
             ) -> tuple[np.ndarray, int, bool, float]:
     """Damped Fisher scoring (Levenberg damping and step halving) in unit-free coordinates (see :func:`_scaled`).
@@ -959,6 +1007,7 @@ def _fisher(engine: Engine, theta: np.ndarray, max_iter: int = 500, tol: float =
     lam = 1e-4
     g = engine.gradient(theta)
     eye = np.eye(engine.q)
+    qn_tries = QN_TRIES
     for it in range(1, max_iter + 1):
         info = engine.information_expected(theta)
         R, b, d = _scaled(engine, theta, info, g)
@@ -971,6 +1020,21 @@ def _fisher(engine: Engine, theta: np.ndarray, max_iter: int = 500, tol: float =
             dec = np.inf
         if 0 <= dec < tol * max(1.0, abs(F)):
             return theta, it, True, mg
+        if qn_tries and 0 <= dec < QN_SWITCH * max(1.0, abs(F)):
+            # close to the optimum: scoring converges only linearly when the model does not fit exactly; BFGS
+            # from the scoring metric finishes in a few gradient steps. Its end point is checked by the scoring
+            # criterion above in the next pass (and scoring goes on from it, or from here, if that fails)
+            qn_tries -= 1
+            try:
+                th = quasi_newton(engine, theta, np.linalg.inv(info), tol * max(1.0, abs(F)))
+            except np.linalg.LinAlgError:
+                th = None
+            if th is not None:
+                Fq = engine.objective(th)
+                if np.isfinite(Fq) and Fq <= F + 1e-14 * max(1.0, abs(F)):
+                    theta, F = th, Fq
+                    g = engine.gradient(theta)
+                    continue
         accepted = False
         for _ in range(30):
             try:

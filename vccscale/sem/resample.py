@@ -80,48 +80,6 @@ def _values(pt, vals: np.ndarray) -> dict[str, float]:
     return env
 
 
-def _quasi_newton(eng, theta: np.ndarray, Hinv: np.ndarray, tol: float, max_iter: int = 200):
-    """BFGS from ``theta`` with the full sample's inverse information as the starting inverse Hessian (of F/2):
-    each step needs only the gradient, and the bootstrap resample is close to the full sample, so it converges in
-    a few steps. Returns theta or None (not converged)."""
-    F, g = eng.value_and_gradient(theta)
-    if not np.isfinite(F) or g is None:
-        return None
-    g = g / 2
-    H = Hinv.copy()
-    for _ in range(max_iter):
-        step = -H @ g
-        dec = float(-g @ step)
-        if 0 <= dec < tol:
-            return theta
-        if dec <= 0:  # not a descent direction: restart from the scoring metric
-            H = Hinv.copy()
-            step = -H @ g
-            dec = float(-g @ step)
-        t = 1.0
-        g_new = None
-        for _ls in range(30):
-            cand = theta + t * step
-            if t == 1.0:   # the full step is usually accepted: its value and gradient in one pass
-                Fc, g_new = eng.value_and_gradient(cand)
-            else:
-                Fc, g_new = eng.objective(cand), None
-            if np.isfinite(Fc) and Fc / 2 <= F / 2 - 1e-4 * t * dec:
-                break
-            t /= 2
-        else:
-            return None
-        g_new = (eng.gradient(cand) if g_new is None else g_new) / 2
-        s_, y_ = cand - theta, g_new - g
-        sy = float(s_ @ y_)
-        if sy > 1e-14:
-            rho = 1.0 / sy
-            Hy = H @ y_
-            H = H + ((sy + y_ @ Hy) * rho * rho) * np.outer(s_, s_) - rho * (np.outer(Hy, s_) + np.outer(s_, Hy))
-        theta, F, g = cand, Fc, g_new
-    return None
-
-
 def _draw_rows(rng: np.random.Generator, n: int, codes: np.ndarray | None) -> np.ndarray:
     """Row indices of one resample: n cases with replacement, or (``codes``: the cluster of each case) as many
     clusters as there are, with replacement, each with all its cases."""
@@ -137,7 +95,7 @@ def _draw_rows(rng: np.random.Generator, n: int, codes: np.ndarray | None) -> np
 def _replicate(pt, Xs: list[np.ndarray], labels: list, fiml: bool, theta_hat: np.ndarray, seed: int,
                b: int, Hinv: np.ndarray | None = None, clusters: list | None = None,
                codes: list | None = None) -> np.ndarray | None:
-    from .fit import Engine, FIMLEngine, GroupData, missing_patterns, estimate
+    from .fit import Engine, FIMLEngine, GroupData, estimate, missing_patterns, quasi_newton
 
     rng = np.random.default_rng([seed, b])
     groups = []
@@ -159,7 +117,7 @@ def _replicate(pt, Xs: list[np.ndarray], labels: list, fiml: bool, theta_hat: np
     try:
         # FIML on a resample without missing cells is complete-data ML (same estimates): the faster engine
         eng = (FIMLEngine if any(g.patterns is not None for g in groups) else Engine)(pt, groups)
-        theta = _quasi_newton(eng, theta_hat, Hinv, BOOT_TOL) if Hinv is not None else None
+        theta = quasi_newton(eng, theta_hat, Hinv, BOOT_TOL) if Hinv is not None else None
         if theta is None:  # fall back to damped Fisher scoring
             est = estimate(eng, start=theta_hat, tol=BOOT_TOL)
             if not est.converged:

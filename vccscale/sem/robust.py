@@ -543,8 +543,10 @@ def fiml_corrected(engine: Engine, theta: np.ndarray, df: int, base_engine: Engi
         # group hold the EM moments): N F_ML
         return float(N * Engine(eng.pt, eng.groups).objective(th))
 
-    def ratio(k: float, d: int) -> float:  # R's k / d: +-Inf for d = 0 (a saturated model), NaN for 0 / 0
-        return k / d if d > 0 else (math.copysign(math.inf, k) if k != 0 else math.nan)
+    def ratio(k: float, d: int) -> float:
+        # R's k / d, except for d = 0 (a model without df fits perfectly): there k is 0 up to rounding, so R gives
+        # +Inf, -Inf or NaN by the sign of the rounding error; +Inf gives lavaan's perfect-fit robust measures
+        return k / d if d > 0 else math.inf
 
     df3, df3_null = df, df_null
     XX3 = chisq_h1(engine, theta)
