@@ -773,19 +773,13 @@ class FIMLEngine(Engine):
         gradient held fixed (no pass over the missing-data patterns per step). The same matrix as central
         differences of the whole gradient (:meth:`Engine.hessian`), which it falls back to when the patterns
         carry no moments."""
-        from .robust import vech_lavaan, saturated_fiml_information
-
         if any("cov" not in pt for gd in self.groups for pt in gd.patterns):
             return super().hessian(theta)
         q = self.q
-        r, c = vech_lavaan(self.p)
         H1 = np.zeros((q, q))
         mgrads = []
         for g, Sig, mu, gd in self._pattern_terms(theta):
-            A = saturated_fiml_information(gd.patterns, Sig, mu, gd.n)
-            dS, dm = self.derivatives(theta, g)
-            J = np.vstack([dS[:, r, c].T, dm.T])
-            H1 += (gd.n / self.N) * (J.T @ A @ J)
+            H1 += (gd.n / self.N) * self._jaj(theta, g, Sig, mu, gd)
             _, G, gm = self._terms(Sig, mu, gd, True)
             mgrads.append((G, gm))
 
@@ -802,6 +796,32 @@ class FIMLEngine(Engine):
             H2[:, k] = (curvature(tp) - curvature(tm)) / (2 * h)
         H = H1 + (H2 + H2.T) / 4  # (the second part is of F: halved for F/2)
         return (H + H.T) / 2
+
+    def _jaj(self, theta: np.ndarray, g: int, Sig: np.ndarray, mu: np.ndarray, gd) -> np.ndarray:
+        """J'AJ of group g per case: the Hessian of -logl/n in the moments (the saturated model's observed
+        information at Sigma, mu, as robust.saturated_fiml_information) taken along the model's derivatives,
+        pattern by pattern without the moments x moments matrix. Per pattern o (n_o cases, W = Sigma_oo^-1,
+        d = ybar_o - mu_o, S~ = S_o + d d', AAA = W (2 S~ - Sigma_oo) W, X_k = dSigma_oo/dtheta_k, M_k =
+        dmu_o/dtheta_k): 1/2 tr(X_k AAA X_l W) + (Wd)'X_k W M_l + (Wd)'X_l W M_k + M_k'W M_l, weighted n_o / n."""
+        dS, dm = self.derivatives(theta, g)
+        q = self.q
+        out = np.zeros((q, q))
+        for pt in gd.patterns:
+            o = pt["o"]
+            if not len(o):
+                continue
+            So = Sig[np.ix_(o, o)]
+            W = np.linalg.inv(So)
+            d = pt["mean"] - mu[o]
+            AAA = W @ (2 * (pt["cov"] + np.outer(d, d)) - So) @ W
+            X = dS[:, o][:, :, o]
+            Y = (X @ AAA).reshape(q, -1)
+            Z = np.transpose(X @ W, (0, 2, 1)).reshape(q, -1)
+            R = np.einsum("a,kab->kb", W @ d, X) @ W
+            Mo = dm[:, o]
+            cross = R @ Mo.T
+            out += (pt["n"] / gd.n) * (0.5 * (Y @ Z.T) + cross + cross.T + Mo @ W @ Mo.T)
+        return out
 
     def information_expected(self, theta: np.ndarray, per_group: bool = False):
         """Expected information of the pattern-wise likelihood (per case), used for the scoring steps."""
