@@ -1,6 +1,6 @@
 """Issue 20's speed goals in one run, each beside its reference (run on demand, not part of the tests):
 
-    python benchmarks/goals.py                      # everything (about 10 minutes on 2 cores)
+    python benchmarks/goals.py                      # everything (about 4-5 minutes on 2 cores)
     python benchmarks/goals.py --skip family bootstrap --import-rows 20000 --out goals.json
 
 Goals and how each is measured (whole processes are timed from outside, CPU = user + system of the process and
