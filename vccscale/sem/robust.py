@@ -307,7 +307,11 @@ class H1List(list):
 
 
 _H1_CACHE: dict = {}
-_H1_CACHE_SIZE = 8
+#: data sets whose saturated information is kept: a model and the nested models compared with it are fitted one
+#: after another, so the last one suffices; an entry whose matrices (A1, B1 and what is derived from them, about 3
+#: times A1 + B1) would exceed _H1_CACHE_BYTES is not kept (from about 60 observed variables, 1,900 moments on)
+_H1_CACHE_SIZE = 1
+_H1_CACHE_BYTES = 256 * 2**20
 
 
 def _data_key(engine: Engine, clusters: list | None) -> bytes:
@@ -339,7 +343,8 @@ def h1_information_fiml(engine: Engine, clusters: list | None = None) -> list[tu
     hit = _H1_CACHE.pop(key, None)
     if hit is None:
         hit = _h1_information_fiml(engine, clusters)
-    _H1_CACHE[key] = hit  # most recently used last
+    if 3 * sum(a.nbytes for item in hit for a in (item[0], item[1])) <= _H1_CACHE_BYTES:
+        _H1_CACHE[key] = hit  # most recently used last
     while len(_H1_CACHE) > _H1_CACHE_SIZE:
         _H1_CACHE.pop(next(iter(_H1_CACHE)))
     return hit
