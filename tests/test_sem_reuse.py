@@ -179,16 +179,17 @@ def test_negative_chisq_from_rounding_is_zero():
         assert res.fit["df"] == 0 and res.fit["chisq"] == 0.0
 
 
-@pytest.mark.parametrize("group", [None, "school"])
-def test_fiml_hessian_in_two_parts_equals_central_differences(group):
+@pytest.mark.parametrize("group, equal", [(None, ()), ("school", ()), ("school", ("loadings", "intercepts"))])
+def test_fiml_hessian_in_two_parts_equals_central_differences(group, equal):
     """FIMLEngine.hessian (J'AJ with A the analytic Hessian in the moments, plus the moments' curvature by
-    differences of the pattern-free moment gradient) against central differences of the whole FIML gradient
-    (Engine.hessian): equal to 1e-8 absolute (the differences' own error is about 1e-9 here)."""
+    differences of the pattern-free moment gradient, only in the groups a parameter moves) against central
+    differences of the whole FIML gradient (Engine.hessian), one group, two groups, two groups with equal loadings
+    and intercepts: equal to 1e-8 absolute (the differences' own error is about 1e-9 here)."""
     from vccscale.sem import fit_sem
     from vccscale.sem.fit import Engine
 
     data = pd.read_csv(REF / "hs_mar.csv")
     model = HS + "\n speed ~ visual + textual"
-    res = fit_sem(data, model, missing="fiml", group=group)
+    res = fit_sem(data, model, missing="fiml", group=group, group_equal=list(equal))
     st = res._state
     np.testing.assert_allclose(st.engine.hessian(st.theta), Engine.hessian(st.engine, st.theta), rtol=0, atol=1e-8)

@@ -783,17 +783,21 @@ class FIMLEngine(Engine):
             _, G, gm = self._terms(Sig, mu, gd, True)
             mgrads.append((G, gm))
 
-        def curvature(t: np.ndarray) -> np.ndarray:
-            return sum(self.moment_gradient(t, g, G, gm) for g, (G, gm) in enumerate(mgrads))
-
         H2 = np.zeros((q, q))
         unit = param_units(self, theta)
+        rv0 = self.row_values(theta)
+        rows = [np.concatenate([b[key][:, 0] for key in ("A", "P", "m")]) for b in self.block]
         for k in range(q):
             h = 1e-6 * max(unit[k], abs(theta[k]))  # as Engine.hessian
             tp, tm = theta.copy(), theta.copy()
             tp[k] += h
             tm[k] -= h
-            H2[:, k] = (curvature(tp) - curvature(tm)) / (2 * h)
+            rvp, rvm = self.row_values(tp), self.row_values(tm)
+            for g, (G, gm) in enumerate(mgrads):  # only the groups whose matrices theta_k moves
+                r = rows[g]
+                if np.array_equal(rvp[r], rv0[r]) and np.array_equal(rvm[r], rv0[r]):
+                    continue
+                H2[:, k] += (self.moment_gradient(tp, g, G, gm) - self.moment_gradient(tm, g, G, gm)) / (2 * h)
         H = H1 + (H2 + H2.T) / 4  # (the second part is of F: halved for F/2)
         return (H + H.T) / 2
 
