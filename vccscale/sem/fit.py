@@ -783,6 +783,14 @@ class FIMLEngine(Engine):
             _, G, gm = self._terms(Sig, mu, gd, True)
             mgrads.append((G, gm))
 
+        H2 = self._curvature(theta, mgrads)
+        H = H1 + (H2 + H2.T) / 4  # (the second part is of F: halved for F/2)
+        return (H + H.T) / 2
+
+    def _curvature_fd(self, theta: np.ndarray, mgrads: list) -> np.ndarray:
+        """:meth:`_curvature` by central differences of :meth:`moment_gradient` (the moment gradients held fixed),
+        differencing only the groups whose matrices a parameter moves (the reference of the analytic version)."""
+        q = self.q
         H2 = np.zeros((q, q))
         unit = param_units(self, theta)
         rv0 = self.row_values(theta)
@@ -798,8 +806,49 @@ class FIMLEngine(Engine):
                 if np.array_equal(rvp[r], rv0[r]) and np.array_equal(rvm[r], rv0[r]):
                     continue
                 H2[:, k] += (self.moment_gradient(tp, g, G, gm) - self.moment_gradient(tm, g, G, gm)) / (2 * h)
-        H = H1 + (H2 + H2.T) / 4  # (the second part is of F: halved for F/2)
-        return (H + H.T) / 2
+        return H2
+
+    def _curvature(self, theta: np.ndarray, mgrads: list) -> np.ndarray:
+        """sum_g tr(G_g d2Sigma_g/dtheta dtheta') + gm_g' d2mu_g/dtheta dtheta' with the moment gradients
+        ``mgrads`` = [(G_g, gm_g)] held fixed, analytically in the RAM form: with B = (I - A)^-1, Hf = B P B',
+        M = F'GF, K = B'MB, N = Hf M B, v = B'F'gm and mu_f = B m, for loadings / regressions A[i, j], A[k, l],
+        (co)variances P[k, l] (S = E_kl + E_lk, once on the diagonal) and means m[k]:
+        AA: 2 B_li N_jk + 2 B_jk N_li + 2 K_ki Hf_jl + v_k B_li mu_j + v_i B_jk mu_l;
+        AP: 2 (K_li B_jk + K_ki B_jl); Am: v_i B_jk; PP, Pm, mm: 0. Rows that share a parameter add up."""
+        q, p, nv = self.q, self.p, self.nv
+        C = np.zeros((q, q))
+        for g, (G, gm) in enumerate(mgrads):
+            _, _, B, P, m = self.implied_all(theta, g)
+            Hf = B @ P @ B.T
+            M = np.zeros((nv, nv))
+            M[:p, :p] = G
+            K = B.T @ M @ B
+            N = Hf @ M @ B
+            v = np.zeros(nv)
+            if self.meanstructure and gm is not None:
+                w = np.zeros(nv)
+                w[:p] = gm
+                v = B.T @ w
+            mf = B @ m
+            b = self.block[g]
+            a, pe, me = (b[key][self.par[b[key][:, 0]] >= 0] for key in ("A", "P", "m"))
+            i, j = a[:, 1][:, None], a[:, 2][:, None]
+            k, l_ = a[:, 1][None, :], a[:, 2][None, :]
+            caa = (2 * B[l_, i] * N[j, k] + 2 * B[j, k] * N[l_, i] + 2 * K[k, i] * Hf[j, l_]
+                   + v[k] * B[l_, i] * mf[j] + v[i] * B[j, k] * mf[l_])
+            pk, pl = pe[:, 1][None, :], pe[:, 2][None, :]
+            cap = 2 * (K[pl, i] * B[j, pk] + K[pk, i] * B[j, pl]) * np.where(pk == pl, 0.5, 1.0)
+            cam = v[i] * B[j, me[:, 1][None, :]]
+            na, npe, nm = len(a), len(pe), len(me)
+            rowm = np.zeros((na + npe + nm, na + npe + nm))
+            rowm[:na, :na] = caa
+            rowm[:na, na:na + npe] = cap
+            rowm[na:na + npe, :na] = cap.T
+            rowm[:na, na + npe:] = cam
+            rowm[na + npe:, :na] = cam.T
+            idx = self.par[np.concatenate([a[:, 0], pe[:, 0], me[:, 0]])]
+            np.add.at(C, (idx[:, None], idx[None, :]), rowm)
+        return C
 
     def _jaj(self, theta: np.ndarray, g: int, Sig: np.ndarray, mu: np.ndarray, gd) -> np.ndarray:
         """J'AJ of group g per case: the Hessian of -logl/n in the moments (the saturated model's observed
