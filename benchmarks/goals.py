@@ -60,7 +60,8 @@ d30 <- read.csv('%s')
 m30 <- '%s'
 inv <- function() { f1 <- cfa(m, HS, group = 'school'); f2 <- cfa(m, HS, group = 'school', group.equal = 'loadings')
   f3 <- cfa(m, HS, group = 'school', group.equal = c('loadings', 'intercepts'))
-  f4 <- cfa(m, HS, group = 'school', group.equal = c('loadings', 'intercepts', 'residuals')); lavTestLRT(f1, f2, f3, f4) }
+  f4 <- cfa(m, HS, group = 'school', group.equal = c('loadings', 'intercepts', 'residuals'))
+  lavTestLRT(f1, f2, f3, f4) }
 cat(sprintf('hs_cfa=%%.4f hs_invariance=%%.4f cfa30_n1000=%%.4f\n', t5(function() cfa(m, HS)), t5(inv),
             t5(function() cfa(m30, d30))))
 """
