@@ -64,7 +64,7 @@ def missing_patterns(X: np.ndarray, moments: bool = True, codes: np.ndarray | No
     of the codes, instead of from the bit keys of ``X``."""
     if codes is None:
         codes = pattern_codes(X)
-    uniq, first, inverse = np.unique(codes, return_index=True, return_inverse=True)
+    _, first, inverse = np.unique(codes, return_index=True, return_inverse=True)
     inverse = np.asarray(inverse).ravel()
     keys = np.isfinite(X[first])
     order = np.argsort(inverse, kind="stable")

@@ -765,12 +765,10 @@ class FIMLEngine(Engine):
         return (F, grad) if np.isfinite(F) else (np.inf, None)
 
     def hessian(self, theta: np.ndarray) -> np.ndarray:
-        """Observed information per case (Hessian of F/2) of the pattern-wise likelihood, in two parts: J'AJ, with
-        A the likelihood's Hessian in the moments (vech Sigma, mu) at the implied moments (analytic: the saturated
-        model's observed information there, :func:`vccscale.sem.robust.saturated_fiml_information`) and J their
-        derivatives; plus the curvature of the implied moments weighted by the likelihood's moment gradient,
-        sum_i (dF/dm_i) d2 m_i / dtheta dtheta', by central differences of :meth:`moment_gradient` with that
-        gradient held fixed (no pass over the missing-data patterns per step). The same matrix as central
+        """Observed information per case (Hessian of F/2) of the pattern-wise likelihood, in two parts, both
+        analytic: J'AJ (:meth:`_jaj`: the likelihood's Hessian in the moments at the implied moments, taken along
+        their derivatives J) plus the curvature of the implied moments weighted by the likelihood's moment
+        gradient, sum_i (dF/dm_i) d2 m_i / dtheta dtheta' (:meth:`_curvature`). The same matrix as central
         differences of the whole gradient (:meth:`Engine.hessian`), which it falls back to when the patterns
         carry no moments."""
         if any("cov" not in pt for gd in self.groups for pt in gd.patterns):
@@ -786,27 +784,6 @@ class FIMLEngine(Engine):
         H2 = self._curvature(theta, mgrads)
         H = H1 + (H2 + H2.T) / 4  # (the second part is of F: halved for F/2)
         return (H + H.T) / 2
-
-    def _curvature_fd(self, theta: np.ndarray, mgrads: list) -> np.ndarray:
-        """:meth:`_curvature` by central differences of :meth:`moment_gradient` (the moment gradients held fixed),
-        differencing only the groups whose matrices a parameter moves (the reference of the analytic version)."""
-        q = self.q
-        H2 = np.zeros((q, q))
-        unit = param_units(self, theta)
-        rv0 = self.row_values(theta)
-        rows = [np.concatenate([b[key][:, 0] for key in ("A", "P", "m")]) for b in self.block]
-        for k in range(q):
-            h = 1e-6 * max(unit[k], abs(theta[k]))  # as Engine.hessian
-            tp, tm = theta.copy(), theta.copy()
-            tp[k] += h
-            tm[k] -= h
-            rvp, rvm = self.row_values(tp), self.row_values(tm)
-            for g, (G, gm) in enumerate(mgrads):  # only the groups whose matrices theta_k moves
-                r = rows[g]
-                if np.array_equal(rvp[r], rv0[r]) and np.array_equal(rvm[r], rv0[r]):
-                    continue
-                H2[:, k] += (self.moment_gradient(tp, g, G, gm) - self.moment_gradient(tm, g, G, gm)) / (2 * h)
-        return H2
 
     def _curvature(self, theta: np.ndarray, mgrads: list) -> np.ndarray:
         """sum_g tr(G_g d2Sigma_g/dtheta dtheta') + gm_g' d2mu_g/dtheta dtheta' with the moment gradients
@@ -1066,7 +1043,7 @@ def quasi_newton(eng, theta: np.ndarray, Hinv: np.ndarray, tol: float, max_iter:
     needs only the objective and gradient. Used where theta is already close to the optimum: a bootstrap resample
     from the full sample's estimates, and the last phase of :func:`_fisher` (scoring converges only linearly when
     the model does not fit exactly, BFGS superlinearly). Stops when the decrement (g/2)'H(g/2) < ``tol``; returns
-    theta or None (not converged)."""
+    (theta, F, dF/dtheta) there (F never above its start: every step lowers it) or None (not converged)."""
     F, g = eng.value_and_gradient(theta)
     if not np.isfinite(F) or g is None:
         return None
@@ -1076,7 +1053,7 @@ def quasi_newton(eng, theta: np.ndarray, Hinv: np.ndarray, tol: float, max_iter:
         step = -H @ g
         dec = float(-g @ step)
         if 0 <= dec < tol:
-            return theta
+            return theta, F, 2 * g
         if dec <= 0:  # not a descent direction: restart from the scoring metric
             H = Hinv.copy()
             step = -H @ g
@@ -1138,15 +1115,12 @@ def _fisher(engine: Engine, theta: np.ndarray, max_iter: int = 500, tol: float =
             # criterion above in the next pass (and scoring goes on from it, or from here, if that fails)
             qn_tries -= 1
             try:
-                th = quasi_newton(engine, theta, np.linalg.inv(info), tol * max(1.0, abs(F)))
+                qn = quasi_newton(engine, theta, np.linalg.inv(info), tol * max(1.0, abs(F)))
             except np.linalg.LinAlgError:
-                th = None
-            if th is not None:
-                Fq = engine.objective(th)
-                if np.isfinite(Fq) and Fq <= F + 1e-14 * max(1.0, abs(F)):
-                    theta, F = th, Fq
-                    g = engine.gradient(theta)
-                    continue
+                qn = None
+            if qn is not None:
+                theta, F, g = qn
+                continue
         accepted = False
         for _ in range(30):
             try:

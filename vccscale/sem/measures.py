@@ -199,6 +199,11 @@ def gfi(obs: list[np.ndarray], est: list[np.ndarray], V: list[np.ndarray], nobs:
     for s, e, w in zip(obs, est, V):
         d = s - e
         vals.append(1 - (d @ w @ d) / (s @ w @ s))
+    return _by_group_size(vals, nobs)
+
+
+def _by_group_size(vals: list[float], nobs: list[int]) -> float:
+    """One group's value, or the groups' values weighted by N_g / N (lavaan's multi-group GFI)."""
     n = np.asarray(nobs, float)
     return float(vals[0]) if len(vals) == 1 else float(n @ np.asarray(vals) / n.sum())
 
@@ -227,10 +232,9 @@ def gfi_moments(covs: list[np.ndarray], means: list[np.ndarray], Sigs: list[np.n
             return q
 
         qd = quad(S - Sig, (m - mu) if meanstructure else None)
-        qs = quad(S, m.copy() if meanstructure else None)
+        qs = quad(S, m if meanstructure else None)
         vals.append(1 - qd / qs)
-    n = np.asarray(nobs, float)
-    return float(vals[0]) if len(vals) == 1 else float(n @ np.asarray(vals) / n.sum())
+    return _by_group_size(vals, nobs)
 
 
 def agfi(gfi_value, nel, df) -> float:

@@ -117,7 +117,8 @@ def _replicate(pt, Xs: list[np.ndarray], labels: list, fiml: bool, theta_hat: np
     try:
         # FIML on a resample without missing cells is complete-data ML (same estimates): the faster engine
         eng = (FIMLEngine if any(g.patterns is not None for g in groups) else Engine)(pt, groups)
-        theta = quasi_newton(eng, theta_hat, Hinv, BOOT_TOL) if Hinv is not None else None
+        qn = quasi_newton(eng, theta_hat, Hinv, BOOT_TOL) if Hinv is not None else None
+        theta = qn[0] if qn is not None else None
         if theta is None:  # fall back to damped Fisher scoring
             est = estimate(eng, start=theta_hat, tol=BOOT_TOL)
             if not est.converged:

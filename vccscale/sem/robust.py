@@ -44,8 +44,8 @@ import numpy as np
 
 from .fit import Engine
 
-__all__ = ["sandwich", "vech_lavaan", "yuan_bentler_mplus", "h1_traces", "h1_traces_fiml", "h1_information_fiml",
-           "fiml_corrected", "cluster_crossprod", "h1_structured_information"]
+__all__ = ["sandwich", "yuan_bentler_mplus", "h1_traces", "h1_traces_fiml", "h1_information_fiml", "fiml_corrected",
+           "cluster_crossprod", "h1_structured_information"]
 
 
 def cluster_root(scores: np.ndarray, cluster: np.ndarray | None) -> np.ndarray:
@@ -183,7 +183,7 @@ def h1_structured_information(engine: Engine, theta: np.ndarray) -> np.ndarray:
     return (total + total.T) / 2
 
 
-def vech_lavaan(p: int) -> tuple[np.ndarray, np.ndarray]:
+def _vech_lavaan(p: int) -> tuple[np.ndarray, np.ndarray]:
     """Row and column of lavaan's ``vech`` order (lower triangle, column by column): the order of the
     saturated model's covariance parameters in :func:`h1_information_fiml`."""
     rows = [i for j in range(p) for i in range(j, p)]
@@ -193,7 +193,7 @@ def vech_lavaan(p: int) -> tuple[np.ndarray, np.ndarray]:
 
 def saturated_fiml_information(patterns: list[dict], cov: np.ndarray, mean: np.ndarray, n: int) -> np.ndarray:
     """Observed information per case of the saturated model under FIML at the moments (``cov``, ``mean``), in the
-    order vech(Sigma) (lavaan's, :func:`vech_lavaan`) then mu: lavaan's
+    order vech(Sigma) (lavaan's, :func:`_vech_lavaan`) then mu: lavaan's
     ``lav_mvnorm_missing_information_observed_samplestats``, analytically. Per missing-data pattern o (n_o cases,
     observed set o, pattern mean ybar_o and covariance S_o, divisor n_o), with ``W = Sigma_oo^-1``,
     ``d = ybar_o - mu_o``, ``S~ = S_o + d d'`` and ``AAA = W (2 S~ - Sigma_oo) W``: the blocks
@@ -202,7 +202,7 @@ def saturated_fiml_information(patterns: list[dict], cov: np.ndarray, mean: np.n
     pattern-wise log-likelihood; it replaces central differences of the gradient, which cost 2 x p(p+3)/2
     gradient evaluations per model)."""
     p = cov.shape[0]
-    r, c = vech_lavaan(p)
+    r, c = _vech_lavaan(p)
     m = len(r)
     out = np.zeros((m + p, m + p))
     for pt in patterns:
@@ -335,7 +335,7 @@ def h1_information_fiml(engine: Engine, clusters: list | None = None) -> list[tu
     """Per group ``(A1, B1)`` of the saturated model at the EM moments (lavaan's h1 information with
     ``h1.information = "unstructured"``, ``missing = "ml"``): A1 the observed information per case (Hessian of the
     pattern-wise log-likelihood) and B1 the first-order information per case (casewise scores with the missing
-    entries left out). Moments in the order vech(Sigma) (as :func:`vech_lavaan`), then mu.
+    entries left out). Moments in the order vech(Sigma) (as :func:`_vech_lavaan`), then mu.
 
     It depends on the data only, not on the model: the last few results are kept (by a digest of the variables,
     data, EM moments and clusters), so models fitted to the same data share one computation."""
@@ -406,14 +406,14 @@ def h1_traces_fiml(engine: Engine, info: list[tuple[np.ndarray, np.ndarray]] | N
 def _fiml_moment_keep(engine: Engine) -> np.ndarray:
     """Moments (vech(Sigma) in lavaan's order, then mu) that lavaan's h1 information keeps under fixed.x: all but
     the x-x (co)variances and the x means (their rows and columns are zero there)."""
-    r, c = vech_lavaan(engine.p)
+    r, c = _vech_lavaan(engine.p)
     xi = np.array([engine.pos[v] for v in engine.pt.ov_x], dtype=int)
     return np.concatenate([~(np.isin(r, xi) & np.isin(c, xi)), ~np.isin(np.arange(engine.p), xi)])
 
 
 def _delta_fiml(engine: Engine, theta: np.ndarray, g: int) -> np.ndarray:
     """lavaan's Delta of group g: d (vech(Sigma), mu) / d theta' (moments x free parameters)."""
-    r, c = vech_lavaan(engine.p)
+    r, c = _vech_lavaan(engine.p)
     dS, dm = engine.derivatives(theta, g)
     return np.vstack([dS[:, r, c].T, dm.T])
 
@@ -424,7 +424,7 @@ def _complete_h1_information(cov: np.ndarray) -> np.ndarray:
     mu (W = cov^-1), in the order of :func:`h1_information_fiml`."""
     p = cov.shape[0]
     W = np.linalg.inv(cov)
-    r, c = vech_lavaan(p)
+    r, c = _vech_lavaan(p)
     factor = np.where(r == c, 1.0, 2.0)
     A = 0.5 * (W[np.ix_(r, r)] * W[np.ix_(c, c)] + W[np.ix_(r, c)] * W[np.ix_(c, r)]) * np.outer(factor, factor) / 2
     m = len(r)
@@ -455,7 +455,7 @@ def _fiml_corrected_parts(engine: Engine, info, keep: np.ndarray, fg: list[float
     # fixed.x = TRUE, so Wc has zero rows and columns for the moments of the model's exogenous covariates even when
     # they are random (fixed.x = FALSE; with fixed.x = TRUE they are left out everywhere anyway)
     xr = np.array([engine.pos[v] for v in getattr(engine.pt, "ov_x_random", [])], dtype=int)
-    r, c = vech_lavaan(engine.p)
+    r, c = _vech_lavaan(engine.p)
     zero_c = np.concatenate([np.isin(r, xr) & np.isin(c, xr), np.isin(np.arange(engine.p), xr)])[keep]
     Wc_g = []
     for gd in engine.groups:
