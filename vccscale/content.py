@@ -519,6 +519,21 @@ def _judge_answers(judge: str, answers: Mapping[str, Any], key: _Key, source: st
     return out
 
 
+def _judge_file(p: Path, what: str) -> Path:
+    """``p`` if it exists, else the error naming it (judges' answers or ratings)."""
+    if not p.exists():
+        raise JudgeAnswerError(f"{what} file not found", file=p)
+    return p
+
+
+def _judge_json(p: Path, what: str):
+    """The JSON content of a judges' answers or ratings file, or the error naming it."""
+    try:
+        return json.loads(p.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise JudgeAnswerError(f"not a JSON {what} file: {exc}", file=p) from None
+
+
 def _answers_from_json(obj: Any, key: _Key, source: str) -> dict[str, dict[str, str | None]]:
     """{item: code} (one judge, named by the file's stem), {judge: {item: code}}, {"judge": J, "answers": {...}}
     or a list of the last two."""
@@ -663,16 +678,10 @@ def read_answers(key: Any, answers: Any, notes: list[str] | None = None) -> dict
         if isinstance(src, Mapping):
             got, where = _answers_from_json(src, k, "<answers>"), "<answers>"
         else:
-            p = Path(src)
+            p = _judge_file(Path(src), "answers")
             where = str(p)
-            if not p.exists():
-                raise JudgeAnswerError("answers file not found", file=p)
             if p.suffix.lower() == ".json":
-                try:
-                    obj = json.loads(p.read_text(encoding="utf-8"))
-                except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-                    raise JudgeAnswerError(f"not a JSON answers file: {exc}", file=p) from None
-                got = _answers_from_json(obj, k, where)
+                got = _answers_from_json(_judge_json(p, "answers"), k, where)
             elif _long_csv(p):
                 got = _answers_from_long_csv(p, k)
             else:
@@ -922,15 +931,10 @@ def read_ratings(key: Any, ratings: Any) -> dict[str, dict[str, dict[str, float]
         if isinstance(src, Mapping):
             obj, where = src, "<ratings>"
         else:
-            p = Path(src)
+            p = _judge_file(Path(src), "ratings")
             where = str(p)
-            if not p.exists():
-                raise JudgeAnswerError("ratings file not found", file=p)
             if p.suffix.lower() == ".json":
-                try:
-                    obj = json.loads(p.read_text(encoding="utf-8"))
-                except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-                    raise JudgeAnswerError(f"not a JSON ratings file: {exc}", file=p) from None
+                obj = _judge_json(p, "ratings")
             else:
                 with open(p, newline="", encoding="utf-8-sig") as fh:
                     reader = csv.DictReader(fh)
