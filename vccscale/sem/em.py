@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["EMResult", "em_moments", "missing_patterns", "pattern_codes", "EM_TOL", "EM_MAX_ITER"]
+__all__ = ["EMResult", "RowBlocks", "em_moments", "missing_patterns", "pattern_codes", "EM_TOL", "EM_MAX_ITER"]
 
 #: largest relative change of the moments at which EM has converged
 EM_TOL = 1e-10
@@ -56,9 +56,11 @@ def pattern_codes(X: np.ndarray) -> np.ndarray:
     return np.asarray(np.unique(view, return_inverse=True)[1]).ravel()
 
 
-def missing_patterns(X: np.ndarray, moments: bool = True, codes: np.ndarray | None = None) -> list[dict]:
+def missing_patterns(X: np.ndarray, moments: bool = True, codes: np.ndarray | None = None,
+                     values: bool = True) -> list[dict]:
     """Missing-data patterns of ``X`` (NaN = missing): observed column indices ``o``, the row indices, the rows'
-    observed values ``X``, their count ``n`` and (``moments``) their mean / covariance (divisor n). ``codes``: the
+    observed values ``X`` (not with ``values=False``: a resample's likelihood needs only the rows), their count
+    ``n`` and (``moments``) their mean / covariance (divisor n). ``codes``: the
     rows' pattern codes when known (e.g. a resample's rows, from the full sample's :func:`pattern_codes`; any
     integers that are equal exactly for rows of one pattern): the patterns are then taken from them, in the order
     of the codes, instead of from the bit keys of ``X``."""
@@ -73,8 +75,11 @@ def missing_patterns(X: np.ndarray, moments: bool = True, codes: np.ndarray | No
     for k in range(keys.shape[0]):
         rows = order[bounds[k]:bounds[k + 1]]
         o = np.flatnonzero(keys[k])
-        Xo = X[np.ix_(rows, o)]
-        pt = {"o": o, "rows": rows, "X": Xo, "n": len(rows)}
+        pt = {"o": o, "rows": rows, "n": len(rows)}
+        if not (values or moments):
+            out.append(pt)
+            continue
+        Xo = pt["X"] = X[np.ix_(rows, o)]
         if moments:
             m = Xo.mean(axis=0)
             pt["mean"], pt["cov"] = m, (Xo - m).T @ (Xo - m) / len(rows)
@@ -82,10 +87,115 @@ def missing_patterns(X: np.ndarray, moments: bool = True, codes: np.ndarray | No
     return out
 
 
+class RowBlocks:
+    """Incomplete rows arranged for the Schur-complement algebra that EM and FIML share.
+
+    With W = Sigma^-1 and a row missing the variables m, the regression of the missing on the observed values is
+    E[y_m - mu_m | y_o] = -W_mm^-1 W_m. e (e: the row's deviations from mu, 0 at m) and Cov(y_m | y_o) = W_mm^-1;
+    Sigma_oo^-1 embedded in p x p is W - W S W (S: W_mm^-1 at (m, m), 0 elsewhere) and log|Sigma_oo| = log|Sigma|
+    + log|W_mm|. :meth:`complete` returns, for all rows at once, the completed deviations D = E - U (U: the
+    conditional means' negatives at the missing cells, from one small inverse per pattern), Q = sum over rows of S
+    (the conditional covariances) and sum log|W_mm|: EM's expected sums are D'D + Q and D, FIML's residuals
+    z = P e are D W. Patterns are batched by their number of missing variables rounded up to a power of two
+    (padding the inverses with identity blocks: pad variables p, p + 1, ... of unit variance), so the work is a few array operations whatever the number of
+    patterns. The rows of the complete pattern enter through their count, mean and covariance (``moments``)
+    when there are at least p of them.
+
+    ``patterns``: dicts with ``o`` (observed columns), ``rows`` (indices into ``X``) and ``n``, as
+    :func:`missing_patterns` lists them (patterns without an observed variable must be left out)."""
+
+    def __init__(self, X: np.ndarray, patterns: list[dict], center: np.ndarray | None = None):
+        N, p = X.shape
+        self.p = p
+        J = len(patterns)
+        pid = np.full(N, -1)
+        nj, kj, first = np.zeros(J, dtype=int), np.zeros(J, dtype=int), np.zeros(J, dtype=int)
+        for j, pt in enumerate(patterns):
+            pid[pt["rows"]] = j
+            nj[j], kj[j], first[j] = pt["n"], p - len(pt["o"]), pt["rows"][0]
+        shift = 0.0 if center is None else center
+        self.complete_n = 0
+        self.complete_mean = self.complete_m2 = None
+        moments = np.flatnonzero((kj == 0) & (nj >= p))[:1]
+        if len(moments):  # the complete rows, through their count, mean and covariance
+            Xc = X[patterns[moments[0]]["rows"]] - shift
+            self.complete_n = len(Xc)
+            self.complete_mean = Xc.mean(axis=0)
+            d = Xc - self.complete_mean
+            self.complete_m2 = d.T @ d / len(Xc)
+            pid[pid == moments[0]] = -1
+        rows = np.flatnonzero(pid >= 0)
+        prow = pid[rows]
+        Xr = X[rows] - shift
+        obs = np.isfinite(Xr)
+        self.n = len(rows)
+        kb_j = np.array([0 if k == 0 else 1 << int(k - 1).bit_length() for k in kj], dtype=int)  # power of 2
+        sizes = sorted(set(kb_j[np.unique(prow)].tolist()) - {0}) if len(prow) else []
+        self.P = P = p + (max(sizes) if sizes else 0)  # the variables and the pad variables
+        self.E0 = np.zeros((self.n, P))
+        self.E0[:, :p] = np.where(obs, Xr, 0.0)
+        self.obs = np.zeros((self.n, P))
+        self.obs[:, :p] = obs
+        self.nobs = int(obs.sum()) + self.complete_n * p
+        # each pattern's missing variables (first in a stable sort of its observed flags), then the pads
+        order = np.argsort(np.isfinite(X[first]), axis=1, kind="stable") if J else np.zeros((0, p), dtype=int)
+        self.buckets = []
+        for kb in sizes:
+            sel = np.flatnonzero(kb_j == kb)
+            loc = np.full(J, -1)
+            loc[sel] = np.arange(len(sel))
+            r = np.flatnonzero(loc[prow] >= 0)
+            if not len(r):
+                continue
+            col = np.arange(kb)
+            M = np.full((len(sel), kb), 0)
+            w = min(kb, p)
+            M[:, :w] = order[sel, :w]
+            M = np.where(col[None, :] < kj[sel, None], M, p + col[None, :])
+            pidb = loc[prow[r]]
+            qidx = (M[:, :, None] * P + M[:, None, :]).ravel()
+            self.buckets.append((kb, M, nj[sel].astype(float), r, pidb, M[pidb], qidx))
+
+    def complete(self, W: np.ndarray, mu: np.ndarray):
+        """At Sigma^-1 = ``W`` and mean ``mu`` (in the centred units of the constructor): (E, D, Q, ld) with E the
+        rows' deviations (0 at missing cells), D the completed deviations, Q the summed conditional covariances
+        (p x p) and ld = sum over rows of log|W_mm| (rows of the complete pattern and the ``moments`` excluded:
+        they contribute neither to D nor to Q nor to ld)."""
+        p, P = self.p, self.P
+        mup = np.zeros(P)
+        mup[:p] = mu
+        E = self.E0 - self.obs * mup
+        Wp = np.eye(P)
+        Wp[:p, :p] = W
+        Y = E @ Wp if P > p else E @ W
+        U = np.zeros_like(E)
+        Qf = np.zeros(P * P)
+        ld = 0.0
+        for kb, M, cnt, r, pid, cols, qidx in self.buckets:
+            if kb == 1:
+                m, c = M[:, 0], cols[:, 0]
+                Minv = 1.0 / Wp[m, m]
+                ld -= float(cnt @ np.log(Minv))
+                U[r, c] = Y[r, c] * Minv[pid]
+                w = cnt * Minv
+            else:
+                Wmm = Wp[M[:, :, None], M[:, None, :]]
+                Minv = np.linalg.inv(Wmm)
+                ld += float(cnt @ np.linalg.slogdet(Wmm)[1])
+                r2 = r[:, None]
+                U[r2, cols] = np.einsum("ikl,il->ik", Minv[pid], Y[r2, cols])
+                w = (cnt[:, None, None] * Minv).ravel()
+            Qf += np.bincount(qidx, weights=w, minlength=Qf.size)
+        return E[:, :p], (E - U)[:, :p], Qf.reshape(P, P)[:p, :p], ld
+
+
 def em_moments(patterns: list[dict], p: int, tol: float = EM_TOL, max_iter: int = EM_MAX_ITER) -> EMResult:
     """Saturated ML mean and covariance (divisor n) under MAR from the missing-data ``patterns`` of
     :func:`missing_patterns` (patterns without any observed variable must be left out). Returns an
-    :class:`EMResult`; ``converged`` is False when ``max_iter`` was reached (callers warn)."""
+    :class:`EMResult`; ``converged`` is False when ``max_iter`` was reached (callers warn).
+
+    Each iteration is one :meth:`RowBlocks.complete`: the expected sums of the completed data are D'D + Q and D
+    (plus the count, mean and covariance of the complete rows)."""
     pats = [pt for pt in patterns if len(pt["o"])]
     n = sum(pt["n"] for pt in pats)
     # start (lavaan): available-case means and variances, zero covariances
@@ -102,36 +212,29 @@ def em_moments(patterns: list[dict], p: int, tol: float = EM_TOL, max_iter: int 
     with np.errstate(invalid="ignore", divide="ignore"):
         var0 = s2 / cnt
     var0 = np.where(np.isfinite(var0) & (var0 > 0), var0, 1.0)
-    # per pattern: observed indices, missing indices, count, centred mean and raw second moment
-    stats = []
-    for pt in pats:
-        o = pt["o"]
-        m_o = pt["mean"] - center[o]
-        stats.append((o, np.setdiff1d(np.arange(p), o), pt["n"], m_o, pt["cov"] + np.outer(m_o, m_o)))
+    X = np.full((n, p), np.nan)
+    local, start = [], 0
+    for pt in pats:  # the patterns' rows, stacked (the patterns carry their observed values)
+        X[start:start + pt["n"], pt["o"]] = pt["X"]
+        local.append({"o": pt["o"], "n": pt["n"], "rows": np.arange(start, start + pt["n"])})
+        start += pt["n"]
+    blocks = RowBlocks(X, local, center=np.where(np.isfinite(center), center, 0.0))
+    n0, m0, S0 = blocks.complete_n, blocks.complete_mean, blocks.complete_m2
     mu, Sig = np.zeros(p), np.diag(var0)
     delta, it, converged = np.inf, 0, False
     for it in range(1, max_iter + 1):
-        T1, T2 = np.zeros(p), np.zeros((p, p))
-        for o, m_, k, m_o, M2 in stats:
-            if len(m_) == 0:
-                T1 += k * m_o
-                T2 += k * M2
-                continue
-            B = np.linalg.solve(Sig[np.ix_(o, o)], Sig[np.ix_(o, m_)]).T  # Sig_mo Sig_oo^-1
-            c = mu[m_] - B @ mu[o]  # E[y_m | y_o] = c + B y_o
-            ym = c + B @ m_o
-            BM = B @ M2
-            T1[o] += k * m_o
-            T1[m_] += k * ym
-            T2[np.ix_(o, o)] += k * M2
-            cross = k * (np.outer(c, m_o) + BM)  # sum of E[y_m] y_o'
-            T2[np.ix_(m_, o)] += cross
-            T2[np.ix_(o, m_)] += cross.T
-            Bm = B @ m_o
-            T2[np.ix_(m_, m_)] += k * (np.outer(c, c) + np.outer(c, Bm) + np.outer(Bm, c) + BM @ B.T
-                                       + Sig[np.ix_(m_, m_)] - B @ Sig[np.ix_(o, m_)])
-        mu_new = T1 / n
-        Sig_new = T2 / n - np.outer(mu_new, mu_new)
+        L = np.linalg.cholesky(Sig)
+        Li = np.linalg.inv(L)
+        _, D, Q, _ = blocks.complete(Li.T @ Li, mu)
+        T1 = D.sum(axis=0)
+        T2 = D.T @ D + Q
+        if n0:
+            d0 = m0 - mu
+            T1 = T1 + n0 * d0
+            T2 = T2 + n0 * (S0 + np.outer(d0, d0))
+        step = T1 / n
+        mu_new = mu + step
+        Sig_new = T2 / n - np.outer(step, step)
         Sig_new = (Sig_new + Sig_new.T) / 2
         sd = np.sqrt(np.clip(np.diag(Sig_new), np.finfo(float).tiny, None))
         delta = float(max(np.max(np.abs(mu_new - mu) / sd), np.max(np.abs(Sig_new - Sig) / np.outer(sd, sd))))

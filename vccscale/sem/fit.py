@@ -607,9 +607,6 @@ def pattern_inverses(Sig: np.ndarray, patterns: list[dict]) -> list[tuple[np.nda
     return out
 
 
-COMMON_MIN = 20   # patterns shared by at least this many rows get their own inverse in FIMLEngine._terms
-
-
 class FIMLEngine(Engine):
     """Engine for full-information ML (lavaan ``missing = "ml"``): the casewise normal log-likelihood summed over
     the missing-data patterns.  ``F = -2 (logl(theta) - logl_h1) / N`` so that, as for complete data, lavaan's
@@ -629,114 +626,48 @@ class FIMLEngine(Engine):
         return float(-2 * (ll - self.loglik_h1()) / self.N)
 
     @staticmethod
-    def _layout(gd) -> dict:
-        """Row layout of a group for the vectorised likelihood: missing-data patterns shared by several rows
-        (handled pattern by pattern, one inverse each), and the rows of rare patterns grouped by their number of
-        missing variables k (with the indices of the missing ones; batched)."""
-        lay = getattr(gd, "_fiml_layout", None)
-        if lay is None:
-            X = gd.X
-            obs = np.isfinite(X)
-            p = X.shape[1]
-            common = [pt for pt in gd.patterns if pt["n"] >= COMMON_MIN or 2 * (p - len(pt["o"])) > p]
-            taken = np.zeros(len(X), bool)
-            for pt in common:
-                taken[pt["rows"]] = True
-            nmiss = (~obs).sum(axis=1)
-            batches = []
-            for k in sorted(set(nmiss[~taken].tolist())):
-                rows = np.flatnonzero((nmiss == k) & ~taken)
-                M = np.argsort(obs[rows], axis=1, kind="stable")[:, :k] if k else None
-                batches.append({"k": k, "rows": rows, "M": M})
-            lay = {"X0": np.where(obs, X, 0.0), "obs": obs, "batches": batches, "nobs": obs.sum(axis=1),
-                   "common": common}
-            gd._fiml_layout = lay
-        return lay
+    def _blocks(gd):
+        """The group's rows arranged for the pattern-wise algebra (:class:`vccscale.sem.em.RowBlocks`; built once
+        per data set)."""
+        blk = getattr(gd, "_fiml_blocks", None)
+        if blk is None:
+            from .em import RowBlocks
+
+            blk = RowBlocks(gd.X, gd.patterns)
+            gd._fiml_blocks = blk
+        return blk
 
     def _terms(self, Sig, mu, gd, grad: bool):
         """Log-likelihood of group ``gd`` and, with ``grad``, dF/dSigma and dF/dmu (per-case scale, weights 1/N).
 
-        With W = Sigma^-1 and a row missing the variables m, Sigma_oo^-1 embedded in p x p is
-        P = W - W_.m W_mm^-1 W_m. (zero rows and columns at m), so z = P e = W e - W_.m W_mm^-1 (W_m. e) and
-        log|Sigma_oo| = log|Sigma| + log|W_mm|. A pattern shared by several rows gets its P once and its rows'
-        residuals in one product; the rows of rare patterns are batched by their number of missing variables.
-        The gradient sums are matrix products over rows."""
-        lay = self._layout(gd)
-        p = self.p
+        With W = Sigma^-1, a row missing the variables m has Sigma_oo^-1 embedded in p x p P = W - W S W (S:
+        W_mm^-1 at (m, m)) and log|Sigma_oo| = log|Sigma| + log|W_mm|; its residual z = P e is d W with d the
+        row's deviations completed by their conditional means (:meth:`vccscale.sem.em.RowBlocks.complete`), so
+        that all rows take a few matrix products: quad = sum e'z, dF/dSigma = (sum_i P_i - Z'Z) / N with
+        sum_i P_i = n W - W Q W (Q: the summed conditional covariances), dF/dmu = -2 sum z / N. The complete rows
+        enter through their count, mean and covariance when there are enough of them."""
+        blk = self._blocks(gd)
         L = np.linalg.cholesky(Sig)
         logdet = 2.0 * float(np.log(np.diag(L)).sum())
         Li = np.linalg.inv(L)
         W = Li.T @ Li
-        l2pi = np.log(2 * np.pi)
-        ll = 0.0
-        G = np.zeros_like(W) if grad else None
-        gm = np.zeros(p) if grad else None
-        for pt in lay["common"]:
-            o = pt["o"]
-            m = pt.get("m")
-            if m is None:
-                m = np.setdiff1d(np.arange(p), o)
-                pt["m"] = m
-            if len(m) == 0:
-                P, ld = W, logdet
-            elif 2 * len(m) > p:
-                So = Sig[np.ix_(o, o)]
-                Lo = np.linalg.cholesky(So)
-                Loi = np.linalg.inv(Lo)
-                P = np.zeros_like(W)
-                P[np.ix_(o, o)] = Loi.T @ Loi
-                ld = 2.0 * float(np.log(np.diag(Lo)).sum())
-            else:
-                Lm = np.linalg.cholesky(W[np.ix_(m, m)])
-                T = np.linalg.solve(Lm, W[m, :])
-                P = W - T.T @ T
-                ld = logdet + 2.0 * float(np.log(np.diag(Lm)).sum())
-            E = pt["X"] - mu[o]
-            Z = E @ P[np.ix_(o, o)]
-            ll += -0.5 * (pt["n"] * (len(o) * l2pi + ld) + float(np.einsum("ij,ij->", E, Z)))
-            if grad:
-                G += pt["n"] * P
-                G[np.ix_(o, o)] -= Z.T @ Z
-                gm[o] += -2.0 * Z.sum(axis=0)
-        for bt in lay["batches"]:
-            rows, k, M = bt["rows"], bt["k"], bt["M"]
-            E = lay["X0"][rows] - mu
-            if k:
-                E[~lay["obs"][rows]] = 0.0
-            Z = E @ W
-            ld = np.full(len(rows), logdet)
-            if k == 1:   # one missing variable per row: W_mm is a scalar (the same algebra without batched linalg)
-                m1 = M[:, 0]
-                Wm1 = W[m1]                                          # (n, p): row m of W
-                wmm = Wm1[np.arange(len(rows)), m1]
-                ld = ld + np.log(wmm)
-                T1 = Wm1 / wmm[:, None]
-                Z -= T1 * np.einsum("ip,ip->i", Wm1, E)[:, None]
-                quad = np.einsum("ij,ij->i", E, Z)
-                ll += float(-0.5 * (lay["nobs"][rows] * l2pi + ld + quad).sum())
-                if grad:
-                    G += len(rows) * W - Z.T @ Z - T1.T @ Wm1
-                    gm += -2.0 * Z.sum(axis=0)
-                continue
-            if k:
-                Wm = np.transpose(W[:, M], (1, 0, 2))               # (n, p, k)
-                Wmm = W[M[:, :, None], M[:, None, :]]               # (n, k, k)
-                Minv = np.linalg.inv(Wmm)
-                ld = ld + np.linalg.slogdet(Wmm)[1]
-                T = np.matmul(Wm, Minv)                              # (n, p, k)
-                sv = np.einsum("ipk,ip->ik", Wm, E)
-                Z -= np.einsum("ipk,ik->ip", T, sv)
-            quad = np.einsum("ij,ij->i", E, Z)
-            ll += float(-0.5 * (lay["nobs"][rows] * l2pi + ld + quad).sum())
-            if grad:
-                G += len(rows) * W - Z.T @ Z
-                if k:
-                    G -= np.tensordot(T, Wm, axes=([0, 2], [0, 2]))
-                gm += -2.0 * Z.sum(axis=0)
-        if grad:
-            G /= self.N
-            gm /= self.N
-        return ll, G, gm
+        E, D, Q, ldmm = blk.complete(W, mu)
+        Z = D @ W
+        quad = float(np.einsum("ij,ij->", E, Z))
+        n0 = blk.complete_n
+        if n0:
+            d0 = blk.complete_mean - mu
+            Wd0 = W @ d0
+            quad += n0 * (float(np.sum(W * blk.complete_m2)) + float(d0 @ Wd0))
+        ll = -0.5 * (blk.nobs * np.log(2 * np.pi) + (blk.n + n0) * logdet + ldmm + quad)
+        if not grad:
+            return ll, None, None
+        G = (blk.n + n0) * W - W @ Q @ W - Z.T @ Z
+        gm = -2.0 * Z.sum(axis=0)
+        if n0:
+            G -= n0 * (W @ blk.complete_m2 @ W + np.outer(Wd0, Wd0))
+            gm -= 2.0 * n0 * Wd0
+        return ll, G / self.N, gm / self.N
 
     def _moment_gradients(self, Sig, mu, gd):
         """d F_g / d Sigma (p x p) and d F_g / d mu (p) summed over the group's rows (per-case scale)."""

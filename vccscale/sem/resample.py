@@ -105,7 +105,8 @@ def _replicate(pt, Xs: list[np.ndarray], labels: list, fiml: bool, theta_hat: np
         n = len(Xb)
         if fiml and np.isnan(Xb).any():
             # the optimisation needs no per-pattern moments (they serve the saturated model, not fitted here)
-            pats = missing_patterns(Xb, moments=False, codes=codes[k][rows] if codes is not None else None)
+            pats = missing_patterns(Xb, moments=False, codes=codes[k][rows] if codes is not None else None,
+                                    values=False)
             with np.errstate(all="ignore"):
                 mean = np.nanmean(Xb, axis=0)
                 cov = np.diag(np.nanvar(Xb, axis=0))
