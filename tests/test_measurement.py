@@ -127,3 +127,17 @@ def test_planted_heywood_case_reaches_the_decision_table_as_not_tested(registry)
     assert res.decision == "not_tested" and "improper" in res.reason and "negative variance" in res.reason
     tab = hypothesis_tables([res], reg)["hypotheses"]
     assert tab.loc[0, "decision"] == "not_tested" and "improper" in tab.loc[0, "short_reason"]
+
+
+def test_problems_name_loadings_and_latent_correlations_beyond_one():
+    """FitResult.problems lists, after the engine's warnings, every standardized loading and latent correlation
+    beyond +-1 with its value (a fixed latent covariance of 1.3 between unit-variance factors: r = 1.3)."""
+    from vccscale.sem import fit_cfa
+
+    d = pd.concat([heywood_items(500, 4, ["h1", "h2", "h3"]), heywood_items(500, 5, ["g1", "g2", "g3"])], axis=1)
+    fit = fit_cfa(d, "a =~ NA*h1 + h2 + h3\n b =~ NA*g1 + g2 + g3\n a ~~ 1*a\n b ~~ 1*b\n a ~~ 1.3*b")
+    probs = fit.problems
+    assert probs[0].startswith("negative variance estimate for h1")
+    assert "the covariance matrix of the latent variables is not positive definite" in probs
+    assert any(p.startswith("standardized loading of h1 on a is -1.5") and p.endswith("a Heywood case") for p in probs)
+    assert probs[-1] == "latent correlation of a and b is 1.300 (beyond +-1)"

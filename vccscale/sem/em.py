@@ -189,6 +189,25 @@ class RowBlocks:
         return E[:, :p], (E - U)[:, :p], Qf.reshape(P, P)[:p, :p], ld
 
 
+    def factors(self, W: np.ndarray, chunk: int = 2_000_000):
+        """Per batch of patterns (in chunks of at most about ``chunk`` / kb^2 patterns): (M, cnt, R) with M the
+        patterns' missing variables (padded), cnt their row counts and R (J, kb, kb) the inverse Cholesky factors
+        of W_mm, so that W_mm^-1 = R'R (pads: identity)."""
+        p, P = self.p, self.P
+        Wp = np.eye(P)
+        Wp[:p, :p] = W
+        for kb, M, cnt, *_ in self.buckets:
+            step = max(1, chunk // (kb * kb * max(p, 1)))
+            for a in range(0, len(M), step):
+                Mc = M[a:a + step]
+                if kb == 1:
+                    R = (1.0 / np.sqrt(Wp[Mc[:, 0], Mc[:, 0]]))[:, None, None]
+                else:
+                    L = np.linalg.cholesky(Wp[Mc[:, :, None], Mc[:, None, :]])
+                    R = np.linalg.inv(L)
+                yield Mc, cnt[a:a + step], R
+
+
 def em_moments(patterns: list[dict], p: int, tol: float = EM_TOL, max_iter: int = EM_MAX_ITER) -> EMResult:
     """Saturated ML mean and covariance (divisor n) under MAR from the missing-data ``patterns`` of
     :func:`missing_patterns` (patterns without any observed variable must be left out). Returns an

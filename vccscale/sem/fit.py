@@ -785,19 +785,49 @@ class FIMLEngine(Engine):
         return out
 
     def information_expected(self, theta: np.ndarray, per_group: bool = False):
-        """Expected information of the pattern-wise likelihood (per case), used for the scoring steps."""
+        """Expected information of the pattern-wise likelihood (per case), used for the scoring steps: per
+        parameter-table rows k, l, sum over patterns of w_j [c_k c_l ((u_k'P_j u_l)(v_k'P_j v_l) + (u_k'P_j v_l)
+        (v_k'P_j u_l)) + dmu_k'P_j dmu_l] with P_j = Sigma_oo^-1 embedded and w_j the pattern's share of cases.
+
+        P_j = W - W S_j W (S_j: W_mm^-1 at the pattern's missing m; :class:`vccscale.sem.em.RowBlocks`), so every
+        quadratic form is its complete-data value minus a rank-k correction: U'P_jU = U'WU - a_j with a_j =
+        alpha'alpha, alpha = R_j (WU)_m (W_mm^-1 = R_j'R_j), likewise b_j (WV), c_j = alpha'beta. The sums of
+        the corrections are A'QA, B'QB, A'QB with Q = sum w_j S_j, and the products of two corrections are
+        sums of outer products, a_j o b_j = F_j'F_j and c_j o c_j' = F_j'G_j with the rows of F_j the products
+        alpha_s o beta_t and of G_j beta_s o alpha_t: all patterns in a few matrix products."""
         out, total = [], np.zeros((self.q, self.q))
         for g, Sig, mu, gd in self._pattern_terms(theta):
             U, V, c, dm, ix = self._rank_one(theta, g)
+            blk = self._blocks(gd)
+            W = np.linalg.inv(Sig)
+            W = (W + W.T) / 2
+            A, B, C = W @ U, W @ V, W @ dm.T
+            X0, Y0, Z0, D0 = U.T @ A, V.T @ B, U.T @ B, dm @ C
+            r = len(ix)
+            K = blk.P - blk.p
+            Ap, Bp = np.vstack([A, np.zeros((K, r))]), np.vstack([B, np.zeros((K, r))])
+            Qf = np.zeros(blk.P * blk.P)
+            FF, FG = np.zeros((r, r)), np.zeros((r, r))
+            for M, cnt, R in blk.factors(W):
+                w = cnt / gd.n
+                al = R @ Ap[M]            # (J, kb, r)
+                be = R @ Bp[M]
+                kb = M.shape[1]
+                F = (al[:, :, None, :] * be[:, None, :, :]).reshape(len(M), kb * kb, r)
+                G = (be[:, :, None, :] * al[:, None, :, :]).reshape(len(M), kb * kb, r)
+                Fw = (F * w[:, None, None]).reshape(-1, r)
+                FF += Fw.T @ F.reshape(-1, r)
+                FG += Fw.T @ G.reshape(-1, r)
+                S = np.transpose(R, (0, 2, 1)) @ R  # W_mm^-1
+                idx = (M[:, :, None] * blk.P + M[:, None, :]).ravel()
+                Qf += np.bincount(idx, weights=(w[:, None, None] * S).ravel(), minlength=Qf.size)
+            Q = Qf.reshape(blk.P, blk.P)[:blk.p, :blk.p]
+            QA, QB = Q @ A, Q @ B
+            sa, sb, sc = A.T @ QA, B.T @ QB, A.T @ QB
             cc = np.outer(c, c)
-            rows = np.zeros((len(ix), len(ix)))
-            for pt, (W, _) in zip(gd.patterns, pattern_inverses(Sig, gd.patterns)):
-                o = pt["o"]
-                Uo, Vo, dmo = U[o], V[o], dm[:, o]
-                WU, WV = W @ Uo, W @ Vo
-                UU, VV, UV = Uo.T @ WU, Vo.T @ WV, Uo.T @ WV
-                rows += pt["n"] / gd.n * (cc * (UU * VV + UV * UV.T) + dmo @ W @ dmo.T)
-            info = _reduce_rows(rows, ix, self.q)
+            rows = cc * (X0 * Y0 - X0 * sb - sa * Y0 + FF + Z0 * Z0.T - Z0 * sc.T - sc * Z0.T + FG)
+            rows = rows + D0 - C.T @ Q @ C
+            info = _reduce_rows((rows + rows.T) / 2, ix, self.q)
             out.append(info)
             total += gd.n / self.N * info
         return (total, out) if per_group else total

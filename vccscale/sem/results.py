@@ -432,16 +432,16 @@ class FitResult:
         out = [w for w in self.warnings if w.startswith("negative variance") or "not positive definite" in w
                or "(vcov)" in w or w.startswith("could not compute standard errors")]
         est = self.estimates
-        if len(est):
-            lv = set(est.loc[est["op"] == "=~", "lhs"])
-            bad = est[(est["op"] == "=~") & (est["std_all"].abs() > 1.0 + 1e-8)]
-            for r in bad.itertuples():
-                out.append(f"standardized loading of {r.rhs} on {r.lhs} is {r.std_all:.3f} (beyond +-1): a Heywood "
-                           "case")
-            cor = est[(est["op"] == "~~") & (est["lhs"] != est["rhs"]) & est["lhs"].isin(lv) & est["rhs"].isin(lv)
-                      & (est["std_all"].abs() > 1.0 + 1e-8)]
-            for r in cor.itertuples():
-                out.append(f"latent correlation of {r.lhs} and {r.rhs} is {r.std_all:.3f} (beyond +-1)")
+        if len(est):  # plain lists: this runs for every fit, and pandas row access costs more than the fit
+            rows = list(zip(est["lhs"].tolist(), est["op"].tolist(), est["rhs"].tolist(),
+                            est["std_all"].to_numpy(dtype=float, na_value=np.nan).tolist()))
+            lv = {lhs for lhs, op, _, _ in rows if op == "=~"}
+            for lhs, op, rhs, v in rows:
+                if op == "=~" and abs(v) > 1.0 + 1e-8:
+                    out.append(f"standardized loading of {rhs} on {lhs} is {v:.3f} (beyond +-1): a Heywood case")
+            for lhs, op, rhs, v in rows:
+                if op == "~~" and lhs != rhs and lhs in lv and rhs in lv and abs(v) > 1.0 + 1e-8:
+                    out.append(f"latent correlation of {lhs} and {rhs} is {v:.3f} (beyond +-1)")
         return tuple(dict.fromkeys(out))
 
     @property
