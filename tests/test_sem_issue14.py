@@ -233,6 +233,7 @@ def test_one_em_implementation_with_a_convergence_flag(monkeypatch):
     assert not capped.converged and capped.iterations == 3
     # a FIML fit whose EM stopped at the cap says so
     monkeypatch.setattr(fit_mod, "em_moments", lambda pats, p: em_mod.em_moments(pats, p, max_iter=3))
+    monkeypatch.setattr(fit_mod, "_EM_CACHE", {})  # not the moments of an earlier fit to these data
     fit = fit_cfa(pd.read_csv(HS_NA), MODEL, missing="fiml")
     assert any("did not converge in 3 iterations" in w for w in fit.warnings)
 

@@ -150,7 +150,7 @@ def test_em_moments_equal_textbook_rowwise_em(complete_rows):
     from vccscale.sem.em import em_moments
 
     X = _mixed_missing(150, 7, 11, complete_rows)
-    res = em_moments(missing_patterns(X), 7, max_iter=25)
+    res = em_moments(missing_patterns(X), 7, max_iter=25, accelerate=False)
     mu, Sig = _textbook_em(X, 25)
     sd = np.sqrt(np.diag(Sig))
     assert np.max(np.abs(res.mean - mu) / sd) < 1e-10
@@ -315,3 +315,40 @@ def _curvature_by_differences(eng, theta, mgrads):
         for g, (G, gm) in enumerate(mgrads):
             C[:, k] += (eng.moment_gradient(tp, g, G, gm) - eng.moment_gradient(tm, g, G, gm)) / (2 * h)
     return C
+
+
+def test_em_moments_are_shared_by_fits_to_the_same_data_only():
+    """prepare_groups keeps the patterns and EM moments of recent data matrices (by a digest of the cells): a second
+    model on the same variables reuses them; a changed cell gives a new EM run (and different moments)."""
+    data = pd.read_csv(REF / "hs_mar.csv")
+    a = fit_cfa(data, HS, missing="fiml")
+    b = fit_cfa(data, " g =~ x1 + x2 + x3 + x4 + x5 + x6 + x7 + x8 + x9 ", missing="fiml")
+    ga, gb = a._state.engine.groups[0], b._state.engine.groups[0]
+    assert ga.em is gb.em and ga.patterns is gb.patterns
+    changed = data.copy()
+    changed.loc[changed["x1"].first_valid_index(), "x1"] += 0.5
+    c = fit_cfa(changed, HS, missing="fiml")
+    gc = c._state.engine.groups[0]
+    assert gc.em is not ga.em and not np.allclose(gc.mean, ga.mean)
+
+
+def test_squarem_reaches_the_plain_em_fixed_point_in_fewer_steps():
+    """With half the cells missing, plain EM needs 181 steps; the SQUAREM-accelerated run (the default) stops by
+    the same rule (an EM step changing nothing by more than 1e-10 unit-free) at the same point: within 1e-8 of the
+    plain run in standard-deviation units (the plain run's own distance from the fixed point is up to
+    tol / (1 - rate), a few 1e-9 here; measured 8e-10), in under a third of the steps (43)."""
+    from vccscale.sem.em import em_moments
+
+    rng = np.random.default_rng(6)
+    F = rng.normal(size=(150, 1))
+    X = F @ np.full((1, 6), 0.7) + rng.normal(size=(150, 6)) * np.sqrt(0.51)
+    X[rng.random(X.shape) < 0.5] = np.nan
+    X = X[np.isfinite(X).any(axis=1)]
+    pats = missing_patterns(X)
+    plain = em_moments(pats, 6, accelerate=False)
+    fast = em_moments(pats, 6)
+    assert plain.converged and fast.converged and fast.delta < 1e-10
+    assert plain.iterations > 150 and fast.iterations < plain.iterations / 3
+    sd = np.sqrt(np.diag(plain.cov))
+    assert np.max(np.abs(fast.mean - plain.mean) / sd) < 1e-8
+    assert np.max(np.abs(fast.cov - plain.cov) / np.outer(sd, sd)) < 1e-8

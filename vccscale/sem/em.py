@@ -208,13 +208,20 @@ class RowBlocks:
                 yield Mc, cnt[a:a + step], R
 
 
-def em_moments(patterns: list[dict], p: int, tol: float = EM_TOL, max_iter: int = EM_MAX_ITER) -> EMResult:
+def em_moments(patterns: list[dict], p: int, tol: float = EM_TOL, max_iter: int = EM_MAX_ITER,
+               accelerate: bool = True) -> EMResult:
     """Saturated ML mean and covariance (divisor n) under MAR from the missing-data ``patterns`` of
     :func:`missing_patterns` (patterns without any observed variable must be left out). Returns an
-    :class:`EMResult`; ``converged`` is False when ``max_iter`` was reached (callers warn).
+    :class:`EMResult`; ``converged`` is False when ``max_iter`` EM steps were reached (callers warn).
 
-    Each iteration is one :meth:`RowBlocks.complete`: the expected sums of the completed data are D'D + Q and D
-    (plus the count, mean and covariance of the complete rows)."""
+    Each EM step is one :meth:`RowBlocks.complete`: the expected sums of the completed data are D'D + Q and D
+    (plus the count, mean and covariance of the complete rows). With ``accelerate`` (default) the steps are
+    extrapolated by SQUAREM (Varadhan & Roland 2008, scheme S3: two EM steps, a step of length |alpha| >= 1 along
+    them, one EM step from there), kept only when the observed-data log-likelihood does not fall below that of
+    the cycle's start (else the two plain steps are kept): EM converges slowly when much information is missing
+    (hundreds of steps), SQUAREM in a fraction of them. Either way the run stops at the first plain EM step that
+    changes no mean by more than ``tol`` standard deviations and no covariance by more than ``tol`` times the
+    product of the two (unit-free), and returns that step's result; ``iterations`` counts EM steps."""
     pats = [pt for pt in patterns if len(pt["o"])]
     n = sum(pt["n"] for pt in pats)
     # start (lavaan): available-case means and variances, zero covariances
@@ -239,26 +246,72 @@ def em_moments(patterns: list[dict], p: int, tol: float = EM_TOL, max_iter: int 
         start += pt["n"]
     blocks = RowBlocks(X, local, center=np.where(np.isfinite(center), center, 0.0))
     n0, m0, S0 = blocks.complete_n, blocks.complete_mean, blocks.complete_m2
-    mu, Sig = np.zeros(p), np.diag(var0)
-    delta, it, converged = np.inf, 0, False
-    for it in range(1, max_iter + 1):
+    steps = 0
+
+    def em_step(mu, Sig, loglik: bool = False):
+        """One EM step from (mu, Sig): (mu', Sig', observed-data log-likelihood at (mu, Sig) up to a constant, or
+        None). Raises LinAlgError when Sig is not positive definite."""
+        nonlocal steps
+        steps += 1
         L = np.linalg.cholesky(Sig)
         Li = np.linalg.inv(L)
-        _, D, Q, _ = blocks.complete(Li.T @ Li, mu)
+        W = Li.T @ Li
+        E, D, Q, ldmm = blocks.complete(W, mu)
         T1 = D.sum(axis=0)
         T2 = D.T @ D + Q
+        ll = None
         if n0:
             d0 = m0 - mu
             T1 = T1 + n0 * d0
             T2 = T2 + n0 * (S0 + np.outer(d0, d0))
+        if loglik:  # -1/2 (n log|Sigma| + sum log|W_mm| + sum e'z), without the constant
+            quad = float(np.einsum("ij,ij->", E, D @ W))
+            if n0:
+                quad += n0 * (float(np.sum(W * S0)) + float(d0 @ W @ d0))
+            ll = -0.5 * (n * 2.0 * float(np.log(np.diag(L)).sum()) + ldmm + quad)
         step = T1 / n
-        mu_new = mu + step
         Sig_new = T2 / n - np.outer(step, step)
-        Sig_new = (Sig_new + Sig_new.T) / 2
-        sd = np.sqrt(np.clip(np.diag(Sig_new), np.finfo(float).tiny, None))
-        delta = float(max(np.max(np.abs(mu_new - mu) / sd), np.max(np.abs(Sig_new - Sig) / np.outer(sd, sd))))
-        mu, Sig = mu_new, Sig_new
+        return mu + step, (Sig_new + Sig_new.T) / 2, ll
+
+    def change(mu0, S0_, mu1, S1_) -> float:
+        sd = np.sqrt(np.clip(np.diag(S1_), np.finfo(float).tiny, None))
+        return float(max(np.max(np.abs(mu1 - mu0) / sd), np.max(np.abs(S1_ - S0_) / np.outer(sd, sd))))
+
+    mu, Sig = np.zeros(p), np.diag(var0)
+    delta, converged = np.inf, False
+    while steps < max_iter:
+        mu1, Sig1, ll0 = em_step(mu, Sig, loglik=accelerate)
+        delta = change(mu, Sig, mu1, Sig1)
+        if delta < tol or not accelerate or steps >= max_iter:
+            mu, Sig = mu1, Sig1
+            converged = delta < tol
+            if converged:
+                break
+            continue
+        mu2, Sig2, _ = em_step(mu1, Sig1)
+        delta = change(mu1, Sig1, mu2, Sig2)
         if delta < tol:
-            converged = True
+            mu, Sig, converged = mu2, Sig2, True
             break
-    return EMResult(mu + center, Sig, it, converged, delta, tol)
+        # SQUAREM: r = one step, v = the change of the step; alpha from their unit-free sizes
+        sd = np.sqrt(np.clip(np.diag(Sig2), np.finfo(float).tiny, None))
+        ss = np.outer(sd, sd)
+        rm, rS = mu1 - mu, Sig1 - Sig
+        vm, vS = mu2 - 2 * mu1 + mu, Sig2 - 2 * Sig1 + Sig
+        vv = float(np.sum((vm / sd) ** 2) + np.sum((vS / ss) ** 2))
+        if not vv > 0 or steps >= max_iter:
+            mu, Sig = mu2, Sig2
+            continue
+        alpha = min(-np.sqrt(float(np.sum((rm / sd) ** 2) + np.sum((rS / ss) ** 2)) / vv), -1.0)
+        mup = mu - 2 * alpha * rm + alpha * alpha * vm
+        Sigp = Sig - 2 * alpha * rS + alpha * alpha * vS
+        try:
+            mu3, Sig3, llp = em_step(mup, (Sigp + Sigp.T) / 2, loglik=True)
+        except np.linalg.LinAlgError:  # the extrapolation left the positive definite matrices
+            mu, Sig = mu2, Sig2
+            continue
+        if np.isfinite(llp) and llp >= ll0:
+            mu, Sig = mu3, Sig3
+        else:  # the likelihood fell: keep the plain steps
+            mu, Sig = mu2, Sig2
+    return EMResult(mu + center, Sig, steps, converged, delta, tol)

@@ -56,6 +56,30 @@ class GroupData:
     rows: np.ndarray | None = None  # positions (0-based) in the data of the rows of X (prepare_groups)
 
 
+_EM_CACHE: dict = {}
+#: data matrices whose missing-data patterns and EM moments are kept (least recently used dropped first): a study
+#: fits several models to the same variables (nested comparisons, invariance steps, stages), and EM of many
+#: variables with many patterns takes hundreds of iterations; kept while the data total at most _EM_CACHE_BYTES
+_EM_CACHE_SIZE = 32
+_EM_CACHE_BYTES = 128 * 2**20
+
+
+def _saturated_em(X: np.ndarray):
+    """(patterns, EMResult) of ``X``, shared by the fits to the same data (a digest of its shape and cells)."""
+    import hashlib
+
+    Xc = np.ascontiguousarray(X, dtype=float)
+    key = hashlib.blake2b(repr(Xc.shape).encode() + Xc.tobytes(), digest_size=20).digest()
+    hit = _EM_CACHE.pop(key, None)
+    if hit is None:
+        pats = missing_patterns(Xc)
+        hit = (pats, em_moments(pats, Xc.shape[1]), 3 * Xc.nbytes)
+    _EM_CACHE[key] = hit  # most recently used last
+    while len(_EM_CACHE) > _EM_CACHE_SIZE or sum(v[2] for v in _EM_CACHE.values()) > _EM_CACHE_BYTES:
+        _EM_CACHE.pop(next(iter(_EM_CACHE)))
+    return hit[0], hit[1]
+
+
 def prepare_groups(data, ov_names: list[str], group: str | None, *, labels: list | None = None,
                    missing: str = "listwise", ov_x: list[str] | None = None) -> tuple[list[GroupData], int]:
     """Check ``data`` against the model's observed variables and return per-group statistics.
@@ -124,8 +148,7 @@ def prepare_groups(data, ov_names: list[str], group: str | None, *, labels: list
             empty = [c for j, c in enumerate(cols) if not np.isfinite(X[:, j]).any()]
             if empty:
                 raise DataError(f"variable(s) {', '.join(empty)} have no observed values{where}", column=empty[0])
-            pats = missing_patterns(X)
-            em = em_moments(pats, X.shape[1])
+            pats, em = _saturated_em(X)
             mean, cov = em.mean, em.cov
             _check_pd(cov, cols, n, where)
             logl_h1 = sum(_mvn_logl(pt["n"], pt["cov"], pt["mean"], cov[np.ix_(pt["o"], pt["o"])], mean[pt["o"]])
@@ -367,25 +390,36 @@ class Engine:
     # ------------------------------------------------------------------ fit function
     def objective(self, theta: np.ndarray) -> float:
         """F = sum_g (N_g/N) F_g (lavaan's fmin is F/2); inf where Sigma is not positive definite."""
+        return self._value(theta, False)[0]
+
+    def _value(self, theta: np.ndarray, grad: bool) -> tuple[float, np.ndarray | None]:
         total = 0.0
-        for (Sig, mu), gd in zip(self.implied(theta), self.groups):
+        g_all = np.zeros(self.q) if grad else None
+        for g, ((Sig, mu), gd) in enumerate(zip(self.implied(theta), self.groups)):
             try:
                 L = np.linalg.cholesky(Sig)
             except np.linalg.LinAlgError:
-                return np.inf
+                return np.inf, None
             logdet = 2 * np.log(np.diag(L)).sum()
             W = np.linalg.inv(Sig)
             d = gd.mean - mu
-            _, logdet_s = np.linalg.slogdet(gd.cov)
-            Fg = logdet + np.sum(W * gd.cov) - logdet_s - self.p + d @ W @ d
+            logdet_s = getattr(gd, "_logdet_s", None)
+            if logdet_s is None:  # the data's log-determinant: once per data set
+                logdet_s = gd._logdet_s = float(np.linalg.slogdet(gd.cov)[1])
+            Wd = W @ d
+            Fg = logdet + np.sum(W * gd.cov) - logdet_s - self.p + d @ Wd
             total += gd.n / self.N * Fg
-        return float(total)
+            if grad:
+                Gm = W - W @ (gd.cov + np.outer(d, d)) @ W
+                g_all += gd.n / self.N * self.moment_gradient(theta, g, Gm, -2 * Wd)
+        return float(total), g_all
 
     def value_and_gradient(self, theta: np.ndarray) -> tuple[float, np.ndarray | None]:
-        """(objective, gradient) at ``theta``; the gradient is None where the objective is not finite. Engines
-        whose two share work (FIML: one pass over the missing-data patterns) override it."""
-        F = self.objective(theta)
-        return (F, self.gradient(theta)) if np.isfinite(F) else (np.inf, None)
+        """(objective, gradient) at ``theta`` from one inverse of each group's Sigma; the gradient is None where the
+        objective is not finite. Engines whose two share more work (FIML: one pass over the missing-data patterns)
+        override it."""
+        F, grad = self._value(theta, True)
+        return (F, grad) if np.isfinite(F) else (np.inf, None)
 
     def gradient(self, theta: np.ndarray) -> np.ndarray:
         grad = np.zeros(self.q)
@@ -1035,10 +1069,12 @@ def quasi_newton(eng, theta: np.ndarray, Hinv: np.ndarray, tol: float, max_iter:
         g_new = (eng.gradient(cand) if g_new is None else g_new) / 2
         s_, y_ = cand - theta, g_new - g
         sy = float(s_ @ y_)
-        if sy > 1e-14:
+        if sy > 1e-14:  # the BFGS update, a rank-2 correction in one product (q x 2 x q) and one in-place add
             rho = 1.0 / sy
             Hy = H @ y_
-            H = H + ((sy + y_ @ Hy) * rho * rho) * np.outer(s_, s_) - rho * (np.outer(Hy, s_) + np.outer(s_, Hy))
+            Uc = np.column_stack([s_, Hy])
+            Mc = np.array([[(sy + y_ @ Hy) * rho * rho, -rho], [-rho, 0.0]])
+            H += (Uc @ Mc) @ Uc.T
         theta, F, g = cand, Fc, g_new
     return None
 

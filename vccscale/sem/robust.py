@@ -307,11 +307,16 @@ class H1List(list):
 
 
 _H1_CACHE: dict = {}
-#: data sets whose saturated information is kept: a model and the nested models compared with it are fitted one
-#: after another, so the last one suffices; an entry whose matrices (A1, B1 and what is derived from them, about 3
-#: times A1 + B1) would exceed _H1_CACHE_BYTES is not kept (from about 60 observed variables, 1,900 moments on)
-_H1_CACHE_SIZE = 1
-_H1_CACHE_BYTES = 256 * 2**20
+#: data sets whose saturated information is kept, least recently used dropped first: a study's stages fit several
+#: models to each of several data sets (a hypothesis model, its nested comparisons, its invariance steps), in turns;
+#: entries are counted at about 3 times their A1 + B1 (with what is derived from them) and kept while their total
+#: stays within _H1_CACHE_BYTES (an entry larger than that, from about 80 observed variables on, is not kept)
+_H1_CACHE_SIZE = 16
+_H1_CACHE_BYTES = 512 * 2**20
+
+
+def _h1_bytes(item) -> int:
+    return 3 * sum(a.nbytes for g in item for a in (g[0], g[1]))
 
 
 def _data_key(engine: Engine, clusters: list | None) -> bytes:
@@ -343,9 +348,9 @@ def h1_information_fiml(engine: Engine, clusters: list | None = None) -> list[tu
     hit = _H1_CACHE.pop(key, None)
     if hit is None:
         hit = _h1_information_fiml(engine, clusters)
-    if 3 * sum(a.nbytes for item in hit for a in (item[0], item[1])) <= _H1_CACHE_BYTES:
+    if _h1_bytes(hit) <= _H1_CACHE_BYTES:
         _H1_CACHE[key] = hit  # most recently used last
-    while len(_H1_CACHE) > _H1_CACHE_SIZE:
+    while len(_H1_CACHE) > _H1_CACHE_SIZE or sum(_h1_bytes(v) for v in _H1_CACHE.values()) > _H1_CACHE_BYTES:
         _H1_CACHE.pop(next(iter(_H1_CACHE)))
     return hit
 
