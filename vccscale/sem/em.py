@@ -125,6 +125,8 @@ class RowBlocks:
             self.complete_m2 = d.T @ d / len(Xc)
             pid[pid == moments[0]] = -1
         rows = np.flatnonzero(pid >= 0)
+        self.rows = rows  # the rows of X taken row by row (those of E and D), in this order
+        self.complete_rows = patterns[moments[0]]["rows"] if len(moments) else np.zeros(0, dtype=int)
         prow = pid[rows]
         Xr = X[rows] - shift
         obs = np.isfinite(Xr)

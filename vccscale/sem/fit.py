@@ -868,25 +868,43 @@ class FIMLEngine(Engine):
 
     def casewise_scores(self, theta: np.ndarray) -> list[np.ndarray]:
         """Scores of every case: 1/2 (z' dSigma_k z - tr(W_oo dSigma_k,oo)) + z' dmu_k with z = W_oo (x_o - mu_o)
-        on the case's observed variables. Computed in the full p-space with zeros at the missing positions (z and
-        W_oo embedded), so that all cases take a few matrix products instead of one slice of dSigma per
-        missing-data pattern."""
+        on the case's observed variables. Computed in the full p-space with zeros at the missing positions: z = d W
+        with d the deviations completed by their conditional means (:meth:`vccscale.sem.em.RowBlocks.complete`),
+        and tr(P_j dSigma_k) = tr(W dSigma_k) - tr(W_mm^-1 (W dSigma_k W)_mm) for a pattern missing m (P_j:
+        Sigma_oo^-1 embedded), one small inverse per pattern, so that all cases take a few matrix products."""
         out = []
         p, q = self.p, self.q
         for g, Sig, mu, gd in self._pattern_terms(theta):
             dS, dm = self.derivatives(theta, g)
             dSf = dS.reshape(q, p * p)
+            blk = self._blocks(gd)
+            W = np.linalg.inv(Sig)
+            W = (W + W.T) / 2
             Zf = np.zeros((gd.n, p))
-            Wst = np.zeros((len(gd.patterns), p * p))
-            pid = np.empty(gd.n, dtype=int)
-            for k, (pt, (W, _)) in enumerate(zip(gd.patterns, pattern_inverses(Sig, gd.patterns))):
-                o = pt["o"]
-                Zf[np.ix_(pt["rows"], o)] = (pt["X"] - mu[o]) @ W
-                Wk = np.zeros((p, p))
-                Wk[np.ix_(o, o)] = W
-                Wst[k] = Wk.ravel()
-                pid[pt["rows"]] = k
-            tr = (Wst @ dSf.T)[pid]
+            if blk.n:
+                _, D, _, _ = blk.complete(W, mu)
+                Zf[blk.rows] = D @ W
+            if blk.complete_n:
+                Zf[blk.complete_rows] = (gd.X[blk.complete_rows] - mu) @ W
+            tr = np.tile(dSf @ W.ravel(), (gd.n, 1))
+            if blk.buckets:
+                P = blk.P
+                Wp = np.eye(P)
+                Wp[:p, :p] = W
+                J = sum(len(bk[1]) for bk in blk.buckets)
+                WdSW = None
+                if p <= J:  # (W dSigma_k W) once, then each pattern's block: q p^3 + J kb^2 q
+                    WdSW = np.zeros((q, P, P))
+                    WdSW[:, :p, :p] = W @ dS @ W
+                for kb, M, cnt, r, pid, cols, qidx in blk.buckets:
+                    Minv = np.linalg.inv(Wp[M[:, :, None], M[:, None, :]])
+                    if WdSW is not None:
+                        corr = np.einsum("jab,kjab->jk", Minv, WdSW[:, M[:, :, None], M[:, None, :]])
+                    else:  # few patterns: W_.m W_mm^-1 W_m. per pattern (J p^2 q)
+                        Wm = np.transpose(Wp[:p, M], (1, 0, 2))        # (J, p, kb)
+                        G = Wm @ Minv @ np.transpose(Wm, (0, 2, 1))     # (J, p, p)
+                        corr = G.reshape(len(M), p * p) @ dSf.T
+                    tr[blk.rows[r]] -= corr[pid]
             sc = np.empty((gd.n, q))
             step = max(1, 4_000_000 // max(p * p, 1))  # rows per block: bounded memory for z z'
             for a in range(0, gd.n, step):
