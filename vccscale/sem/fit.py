@@ -794,29 +794,76 @@ class FIMLEngine(Engine):
 
     def _jaj(self, theta: np.ndarray, g: int, Sig: np.ndarray, mu: np.ndarray, gd) -> np.ndarray:
         """J'AJ of group g per case: the Hessian of -logl/n in the moments (the saturated model's observed
-        information at Sigma, mu, as robust.saturated_fiml_information) taken along the model's derivatives,
-        pattern by pattern without the moments x moments matrix. Per pattern o (n_o cases, W = Sigma_oo^-1,
-        d = ybar_o - mu_o, S~ = S_o + d d', AAA = W (2 S~ - Sigma_oo) W, X_k = dSigma_oo/dtheta_k, M_k =
-        dmu_o/dtheta_k): 1/2 tr(X_k AAA X_l W) + (Wd)'X_k W M_l + (Wd)'X_l W M_k + M_k'W M_l, weighted n_o / n."""
-        dS, dm = self.derivatives(theta, g)
-        q = self.q
-        out = np.zeros((q, q))
-        for pt in gd.patterns:
-            o = pt["o"]
-            if not len(o):
-                continue
-            So = Sig[np.ix_(o, o)]
-            W = np.linalg.inv(So)
-            d = pt["mean"] - mu[o]
-            AAA = W @ (2 * (pt["cov"] + np.outer(d, d)) - So) @ W
-            X = dS[:, o][:, :, o]
-            Y = (X @ AAA).reshape(q, -1)
-            Z = np.transpose(X @ W, (0, 2, 1)).reshape(q, -1)
-            R = np.einsum("a,kab->kb", W @ d, X) @ W
-            Mo = dm[:, o]
-            cross = R @ Mo.T
-            out += (pt["n"] / gd.n) * (0.5 * (Y @ Z.T) + cross + cross.T + Mo @ W @ Mo.T)
-        return out
+        information at Sigma, mu, as robust.saturated_fiml_information) taken along the model's derivatives.
+        Per pattern j (share w_j of the cases; P = Sigma_oo^-1 embedded; e, z = P e the rows' deviations and
+        residuals; t = mean of z; AAA = P (2 S~ - Sigma) P = (2/n_j) sum z z' - P, X_k = dSigma/dtheta_k, M_k =
+        dmu/dtheta_k): 1/2 tr(X_k AAA X_l P) + t'X_k P M_l + t'X_l P M_k + M_k'P M_l.
+
+        Without a loop over patterns: with the derivatives in rank-one form (X_k = c_k (u_k v_k' + v_k u_k'),
+        :meth:`_rank_one`) the trace is c_k c_l times four products of quadratic forms such as (v_k'AAA u_l)
+        (u_k'P v_l); every form is its complete-data value W (a constant) plus low-rank parts (P = W - sum_t
+        v_t v_t' with v_t the columns of W_.m R', W_mm^-1 = R'R, and the rows' z z'). The sums over patterns of
+        the constant x low-rank products are matrix products with Q (the summed W_mm^-1) and Z'Z; those of two
+        low-rank parts are sums of outer products of Hadamard products of their factors (rows x pattern columns,
+        pattern columns x pattern columns): a few matrix products whatever the number of patterns."""
+        U, V, c, dm, ix = self._rank_one(theta, g)
+        r, p, n = len(ix), self.p, gd.n
+        blk = self._blocks(gd)
+        W = np.linalg.inv(Sig)
+        W = (W + W.T) / 2
+        Zr = np.zeros((0, p))
+        Q = np.zeros((p, p))
+        if blk.n:
+            _, D, Q, _ = blk.complete(W, mu)
+            Zr = D @ W
+        ZZ, zs = Zr.T @ Zr, Zr.sum(axis=0)
+        if blk.complete_n:
+            Wd0 = W @ (blk.complete_mean - mu)
+            ZZ = ZZ + blk.complete_n * (W @ blk.complete_m2 @ W + np.outer(Wd0, Wd0))
+            zs = zs + blk.complete_n * Wd0
+        Qw = W @ Q @ W / n                      # sum_j w_j W S_j W
+        Dm = dm.T                               # (p, r)
+        mats = {"U": U, "V": V}
+        K = {(x, y): mats[x].T @ W @ mats[y] for x in "UV" for y in "UV"}
+        LP = {(x, y): mats[x].T @ Qw @ mats[y] for x in "UV" for y in "UV"}
+        LA = {(x, y): (2.0 / n) * (mats[x].T @ ZZ @ mats[y]) + LP[(x, y)] for x in "UV" for y in "UV"}
+        pairs = [("V", "U", "U", "V"), ("V", "V", "U", "U"), ("U", "U", "V", "V"), ("U", "V", "V", "U")]
+        bil = {pr: np.zeros((r, r)) for pr in pairs}
+        cross_low = np.zeros((r, r))
+        P_ = blk.P
+        Wp = np.eye(P_)
+        Wp[:p, :p] = W
+        for kb, M, cnt, rloc, pid, cols, qidx in blk.buckets:
+            Wmm = Wp[M[:, :, None], M[:, None, :]]
+            R = np.linalg.inv(np.linalg.cholesky(Wmm)) if kb > 1 else 1.0 / np.sqrt(Wmm)
+            Vb = np.einsum("pjk,jlk->jpl", Wp[:p][:, M], R)           # (J, p, kb): the patterns' v_t
+            XV = {x: np.einsum("pr,jpl->jrl", mats[x], Vb) for x in "UV"}
+            DV = np.einsum("pr,jpl->jrl", Dm, Vb)
+            XZ = {x: Zr[rloc] @ mats[x] for x in "UV"}                # (rows, r)
+            w = cnt / n
+            J = len(M)
+            for pr in pairs:
+                x1, y1, x2, y2 = pr
+                F = (XV[x1][:, :, :, None] * XV[x2][:, :, None, :]).transpose(0, 2, 3, 1).reshape(J, -1, r)
+                G = (XV[y1][:, :, :, None] * XV[y2][:, :, None, :]).transpose(0, 2, 3, 1).reshape(J, -1, r)
+                bil[pr] += (F * w[:, None, None]).reshape(-1, r).T @ G.reshape(-1, r)
+                Fr = (XZ[x1][:, :, None] * XV[x2][pid]).transpose(0, 2, 1).reshape(-1, r)
+                Gr = (XZ[y1][:, :, None] * XV[y2][pid]).transpose(0, 2, 1).reshape(-1, r)
+                bil[pr] += (2.0 / n) * (Fr.T @ Gr)
+            for x, y in (("U", "V"), ("V", "U")):
+                Fr = (XZ[x][:, :, None] * XV[y][pid]).transpose(0, 2, 1).reshape(-1, r)
+                cross_low += (Fr.T @ DV[pid].transpose(0, 2, 1).reshape(-1, r)) / n
+        term = np.zeros((r, r))
+        for x1, y1, x2, y2 in pairs:
+            K1, K2 = K[(x1, y1)], K[(x2, y2)]
+            term += -K1 * K2 + K1 * LP[(x2, y2)] + LA[(x1, y1)] * K2 - bil[(x1, y1, x2, y2)]
+        cc = np.outer(c, c)
+        zbar = zs / n
+        cross = (U.T @ zbar)[:, None] * (V.T @ W @ Dm) + (V.T @ zbar)[:, None] * (U.T @ W @ Dm) - cross_low
+        cross = c[:, None] * cross
+        mm = Dm.T @ W @ Dm - Dm.T @ Qw @ Dm
+        rows = 0.5 * cc * term + cross + cross.T + mm
+        return _reduce_rows((rows + rows.T) / 2, ix, self.q)
 
     def information_expected(self, theta: np.ndarray, per_group: bool = False):
         """Expected information of the pattern-wise likelihood (per case), used for the scoring steps: per
