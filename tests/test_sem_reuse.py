@@ -385,3 +385,24 @@ def test_fiml_casewise_scores_equal_differences_of_each_rows_density(few):
             (Sm, mm), = eng.implied(th - e)
             num = (_rowwise_loglik(X[i:i + 1], Sp, mp) - _rowwise_loglik(X[i:i + 1], Sm, mm)) / (2 * h)
             assert sc[i, k] == pytest.approx(num, rel=1e-6, abs=1e-8)
+
+
+def test_em_stops_at_a_singular_iterate_and_says_so(monkeypatch):
+    """An EM iterate that is not positive definite ends the run (not converged, delta NaN) instead of raising
+    numpy's LinAlgError, and the warning names the singular matrix."""
+    from vccscale.sem import em as em_mod
+
+    X = _mixed_missing(60, 5, 2, 20)
+    calls = {"n": 0}
+    real = np.linalg.cholesky
+
+    def flaky(a):  # the third EM step meets a singular matrix
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise np.linalg.LinAlgError("Matrix is not positive definite")
+        return real(a)
+
+    monkeypatch.setattr(em_mod.np.linalg, "cholesky", flaky)
+    res = em_mod.em_moments(missing_patterns(X), 5, accelerate=False)
+    assert not res.converged and res.iterations == 3 and np.isnan(res.delta)
+    assert "stopped after 3 iterations at a singular covariance matrix" in res.warning()

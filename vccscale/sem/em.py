@@ -41,6 +41,11 @@ class EMResult:
         """The message callers surface when EM stopped at the iteration cap (None when it converged)."""
         if self.converged:
             return None
+        if not np.isfinite(self.delta):
+            return (f"the EM estimates of the saturated means and covariances{where} stopped after {self.iterations} "
+                    "iterations at a singular covariance matrix (not converged); what is built on them (the FIML "
+                    "chi-square and fit indices, Little's MCAR test) is not available. Often fewer cases than "
+                    "variables, or variables that are rarely observed together")
         return (f"the EM estimates of the saturated means and covariances{where} did not converge in "
                 f"{self.iterations} iterations (last relative change {self.delta:.2g}, tolerance {self.tol:g}); "
                 "what is built on them (the FIML chi-square and fit indices, Little's MCAR test) is approximate. "
@@ -282,7 +287,11 @@ def em_moments(patterns: list[dict], p: int, tol: float = EM_TOL, max_iter: int 
     mu, Sig = np.zeros(p), np.diag(var0)
     delta, converged = np.inf, False
     while steps < max_iter:
-        mu1, Sig1, ll0 = em_step(mu, Sig, loglik=accelerate)
+        try:
+            mu1, Sig1, ll0 = em_step(mu, Sig, loglik=accelerate)
+        except np.linalg.LinAlgError:  # a singular iterate (e.g. fewer cases than variables): stop, not converged
+            delta = float("nan")
+            break
         delta = change(mu, Sig, mu1, Sig1)
         if delta < tol or not accelerate or steps >= max_iter:
             mu, Sig = mu1, Sig1
@@ -290,7 +299,11 @@ def em_moments(patterns: list[dict], p: int, tol: float = EM_TOL, max_iter: int 
             if converged:
                 break
             continue
-        mu2, Sig2, _ = em_step(mu1, Sig1)
+        try:
+            mu2, Sig2, _ = em_step(mu1, Sig1)
+        except np.linalg.LinAlgError:
+            mu, Sig, delta = mu1, Sig1, float("nan")
+            break
         delta = change(mu1, Sig1, mu2, Sig2)
         if delta < tol:
             mu, Sig, converged = mu2, Sig2, True
