@@ -196,23 +196,24 @@ class RowBlocks:
         return E[:, :p], (E - U)[:, :p], Qf.reshape(P, P)[:p, :p], ld
 
 
-    def factors(self, W: np.ndarray, chunk: int = 2_000_000):
-        """Per batch of patterns (in chunks of at most about ``chunk`` / kb^2 patterns): (M, cnt, R) with M the
-        patterns' missing variables (padded), cnt their row counts and R (J, kb, kb) the inverse Cholesky factors
-        of W_mm, so that W_mm^-1 = R'R (pads: identity)."""
+    def factors(self, W: np.ndarray, chunk: int | None = 2_000_000):
+        """Per batch of patterns: (M, cnt, R, bucket) with M the patterns' missing variables (padded), cnt their
+        row counts, R (J, kb, kb) the inverse Cholesky factors of W_mm, so that W_mm^-1 = R'R (pads: identity),
+        and ``bucket`` the batch's entry of ``buckets`` (its rows). ``chunk``: at most about chunk / (kb^2 p)
+        patterns at a time (None: each batch whole)."""
         p, P = self.p, self.P
         Wp = np.eye(P)
         Wp[:p, :p] = W
-        for kb, M, cnt, *_ in self.buckets:
-            step = max(1, chunk // (kb * kb * max(p, 1)))
+        for bucket in self.buckets:
+            kb, M, cnt = bucket[:3]
+            step = len(M) if chunk is None else max(1, chunk // (kb * kb * max(p, 1)))
             for a in range(0, len(M), step):
                 Mc = M[a:a + step]
                 if kb == 1:
                     R = (1.0 / np.sqrt(Wp[Mc[:, 0], Mc[:, 0]]))[:, None, None]
                 else:
-                    L = np.linalg.cholesky(Wp[Mc[:, :, None], Mc[:, None, :]])
-                    R = np.linalg.inv(L)
-                yield Mc, cnt[a:a + step], R
+                    R = np.linalg.inv(np.linalg.cholesky(Wp[Mc[:, :, None], Mc[:, None, :]]))
+                yield Mc, cnt[a:a + step], R, bucket
 
 
 def em_moments(patterns: list[dict], p: int, tol: float = EM_TOL, max_iter: int = EM_MAX_ITER,

@@ -830,12 +830,9 @@ class FIMLEngine(Engine):
         pairs = [("V", "U", "U", "V"), ("V", "V", "U", "U"), ("U", "U", "V", "V"), ("U", "V", "V", "U")]
         bil = {pr: np.zeros((r, r)) for pr in pairs}
         cross_low = np.zeros((r, r))
-        P_ = blk.P
-        Wp = np.eye(P_)
+        Wp = np.eye(blk.P)
         Wp[:p, :p] = W
-        for kb, M, cnt, rloc, pid, cols, qidx in blk.buckets:
-            Wmm = Wp[M[:, :, None], M[:, None, :]]
-            R = np.linalg.inv(np.linalg.cholesky(Wmm)) if kb > 1 else 1.0 / np.sqrt(Wmm)
+        for M, cnt, R, (kb, _, _, rloc, pid, _, _) in blk.factors(W, chunk=None):
             Vb = np.einsum("pjk,jlk->jpl", Wp[:p][:, M], R)           # (J, p, kb): the patterns' v_t
             XV = {x: np.einsum("pr,jpl->jrl", mats[x], Vb) for x in "UV"}
             DV = np.einsum("pr,jpl->jrl", Dm, Vb)
@@ -889,7 +886,7 @@ class FIMLEngine(Engine):
             Ap, Bp = np.vstack([A, np.zeros((K, r))]), np.vstack([B, np.zeros((K, r))])
             Qf = np.zeros(blk.P * blk.P)
             FF, FG = np.zeros((r, r)), np.zeros((r, r))
-            for M, cnt, R in blk.factors(W):
+            for M, cnt, R, _ in blk.factors(W):
                 w = cnt / gd.n
                 al = R @ Ap[M]            # (J, kb, r)
                 be = R @ Bp[M]
