@@ -157,7 +157,7 @@ def test_em_moments_equal_textbook_rowwise_em(complete_rows):
     assert np.max(np.abs(res.cov - Sig) / np.outer(sd, sd)) < 1e-10
 
 
-@pytest.mark.parametrize("complete_rows", [3, 40])
+@pytest.mark.parametrize("complete_rows", [3, 40, 0])  # 0: two large incomplete patterns (through their moments)
 def test_fiml_terms_equal_rowwise_density_for_every_pattern_size(complete_rows):
     """FIMLEngine._terms on rows missing 1, 2, 3, 5 and p - 1 variables, with the complete rows row by row or as
     moments: the log-likelihood equals the sum of the rows' densities (1e-12 relative) and dF/dSigma, dF/dmu
@@ -166,10 +166,19 @@ def test_fiml_terms_equal_rowwise_density_for_every_pattern_size(complete_rows):
 
     p = 7
     X = _mixed_missing(150, p, 12, complete_rows) / np.geomspace(0.01, 1000, p)  # unit scale for the differences
+    if complete_rows == 0:  # two versions of a questionnaire: 30 rows miss variables 0-2, 25 rows miss 4-5
+        X[:55] = np.where(np.isnan(X[:55]), np.nanmean(X, axis=0) + 0.3, X[:55])
+        X[:30, :3] = np.nan
+        X[30:55, 4:6] = np.nan
     n = len(X)
     gd = GroupData("g", X, n, np.nanmean(X, axis=0), np.diag(np.nanvar(X, axis=0)), missing_patterns(X), 0.0)
     eng = FIMLEngine.__new__(FIMLEngine)
     eng.p, eng.N = p, n
+    if complete_rows == 0:
+        from vccscale.sem.fit import BIG_PATTERN
+        from vccscale.sem.em import RowBlocks
+
+        assert len(RowBlocks(X, gd.patterns, big=max(p, BIG_PATTERN)).big_patterns) == 2
     rng = np.random.default_rng(4)
     A = rng.normal(size=(p, p)) * 0.4 + np.eye(p)
     Sig, mu = A @ A.T + 0.3 * np.eye(p), np.nanmean(X, axis=0) + rng.normal(size=p) * 0.1

@@ -102,14 +102,17 @@ class RowBlocks:
     conditional means' negatives at the missing cells, from one small inverse per pattern), Q = sum over rows of S
     (the conditional covariances) and sum log|W_mm|: EM's expected sums are D'D + Q and D, FIML's residuals
     z = P e are D W. Patterns are batched by their number of missing variables rounded up to a power of two
-    (padding the inverses with identity blocks: pad variables p, p + 1, ... of unit variance), so the work is a few array operations whatever the number of
-    patterns. The rows of the complete pattern enter through their count, mean and covariance (``moments``)
-    when there are at least p of them.
+    (padding the inverses with identity blocks: pad variables p, p + 1, ... of unit variance), so the work is a few
+    array operations whatever the number of patterns. The rows of the complete pattern enter through their count, mean and covariance when there are at
+    least p of them; with ``big``, so do the rows of every incomplete pattern of at least ``big`` rows (listed in
+    ``big_patterns`` with ``o``, ``m``, ``n``, ``mean`` and ``m2``, their covariance with divisor n, and left out of
+    the rows and batches: only a consumer that handles them, the FIML likelihood, asks for them).
 
     ``patterns``: dicts with ``o`` (observed columns), ``rows`` (indices into ``X``) and ``n``, as
     :func:`missing_patterns` lists them (patterns without an observed variable must be left out)."""
 
-    def __init__(self, X: np.ndarray, patterns: list[dict], center: np.ndarray | None = None):
+    def __init__(self, X: np.ndarray, patterns: list[dict], center: np.ndarray | None = None,
+                 big: int | None = None):
         N, p = X.shape
         self.p = p
         J = len(patterns)
@@ -129,6 +132,17 @@ class RowBlocks:
             d = Xc - self.complete_mean
             self.complete_m2 = d.T @ d / len(Xc)
             pid[pid == moments[0]] = -1
+        self.big_patterns = []
+        kj_rows = kj.copy()  # the rows' patterns (big ones leave the batches)
+        for j in (np.flatnonzero((kj > 0) & (nj >= big)) if big is not None else ()):
+            kj_rows[j] = 0
+            pt = patterns[j]
+            Xo = X[np.ix_(pt["rows"], pt["o"])] - (0.0 if center is None else center[pt["o"]])
+            mean = Xo.mean(axis=0)
+            dev = Xo - mean
+            self.big_patterns.append({"o": pt["o"], "m": np.setdiff1d(np.arange(p), pt["o"]), "n": int(pt["n"]),
+                                      "mean": mean, "m2": dev.T @ dev / pt["n"]})
+            pid[pid == j] = -1
         rows = np.flatnonzero(pid >= 0)
         self.rows = rows  # the rows of X taken row by row (those of E and D), in this order
         self.complete_rows = patterns[moments[0]]["rows"] if len(moments) else np.zeros(0, dtype=int)
@@ -136,7 +150,7 @@ class RowBlocks:
         Xr = X[rows] - shift
         obs = np.isfinite(Xr)
         self.n = len(rows)
-        kb_j = np.array([0 if k == 0 else 1 << int(k - 1).bit_length() for k in kj], dtype=int)  # power of 2
+        kb_j = np.array([0 if k == 0 else 1 << int(k - 1).bit_length() for k in kj_rows], dtype=int)  # power of 2
         sizes = sorted(set(kb_j[np.unique(prow)].tolist()) - {0}) if len(prow) else []
         self.P = P = p + (max(sizes) if sizes else 0)  # the variables and the pad variables
         self.E0 = np.zeros((self.n, P))

@@ -641,6 +641,11 @@ def pattern_inverses(Sig: np.ndarray, patterns: list[dict]) -> list[tuple[np.nda
     return out
 
 
+#: incomplete missing-data patterns shared by at least this many rows (and by at least p) enter the FIML likelihood
+#: through their moments (one Sigma_oo^-1 each) instead of row by row
+BIG_PATTERN = 20
+
+
 class FIMLEngine(Engine):
     """Engine for full-information ML (lavaan ``missing = "ml"``): the casewise normal log-likelihood summed over
     the missing-data patterns.  ``F = -2 (logl(theta) - logl_h1) / N`` so that, as for complete data, lavaan's
@@ -680,7 +685,11 @@ class FIMLEngine(Engine):
         that all rows take a few matrix products: quad = sum e'z, dF/dSigma = (sum_i P_i - Z'Z) / N with
         sum_i P_i = n W - W Q W (Q: the summed conditional covariances), dF/dmu = -2 sum z / N. The complete rows
         enter through their count, mean and covariance when there are enough of them."""
-        blk = self._blocks(gd)
+        blk = getattr(gd, "_fiml_terms_blocks", None)
+        if blk is None:  # here also large incomplete patterns enter through their moments
+            from .em import RowBlocks
+
+            blk = gd._fiml_terms_blocks = RowBlocks(gd.X, gd.patterns, big=max(self.p, BIG_PATTERN))
         L = np.linalg.cholesky(Sig)
         logdet = 2.0 * float(np.log(np.diag(L)).sum())
         Li = np.linalg.inv(L)
@@ -694,6 +703,18 @@ class FIMLEngine(Engine):
             Wd0 = W @ d0
             quad += n0 * (float(np.sum(W * blk.complete_m2)) + float(d0 @ Wd0))
         ll = -0.5 * (blk.nobs * np.log(2 * np.pi) + (blk.n + n0) * logdet + ldmm + quad)
+        big = []
+        for bp in blk.big_patterns:  # n_j (|o| log 2pi + log|Sigma_oo| + tr(P_oo S~)), P_oo = Sigma_oo^-1
+            o, nj = bp["o"], bp["n"]
+            Lo = np.linalg.cholesky(Sig[np.ix_(o, o)])
+            Loi = np.linalg.inv(Lo)
+            Poo = Loi.T @ Loi
+            d = bp["mean"] - mu[o]
+            St = bp["m2"] + np.outer(d, d)
+            PS = Poo @ St
+            ll -= 0.5 * nj * (len(o) * np.log(2 * np.pi) + 2.0 * float(np.log(np.diag(Lo)).sum())
+                              + float(np.trace(PS)))
+            big.append((o, nj, Poo, PS, d))
         if not grad:
             return ll, None, None
         G = (blk.n + n0) * W - W @ Q @ W - Z.T @ Z
@@ -701,6 +722,9 @@ class FIMLEngine(Engine):
         if n0:
             G -= n0 * (W @ blk.complete_m2 @ W + np.outer(Wd0, Wd0))
             gm -= 2.0 * n0 * Wd0
+        for o, nj, Poo, PS, d in big:
+            G[np.ix_(o, o)] += nj * (Poo - PS @ Poo)
+            gm[o] -= 2.0 * nj * (Poo @ d)
         return ll, G / self.N, gm / self.N
 
     def _moment_gradients(self, Sig, mu, gd):
