@@ -103,8 +103,9 @@ class RowBlocks:
     (the conditional covariances) and sum log|W_mm|: EM's expected sums are D'D + Q and D, FIML's residuals
     z = P e are D W. Patterns are batched by their number of missing variables rounded up to a power of two
     (padding the inverses with identity blocks: pad variables p, p + 1, ... of unit variance), so the work is a few
-    array operations whatever the number of patterns. The rows of the complete pattern enter through their count, mean and covariance when there are at
-    least p of them; with ``big``, so do the rows of every incomplete pattern of at least ``big`` rows (listed in
+    array operations whatever the number of patterns. The rows of the complete pattern enter through their count,
+    mean and covariance when there are at least p of them; with ``big``, so do the rows of every incomplete pattern
+    of at least ``big`` rows (listed in
     ``big_patterns`` with ``o``, ``m``, ``n``, ``mean`` and ``m2``, their covariance with divisor n, and left out of
     the rows and batches: only a consumer that handles them, the FIML likelihood, asks for them).
 
