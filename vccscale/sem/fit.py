@@ -606,41 +606,6 @@ def _mvn_logl(n, S, ybar, Sig, mu) -> float:
 
 
 # ---------------------------------------------------------------------- FIML (lavaan missing = "ml")
-def pattern_inverses(Sig: np.ndarray, patterns: list[dict]) -> list[tuple[np.ndarray, float]]:
-    """(inverse, log-determinant) of Sigma_oo for every missing-data pattern, from one inverse of the full Sigma:
-    with m the missing variables, Sigma_oo^-1 = W_oo - W_om W_mm^-1 W_mo and log|Sigma_oo| = log|Sigma| +
-    log|W_mm| (W = Sigma^-1; Schur complements), O(o^2 m) per pattern instead of O(o^3). Patterns missing more than
-    half of the variables are inverted directly. Raises LinAlgError when Sigma is not positive definite."""
-    p = Sig.shape[0]
-    L = np.linalg.cholesky(Sig)
-    logdet = 2.0 * float(np.log(np.diag(L)).sum())
-    Li = np.linalg.inv(L)
-    W = Li.T @ Li
-    out = []
-    for pt in patterns:
-        o = pt["o"]
-        if len(o) == p:
-            out.append((W, logdet))
-            continue
-        m = pt.get("m")
-        if m is None:
-            m = np.setdiff1d(np.arange(p), o)
-            pt["m"] = m
-        if len(m) * 2 > p:
-            So = Sig[np.ix_(o, o)]
-            Lo = np.linalg.cholesky(So)
-            Loi = np.linalg.inv(Lo)
-            out.append((Loi.T @ Loi, 2.0 * float(np.log(np.diag(Lo)).sum())))
-            continue
-        Wmm = W[np.ix_(m, m)]
-        Wom = W[np.ix_(o, m)]
-        Lm = np.linalg.cholesky(Wmm)
-        T = np.linalg.solve(Lm, Wom.T)  # Lm^-1 W_mo
-        Wo = W[np.ix_(o, o)] - T.T @ T
-        out.append((Wo, logdet + 2.0 * float(np.log(np.diag(Lm)).sum())))
-    return out
-
-
 #: incomplete missing-data patterns shared by at least this many rows (and by at least p) enter the FIML likelihood
 #: through their moments (one Sigma_oo^-1 each) instead of row by row
 BIG_PATTERN = 20
