@@ -415,3 +415,20 @@ def test_em_stops_at_a_singular_iterate_and_says_so(monkeypatch):
     res = em_mod.em_moments(missing_patterns(X), 5, accelerate=False)
     assert not res.converged and res.iterations == 3 and np.isnan(res.delta)
     assert "stopped after 3 iterations at a singular covariance matrix" in res.warning()
+
+
+def test_lru_keep_drops_least_recent_and_never_keeps_an_oversized_value():
+    """The one cache rule behind the EM and saturated-information caches: most recent last, the least recently
+    used dropped first by count and by bytes, and a value larger than the byte limit not kept (nor evicting)."""
+    from vccscale.sem.fit import lru_keep
+
+    cache: dict = {}
+    for k in "abc":
+        lru_keep(cache, k, 10, max_items=3, max_bytes=30, nbytes=lambda v: v)
+    lru_keep(cache, "a", 10, 3, 30, lambda v: v)      # a used again: now the most recent
+    lru_keep(cache, "d", 10, 3, 30, lambda v: v)      # b is the least recent
+    assert list(cache) == ["c", "a", "d"]
+    lru_keep(cache, "e", 25, 3, 30, lambda v: v)      # bytes: only e fits beside nothing else
+    assert list(cache) == ["e"]
+    lru_keep(cache, "f", 31, 3, 30, lambda v: v)      # too large alone
+    assert list(cache) == ["e"]

@@ -106,7 +106,7 @@ class RowBlocks:
     array operations whatever the number of patterns. The rows of the complete pattern enter through their count,
     mean and covariance when there are at least p of them; with ``big``, so do the rows of every incomplete pattern
     of at least ``big`` rows (listed in
-    ``big_patterns`` with ``o``, ``m``, ``n``, ``mean`` and ``m2``, their covariance with divisor n, and left out of
+    ``big_patterns`` with ``o``, ``n``, ``mean`` and ``m2``, their covariance with divisor n, and left out of
     the rows and batches: only a consumer that handles them, the FIML likelihood, asks for them).
 
     ``patterns``: dicts with ``o`` (observed columns), ``rows`` (indices into ``X``) and ``n``, as
@@ -138,11 +138,10 @@ class RowBlocks:
         for j in (np.flatnonzero((kj > 0) & (nj >= big)) if big is not None else ()):
             kj_rows[j] = 0
             pt = patterns[j]
-            Xo = X[np.ix_(pt["rows"], pt["o"])] - (0.0 if center is None else center[pt["o"]])
+            Xo = (X[pt["rows"]] - shift)[:, pt["o"]]
             mean = Xo.mean(axis=0)
             dev = Xo - mean
-            self.big_patterns.append({"o": pt["o"], "m": np.setdiff1d(np.arange(p), pt["o"]), "n": int(pt["n"]),
-                                      "mean": mean, "m2": dev.T @ dev / pt["n"]})
+            self.big_patterns.append({"o": pt["o"], "n": int(pt["n"]), "mean": mean, "m2": dev.T @ dev / pt["n"]})
             pid[pid == j] = -1
         rows = np.flatnonzero(pid >= 0)
         self.rows = rows  # the rows of X taken row by row (those of E and D), in this order
@@ -178,6 +177,12 @@ class RowBlocks:
             qidx = (M[:, :, None] * P + M[:, None, :]).ravel()
             self.buckets.append((kb, M, nj[sel].astype(float), r, pidb, M[pidb], qidx))
 
+    def padded(self, W: np.ndarray) -> np.ndarray:
+        """``W`` (p x p) extended by the pad variables (P x P, identity there)."""
+        Wp = np.eye(self.P)
+        Wp[:self.p, :self.p] = W
+        return Wp
+
     def complete(self, W: np.ndarray, mu: np.ndarray):
         """At Sigma^-1 = ``W`` and mean ``mu`` (in the centred units of the constructor): (E, D, Q, ld) with E the
         rows' deviations (0 at missing cells), D the completed deviations, Q the summed conditional covariances
@@ -187,9 +192,8 @@ class RowBlocks:
         mup = np.zeros(P)
         mup[:p] = mu
         E = self.E0 - self.obs * mup
-        Wp = np.eye(P)
-        Wp[:p, :p] = W
-        Y = E @ Wp if P > p else E @ W
+        Wp = self.padded(W)
+        Y = E @ Wp
         U = np.zeros_like(E)
         Qf = np.zeros(P * P)
         ld = 0.0
@@ -210,15 +214,12 @@ class RowBlocks:
             Qf += np.bincount(qidx, weights=w, minlength=Qf.size)
         return E[:, :p], (E - U)[:, :p], Qf.reshape(P, P)[:p, :p], ld
 
-
     def factors(self, W: np.ndarray, chunk: int | None = 2_000_000):
         """Per batch of patterns: (M, cnt, R, bucket) with M the patterns' missing variables (padded), cnt their
         row counts, R (J, kb, kb) the inverse Cholesky factors of W_mm, so that W_mm^-1 = R'R (pads: identity),
         and ``bucket`` the batch's entry of ``buckets`` (its rows). ``chunk``: at most about chunk / (kb^2 p)
         patterns at a time (None: each batch whole)."""
-        p, P = self.p, self.P
-        Wp = np.eye(P)
-        Wp[:p, :p] = W
+        p, Wp = self.p, self.padded(W)
         for bucket in self.buckets:
             kb, M, cnt = bucket[:3]
             step = len(M) if chunk is None else max(1, chunk // (kb * kb * max(p, 1)))

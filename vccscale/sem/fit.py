@@ -64,19 +64,29 @@ _EM_CACHE_SIZE = 32
 _EM_CACHE_BYTES = 128 * 2**20
 
 
+def lru_keep(cache: dict, key, value, max_items: int, max_bytes: int, nbytes) -> None:
+    """Keep ``value`` under ``key`` in ``cache`` (a dict, least recently used first) as the most recent entry, then
+    drop the least recently used ones until at most ``max_items`` remain and their ``nbytes(value)`` total at most
+    ``max_bytes``; a value larger than ``max_bytes`` alone is not kept (and drops nothing)."""
+    cache.pop(key, None)
+    if nbytes(value) > max_bytes:
+        return
+    cache[key] = value
+    while len(cache) > max_items or sum(nbytes(v) for v in cache.values()) > max_bytes:
+        cache.pop(next(iter(cache)))
+
+
 def _saturated_em(X: np.ndarray):
     """(patterns, EMResult) of ``X``, shared by the fits to the same data (a digest of its shape and cells)."""
     import hashlib
 
     Xc = np.ascontiguousarray(X, dtype=float)
     key = hashlib.blake2b(repr(Xc.shape).encode() + Xc.tobytes(), digest_size=20).digest()
-    hit = _EM_CACHE.pop(key, None)
+    hit = _EM_CACHE.get(key)
     if hit is None:
         pats = missing_patterns(Xc)
         hit = (pats, em_moments(pats, Xc.shape[1]), 3 * Xc.nbytes)
-    _EM_CACHE[key] = hit  # most recently used last
-    while len(_EM_CACHE) > _EM_CACHE_SIZE or sum(v[2] for v in _EM_CACHE.values()) > _EM_CACHE_BYTES:
-        _EM_CACHE.pop(next(iter(_EM_CACHE)))
+    lru_keep(_EM_CACHE, key, hit, _EM_CACHE_SIZE, _EM_CACHE_BYTES, lambda v: v[2])
     return hit[0], hit[1]
 
 
@@ -410,9 +420,13 @@ class Engine:
             Fg = logdet + np.sum(W * gd.cov) - logdet_s - self.p + d @ Wd
             total += gd.n / self.N * Fg
             if grad:
-                Gm = W - W @ (gd.cov + np.outer(d, d)) @ W
-                g_all += gd.n / self.N * self.moment_gradient(theta, g, Gm, -2 * Wd)
+                g_all += self._group_gradient(theta, g, gd, W, d, Wd)
         return float(total), g_all
+
+    def _group_gradient(self, theta, g, gd, W, d, Wd) -> np.ndarray:
+        """Group g's share (N_g / N) of dF/dtheta at Sigma^-1 = ``W`` and d = ybar - mu (``Wd`` = W d)."""
+        Gm = W - W @ (gd.cov + np.outer(d, d)) @ W
+        return gd.n / self.N * self.moment_gradient(theta, g, Gm, -2 * Wd)
 
     def value_and_gradient(self, theta: np.ndarray) -> tuple[float, np.ndarray | None]:
         """(objective, gradient) at ``theta`` from one inverse of each group's Sigma; the gradient is None where the
@@ -426,9 +440,7 @@ class Engine:
         for g, ((Sig, mu), gd) in enumerate(zip(self.implied(theta), self.groups)):
             W = np.linalg.inv(Sig)
             d = gd.mean - mu
-            Gm = W - W @ (gd.cov + np.outer(d, d)) @ W
-            gg = self.moment_gradient(theta, g, Gm, -2 * (W @ d))
-            grad += gd.n / self.N * gg
+            grad += self._group_gradient(theta, g, gd, W, d, W @ d)
         return grad
 
     def _rank_one(self, theta: np.ndarray, g: int):
@@ -637,8 +649,8 @@ class FIMLEngine(Engine):
         if blk is None:
             from .em import RowBlocks
 
-            blk = RowBlocks(gd.X, gd.patterns)
-            gd._fiml_blocks = blk
+            tb = getattr(gd, "_fiml_terms_blocks", None)  # the likelihood's, when it has no large patterns apart
+            blk = gd._fiml_blocks = tb if tb is not None and not tb.big_patterns else RowBlocks(gd.X, gd.patterns)
         return blk
 
     def _terms(self, Sig, mu, gd, grad: bool):
@@ -655,6 +667,8 @@ class FIMLEngine(Engine):
             from .em import RowBlocks
 
             blk = gd._fiml_terms_blocks = RowBlocks(gd.X, gd.patterns, big=max(self.p, BIG_PATTERN))
+            if not blk.big_patterns and getattr(gd, "_fiml_blocks", None) is None:
+                gd._fiml_blocks = blk  # the same arrangement serves the information, scores and J'AJ
         L = np.linalg.cholesky(Sig)
         logdet = 2.0 * float(np.log(np.diag(L)).sum())
         Li = np.linalg.inv(L)
@@ -819,8 +833,7 @@ class FIMLEngine(Engine):
         pairs = [("V", "U", "U", "V"), ("V", "V", "U", "U"), ("U", "U", "V", "V"), ("U", "V", "V", "U")]
         bil = {pr: np.zeros((r, r)) for pr in pairs}
         cross_low = np.zeros((r, r))
-        Wp = np.eye(blk.P)
-        Wp[:p, :p] = W
+        Wp = blk.padded(W)
         for M, cnt, R, (kb, _, _, rloc, pid, _, _) in blk.factors(W, chunk=None):
             Vb = np.einsum("pjk,jlk->jpl", Wp[:p][:, M], R)           # (J, p, kb): the patterns' v_t
             XV = {x: np.einsum("pr,jpl->jrl", mats[x], Vb) for x in "UV"}
@@ -922,8 +935,7 @@ class FIMLEngine(Engine):
             tr = np.tile(dSf @ W.ravel(), (gd.n, 1))
             if blk.buckets:
                 P = blk.P
-                Wp = np.eye(P)
-                Wp[:p, :p] = W
+                Wp = blk.padded(W)
                 J = sum(len(bk[1]) for bk in blk.buckets)
                 WdSW = None
                 if p <= J:  # (W dSigma_k W) once, then each pattern's block: q p^3 + J kb^2 q

@@ -42,7 +42,7 @@ import math
 
 import numpy as np
 
-from .fit import Engine
+from .fit import Engine, lru_keep
 
 __all__ = ["sandwich", "yuan_bentler_mplus", "h1_traces", "h1_traces_fiml", "h1_information_fiml", "fiml_corrected",
            "cluster_crossprod", "h1_structured_information"]
@@ -345,13 +345,10 @@ def h1_information_fiml(engine: Engine, clusters: list | None = None) -> list[tu
     It depends on the data only, not on the model: the last few results are kept (by a digest of the variables,
     data, EM moments and clusters), so models fitted to the same data share one computation."""
     key = _data_key(engine, clusters)
-    hit = _H1_CACHE.pop(key, None)
+    hit = _H1_CACHE.get(key)
     if hit is None:
         hit = _h1_information_fiml(engine, clusters)
-    if _h1_bytes(hit) <= _H1_CACHE_BYTES:
-        _H1_CACHE[key] = hit  # most recently used last
-    while len(_H1_CACHE) > _H1_CACHE_SIZE or sum(_h1_bytes(v) for v in _H1_CACHE.values()) > _H1_CACHE_BYTES:
-        _H1_CACHE.pop(next(iter(_H1_CACHE)))
+    lru_keep(_H1_CACHE, key, hit, _H1_CACHE_SIZE, _H1_CACHE_BYTES, _h1_bytes)
     return hit
 
 
