@@ -110,3 +110,29 @@ def test_listwise_deletion_is_reported(hs):
     assert res.n_dropped == 5
     assert res.nobs == [len(hs) - 5]
     assert res.fit["ntotal"] == len(hs) - 5
+
+
+@pytest.mark.parametrize("missing", ["listwise", "fiml"])
+@pytest.mark.parametrize("scale", [1e200, -1e3, 1e-200])
+def test_hopeless_start_is_a_model_error_without_numpy_noise(hs, missing, scale):
+    """Start values that imply an overflowing, indefinite or singular Sigma: the search rejects such points, so the
+    outcome is the ModelError that says the estimation did not converge -- not numpy's "Matrix is not positive
+    definite" from a gradient at an unchecked trial point, and no RuntimeWarning (overflow in matmul, invalid value
+    in slogdet) on stderr."""
+    import warnings
+
+    from vccscale.sem.fit import Engine, FIMLEngine, estimate, prepare_groups, start_values
+    from vccscale.sem.model import build_partable
+
+    d = hs[[f"x{i}" for i in range(1, 10)]]
+    d = d.mask(np.random.default_rng(1).random(d.shape) < 0.1)
+    pt = build_partable(HS_MODEL, meanstructure=True)
+    if missing == "fiml":
+        eng = FIMLEngine(pt, prepare_groups(d, pt.ov_names, None, missing="fiml")[0])
+    else:
+        eng = Engine(pt, prepare_groups(d.dropna(), pt.ov_names, None)[0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(ModelError, match="did not converge"):
+            estimate(eng, start=start_values(eng) * scale)
+        assert np.isfinite(estimate(eng).theta).all()  # and the usual start still converges

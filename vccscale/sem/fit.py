@@ -1213,7 +1213,25 @@ def _fisher(engine: Engine, theta: np.ndarray, max_iter: int = 500, tol: float =
 
 def estimate(engine: Engine, start: np.ndarray | None = None, tol: float | None = None) -> Estimate:
     """Minimise the ML fit function; raise :class:`ModelError` if it does not converge. ``tol``: the scoring
-    decrement at which :func:`_fisher` stops (default DECREMENT_TOL; the bootstrap uses a looser one)."""
+    decrement at which :func:`_fisher` stops (default DECREMENT_TOL; the bootstrap uses a looser one).
+
+    The search's trial points may imply a (nearly) singular or indefinite Sigma: the objective is then infinite and
+    the step is rejected, so numpy's floating-point warnings from those points (overflow in a product, an invalid
+    log-determinant) say nothing and are not shown; the estimate returned is checked to be finite."""
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        return _estimate(engine, start, tol)
+
+
+def _jac_or_nan(engine: Engine, theta: np.ndarray) -> np.ndarray:
+    """The gradient, or NaNs where Sigma is not positive definite (scipy's line search asks for gradients at
+    points whose objective it has not checked)."""
+    try:
+        return engine.gradient(theta)
+    except np.linalg.LinAlgError:
+        return np.full(engine.q, np.nan)
+
+
+def _estimate(engine: Engine, start: np.ndarray | None, tol: float | None) -> Estimate:
     tol = DECREMENT_TOL if tol is None else tol
     theta0 = start_values(engine) if start is None else np.asarray(start, float)
     if engine.q == 0:
@@ -1228,9 +1246,9 @@ def estimate(engine: Engine, start: np.ndarray | None = None, tol: float | None 
         from scipy.optimize import minimize
 
         u = param_units(engine, theta0)
-        res = minimize(lambda x: engine.objective(x * u), theta0 / u, jac=lambda x: engine.gradient(x * u) * u,
+        res = minimize(lambda x: engine.objective(x * u), theta0 / u, jac=lambda x: _jac_or_nan(engine, x * u) * u,
                        method="BFGS", options={"maxiter": 5000, "gtol": 1e-7})
-        if np.isfinite(res.fun):
+        if np.isfinite(res.fun) and np.isfinite(res.x).all():
             theta2, it2, ok, mg = _fisher(engine, res.x * u, tol=tol)
             theta, it = theta2, it + it2 + int(res.nit)
     if not ok:
