@@ -11,7 +11,7 @@ from ..errors import DataError, ModelError
 from .fit import Engine, Estimate, FIMLEngine, estimate, param_units, prepare_groups
 from .measures import fit_measures, gfi_moments, srmr_family
 from .model import ParTable, build_partable
-from .results import FitResult, parameter_table, r_squared
+from .results import FitResult, parameter_rows, parameter_table, r_squared
 
 __all__ = ["fit_cfa", "fit_sem", "ESTIMATORS"]
 
@@ -179,13 +179,30 @@ def _cluster_codes(data, cluster, groups, pt) -> list[np.ndarray]:
     return out
 
 
+def fit_estimates(data: pd.DataFrame, model: str, estimator: str = "ML", missing: str = "listwise",
+                  model_type: str = "sem") -> list[dict]:
+    """The parameter estimates of :func:`fit_sem` (``model_type="cfa"``: :func:`fit_cfa`) as a list of row dicts
+    (lhs, op, rhs, group, label, est, se, z, pvalue, ci_lower, ci_upper; std_lv and std_all NaN), for work that
+    fits a model many times and reads only its estimates (Monte Carlo power replicates): the same estimation,
+    identification check and standard errors, raising the same errors, without the baseline model, fit measures,
+    standardized values and result tables. Single-level, single-group, continuous indicators, ML or MLR."""
+    return parameter_rows(_fit(data, model, model_type, estimator, False, None, (), (), None, missing, lean=True),
+                          standardized=False)
+
+
 def _fit(data, model, model_type, estimator, std_lv, group, group_equal, group_partial, meanstructure,
          missing="listwise", fixed_x=None, engine_name="vccscale", cluster=None, ordered=None,
-         parameterization="delta"):
+         parameterization="delta", lean: bool = False):
+    """The fit behind fit_cfa / fit_sem; ``lean`` (:func:`fit_estimates`): return the _State once the estimates and
+    their covariance matrix are known (only the plain single-level, continuous-indicator path)."""
     from .twolevel import fit_twolevel, is_twolevel
     from .wlsmv import ORDINAL_ESTIMATORS
 
     est_u = estimator.upper() if isinstance(estimator, str) else estimator
+    if lean and (ordered is not None or est_u in ORDINAL_ESTIMATORS or is_twolevel(model) or cluster is not None
+                 or group is not None):
+        raise ModelError("fit_estimates fits single-level, single-group models of continuous indicators (ML or "
+                         "MLR); use fit_sem / fit_cfa")
     if ordered is not None and ordered is not False or est_u in ORDINAL_ESTIMATORS:
         from .wlsmv import fit_ordinal
 
@@ -303,6 +320,8 @@ def _fit(data, model, model_type, estimator, std_lv, group, group_equal, group_p
 
         sw = sandwich(engine, theta, clusters)
         vcov = sw["vcov"]
+        if lean:  # the standard errors only (the scaled test is not wanted)
+            return _State(pt, engine, theta, est, (vcov + vcov.T) / 2, estimator, extra)
         if fiml:  # the saturated model's information, also for the robust (FIML-corrected) measures below
             extra["h1_info"] = h1_information_fiml(engine, clusters)
         try:
@@ -325,6 +344,8 @@ def _fit(data, model, model_type, estimator, std_lv, group, group_equal, group_p
     if clusters is not None:
         extra["clusters"] = clusters  # per group the cluster code of each case (the cluster bootstrap resamples them)
     state = _State(pt, engine, theta, est, (vcov + vcov.T) / 2, estimator, extra)
+    if lean:
+        return state
 
     # baseline (independence) model
     bpt = _baseline_partable(pt)

@@ -118,33 +118,42 @@ def defined_values(pt, row_values: np.ndarray) -> dict[str, float]:
 def parameter_table(state) -> pd.DataFrame:
     """``parameterEstimates(fit, standardized = TRUE)``: lhs, op, rhs, group, label, est, se, z, pvalue, ci_lower,
     ci_upper, std_lv, std_all."""
+    return pd.DataFrame.from_records(parameter_rows(state))
+
+
+def parameter_rows(state, standardized: bool = True) -> list[dict]:
+    """The rows of :func:`parameter_table` as dicts; without ``standardized`` std_lv and std_all are NaN (and not
+    computed: a Monte Carlo replicate needs only est, se, p and the CI)."""
     eng, pt, theta = state.engine, state.pt, state.theta
     vals = eng.row_values(theta)
     se_par = np.sqrt(np.clip(np.diag(state.vcov), 0, None))
-    ctxs = _std_context(state)
+    ctxs = _std_context(state) if standardized else None
     lv_set, ov_set = set(pt.lv_names), set(pt.ov_names)
     recs = []
-    std_lv_vals = np.zeros(len(pt.rows))
-    std_all_vals = np.zeros(len(pt.rows))
+    nan = float("nan")
+    std_lv_vals = np.full(len(pt.rows), nan)
+    std_all_vals = np.full(len(pt.rows), nan)
     for k, r in enumerate(pt.rows):
         est = float(vals[k])
         se = float(se_par[r["par"]]) if r["par"] >= 0 else 0.0
-        ctx = ctxs[r["group"] - 1]
-        slv = standardize(r["lhs"], r["op"], r["rhs"], est, ctx, lv_set, ov_set, "lv")
-        sall = standardize(r["lhs"], r["op"], r["rhs"], est, ctx, lv_set, ov_set, "all")
-        std_lv_vals[k], std_all_vals[k] = slv, sall
+        slv = sall = nan
+        if standardized:
+            ctx = ctxs[r["group"] - 1]
+            slv = standardize(r["lhs"], r["op"], r["rhs"], est, ctx, lv_set, ov_set, "lv")
+            sall = standardize(r["lhs"], r["op"], r["rhs"], est, ctx, lv_set, ov_set, "all")
+            std_lv_vals[k], std_all_vals[k] = slv, sall
         recs.append(estimate_row(r["lhs"], r["op"], r["rhs"], r["group"], r["label"], est, se, r["par"] >= 0, slv, sall))
     if pt.defined:
         dv = defined_values(pt, vals)
-        dlv = defined_values(pt, std_lv_vals)
-        dall = defined_values(pt, std_all_vals)
+        dlv = defined_values(pt, std_lv_vals) if standardized else {}
+        dall = defined_values(pt, std_all_vals) if standardized else {}
         J = _defined_jacobian(state)
         cov_def = J @ state.vcov @ J.T
         for i, d in enumerate(pt.defined):
             se = math.sqrt(max(cov_def[i, i], 0.0))
             recs.append(estimate_row(d.name, ":=", d.expr.replace(" ", ""), 0, d.name, dv[d.name], se, True,
-                             dlv[d.name], dall[d.name]))
-    return pd.DataFrame.from_records(recs)
+                                     dlv.get(d.name, nan), dall.get(d.name, nan)))
+    return recs
 
 
 def estimate_row(lhs, op, rhs, group, label, est, se, free, slv, sall) -> dict:

@@ -219,6 +219,7 @@ def _find(recs: list[dict], t: Target) -> dict | None:
 def _one(pop_model: str, ana_model: str, targets: tuple, n: int, seed_seq, estimator: str, alpha: float,
          sim: dict, truths: tuple) -> dict:
     from ..sem import fit_sem
+    from ..sem.api import fit_estimates
 
     rec = {"n": n, "converged": False, "est": [math.nan] * len(targets), "se": [math.nan] * len(targets),
            "sig": [False] * len(targets), "cover": [math.nan] * len(targets)}
@@ -232,11 +233,15 @@ def _one(pop_model: str, ana_model: str, targets: tuple, n: int, seed_seq, estim
             fit = fit_sem(data, ana_model, estimator=estimator, cluster="cluster")
         else:
             data = simulate_data(pop_model, n, seed=np.random.default_rng(seed_seq), **sim)
-            fit = fit_sem(data, ana_model, estimator=estimator,
-                          missing="fiml" if sim.get("missing") else "listwise")
+            miss = "fiml" if sim.get("missing") else "listwise"
+            if estimator.upper() in ("ML", "MLR"):  # estimates only: no baseline model, fit measures, tables
+                est = fit_estimates(data, ana_model, estimator=estimator, missing=miss)
+            else:
+                fit = fit_sem(data, ana_model, estimator=estimator, missing=miss)
     except (VccscaleError, np.linalg.LinAlgError, FloatingPointError, ValueError):
         return rec
-    est = _records(fit.estimates)
+    if nest or estimator.upper() not in ("ML", "MLR"):
+        est = _records(fit.estimates)
     rec["converged"] = True
     for k, (t, true) in enumerate(zip(targets, truths)):
         if t.kind == "joint":
@@ -395,7 +400,9 @@ def power(model: str, targets=("y~x",), n=(100, 200, 400), reps: int = 500, seed
     tasks = []
     for ni, nn in enumerate(ns):
         for start in range(0, reps, bs):
-            tasks.append((model, ana, tg, nn, rep_seeds[ni][start:start + bs], estimator, alpha, sim, truths))
+            # a single-level population goes to the replicates parsed (PopulationModel): not once per replicate
+            tasks.append((pop if blocks is None and cluster_size is None else model, ana, tg, nn, rep_seeds[ni][start:start + bs],
+                          estimator, alpha, sim, truths))
     batches = run_tasks(_batch, tasks, backend=backend, n_jobs=n_jobs, scheduler=scheduler, progress=progress)
     recs = [r for b in batches for r in b]
 
