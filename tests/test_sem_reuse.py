@@ -432,3 +432,53 @@ def test_lru_keep_drops_least_recent_and_never_keeps_an_oversized_value():
     assert list(cache) == ["e"]
     lru_keep(cache, "f", 31, 3, 30, lambda v: v)      # too large alone
     assert list(cache) == ["e"]
+
+
+@pytest.mark.parametrize("complete_rows", [3, 40, 0])
+@pytest.mark.parametrize("draw", ["cases", "no_complete_rows", "clusters"])
+def test_reweighted_blocks_equal_the_resamples_own(complete_rows, draw):
+    """The bootstrap's FIML likelihood reuses the full sample's RowBlocks with the draw counts as frequency weights
+    (RowBlocks.reweighted): log-likelihood and dF/dSigma, dF/dmu equal those of the resample's own rows (1e-12
+    relative; the moment gradients 1e-10) and the row-wise densities of the resample -- with the complete rows row by row or as moments,
+    two large incomplete patterns as moments (complete_rows = 0), a draw without any complete row, and a cluster
+    draw (whole clusters repeated). The moments are 1e-10 relative to their largest element."""
+    from vccscale.sem.em import RowBlocks
+    from vccscale.sem.fit import BIG_PATTERN, FIMLEngine, GroupData
+    from vccscale.sem.resample import _draw_rows
+
+    p = 7
+    X = _mixed_missing(150, p, 12, complete_rows) / np.geomspace(0.01, 1000, p)
+    if complete_rows == 0:
+        X[:55] = np.where(np.isnan(X[:55]), np.nanmean(X, axis=0) + 0.3, X[:55])
+        X[:30, :3] = np.nan
+        X[30:55, 4:6] = np.nan
+    rng = np.random.default_rng(8)
+    incomplete = np.flatnonzero(np.isnan(X).any(axis=1))
+    if draw == "cases":
+        rows = rng.integers(0, len(X), len(X))
+    elif draw == "no_complete_rows":
+        rows = rng.choice(incomplete, len(X))
+    else:
+        rows = _draw_rows(rng, len(X), np.arange(len(X)) // 6)
+    base = RowBlocks(X, missing_patterns(X, moments=False, values=False), big=max(p, BIG_PATTERN))
+    if complete_rows == 0:
+        assert len(base.big_patterns) == 2
+    Xb = X[rows]
+    n = len(Xb)
+    own = GroupData("g", Xb, n, np.nanmean(Xb, axis=0), np.diag(np.nanvar(Xb, axis=0)), missing_patterns(Xb), 0.0)
+    wtd = GroupData("g", Xb, n, own.mean, own.cov, [], 0.0)
+    wtd._fiml_terms_blocks = base.reweighted(np.bincount(rows, minlength=len(X)))
+    assert wtd._fiml_terms_blocks.n + wtd._fiml_terms_blocks.complete_n + sum(
+        b["n"] for b in wtd._fiml_terms_blocks.big_patterns) == n
+    eng = FIMLEngine.__new__(FIMLEngine)
+    eng.p, eng.N = p, n
+    A = rng.normal(size=(p, p)) * 0.4 + np.eye(p)
+    Sig, mu = A @ A.T + 0.3 * np.eye(p), np.nanmean(X, axis=0) + rng.normal(size=p) * 0.1
+    ll0, G0, gm0 = eng._terms(Sig, mu, own, True)
+    ll1, G1, gm1 = eng._terms(Sig, mu, wtd, True)
+    assert ll1 == pytest.approx(ll0, rel=1e-12) and ll1 == pytest.approx(_rowwise_loglik(Xb, Sig, mu), rel=1e-12)
+    # (the complete rows' moments are summed in another order: rounding of 1e-12 of the largest element)
+    np.testing.assert_allclose(G1, G0, rtol=1e-10, atol=1e-10 * np.abs(G0).max())
+    np.testing.assert_allclose(gm1, gm0, rtol=1e-10, atol=1e-10 * np.abs(gm0).max())
+    with pytest.raises(Exception, match="likelihood only"):  # weighted rows never reach the information
+        FIMLEngine._blocks(wtd)

@@ -110,7 +110,13 @@ class RowBlocks:
     the rows and batches: only a consumer that handles them, the FIML likelihood, asks for them).
 
     ``patterns``: dicts with ``o`` (observed columns), ``rows`` (indices into ``X``) and ``n``, as
-    :func:`missing_patterns` lists them (patterns without an observed variable must be left out)."""
+    :func:`missing_patterns` lists them (patterns without an observed variable must be left out).
+
+    ``w``: None, or (a copy from :meth:`reweighted`) the frequency weights of ``rows``: counts, the big patterns'
+    and complete rows' moments and ``nobs`` are then weighted, and a consumer weights its row sums by ``w`` (the
+    FIML likelihood does; nothing else takes weighted blocks)."""
+
+    w: np.ndarray | None = None
 
     def __init__(self, X: np.ndarray, patterns: list[dict], center: np.ndarray | None = None,
                  big: int | None = None):
@@ -127,7 +133,7 @@ class RowBlocks:
         self.complete_mean = self.complete_m2 = None
         moments = np.flatnonzero((kj == 0) & (nj >= p))[:1]
         if len(moments):  # the complete rows, through their count, mean and covariance
-            Xc = X[patterns[moments[0]]["rows"]] - shift
+            Xc = self._complete_X = X[patterns[moments[0]]["rows"]] - shift
             self.complete_n = len(Xc)
             self.complete_mean = Xc.mean(axis=0)
             d = Xc - self.complete_mean
@@ -141,7 +147,8 @@ class RowBlocks:
             Xo = (X[pt["rows"]] - shift)[:, pt["o"]]
             mean = Xo.mean(axis=0)
             dev = Xo - mean
-            self.big_patterns.append({"o": pt["o"], "n": int(pt["n"]), "mean": mean, "m2": dev.T @ dev / pt["n"]})
+            self.big_patterns.append({"o": pt["o"], "n": int(pt["n"]), "mean": mean, "m2": dev.T @ dev / pt["n"],
+                                      "rows": pt["rows"], "X": Xo})
             pid[pid == j] = -1
         rows = np.flatnonzero(pid >= 0)
         self.rows = rows  # the rows of X taken row by row (those of E and D), in this order
@@ -176,6 +183,50 @@ class RowBlocks:
             pidb = loc[prow[r]]
             qidx = (M[:, :, None] * P + M[:, None, :]).ravel()
             self.buckets.append((kb, M, nj[sel].astype(float), r, pidb, M[pidb], qidx))
+
+    def reweighted(self, counts: np.ndarray) -> RowBlocks:
+        """A copy for the data in which row i of the ``X`` these blocks were built from appears ``counts[i]`` times
+        (a bootstrap resample's draw counts): the rows of weight 0 left out, the others weighted (``w``), the
+        patterns' counts, the complete rows' and big patterns' moments and ``nobs`` recomputed. The likelihood and
+        its gradient from it equal those of the resample's own blocks (the structure is built once per data set
+        instead of once per resample)."""
+        import copy
+
+        new = copy.copy(self)
+        counts = np.asarray(counts, dtype=float)
+        w_all = counts[self.rows]
+        keep = np.flatnonzero(w_all > 0)
+        newpos = np.full(len(self.rows), -1)
+        newpos[keep] = np.arange(len(keep))
+        new.rows, new.w, new.E0, new.obs = self.rows[keep], w_all[keep], self.E0[keep], self.obs[keep]
+        new.n = float(new.w.sum())
+        new.buckets = []
+        for kb, M, _cnt, r, pidb, _Mr, qidx in self.buckets:
+            sel = w_all[r] > 0
+            if sel.any():
+                pn = pidb[sel]
+                cn = np.bincount(pn, weights=w_all[r[sel]], minlength=len(M))
+                new.buckets.append((kb, M, cn, newpos[r[sel]], pn, M[pn], qidx))
+
+        def moments(X, wr):
+            tot = float(wr.sum())
+            mean = wr @ X / tot
+            d = X - mean
+            return tot, mean, (d * wr[:, None]).T @ d / tot
+
+        new.complete_n, new.complete_mean, new.complete_m2 = 0, None, None
+        if self.complete_n:
+            wc = counts[self.complete_rows]
+            if wc.sum() > 0:
+                new.complete_n, new.complete_mean, new.complete_m2 = moments(self._complete_X, wc)
+        new.big_patterns = []
+        for bp in self.big_patterns:
+            wb = counts[bp["rows"]]
+            if wb.sum() > 0:
+                nb, mean, m2 = moments(bp["X"], wb)
+                new.big_patterns.append({**bp, "n": nb, "mean": mean, "m2": m2})
+        new.nobs = float(new.w @ new.obs[:, :self.p].sum(axis=1)) + new.complete_n * self.p
+        return new
 
     def padded(self, W: np.ndarray) -> np.ndarray:
         """``W`` (p x p) extended by the pad variables (P x P, identity there)."""

@@ -650,6 +650,8 @@ class FIMLEngine(Engine):
             from .em import RowBlocks
 
             tb = getattr(gd, "_fiml_terms_blocks", None)  # the likelihood's, when it has no large patterns apart
+            if tb is not None and tb.w is not None:
+                raise ModelError("internal: frequency-weighted rows serve the likelihood only")
             blk = gd._fiml_blocks = tb if tb is not None and not tb.big_patterns else RowBlocks(gd.X, gd.patterns)
         return blk
 
@@ -675,7 +677,8 @@ class FIMLEngine(Engine):
         W = Li.T @ Li
         E, D, Q, ldmm = blk.complete(W, mu)
         Z = D @ W
-        quad = float(np.einsum("ij,ij->", E, Z))
+        w = blk.w  # frequency weights of the rows (a bootstrap resample's counts; RowBlocks.reweighted) or None
+        quad = float(np.einsum("ij,ij->", E, Z) if w is None else np.einsum("ij,ij,i->", E, Z, w))
         n0 = blk.complete_n
         if n0:
             d0 = blk.complete_mean - mu
@@ -696,8 +699,12 @@ class FIMLEngine(Engine):
             big.append((o, nj, Poo, PS, d))
         if not grad:
             return ll, None, None
-        G = (blk.n + n0) * W - W @ Q @ W - Z.T @ Z
-        gm = -2.0 * Z.sum(axis=0)
+        if w is None:
+            G = (blk.n + n0) * W - W @ Q @ W - Z.T @ Z
+            gm = -2.0 * Z.sum(axis=0)
+        else:
+            G = (blk.n + n0) * W - W @ Q @ W - Z.T @ (Z * w[:, None])
+            gm = -2.0 * (w @ Z)
         if n0:
             G -= n0 * (W @ blk.complete_m2 @ W + np.outer(Wd0, Wd0))
             gm -= 2.0 * n0 * Wd0

@@ -94,33 +94,51 @@ def _draw_rows(rng: np.random.Generator, n: int, codes: np.ndarray | None) -> np
 
 def _replicate(pt, Xs: list[np.ndarray], labels: list, fiml: bool, theta_hat: np.ndarray, seed: int,
                b: int, Hinv: np.ndarray | None = None, clusters: list | None = None,
-               codes: list | None = None) -> np.ndarray | None:
+               codes: list | None = None, blocks: list | None = None) -> np.ndarray | None:
+    """One bootstrap refit: the values of every parameter-table row, or None (failed). ``blocks``: per group the
+    full sample's FIML row blocks (:class:`vccscale.sem.em.RowBlocks`, None for a group without missing cells):
+    the resample's likelihood then reuses them with the rows' draw counts as frequency weights
+    (:meth:`~vccscale.sem.em.RowBlocks.reweighted`) instead of finding its missing-data patterns again; the
+    fallback (damped Fisher scoring, when quasi-Newton does not converge) builds the resample's own."""
     from .fit import Engine, FIMLEngine, GroupData, estimate, missing_patterns, quasi_newton
 
     rng = np.random.default_rng([seed, b])
-    groups = []
-    for k, (lab, X) in enumerate(zip(labels, Xs)):
-        rows = _draw_rows(rng, len(X), clusters[k] if clusters is not None else None)
-        Xb = X[rows]
-        n = len(Xb)
-        if fiml and np.isnan(Xb).any():
-            # the optimisation needs no per-pattern moments (they serve the saturated model, not fitted here)
-            pats = missing_patterns(Xb, moments=False, codes=codes[k][rows] if codes is not None else None,
-                                    values=False)
-            with np.errstate(all="ignore"):
-                mean = np.nanmean(Xb, axis=0)
-                cov = np.diag(np.nanvar(Xb, axis=0))
-            groups.append(GroupData(lab, Xb, n, mean, cov, pats, 0.0))
-        else:
-            mean = Xb.mean(axis=0)
-            Xc = Xb - mean
-            groups.append(GroupData(lab, Xb, n, mean, Xc.T @ Xc / n))
+    draws = []
+    for k, X in enumerate(Xs):
+        draws.append(_draw_rows(rng, len(X), clusters[k] if clusters is not None else None))
+
+    def groups_for(weighted: bool) -> list:
+        groups = []
+        for k, (lab, X, rows) in enumerate(zip(labels, Xs, draws)):
+            Xb = X[rows]
+            n = len(Xb)
+            if fiml and np.isnan(Xb).any():
+                with np.errstate(all="ignore"):
+                    mean = np.nanmean(Xb, axis=0)
+                    cov = np.diag(np.nanvar(Xb, axis=0))
+                if weighted and blocks is not None and blocks[k] is not None:
+                    gd = GroupData(lab, Xb, n, mean, cov, [], 0.0)
+                    gd._fiml_terms_blocks = blocks[k].reweighted(np.bincount(rows, minlength=len(X)))
+                else:  # the optimisation needs no per-pattern moments (they serve the saturated model)
+                    pats = missing_patterns(Xb, moments=False, codes=codes[k][rows] if codes is not None else None,
+                                            values=False)
+                    gd = GroupData(lab, Xb, n, mean, cov, pats, 0.0)
+                groups.append(gd)
+            else:
+                mean = Xb.mean(axis=0)
+                Xc = Xb - mean
+                groups.append(GroupData(lab, Xb, n, mean, Xc.T @ Xc / n))
+        return groups
+
     try:
         # FIML on a resample without missing cells is complete-data ML (same estimates): the faster engine
+        groups = groups_for(True)
         eng = (FIMLEngine if any(g.patterns is not None for g in groups) else Engine)(pt, groups)
         qn = quasi_newton(eng, theta_hat, Hinv, BOOT_TOL) if Hinv is not None else None
         theta = qn[0] if qn is not None else None
         if theta is None:  # fall back to damped Fisher scoring
+            groups = groups_for(False)
+            eng = (FIMLEngine if any(g.patterns is not None for g in groups) else Engine)(pt, groups)
             est = estimate(eng, start=theta_hat, tol=BOOT_TOL)
             if not est.converged:
                 return None
@@ -135,11 +153,17 @@ def _replicate(pt, Xs: list[np.ndarray], labels: list, fiml: bool, theta_hat: np
 def _chunk(pt, Xs, labels, fiml, theta_hat, seed, bs, Hinv, clusters=None) -> list:
     from threadpoolctl import threadpool_limits
 
-    from .em import pattern_codes
+    from .em import RowBlocks, pattern_codes
+    from .fit import BIG_PATTERN, missing_patterns
 
     codes = [pattern_codes(X) for X in Xs] if fiml else None  # a resample's patterns are its rows' patterns
+    blocks = None
+    if fiml:  # the full sample's FIML row blocks, reweighted by each resample's draw counts
+        blocks = [RowBlocks(X, missing_patterns(X, moments=False, codes=c, values=False),
+                            big=max(X.shape[1], BIG_PATTERN)) if np.isnan(X).any() else None
+                  for X, c in zip(Xs, codes)]
     with threadpool_limits(1):  # small matrices: one BLAS thread per worker
-        return [_replicate(pt, Xs, labels, fiml, theta_hat, seed, b, Hinv, clusters, codes) for b in bs]
+        return [_replicate(pt, Xs, labels, fiml, theta_hat, seed, b, Hinv, clusters, codes, blocks) for b in bs]
 
 
 class Refitter:
