@@ -439,9 +439,9 @@ def test_lru_keep_drops_least_recent_and_never_keeps_an_oversized_value():
 def test_reweighted_blocks_equal_the_resamples_own(complete_rows, draw):
     """The bootstrap's FIML likelihood reuses the full sample's RowBlocks with the draw counts as frequency weights
     (RowBlocks.reweighted): log-likelihood and dF/dSigma, dF/dmu equal those of the resample's own rows (1e-12
-    relative; the moment gradients 1e-10) and the row-wise densities of the resample -- with the complete rows row by row or as moments,
-    two large incomplete patterns as moments (complete_rows = 0), a draw without any complete row, and a cluster
-    draw (whole clusters repeated). The moments are 1e-10 relative to their largest element."""
+    relative; the moment gradients 1e-10 of their largest element) and the row-wise densities of the resample --
+    with the complete rows row by row or as moments, two large incomplete patterns as moments (complete_rows = 0),
+    a draw without any complete row, and a cluster draw (whole clusters repeated)."""
     from vccscale.sem.em import RowBlocks
     from vccscale.sem.fit import BIG_PATTERN, FIMLEngine, GroupData
     from vccscale.sem.resample import _draw_rows

@@ -142,7 +142,8 @@ def parameter_rows(state, standardized: bool = True) -> list[dict]:
             slv = standardize(r["lhs"], r["op"], r["rhs"], est, ctx, lv_set, ov_set, "lv")
             sall = standardize(r["lhs"], r["op"], r["rhs"], est, ctx, lv_set, ov_set, "all")
             std_lv_vals[k], std_all_vals[k] = slv, sall
-        recs.append(estimate_row(r["lhs"], r["op"], r["rhs"], r["group"], r["label"], est, se, r["par"] >= 0, slv, sall))
+        recs.append(estimate_row(r["lhs"], r["op"], r["rhs"], r["group"], r["label"], est, se, r["par"] >= 0, slv,
+                                 sall))
     if pt.defined:
         dv = defined_values(pt, vals)
         dlv = defined_values(pt, std_lv_vals) if standardized else {}

@@ -401,8 +401,8 @@ def power(model: str, targets=("y~x",), n=(100, 200, 400), reps: int = 500, seed
     for ni, nn in enumerate(ns):
         for start in range(0, reps, bs):
             # a single-level population goes to the replicates parsed (PopulationModel): not once per replicate
-            tasks.append((pop if blocks is None and cluster_size is None else model, ana, tg, nn, rep_seeds[ni][start:start + bs],
-                          estimator, alpha, sim, truths))
+            tasks.append((pop if blocks is None and cluster_size is None else model, ana, tg, nn,
+                          rep_seeds[ni][start:start + bs], estimator, alpha, sim, truths))
     batches = run_tasks(_batch, tasks, backend=backend, n_jobs=n_jobs, scheduler=scheduler, progress=progress)
     recs = [r for b in batches for r in b]
 
