@@ -482,3 +482,32 @@ def test_reweighted_blocks_equal_the_resamples_own(complete_rows, draw):
     np.testing.assert_allclose(gm1, gm0, rtol=1e-10, atol=1e-10 * np.abs(gm0).max())
     with pytest.raises(Exception, match="likelihood only"):  # weighted rows never reach the information
         FIMLEngine._blocks(wtd)
+
+
+@pytest.mark.parametrize("k", [5, 15, 16, 40, 90])
+def test_lapack_inverses_equal_numpy_and_fail_as_numpy(k):
+    """vccscale.sem._linalg: getri / potri from SMALL rows on, numpy below. Each inverse times its matrix is the
+    identity (1e-12), equals numpy.linalg.inv (1e-12 of its largest element), the SPD inverse is exactly symmetric
+    and its log-determinant equals slogdet (1e-12); a singular matrix and an indefinite one raise LinAlgError."""
+    from vccscale.sem._linalg import SMALL, inverse, spd_inverse
+
+    rng = np.random.default_rng(k)
+    A = rng.normal(size=(k, k))
+    S = A @ A.T + k * np.eye(k)
+    G = np.eye(k) - 0.3 * np.tril(A, -1) / np.sqrt(k)  # a regression part (I - B)
+    for M, inv in ((G, inverse(G)), (S, spd_inverse(S)[0]), (S, inverse(S))):
+        np.testing.assert_allclose(M @ inv, np.eye(k), atol=1e-12)
+        ref = np.linalg.inv(M)
+        np.testing.assert_allclose(inv, ref, rtol=0, atol=1e-12 * np.abs(ref).max())
+    W, ld = spd_inverse(S)
+    assert np.array_equal(W, W.T) and ld == pytest.approx(np.linalg.slogdet(S)[1], rel=1e-12)
+    if k < SMALL:  # below SMALL numpy's own routines: the same bits
+        assert np.array_equal(inverse(G), np.linalg.inv(G))
+    singular = S.copy()
+    singular[:, -1] = 0.0
+    singular[-1, :] = 0.0
+    with pytest.raises(np.linalg.LinAlgError):
+        inverse(singular)
+    indefinite = S - (np.linalg.eigvalsh(S)[0] + 1.0) * np.eye(k)
+    with pytest.raises(np.linalg.LinAlgError):
+        spd_inverse(indefinite)

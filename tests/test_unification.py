@@ -3,8 +3,8 @@
 tests/fixtures/unification/golden.json was written by make_golden.py with the code before the unification
 (path-model machinery moved out of mediation.py, EFA core made public, the SEM refit API used by latent
 mediation, one chi-square difference test, one scale score, one JSON cleaner); here the same public calls are
-made again and compared with it (relative 1e-12). The golden file was re-written twice, at issue 20's changes of
-the estimator's last phase (see make_golden.py: differences within the convergence tolerance)."""
+made again and compared with it (relative 1e-12). The golden file was re-written three times, at issue 20's changes
+of the estimator's last phase and of the inverses (see make_golden.py: differences within the convergence tolerance)."""
 from __future__ import annotations
 
 import importlib.util

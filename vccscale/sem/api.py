@@ -8,6 +8,7 @@ import pandas as pd
 
 from .._args import data_first
 from ..errors import DataError, ModelError
+from ._linalg import inverse
 from .fit import Engine, Estimate, FIMLEngine, estimate, param_units, prepare_groups
 from .measures import fit_measures, gfi_moments, srmr_family
 from .model import ParTable, build_partable
@@ -312,7 +313,7 @@ def _fit(data, model, model_type, estimator, std_lv, group, group_equal, group_p
         vcov, sem_stats = refined_statistics(sem_sol, theta, N)  # semopy's expected information at the optimum
     elif not robust_se:
         try:  # FIML: lavaan missing = "ml" uses information = "observed"
-            vcov = np.linalg.inv(engine.hessian(theta) if fiml else info) / N
+            vcov = inverse(engine.hessian(theta) if fiml else info) / N
         except np.linalg.LinAlgError:  # lavaan: "Could not compute standard errors!" (see _vcov_warnings)
             vcov = np.full((pt.npar, pt.npar), np.nan)
     else:
@@ -330,7 +331,7 @@ def _fit(data, model, model_type, estimator, std_lv, group, group_equal, group_p
             if estimator == "ML":  # with clusters: lavaan's test uses observed.information = "h1"
                 from .robust import h1_structured_information
 
-                A_inv = np.linalg.inv(h1_structured_information(engine, theta))
+                A_inv = inverse(h1_structured_information(engine, theta))
             extra["yb"] = yuan_bentler_mplus(engine, theta, df, sw=sw, h1=h1, clusters=clusters, A_inv=A_inv)
         except np.linalg.LinAlgError:
             # complete data: an information matrix of the test that cannot be inverted (FIML's saturated
@@ -627,7 +628,7 @@ def _vcov_warnings(state: _State) -> list[str]:
                        "test are less reliable with few clusters")
             try:
                 info = state.extra.get("info_expected")
-                V = np.linalg.inv(info if info is not None else engine.information_expected(theta)) / engine.N
+                V = inverse(info if info is not None else engine.information_expected(theta)) / engine.N
             except np.linalg.LinAlgError:
                 V = np.full_like(V, np.nan)
             if not np.all(np.isfinite(V)):
@@ -656,7 +657,7 @@ def _vcov_warnings(state: _State) -> list[str]:
             culprits += [names[i] for i in np.argsort(-np.abs(vec)) if abs(vec[i]) > 0.15][:6]
         culprits = list(dict.fromkeys(culprits))[:12]
         try:
-            inflation = float(np.sqrt(np.max(np.diag(np.linalg.inv(R)))))
+            inflation = float(np.sqrt(np.max(np.diag(inverse(R)))))
         except np.linalg.LinAlgError:
             inflation = float("inf")
         out.append("the model is close to not identified (empirical under-identification): the information "

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import DataError, ModelError
+from ._linalg import SMALL, inverse, spd_inverse
 from .em import EMResult, em_moments
 from .em import missing_patterns
 from .model import ParTable
@@ -285,7 +286,7 @@ class Engine:
     def _implied_all(self, theta: np.ndarray, g: int):
         A, P, m = self.matrices(theta, g)
         try:
-            B = np.linalg.inv(np.eye(self.nv) - A)
+            B = inverse(np.eye(self.nv) - A)
         except np.linalg.LinAlgError:
             raise ModelError("the regression part of the model cannot be solved (I - B is singular): check for "
                              "feedback loops of regressions") from None
@@ -407,11 +408,14 @@ class Engine:
         g_all = np.zeros(self.q) if grad else None
         for g, ((Sig, mu), gd) in enumerate(zip(self.implied(theta), self.groups)):
             try:
-                L = np.linalg.cholesky(Sig)
+                if self.p < SMALL:
+                    L = np.linalg.cholesky(Sig)
+                    logdet = 2 * np.log(np.diag(L)).sum()
+                    W = np.linalg.inv(Sig)
+                else:  # LAPACK potri: the inverse and log-determinant from one Cholesky factor
+                    W, logdet = spd_inverse(Sig)
             except np.linalg.LinAlgError:
                 return np.inf, None
-            logdet = 2 * np.log(np.diag(L)).sum()
-            W = np.linalg.inv(Sig)
             d = gd.mean - mu
             logdet_s = getattr(gd, "_logdet_s", None)
             if logdet_s is None:  # the data's log-determinant: once per data set
@@ -438,7 +442,7 @@ class Engine:
     def gradient(self, theta: np.ndarray) -> np.ndarray:
         grad = np.zeros(self.q)
         for g, ((Sig, mu), gd) in enumerate(zip(self.implied(theta), self.groups)):
-            W = np.linalg.inv(Sig)
+            W = inverse(Sig)
             d = gd.mean - mu
             grad += self._group_gradient(theta, g, gd, W, d, W @ d)
         return grad
@@ -493,7 +497,7 @@ class Engine:
         out = []
         total = np.zeros((self.q, self.q))
         for g, ((Sig, mu), gd) in enumerate(zip(self.implied(theta), self.groups)):
-            W = np.linalg.inv(Sig)
+            W = inverse(Sig)
             U, V, c, dm, ix = self._rank_one(theta, g)
             WU, WV = W @ U, W @ V
             UU, VV, UV = U.T @ WU, V.T @ WV, U.T @ WV
@@ -509,7 +513,7 @@ class Engine:
         """Per-case scores d log L_i / d theta (n_g x q for each group), at the structured moments."""
         out = []
         for g, ((Sig, mu), gd) in enumerate(zip(self.implied(theta), self.groups)):
-            W = np.linalg.inv(Sig)
+            W = inverse(Sig)
             dS, dm = self.derivatives(theta, g)
             Z = (gd.X - mu) @ W  # n x p
             quad = np.einsum("kib,ib->ik", np.matmul(Z[None, :, :], dS), Z)
@@ -612,7 +616,7 @@ def param_units(engine: Engine, theta: np.ndarray) -> np.ndarray:
 def _mvn_logl(n, S, ybar, Sig, mu) -> float:
     p = S.shape[0]
     _, logdet = np.linalg.slogdet(Sig)
-    W = np.linalg.inv(Sig)
+    W = inverse(Sig)
     d = ybar - mu
     return -n / 2 * (p * np.log(2 * np.pi) + logdet + np.sum(W * S) + d @ W @ d)
 
@@ -671,10 +675,7 @@ class FIMLEngine(Engine):
             blk = gd._fiml_terms_blocks = RowBlocks(gd.X, gd.patterns, big=max(self.p, BIG_PATTERN))
             if not blk.big_patterns and getattr(gd, "_fiml_blocks", None) is None:
                 gd._fiml_blocks = blk  # the same arrangement serves the information, scores and J'AJ
-        L = np.linalg.cholesky(Sig)
-        logdet = 2.0 * float(np.log(np.diag(L)).sum())
-        Li = np.linalg.inv(L)
-        W = Li.T @ Li
+        W, logdet = spd_inverse(Sig)
         E, D, Q, ldmm = blk.complete(W, mu)
         Z = D @ W
         w = blk.w  # frequency weights of the rows (a bootstrap resample's counts; RowBlocks.reweighted) or None
@@ -689,7 +690,7 @@ class FIMLEngine(Engine):
         for bp in blk.big_patterns:  # n_j (|o| log 2pi + log|Sigma_oo| + tr(P_oo S~)), P_oo = Sigma_oo^-1
             o, nj = bp["o"], bp["n"]
             Lo = np.linalg.cholesky(Sig[np.ix_(o, o)])
-            Loi = np.linalg.inv(Lo)
+            Loi = inverse(Lo)
             Poo = Loi.T @ Loi
             d = bp["mean"] - mu[o]
             St = bp["m2"] + np.outer(d, d)
@@ -819,7 +820,7 @@ class FIMLEngine(Engine):
         U, V, c, dm, ix = self._rank_one(theta, g)
         r, p, n = len(ix), self.p, gd.n
         blk = self._blocks(gd)
-        W = np.linalg.inv(Sig)
+        W = inverse(Sig)
         W = (W + W.T) / 2
         Zr = np.zeros((0, p))
         Q = np.zeros((p, p))
@@ -886,7 +887,7 @@ class FIMLEngine(Engine):
         for g, Sig, mu, gd in self._pattern_terms(theta):
             U, V, c, dm, ix = self._rank_one(theta, g)
             blk = self._blocks(gd)
-            W = np.linalg.inv(Sig)
+            W = inverse(Sig)
             W = (W + W.T) / 2
             A, B, C = W @ U, W @ V, W @ dm.T
             X0, Y0, Z0, D0 = U.T @ A, V.T @ B, U.T @ B, dm @ C
@@ -931,7 +932,7 @@ class FIMLEngine(Engine):
             dS, dm = self.derivatives(theta, g)
             dSf = dS.reshape(q, p * p)
             blk = self._blocks(gd)
-            W = np.linalg.inv(Sig)
+            W = inverse(Sig)
             W = (W + W.T) / 2
             Zf = np.zeros((gd.n, p))
             if blk.n:
@@ -1182,7 +1183,7 @@ def _fisher(engine: Engine, theta: np.ndarray, max_iter: int = 500, tol: float =
             # criterion above in the next pass (and scoring goes on from it, or from here, if that fails)
             qn_tries -= 1
             try:
-                qn = quasi_newton(engine, theta, np.linalg.inv(info), tol * max(1.0, abs(F)))
+                qn = quasi_newton(engine, theta, inverse(info), tol * max(1.0, abs(F)))
             except np.linalg.LinAlgError:
                 qn = None
             if qn is not None:

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DataError, ModelError
+from ._linalg import inverse
 
 __all__ = ["BootstrapResult", "bootstrap", "Refitter", "MonteCarloResult", "monte_carlo_ci"]
 
@@ -242,7 +243,7 @@ def bootstrap(fit, n_boot: int = 1000, seed: int = 0, *, n_jobs: int = 1, progre
     names = list(_values(pt, st.engine.row_values(st.theta)))
     est = pd.Series(_values(pt, st.engine.row_values(st.theta)))
     try:
-        Hinv = np.linalg.inv(st.engine.information_expected(st.theta))
+        Hinv = inverse(st.engine.information_expected(st.theta))
     except np.linalg.LinAlgError:
         Hinv = None
     bs = np.arange(int(n_boot))

@@ -42,6 +42,7 @@ import math
 
 import numpy as np
 
+from ._linalg import inverse
 from .fit import Engine, lru_keep
 
 __all__ = ["sandwich", "yuan_bentler_mplus", "h1_traces", "h1_traces_fiml", "h1_information_fiml", "fiml_corrected",
@@ -86,7 +87,7 @@ def sandwich(engine: Engine, theta: np.ndarray, clusters: list | None = None) ->
     per group) and the robust covariance A^-1 B0 A^-1 / N."""
     A = engine.hessian(theta)
     B, B_groups = _first_order(engine, theta, clusters)
-    A_inv = np.linalg.inv(A)
+    A_inv = inverse(A)
     vcov = A_inv @ B @ A_inv / engine.N
     return {"A": A, "A_inv": A_inv, "B": B, "B_groups": B_groups, "vcov": (vcov + vcov.T) / 2}
 
@@ -98,7 +99,7 @@ def h1_traces(engine: Engine, clusters: list | None = None) -> tuple[list[float]
     cl = clusters if clusters is not None else [None] * len(engine.groups)
     for gd, cg in zip(engine.groups, cl):
         p = gd.cov.shape[0]
-        W = np.linalg.inv(gd.cov)
+        W = inverse(gd.cov)
         rows, cols = np.tril_indices(p)
         # saturated scores for vech(Sigma): d logL_i / d sigma_ab
         Z = (gd.X - gd.mean) @ W
@@ -118,7 +119,7 @@ def h1_traces(engine: Engine, clusters: list | None = None) -> tuple[list[float]
         keep = _not_x(engine, rows, cols)
         A1, sc = A1[np.ix_(keep, keep)], sc[:, keep]
         B1 = cluster_crossprod(sc, cg) / gd.n
-        traces.append(float(np.sum(B1 * np.linalg.inv(A1).T)))
+        traces.append(float(np.sum(B1 * inverse(A1).T)))
         ndats.append(A1.shape[0])
     return traces, ndats
 
@@ -166,7 +167,7 @@ def h1_structured_information(engine: Engine, theta: np.ndarray) -> np.ndarray:
     scaled test of ``estimator = "ML"`` with ``cluster =``."""
     total = 0.0
     for g, ((Sig, mu), gd) in enumerate(zip(engine.implied(theta), engine.groups)):
-        W = np.linalg.inv(Sig)
+        W = inverse(Sig)
         dS, dm = engine.derivatives(theta, g)
         d = gd.mean - mu
         St = gd.cov + np.outer(d, d)
@@ -214,7 +215,7 @@ def saturated_fiml_information(patterns: list[dict], cov: np.ndarray, mean: np.n
         keep = np.flatnonzero((pos[r] >= 0) & (pos[c] >= 0))  # vech elements of this pattern
         ro, co = pos[r[keep]], pos[c[keep]]
         Sig = cov[np.ix_(o, o)]
-        W = np.linalg.inv(Sig)
+        W = inverse(Sig)
         d = pt["mean"] - mean[o]
         St = pt["cov"] + np.outer(d, d)
         A = W @ (2 * St - Sig) @ W
@@ -287,7 +288,7 @@ def _h1_inverse(A1: np.ndarray) -> tuple[np.ndarray, bool]:
     with variables no respondent answered together: their covariance carries no information), as lavaan's
     ``MASS::ginv`` fallback."""
     try:
-        return np.linalg.inv(A1), False
+        return inverse(A1), False
     except np.linalg.LinAlgError:
         return np.linalg.pinv(A1, hermitian=True), True
 
@@ -425,7 +426,7 @@ def _complete_h1_information(cov: np.ndarray) -> np.ndarray:
     ``cov`` (lavaan's ``lav_mvnorm_h1_information_observed_samplestats``): 1/2 D'(W x W)D for vech(Sigma), W for
     mu (W = cov^-1), in the order of :func:`h1_information_fiml`."""
     p = cov.shape[0]
-    W = np.linalg.inv(cov)
+    W = inverse(cov)
     r, c = _vech_lavaan(p)
     factor = np.where(r == c, 1.0, 2.0)
     A = 0.5 * (W[np.ix_(r, r)] * W[np.ix_(c, c)] + W[np.ix_(r, c)] * W[np.ix_(c, r)]) * np.outer(factor, factor) / 2
@@ -538,7 +539,7 @@ def fiml_corrected(engine: Engine, theta: np.ndarray, df: int, base_engine: Engi
     def k_fimlc(eng: Engine, th: np.ndarray) -> float:
         D = np.vstack([_delta_fiml(eng, th, g)[keep] for g in range(len(eng.groups))])
         WD = Wm @ D
-        K = np.linalg.inv(D.T @ WD)
+        K = inverse(D.T @ WD)
         DWc = D.T @ Wc
         if version == "V3":
             GWD = gamma_times(WD)
