@@ -194,7 +194,7 @@ def test_estimates_only_fit_equals_the_full_fit(estimator, missing):
     data = simulate_data(pop, 150, seed=np.random.default_rng(4), **sim)
     if missing:
         assert data.isna().any().any()
-    lean = fit_estimates(data, ana, estimator=estimator, missing=miss)
+    lean = fit_estimates(data, ana, estimator=estimator, missing=miss).rows
     full = fit_sem(data, ana, estimator=estimator, missing=miss).estimates
     assert [(r["lhs"], r["op"], r["rhs"]) for r in lean] == list(zip(full["lhs"], full["op"], full["rhs"]))
     for col in ("est", "se", "z", "pvalue", "ci_lower", "ci_upper"):

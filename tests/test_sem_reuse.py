@@ -511,3 +511,32 @@ def test_lapack_inverses_equal_numpy_and_fail_as_numpy(k):
     indefinite = S - (np.linalg.eigvalsh(S)[0] + 1.0) * np.eye(k)
     with pytest.raises(np.linalg.LinAlgError):
         spd_inverse(indefinite)
+
+
+@pytest.mark.parametrize("estimator,missing,cluster", [("ML", "listwise", False), ("MLR", "fiml", True),
+                                                       ("ML", "fiml", False), ("MLR", "listwise", True)])
+def test_estimates_only_equal_the_full_fit_with_standardized_values_and_problems(estimator, missing, cluster):
+    """vccscale.sem.api.fit_estimates (two-construct CFAs of the measurement stage, power replicates): every column
+    of the parameter table, including std_lv / std_all, equals fit_cfa's exactly, and so do the solution warnings,
+    problems, nobs and npar -- complete data and FIML, ML and MLR, with and without cluster-robust SEs; on a
+    Heywood case (a negative residual variance) the problems are the same too."""
+    from vccscale.sem.api import fit_estimates
+
+    d = pd.read_csv(REF.parent / "validate" / "HolzingerSwineford1939.csv")[[f"x{i}" for i in range(1, 10)]]
+    d = d.mask(np.random.default_rng(3).random(d.shape) < 0.08)
+    if missing == "listwise":
+        d = d.dropna()
+    d["org"] = np.arange(len(d)) // 7
+    kw = {"estimator": estimator, "missing": missing, "cluster": "org" if cluster else None}
+    heywood = HS + "\n x1 ~~ -0.05*x1"  # fixed negative variance: an improper solution by construction
+    for model in (HS, heywood):
+        lean = fit_estimates(d, model, model_type="cfa", standardized=True, **kw)
+        full = fit_cfa(d, model, **kw)
+        cols = ["est", "se", "z", "pvalue", "ci_lower", "ci_upper", "std_lv", "std_all"]
+        got = pd.DataFrame(lean.rows)
+        assert list(got[["lhs", "op", "rhs"]].itertuples(index=False)) == list(
+            full.estimates[["lhs", "op", "rhs"]].itertuples(index=False))
+        np.testing.assert_array_equal(got[cols].to_numpy(float), full.estimates[cols].to_numpy(float))
+        assert lean.problems == full.problems and set(lean.warnings) <= set(full.warnings)
+        assert lean.nobs == full.nobs and lean.npar == full.fit["npar"]
+    assert lean.problems and "negative variance" in lean.problems[0]

@@ -180,15 +180,36 @@ def _cluster_codes(data, cluster, groups, pt) -> list[np.ndarray]:
     return out
 
 
+@dataclass(frozen=True)
+class EstimatesOnly:
+    """What :func:`fit_estimates` returns: the parameter-table ``rows`` (dicts with lhs, op, rhs, group, label, est,
+    se, z, pvalue, ci_lower, ci_upper, std_lv, std_all), the fit's ``warnings`` (as :attr:`FitResult.warnings`, less
+    those of the test statistics, which are not computed), ``nobs`` and ``npar``."""
+
+    rows: list
+    warnings: tuple
+    nobs: list
+    npar: int
+
+    @property
+    def problems(self) -> tuple[str, ...]:
+        """As :attr:`FitResult.problems` (needs ``standardized=True`` for the +-1 checks)."""
+        from .results import solution_problems
+
+        return solution_problems(self.warnings, [(r["lhs"], r["op"], r["rhs"], r["std_all"]) for r in self.rows])
+
+
 def fit_estimates(data: pd.DataFrame, model: str, estimator: str = "ML", missing: str = "listwise",
-                  model_type: str = "sem") -> list[dict]:
-    """The parameter estimates of :func:`fit_sem` (``model_type="cfa"``: :func:`fit_cfa`) as a list of row dicts
-    (lhs, op, rhs, group, label, est, se, z, pvalue, ci_lower, ci_upper; std_lv and std_all NaN), for work that
-    fits a model many times and reads only its estimates (Monte Carlo power replicates): the same estimation,
-    identification check and standard errors, raising the same errors, without the baseline model, fit measures,
-    standardized values and result tables. Single-level, single-group, continuous indicators, ML or MLR."""
-    return parameter_rows(_fit(data, model, model_type, estimator, False, None, (), (), None, missing, lean=True),
-                          standardized=False)
+                  model_type: str = "sem", cluster: str | None = None, standardized: bool = False) -> EstimatesOnly:
+    """The parameter estimates of :func:`fit_sem` (``model_type="cfa"``: :func:`fit_cfa`), for work that fits a
+    model many times and reads only its estimates (Monte Carlo power replicates, two-construct CFAs for latent
+    correlations): the same estimation, identification check, standard errors (cluster-robust with ``cluster``)
+    and solution warnings, raising the same errors, without the baseline model, test statistics, fit measures and
+    result tables; standardized values (std_lv, std_all) only with ``standardized`` (else NaN). Single-level,
+    single-group, continuous indicators, ML or MLR."""
+    st = _fit(data, model, model_type, estimator, False, None, (), (), None, missing, cluster=cluster, lean=True)
+    return EstimatesOnly(parameter_rows(st, standardized=standardized), tuple(_warnings(st)),
+                         [int(g.n) for g in st.engine.groups], int(st.pt.npar))
 
 
 def _fit(data, model, model_type, estimator, std_lv, group, group_equal, group_partial, meanstructure,
@@ -200,10 +221,9 @@ def _fit(data, model, model_type, estimator, std_lv, group, group_equal, group_p
     from .wlsmv import ORDINAL_ESTIMATORS
 
     est_u = estimator.upper() if isinstance(estimator, str) else estimator
-    if lean and (ordered is not None or est_u in ORDINAL_ESTIMATORS or is_twolevel(model) or cluster is not None
-                 or group is not None):
+    if lean and (ordered is not None or est_u in ORDINAL_ESTIMATORS or is_twolevel(model) or group is not None):
         raise ModelError("fit_estimates fits single-level, single-group models of continuous indicators (ML or "
-                         "MLR); use fit_sem / fit_cfa")
+                         "MLR); use fit_sem / fit_cfa")  # (is_twolevel: a model with level: blocks)
     if ordered is not None and ordered is not False or est_u in ORDINAL_ESTIMATORS:
         from .wlsmv import fit_ordinal
 
@@ -322,6 +342,8 @@ def _fit(data, model, model_type, estimator, std_lv, group, group_equal, group_p
         sw = sandwich(engine, theta, clusters)
         vcov = sw["vcov"]
         if lean:  # the standard errors only (the scaled test is not wanted)
+            if clusters is not None:
+                extra["clusters"] = clusters
             return _State(pt, engine, theta, est, (vcov + vcov.T) / 2, estimator, extra)
         if fiml:  # the saturated model's information, also for the robust (FIML-corrected) measures below
             extra["h1_info"] = h1_information_fiml(engine, clusters)

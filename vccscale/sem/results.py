@@ -157,6 +157,21 @@ def parameter_rows(state, standardized: bool = True) -> list[dict]:
     return recs
 
 
+def solution_problems(warnings, rows) -> tuple[str, ...]:
+    """The rule of :attr:`FitResult.problems`: the fit's ``warnings`` that make a solution improper, plus
+    standardized loadings and latent correlations beyond +-1 among ``rows`` ((lhs, op, rhs, std_all) tuples)."""
+    out = [w for w in warnings if w.startswith("negative variance") or "not positive definite" in w
+           or "(vcov)" in w or w.startswith("could not compute standard errors")]
+    lv = {lhs for lhs, op, _, _ in rows if op == "=~"}
+    for lhs, op, rhs, v in rows:
+        if op == "=~" and abs(v) > 1.0 + 1e-8:
+            out.append(f"standardized loading of {rhs} on {lhs} is {v:.3f} (beyond +-1): a Heywood case")
+    for lhs, op, rhs, v in rows:
+        if op == "~~" and lhs != rhs and lhs in lv and rhs in lv and abs(v) > 1.0 + 1e-8:
+            out.append(f"latent correlation of {lhs} and {rhs} is {v:.3f} (beyond +-1)")
+    return tuple(dict.fromkeys(out))
+
+
 def estimate_row(lhs, op, rhs, group, label, est, se, free, slv, sall) -> dict:
     """One row of a parameter-estimate table (lavaan's parameterEstimates columns): Wald z, p and 95% CI from
     ``se`` for a free parameter; a fixed one has its value as both CI limits."""
@@ -439,20 +454,12 @@ class FitResult:
         standard errors could not be computed or their covariance matrix is not positive definite) plus
         standardized loadings or latent correlations beyond +-1. A fit with problems is not reported as a result
         by the pipeline (its decisions become ``not_tested`` with these reasons)."""
-        out = [w for w in self.warnings if w.startswith("negative variance") or "not positive definite" in w
-               or "(vcov)" in w or w.startswith("could not compute standard errors")]
         est = self.estimates
+        rows = []
         if len(est):  # plain lists: this runs for every fit, and pandas row access costs more than the fit
             rows = list(zip(est["lhs"].tolist(), est["op"].tolist(), est["rhs"].tolist(),
                             est["std_all"].to_numpy(dtype=float, na_value=np.nan).tolist()))
-            lv = {lhs for lhs, op, _, _ in rows if op == "=~"}
-            for lhs, op, rhs, v in rows:
-                if op == "=~" and abs(v) > 1.0 + 1e-8:
-                    out.append(f"standardized loading of {rhs} on {lhs} is {v:.3f} (beyond +-1): a Heywood case")
-            for lhs, op, rhs, v in rows:
-                if op == "~~" and lhs != rhs and lhs in lv and rhs in lv and abs(v) > 1.0 + 1e-8:
-                    out.append(f"latent correlation of {lhs} and {rhs} is {v:.3f} (beyond +-1)")
-        return tuple(dict.fromkeys(out))
+        return solution_problems(self.warnings, rows)
 
     @property
     def partable(self):

@@ -235,7 +235,7 @@ def _one(pop_model: str, ana_model: str, targets: tuple, n: int, seed_seq, estim
             data = simulate_data(pop_model, n, seed=np.random.default_rng(seed_seq), **sim)
             miss = "fiml" if sim.get("missing") else "listwise"
             if estimator.upper() in ("ML", "MLR"):  # estimates only: no baseline model, fit measures, tables
-                est = fit_estimates(data, ana_model, estimator=estimator, missing=miss)
+                est = fit_estimates(data, ana_model, estimator=estimator, missing=miss).rows
             else:
                 fit = fit_sem(data, ana_model, estimator=estimator, missing=miss)
     except (VccscaleError, np.linalg.LinAlgError, FloatingPointError, ValueError):

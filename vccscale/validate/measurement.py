@@ -345,9 +345,12 @@ _CORRELATION_COLUMNS = ["a", "b", "r", "se", "pvalue", "n", "source", "status", 
 
 # ---------------------------------------------------------------------------------------------------- fitting
 def _fit_one(data: pd.DataFrame, syntax: str, items: list[str], estimator: str, missing: str,
-             cluster: str | None = None):
-    """(fit or None, n, npar, status, problems)."""
+             cluster: str | None = None, estimates_only: bool = False):
+    """(fit or None, n, npar, status, problems). ``estimates_only`` (a two-construct model, read for one latent
+    correlation): ``fit`` is a :class:`vccscale.sem.api.EstimatesOnly` (standardized estimates, warnings, problems;
+    no baseline model, test statistics or fit measures) unless the indicators are ordered."""
     from ..sem import fit_cfa
+    from ..sem.api import fit_estimates
     from ..sem.model import build_partable
 
     rows = answered(data, items, missing)
@@ -360,6 +363,11 @@ def _fit_one(data: pd.DataFrame, syntax: str, items: list[str], estimator: str, 
     try:
         if estimator == "WLSMV":   # ordered indicators: polychorics with pairwise missing answers
             fit = fit_cfa(sub, syntax, ordered=True, missing="pairwise", cluster=cluster)
+        elif estimates_only:
+            fit = fit_estimates(sub, syntax, estimator=estimator, missing=missing, model_type="cfa", cluster=cluster,
+                                standardized=True)
+            probs = fit.problems
+            return fit, int(sum(fit.nobs)), fit.npar, ("improper" if probs else "ok"), probs
         else:
             fit = fit_cfa(sub, syntax, estimator=estimator, missing=missing, cluster=cluster)
     except (VccscaleError, np.linalg.LinAlgError, ValueError, ArithmeticError) as exc:
@@ -380,16 +388,18 @@ def _construct_problems(problems: Sequence[str], construct: str, items: Sequence
 
 def _pair_batch(pairs, data, blocks, estimator, missing, cluster=None) -> list[dict]:
     """Latent correlations of ``pairs`` from two-construct CFAs (one joblib task)."""
+    from ..sem.api import EstimatesOnly
+
     out = []
     for a, b in pairs:
         fit, n, npar, status, probs = _fit_one(data, _syntax(blocks, (a, b)), blocks[a] + blocks[b], estimator,
-                                               missing, cluster)
+                                               missing, cluster, estimates_only=True)
         r = se = p = np.nan
         if fit is not None:
-            e = fit.estimates
-            row = e[(e["op"] == "~~") & (((e["lhs"] == a) & (e["rhs"] == b)) | ((e["lhs"] == b) & (e["rhs"] == a)))]
-            if len(row):
-                r, se, p = (float(row.iloc[0][k]) for k in ("std_all", "se", "pvalue"))
+            e = fit.rows if isinstance(fit, EstimatesOnly) else fit.estimates.to_dict("records")
+            row = [x for x in e if x["op"] == "~~" and {x["lhs"], x["rhs"]} == {a, b} and a != b]
+            if row:
+                r, se, p = (float(row[0][k]) for k in ("std_all", "se", "pvalue"))
         out.append({"a": a, "b": b, "r": r, "se": se, "pvalue": p, "n": n, "source": "pairwise", "status": status,
                     "problems": "; ".join(probs)})
     return out
