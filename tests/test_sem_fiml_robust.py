@@ -258,3 +258,38 @@ def test_saturated_fiml_information_is_the_hessian():
         theta = np.array([cov[i, j] for j in range(p) for i in range(j, p)] + list(mean))
         np.testing.assert_allclose(saturated_fiml_information(gd.patterns, cov, mean, gd.n), eng.hessian(theta),
                                    atol=1e-8, rtol=0)
+
+
+@pytest.mark.parametrize("complete", [True, False])
+def test_saturated_scores_in_closed_form_equal_the_engines(complete):
+    """vccscale.sem.robust.saturated_casewise_scores (the saturated model's casewise scores behind lavaan's h1
+    first-order information with missing = "ml") equals the general FIML casewise scores of a saturated model
+    (FIMLEngine.casewise_scores with dSigma / dmu derivatives) to 1e-12 of the largest score: data with missing
+    answers (rows missing 1 to 4 variables, complete rows as moments) and complete data; at the EM moments and at
+    other moments."""
+    import numpy as np
+
+    from vccscale.sem.fit import FIMLEngine, prepare_groups
+    from vccscale.sem.model import ParTable
+    from vccscale.sem.robust import saturated_casewise_scores
+
+    d = pd.read_csv(reference_path(REF / "hs_mar.csv"))
+    names = ["x1", "x2", "x3", "x4", "x5", "x6"]
+    if complete:
+        d = d[names].dropna()
+    gd = prepare_groups(d, names, None, missing="fiml")[0][0]
+    p = len(names)
+    rows = [{"lhs": names[j], "op": "~~", "rhs": names[i]} for j in range(p) for i in range(j, p)]
+    rows += [{"lhs": v, "op": "~1", "rhs": ""} for v in names]
+    for k, r in enumerate(rows):
+        r.update(id=k + 1, par=k, group=1, user=0, free=True, ustart=None, start=None, label="", exo=False, line=None)
+    spt = ParTable(rows=rows, ov_names=names, lv_names=[], ov_x=[], ov_nox=names, lv_x=[], lv_endo=[], ngroups=1,
+                   group_labels=[None], meanstructure=True, std_lv=False, npar=len(rows))
+    eng = FIMLEngine(spt, [gd])
+    for cov, mean in ((gd.cov, gd.mean), (gd.cov * 1.1 + 0.05, gd.mean + 0.1)):
+        theta = np.array([cov[i, j] for j in range(p) for i in range(j, p)] + list(mean))
+        ref = eng.casewise_scores(theta)[0]
+        got = saturated_casewise_scores(gd, cov, mean)
+        assert got.shape == ref.shape
+        np.testing.assert_allclose(got, ref, rtol=0, atol=1e-12 * np.abs(ref).max())
+    assert complete or np.isnan(gd.X).any()

@@ -354,35 +354,47 @@ def h1_information_fiml(engine: Engine, clusters: list | None = None) -> list[tu
 
 
 def _h1_information_fiml(engine: Engine, clusters: list | None) -> "H1List":
-    from .fit import FIMLEngine
-    from .model import ParTable
-
     out = H1List()
-    names = list(engine.pt.ov_names)
-    p = len(names)
     cl = clusters if clusters is not None else [None] * len(engine.groups)
     for gd, cg in zip(engine.groups, cl):
-        rows, theta = [], []
-        for j in range(p):
-            for i in range(j, p):
-                rows.append({"lhs": names[j], "op": "~~", "rhs": names[i], "group": 1, "user": 0, "free": True,
-                             "ustart": None, "start": None, "label": "", "exo": False, "line": None})
-                theta.append(gd.cov[i, j])
-        for j in range(p):
-            rows.append({"lhs": names[j], "op": "~1", "rhs": "", "group": 1, "user": 0, "free": True,
-                         "ustart": None, "start": None, "label": "", "exo": False, "line": None})
-            theta.append(gd.mean[j])
-        for k, r in enumerate(rows):
-            r["id"], r["par"] = k + 1, k
-        spt = ParTable(rows=rows, ov_names=names, lv_names=[], ov_x=[], ov_nox=names, lv_x=[], lv_endo=[],
-                       ngroups=1, group_labels=[None], meanstructure=True, std_lv=False, npar=len(rows))
-        seng = FIMLEngine(spt, [gd])
-        theta = np.asarray(theta)
         A1 = saturated_fiml_information(gd.patterns, gd.cov, gd.mean, gd.n)
-        sc = seng.casewise_scores(theta)[0]
+        sc = saturated_casewise_scores(gd, gd.cov, gd.mean)
         R = cluster_root(sc, cg) / np.sqrt(gd.n)
         out.append(H1Info(A1, R.T @ R, R))
     return out
+
+
+def saturated_casewise_scores(gd, cov: np.ndarray, mean: np.ndarray) -> np.ndarray:
+    """Casewise scores of the saturated FIML model at ``cov``, ``mean`` (n x moments: vech(Sigma) with the columns
+    of a variable j and the later ones i >= j, then mu; the order of :func:`h1_information_fiml`'s parameters),
+    in closed form: for sigma_ab, (2 - delta_ab)/2 (z_a z_b - P_ab), for mu_a, z_a, with z = P (x - mu) and P =
+    Sigma_oo^-1 embedded at the row's observed variables (W - W_.m W_mm^-1 W_m. with W = Sigma^-1; both 0 at the
+    missing ones). The same numbers as the FIML engine's general casewise scores of that model
+    (:meth:`vccscale.sem.fit.FIMLEngine.casewise_scores`) without its derivative arrays (moments x p x p) and the
+    (p^2 x moments) contraction per case."""
+    from .fit import FIMLEngine
+
+    p = cov.shape[0]
+    jj, ii = np.triu_indices(p)  # (j, i >= j): variable j's column first, as the saturated parameter table
+    W = inverse(cov)
+    W = (W + W.T) / 2
+    blk = FIMLEngine._blocks(gd)
+    Z = np.zeros((gd.n, p))
+    Pv = np.tile(W[ii, jj], (gd.n, 1))  # P_ab of every case at the vech positions (complete rows: W)
+    if blk.n:
+        _, D, _, _ = blk.complete(W, mean)
+        Z[blk.rows] = D @ W
+    if blk.complete_n:
+        Z[blk.complete_rows] = (gd.X[blk.complete_rows] - mean) @ W
+    if blk.buckets:
+        Wp = blk.padded(W)
+        for kb, M, cnt, r, pid, cols, qidx in blk.buckets:
+            Minv = np.linalg.inv(Wp[M[:, :, None], M[:, None, :]])
+            Wm = Wp[:p][:, M].transpose(1, 0, 2)  # (J, p, kb): W_.m of each pattern (pads: 0)
+            G = Wm @ Minv @ Wm.transpose(0, 2, 1)  # W_.m W_mm^-1 W_m.
+            Pv[blk.rows[r]] -= G[:, ii, jj][pid]
+    factor = np.where(ii == jj, 0.5, 1.0)
+    return np.hstack([factor * (Z[:, ii] * Z[:, jj] - Pv), Z])
 
 
 def h1_traces_fiml(engine: Engine, info: list[tuple[np.ndarray, np.ndarray]] | None = None
