@@ -540,3 +540,28 @@ def test_estimates_only_equal_the_full_fit_with_standardized_values_and_problems
         assert lean.problems == full.problems and set(lean.warnings) <= set(full.warnings)
         assert lean.nobs == full.nobs and lean.npar == full.fit["npar"]
     assert lean.problems and "negative variance" in lean.problems[0]
+
+
+def test_em_that_runs_off_to_a_singular_matrix_stops_early_and_the_fit_says_why():
+    """Two versions of a questionnaire: 2 rows answer items 1-3, 40 rows answer items 3-6, so items 1-2 and 4-6 are
+    never answered together and the likelihood of the saturated model grows towards a singular matrix. EM stops at
+    the first iterate with some 1 - R^2 below EM_SINGULAR (long before the iteration cap, without numpy overflow
+    warnings), as not converged; a FIML fit then fails with a DataError that names this cause (not "constant"
+    variables or linearly dependent items, which the EM's last iterate would suggest)."""
+    import warnings
+
+    from vccscale.errors import DataError
+    from vccscale.sem.em import EM_MAX_ITER, em_moments
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(42, 6)) + rng.normal(size=(42, 1))
+    X[:2, 3:] = np.nan
+    X[2:, :2] = np.nan
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        res = em_moments(missing_patterns(X), 6)
+        assert not res.converged and np.isnan(res.delta) and res.iterations < EM_MAX_ITER // 10
+        assert np.isfinite(res.cov).all() and "singular" in res.warning()
+        d = pd.DataFrame(X, columns=[f"y{i}" for i in range(1, 7)])
+        with pytest.raises(DataError, match="cannot be estimated from these rows: EM ran into a singular"):
+            fit_cfa(d, "f =~ y1 + y2 + y3 + y4 + y5 + y6", missing="fiml")

@@ -23,6 +23,11 @@ __all__ = ["EMResult", "RowBlocks", "em_moments", "missing_patterns", "pattern_c
 EM_TOL = 1e-10
 #: iteration cap; a run that reaches it is returned with ``converged = False``
 EM_MAX_ITER = 5000
+#: an iterate in which some variable's variance unexplained by the variables before it (1 - R^2, from the Cholesky
+#: factor the step computes anyway; unit-free) is below this is singular: EM stops there, not converged. Where the
+#: observed-data likelihood is unbounded (e.g. variables observed together by fewer rows than there are of them)
+#: EM runs off towards a singular matrix and would otherwise overflow thousands of steps later
+EM_SINGULAR = 1e-12
 
 
 @dataclass
@@ -325,10 +330,20 @@ def em_moments(patterns: list[dict], p: int, tol: float = EM_TOL, max_iter: int 
 
     def em_step(mu, Sig, loglik: bool = False):
         """One EM step from (mu, Sig): (mu', Sig', observed-data log-likelihood at (mu, Sig) up to a constant, or
-        None). Raises LinAlgError when Sig is not positive definite."""
+        None). Raises LinAlgError when Sig is not positive definite or the step is not finite (the iterates run
+        off to a singular matrix: an unbounded likelihood, e.g. a pattern with fewer rows than variables)."""
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            out = _em_step(mu, Sig, loglik)
+        if not (np.isfinite(out[0]).all() and np.isfinite(out[1]).all()):
+            raise np.linalg.LinAlgError("the EM step is not finite")
+        return out
+
+    def _em_step(mu, Sig, loglik):
         nonlocal steps
         steps += 1
         L = np.linalg.cholesky(Sig)
+        if np.min(np.diag(L) ** 2 / np.diag(Sig)) < EM_SINGULAR:  # some 1 - R^2 ~ 0: a singular iterate
+            raise np.linalg.LinAlgError("singular iterate")
         Li = np.linalg.inv(L)
         W = Li.T @ Li
         E, D, Q, ldmm = blocks.complete(W, mu)
@@ -390,7 +405,7 @@ def em_moments(patterns: list[dict], p: int, tol: float = EM_TOL, max_iter: int 
         Sigp = Sig - 2 * alpha * rS + alpha * alpha * vS
         try:
             mu3, Sig3, llp = em_step(mup, (Sigp + Sigp.T) / 2, loglik=True)
-        except np.linalg.LinAlgError:  # the extrapolation left the positive definite matrices
+        except np.linalg.LinAlgError:  # the extrapolation left the positive definite (or finite) matrices
             mu, Sig = mu2, Sig2
             continue
         if np.isfinite(llp) and llp >= ll0:

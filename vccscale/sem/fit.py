@@ -161,6 +161,15 @@ def prepare_groups(data, ov_names: list[str], group: str | None, *, labels: list
                 raise DataError(f"variable(s) {', '.join(empty)} have no observed values{where}", column=empty[0])
             pats, em = _saturated_em(X)
             mean, cov = em.mean, em.cov
+            if not em.converged and not np.isfinite(em.delta):  # EM ran into a singular matrix: say so
+                raise DataError(
+                    f"the saturated model's means and covariances{where} cannot be estimated from these rows: EM "
+                    f"ran into a singular covariance matrix after {em.iterations} iterations (under this pattern of "
+                    f"missing answers the likelihood of the {len(cols)} variables grows towards a singular matrix: "
+                    f"{n} rows, {len(pats)} patterns of answered variables, at most {max(pt['n'] for pt in pats)} rows "
+                    "sharing one). Typical causes: versions of a questionnaire answered by fewer respondents than "
+                    "they have items, or items rarely answered together. Fit fewer variables at a time, fit the "
+                    "versions separately, or collect more responses")
             _check_pd(cov, cols, n, where)
             logl_h1 = sum(_mvn_logl(pt["n"], pt["cov"], pt["mean"], cov[np.ix_(pt["o"], pt["o"])], mean[pt["o"]])
                           for pt in pats)
