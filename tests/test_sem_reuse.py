@@ -563,5 +563,27 @@ def test_em_that_runs_off_to_a_singular_matrix_stops_early_and_the_fit_says_why(
         assert not res.converged and np.isnan(res.delta) and res.iterations < EM_MAX_ITER // 10
         assert np.isfinite(res.cov).all() and "singular" in res.warning()
         d = pd.DataFrame(X, columns=[f"y{i}" for i in range(1, 7)])
-        with pytest.raises(DataError, match="cannot be estimated from these rows: EM ran into a singular"):
+        with pytest.raises(DataError, match="cannot be estimated from these rows: EM ran into a singular.*too few"):
             fit_cfa(d, "f =~ y1 + y2 + y3 + y4 + y5 + y6", missing="fiml")
+
+
+def test_singular_em_covariance_is_named_as_such_with_missing_answers():
+    """A duplicated item: complete data get the 'sample covariance matrix ... linearly dependent' message; with
+    missing answers (FIML) EM runs into the singular matrix, and the message says so, names the two items and gives
+    the rows, the patterns and both usual causes."""
+    from vccscale.errors import DataError
+
+    rng = np.random.default_rng(5)
+    f = rng.normal(size=(200, 1))
+    X = f + rng.normal(size=(200, 5))
+    X = np.column_stack([X, X[:, 0]])
+    d = pd.DataFrame(X, columns=[f"y{i}" for i in range(1, 7)])
+    model = "f =~ y1 + y2 + y3 + y4 + y5 + y6"
+    with pytest.raises(DataError, match=r"the sample covariance matrix is not positive definite.*y6, y1|y1, y6"):
+        fit_cfa(d, model)
+    d = d.mask(rng.random(d.shape) < 0.1)
+    with pytest.raises(DataError, match=r"EM ran into a singular covariance matrix|the EM estimate of the cov") as exc:
+        fit_cfa(d, model, missing="fiml")
+    msg = str(exc.value)
+    assert "linearly dependent in it: y" in msg and "y1" in msg and "y6" in msg and "duplicated items" in msg
+    assert "200 rows in" in msg and "patterns of answered variables" in msg

@@ -162,15 +162,10 @@ def prepare_groups(data, ov_names: list[str], group: str | None, *, labels: list
             pats, em = _saturated_em(X)
             mean, cov = em.mean, em.cov
             if not em.converged and not np.isfinite(em.delta):  # EM ran into a singular matrix: say so
-                raise DataError(
+                raise DataError(_em_singular_message(
                     f"the saturated model's means and covariances{where} cannot be estimated from these rows: EM "
-                    f"ran into a singular covariance matrix after {em.iterations} iterations (under this pattern of "
-                    f"missing answers the likelihood of the {len(cols)} variables grows towards a singular matrix: "
-                    f"{n} rows, {len(pats)} patterns of answered variables, at most {max(pt['n'] for pt in pats)} rows "
-                    "sharing one). Typical causes: versions of a questionnaire answered by fewer respondents than "
-                    "they have items, or items rarely answered together. Fit fewer variables at a time, fit the "
-                    "versions separately, or collect more responses")
-            _check_pd(cov, cols, n, where)
+                    f"ran into a singular covariance matrix after {em.iterations} iterations", cov, cols, n, pats))
+            _check_pd(cov, cols, n, where, pats)
             logl_h1 = sum(_mvn_logl(pt["n"], pt["cov"], pt["mean"], cov[np.ix_(pt["o"], pt["o"])], mean[pt["o"]])
                           for pt in pats)
             groups.append(GroupData(lab, X, n, mean, cov, pats, float(logl_h1), em, rows=idx))
@@ -183,7 +178,9 @@ def prepare_groups(data, ov_names: list[str], group: str | None, *, labels: list
     return groups, dropped
 
 
-def _check_pd(cov: np.ndarray, cols: list[str], n: int, where: str) -> None:
+def _check_pd(cov: np.ndarray, cols: list[str], n: int, where: str, patterns: list | None = None) -> None:
+    """Refuse a sample covariance matrix (with ``patterns``: FIML's EM estimate of it) that is not positive
+    definite, naming the variables and the likely cause."""
     p = cov.shape[0]
     sd = np.sqrt(np.clip(np.diag(cov), 0, None))
     const = [c for c, s in zip(cols, sd) if s <= 1e-12 * max(1.0, float(np.max(sd)))]
@@ -198,9 +195,32 @@ def _check_pd(cov: np.ndarray, cols: list[str], n: int, where: str) -> None:
     if w[0] < 1e-10:
         vec = v[:, 0]
         culprits = [cols[i] for i in np.argsort(-np.abs(vec)) if abs(vec[i]) > 0.1][:8]
+        if patterns is not None and len(patterns) > 1:  # EM moments of incomplete data
+            raise DataError(_em_singular_message(
+                f"the EM estimate of the covariance matrix{where} (missing answers, FIML) is not positive definite "
+                f"(smallest eigenvalue of the correlation matrix {w[0]:.3g})", cov, cols, n, patterns))
         raise DataError(f"the sample covariance matrix{where} is not positive definite (smallest eigenvalue of the "
                         f"correlation matrix {w[0]:.3g}); the variables {', '.join(culprits)} are (nearly) "
                         "linearly dependent, e.g. duplicated items or a total score next to its items. Drop one")
+
+
+def _em_singular_message(what: str, cov: np.ndarray, cols: list[str], n: int, patterns: list) -> str:
+    """``what`` and why: the variables (nearly) dependent in the EM covariance matrix ``cov`` (its correlation
+    matrix's smallest eigenvector), the rows and patterns of answered variables, the two usual causes."""
+    with np.errstate(all="ignore"):
+        sd = np.sqrt(np.clip(np.diag(cov), 0, None))
+        R = cov / np.outer(sd, sd)
+    culprits = []
+    if np.isfinite(R).all():
+        vec = np.linalg.eigh(R)[1][:, 0]
+        culprits = [cols[i] for i in np.argsort(-np.abs(vec)) if abs(vec[i]) > 0.1][:8]
+    who = f"; nearly linearly dependent in it: {', '.join(culprits)}" if culprits else ""
+    return (f"{what}{who}. {n} rows in {len(patterns)} patterns of answered variables (at most "
+            f"{max(pt['n'] for pt in patterns)} rows sharing one): the usual causes are too few rows answering these "
+            "variables together (versions of a questionnaire answered by fewer respondents than they have items, "
+            "items rarely answered together) or duplicated items (a total score next to its items). Fit fewer "
+            "variables at a time or the versions separately, drop one of the dependent items, or collect more "
+            "responses")
 
 
 def _vech_idx(p: int):
