@@ -42,3 +42,39 @@ def test_dask_backend_equals_joblib(data):
     pd.testing.assert_frame_equal(ref.draws, got.draws)
     with pytest.raises(Exception, match="backend"):
         bootstrap(fit, 10, backend="spark")
+
+
+@pytest.mark.parametrize("missing", ["listwise", "fiml"])
+def test_failed_quasi_newton_falls_back_to_bounded_scoring_without_a_second_attempt(data, missing, monkeypatch):
+    """A replicate whose quasi-Newton refit fails is refitted by Fisher scoring from the full-sample estimates, at
+    most BOOT_MAX_ITER iterations and without the fit's second attempt (BFGS from the start values: it rescued no
+    replicate in a measured study and cost 300 times a converging one). Forced here: the fallback's draws equal the
+    quasi-Newton draws (to 0.5% of their bootstrap SE: both stop at a decrement of 1e-8), scipy's minimize is never
+    called, and a replicate that scoring cannot fit is counted as failed, not retried."""
+    import scipy.optimize
+
+    import vccscale.sem.fit as F
+    from vccscale.sem.resample import BOOT_MAX_ITER
+
+    fit = fit_sem(data, MODEL, missing=missing)
+    ref = bootstrap(fit, 20, seed=4)
+    calls = []
+    real_fisher = F._fisher
+
+    def fisher(engine, theta, max_iter=500, tol=F.DECREMENT_TOL):
+        calls.append(max_iter)
+        return real_fisher(engine, theta, max_iter=max_iter, tol=tol)
+
+    def no_minimize(*a, **k):
+        raise AssertionError("the second attempt ran for a bootstrap replicate")
+
+    monkeypatch.setattr(F, "quasi_newton", lambda *a, **k: None)
+    monkeypatch.setattr(F, "_fisher", fisher)
+    monkeypatch.setattr(scipy.optimize, "minimize", no_minimize)
+    got = bootstrap(fit, 20, seed=4)
+    assert got.n_failed == 0 and set(calls) == {BOOT_MAX_ITER}
+    gap = np.abs(got.draws.to_numpy() - ref.draws.to_numpy()) / ref.draws.std().to_numpy()
+    assert gap.max() < 5e-3  # (both stop at a decrement of 1e-8: the same estimates to a small share of their SE)
+    monkeypatch.setattr(F, "_fisher", lambda engine, theta, max_iter=500, tol=0: (theta, max_iter, False, 1.0))
+    failed = bootstrap(fit, 5, seed=4)
+    assert failed.n_failed == 5 and len(failed.draws) == 0

@@ -1248,15 +1248,18 @@ def _fisher(engine: Engine, theta: np.ndarray, max_iter: int = 500, tol: float =
     return theta, max_iter, mg < GRAD_TOL, mg
 
 
-def estimate(engine: Engine, start: np.ndarray | None = None, tol: float | None = None) -> Estimate:
+def estimate(engine: Engine, start: np.ndarray | None = None, tol: float | None = None, max_iter: int = 500,
+             second_attempt: bool = True) -> Estimate:
     """Minimise the ML fit function; raise :class:`ModelError` if it does not converge. ``tol``: the scoring
-    decrement at which :func:`_fisher` stops (default DECREMENT_TOL; the bootstrap uses a looser one).
+    decrement at which :func:`_fisher` stops (default DECREMENT_TOL; the bootstrap uses a looser one); ``max_iter``
+    its iterations; ``second_attempt``: when scoring does not converge, BFGS from the start values and scoring
+    again (a bootstrap replicate goes without).
 
     The search's trial points may imply a (nearly) singular or indefinite Sigma: the objective is then infinite and
     the step is rejected, so numpy's floating-point warnings from those points (overflow in a product, an invalid
     log-determinant) say nothing and are not shown; the estimate returned is checked to be finite."""
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        return _estimate(engine, start, tol)
+        return _estimate(engine, start, tol, max_iter, second_attempt)
 
 
 def _jac_or_nan(engine: Engine, theta: np.ndarray) -> np.ndarray:
@@ -1268,7 +1271,8 @@ def _jac_or_nan(engine: Engine, theta: np.ndarray) -> np.ndarray:
         return np.full(engine.q, np.nan)
 
 
-def _estimate(engine: Engine, start: np.ndarray | None, tol: float | None) -> Estimate:
+def _estimate(engine: Engine, start: np.ndarray | None, tol: float | None, max_iter: int = 500,
+              second_attempt: bool = True) -> Estimate:
     tol = DECREMENT_TOL if tol is None else tol
     theta0 = start_values(engine) if start is None else np.asarray(start, float)
     if engine.q == 0:
@@ -1276,8 +1280,8 @@ def _estimate(engine: Engine, start: np.ndarray | None, tol: float | None) -> Es
     if not np.isfinite(engine.objective(theta0)):
         # make the start admissible: inflate variances
         theta0 = _admissible(engine, theta0)
-    theta, it, ok, mg = _fisher(engine, theta0, tol=tol)
-    if not ok:
+    theta, it, ok, mg = _fisher(engine, theta0, max_iter=max_iter, tol=tol)
+    if not ok and second_attempt:
         # second attempt: quasi-Newton from the start values (in the parameters' natural units, so that its
         # gradient tolerance is unit-free), then Fisher scoring again
         from scipy.optimize import minimize
@@ -1286,7 +1290,7 @@ def _estimate(engine: Engine, start: np.ndarray | None, tol: float | None) -> Es
         res = minimize(lambda x: engine.objective(x * u), theta0 / u, jac=lambda x: _jac_or_nan(engine, x * u) * u,
                        method="BFGS", options={"maxiter": 5000, "gtol": 1e-7})
         if np.isfinite(res.fun) and np.isfinite(res.x).all():
-            theta2, it2, ok, mg = _fisher(engine, res.x * u, tol=tol)
+            theta2, it2, ok, mg = _fisher(engine, res.x * u, max_iter=max_iter, tol=tol)
             theta, it = theta2, it + it2 + int(res.nit)
     if not ok:
         raise ModelError(
