@@ -48,9 +48,9 @@ def test_dask_backend_equals_joblib(data):
 def test_failed_quasi_newton_falls_back_to_bounded_scoring_without_a_second_attempt(data, missing, monkeypatch):
     """A replicate whose quasi-Newton refit fails is refitted by Fisher scoring from the full-sample estimates, at
     most BOOT_MAX_ITER iterations and without the fit's second attempt (BFGS from the start values: in a measured
-    study it rescued 1 of 49 failing replicates of 400, at 300 times the cost of a converging one). Forced here: the fallback's draws equal the
-    quasi-Newton draws (to 0.5% of their bootstrap SE: both stop at a decrement of 1e-8), scipy's minimize is never
-    called, and a replicate that scoring cannot fit is counted as failed, not retried."""
+    study it rescued 1 of 49 failing replicates of 400, at 300 times the cost of a converging one). Forced here: the
+    fallback's draws equal the quasi-Newton draws (to 0.5% of their bootstrap SE: both stop at a decrement of 1e-8),
+    scipy's minimize is never called, and a replicate that scoring cannot fit is counted as failed, not retried."""
     import scipy.optimize
 
     import vccscale.sem.fit as F
