@@ -215,8 +215,9 @@ def _em_singular_message(what: str, cov: np.ndarray, cols: list[str], n: int, pa
         vec = np.linalg.eigh(R)[1][:, 0]
         culprits = [cols[i] for i in np.argsort(-np.abs(vec)) if abs(vec[i]) > 0.1][:8]
     who = f"; nearly linearly dependent in it: {', '.join(culprits)}" if culprits else ""
-    return (f"{what}{who}. {n} rows in {len(patterns)} patterns of answered variables (at most "
-            f"{max(pt['n'] for pt in patterns)} rows sharing one): the usual causes are too few rows answering these "
+    most = max(pt["n"] for pt in patterns)
+    return (f"{what}{who}. {n} rows in {len(patterns)} patterns of answered variables (at most {most} "
+            f"row{'s' if most != 1 else ''} sharing one): the usual causes are too few rows answering these "
             "variables together (versions of a questionnaire answered by fewer respondents than they have items, "
             "items rarely answered together) or duplicated items (a total score next to its items). Fit fewer "
             "variables at a time or the versions separately, drop one of the dependent items, or collect more "
