@@ -233,19 +233,12 @@ def test_cli_cfa_json_prints_robust_measures(tmp_path, ref):
         assert _close(fit[k.replace(".", "_")], want[k]), (k, fit[k.replace(".", "_")], want[k])
 
 
-def test_saturated_fiml_information_is_the_hessian():
-    """The analytic observed information of the saturated FIML model (lavaan's
-    lav_mvnorm_missing_information_observed_samplestats) equals central differences of the analytic gradient
-    (1e-8 absolute on entries up to 3.4), at the EM moments and away from them."""
-    import numpy as np
-
-    from vccscale.sem.fit import FIMLEngine, prepare_groups
+def _saturated_fiml_engine(gd, names):
+    """A FIML engine of the saturated model of ``names`` (vech(Sigma) by columns j, rows i >= j, then mu; the order
+    of vccscale.sem.robust's saturated information and scores) on group ``gd``."""
+    from vccscale.sem.fit import FIMLEngine
     from vccscale.sem.model import ParTable
-    from vccscale.sem.robust import saturated_fiml_information
 
-    d = pd.read_csv(reference_path(REF / "hs_mar.csv"))
-    names = ["x1", "x2", "x3", "x4", "x5", "x6"]
-    gd = prepare_groups(d, names, None, missing="fiml")[0][0]
     p = len(names)
     rows = [{"lhs": names[j], "op": "~~", "rhs": names[i]} for j in range(p) for i in range(j, p)]
     rows += [{"lhs": v, "op": "~1", "rhs": ""} for v in names]
@@ -253,7 +246,23 @@ def test_saturated_fiml_information_is_the_hessian():
         r.update(id=k + 1, par=k, group=1, user=0, free=True, ustart=None, start=None, label="", exo=False, line=None)
     spt = ParTable(rows=rows, ov_names=names, lv_names=[], ov_x=[], ov_nox=names, lv_x=[], lv_endo=[], ngroups=1,
                    group_labels=[None], meanstructure=True, std_lv=False, npar=len(rows))
-    eng = FIMLEngine(spt, [gd])
+    return FIMLEngine(spt, [gd])
+
+
+def test_saturated_fiml_information_is_the_hessian():
+    """The analytic observed information of the saturated FIML model (lavaan's
+    lav_mvnorm_missing_information_observed_samplestats) equals central differences of the analytic gradient
+    (1e-8 absolute on entries up to 3.4), at the EM moments and away from them."""
+    import numpy as np
+
+    from vccscale.sem.fit import prepare_groups
+    from vccscale.sem.robust import saturated_fiml_information
+
+    d = pd.read_csv(reference_path(REF / "hs_mar.csv"))
+    names = ["x1", "x2", "x3", "x4", "x5", "x6"]
+    gd = prepare_groups(d, names, None, missing="fiml")[0][0]
+    p = len(names)
+    eng = _saturated_fiml_engine(gd, names)
     for cov, mean in ((gd.cov, gd.mean), (gd.cov * 1.1, gd.mean + 0.1)):
         theta = np.array([cov[i, j] for j in range(p) for i in range(j, p)] + list(mean))
         np.testing.assert_allclose(saturated_fiml_information(gd.patterns, cov, mean, gd.n), eng.hessian(theta),
@@ -269,8 +278,7 @@ def test_saturated_scores_in_closed_form_equal_the_engines(complete):
     other moments."""
     import numpy as np
 
-    from vccscale.sem.fit import FIMLEngine, prepare_groups
-    from vccscale.sem.model import ParTable
+    from vccscale.sem.fit import prepare_groups
     from vccscale.sem.robust import saturated_casewise_scores
 
     d = pd.read_csv(reference_path(REF / "hs_mar.csv"))
@@ -279,13 +287,7 @@ def test_saturated_scores_in_closed_form_equal_the_engines(complete):
         d = d[names].dropna()
     gd = prepare_groups(d, names, None, missing="fiml")[0][0]
     p = len(names)
-    rows = [{"lhs": names[j], "op": "~~", "rhs": names[i]} for j in range(p) for i in range(j, p)]
-    rows += [{"lhs": v, "op": "~1", "rhs": ""} for v in names]
-    for k, r in enumerate(rows):
-        r.update(id=k + 1, par=k, group=1, user=0, free=True, ustart=None, start=None, label="", exo=False, line=None)
-    spt = ParTable(rows=rows, ov_names=names, lv_names=[], ov_x=[], ov_nox=names, lv_x=[], lv_endo=[], ngroups=1,
-                   group_labels=[None], meanstructure=True, std_lv=False, npar=len(rows))
-    eng = FIMLEngine(spt, [gd])
+    eng = _saturated_fiml_engine(gd, names)
     for cov, mean in ((gd.cov, gd.mean), (gd.cov * 1.1 + 0.05, gd.mean + 0.1)):
         theta = np.array([cov[i, j] for j in range(p) for i in range(j, p)] + list(mean))
         ref = eng.casewise_scores(theta)[0]

@@ -719,14 +719,11 @@ class FIMLEngine(Engine):
         big = []
         for bp in blk.big_patterns:  # n_j (|o| log 2pi + log|Sigma_oo| + tr(P_oo S~)), P_oo = Sigma_oo^-1
             o, nj = bp["o"], bp["n"]
-            Lo = np.linalg.cholesky(Sig[np.ix_(o, o)])
-            Loi = inverse(Lo)
-            Poo = Loi.T @ Loi
+            Poo, ldo = spd_inverse(Sig[np.ix_(o, o)])
             d = bp["mean"] - mu[o]
             St = bp["m2"] + np.outer(d, d)
             PS = Poo @ St
-            ll -= 0.5 * nj * (len(o) * np.log(2 * np.pi) + 2.0 * float(np.log(np.diag(Lo)).sum())
-                              + float(np.trace(PS)))
+            ll -= 0.5 * nj * (len(o) * np.log(2 * np.pi) + ldo + float(np.trace(PS)))
             big.append((o, nj, Poo, PS, d))
         if not grad:
             return ll, None, None
@@ -964,12 +961,7 @@ class FIMLEngine(Engine):
             blk = self._blocks(gd)
             W = inverse(Sig)
             W = (W + W.T) / 2
-            Zf = np.zeros((gd.n, p))
-            if blk.n:
-                _, D, _, _ = blk.complete(W, mu)
-                Zf[blk.rows] = D @ W
-            if blk.complete_n:
-                Zf[blk.complete_rows] = (gd.X[blk.complete_rows] - mu) @ W
+            Zf = self.case_residuals(gd, W, mu)
             tr = np.tile(dSf @ W.ravel(), (gd.n, 1))
             if blk.buckets:
                 P = blk.P
@@ -996,6 +988,20 @@ class FIMLEngine(Engine):
                 sc[a:a + step] = 0.5 * (quad - tr[a:a + step]) + Zb @ dm.T
             out.append(sc)
         return out
+
+    @classmethod
+    def case_residuals(cls, gd, W: np.ndarray, mu: np.ndarray) -> np.ndarray:
+        """z = Sigma_oo^-1 (x_o - mu_o) of every case of group ``gd`` embedded in p (0 at its missing variables), at
+        Sigma^-1 = ``W`` (symmetric): d W with d the deviations completed by their conditional means
+        (:meth:`vccscale.sem.em.RowBlocks.complete`), (x - mu) W for the complete rows."""
+        blk = cls._blocks(gd)
+        Z = np.zeros((gd.n, W.shape[0]))
+        if blk.n:
+            _, D, _, _ = blk.complete(W, mu)
+            Z[blk.rows] = D @ W
+        if blk.complete_n:
+            Z[blk.complete_rows] = (gd.X[blk.complete_rows] - mu) @ W
+        return Z
 
     def _x_marginal(self, gd) -> float:
         """Log-likelihood of the fixed covariates at their sample moments (subtracted, as lavaan's logl with

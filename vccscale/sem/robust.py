@@ -379,13 +379,8 @@ def saturated_casewise_scores(gd, cov: np.ndarray, mean: np.ndarray) -> np.ndarr
     W = inverse(cov)
     W = (W + W.T) / 2
     blk = FIMLEngine._blocks(gd)
-    Z = np.zeros((gd.n, p))
+    Z = FIMLEngine.case_residuals(gd, W, mean)
     Pv = np.tile(W[ii, jj], (gd.n, 1))  # P_ab of every case at the vech positions (complete rows: W)
-    if blk.n:
-        _, D, _, _ = blk.complete(W, mean)
-        Z[blk.rows] = D @ W
-    if blk.complete_n:
-        Z[blk.complete_rows] = (gd.X[blk.complete_rows] - mean) @ W
     if blk.buckets:
         Wp = blk.padded(W)
         for kb, M, cnt, r, pid, cols, qidx in blk.buckets:

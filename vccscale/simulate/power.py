@@ -230,18 +230,16 @@ def _one(pop_model: str, ana_model: str, targets: tuple, n: int, seed_seq, estim
 
             data = simulate_nested(pop_model, n, nest["cluster_size"], seed=np.random.default_rng(seed_seq),
                                    icc=nest.get("icc"))
-            fit = fit_sem(data, ana_model, estimator=estimator, cluster="cluster")
+            est = _records(fit_sem(data, ana_model, estimator=estimator, cluster="cluster").estimates)
         else:
             data = simulate_data(pop_model, n, seed=np.random.default_rng(seed_seq), **sim)
             miss = "fiml" if sim.get("missing") else "listwise"
             if estimator.upper() in ("ML", "MLR"):  # estimates only: no baseline model, fit measures, tables
                 est = fit_estimates(data, ana_model, estimator=estimator, missing=miss).rows
             else:
-                fit = fit_sem(data, ana_model, estimator=estimator, missing=miss)
+                est = _records(fit_sem(data, ana_model, estimator=estimator, missing=miss).estimates)
     except (VccscaleError, np.linalg.LinAlgError, FloatingPointError, ValueError):
         return rec
-    if nest or estimator.upper() not in ("ML", "MLR"):
-        est = _records(fit.estimates)
     rec["converged"] = True
     for k, (t, true) in enumerate(zip(targets, truths)):
         if t.kind == "joint":
