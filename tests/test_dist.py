@@ -21,3 +21,40 @@ def test_root_bisect():
     assert _dist.root_bisect(lambda x: x - 1, 1, 3) == 1.0
     with pytest.raises(ValueError):
         _dist.root_bisect(lambda x: x * x + 1, -1, 1)
+
+
+def test_study_distribution_functions_match_r():
+    """The functions that replace scipy.stats in the models, validation and cleaning (R 4 values)."""
+    assert _dist.t_sf(2.1, 7) == pytest.approx(0.03693559811, rel=1e-9)           # pt(2.1, 7, lower = FALSE)
+    assert _dist.t_ppf(0.975, 12) == pytest.approx(2.17881282967, rel=1e-10)      # qt(0.975, 12)
+    assert _dist.f_sf(3.2, 3, 40) == pytest.approx(0.03342118072, rel=1e-9)       # pf(3.2, 3, 40, lower = FALSE)
+    assert _dist.norm_cdf(-1.3) == pytest.approx(0.09680048459, rel=1e-9)         # pnorm(-1.3)
+    assert _dist.chi2_ppf(0.99, 20) == pytest.approx(37.56623478663, rel=1e-11)   # qchisq(0.99, 20)
+    # below the support, as R (and scipy.stats): pchisq(-1, 3, lower = FALSE) = pf(-1, ...) = 1, pchisq(-1, 3) = 0
+    assert _dist.chi2_upper(-1.0, 3) == 1.0 and _dist.f_sf(-1.0, 2, 3) == 1.0 and _dist.chi2_cdf(-1.0, 3) == 0.0
+
+
+def test_same_values_as_scipy_stats():
+    """Each replacement gives scipy.stats' value to the last bit (the same special functions underneath), NaN
+    where scipy.stats gives NaN; so replacing the import changed no reported number."""
+    np = pytest.importorskip("numpy")
+    stats = pytest.importorskip("scipy.stats")
+    x = np.concatenate([np.linspace(-8, 8, 401), [0.0, np.inf, -np.inf, np.nan]])
+    q = np.concatenate([np.linspace(0.0005, 0.9995, 401), [0.0, 1.0, np.nan]])
+    pos = np.concatenate([np.linspace(0, 80, 401), [np.inf, np.nan]])
+    for df in (0.5, 1, 2.5, 7, 30, 1000, np.inf, 0, -1, np.nan):
+        np.testing.assert_array_equal(_dist.t_sf(x, df), stats.t.sf(x, df))
+        np.testing.assert_array_equal(_dist.t_ppf(q, df), stats.t.ppf(q, df))
+        if np.isfinite(df):
+            np.testing.assert_array_equal(_dist.chi2_upper(x, df), stats.chi2.sf(x, df))
+            if df > 0:  # (chi2_cdf, of the fit path, keeps chdtr's point mass at 0 for df = 0)
+                np.testing.assert_array_equal(_dist.chi2_cdf(x, df), stats.chi2.cdf(x, df))
+            np.testing.assert_array_equal(_dist.chi2_ppf(q, df), stats.chi2.ppf(q, df))
+            np.testing.assert_array_equal(_dist.f_sf(pos, df, 40), stats.f.sf(pos, df, 40))
+            np.testing.assert_array_equal(_dist.f_sf(x, 3, df), stats.f.sf(x, 3, df))
+    np.testing.assert_array_equal(_dist.norm_cdf(x), stats.norm.cdf(x))
+    np.testing.assert_array_equal(_dist.norm_sf(x), stats.norm.sf(x))
+    np.testing.assert_array_equal(_dist.norm_ppf(q), stats.norm.ppf(q))
+    for df, ncp in ((5, 3.2), (24, 10.0), (1, 0.5), (60, 80.0)):
+        np.testing.assert_allclose(_dist.ncx2_cdf(pos, df, ncp), stats.ncx2.cdf(pos, df, ncp), rtol=1e-13,
+                                   atol=1e-300)

@@ -225,3 +225,20 @@ def test_plots_written_and_deterministic(fit, tmp_path):
     assert [p.name for p in one] == ["single.svg"]
     with pytest.raises(ValueError):
         surface_plot(fit, tmp_path / "x.pdf")
+
+
+def test_least_squares_equal_statsmodels_ols():
+    """rsa's own least squares (written out so that a study run does not import statsmodels' regression module and
+    scipy.stats) gives statsmodels OLS(...).fit()'s params, covariance, residuals, df and R^2."""
+    sm = pytest.importorskip("statsmodels.regression.linear_model")
+    from vccscale.models.rsa import _OLS
+
+    rng = np.random.default_rng(11)
+    for n, k in ((40, 6), (300, 8), (12, 6)):
+        X = np.column_stack([np.ones(n), rng.normal(size=(n, k - 1))])
+        z = X @ rng.normal(size=k) + rng.normal(size=n)
+        ours, ref = _OLS(z, X), sm.OLS(z, X).fit()
+        np.testing.assert_allclose(ours.params, ref.params, rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(ours.cov_params(), ref.cov_params(), rtol=1e-9, atol=1e-14)
+        np.testing.assert_allclose(ours.resid, ref.resid, rtol=1e-9, atol=1e-12)
+        assert ours.df_resid == ref.df_resid and ours.rsquared == pytest.approx(ref.rsquared, rel=1e-12)

@@ -320,11 +320,11 @@ def mahalanobis_flag(d2: Any, df: int, confidence: float = 0.99):
     releases wrongly used the number of respondents). NaN D² gives False here (careless gives NA).
     Returns a boolean array, or a Series for Series input.
     """
-    from scipy.stats import chi2
+    from ..sem._dist import chi2_ppf
 
     if df < 1:
         raise ValueError("df must be >= 1")
-    cut = float(chi2.ppf(confidence, df))
+    cut = float(chi2_ppf(confidence, df))
     if hasattr(d2, "to_numpy") and hasattr(d2, "index"):
         import pandas as pd
 

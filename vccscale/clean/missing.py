@@ -77,7 +77,7 @@ class MCARTest:
 
 def little_mcar(x: "np.ndarray | pd.DataFrame") -> MCARTest:
     import numpy as np
-    from scipy import stats
+    from ..sem._dist import chi2_upper
 
     a = np.asarray(x, dtype=float)
     a = a[~np.isnan(a).all(axis=1)]
@@ -95,7 +95,7 @@ def little_mcar(x: "np.ndarray | pd.DataFrame") -> MCARTest:
         d2 += len(rows) * float(diff @ np.linalg.solve(sigma[np.ix_(o, o)], diff))
         df += int(o.sum())
     df -= p
-    pval = float(stats.chi2.sf(d2, df)) if df > 0 else float("nan")
+    pval = float(chi2_upper(d2, df)) if df > 0 else float("nan")
     return MCARTest(float(d2), int(df), pval, len(pats), n)
 
 

@@ -249,7 +249,7 @@ def index_flags(idx: "pd.DataFrame", cfg: CleaningSection | None = None) -> "pd.
     -.30 (consistency below .30, computed with 6 or more scales); person-total below 0; more than half the
     items missing. NaN never flags."""
     import pandas as pd
-    from scipy import stats
+    from ..sem._dist import chi2_ppf
 
     from .indices import DEFAULT_THRESHOLDS as D
 
@@ -266,7 +266,7 @@ def index_flags(idx: "pd.DataFrame", cfg: CleaningSection | None = None) -> "pd.
     out["longstring"] = idx["longstring_flag"].astype(bool)
     out["irv"] = idx["irv"] <= thr("irv", D["irv_low"])
     conf = thr("mahalanobis", D["mahalanobis_confidence"])
-    out["mahalanobis"] = idx["mahalanobis"] > idx["mahalanobis_df"].map(lambda k: stats.chi2.ppf(conf, k))
+    out["mahalanobis"] = idx["mahalanobis"] > idx["mahalanobis_df"].map(lambda k: chi2_ppf(conf, k))
     eo_ok = idx.get("n_factors", D["even_odd_min_factors"]) >= D["even_odd_min_factors"]
     out["even_odd"] = (idx["even_odd"] > thr("even_odd", D["even_odd_max"])) & eo_ok
     out["person_total"] = idx["person_total"] < thr("person_total", D["person_total_max"])

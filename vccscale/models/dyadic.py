@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from ..sem._dist import norm_ppf, t_ppf, t_sf
 
 from ..errors import DataError, ModelError
 
@@ -334,7 +334,7 @@ def agreement(paired, pairs=None, sides=None, within: float = 1.0, level: float 
     elif isinstance(pairs, (str, tuple)):
         pairs = [pairs]
     rows = []
-    q = stats.norm.ppf(0.5 + level / 2)
+    q = norm_ppf(0.5 + level / 2)
     for p in pairs:
         if isinstance(p, str):
             name, xc, yc = p, f"{p}_{sides[0]}", f"{p}_{sides[1]}"
@@ -361,7 +361,7 @@ def agreement(paired, pairs=None, sides=None, within: float = 1.0, level: float 
             r = max(-1.0, min(1.0, r))
             if abs(r) < 1:
                 tr = r * math.sqrt((n - 2) / (1 - r * r))
-                rp = float(2 * stats.t.sf(abs(tr), n - 2))
+                rp = float(2 * t_sf(abs(tr), n - 2))
             else:
                 rp = 0.0
             if n > 3 and abs(r) < 1:
@@ -374,11 +374,11 @@ def agreement(paired, pairs=None, sides=None, within: float = 1.0, level: float 
         se = sd / math.sqrt(n)
         if sd > 0:
             t = md / se
-            pv = float(2 * stats.t.sf(abs(t), n - 1))
+            pv = float(2 * t_sf(abs(t), n - 1))
             dz = md / sd
         else:
             t = pv = dz = float("nan")
-        tq = stats.t.ppf(0.5 + level / 2, n - 1)
+        tq = t_ppf(0.5 + level / 2, n - 1)
         row.update(mean_diff=md, sd_diff=sd, se_diff=se, t=t, df=n - 1, pvalue=pv, d_z=dz,
                    diff_ci_lower=md - tq * se, diff_ci_upper=md + tq * se)
         row.update(abs_mean=a.mean(), abs_sd=a.std(ddof=1), abs_median=float(np.median(a)),

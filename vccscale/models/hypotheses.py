@@ -679,7 +679,7 @@ def _dyadic_moderation(c: Component, fx: _Fitter) -> dict | None:
 
 def _group_difference(c: Component, fx: _Fitter) -> dict:
     """Evidence of a group_difference component: ``untested`` (reason) or parameters, comparisons, part."""
-    from scipy import stats
+    from ..sem._dist import norm_ppf
 
     from ..sem import fit_cfa
     from ..sem.score import latent_means
@@ -717,7 +717,7 @@ def _group_difference(c: Component, fx: _Fitter) -> dict:
                 "comparisons": [est["comparison"]]}
     labels = [str(g) for g in fit.group_labels]
     e = fit.estimates
-    zc = float(stats.norm.ppf(0.975))
+    zc = float(norm_ppf(0.975))
     params: list[dict] = []
     for r in lm.itertuples():
         first, other = labels[0], str(r.group_label)
@@ -767,10 +767,10 @@ def _group_difference(c: Component, fx: _Fitter) -> dict:
 
 def _surface_part(k: str, expect: str, row: pd.Series, alpha: float, relation: str) -> tuple[dict, str, tuple]:
     """A surface parameter's dict, the part kind ("directional" | "null") and the part tuple."""
-    from scipy import stats
+    from ..sem._dist import norm_ppf
 
     est, se, p = float(row["est"]), float(row["se"]), float(row["pvalue"])
-    zc = float(stats.norm.ppf(0.975))
+    zc = float(norm_ppf(0.975))
     e = expect.replace(" ", "")
     sign = "+" if e == ">0" else "-" if e == "<0" else "0"
     pdir = _directional_p(est, p, sign) if sign != "0" else p
@@ -919,11 +919,11 @@ def _congruence(c: Component, fx: _Fitter) -> dict:
 
 def _tost_z(est: float, se: float, target: float, bound: float) -> float:
     """Two one-sided z tests that ``est`` lies within ``target`` +- ``bound``: the larger one-sided p."""
-    from scipy import stats
+    from ..sem._dist import norm_sf
 
     if not (np.isfinite(est) and np.isfinite(se)) or se <= 0:
         return float("nan")
-    return float(max(stats.norm.sf((est - (target - bound)) / se), stats.norm.sf(((target + bound) - est) / se)))
+    return float(max(norm_sf((est - (target - bound)) / se), norm_sf(((target + bound) - est) / se)))
 
 
 def _congruence_conditions(res, frame: pd.DataFrame, family: str, c: Component, relation: str, s
@@ -935,7 +935,7 @@ def _congruence_conditions(res, frame: pd.DataFrame, family: str, c: Component, 
     congruence_axis_bounds[0] pooled SDs, |p11 - 1| within congruence_axis_bounds[1]. a1 and a2 stay as the
     hypothesis states them (a pure congruence effect, a1 = a2 = 0, is claimed by no registry hypothesis: H17-H19
     state a1 > 0, H27 notes a1 > 0 from H22). Returns (parameter dict, null part) pairs."""
-    from scipy import stats
+    from ..sem._dist import norm_ppf, norm_sf
 
     stated = {k for k, _ in c.surface}
     xy = np.concatenate([res.data["X"].to_numpy(float), res.data["Y"].to_numpy(float)])
@@ -952,9 +952,9 @@ def _congruence_conditions(res, frame: pd.DataFrame, family: str, c: Component, 
         r = res.stationary.loc[k]
         conds.append((k, f"= {target:g}", float(r["est"]), float(r["se"]), target, bound, txt))
     out = []
-    zc = float(stats.norm.ppf(0.975))
+    zc = float(norm_ppf(0.975))
     for k, expect, est, se, target, bound, txt in conds:
-        p = float(2 * stats.norm.sf(abs(est - target) / se)) if np.isfinite(se) and se > 0 else float("nan")
+        p = float(2 * norm_sf(abs(est - target) / se)) if np.isfinite(se) and se > 0 else float("nan")
         p_eq = _tost_z(est, se, target, bound)
         holds = not (np.isfinite(p) and p < s.alpha)
         shown = bool(np.isfinite(p_eq) and p_eq < s.alpha)
@@ -1744,14 +1744,14 @@ def _tost(p: dict, bound: float) -> dict:
     """Two one-sided tests (TOST) that a path lies within +-``bound`` on the standardized (std.all) scale: the SE
     of the standardized estimate is the unstandardized SE times std_all / est (the standardization treated as
     fixed); p = the larger of the two one-sided normal p-values."""
-    from scipy import stats
+    from ..sem._dist import norm_sf
 
     est, se, std = p["est"], p["se"], p["std_all"]
     if not (np.isfinite(est) and np.isfinite(se) and np.isfinite(std)) or est == 0 or se <= 0:
         return {"se_std": float("nan"), "p_equivalence": float("nan"), "equivalence_bound": bound}
     se_std = abs(std / est) * se
-    p_low = float(stats.norm.sf((std + bound) / se_std))
-    p_high = float(stats.norm.sf((bound - std) / se_std))
+    p_low = float(norm_sf((std + bound) / se_std))
+    p_high = float(norm_sf((bound - std) / se_std))
     return {"se_std": se_std, "p_equivalence": max(p_low, p_high), "equivalence_bound": bound}
 
 
@@ -1783,7 +1783,7 @@ def joint_equivalence(std, vcov, bound: float) -> dict:
     No R equivalent for the test itself; its p-value is ``stats::pchisq(W, df = k, ncp = lambda0)``
     (tests/reference/models/joint_equivalence_reference.R).
     """
-    from scipy import stats
+    from ..sem._dist import ncx2_cdf
 
     b = np.asarray(std, dtype=float)
     k = b.size
@@ -1799,7 +1799,7 @@ def joint_equivalence(std, vcov, bound: float) -> dict:
     proj = vecs.T @ b
     W = float(np.sum(proj * proj / w_eig))
     ncp = float(k * bound * bound / w_eig.max())
-    p = float(stats.ncx2.cdf(W, k, ncp))
+    p = float(ncx2_cdf(W, k, ncp))
     return {"w": W, "df": k, "ncp": ncp, "rms": float(np.sqrt(np.mean(b * b))), "p_equivalence": p,
             "equivalence_bound": bound}
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from ..sem._dist import norm_sf, t_ppf, t_sf
 
 from .pathmodel import Effect, Equation, MediationResult, PathModel, as_list, design_matrix, run_composite
 
@@ -154,9 +154,9 @@ def simple_slopes(data: pd.DataFrame, x: str, w: str, y: str, covariates=(), w_v
     slope = beta[1] + beta[3] * vals
     se = np.sqrt(V[1, 1] + 2 * vals * V[1, 3] + vals ** 2 * V[3, 3])
     t = slope / se
-    tc = stats.t.ppf((1 + level) / 2, dfr)
+    tc = t_ppf((1 + level) / 2, dfr)
     return pd.DataFrame({"w": vals, "slope": slope, "se": se, "t": t, "df": dfr,
-                         "pvalue": 2 * stats.t.sf(np.abs(t), dfr), "ci_lower": slope - tc * se,
+                         "pvalue": 2 * t_sf(np.abs(t), dfr), "ci_lower": slope - tc * se,
                          "ci_upper": slope + tc * se})
 
 
@@ -196,7 +196,7 @@ def johnson_neyman(data: pd.DataFrame, x: str, w: str, y: str, covariates=(), le
     """
     beta, V, dfr, wv, _ = _interaction_ols(data, x, w, y, covariates)
     b1, b3 = beta[1], beta[3]
-    tc = float(stats.t.ppf((1 + level) / 2, dfr))
+    tc = float(t_ppf((1 + level) / 2, dfr))
     A = b3 ** 2 - tc ** 2 * V[3, 3]
     B = 2 * (b1 * b3 - tc ** 2 * V[1, 3])
     C = b1 ** 2 - tc ** 2 * V[1, 1]
@@ -330,6 +330,6 @@ def latent_interaction(data: pd.DataFrame, x_items, z_items, y_items, *, method:
         se = math.sqrt(max(V[0, 0] + 2 * zv * V[0, 1] + zv * zv * V[1, 1], 0.0))
         zs_ = est / se if se > 0 else float("nan")
         rows.append({"at": label, "z_value": zv, "est": est, "se": se, "z": zs_,
-                     "pvalue": float(2 * stats.norm.sf(abs(zs_))) if se > 0 else float("nan")})
+                     "pvalue": float(2 * norm_sf(abs(zs_))) if se > 0 else float("nan")})
     return LatentInteractionResult(paths, pd.DataFrame(rows), products, syntax, fit, method, int(sum(fit.nobs)),
                                    pairing)

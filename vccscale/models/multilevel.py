@@ -44,7 +44,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from ..sem._dist import chi2_upper, f_sf, norm_sf
 
 from ..clean.scoring import block_score
 from ..errors import DataError, ModelError
@@ -201,7 +201,7 @@ def icc(data: pd.DataFrame, group: str, value: str) -> ICCResult:
     k = n / n_groups
     k0 = (n - np.sum(sizes ** 2) / n) / (n_groups - 1)
     f = msb / msw if msw > 0 else math.inf
-    p = float(stats.f.sf(f, dfb, dfw)) if math.isfinite(f) else 0.0
+    p = float(f_sf(f, dfb, dfw)) if math.isfinite(f) else 0.0
     if msw == 0:
         warnings.warn(f"{value} does not vary within any {group} group (every member of a group gives the same "
                       "value): ICC(1) = ICC(2) = 1 and F is infinite", stacklevel=2)
@@ -610,7 +610,7 @@ def mixed_model(data: pd.DataFrame, formula: str, group: str, re_formula: str | 
     fe = pd.Series(est["beta"], index=model.exog_names)
     se = pd.Series(np.sqrt(np.diag(est["vcov"])), index=model.exog_names)
     z = fe / se
-    fixed = pd.DataFrame({"est": fe, "se": se, "z": z, "p": 2 * stats.norm.sf(np.abs(z))})
+    fixed = pd.DataFrame({"est": fe, "se": se, "z": z, "p": 2 * norm_sf(np.abs(z))})
     variance: dict[str, float] = {}
     inter = "Group" if "Group" in names_re else ("Intercept" if "Intercept" in names_re else None)
     tau00 = float(cov_re.loc[inter, inter]) if inter is not None else math.nan
@@ -664,7 +664,7 @@ def _slope_lrt(d: pd.DataFrame, formula: str, group: str, re_formula: str, reml:
     chisq = max(2 * (full - red), 0.0)
     df = npar - npar0
     return {"test": "random slopes vs random intercept (ML refits, as lme4 anova)", "chisq": chisq, "df": int(df),
-            "p": float(stats.chi2.sf(chisq, df)), "llf_ml": full, "llf_ml_reduced": red, "npar": int(npar),
+            "p": float(chi2_upper(chisq, df)), "llf_ml": full, "llf_ml_reduced": red, "npar": int(npar),
             "npar_reduced": int(npar0), "aic": -2 * full + 2 * npar, "aic_reduced": -2 * red + 2 * npar0,
             "bic": -2 * full + npar * math.log(n), "bic_reduced": -2 * red + npar0 * math.log(n)}
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from ..sem._dist import norm_cdf, norm_ppf, norm_sf
 
 from ..errors import DataError
 
@@ -71,7 +71,7 @@ def norm_inter(t: np.ndarray, alpha) -> np.ndarray:
         elif k == rk:
             out[i] = t[k - 1]
         else:
-            q1, q2, q3 = stats.norm.ppf(al), stats.norm.ppf(k / (R + 1)), stats.norm.ppf((k + 1) / (R + 1))
+            q1, q2, q3 = norm_ppf(al), norm_ppf(k / (R + 1)), norm_ppf((k + 1) / (R + 1))
             out[i] = t[k - 1] + (q1 - q2) / (q3 - q2) * (t[k] - t[k - 1])
     return out
 
@@ -104,7 +104,7 @@ def boot_ci(draws: np.ndarray, est: np.ndarray, method: str = "percentile", leve
         draws = draws[:, None]
     est = np.atleast_1d(np.asarray(est, float))
     alpha = np.array([(1 - level) / 2, (1 + level) / 2])
-    z = stats.norm.ppf(alpha)
+    z = norm_ppf(alpha)
     out = np.full((draws.shape[1], 2), np.nan)
     for j in range(draws.shape[1]):
         t = draws[:, j]
@@ -118,9 +118,9 @@ def boot_ci(draws: np.ndarray, est: np.ndarray, method: str = "percentile", leve
             out[j] = est[j]
             continue
         with np.errstate(divide="ignore"):
-            w = stats.norm.ppf(np.sum(t < est[j]) / len(t))
+            w = norm_ppf(np.sum(t < est[j]) / len(t))
         a = 0.0 if method == "bc" else float(accel[j])
-        adj = stats.norm.cdf(w + (w + z) / (1 - a * (w + z)))
+        adj = norm_cdf(w + (w + z) / (1 - a * (w + z)))
         out[j] = norm_inter(t, adj)
     return out
 
@@ -491,7 +491,7 @@ def effects_frame(effs: list[Effect], est, draws, delta_se, ci, level, accel, mc
         cis = np.full((len(effs), 2), np.nan)
     with np.errstate(divide="ignore", invalid="ignore"):
         z = np.where(delta_se > 0, est / delta_se, np.nan)
-    p = 2 * stats.norm.sf(np.abs(z))
+    p = 2 * norm_sf(np.abs(z))
     return pd.DataFrame({"name": [e.name for e in effs], "path": [e.path for e in effs], "est": est, "se": se,
                          "ci_lower": cis[:, 0], "ci_upper": cis[:, 1], "pvalue": p, "delta_se": delta_se, "z": z,
                          "mc_lower": mc[:, 0], "mc_upper": mc[:, 1]})

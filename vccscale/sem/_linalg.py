@@ -27,6 +27,13 @@ def _lapack():
     return _LAPACK
 
 
+def preload(rows: int) -> None:
+    """Load scipy's LAPACK now when matrices of ``rows`` rows will be inverted: a process that limits its BLAS
+    threads (threadpoolctl) must load the library before the limit, which applies to the libraries loaded then."""
+    if rows >= SMALL:
+        _lapack()
+
+
 def inverse(A: np.ndarray) -> np.ndarray:
     """The inverse of the square matrix ``A`` (LinAlgError if it is singular)."""
     if A.shape[0] < SMALL:

@@ -711,10 +711,11 @@ class FIMLEngine(Engine):
         w = blk.w  # frequency weights of the rows (a bootstrap resample's counts; RowBlocks.reweighted) or None
         quad = float(np.einsum("ij,ij->", E, Z) if w is None else np.einsum("ij,ij,i->", E, Z, w))
         n0 = blk.complete_n
-        if n0:
+        if n0:  # the complete rows through their moments: S0 = m2 + d0 d0' about the implied mean
             d0 = blk.complete_mean - mu
             Wd0 = W @ d0
-            quad += n0 * (float(np.sum(W * blk.complete_m2)) + float(d0 @ Wd0))
+            S0 = blk.complete_m2 + np.outer(d0, d0)
+            quad += n0 * float(np.sum(W * S0))
         ll = -0.5 * (blk.nobs * np.log(2 * np.pi) + (blk.n + n0) * logdet + ldmm + quad)
         big = []
         for bp in blk.big_patterns:  # n_j (|o| log 2pi + log|Sigma_oo| + tr(P_oo S~)), P_oo = Sigma_oo^-1
@@ -727,6 +728,8 @@ class FIMLEngine(Engine):
             big.append((o, nj, Poo, PS, d))
         if not grad:
             return ll, None, None
+        if n0:  # W Q W and the complete rows' W S0 W in one sandwich
+            Q = Q + n0 * S0
         if w is None:
             G = (blk.n + n0) * W - W @ Q @ W - Z.T @ Z
             gm = -2.0 * Z.sum(axis=0)
@@ -734,7 +737,6 @@ class FIMLEngine(Engine):
             G = (blk.n + n0) * W - W @ Q @ W - Z.T @ (Z * w[:, None])
             gm = -2.0 * (w @ Z)
         if n0:
-            G -= n0 * (W @ blk.complete_m2 @ W + np.outer(Wd0, Wd0))
             gm -= 2.0 * n0 * Wd0
         for o, nj, Poo, PS, d in big:
             G[np.ix_(o, o)] += nj * (Poo - PS @ Poo)

@@ -176,7 +176,7 @@ def _share(spec: dict, key: str) -> float:
 
 
 def _ordinal(X: np.ndarray, mean: np.ndarray, sd: np.ndarray, ordinal: dict) -> np.ndarray:
-    from scipy.stats import norm
+    from ..sem._dist import norm_ppf
 
     if "thresholds" in ordinal:
         th = np.sort(np.asarray(ordinal["thresholds"], float))
@@ -186,7 +186,7 @@ def _ordinal(X: np.ndarray, mean: np.ndarray, sd: np.ndarray, ordinal: dict) -> 
         k = int(ordinal["points"])
         if k < 2:
             raise DataError("ordinal points must be at least 2", field="ordinal")
-        th = norm.ppf(np.arange(1, k) / k)
+        th = norm_ppf(np.arange(1, k) / k)
     else:
         raise DataError('ordinal must be {"thresholds": [...]} or {"points": k}', field="ordinal")
     Z = (X - mean) / np.where(sd > 0, sd, 1.0)

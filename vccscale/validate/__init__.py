@@ -26,7 +26,7 @@ import types
 from .._lazy import lazy_attribute
 
 #: public name -> submodule (imported on first use, so that `import vccscale.validate` stays cheap: the EFA
-#: module alone imports scipy.optimize and scipy.stats)
+#: module alone imports scipy.optimize)
 _WHERE = {
     "AlphaResult": "reliability",
     "BartlettResult": "efa",

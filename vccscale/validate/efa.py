@@ -41,7 +41,9 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
-from scipy import optimize, stats
+from scipy import optimize
+
+from ..sem._dist import chi2_cdf, chi2_upper, ncx2_cdf
 
 from .._args import data_first, items_and_n_factors
 from ..errors import DataError, ModelError
@@ -132,7 +134,7 @@ def bartlett(data: pd.DataFrame, items: list[str] | None = None, n: int | None =
         raise DataError("the correlation matrix is not positive definite: Bartlett's test is undefined")
     chisq = -logdet * (n - 1 - (2 * p + 5) / 6)
     df = p * (p - 1) // 2
-    return BartlettResult(float(chisq), int(df), float(stats.chi2.sf(chisq, df)), n, n_empty)
+    return BartlettResult(float(chisq), int(df), float(chi2_upper(chisq, df)), n, n_empty)
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -511,14 +513,14 @@ def _rmsea_ci(chisq: float, dof: float, n_obs: int, rmsea: float, alpha: float) 
     hi = max(n_obs, chisq) + 2 * n_obs
 
     def bound(target: float) -> float:
-        f = lambda ncp: float(stats.ncx2.cdf(chisq, dof, ncp)) - target  # noqa: E731
+        f = lambda ncp: float(ncx2_cdf(chisq, dof, ncp)) - target  # noqa: E731
         fa, fb = f(0.0), f(hi)
         if fa * fb > 0:
             raise ValueError("not bracketed")
         root = optimize.brentq(f, 0.0, hi, xtol=1e-12, rtol=4 * _EPS, maxiter=500)
         return math.sqrt(root / (n_obs - 1) / dof)
 
-    p0 = float(stats.chi2.cdf(chisq, dof))
+    p0 = float(chi2_cdf(chisq, dof))
     upper = 0.0
     if p0 > tail:
         try:
@@ -572,7 +574,7 @@ def _fit_stats(r: np.ndarray, lam: np.ndarray, phi: np.ndarray, n_obs: int, nf: 
     out: dict = {"dof": int(round(dof)), "n_obs": int(n_obs), "nh": nh, "chi": rstar_off,
                  "rms": math.sqrt(rstar_off / (nh * p * (p - 1)))}
     if dof > 0:
-        out["e_pvalue"] = float(stats.chi2.sf(rstar_off, dof))
+        out["e_pvalue"] = float(chi2_upper(rstar_off, dof))
         out["crms"] = math.sqrt(rstar_off / (2 * nh * dof))
         out["e_bic"] = rstar_off - dof * math.log(nh)
         out["e_sabic"] = rstar_off - dof * math.log((nh + 2) / 24)
@@ -603,7 +605,7 @@ def _fit_stats(r: np.ndarray, lam: np.ndarray, phi: np.ndarray, n_obs: int, nf: 
     if not math.isnan(chisq) and chisq < 0:
         chisq = 0.0
     out["chisq"] = chisq
-    out["pvalue"] = float(stats.chi2.sf(chisq, dof)) if dof > 0 and not math.isnan(chisq) else nan
+    out["pvalue"] = float(chi2_upper(chisq, dof)) if dof > 0 and not math.isnan(chisq) else nan
     sign0, logdet0 = np.linalg.slogdet(rs)
     f0 = float(np.trace(rs) - logdet0 - p) if sign0 > 0 else (r2 if sign0 == 0 else nan)
     out["null_model"] = f0

@@ -474,7 +474,7 @@ class CommonMethodResult:
 
 
 def _r_p(x: np.ndarray, y: np.ndarray) -> tuple[float, float, int]:
-    from scipy import stats
+    from ..sem._dist import t_sf
 
     ok = np.isfinite(x) & np.isfinite(y)
     n = int(ok.sum())
@@ -482,7 +482,7 @@ def _r_p(x: np.ndarray, y: np.ndarray) -> tuple[float, float, int]:
         return np.nan, np.nan, n
     r = float(np.corrcoef(x[ok], y[ok])[0, 1])
     t = r * math.sqrt((n - 2) / max(1 - r * r, 1e-300))
-    return r, float(2 * stats.t.sf(abs(t), n - 2)), n
+    return r, float(2 * t_sf(abs(t), n - 2)), n
 
 
 @data_first("blocks", blocks=True)
@@ -501,7 +501,7 @@ def common_method(data: pd.DataFrame, blocks: Mapping[str, Iterable[str]], by: s
       a construct score (their conservative estimate of common-method variance); every construct correlation
       r_U is adjusted to r_A = (r_U - r_M) / (1 - r_M) and tested by t = r_A sqrt((n - 3) / (1 - r_A^2)) on
       n - 3 df. Correlations that are significant before but not after the adjustment are flagged."""
-    from scipy import stats
+    from ..sem._dist import t_sf
 
     bl = {str(k): list(v) for k, v in blocks.items()}
     notes: list[str] = []
@@ -552,7 +552,7 @@ def common_method(data: pd.DataFrame, blocks: Mapping[str, Iterable[str]], by: s
             if np.isfinite(r) and n > 3:
                 ra = (r - r_m) / (1 - r_m)
                 t = ra * math.sqrt((n - 3) / max(1 - ra * ra, 1e-300))
-                pa = float(2 * stats.t.sf(abs(t), n - 3))
+                pa = float(2 * t_sf(abs(t), n - 3))
             arows.append({"a": a, "b": b, "r": r, "pvalue": p, "r_adjusted": ra, "p_adjusted": pa, "n": n})
     adj = pd.DataFrame(arows, columns=["a", "b", "r", "pvalue", "r_adjusted", "p_adjusted", "n"])
     lost = adj[(adj["pvalue"] < 0.05) & ~(adj["p_adjusted"] < 0.05)]
