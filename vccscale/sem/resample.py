@@ -21,12 +21,15 @@ clusters is kept (lavaan's bootstrap resamples cases only; this is what ``se = "
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from ..errors import DataError, ModelError
 from ._linalg import inverse
+
+if TYPE_CHECKING:  # pandas is imported where results are built, so that a worker's replicates do not import it
+    import pandas as pd
 
 __all__ = ["BootstrapResult", "bootstrap", "Refitter", "MonteCarloResult", "monte_carlo_ci"]
 
@@ -69,6 +72,8 @@ class BootstrapResult:
 
     def ci(self, level: float = 0.95) -> pd.DataFrame:
         """Percentile intervals (lavaan boot.ci.type = "perc"): name, est, boot_se, ci_lower, ci_upper."""
+        import pandas as pd
+
         return pd.DataFrame(_percentile_rows(self.draws, self.estimates, level, "boot_se"))
 
     def to_dict(self) -> dict:
@@ -254,6 +259,8 @@ def bootstrap(fit, n_boot: int = 1000, seed: int = 0, *, n_jobs: int = 1, progre
     Xs = [g.X for g in st.engine.groups]
     labels = [g.label for g in st.engine.groups]
     names = list(_values(pt, st.engine.row_values(st.theta)))
+    import pandas as pd
+
     est = pd.Series(_values(pt, st.engine.row_values(st.theta)))
     try:
         Hinv = inverse(st.engine.information_expected(st.theta))
@@ -305,6 +312,8 @@ class MonteCarloResult:
             d = self.draws[r["name"]].to_numpy(dtype=float)
             d = d[np.isfinite(d)]
             r["pvalue"] = float(min(1.0, 2 * min((d <= 0).mean(), (d >= 0).mean()))) if len(d) else float("nan")
+        import pandas as pd
+
         return pd.DataFrame(rows)
 
 
@@ -320,6 +329,8 @@ def monte_carlo_ci(fit, n_draws: int = 20000, seed: int = 0, names=None) -> Mont
     two-level fits (the cross-level indirect effect of a 1-2-2 design, whose bootstrap would need cluster
     resampling of a two-level model per draw)."""
     from types import SimpleNamespace
+
+    import pandas as pd
 
     from .model import compile_defined
 
