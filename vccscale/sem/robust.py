@@ -94,34 +94,83 @@ def sandwich(engine: Engine, theta: np.ndarray, clusters: list | None = None) ->
 
 def h1_traces(engine: Engine, clusters: list | None = None) -> tuple[list[float], list[int]]:
     """Per group tr(B1 A1^-1) of the saturated model at the sample moments, and its number of moments
-    (``clusters``: B1 from the scores summed within clusters, see :func:`cluster_crossprod`)."""
+    (``clusters``: B1 from the scores summed within clusters, see :func:`cluster_crossprod`). In closed form
+    (:func:`_h1_trace_closed`) when every moment is kept, i.e. without fixed covariates (fixed.x); else from the
+    moments x moments matrices (:func:`_h1_trace_matrix`)."""
     traces, ndats = [], []
     cl = clusters if clusters is not None else [None] * len(engine.groups)
     for gd, cg in zip(engine.groups, cl):
-        p = gd.cov.shape[0]
-        W = inverse(gd.cov)
-        rows, cols = np.tril_indices(p)
-        # saturated scores for vech(Sigma): d logL_i / d sigma_ab
-        Z = (gd.X - gd.mean) @ W
-        M = 0.5 * (np.einsum("ia,ib->iab", Z, Z) - W[None])
-        factor = np.where(rows == cols, 1.0, 2.0)
-        sc_cov = M[:, rows, cols] * factor
-        # expected information of vech(Sigma): 0.5 * D'(W x W)D, element (ab),(cd)
-        Wa_c = W[rows][:, rows]  # W[a, c]
-        Wb_d = W[cols][:, cols]
-        Wa_d = W[rows][:, cols]
-        Wb_c = W[cols][:, rows]
-        A1 = 0.5 * (Wa_c * Wb_d + Wa_d * Wb_c) * np.outer(factor, factor) / 2
-        sc = sc_cov
-        if engine.meanstructure:
-            sc = np.hstack([Z, sc_cov])
-            A1 = np.block([[W, np.zeros((p, len(rows)))], [np.zeros((len(rows), p)), A1]])
-        keep = _not_x(engine, rows, cols)
-        A1, sc = A1[np.ix_(keep, keep)], sc[:, keep]
-        B1 = cluster_crossprod(sc, cg) / gd.n
-        traces.append(float(np.sum(B1 * inverse(A1).T)))
-        ndats.append(A1.shape[0])
+        if not engine.pt.ov_x:
+            p = gd.cov.shape[0]
+            traces.append(_h1_trace_closed(gd, inverse(gd.cov), cg, engine.meanstructure))
+            ndats.append(p * (p + 1) // 2 + (p if engine.meanstructure else 0))
+        else:
+            tr, nd = _h1_trace_matrix(engine, gd, cg)
+            traces.append(tr)
+            ndats.append(nd)
     return traces, ndats
+
+
+def _h1_trace_matrix(engine: Engine, gd, cg) -> tuple[float, int]:
+    """tr(B1 A1^-1) and the number of moments of one group from the saturated scores and the expected information
+    A1 = 1/2 D'(W x W)D (with W for the means), on the moments lavaan keeps under fixed.x (:func:`_not_x`)."""
+    p = gd.cov.shape[0]
+    W = inverse(gd.cov)
+    rows, cols = np.tril_indices(p)
+    # saturated scores for vech(Sigma): d logL_i / d sigma_ab
+    Z = (gd.X - gd.mean) @ W
+    M = 0.5 * (np.einsum("ia,ib->iab", Z, Z) - W[None])
+    factor = np.where(rows == cols, 1.0, 2.0)
+    sc_cov = M[:, rows, cols] * factor
+    # expected information of vech(Sigma): 0.5 * D'(W x W)D, element (ab),(cd)
+    Wa_c = W[rows][:, rows]  # W[a, c]
+    Wb_d = W[cols][:, cols]
+    Wa_d = W[rows][:, cols]
+    Wb_c = W[cols][:, rows]
+    A1 = 0.5 * (Wa_c * Wb_d + Wa_d * Wb_c) * np.outer(factor, factor) / 2
+    sc = sc_cov
+    if engine.meanstructure:
+        sc = np.hstack([Z, sc_cov])
+        A1 = np.block([[W, np.zeros((p, len(rows)))], [np.zeros((len(rows), p)), A1]])
+    keep = _not_x(engine, rows, cols)
+    A1, sc = A1[np.ix_(keep, keep)], sc[:, keep]
+    B1 = cluster_crossprod(sc, cg) / gd.n
+    return float(np.sum(B1 * inverse(A1).T)), A1.shape[0]
+
+
+def _h1_trace_closed(gd, W: np.ndarray, cluster: np.ndarray | None, meanstructure: bool) -> float:
+    """tr(B1 A1^-1) of :func:`h1_traces` when every moment is kept, without the moments x moments matrices: A1 is
+    then block diagonal, with inverse Sigma for the means and Sigma_ac Sigma_bd + Sigma_ad Sigma_bc for the
+    covariances (the normal-theory covariance of sample covariances; the inverse of 1/2 D'(W x W)D), so that for a
+    row of scores (a case, or a cluster's sum) with covariance part X (symmetric, its vech scores f_ab X_ab) and
+    mean part z, r'A1^-1 r = 2 tr(X Sigma X Sigma) + z' Sigma z. For a case X Sigma = (z e' - I) / 2 with
+    e = x - ybar, z = W e, so that r'A1^-1 r = (d^4 - 2 d^2 + p) / 2 (+ d^2) with d^2 = e'We: without clusters
+    the trace is half of Mardia's multivariate kurtosis plus p / 2 (with the means). A cluster's X Sigma is
+    (K - n_c I) / 2 with K = sum_i z_i e_i'. The same number as the matrix route (tested), in O(n p^2) instead
+    of an inverse of (p(p+3)/2)^2."""
+    p = W.shape[0]
+    E = gd.X - gd.mean
+    Z = E @ W
+    if cluster is None:
+        d2 = np.einsum("ij,ij->i", Z, E)
+        total = float(np.sum(0.5 * (d2 * d2 - 2 * d2 + p)) + (np.sum(d2) if meanstructure else 0.0))
+        return total / gd.n
+    cluster = np.asarray(cluster, dtype=int)
+    nc = int(cluster.max()) + 1
+    total = 0.0
+    order = np.argsort(cluster, kind="stable")
+    bounds = np.searchsorted(cluster[order], np.arange(nc + 1))
+    for c in range(nc):
+        idx = order[bounds[c]:bounds[c + 1]]
+        if not len(idx):
+            continue
+        K = Z[idx].T @ E[idx]
+        n_c = len(idx)
+        total += 0.5 * (float(np.sum(K * K.T)) - 2 * n_c * float(np.trace(K)) + n_c * n_c * p)
+        if meanstructure:
+            zs = Z[idx].sum(axis=0)
+            total += float(zs @ gd.cov @ zs)
+    return total * (nc / (nc - 1)) / gd.n
 
 
 def _not_x(engine: Engine, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
