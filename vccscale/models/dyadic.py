@@ -24,9 +24,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from ..sem._dist import norm_ppf, t_ppf, t_sf
 
 from ..errors import DataError, ModelError
+from ..sem._dist import norm_ppf, t_ppf, t_sf
 
 __all__ = [
     "DUPLICATE_RULES",

@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from ..sem._dist import norm_sf, t_ppf, t_sf
 
+from ..sem._dist import norm_sf, t_ppf, t_sf
 from .pathmodel import Effect, Equation, MediationResult, PathModel, as_list, design_matrix, run_composite
 
 __all__ = ["ModeratedMediationResult", "moderated_mediation", "simple_slopes", "JohnsonNeymanResult",

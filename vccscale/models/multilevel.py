@@ -44,11 +44,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from ..sem._dist import chi2_upper, f_sf, norm_sf
 
 from ..clean.scoring import block_score
 from ..errors import DataError, ModelError
 from ..jsonsafe import jsonable
+from ..sem._dist import chi2_upper, f_sf, norm_sf
 
 __all__ = [
     "NULL_VARIANCES",

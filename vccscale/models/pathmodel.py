@@ -23,9 +23,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from ..sem._dist import norm_cdf, norm_ppf, norm_sf
 
 from ..errors import DataError
+from ..sem._dist import norm_cdf, norm_ppf, norm_sf
 
 __all__ = ["CI_TYPES", "MIN_RESIDUAL_DF", "SMALL_N", "FAILED_SHARE", "norm_inter", "jackknife_acceleration",
            "boot_ci", "mc_quantiles", "resolve_seed", "random_streams", "boot_indices", "check_ci",

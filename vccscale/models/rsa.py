@@ -47,10 +47,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from ..sem._dist import chi2_upper, f_sf, norm_sf, t_sf
 
 from ..errors import DataError, ModelError
 from ..jsonsafe import jsonable
+from ..sem._dist import chi2_upper, f_sf, norm_sf, t_sf
 
 __all__ = ["CONSTRAINED_MODELS", "RSAResult", "contour_plot", "rsa", "surface_plot"]
 

@@ -199,8 +199,7 @@ def _check_pd(cov: np.ndarray, cols: list[str], n: int, where: str, patterns: li
     R = cov / np.outer(sd, sd)
     w, v = np.linalg.eigh(R)
     if w[0] < 1e-10:
-        vec = v[:, 0]
-        culprits = [cols[i] for i in np.argsort(-np.abs(vec)) if abs(vec[i]) > 0.1][:8]
+        culprits = _dependent(v[:, 0], cols)
         if patterns is not None and len(patterns) > 1:  # EM moments of incomplete data
             raise DataError(_em_singular_message(
                 f"the EM estimate of the covariance matrix{where} (missing answers, FIML) is not positive definite "
@@ -210,16 +209,19 @@ def _check_pd(cov: np.ndarray, cols: list[str], n: int, where: str, patterns: li
                         "linearly dependent, e.g. duplicated items or a total score next to its items. Drop one")
 
 
+def _dependent(vec: np.ndarray, cols: list[str]) -> list[str]:
+    """The variables that load on ``vec`` (a correlation matrix's eigenvector of its smallest eigenvalue) by more
+    than 0.1, largest first, at most 8: the (nearly) linearly dependent ones."""
+    return [cols[i] for i in np.argsort(-np.abs(vec)) if abs(vec[i]) > 0.1][:8]
+
+
 def _em_singular_message(what: str, cov: np.ndarray, cols: list[str], n: int, patterns: list) -> str:
     """``what`` and why: the variables (nearly) dependent in the EM covariance matrix ``cov`` (its correlation
     matrix's smallest eigenvector), the rows and patterns of answered variables, the two usual causes."""
     with np.errstate(all="ignore"):
         sd = np.sqrt(np.clip(np.diag(cov), 0, None))
         R = cov / np.outer(sd, sd)
-    culprits = []
-    if np.isfinite(R).all():
-        vec = np.linalg.eigh(R)[1][:, 0]
-        culprits = [cols[i] for i in np.argsort(-np.abs(vec)) if abs(vec[i]) > 0.1][:8]
+    culprits = _dependent(np.linalg.eigh(R)[1][:, 0], cols) if np.isfinite(R).all() else []
     who = f"; nearly linearly dependent in it: {', '.join(culprits)}" if culprits else ""
     most = max(pt["n"] for pt in patterns)
     return (f"{what}{who}. {n} rows in {len(patterns)} patterns of answered variables (at most {most} "
@@ -281,6 +283,7 @@ class Engine:
                 elif op == "~1":
                     ent["m"].append((k, pos[r["lhs"]], 0))
             self.block.append({key: np.array(v, dtype=int).reshape(-1, 3) for key, v in ent.items()})
+        self._grad_plans = [self._gradient_plan(b) for b in self.block]
 
     # ------------------------------------------------------------------ model matrices
     def row_values(self, theta: np.ndarray) -> np.ndarray:
@@ -405,7 +408,7 @@ class Engine:
         p = self.p
         Fc = B[:p, :]
         M1 = Fc.T @ G
-        a, pe, me, pf, par_all = self._gradient_plan(g)
+        a, pe, me, pf, par_all = self._grad_plans[g]
         use_mean = self.meanstructure and gm is not None
         w = Fc.T @ gm if use_mean else None
         vals = []
@@ -423,17 +426,12 @@ class Engine:
         # one bincount: the same sums, in the same order, as adding the three parts in turn (equal parameters too)
         return np.bincount(par_all, weights=np.concatenate(vals) if len(vals) > 1 else vals[0], minlength=self.q)
 
-    def _gradient_plan(self, g: int):
-        """The free rows of group g's A, P and m entries (index triples), P's factor (1 on the diagonal, else 2)
-        and the parameter of each, in the order :meth:`moment_gradient` concatenates them (built once)."""
-        plans = self.__dict__.setdefault("_grad_plans", {})
-        plan = plans.get(g)
-        if plan is None:
-            b = self.block[g]
-            a, pe, me = (b[k][self.par[b[k][:, 0]] >= 0] for k in ("A", "P", "m"))
-            pf = np.where(pe[:, 1] == pe[:, 2], 1.0, 2.0)
-            plan = plans[g] = (a, pe, me, pf, np.concatenate([self.par[x[:, 0]] for x in (a, pe, me)]))
-        return plan
+    def _gradient_plan(self, b: dict) -> tuple:
+        """The free rows of a group's A, P and m entries ``b`` (index triples), P's factor (1 on the diagonal, else
+        2) and the parameter of each, in the order :meth:`moment_gradient` concatenates them."""
+        a, pe, me = (b[k][self.par[b[k][:, 0]] >= 0] for k in ("A", "P", "m"))
+        pf = np.where(pe[:, 1] == pe[:, 2], 1.0, 2.0)
+        return a, pe, me, pf, np.concatenate([self.par[x[:, 0]] for x in (a, pe, me)])
 
     # ------------------------------------------------------------------ fit function
     def objective(self, theta: np.ndarray) -> float:

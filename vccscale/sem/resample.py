@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..errors import DataError, ModelError
-from ._linalg import inverse
+from ._linalg import inverse, preload
 
 if TYPE_CHECKING:  # pandas is imported where results are built, so that a worker's replicates do not import it
     import pandas as pd
@@ -180,8 +180,6 @@ def _chunk(pt, Xs, labels, fiml, theta_hat, seed, bs, Hinv, clusters=None) -> li
         blocks = [RowBlocks(X, missing_patterns(X, moments=False, codes=c, values=False),
                             big=max(X.shape[1], BIG_PATTERN)) if np.isnan(X).any() else None
                   for X, c in zip(Xs, codes)]
-    from ._linalg import preload
-
     # scipy's LAPACK loaded before the limit, which applies only to libraries already loaded: otherwise a fresh
     # worker (dask) loads scipy's OpenBLAS inside it, unlimited, and its idle threads spin (measured: 3.8 -> 8.9 ms
     # of CPU per draw of a 112-parameter FIML model)

@@ -43,10 +43,9 @@ import numpy as np
 import pandas as pd
 from scipy import optimize
 
-from ..sem._dist import chi2_cdf, chi2_upper, ncx2_cdf
-
 from .._args import data_first, items_and_n_factors
 from ..errors import DataError, ModelError
+from ..sem._dist import chi2_cdf, chi2_upper, ncx2_cdf
 from ._common import answered_rows, eigh_desc, item_frame, pairwise_cor, rng_from, smc
 
 _EPS = np.finfo(float).eps
