@@ -266,3 +266,26 @@ def test_a_part_whose_p_value_cannot_be_computed_is_not_tested_not_unsupported()
     assert rec["directional"] == [] and rec["untested"] == (("one-factor vs 6-factor CFA", UNAVAILABLE_P),)
     decision, reason = _decide(rec, None, ModelsSection())
     assert decision == "not_tested" and "could not be computed" in reason
+
+
+def test_distinctness_htmt_follows_the_missing_data_treatment(sim_registry, sim_data, registry):
+    """A distinctness hypothesis under FIML takes HTMT from the saturated ML correlations (semTools' missing = "ml",
+    checked against R in test_validate_validity), not from the complete rows: with 30% of the answers missing,
+    fewer of the 600 rows are complete than there are items (listwise HTMT: refused, as lavCor); FIML is used."""
+    from vccscale.validate import htmt
+
+    hyp = _hyp("H192", [{"type": "distinct", "constructs": DRIVERS}], ["discriminant_validity"])
+    reg = dataclasses.replace(sim_registry, hypotheses={**sim_registry.hypotheses, "H192": hyp})
+    data = sim_data.copy()
+    items = [it.id for cid in DRIVERS for it in registry.items_of(cid)]
+    rng = np.random.default_rng(7)
+    data[items] = data[items].mask(rng.random((len(data), len(items))) < 0.3)
+    assert len(data[items].dropna()) < len(items)
+    res = test_hypotheses(ModelsSection(hypotheses=["H192"], bootstrap=0), data, reg, missing="fiml")[0]
+    assert res.decision == "supported", res.reason
+    expect = htmt(data, {c: [it.id for it in registry.items_of(c)] for c in DRIVERS}, missing="fiml").matrix
+    got = [p for p in res.parameters if p["kind"] == "htmt"]
+    assert len(got) == 3
+    for p in got:
+        a, b = p["name"].removeprefix("HTMT ").split(", ")
+        assert p["est"] == pytest.approx(expect.loc[a, b], abs=1e-12) and p["est"] < 0.85

@@ -72,7 +72,7 @@ def test_contract_files(first_run):
     assert head("efa_loadings") == "group,item,construct,factor,loading,primary,h2"
     assert head("cfa_fit").startswith("model,constructs,n,npar,ratio,estimator,missing,status,problems,chisq")
     assert head("latent_correlations") == "a,b,r,se,pvalue,n,source,status,problems"
-    assert head("htmt") == "a,b,htmt,n"
+    assert head("htmt") == "a,b,htmt,n,note"
     assert head("invariance").startswith("model,constructs,level,n,chisq,df,pvalue,cfi,rmsea,srmr,compare")
     assert head("hypotheses").startswith("id,family,statement,test,decision,short_reason,reason,pvalue,"
                                          "pvalue_adjusted,exploratory,flags,n,estimator,missing")

@@ -114,6 +114,128 @@ def test_htmt_errors(hs):
     assert np.isnan(one.matrix.loc["a", "b"])
 
 
+# ------------------------------------------------------------------------------------------ HTMT with missing data
+BFI4 = {"A": ["A2", "A3", "A4", "A5"], "C": ["C1", "C2", "C3"], "E": ["E3", "E4", "E5"], "N": ["N1", "N2", "N3"]}
+
+
+@pytest.fixture(scope="module")
+def fiml_ref() -> dict:
+    return load("htmt_fiml_reference.json")
+
+
+def _sparse_bfi(bfi: pd.DataFrame) -> pd.DataFrame:
+    """htmt_fiml_reference.R's bfi_sparse: rows 1-150 of the 13 items, answers deleted where
+    (37 row + 11 column) mod 23 < 5 (1-based): 22% missing, 11 complete rows."""
+    items = [i for its in BFI4.values() for i in its]
+    x = bfi.loc[:149, items].copy()
+    r = np.arange(1, 151)
+    for j, c in enumerate(items, 1):
+        x.loc[(37 * r + 11 * j) % 23 < 5, c] = np.nan
+    return x
+
+
+@pytest.fixture(scope="module")
+def fiml_data(hs, bfi) -> dict:
+    hs_missing = pd.read_csv(reference_path(REF / "hs_missing.csv"))
+    return {"hs_missing": (hs_missing, HS_BLOCKS), "bfi": (bfi, BFI4), "bfi_sparse": (_sparse_bfi(bfi), BFI4)}
+
+
+@pytest.mark.parametrize("case", ["hs_missing", "bfi", "bfi_sparse"])
+def test_htmt_fiml_matches_semtools_missing_ml(fiml_ref, fiml_data, case):
+    """semTools::htmt(model, data, missing = "ml") = HTMT of lavCor's saturated ML correlations. Against lavCor
+    with its EM run to em.h1.tol = 1e-12: 1e-8 (both estimates converged); against semTools' own call (lavaan's
+    default em.h1.tol = 1e-5, so its values sit up to ~1e-4 from the ML estimates): 2e-4."""
+    ref = fiml_ref[case]
+    data, blocks = fiml_data[case]
+    assert ref["n_complete"] == len(data[[i for b in blocks.values() for i in b]].dropna())
+    for variant, key in (("htmt2", "htmt2_ml"), ("htmt", "htmt_ml")):
+        h = htmt(data, blocks, variant, missing="fiml")
+        assert h.missing == "fiml" and h.n_obs == ref["n_used_ml"]
+        close(h.matrix, matrix(ref[key + "_tight"]), rtol=0, atol=1e-8)
+        close(h.matrix, matrix(ref[key]), rtol=0, atol=2e-4)
+    pd.testing.assert_frame_equal(htmt(data, blocks, missing="ml").matrix, htmt(data, blocks, missing="fiml").matrix)
+
+
+def test_htmt_listwise_with_missing_data_matches_semtools(fiml_ref, fiml_data):
+    data, blocks = fiml_data["hs_missing"]
+    h = htmt(data, blocks)
+    assert h.missing == "listwise" and h.n_obs == fiml_ref["hs_missing"]["n_complete"] == 91
+    close(h.matrix, matrix(fiml_ref["hs_missing"]["htmt2_listwise"]), rtol=0, atol=1e-12)
+    # listwise rests on 91 of 301 rows here and is far from the FIML value (semTools gives the same pair)
+    fiml = htmt(data, blocks, missing="fiml").matrix
+    assert abs(h.matrix.loc["visual", "textual"] - fiml.loc["visual", "textual"]) > .2
+
+
+def test_htmt_listwise_refuses_fewer_complete_rows_than_items(fiml_ref, fiml_data):
+    """11 complete rows for 13 items: lavCor (so semTools' htmt) stops ("not positive-definite"); so does htmt,
+    with the counts and the way out, and without a numpy warning."""
+    import warnings
+
+    assert "not positive-definite" in fiml_ref["bfi_sparse"]["htmt2_listwise"]
+    data, blocks = fiml_data["bfi_sparse"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(DataError, match=r"11 of 150 rows answered all 13 items.*missing = 'fiml'"):
+            htmt(data, blocks)
+        assert np.isfinite(htmt(data, blocks, missing="fiml").matrix.to_numpy()).all()
+
+
+def test_htmt_undefined_correlations_are_named():
+    rng = np.random.default_rng(3)
+    x = pd.DataFrame(rng.normal(size=(60, 4)), columns=["a1", "a2", "b1", "b2"])
+    blocks = {"a": ["a1", "a2"], "b": ["b1", "b2"]}
+    apart = x.copy()  # a1 asked of rows 0-29 only, b2 of rows 30-59 only
+    apart.loc[30:, "a1"] = np.nan
+    apart.loc[:29, "b2"] = np.nan
+    with pytest.raises(DataError, match="no respondent answered both 'a1' and 'b2'") as e:
+        htmt(apart, blocks, missing="fiml")
+    assert e.value.column == "a1"
+    flat = x.copy()  # b2 varies only on the rows that skipped a2
+    flat["b2"] = 1.0
+    flat.loc[:9, "b2"] = 2.0
+    flat.loc[:9, "a2"] = np.nan
+    with pytest.raises(DataError, match="'b2' has the same answer in all 50 complete rows") as e:
+        htmt(flat, blocks)
+    assert e.value.column == "b2"
+    assert np.isfinite(htmt(flat, blocks, missing="fiml").matrix.loc["a", "b"])
+    with pytest.raises(DataError, match="unknown missing-data treatment"):
+        htmt(x, blocks, missing="pairwise")
+
+
+def test_htmt_fiml_bootstrap_reproducible(fiml_data):
+    data, blocks = fiml_data["hs_missing"]
+    a = htmt(data, blocks, missing="fiml", n_boot=40, seed=5)
+    b = htmt(data, blocks, missing="fiml", n_boot=40, seed=5)
+    pd.testing.assert_frame_equal(a.to_frame(), b.to_frame())
+    t = a.to_frame()
+    assert ((t.ci_lower < t.htmt) & (t.htmt < t.ci_upper)).all() and a.n_boot_failed == 0
+    assert a.to_dict()["missing"] == "fiml"
+
+
+def test_htmt_pairs_missing_treatments(fiml_data):
+    """Each pair on its own rows: listwise the rows that answered every item of both, FIML the rows that answered
+    one; each equals htmt() on that pair's items. Undefined pairs get NaN and the reason in ``note``."""
+    from vccscale.validate.validity import htmt_pairs
+
+    data, blocks = fiml_data["bfi_sparse"]
+    for missing in ("listwise", "fiml"):
+        t = htmt_pairs(data, blocks, missing=missing)
+        assert list(t.columns) == ["a", "b", "htmt", "n", "note"] and (t["note"] == "").all()
+        for row in t.itertuples():
+            h = htmt(data, {row.a: blocks[row.a], row.b: blocks[row.b]}, missing=missing)
+            assert row.htmt == pytest.approx(h.matrix.loc[row.a, row.b], abs=1e-12) and row.n == h.n_obs
+    # respondent versions: A and C asked of different respondents; N's N3 constant among the complete rows
+    v = data.copy()
+    v.loc[:74, blocks["C"]] = np.nan
+    v.loc[75:, blocks["A"]] = np.nan
+    t = htmt_pairs(v, blocks, missing="fiml").set_index(["a", "b"])
+    assert np.isnan(t.loc[("A", "C"), "htmt"])
+    assert "no respondent answered both 'A2' and 'C1'" in t.loc[("A", "C"), "note"]
+    assert np.isfinite(t.drop(("A", "C"))["htmt"]).all()
+    lw = htmt_pairs(v, blocks).set_index(["a", "b"])
+    assert lw.loc[("A", "C"), "n"] == 0 and lw.loc[("A", "C"), "note"] == "no respondent answered both constructs"
+
+
 # ------------------------------------------------------------------------------------------------ Fornell-Larcker
 def test_fornell_larcker_with_semtools_ave(hs_ref):
     cor = matrix(hs_ref["cor_lv"])

@@ -83,7 +83,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..errors import VccscaleError
+from ..errors import DataError, VccscaleError
 from ..registry import Registry
 from .library import (
     DYAD_REASON,
@@ -1623,9 +1623,20 @@ def _evaluate(plan: HypothesisPlan, plans_for_model: list[HypothesisPlan], fx: _
             one = "one =~ " + " + ".join(dict.fromkeys(i for its in blocks.values() for i in its))
             one_fit = fx.cfa(one)
             d = _compare(one_fit, k_fit, s.estimator)
-            h = htmt(fx.data, blocks)
+            try:
+                h = htmt(fx.data, blocks, missing=fx._fiml_ok(one))
+            except DataError as exc:
+                untested.append((c.relation or f"distinctness of {', '.join(c.constructs)}",
+                                 f"HTMT is not defined: {exc.message}"))
+                continue
             m = h.matrix
             pairs = [(a, b, float(m.loc[a, b])) for i, a in enumerate(m.index) for b in m.index[i + 1:]]
+            undefined = [f"{a} and {b}" for a, b, v in pairs if not np.isfinite(v)]
+            if undefined:  # e.g. a construct with one item: no within-construct correlation
+                untested.append((c.relation or f"distinctness of {', '.join(c.constructs)}",
+                                 "HTMT is not defined for " + "; ".join(undefined) + " (a construct with one item, or "
+                                 "an average within-construct correlation of 0)"))
+                continue
             ok_htmt = all(v < HTMT_CUTOFF for _, _, v in pairs)
             for a, b, v in pairs:
                 params.append({"name": f"HTMT {a}, {b}", "kind": "htmt", "est": v, "ci_lower": None,

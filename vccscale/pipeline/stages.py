@@ -311,16 +311,19 @@ def stage_validity(ctx: StageContext):
             notes.append("Fornell-Larcker rests on an improper or failed model for " + ", ".join(unsure))
     else:
         notes.append("Fornell-Larcker needs the cfa stage's latent correlations and AVE: run the cfa stage")
-    h = htmt_pairs(ctx.long(), blocks, n_boot=sec.htmt_bootstrap, seed=ctx.seed)
+    h = htmt_pairs(ctx.long(), blocks, missing=ctx.missing(), n_boot=sec.htmt_bootstrap, seed=ctx.seed)
     outs.append(ctx.csv("htmt", h))
     high = h[h["htmt"] > sec.htmt_cutoff]
     summary.update(htmt_max=float(h["htmt"].max()) if h["htmt"].notna().any() else None,
-                   htmt_above_cutoff=[f"{a} ~~ {b}" for a, b in zip(high["a"], high["b"])], htmt_cutoff=sec.htmt_cutoff)
+                   htmt_above_cutoff=[f"{a} ~~ {b}" for a, b in zip(high["a"], high["b"])], htmt_cutoff=sec.htmt_cutoff,
+                   htmt_missing=ctx.missing())
     if len(high):
         notes.append(f"HTMT above {sec.htmt_cutoff} for " + ", ".join(summary["htmt_above_cutoff"]))
     nodata = h[h["htmt"].isna()]
-    if len(nodata):
-        notes.append(f"HTMT not computable for {len(nodata)} pair(s) whose items no respondent answered together")
+    for why, rows in nodata.groupby("note", sort=False):
+        pairs = [f"{a} ~~ {b}" for a, b in zip(rows["a"], rows["b"])]
+        notes.append(f"HTMT not computable for {len(pairs)} pair(s) ({', '.join(pairs[:6])}"
+                     + (f" and {len(pairs) - 6} more" if len(pairs) > 6 else "") + f"): {why}")
     if sec.common_method:
         cm = common_method(ctx.long(), blocks, "perspective", marker=_marker_items(ctx),
                            min_answered=ctx.min_answered())

@@ -319,12 +319,17 @@ def _sec_validity(pg: _Page, name) -> str:
         for row in h.itertuples():
             if row.a in mat.index and row.b in mat.index:
                 mat.loc[row.a, row.b] = mat.loc[row.b, row.a] = row.htmt
-        cut = (r.stages.get("validity", {}).get("summary") or {}).get("htmt_cutoff", 0.85)
+        vsum = r.stages.get("validity", {}).get("summary") or {}
+        cut = vsum.get("htmt_cutoff", 0.85)
+        rows_used = ("by full-information ML (the saturated model's correlations, lavaan's missing = \"ml\") on the "
+                     "respondents who answered an item of either construct" if vsum.get("htmt_missing") == "fiml" else
+                     "on the respondents who answered every item of both constructs (listwise)")
         mark = {(a, b) for a, b, v in zip(h["a"], h["b"], h["htmt"]) if B.finite(v) and v > cut}
         parts += [pg.t(t) for t in B.matrix_tables(
             "htmt", "Discriminant Validity: Heterotrait–Monotrait Ratios (HTMT)", ids, name, mat, None, "b2",
-            f"HTMT2 (geometric means, semTools' default), each pair on the respondents who answered both constructs; "
-            f"† = above {cut:.2f}; — = no respondent answered both; the diagonal is blank.", mark=mark)]
+            f"HTMT2 (geometric means, semTools' default), each pair {rows_used}; "
+            f"† = above {cut:.2f}; — = not computable (the reason is in the notes); the diagonal is blank.",
+            mark=mark)]
     cm = r.datum("common_method")
     if cm:
         parts += [pg.t(t) for t in B.common_method_tables(cm, name)]

@@ -154,7 +154,8 @@ def measurement_quality(fit: Any, data: pd.DataFrame, *, variances: str = "impli
     """Alpha, CR (omega), AVE, HTMT and Fornell-Larcker of a fitted CFA/SEM (:class:`vccscale.sem.FitResult`).
 
     ``data``: the frame the model was fitted to (alpha and HTMT are computed from its item columns: alpha on the
-    rows that answered at least one item, HTMT listwise, as :func:`cronbach_alpha` and :func:`htmt`).
+    rows that answered at least one item, as :func:`cronbach_alpha`; HTMT as :func:`htmt` with the fit's missing-data
+    treatment: listwise, or FIML correlations when the model was fitted by FIML).
     ``variances``: ``"implied"`` (default) or ``"observed"``; see the module docstring for the formulas and the R
     calls they reproduce. Factors: those whose indicators are all columns of ``data`` and observed variables of
     the fit. Multi-group fits: one group at a time, ``group=<label>``; ``group_column`` selects that group's rows
@@ -210,9 +211,10 @@ def measurement_quality(fit: Any, data: pd.DataFrame, *, variances: str = "impli
         hb, note = htmt_blocks(blocks)
         if hb is not None:
             try:
-                res = _htmt(data, hb, variant=htmt_variant)
+                res = _htmt(data, hb, variant=htmt_variant,
+                            missing="fiml" if getattr(fit, "missing", "listwise") == "fiml" else "listwise")
                 h, variant = res.matrix, res.variant
-            except DataError as exc:  # e.g. no complete row (HTMT is listwise, as semTools)
+            except DataError as exc:  # e.g. too few complete rows (listwise, as semTools), an item without variance
                 note = f"HTMT is not reported: {exc.message}"
         ave = factors["ave"].astype(float)
         fl = cor.copy()

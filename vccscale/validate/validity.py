@@ -39,21 +39,81 @@ from ._common import (
 def _htmt_matrix(r: np.ndarray, idx: list[np.ndarray], variant: str, absolute: bool) -> np.ndarray:
     r = np.abs(r) if (absolute or variant == "htmt2") else r.copy()
     np.fill_diagonal(r, np.nan)
-    if variant == "htmt2":
-        with np.errstate(divide="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore"):  # log(0) = -inf, a geometric mean of 0 (as R)
+        if variant == "htmt2":
             r = np.log(r)
-    nf = len(idx)
-    avg = np.full((nf, nf), np.nan)
-    for a in range(nf):
-        for b in range(a, nf):
-            block = r[np.ix_(idx[a], idx[b])]
-            vals = block[~np.isnan(block)]
-            if len(vals):
-                avg[a, b] = avg[b, a] = vals.mean()
-    if variant == "htmt2":
-        avg = np.exp(avg)
-    w = np.diag(avg)
-    return avg / np.sqrt(np.outer(w, w))
+        nf = len(idx)
+        avg = np.full((nf, nf), np.nan)
+        for a in range(nf):
+            for b in range(a, nf):
+                block = r[np.ix_(idx[a], idx[b])]
+                vals = block[~np.isnan(block)]
+                if len(vals):
+                    avg[a, b] = avg[b, a] = vals.mean()
+        if variant == "htmt2":
+            avg = np.exp(avg)
+        w = np.diag(avg)
+        return avg / np.sqrt(np.outer(w, w))
+
+
+#: the missing-data treatments of the item correlations HTMT rests on (semTools' ``missing =``)
+HTMT_MISSING = {"listwise": "listwise", "fiml": "fiml", "ml": "fiml"}
+
+
+def _missing_rule(missing: str) -> str:
+    rule = HTMT_MISSING.get(str(missing).lower())
+    if rule is None:
+        raise DataError(f"unknown missing-data treatment {missing!r}: use 'listwise' or 'fiml' (semTools' missing "
+                        "= \"ml\")", field="missing")
+    return rule
+
+
+def _item_cor(arr: np.ndarray, cols: list[str], missing: str, what: str = "HTMT") -> tuple[np.ndarray, int]:
+    """Correlations of the columns of ``arr`` (NaN = missing) and the number of rows they rest on, as
+    ``lavaan::lavCor(data, missing = ...)``: ``listwise`` Pearson on the complete rows (lavCor refuses fewer
+    complete rows than items: the covariance matrix is then not positive-definite, and so does this);
+    ``fiml`` the saturated model's ML covariance matrix under MAR (EM, :func:`vccscale.sem.em.em_moments`) on the
+    rows that answered at least one item, as correlations. A DataError names what makes them undefined."""
+    from ..sem.em import em_moments, missing_patterns
+
+    p = arr.shape[1]
+    obs = ~np.isnan(arr)
+    if missing == "listwise":
+        x = arr[obs.all(axis=1)]
+        n = len(x)
+        if n <= p:
+            raise DataError(f"{what} on complete cases: {n} of {len(arr)} rows answered all {p} items, and the "
+                            "correlations need more complete rows than items (lavaan's lavCor stops there: the "
+                            "covariance matrix is not positive-definite); use missing = 'fiml' (semTools' "
+                            "missing = \"ml\"), which keeps every answered item")
+        flat = np.flatnonzero(~(x.std(axis=0) > 0))
+        if len(flat):
+            raise DataError(f"{what} on complete cases: item {cols[flat[0]]!r} has the same answer in all {n} complete "
+                            "rows, so its correlations are undefined; use missing = 'fiml'", column=cols[flat[0]])
+        return np.corrcoef(x, rowvar=False), n
+    keep = obs.any(axis=1)
+    x, o = arr[keep], obs[keep]
+    n = len(x)
+    together = o.T.astype(float) @ o.astype(float)
+    for j in range(p):
+        v = x[o[:, j], j]
+        if len(v) < 2 or not (v.std() > 0):
+            raise DataError(f"{what}: item {cols[j]!r} has {'fewer than two answers' if len(v) < 2 else 'no variance'} "
+                            f"among the {n} rows that answered the items", column=cols[j])
+    if (together == 0).any():
+        i, j = np.argwhere(together == 0)[0]
+        raise DataError(f"{what}: no respondent answered both {cols[i]!r} and {cols[j]!r}, so their covariance is "
+                        "not estimable under FIML", column=cols[i])
+    if o.all():  # complete rows: the ML correlations are Pearson's
+        return np.corrcoef(x, rowvar=False), n
+    res = em_moments(missing_patterns(x), p)
+    if not res.converged:
+        raise DataError(f"{what}: the EM estimates of the items' saturated covariance matrix "
+                        + ("ran into a singular matrix" if not np.isfinite(res.delta) else
+                           f"did not converge in {res.iterations} iterations")
+                        + f" on {n} rows (often items rarely answered together); no correlations to report")
+    sd = np.sqrt(np.diag(res.cov))
+    return res.cov / np.outer(sd, sd), n
 
 
 def pair_dict(matrix: pd.DataFrame) -> dict[str, float]:
@@ -76,6 +136,7 @@ class HTMTResult:
     n_boot: int = 0
     n_boot_failed: int = 0
     seed: int | None = None
+    missing: str = "listwise"
 
     def to_frame(self) -> pd.DataFrame:
         """One row per pair of factors: factor_a, factor_b, htmt (and ci_lower, ci_upper)."""
@@ -104,22 +165,31 @@ class HTMTResult:
                 for i, a in enumerate(names) for b in names[i + 1:]}
 
     def to_dict(self) -> dict:
-        return {"variant": self.variant, "n_obs": self.n_obs, "n_boot": self.n_boot,
+        return {"variant": self.variant, "missing": self.missing, "n_obs": self.n_obs, "n_boot": self.n_boot,
                 "n_boot_failed": self.n_boot_failed, "ci_level": self.ci_level, "seed": self.seed,
                 "pairs": self.to_frame().to_dict(orient="records")}
 
     def summary(self) -> str:
-        return f"HTMT ({self.variant}, n = {self.n_obs})\n" + self.to_frame().round(3).to_string(index=False)
+        return (f"HTMT ({self.variant}, missing data: {self.missing}, n = {self.n_obs})\n"
+                + self.to_frame().round(3).to_string(index=False))
 
 
 @data_first("blocks", blocks=True)
 def htmt(data: pd.DataFrame, blocks: Mapping[str, Iterable[str]], variant: str = "htmt2", *, absolute: bool = True,
-         n_boot: int = 0, ci: float = 0.95, seed: int | np.random.Generator | None = None) -> HTMTResult:
+         missing: str = "listwise", n_boot: int = 0, ci: float = 0.95,
+         seed: int | np.random.Generator | None = None) -> HTMTResult:
     """Heterotrait-monotrait ratio of correlations, as ``semTools::htmt(model, data)``.
 
     HTMT(i, j) = mean of the correlations between the items of i and j, divided by the geometric mean of the
-    average within-block correlations of i and of j (off-diagonal, both triangles). Correlations are Pearson
-    on complete cases (semTools' default ``missing = "listwise"``).
+    average within-block correlations of i and of j (off-diagonal, both triangles).
+
+    ``missing`` (as semTools' ``missing =``, passed to ``lavaan::lavCor``): ``"listwise"`` (default, semTools'
+    default) Pearson correlations on the complete rows, which must outnumber the items (lavCor stops otherwise);
+    ``"fiml"`` (or ``"ml"``) the correlations of the saturated model's ML covariance matrix under MAR (EM) on the
+    rows that answered at least one item, semTools' ``missing = "ml"``. With missing answers, listwise rests on
+    the complete rows only, which can be few and unrepresentative; FIML keeps every answer. ``n_obs``: the rows
+    used. A DataError names an item whose correlations are undefined (no variance) or, under FIML, two items no
+    row answered together.
 
     ``variant="htmt2"`` (default, as semTools 0.5-6's ``htmt2 = TRUE``): every "mean" is a geometric mean of
     absolute correlations (Roemer, Schuberth & Henseler 2021); it is the default because it stays consistent
@@ -129,20 +199,26 @@ def htmt(data: pd.DataFrame, blocks: Mapping[str, Iterable[str]], variant: str =
     Blocks with one item give NaN (no within-block correlation).
 
     ``n_boot > 0`` adds a percentile bootstrap CI (rows resampled with replacement, ``seed`` for a
-    ``numpy.random.Generator``); compare the upper limit with 0.85 / 0.90.
+    ``numpy.random.Generator``; under FIML EM runs in every draw); compare the upper limit with 0.85 / 0.90.
+    Draws whose HTMT is undefined are left out and counted in ``n_boot_failed``.
     """
     if variant not in ("htmt2", "htmt"):
         raise DataError(f"unknown HTMT variant {variant!r}: use 'htmt2' or 'htmt'", field="variant")
     x, bl = blocks_frame(data, blocks, what="HTMT")
     if len(bl) < 2:
         raise DataError("HTMT needs at least two factors")
-    x = listwise(x, what="HTMT")
+    rule = _missing_rule(missing)
     cols = list(x.columns)
     idx = [np.array([cols.index(c) for c in its]) for its in bl.values()]
     names = list(bl)
-    arr = x.to_numpy()
-    mat = _htmt_matrix(np.corrcoef(arr, rowvar=False), idx, variant, absolute)
-    res = {"matrix": pd.DataFrame(mat, index=names, columns=names), "variant": variant, "n_obs": len(x)}
+    arr = x.to_numpy(dtype=float)
+    arr = arr[~np.isnan(arr).all(axis=1)]  # the respondents: rows that answered an item
+    r, n_obs = _item_cor(arr, cols, rule)
+    if rule == "listwise":
+        arr = arr[~np.isnan(arr).any(axis=1)]
+    mat = _htmt_matrix(r, idx, variant, absolute)
+    res = {"matrix": pd.DataFrame(mat, index=names, columns=names), "variant": variant, "n_obs": n_obs,
+           "missing": rule}
     if n_boot and n_boot > 0:
         if not 0 < ci < 1:
             raise DataError("ci must be between 0 and 1", field="ci")
@@ -152,8 +228,10 @@ def htmt(data: pd.DataFrame, blocks: Mapping[str, Iterable[str]], variant: str =
         failed = 0
         for b in range(int(n_boot)):
             sample = arr[rng.integers(0, n, n)]
-            with np.errstate(invalid="ignore", divide="ignore"):
-                m = _htmt_matrix(np.corrcoef(sample, rowvar=False), idx, variant, absolute)
+            try:
+                m = _htmt_matrix(_item_cor(sample, cols, rule)[0], idx, variant, absolute)
+            except DataError:  # e.g. a draw in which an item does not vary
+                m = np.full((len(names), len(names)), np.nan)
             off = ~np.eye(len(names), dtype=bool)
             if np.isnan(m[off]).any() and not np.isnan(mat[off]).any():
                 failed += 1
@@ -384,15 +462,19 @@ def common_latent_factor(data: pd.DataFrame, blocks: Mapping[str, Iterable[str]]
 # ----------------------------------------------------------------------------------------------------------
 @data_first("blocks", blocks=True)
 def htmt_pairs(data: pd.DataFrame, blocks: Mapping[str, Iterable[str]], variant: str = "htmt2", *,
-               absolute: bool = True, n_boot: int = 0, ci: float = 0.95,
+               absolute: bool = True, missing: str = "listwise", n_boot: int = 0, ci: float = 0.95,
                seed: int | np.random.Generator | None = None) -> pd.DataFrame:
-    """HTMT of every pair of constructs, each pair on the rows that answered every item of both (listwise within
-    the pair): ``semTools::htmt`` applied to that pair's data. With respondent versions (provider / customer,
-    stakeholder roles) a listwise matrix over all constructs would keep nobody, and pairs that no respondent
-    answered together get NaN (``n`` = 0). Columns: a, b, htmt, n, and ci_lower / ci_upper with ``n_boot``
-    percentile bootstrap draws (one seeded generator, pairs in order)."""
+    """HTMT of every pair of constructs, each pair on its own rows: ``semTools::htmt`` applied to that pair's data
+    (``missing`` as :func:`htmt`). Listwise, a pair uses the rows that answered every item of both; FIML, the rows
+    that answered at least one. With respondent versions (provider / customer, stakeholder roles) one matrix over
+    all constructs would keep nobody (listwise) or need covariances of items no respondent answered together
+    (FIML). A pair whose HTMT is undefined gets NaN and the reason in ``note`` (e.g. no respondent answered both
+    constructs, an item without variance, too few complete rows). Columns: a, b, htmt, n (the rows used), and
+    ci_lower / ci_upper with ``n_boot`` percentile bootstrap draws (one seeded generator, pairs in order), then
+    note."""
     if variant not in ("htmt2", "htmt"):
         raise DataError(f"unknown HTMT variant {variant!r}: use 'htmt2' or 'htmt'", field="variant")
+    rule = _missing_rule(missing)
     bl = {str(k): list(v) for k, v in blocks.items()}
     names = list(bl)
     rng = rng_from(seed) if n_boot else None
@@ -400,27 +482,44 @@ def htmt_pairs(data: pd.DataFrame, blocks: Mapping[str, Iterable[str]], variant:
     for i, a in enumerate(names):
         for b in names[i + 1:]:
             cols = bl[a] + [c for c in bl[b] if c not in bl[a]]
-            x = data[cols].apply(pd.to_numeric, errors="coerce").dropna()
-            row = {"a": a, "b": b, "htmt": np.nan, "n": int(len(x))}
+            arr = data[cols].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)
+            miss = np.isnan(arr)
+            arr = arr[~miss.all(axis=1)] if rule == "fiml" else arr[~miss.any(axis=1)]
+            row = {"a": a, "b": b, "htmt": np.nan, "n": int(len(arr))}
             if n_boot:
                 row.update(ci_lower=np.nan, ci_upper=np.nan)
-            if len(x) >= 3 and len(bl[a]) >= 2 and len(bl[b]) >= 2:
-                idx = [np.arange(len(bl[a])), np.arange(len(bl[a]), len(cols))]
-                arr = x.to_numpy(dtype=float)
-                with np.errstate(invalid="ignore", divide="ignore"):
-                    m = _htmt_matrix(np.corrcoef(arr, rowvar=False), idx, variant, absolute)
-                row["htmt"] = float(m[0, 1])
-                if n_boot:
-                    draws = np.empty(int(n_boot))
-                    for k in range(int(n_boot)):
-                        samp = arr[rng.integers(0, len(arr), len(arr))]
-                        with np.errstate(invalid="ignore", divide="ignore"):
-                            draws[k] = _htmt_matrix(np.corrcoef(samp, rowvar=False), idx, variant, absolute)[0, 1]
-                    al = (1 - ci) / 2
-                    if np.isfinite(draws).any():
-                        row.update(ci_lower=float(np.nanquantile(draws, al)), ci_upper=float(np.nanquantile(draws, 1 - al)))
+            row["note"] = ""
+            idx = [np.arange(len(bl[a])), np.arange(len(bl[a]), len(cols))]
+            if len(bl[a]) < 2 or len(bl[b]) < 2:
+                row["note"] = "a construct with one item has no within-construct correlation"
+            elif not len(arr):
+                row["note"] = "no respondent answered both constructs"
+            else:
+                try:
+                    r, row["n"] = _item_cor(arr, cols, rule)
+                except DataError as exc:
+                    row["note"] = exc.message
+                else:
+                    v = float(_htmt_matrix(r, idx, variant, absolute)[0, 1])
+                    if np.isfinite(v):
+                        row["htmt"] = v
+                    else:
+                        row["note"] = ("an average within-construct correlation is 0 (two items of one construct "
+                                       "correlate exactly 0), and HTMT divides by it")
+            if n_boot and np.isfinite(row["htmt"]):
+                draws = np.empty(int(n_boot))
+                for k in range(int(n_boot)):
+                    samp = arr[rng.integers(0, len(arr), len(arr))]
+                    try:
+                        draws[k] = _htmt_matrix(_item_cor(samp, cols, rule)[0], idx, variant, absolute)[0, 1]
+                    except DataError:
+                        draws[k] = np.nan
+                al = (1 - ci) / 2
+                if np.isfinite(draws).any():
+                    row.update(ci_lower=float(np.nanquantile(draws, al)), ci_upper=float(np.nanquantile(draws, 1 - al)))
             rows.append(row)
-    return pd.DataFrame(rows, columns=["a", "b", "htmt", "n"] + (["ci_lower", "ci_upper"] if n_boot else []))
+    return pd.DataFrame(rows, columns=["a", "b", "htmt", "n"] + (["ci_lower", "ci_upper"] if n_boot else [])
+                        + ["note"])
 
 
 # ----------------------------------------------------------------------------------------------------------
