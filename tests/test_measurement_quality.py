@@ -148,3 +148,32 @@ def test_validity_cli_htmt_equals_api_and_cfa(tmp_path, hs, fits):
     h = htmt(hs, blocks, n_boot=20, seed=3)
     assert out["htmt"] == h.pairs() == measurement_quality(fits["three"], hs).to_dict()["htmt"]
     assert out["htmt_ci"] == h.ci_pairs()
+
+
+def test_htmt_under_fiml_in_validity_and_cfa_commands(tmp_path):
+    """`vccscale validity --missing fiml` and `vccscale cfa --missing fiml` (HTMT follows the fit's treatment) give
+    semTools' htmt(missing = "ml") on hs_missing.csv (lavCor's EM run to 1e-12: 1e-8); listwise by default."""
+    from reference_data import reference_path
+
+    ref = load_reference("validate/htmt_fiml_reference.json")["hs_missing"]
+    data = reference_path(REF / "hs_missing.csv")
+    path = tmp_path / "m.lavaan"
+    path.write_text(ref["model"], encoding="utf-8")
+    m = ref["htmt2_ml_tight"]
+    want = {f"{a}~~{b}": m["values"][i][j] for i, a in enumerate(m["rownames"])
+            for j, b in enumerate(m["colnames"]) if j > i}
+    res = CliRunner().invoke(main, ["validity", str(data), "--model", str(path), "--missing", "fiml",
+                                    "--format", "json"])
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.stdout)
+    assert out["htmt_missing"] == "fiml" and out["htmt_n"] == ref["n_used_ml"]
+    for k, v in want.items():
+        assert abs(out["htmt"][k] - v) < 1e-8
+    res = CliRunner().invoke(main, ["cfa", str(data), "--model", str(path), "--missing", "fiml", "--format", "json"])
+    assert res.exit_code == 0, res.output
+    for k, v in want.items():
+        assert abs(json.loads(res.stdout)["htmt"][k] - v) < 1e-8
+    res = CliRunner().invoke(main, ["validity", str(data), "--model", str(path), "--format", "json"])
+    lw = ref["htmt2_listwise"]
+    assert json.loads(res.stdout)["htmt_n"] == ref["n_complete"]
+    assert abs(json.loads(res.stdout)["htmt"]["visual~~textual"] - lw["values"][0][1]) < 1e-10

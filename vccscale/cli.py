@@ -298,11 +298,14 @@ def sem_cmd(data: Path, model: Path, estimator: str, std_lv: bool, group: str | 
               "(default: a common latent factor without markers).")
 @click.option("--bootstrap", type=click.IntRange(min=0), default=0, show_default=True,
               help="Bootstrap draws for percentile CIs of HTMT (0 = none).")
+@click.option("--missing", type=click.Choice(["listwise", "fiml"]), default="listwise", show_default=True,
+              help="Correlations behind HTMT: complete rows (semTools' default) or the saturated model's ML "
+                   "correlations on every answered item (semTools' missing = \"ml\").")
 @click.option("--seed", type=click.IntRange(min=0), default=1, show_default=True)
 @click.option("--codebook", type=click.Path(dir_okay=False, path_type=Path), default=None)
 @click.option("--long", is_flag=True, help="Stack respondent versions by item id (items rescored first).")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
-def validity_cmd(data: Path, model: Path, marker: tuple[str, ...], bootstrap: int, seed: int,
+def validity_cmd(data: Path, model: Path, marker: tuple[str, ...], bootstrap: int, missing: str, seed: int,
                  codebook: Path | None, long: bool, fmt: str) -> None:
     """Discriminant validity and common-method checks: HTMT (semTools htmt2, optional bootstrap CI),
     cross-loadings, Harman's single factor, common-latent-factor / marker comparison."""
@@ -314,11 +317,12 @@ def validity_cmd(data: Path, model: Path, marker: tuple[str, ...], bootstrap: in
     blocks = factor_blocks(model_text(model), frame)
     if len(blocks) < 2:
         raise ModelError("validity needs at least two factors whose items are data columns", file=model)
-    h = htmt(frame, blocks, n_boot=bootstrap, seed=seed)
+    h = htmt(frame, blocks, missing=missing, n_boot=bootstrap, seed=seed)
     items = [i for b in blocks.values() for i in b]
     harman = harman_single_factor(frame, items)
     clf = common_latent_factor(frame, blocks, marker=list(marker) or None)
-    out = {"htmt": h.pairs(), "htmt_variant": h.variant, "bootstrap": bootstrap, "seed": seed,
+    out = {"htmt": h.pairs(), "htmt_variant": h.variant, "htmt_missing": h.missing, "htmt_n": h.n_obs,
+           "bootstrap": bootstrap, "seed": seed,
            "cross_loadings": cross_loadings(frame, blocks).to_dict(orient="index"),
            "harman": harman.to_dict(), "common_latent_factor": clf.to_dict(orient="records"),
            "method_variance": clf.attrs.get("method_variance")}
@@ -327,7 +331,7 @@ def validity_cmd(data: Path, model: Path, marker: tuple[str, ...], bootstrap: in
     if fmt == "json":
         echo_json(out)
         return
-    click.echo(f"HTMT ({h.variant}):\n" + h.matrix.round(3).to_string())
+    click.echo(f"HTMT ({h.variant}, missing data: {h.missing}, n = {h.n_obs}):\n" + h.matrix.round(3).to_string())
     click.echo(f"\nHarman's single factor: {harman.share:.1%} of the variance"
                + (" (above 50%: common-method variance likely)" if harman.flagged else ""))
     click.echo("\nCommon latent factor comparison:\n" + clf.round(3).to_string(index=False))
