@@ -249,6 +249,50 @@ def test_dyadic_invariance_matches_lavaan(estimator):
     assert ("chisq_scaled" in js[0]) == (estimator == "MLR")
 
 
+def _dyads_with_missing() -> pd.DataFrame:
+    """dyadic_fiml_reference.R's data: dyads_long.csv with answers deleted where (37 row + 11 item) mod 23 < 4
+    (1-based) and one side removed from dyads D001-D030."""
+    long = pd.read_csv(Path(__file__).parent / "reference" / "dyadic" / "dyads_long.csv")
+    r = np.arange(1, len(long) + 1)
+    for j, c in enumerate(["x1", "x2", "x3"], 1):
+        long.loc[(37 * r + 11 * j) % 23 < 4, c] = np.nan
+    gone = ((long["perspective"] == "customer") & long["dyad_id"].isin([f"D{i:03d}" for i in range(1, 21)])) | \
+        ((long["perspective"] == "provider") & long["dyad_id"].isin([f"D{i:03d}" for i in range(21, 31)]))
+    return long[~gone]
+
+
+@pytest.mark.parametrize("estimator", ["ML", "MLR"])
+def test_dyadic_invariance_fiml_matches_lavaan(estimator):
+    """FIML on the pair data, dyads with one side only kept (lavaan missing = "ml", dyadic_fiml_reference.R): the
+    chi-squares, difference tests and latent mean difference to 1e-6 relative; SRMR and the MLR scaling factor to
+    2e-4, because lavaan's EM for the saturated moments stops at em.h1.tol = 1e-5 and ours runs to 1e-11."""
+    from vccscale.models.dyadic import dyadic_invariance, pair_dyads
+
+    ref = load_reference("dyadic/dyadic_fiml_reference.json")
+    long = _dyads_with_missing()
+    assert int(long[["x1", "x2", "x3"]].isna().sum().sum()) == ref["n_missing_answers"]
+    paired = pair_dyads(long, "dyad_id", columns=["x1", "x2", "x3"], keep_unmatched=True)
+    assert (paired.report.n_paired, len(paired.data)) == (ref["n_both"], ref["n_dyads"])
+    res = dyadic_invariance(paired, ["x1", "x2", "x3"], estimator=estimator, missing="fiml",
+                            levels=("configural", "metric", "scalar"))
+    assert res.n == ref["n_dyads"]
+    t = res.tests.set_index("level")
+    for lv, r in ref[estimator].items():
+        assert r["n"] == ref["n_dyads"]
+        for k, v in r["fit"].items():
+            if k not in t.columns:  # lavaan's robust CFI/RMSEA of an ML fit with missing data: not reported
+                assert estimator == "ML" and k.endswith(".robust")
+                continue
+            rel = 2e-4 if k in ("srmr", "chisq.scaled", "chisq.scaling.factor", "cfi.robust", "rmsea.robust") \
+                else 1e-6
+            assert t.loc[lv, k] == pytest.approx(v, rel=rel, abs=1e-8), (lv, k)
+        if "lrt" in r:
+            assert t.loc[lv, "chisq_diff"] == pytest.approx(r["lrt"]["chisq_diff"], rel=1e-6, abs=1e-8)
+            assert t.loc[lv, "pvalue_diff"] == pytest.approx(r["lrt"]["pvalue"], rel=1e-6, abs=1e-8)
+    m, rm = res.latent_mean_difference, ref[estimator]["scalar"]["latent_mean"]
+    assert m["est"] == pytest.approx(rm["est"], rel=1e-6) and m["se"] == pytest.approx(rm["se"], rel=1e-6)
+
+
 def test_dyadic_invariance_rejects_unequal_loadings():
     """Metric invariance is rejected when the customer's loadings differ (simulated: .8/.7/.6 vs .8/.3/.9), and
     the latent means are then not compared."""

@@ -133,6 +133,30 @@ def test_provider_customer_difference_is_tested_within_dyads(registry):
     assert p["est"] > 0 and p["pvalue"] < 0.05
 
 
+def test_dyadic_difference_under_fiml_keeps_dyads_with_missing_answers(registry):
+    """Under FIML (the study default) the dyadic CFA is fitted by FIML on every dyad, those with missing answers
+    and those where one side did not respond (lavaan missing = "ml" on the pair data; parity in
+    tests/test_dyadic.py): identical (1e-12) to a direct dyadic_invariance(missing="fiml") fit of those dyads.
+    Listwise it rests on the complete pairs only."""
+    from vccscale.models.dyadic import dyadic_invariance, pair_dyads
+
+    d, items = _dyad_data(registry)
+    rng = np.random.default_rng(3)
+    d[items] = d[items].mask(rng.random((len(d), len(items))) < 0.15)
+    d = d[~((d["perspective"] == "customer") & d["relationship_id"].isin([f"D{i:03d}" for i in range(20)]))]
+    res = run_hypotheses({"hypotheses": ["H12"], "bootstrap": 0}, d, registry, missing="fiml")[0]
+    p = next(q for q in res.parameters if q["kind"] == "latent_mean_difference")
+    assert p["n_dyads"] == 200
+    paired = pair_dyads(d, "relationship_id", sides=("customer", "provider"), columns=items, keep_unmatched=True)
+    direct = dyadic_invariance(paired, items, sides=("customer", "provider"), factor="x_vcc_customer",
+                               missing="fiml", levels=("configural", "metric", "scalar")).latent_mean_difference
+    assert p["est"] == pytest.approx(direct["est"], rel=1e-12) and p["se"] == pytest.approx(direct["se"], rel=1e-12)
+    lw = run_hypotheses({"hypotheses": ["H12"], "bootstrap": 0}, d, registry, missing="listwise")[0]
+    q = next((q for q in lw.parameters if q["kind"] == "latent_mean_difference"), None)
+    complete = pair_dyads(d, "relationship_id", sides=("customer", "provider"), columns=items).data
+    assert q is None or q["n_dyads"] == int(complete.notna().all(axis=1).sum()) < 180
+
+
 def test_provider_customer_invariance_is_tested_within_dyads(registry):
     """H12's invariance relation (x_vcc_customer across provider and customer, up to scalar; the prerequisite H68
     states for more constructs) on data with a relationship id: the steps of the dyadic CFA (chi-square

@@ -508,13 +508,15 @@ def _first_order_items(fx: _Fitter, construct: str) -> list[str] | None:
 
 def _dyad_pairs(fx: _Fitter, dyad: str, col: str, sides: tuple, columns: list[str], data=None):
     """``columns`` of the two ``sides`` (of ``col``) paired by ``dyad`` (:func:`vccscale.models.dyadic.pair_dyads`),
-    or None when they cannot be paired or fewer than :data:`MIN_DYADS` dyads have both sides."""
+    or None when they cannot be paired or fewer than :data:`MIN_DYADS` dyads have both sides. Under FIML the
+    dyads with one side only are kept (the other side missing), as every other latent model keeps respondents
+    with missing answers; listwise, they are left out."""
     from ..errors import DataError
     from .dyadic import pair_dyads
 
     try:
         paired = pair_dyads(fx.data if data is None else data, dyad, side_column=col, sides=tuple(sides),
-                            columns=columns)
+                            columns=columns, keep_unmatched=fx.missing == "fiml")
     except DataError:
         return None
     return paired if paired.report.n_paired >= MIN_DYADS else None
@@ -540,7 +542,7 @@ def _dyadic_group_difference(c: Component, fx: _Fitter, dyad: str, order: tuple)
         return None
     try:
         res = dyadic_invariance(paired, items, sides=(b, a), factor=construct, estimator=s.estimator,
-                                alpha=s.alpha, levels=("configural", "metric", "scalar"))
+                                missing=fx._fiml_ok(""), alpha=s.alpha, levels=("configural", "metric", "scalar"))
     except (VccscaleError, np.linalg.LinAlgError, ValueError) as exc:
         msg = exc.message if isinstance(exc, VccscaleError) else str(exc)
         return {"untested": f"the dyadic CFA of {construct} ({b} and {a} paired by {dyad}) could not be fitted: "
@@ -597,7 +599,7 @@ def _dyadic_invariance_rows(fx: _Fitter, construct: str, col: str, levels: tuple
         return None
     try:
         res = dyadic_invariance(paired, items, sides=tuple(sides), factor=construct, estimator=fx.s.estimator,
-                                alpha=fx.s.alpha, levels=tuple(levels))
+                                missing=fx._fiml_ok(""), alpha=fx.s.alpha, levels=tuple(levels))
     except (VccscaleError, np.linalg.LinAlgError, ValueError) as exc:
         return f"the dyadic CFA could not be fitted: {exc.message if isinstance(exc, VccscaleError) else exc}"
     probs = [f"{lv}: {'; '.join(f.problems)}" for lv, f in res.fits.items() if f.problems]
@@ -646,9 +648,9 @@ def _dyadic_moderation(c: Component, fx: _Fitter) -> dict | None:
     try:
         if how == "latent":
             res = apim(paired, c.frm, c.to, sides=tuple(sides), x_items=xi, y_items=yi, equal_loadings=True,
-                       estimator=fx.s.estimator)
+                       estimator=fx.s.estimator, missing=fx._fiml_ok(""))
         else:
-            res = apim(paired, c.frm, c.to, sides=tuple(sides), estimator=fx.s.estimator)
+            res = apim(paired, c.frm, c.to, sides=tuple(sides), estimator=fx.s.estimator, missing=fx._fiml_ok(""))
         _proper(res.fit, "dyadic (APIM) model")
     except (VccscaleError, np.linalg.LinAlgError, ValueError) as exc:
         why = exc.message if isinstance(exc, VccscaleError) else str(exc)
@@ -1862,7 +1864,7 @@ def test_hypotheses(study: Any, data: Any, registry: Registry | None = None, *, 
     ``study``: a Study, its ModelsSection, a dict for one, or None (defaults: all hypotheses, ML, Holm, .05).
     ``hypotheses`` overrides ``models.hypotheses`` (ids, family letters or "all"). ``missing``: "fiml" or
     "listwise" for the hypothesis models (as the study's CFA; models with observed covariates and the score-test
-    search of partial invariance run listwise). ``min_answered``: the scale-score rule of the score-based tests.
+    search of partial invariance run listwise; dyadic models under FIML keep the dyads with one side only). ``min_answered``: the scale-score rule of the score-based tests.
     ``measurement``: the CFA stage's :class:`vccscale.validate.measurement.MeasurementResult`; hypotheses on
     constructs whose measurement model is improper or failed are flagged. ``progress(done, total, label)``.
     ``n_jobs``: processes for the bootstrap refits (joblib; the draws do not depend on it).
