@@ -131,6 +131,30 @@ def test_one_shifted_intercept_freed_and_compared(gd_registry, items):
     assert abs(p["est"] - LOADING * 0.5) < 3 * p["se"]
 
 
+def test_group_difference_under_fiml_keeps_incomplete_respondents(gd_registry, items):
+    """Under FIML the score-test search and the latent mean model use every respondent (FIML score tests: lavaan
+    parity in test_sem_score); the estimate equals a direct FIML partial-invariance fit of the same data (1e-10)
+    and rests on all 800 respondents, where listwise keeps only the complete rows."""
+    from vccscale.sem.score import latent_means, partial_invariance
+
+    data = simulate(items, 0.5, seed=20260713, shift={2: 0.5}, first="customer")
+    rng = np.random.default_rng(5)
+    data[items] = data[items].mask(rng.random((len(data), len(items))) < 0.2)
+    (res,) = test_hypotheses(ModelsSection(hypotheses=["H195"]), data, gd_registry, missing="fiml")
+    assert res.decision == "supported", res.reason
+    pre = _prereq(res)
+    assert pre["freed_intercepts"] == [f"{items[2]} ~ 1"]
+    model = f"{CONSTRUCT} =~ " + " + ".join(items)
+    met = partial_invariance(data, model, "perspective", level="metric", missing="fiml")
+    sca = partial_invariance(data, model, "perspective", level="scalar", group_partial=met.group_partial,
+                             missing="fiml")
+    assert sum(sca.fit.nobs) == 2 * N
+    lm = latent_means(sca.fit)
+    (p,) = res.parameters
+    assert abs(p["est"]) == pytest.approx(abs(float(lm["est"].iloc[-1])), rel=1e-10)
+    assert abs(p["est"] - LOADING * 0.5) < 3 * p["se"]
+
+
 def test_no_partial_scalar_invariance_not_tested(gd_registry, items):
     """Three items in the data, two intercepts shifted: at most one invariant intercept is left."""
     data = simulate(items[:3], 0.5, seed=20260714, shift={1: 1.0, 2: -1.0})

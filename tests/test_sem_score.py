@@ -233,3 +233,26 @@ def test_score_tests_three_groups():
     assert (st.X2 >= -1e-10).all()
     lm = latent_means(fit)
     assert list(lm.group) == [2, 2, 3, 3]
+
+
+def test_score_tests_under_fiml_match_lavaan():
+    """lavTestScore of a FIML fit (missing = "ml", hs_missing.csv; score_fiml_reference.R): expected information of
+    the pattern-wise likelihood, as lavaan's default. Univariate and total X2 to 1e-3 relative; the partial
+    invariance search (which the hypothesis tests run under a study's missing_data: fiml) frees the intercept
+    with the largest of them first."""
+    ref = load_reference(REF / "score_fiml_reference.json")
+    hs = pd.read_csv(reference_path(REF / "hs_missing.csv"))
+    fit = fit_cfa(hs, ref["model"], group="school", group_equal=["loadings", "intercepts"], missing="fiml")
+    assert fit.fit["chisq"] == pytest.approx(ref["chisq"], rel=1e-6) and sum(fit.nobs) == ref["ntotal"]
+    st = score_tests(fit)
+    mine = {(r.plabel_lhs, r.plabel_rhs): r for r in st.itertuples()}
+    assert len(mine) == len(ref["uni"]) == 15
+    for u in ref["uni"]:
+        r = mine[(u["lhs"], u["rhs"])]
+        assert _close(r.X2, u["X2"]) and _close(r.pvalue, u["pvalue"], pvalue=True), u
+    tot = st.attrs["total"]
+    assert _close(tot["X2"], ref["total"]["X2"]) and tot["df"] == ref["total"]["df"]
+    search = partial_invariance(hs, ref["model"], "school", level="scalar", missing="fiml")
+    top = max(ref["uni"], key=lambda u: u["X2"])
+    first = mine[(top["lhs"], top["rhs"])]
+    assert search.freed.iloc[0]["syntax"] == f"{first.lhs} ~ 1"

@@ -430,7 +430,7 @@ def _establish_scalar(fx: _Fitter, construct: str, group: str, groups: tuple) ->
                             "group": group, "groups": [str(g) for g in groups], "alpha": s.alpha,
                             "freed_loadings": [], "freed_intercepts": []}
     met = partial_invariance(data, model, group, level="metric", alpha=s.alpha, estimator=s.estimator,
-                             cluster=fx.cluster)
+                             missing=fx._fiml_ok(model), cluster=fx.cluster)
     ok_m, p_m, dcfi_m = _level_holds(met, s.alpha, s.estimator)
     comp.update(freed_loadings=list(met.group_partial), metric_pvalue=p_m, metric_delta_cfi=dcfi_m,
                 metric_stop=met.stop_reason)
@@ -445,7 +445,7 @@ def _establish_scalar(fx: _Fitter, construct: str, group: str, groups: tuple) ->
                 "reason": f"not even partial metric invariance of {construct} by {group} could be established "
                           f"({met.stop_reason}); the latent means are not compared"}
     sca = partial_invariance(data, model, group, level="scalar", alpha=s.alpha, estimator=s.estimator,
-                             group_partial=met.group_partial, cluster=fx.cluster)
+                             group_partial=met.group_partial, missing=fx._fiml_ok(model), cluster=fx.cluster)
     ok_s, p_s, dcfi_s = _level_holds(sca, s.alpha, s.estimator)
     freed_int = [x for x in sca.group_partial if x.endswith("~ 1")]
     last = sca.steps.iloc[-1]
@@ -753,7 +753,8 @@ def _group_difference(c: Component, fx: _Fitter) -> dict:
     else:  # more than two groups: all means equal vs free
         G = len(groups)
         cons = fit_cfa(est["data"], est["model"], estimator=s.estimator, group=col,
-                       group_equal=["loadings", "intercepts", "means"], group_partial=list(freed), cluster=fx.cluster)
+                       group_equal=["loadings", "intercepts", "means"], group_partial=list(freed),
+                       missing=fx._fiml_ok(est["model"]), cluster=fx.cluster)
         d = _compare(cons, fit, s.estimator, G)
         comps.append({"name": f"latent means of {construct} equal across {col} vs free", "kind": "latent_means",
                       **d})
@@ -1863,8 +1864,8 @@ def test_hypotheses(study: Any, data: Any, registry: Registry | None = None, *, 
 
     ``study``: a Study, its ModelsSection, a dict for one, or None (defaults: all hypotheses, ML, Holm, .05).
     ``hypotheses`` overrides ``models.hypotheses`` (ids, family letters or "all"). ``missing``: "fiml" or
-    "listwise" for the hypothesis models (as the study's CFA; models with observed covariates and the score-test
-    search of partial invariance run listwise; dyadic models under FIML keep the dyads with one side only). ``min_answered``: the scale-score rule of the score-based tests.
+    "listwise" for the hypothesis models (as the study's CFA, including the score-test search of partial
+    invariance; dyadic models under FIML keep the dyads with one side only). ``min_answered``: the scale-score rule of the score-based tests.
     ``measurement``: the CFA stage's :class:`vccscale.validate.measurement.MeasurementResult`; hypotheses on
     constructs whose measurement model is improper or failed are flagged. ``progress(done, total, label)``.
     ``n_jobs``: processes for the bootstrap refits (joblib; the draws do not depend on it).
