@@ -417,6 +417,35 @@ def test_em_stops_at_a_singular_iterate_and_says_so(monkeypatch):
     assert "stopped after 3 iterations at a singular covariance matrix" in res.warning()
 
 
+@pytest.mark.parametrize("seed", [0, 4, 5])
+def test_em_heading_for_a_boundary_stops_early_with_the_same_refusal(monkeypatch, seed):
+    """30 rows, 8 items, 40% of the answers missing: the likelihood's maximum is on the boundary and EM creeps
+    along it at a change of ~1e-5 per step. Without the eigenvalue check it ran to the 5,000-step cap (about 1 s
+    at 12 items: 313 of family C's 777 two-construct CFAs at n = 120; the cfa stage 352 -> 62 CPU-s) and ended at
+    a correlation matrix whose smallest eigenvalue is below EM_SINGULAR_EIG, which prepare_groups refuses; now it
+    stops within a few hundred steps, and fit_cfa refuses the data with the message of a singular EM run."""
+    from vccscale.errors import DataError
+    from vccscale.sem import em as em_mod
+    from vccscale.sem import fit_cfa
+
+    rng = np.random.default_rng(seed)
+    X = np.round(3 + 0.7 * rng.normal(size=(30, 1)) + 0.7 * rng.normal(size=(30, 8)))
+    X[rng.random((30, 8)) < 0.4] = np.nan
+    X = X[~np.isnan(X).all(axis=1)]
+    pats = missing_patterns(X)
+    res = em_mod.em_moments(pats, 8)
+    assert not res.converged and np.isnan(res.delta) and res.iterations < 1000
+    monkeypatch.setattr(em_mod, "EM_SINGULAR_EVERY", 10 ** 9)
+    old = em_mod.em_moments(pats, 8)
+    sd = np.sqrt(np.diag(old.cov))
+    assert old.iterations == 5000 and not old.converged
+    assert np.linalg.eigvalsh(old.cov / np.outer(sd, sd))[0] < em_mod.EM_SINGULAR_EIG
+    monkeypatch.undo()
+    data = pd.DataFrame(X, columns=[f"y{i}" for i in range(8)])
+    with pytest.raises(DataError, match="EM ran into a singular covariance matrix"):
+        fit_cfa(data, "f =~ " + " + ".join(data.columns), missing="fiml")
+
+
 def test_lru_keep_drops_least_recent_and_never_keeps_an_oversized_value():
     """The one cache rule behind the EM and saturated-information caches: most recent last, the least recently
     used dropped first by count and by bytes, and a value larger than the byte limit not kept (nor evicting)."""

@@ -567,8 +567,9 @@ def _dyadic_group_difference(c: Component, fx: _Fitter, dyad: str, order: tuple)
              "pvalue": lmd["pvalue"], "z": lmd["z"], "d": lmd["d"], "std_all": lmd["d"], "group": col,
              "groups": [a, b], "dyad": dyad, "n_dyads": res.n, "ci_method": "Wald", "p_directional": pdir}
     levels = ", ".join(f"{lv} {t.loc[lv, 'decision']}" for lv in ("metric", "scalar"))
-    note = (f"{construct} by {col}: tested within {res.n} {dyad} pairs (dyadic CFA: {levels} against the previous "
-            "level)")
+    both = paired.report.n_paired
+    dyads = (f"{res.n} {dyad} dyads ({both} with both sides; FIML)" if res.n != both else f"{res.n} {dyad} pairs")
+    note = f"{construct} by {col}: tested within {dyads} (dyadic CFA: {levels} against the previous level)"
     comps = [comp, {"name": name, "kind": "group_difference", "construct": construct, "group": col,
                     "expect": c.expect, "groups": [a, b], "pvalue": lmd["pvalue"], "dyad": dyad}]
     if c.sign == "=":

@@ -28,6 +28,13 @@ EM_MAX_ITER = 5000
 #: observed-data likelihood is unbounded (e.g. variables observed together by fewer rows than there are of them)
 #: EM runs off towards a singular matrix and would otherwise overflow thousands of steps later
 EM_SINGULAR = 1e-12
+#: every this many steps the iterate's correlation matrix is checked: a smallest eigenvalue below
+#: :data:`EM_SINGULAR_EIG` (the bound below which :func:`vccscale.sem.fit.prepare_groups` refuses the EM estimate as
+#: not positive definite) stops EM as singular. Where the likelihood's maximum is on the boundary (rows answering
+#: variables together too few for their number) EM creeps along it at a change of ~1e-6 per step and would run to
+#: the iteration cap (5000 steps, about 1 s at 12 variables) for an estimate that is refused anyway
+EM_SINGULAR_EVERY = 25
+EM_SINGULAR_EIG = 1e-10
 
 
 @dataclass
@@ -301,7 +308,9 @@ def em_moments(patterns: list[dict], p: int, tol: float = EM_TOL, max_iter: int 
     the cycle's start (else the two plain steps are kept): EM converges slowly when much information is missing
     (hundreds of steps), SQUAREM in a fraction of them. Either way the run stops at the first plain EM step that
     changes no mean by more than ``tol`` standard deviations and no covariance by more than ``tol`` times the
-    product of the two (unit-free), and returns that step's result; ``iterations`` counts EM steps."""
+    product of the two (unit-free), and returns that step's result; ``iterations`` counts EM steps. A run whose
+    iterate becomes singular (:data:`EM_SINGULAR`, checked every step, and :data:`EM_SINGULAR_EIG`, every
+    :data:`EM_SINGULAR_EVERY` steps) stops there with ``converged`` False and ``delta`` NaN."""
     pats = [pt for pt in patterns if len(pt["o"])]
     n = sum(pt["n"] for pt in pats)
     # start (lavaan): available-case means and variances, zero covariances
@@ -369,7 +378,14 @@ def em_moments(patterns: list[dict], p: int, tol: float = EM_TOL, max_iter: int 
 
     mu, Sig = np.zeros(p), np.diag(var0)
     delta, converged = np.inf, False
+    check = EM_SINGULAR_EVERY
     while steps < max_iter:
+        if steps >= check:
+            check = steps + EM_SINGULAR_EVERY
+            sd = np.sqrt(np.diag(Sig))
+            if np.linalg.eigvalsh(Sig / np.outer(sd, sd))[0] < EM_SINGULAR_EIG:  # heading for a singular matrix
+                delta = float("nan")
+                break
         try:
             mu1, Sig1, ll0 = em_step(mu, Sig, loglik=accelerate)
         except np.linalg.LinAlgError:  # a singular iterate (e.g. fewer cases than variables): stop, not converged

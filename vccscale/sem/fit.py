@@ -23,7 +23,7 @@ import numpy as np
 
 from ..errors import DataError, ModelError
 from ._linalg import SMALL, inverse, spd_inverse
-from .em import EMResult, em_moments
+from .em import EM_SINGULAR_EIG, EMResult, em_moments
 from .em import missing_patterns
 from .model import ParTable
 
@@ -198,7 +198,7 @@ def _check_pd(cov: np.ndarray, cols: list[str], n: int, where: str, patterns: li
                         f"singular. Rule: each group needs more complete cases than observed variables (N > p)")
     R = cov / np.outer(sd, sd)
     w, v = np.linalg.eigh(R)
-    if w[0] < 1e-10:
+    if w[0] < EM_SINGULAR_EIG:
         culprits = _dependent(v[:, 0], cols)
         if patterns is not None and len(patterns) > 1:  # EM moments of incomplete data
             raise DataError(_em_singular_message(
