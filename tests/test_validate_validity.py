@@ -229,9 +229,13 @@ def test_htmt_pairs_missing_treatments(fiml_data):
     v.loc[:74, blocks["C"]] = np.nan
     v.loc[75:, blocks["A"]] = np.nan
     t = htmt_pairs(v, blocks, missing="fiml").set_index(["a", "b"])
-    assert np.isnan(t.loc[("A", "C"), "htmt"])
-    assert "no respondent answered both 'A2' and 'C1'" in t.loc[("A", "C"), "note"]
+    assert np.isnan(t.loc[("A", "C"), "htmt"]) and t.loc[("A", "C"), "n"] == 0
+    assert t.loc[("A", "C"), "note"] == "no respondent answered both constructs"
     assert np.isfinite(t.drop(("A", "C"))["htmt"]).all()
+    v.loc[0, "C1"] = 3.0  # one respondent answered items of both constructs: the item pairs are named
+    t = htmt_pairs(v, blocks, missing="fiml").set_index(["a", "b"])
+    assert t.loc[("A", "C"), "note"].startswith("no respondent answered both 'A")
+    assert t.loc[("A", "C"), "note"].endswith("so their covariance is not estimable under FIML")
     lw = htmt_pairs(v, blocks).set_index(["a", "b"])
     assert lw.loc[("A", "C"), "n"] == 0 and lw.loc[("A", "C"), "note"] == "no respondent answered both constructs"
 

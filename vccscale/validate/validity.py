@@ -492,13 +492,13 @@ def htmt_pairs(data: pd.DataFrame, blocks: Mapping[str, Iterable[str]], variant:
             idx = [np.arange(len(bl[a])), np.arange(len(bl[a]), len(cols))]
             if len(bl[a]) < 2 or len(bl[b]) < 2:
                 row["note"] = "a construct with one item has no within-construct correlation"
-            elif not len(arr):
-                row["note"] = "no respondent answered both constructs"
+            elif not (np.isfinite(arr[:, idx[0]]).any(axis=1) & np.isfinite(arr[:, idx[1]]).any(axis=1)).any():
+                row["n"], row["note"] = 0, "no respondent answered both constructs"
             else:
                 try:
                     r, row["n"] = _item_cor(arr, cols, rule)
                 except DataError as exc:
-                    row["note"] = exc.message
+                    row["note"] = exc.message.removeprefix("HTMT: ")
                 else:
                     v = float(_htmt_matrix(r, idx, variant, absolute)[0, 1])
                     if np.isfinite(v):
