@@ -25,6 +25,7 @@ from ..clean.scoring import block_score
 from ..errors import DataError, ModelError
 from ._common import (
     blocks_frame,
+    cov2cor,
     eigh_desc,
     item_frame,
     listwise,
@@ -112,8 +113,21 @@ def _item_cor(arr: np.ndarray, cols: list[str], missing: str, what: str = "HTMT"
                         + ("ran into a singular matrix" if not np.isfinite(res.delta) else
                            f"did not converge in {res.iterations} iterations")
                         + f" on {n} rows (often items rarely answered together); no correlations to report")
-    sd = np.sqrt(np.diag(res.cov))
-    return res.cov / np.outer(sd, sd), n
+    return cov2cor(res.cov), n
+
+
+def _boot_rows(arr: np.ndarray, missing: str) -> np.ndarray:
+    """The rows a bootstrap of HTMT resamples from the respondents ``arr``: the complete ones (listwise) or all."""
+    return arr[~np.isnan(arr).any(axis=1)] if missing == "listwise" else arr
+
+
+def _htmt_draw(sample: np.ndarray, cols: list[str], missing: str, idx: list[np.ndarray], variant: str,
+               absolute: bool) -> np.ndarray:
+    """The HTMT matrix of one bootstrap resample; NaN where undefined (e.g. a draw in which an item does not vary)."""
+    try:
+        return _htmt_matrix(_item_cor(sample, cols, missing)[0], idx, variant, absolute)
+    except DataError:
+        return np.full((len(idx), len(idx)), np.nan)
 
 
 def pair_dict(matrix: pd.DataFrame) -> dict[str, float]:
@@ -214,8 +228,7 @@ def htmt(data: pd.DataFrame, blocks: Mapping[str, Iterable[str]], variant: str =
     arr = x.to_numpy(dtype=float)
     arr = arr[~np.isnan(arr).all(axis=1)]  # the respondents: rows that answered an item
     r, n_obs = _item_cor(arr, cols, rule)
-    if rule == "listwise":
-        arr = arr[~np.isnan(arr).any(axis=1)]
+    arr = _boot_rows(arr, rule)
     mat = _htmt_matrix(r, idx, variant, absolute)
     res = {"matrix": pd.DataFrame(mat, index=names, columns=names), "variant": variant, "n_obs": n_obs,
            "missing": rule}
@@ -227,11 +240,7 @@ def htmt(data: pd.DataFrame, blocks: Mapping[str, Iterable[str]], variant: str =
         draws = np.empty((int(n_boot), len(names), len(names)))
         failed = 0
         for b in range(int(n_boot)):
-            sample = arr[rng.integers(0, n, n)]
-            try:
-                m = _htmt_matrix(_item_cor(sample, cols, rule)[0], idx, variant, absolute)
-            except DataError:  # e.g. a draw in which an item does not vary
-                m = np.full((len(names), len(names)), np.nan)
+            m = _htmt_draw(arr[rng.integers(0, n, n)], cols, rule, idx, variant, absolute)
             off = ~np.eye(len(names), dtype=bool)
             if np.isnan(m[off]).any() and not np.isnan(mat[off]).any():
                 failed += 1
@@ -483,16 +492,16 @@ def htmt_pairs(data: pd.DataFrame, blocks: Mapping[str, Iterable[str]], variant:
         for b in names[i + 1:]:
             cols = bl[a] + [c for c in bl[b] if c not in bl[a]]
             arr = data[cols].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)
-            miss = np.isnan(arr)
-            arr = arr[~miss.all(axis=1)] if rule == "fiml" else arr[~miss.any(axis=1)]
-            row = {"a": a, "b": b, "htmt": np.nan, "n": int(len(arr))}
+            arr = arr[~np.isnan(arr).all(axis=1)]  # the respondents: rows that answered an item of the pair
+            boot = _boot_rows(arr, rule)
+            row = {"a": a, "b": b, "htmt": np.nan, "n": len(boot)}
             if n_boot:
                 row.update(ci_lower=np.nan, ci_upper=np.nan)
             row["note"] = ""
             idx = [np.arange(len(bl[a])), np.arange(len(bl[a]), len(cols))]
             if len(bl[a]) < 2 or len(bl[b]) < 2:
                 row["note"] = "a construct with one item has no within-construct correlation"
-            elif not (np.isfinite(arr[:, idx[0]]).any(axis=1) & np.isfinite(arr[:, idx[1]]).any(axis=1)).any():
+            elif not (np.isfinite(boot[:, idx[0]]).any(axis=1) & np.isfinite(boot[:, idx[1]]).any(axis=1)).any():
                 row["n"], row["note"] = 0, "no respondent answered both constructs"
             else:
                 try:
@@ -507,13 +516,8 @@ def htmt_pairs(data: pd.DataFrame, blocks: Mapping[str, Iterable[str]], variant:
                         row["note"] = ("an average within-construct correlation is 0 (two items of one construct "
                                        "correlate exactly 0), and HTMT divides by it")
             if n_boot and np.isfinite(row["htmt"]):
-                draws = np.empty(int(n_boot))
-                for k in range(int(n_boot)):
-                    samp = arr[rng.integers(0, len(arr), len(arr))]
-                    try:
-                        draws[k] = _htmt_matrix(_item_cor(samp, cols, rule)[0], idx, variant, absolute)[0, 1]
-                    except DataError:
-                        draws[k] = np.nan
+                draws = np.array([_htmt_draw(boot[rng.integers(0, len(boot), len(boot))], cols, rule, idx, variant,
+                                             absolute)[0, 1] for _ in range(int(n_boot))])
                 al = (1 - ci) / 2
                 if np.isfinite(draws).any():
                     row.update(ci_lower=float(np.nanquantile(draws, al)), ci_upper=float(np.nanquantile(draws, 1 - al)))

@@ -7,7 +7,8 @@
 #   - answer (row r, item j) where (37 r + 11 j) %% 23 < 4   (about 17% of the answers)
 #   - the customer rows of dyads D001-D020 and the provider rows of D021-D030 (one side did not respond)
 # then pairs the two sides by dyad_id keeping unmatched dyads (merge all = TRUE) and fits the dyadic CFA of
-# dyadic_invariance_reference.R at the configural, metric and scalar levels with missing = "ml" (ML and MLR).
+# dyadic_syntax.R (as dyadic_invariance_reference.R) at the configural, metric and scalar levels with
+# missing = "ml" (ML and MLR).
 # Writes dyadic_fiml_reference.json: per estimator and level the fitMeasures, lavTestLRT against the previous
 # level, n (lavInspect nobs) and, at the scalar level, the customer factor's latent mean.
 suppressMessages({library(lavaan); library(jsonlite)})
@@ -26,26 +27,7 @@ names(Pw)[-1] <- paste0(items, "_provider"); names(Cw)[-1] <- paste0(items, "_cu
 wide <- merge(Pw, Cw, by = "dyad_id", all = TRUE)
 wide <- wide[order(wide$dyad_id), ]
 
-syntax <- function(level) {
-  k <- match(level, c("configural", "metric", "scalar", "strict")) - 1
-  sides <- c("provider", "customer")
-  lines <- character(0)
-  for (s in sides) {
-    terms <- sapply(seq_along(items), function(j) {
-      if (j == 1) paste0("1*", items[j], "_", s)
-      else paste0(if (k >= 1) paste0("l", j, "*") else "", items[j], "_", s)
-    })
-    lines <- c(lines, paste0("f_", s, " =~ ", paste(terms, collapse = " + ")))
-  }
-  lines <- c(lines, "f_provider ~~ f_customer")
-  for (it in items) lines <- c(lines, paste0(it, "_provider ~~ ", it, "_customer"))
-  for (j in seq_along(items)) for (s in sides) {
-    lines <- c(lines, paste0(items[j], "_", s, " ~ ", if (k >= 2) paste0("t", j, "*") else "", "1"))
-    if (k >= 3) lines <- c(lines, paste0(items[j], "_", s, " ~~ e", j, "*", items[j], "_", s))
-  }
-  lines <- c(lines, "f_provider ~ 0*1", paste0("f_customer ~ ", if (k >= 2) "NA*" else "0*", "1"))
-  paste(lines, collapse = "\n")
-}
+source("dyadic_syntax.R")
 
 keys <- c("npar", "chisq", "df", "pvalue", "cfi", "tli", "rmsea", "srmr", "chisq.scaled", "chisq.scaling.factor",
           "cfi.robust", "rmsea.robust")

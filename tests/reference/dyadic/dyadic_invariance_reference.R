@@ -15,26 +15,7 @@ Cw <- long[long$perspective == "customer", c("dyad_id", items)]
 names(Pw)[-1] <- paste0(items, "_provider"); names(Cw)[-1] <- paste0(items, "_customer")
 wide <- merge(Pw, Cw, by = "dyad_id")
 
-syntax <- function(level) {
-  k <- match(level, c("configural", "metric", "scalar", "strict")) - 1
-  sides <- c("provider", "customer")
-  lines <- character(0)
-  for (s in sides) {
-    terms <- sapply(seq_along(items), function(j) {
-      if (j == 1) paste0("1*", items[j], "_", s)
-      else paste0(if (k >= 1) paste0("l", j, "*") else "", items[j], "_", s)
-    })
-    lines <- c(lines, paste0("f_", s, " =~ ", paste(terms, collapse = " + ")))
-  }
-  lines <- c(lines, "f_provider ~~ f_customer")
-  for (it in items) lines <- c(lines, paste0(it, "_provider ~~ ", it, "_customer"))
-  for (j in seq_along(items)) for (s in sides) {
-    lines <- c(lines, paste0(items[j], "_", s, " ~ ", if (k >= 2) paste0("t", j, "*") else "", "1"))
-    if (k >= 3) lines <- c(lines, paste0(items[j], "_", s, " ~~ e", j, "*", items[j], "_", s))
-  }
-  lines <- c(lines, "f_provider ~ 0*1", paste0("f_customer ~ ", if (k >= 2) "NA*" else "0*", "1"))
-  paste(lines, collapse = "\n")
-}
+source("dyadic_syntax.R")
 
 keys <- c("npar", "chisq", "df", "pvalue", "cfi", "tli", "rmsea", "srmr", "chisq.scaled", "chisq.scaling.factor",
           "cfi.robust", "rmsea.robust")
