@@ -53,13 +53,27 @@ def import_cmd(export: Path, codebook: Path | None, out_file: Path | None, descr
 
     check_outputs([*data_inputs(export), codebook], files=[
         ("--out", out_file), ("--out", out_file and out_file.with_name(out_file.name + ".meta.json"))])
-    ds = read_data(export, codebook, identifiers, salt or os.environ.get("VCCSCALE_SALT"), encoding,
-                   na=list(na) if na else None, redact_emails=redact_emails)
-    for line in ds.log:
-        click.echo(line, err=True)
-    if out_file is not None:
-        data_path, meta_path = ds.write(out_file)
-        click.echo(f"wrote {data_path} and {meta_path}", err=True)
+    salt = salt or os.environ.get("VCCSCALE_SALT")
+    written = export.suffix.lower() in (".parquet", ".csv") and export.with_name(export.name + ".meta.json").exists()
+    if out_file is not None and not written:
+        # straight to the file: a large UTF-8 CSV/TSV export written to Parquet is streamed (memory does not grow
+        # with the file); other files are read in memory as below
+        from .io.stream import import_export
+
+        meta = import_export(export, out_file, codebook, identifiers=identifiers, salt=salt, encoding=encoding,
+                             na=list(na) if na else None, redact_emails=redact_emails)
+        for line in meta["log"]:
+            click.echo(line, err=True)
+        click.echo(f"wrote {meta['files'][0]} and {meta['files'][1]} ({meta['how']})", err=True)
+        ds = meta
+    else:
+        ds = read_data(export, codebook, identifiers, salt, encoding, na=list(na) if na else None,
+                       redact_emails=redact_emails)
+        for line in ds.log:
+            click.echo(line, err=True)
+        if out_file is not None:
+            data_path, meta_path = ds.write(out_file)
+            click.echo(f"wrote {data_path} and {meta_path}", err=True)
     if describe or fmt == "json":
         info = describe_ds(ds)
         if fmt == "json":

@@ -132,6 +132,20 @@ def read_export(path: str | Path, codebook: "Codebook | str | Path | None" = Non
     ``[email removed]``; ``max_unzipped_bytes`` / ``max_line_chars``: size limits (defaults
     :data:`~vccscale.io.formats.MAX_UNZIPPED_BYTES`, :data:`~vccscale.io.formats.MAX_LINE_CHARS`).
     """
+    p, tokens, cb = _checked(path, codebook, identifiers, salt, na, max_unzipped_bytes, max_line_chars)
+    try:
+        raw = p.read_bytes()
+    except OSError as exc:
+        raise DataError(f"cannot read the file: {exc.strerror or exc}", file=p) from None
+    sha = hashlib.sha256(raw).hexdigest()
+    rx = load(p, raw, encoding, max_unzipped_bytes=max_unzipped_bytes, max_line_chars=max_line_chars)
+    del raw
+    return _build(p, rx, sha, cb, identifiers, salt, tokens, bool(redact_emails))
+
+
+def _checked(path: Any, codebook: Any, identifiers: str, salt: str | None, na: Any, max_unzipped_bytes: Any,
+             max_line_chars: Any) -> "tuple[Path, tuple[str, ...] | None, Codebook | None]":
+    """read_export's arguments checked: (path, missing-value tokens, codebook)."""
     if identifiers not in IDENTIFIER_MODES:
         raise DataError(f"identifiers must be one of {', '.join(IDENTIFIER_MODES)}, not {identifiers!r}",
                         field="identifiers")
@@ -148,14 +162,7 @@ def read_export(path: str | Path, codebook: "Codebook | str | Path | None" = Non
         raise DataError("file not found", file=p)
     if p.is_dir():
         raise DataError("this is a directory, not an export file", file=p)
-    try:
-        raw = p.read_bytes()
-    except OSError as exc:
-        raise DataError(f"cannot read the file: {exc.strerror or exc}", file=p) from None
-    sha = hashlib.sha256(raw).hexdigest()
-    rx = load(p, raw, encoding, max_unzipped_bytes=max_unzipped_bytes, max_line_chars=max_line_chars)
-    del raw
-    return _build(p, rx, sha, cb, identifiers, salt, tokens, bool(redact_emails))
+    return p, tokens, cb
 
 
 def _na_tokens(na: Any) -> tuple[str, ...] | None:
@@ -178,18 +185,20 @@ def _na_tokens(na: Any) -> tuple[str, ...] | None:
     return tuple(out)
 
 
-def describe(dataset: Dataset) -> dict[str, Any]:
+def describe(dataset: "Dataset | dict[str, Any]") -> dict[str, Any]:
     """A JSON-ready summary: format, encoding, size, every column's name, label, ImportId and dtype, the
     identifier columns that were dropped, the cells read as missing per token (``""`` = empty cells; only where
-    missing-value tokens applied) and column, and the text columns with e-mail addresses (cells per column)."""
-    return {"format": dataset.source.format, "encoding": dataset.source.encoding, "n_rows": dataset.n_rows,
-            "n_columns": len(dataset.columns),
-            "columns": [{"name": c.name, "label": c.label, "import_id": c.import_id, "dtype": c.dtype}
-                        for c in dataset.columns.values()],
-            "dropped_identifiers": list(dataset.dropped_identifiers),
+    missing-value tokens applied) and column, and the text columns with e-mail addresses (cells per column).
+    ``dataset``: a Dataset, or the content of its ``.meta.json`` sidecar (as ``import_export`` returns it)."""
+    m = dataset if isinstance(dataset, dict) else dataset.meta_dict()
+    return {"format": m["source"]["format"], "encoding": m["source"]["encoding"], "n_rows": m["n_rows"],
+            "n_columns": m["n_columns"],
+            "columns": [{"name": c["name"], "label": c["label"], "import_id": c["import_id"], "dtype": c["dtype"]}
+                        for c in m["columns"]],
+            "dropped_identifiers": list(m["dropped_identifiers"]),
             "missing_tokens": {t: {"cells": sum(cols.values()), "columns": dict(cols)}
-                               for t, cols in dataset.missing_tokens.items()},
-            "email_cells": dict(dataset.email_cells), "emails_redacted": dataset.emails_redacted}
+                               for t, cols in m["missing_tokens"].items()},
+            "email_cells": dict(m["email_cells"]), "emails_redacted": m["emails_redacted"]}
 
 
 def _load_codebook(codebook: Any) -> "Codebook | None":
@@ -226,100 +235,117 @@ class _Ctx:
                          column=column)
 
 
+class _Plan:
+    """What the header rows decide before a value is converted (shared by read_export and the streaming import):
+    the columns kept, their unique names, codebook rows, identifier handling and missing-value tokens."""
+
+    def __init__(self, p: Path, rx: RawExport, cb: "Codebook | None", identifiers: str,
+                 na: tuple[str, ...] | None) -> None:
+        self.where = f"{p}/{rx.archive_member}" if rx.archive_member else str(p)
+        self.log = log = list(rx.log)
+        self.ctx = _Ctx(self.where, rx.header_rows, log)
+        self.cols = cols = _drop_empty_unnamed(rx.columns, log)
+        self.names = names = _unique_names(cols, log)
+        self.mapping = _map_codebook(cols, cb, log) if cb is not None else {}
+        # identifiers: Qualtrics' names/ImportIds and the codebook (reason ""), or other names, labels, ImportIds
+        labelled = rx.header_rows >= 2 or rx.format == "spss_sav"
+        ident = [(i, r) for i, c in enumerate(cols)
+                 if (r := _identifier_reason(c, self.mapping.get(i), labelled)) is not None]
+        self.dropped, self.hashed, kept_ids = [], [], []
+        shown: dict[str, list[str]] = {"drop": [], "hash": [], "keep": []}
+        for i, reason in ident:
+            (self.dropped if identifiers == "drop" else self.hashed if identifiers == "hash" else kept_ids).append(
+                names[i])
+            shown[identifiers].append(f"{names[i]} (by {reason})" if reason else names[i])
+        if self.dropped:
+            log.append(f"dropped identifier columns: {', '.join(shown['drop'])}")
+        if self.hashed:
+            log.append(f"hashed identifier columns (salted SHA-256, first 16 hex digits): {', '.join(shown['hash'])}")
+        if kept_ids:
+            log.append(f"identifier columns kept unchanged (identifiers='keep'): {', '.join(shown['keep'])}")
+        self.drop = set(self.dropped)
+        self.not_text = set(self.hashed) | set(kept_ids)    # identifier columns: no e-mail scan
+        # missing-value tokens: plain CSV "NA" by default, na= everywhere (qualtrics exports: none by default)
+        self.na = na
+        self.tokens = na if na is not None else (PLAIN_NA if rx.format == "plain_csv" else ())
+        self.count_tokens = na is not None or rx.format == "plain_csv"
+        self.zones = {names[i]: str(c.extra["timeZone"]) for i, c in enumerate(cols)
+                      if names[i] not in self.drop and c.meta_key in DATE_KEYS and c.extra.get("timeZone")}
+
+    def finish(self, rx: RawExport, cb: "Codebook | None", n_rows: int, n_columns: int,
+               missing_tokens: dict[str, dict[str, int]], emails: dict[str, int],
+               redact_emails: bool) -> tuple[str, list[str], list[str]]:
+        """The log's closing lines; returns (values kind, columns not in the codebook, codebook rows missing)."""
+        log, na = self.log, self.na
+        if self.zones:
+            by_zone: dict[str, list[str]] = {}
+            for k, z in self.zones.items():
+                by_zone.setdefault(z, []).append(k)
+            log.append("dates are the clock times written in the file, not shifted; time zone from row 3: "
+                       + "; ".join(f"{', '.join(v)}: {z}" for z, v in by_zone.items()))
+        values = "numeric"
+        if rx.format != "spss_sav" and self.ctx.choice_text:
+            values = "choice_text"
+            log.append(f"choice-text export ({'; '.join(dict.fromkeys(self.ctx.choice_text))})")
+        not_in_cb: list[str] = []
+        missing: list[str] = []
+        if cb is not None:
+            not_in_cb = [n for i, n in enumerate(self.names) if n not in self.drop and i not in self.mapping]
+            used = {id(r) for r in self.mapping.values()}
+            missing = [r.variable for r in cb.rows if id(r) not in used and r.role != "metadata"]
+            if not_in_cb:
+                log.append(f"{len(not_in_cb)} column(s) not in the codebook: {_short(not_in_cb)}")
+            if missing:
+                log.append(f"{len(missing)} codebook variable(s) missing from the export: {_short(missing)}")
+        if self.count_tokens:
+            log.append(_missing_tokens_line(self.tokens, missing_tokens, na is None, rx.format != "spss_sav"))
+        if emails:
+            cells = ", ".join(f"{k} ({n} cell{'s' if n != 1 else ''})" for k, n in emails.items())
+            log.append(f"e-mail addresses in text answers: {cells}; "
+                       + (f"replaced with {EMAIL_REDACTED!r}" if redact_emails else
+                          "NOT removed: redact them with redact_emails=True (vccscale import --redact-emails)"))
+        log.append(f"{n_rows} responses, {n_columns} columns")
+        return values, not_in_cb, missing
+
+
 def _build(p: Path, rx: RawExport, sha: str, cb: "Codebook | None", identifiers: str,
            salt: str | None, na: tuple[str, ...] | None = None, redact_emails: bool = False) -> Dataset:
     import pandas as pd
 
-    where = f"{p}/{rx.archive_member}" if rx.archive_member else str(p)
-    log = list(rx.log)
-    ctx = _Ctx(where, rx.header_rows, log)
-    cols = _drop_empty_unnamed(rx.columns, log)
-    names = _unique_names(cols, log)
-    mapping = _map_codebook(cols, cb, log) if cb is not None else {}
-
-    # identifiers: Qualtrics' names/ImportIds and the codebook (reason ""), or other names, labels, ImportIds
-    labelled = rx.header_rows >= 2 or rx.format == "spss_sav"
-    ident = [(i, r) for i, c in enumerate(cols) if (r := _identifier_reason(c, mapping.get(i), labelled)) is not None]
-    dropped, hashed, kept_ids = [], [], []
-    shown: dict[str, list[str]] = {"drop": [], "hash": [], "keep": []}
-    for i, reason in ident:
-        (dropped if identifiers == "drop" else hashed if identifiers == "hash" else kept_ids).append(names[i])
-        shown[identifiers].append(f"{names[i]} (by {reason})" if reason else names[i])
-    if dropped:
-        log.append(f"dropped identifier columns: {', '.join(shown['drop'])}")
-    if hashed:
-        log.append(f"hashed identifier columns (salted SHA-256, first 16 hex digits): {', '.join(shown['hash'])}")
-    if kept_ids:
-        log.append(f"identifier columns kept unchanged (identifiers='keep'): {', '.join(shown['keep'])}")
-    drop = set(dropped)
-    not_text = set(hashed) | set(kept_ids)    # identifier columns: no e-mail scan
-
-    # missing-value tokens: plain CSV "NA" by default, na= everywhere (qualtrics exports: none by default)
-    tokens = na if na is not None else (PLAIN_NA if rx.format == "plain_csv" else ())
-    count_tokens = na is not None or rx.format == "plain_csv"
+    plan = _Plan(p, rx, cb, identifiers, na)
+    cols, names, ctx = plan.cols, plan.names, plan.ctx
     missing_tokens: dict[str, dict[str, int]] = {}
     emails: dict[str, int] = {}
-
     data: dict[str, Any] = {}
     infos: dict[str, ColumnInfo] = {}
-    zones: dict[str, str] = {}
     for i, c in enumerate(cols):
         name = names[i]
-        if name in drop:
+        if name in plan.drop:
             c.values = None
             continue
-        row = mapping.get(i)
-        if count_tokens:
-            c.values = _apply_na(c.values, tokens, name, missing_tokens)
-        if name in hashed:
+        row = plan.mapping.get(i)
+        if plan.count_tokens:
+            c.values = _apply_na(c.values, plan.tokens, name, missing_tokens)
+        if name in plan.hashed:
             arr = _hash_column(_as_text(c.values), salt or "")
         else:
             arr = _convert(c, name, row, ctx)
         c.values = None   # free the parsed strings of this column as soon as it is converted
-        if name not in not_text and str(arr.dtype) == "string":
+        if name not in plan.not_text and str(arr.dtype) == "string":
             arr = _scan_emails(arr, name, emails, redact_emails)
-        if c.meta_key in DATE_KEYS and c.extra.get("timeZone"):
-            zones[name] = str(c.extra["timeZone"])
         data[name] = arr
         infos[name] = ColumnInfo(name=name, original=c.original, label=c.label, import_id=c.import_id,
                                  dtype=str(arr.dtype), codebook_variable=row.variable if row is not None else None,
                                  value_labels=dict(c.value_labels))
     df = pd.DataFrame(data, index=pd.RangeIndex(rx.n_rows), copy=False) if data else \
         pd.DataFrame(index=pd.RangeIndex(rx.n_rows))
-
-    if zones:
-        by_zone: dict[str, list[str]] = {}
-        for k, z in zones.items():
-            by_zone.setdefault(z, []).append(k)
-        log.append("dates are the clock times written in the file, not shifted; time zone from row 3: "
-                   + "; ".join(f"{', '.join(v)}: {z}" for z, v in by_zone.items()))
-    values = "numeric"
-    if rx.format != "spss_sav" and ctx.choice_text:
-        values = "choice_text"
-        log.append(f"choice-text export ({'; '.join(dict.fromkeys(ctx.choice_text))})")
-    not_in_cb: list[str] = []
-    missing: list[str] = []
-    if cb is not None:
-        not_in_cb = [n for i, n in enumerate(names) if n not in drop and i not in mapping]
-        used = {id(r) for r in mapping.values()}
-        missing = [r.variable for r in cb.rows if id(r) not in used and r.role != "metadata"]
-        if not_in_cb:
-            log.append(f"{len(not_in_cb)} column(s) not in the codebook: {_short(not_in_cb)}")
-        if missing:
-            log.append(f"{len(missing)} codebook variable(s) missing from the export: {_short(missing)}")
-    if count_tokens:
-        log.append(_missing_tokens_line(tokens, missing_tokens, na is None, rx.format != "spss_sav"))
-    if emails:
-        cells = ", ".join(f"{k} ({n} cell{'s' if n != 1 else ''})" for k, n in emails.items())
-        log.append(f"e-mail addresses in text answers: {cells}; "
-                   + (f"replaced with {EMAIL_REDACTED!r}" if redact_emails else
-                      "NOT removed: redact them with redact_emails=True (vccscale import --redact-emails)"))
-    log.append(f"{len(df)} responses, {len(df.columns)} columns")
+    values, not_in_cb, missing = plan.finish(rx, cb, len(df), len(df.columns), missing_tokens, emails,
+                                             redact_emails)
     source = SourceInfo(path=str(p), format=rx.format, encoding=rx.encoding, sha256=sha, delimiter=rx.delimiter,
                         archive_member=rx.archive_member, values=values)
-    return Dataset(data=df, columns=infos, source=source, codebook=cb, dropped_identifiers=dropped,
-                   hashed_identifiers=hashed, missing_from_export=missing, not_in_codebook=not_in_cb, log=log,
-                   missing_tokens=missing_tokens, email_cells=emails,
+    return Dataset(data=df, columns=infos, source=source, codebook=cb, dropped_identifiers=plan.dropped,
+                   hashed_identifiers=plan.hashed, missing_from_export=missing, not_in_codebook=not_in_cb,
+                   log=plan.log, missing_tokens=missing_tokens, email_cells=emails,
                    emails_redacted=bool(redact_emails and emails))
 
 
@@ -708,12 +734,13 @@ def _number(a: "pa.ChunkedArray", strict: bool) -> Any:
 
 
 def _leading_zeros(a: Any) -> bool:
-    """Does some value look like a code with leading zeros ("007")? (cheap prefix test first, regex only then)"""
+    """Does some value look like a code with leading zeros ("007") or a hexadecimal code ("0x1F", which arrow
+    would read as the number 31)? (cheap prefix test first, regex only then)"""
     import pyarrow.compute as pc
 
     if not (pc.any(pc.starts_with(a, "0")).as_py() or pc.any(pc.starts_with(a, "-0")).as_py()):
         return False
-    return bool(pc.any(pc.match_substring_regex(a, r"^-?0[0-9]")).as_py())
+    return bool(pc.any(pc.match_substring_regex(a, r"^-?0[0-9xX]")).as_py())
 
 
 def _integral(f: Any) -> Any:
@@ -875,6 +902,7 @@ def _dates(a: "pa.ChunkedArray", name: str, ctx: _Ctx) -> Any:
         except (ValueError, TypeError, OverflowError):
             continue
         out = pd.to_datetime(s, format=fmt, errors="coerce")
+        out = out.mask(out.dt.year < 1)   # year 0, which pandas reads in ISO-shaped strings only, is no date
         miss = present & out.isna()
         n = int(miss.sum())
         if n:

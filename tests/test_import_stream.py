@@ -1,0 +1,291 @@
+"""The streaming import (vccscale.io.stream.import_export) against the in-memory reader (read_export + write).
+
+The reference is read_export itself: for every file and option the streamed Parquet file must hold the same data
+frame (values and nullable dtypes, pandas.testing.assert_frame_equal, exact) and the same .meta.json sidecar
+(log, dtypes, missing-value and e-mail counts, SHA-256 of the file) as ``read_export(...).write(...)``, and a bad
+file must raise the same DataError (file, row, column, message). Small blocks (2-8 kB) make tens of blocks out of
+files of a few hundred rows, so every decision that needs the whole column (a decimal, a code with leading zeros,
+an answer label or a bad date in the last block only) is tested across block boundaries. The date parser is
+checked against pandas.to_datetime(format=...) on generated strings.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import random
+import re
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from vccscale.errors import DataError
+from vccscale.io.read import _DATE_FORMATS, read_export
+from vccscale.io.stream import import_export, parse_dates
+
+FIX = Path(__file__).parent / "fixtures" / "exports"
+CODEBOOK = FIX / "codebook.json"
+
+
+def _both(path: Path, tmp: Path, block: int, **kw):
+    """(reference, streamed, how): each (meta, frame) or ("ERR", message)."""
+    try:
+        ds = read_export(path, **kw)
+        ds.write(tmp / "ref.parquet")
+        ref = (json.loads((tmp / "ref.parquet.meta.json").read_text()), pd.read_parquet(tmp / "ref.parquet"))
+    except DataError as exc:
+        ref = ("ERR", str(exc))
+    try:
+        info = import_export(path, tmp / "got.parquet", stream=True, block_size=block, **kw)
+        got = (json.loads((tmp / "got.parquet.meta.json").read_text()), pd.read_parquet(tmp / "got.parquet"))
+        how = info["how"]
+    except DataError as exc:
+        got, how = ("ERR", str(exc)), "error"
+    return ref, got, how
+
+
+def _same(ref, got) -> None:
+    if ref[0] == "ERR" or got[0] == "ERR":
+        assert got == ref
+        return
+    assert got[0] == ref[0]
+    pd.testing.assert_frame_equal(got[1], ref[1])
+
+
+# -- the fixture exports ---------------------------------------------------------------------------------------------
+TEXT_FIXTURES = ["current_numeric.csv", "current_choice_text.csv", "current_utf8.tsv", "current_spreadsheet.csv",
+                 "export_2016.csv", "legacy.csv", "plain.csv"]
+OPTIONS = [{}, {"codebook": CODEBOOK}, {"na": ["NA", "-99"], "identifiers": "hash", "salt": "s",
+                                        "redact_emails": True}, {"identifiers": "keep"}]
+
+
+@pytest.mark.parametrize("name", TEXT_FIXTURES)
+@pytest.mark.parametrize("opt", range(len(OPTIONS)))
+def test_fixtures_stream_equal_in_memory(tmp_path: Path, name: str, opt: int) -> None:
+    ref, got, how = _both(FIX / name, tmp_path, 2048, **OPTIONS[opt])
+    _same(ref, got)
+    assert how.startswith("streamed"), how
+
+
+@pytest.mark.parametrize("name", ["current_utf16.tsv", "export.zip", "qualtrics.sav", "bad_cp1252.csv",
+                                  "bad_ragged.csv", "bad_truncated_quote.csv", "bad_truncated_row.csv",
+                                  "bad_truncated_header.csv", "bad_html.csv", "bad_empty.csv"])
+def test_other_files_read_in_memory_same_result_or_error(tmp_path: Path, name: str) -> None:
+    ref, got, how = _both(FIX / name, tmp_path, 2048)
+    _same(ref, got)
+    assert not how.startswith("streamed")
+
+
+def test_shipped_example_streams(tmp_path: Path) -> None:
+    path = Path(__file__).parents[1] / "datasets" / "example_export.csv"
+    ref, got, how = _both(path, tmp_path, 1 << 16)
+    _same(ref, got)
+    assert how.startswith("streamed")
+    assert got[0]["source"]["sha256"] == ref[0]["source"]["sha256"]
+
+
+# -- generated exports: a column's type decided by its last block ------------------------------------------------------
+META = ["StartDate", "EndDate", "Status", "IPAddress", "Progress", "Duration (in seconds)", "Finished",
+        "RecordedDate", "ResponseId", "RecipientEmail"]
+META_IID = ["startDate", "endDate", "status", "ipAddress", "progress", "duration", "finished", "recordedDate",
+            "_recordId", "recipientEmail"]
+ITEMS = ["Q1_1", "Q1_2", "Q2", "Q3_TEXT", "code", "score", "side", "wave"]
+
+
+def _export(n: int = 400, edit=None, crlf: bool = False, header: int = 3, extra_col: bool = False,
+            seed: int = 1) -> bytes:
+    rng = random.Random(seed)
+    names = META + ITEMS + ([""] if extra_col else [])
+    rows = []
+    for r in range(n):
+        day = 1 + r % 28
+        row = {"StartDate": f"2024-05-{day:02d} 10:{r % 60:02d}:00", "EndDate": f"2024-05-{day:02d} 11:{r % 60:02d}:05",
+               "Status": "0", "IPAddress": f"192.0.2.{r % 250}", "Progress": "100",
+               "Duration (in seconds)": str(300 + r), "Finished": "1",
+               "RecordedDate": f"2024-05-{day:02d} 11:{r % 60:02d}:06", "ResponseId": f"R_{r:08d}abc",
+               "RecipientEmail": "", "Q1_1": str(rng.randint(1, 7)), "Q1_2": "" if r % 9 == 0 else str(rng.randint(1, 7)),
+               "Q2": str(rng.randint(1, 5)), "Q3_TEXT": rng.choice(["", "fine", "good, thanks", "multi\nline"]),
+               "code": f"{rng.randint(10, 99)}", "score": f"{rng.randint(0, 100)}", "side": rng.choice(["provider", "customer"]),
+               "wave": "1", "": ""}
+        if edit:
+            edit(r, row)
+        rows.append([row[k] for k in names])
+    buf = io.StringIO(newline="")
+    w = csv.writer(buf, lineterminator="\r\n" if crlf else "\n")
+    w.writerow(names)
+    if header >= 2:
+        w.writerow([k or "" for k in names])
+    if header >= 3:
+        w.writerow([json.dumps({"ImportId": i}) for i in META_IID]
+                   + [json.dumps({"ImportId": f"QID{k}"}) for k in range(len(ITEMS))] + (['{"ImportId": "x"}'] if extra_col else []))
+    w.writerows(rows)
+    return buf.getvalue().encode("utf-8")
+
+
+def _at(rows: set[int], col: str, value: str):
+    def edit(r: int, row: dict) -> None:
+        if r in rows:
+            row[col] = value
+    return edit
+
+
+CASES = {
+    "plain": None,
+    "decimal_last_block": _at({395}, "score", "2.5"),
+    "whole_decimal_last_block": _at({395}, "score", "3.0"),
+    "leading_zero_last_block": _at({390}, "code", "007"),
+    "hex_last_block": _at({390}, "code", "0x1F"),
+    "sixteen_digits_last_block": _at({390}, "score", "1234567890123456.5"),
+    "big_int_last_block": _at({390}, "score", "12345678901234567"),
+    "label_last_block": _at({399}, "Q2", "Somewhat agree"),
+    "text_last_block": _at({399}, "Q1_1", "n/a"),
+    "na_token_late": _at({10, 380}, "Q1_2", "-99"),
+    "email_late": _at({371}, "Q3_TEXT", "write to me at someone@example.org"),
+    "email_in_numeric_column": _at({371}, "score", "x@example.org"),
+    "status_label_late": _at({377}, "Status", "Survey Preview"),
+    "status_bad_late": _at({377}, "Status", "Imported twice"),
+    "finished_bad_late": _at({388}, "Finished", "maybe"),
+    "finished_truefalse_late": _at({388}, "Finished", "True"),
+    "duration_decimal_late": _at({350}, "Duration (in seconds)", "12.5"),
+    "duration_text_late": _at({350}, "Duration (in seconds)", "long"),
+    "date_bad_late": _at({360}, "StartDate", "2024-02-30 10:00:00"),
+    "date_other_shape_late": _at({360}, "EndDate", "31/05/2024 10:00"),
+    "empty_text_late_value": _at({399}, "Q3_TEXT", "last"),
+    "all_missing_item": _at(set(range(400)), "Q2", ""),
+    "unnamed_value_late": _at({398}, "", "oops"),
+    "ragged_late": None,
+    "invalid_utf8_late": None,
+    "odd_quote_late": None,
+}
+
+
+def _case_bytes(case: str) -> bytes:
+    extra = case in ("unnamed_value_late",) or case == "plain"
+    data = _export(edit=CASES[case], extra_col=extra)
+    if case == "ragged_late":
+        data = data.rstrip(b"\n") + b",extra\n"
+    elif case == "invalid_utf8_late":
+        data = data[:-40] + b"\xff" + data[-39:]
+    elif case == "odd_quote_late":
+        data = data.rstrip(b"\n") + b'"\n'
+    return data
+
+
+@pytest.mark.parametrize("case", list(CASES))
+@pytest.mark.parametrize("block", [4096, 8192])
+def test_generated_cases_stream_equal_in_memory(tmp_path: Path, case: str, block: int) -> None:
+    path = tmp_path / "export.csv"
+    path.write_bytes(_case_bytes(case))
+    ref, got, how = _both(path, tmp_path, block, na=["-99"] if case == "na_token_late" else None,
+                          redact_emails=case.startswith("email"))
+    _same(ref, got)
+    if case in ("ragged_late", "invalid_utf8_late", "odd_quote_late"):
+        assert not how.startswith("streamed")
+
+
+@pytest.mark.parametrize("case", ["plain", "label_last_block", "status_label_late"])
+def test_generated_with_codebook_and_hashes(tmp_path: Path, case: str) -> None:
+    from vccscale.instrument.codebook import Codebook, CodebookRow
+
+    rows = [CodebookRow(variable="Q2", import_id="QID2", label="Q2", role="item", type="likert",
+                        value_labels={1: "Strongly disagree", 2: "Somewhat disagree", 3: "Neither", 4: "Somewhat agree",
+                                      5: "Strongly agree"}),
+            CodebookRow(variable="score", import_id="QID5", label="score", role="item", type="numeric")]
+    cb = Codebook(rows=rows)
+    path = tmp_path / "export.csv"
+    path.write_bytes(_case_bytes(case))
+    ref, got, how = _both(path, tmp_path, 4096, codebook=cb, identifiers="hash", salt="pepper")
+    _same(ref, got)
+    assert how.startswith("streamed")
+
+
+def test_crlf_inside_answers_at_every_block_boundary(tmp_path: Path) -> None:
+    """CRLF line breaks inside quoted answers, shifted across the block boundary byte by byte (arrow drops the LF
+    when a block ends between CR and LF, apache/arrow#51368; the stream never ends a read there)."""
+    for shift in range(12):
+        def edit(r: int, row: dict, shift: int = shift) -> None:
+            row["Q3_TEXT"] = "a" * shift + "first line\r\nsecond line" if r % 3 == 0 else "x"
+        path = tmp_path / f"crlf{shift}.csv"
+        path.write_bytes(_export(n=120, edit=edit, crlf=True))
+        ref, got, how = _both(path, tmp_path, 2048)
+        _same(ref, got)
+        assert how.startswith("streamed")
+        assert got[1]["Q3_TEXT"].str.contains("\r\n", regex=False).sum() == 40
+
+
+def test_auto_streams_only_large_parquet(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import vccscale.io.stream as st
+
+    path = tmp_path / "export.csv"
+    path.write_bytes(_export())
+    assert not import_export(path, tmp_path / "a.parquet")["streamed"]
+    monkeypatch.setattr(st, "STREAM_MIN_BYTES", 1000)
+    assert import_export(path, tmp_path / "b.parquet")["streamed"]
+    info = import_export(path, tmp_path / "c.csv")
+    assert not info["streamed"] and "CSV output" in info["how"]
+    with pytest.raises(DataError, match="must end in .parquet or .csv"):
+        import_export(path, tmp_path / "d.xlsx")
+
+
+def test_stream_output_is_deterministic(tmp_path: Path) -> None:
+    path = tmp_path / "export.csv"
+    path.write_bytes(_export())
+    import_export(path, tmp_path / "a.parquet", stream=True, block_size=4096)
+    import_export(path, tmp_path / "b.parquet", stream=True, block_size=4096)
+    assert (tmp_path / "a.parquet").read_bytes() == (tmp_path / "b.parquet").read_bytes()
+    assert (tmp_path / "a.parquet.meta.json").read_text() == (tmp_path / "b.parquet.meta.json").read_text()
+
+
+def test_failed_stream_leaves_no_file(tmp_path: Path) -> None:
+    path = tmp_path / "export.csv"
+    path.write_bytes(_case_bytes("status_bad_late"))
+    with pytest.raises(DataError, match="unknown response type"):
+        import_export(path, tmp_path / "a.parquet", stream=True, block_size=4096)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["export.csv"]
+
+
+# -- dates: the parser against pandas.to_datetime(format=...) --------------------------------------------------------
+def _date_strings(rng: random.Random, n: int, fmt: str) -> list[str]:
+    """Strings in the shape of ``fmt`` (values unpadded, out of range, year 0, leap days, doubled blanks, tabs) and
+    in other shapes."""
+    def num(lo: int, hi: int, pad: int) -> str:
+        v = rng.randint(lo, hi)
+        return str(v).zfill(pad) if rng.random() < 0.8 else str(v)
+    fill = {"Y": lambda: rng.choice([num(1, 9999, 4), num(1990, 2030, 4), "0000", num(0, 99, 2)]),
+            "y": lambda: num(0, 99, 2), "m": lambda: rng.choice([num(1, 12, 2), num(0, 13, 2)]),
+            "d": lambda: rng.choice([num(1, 28, 2), num(28, 31, 2), num(0, 32, 2)]),
+            "H": lambda: num(0, 24, 2), "I": lambda: num(0, 13, 2), "M": lambda: num(0, 60, 2),
+            "S": lambda: rng.choice([num(0, 59, 2), num(58, 62, 2)]), "p": lambda: rng.choice(["AM", "pm", "Pm", "XM"])}
+    out = []
+    for _ in range(n):
+        if rng.random() < 0.75:
+            parts = re.split(r"(%[A-Za-z])", fmt)
+            s = "".join(fill[p[1]]() if p.startswith("%") else p.replace(" ", rng.choice([" ", " ", "  ", "\t"]))
+                        for p in parts)
+            out.append(s)
+            continue
+        y, mo, d = num(1, 9999, 4), num(0, 13, 2), num(0, 32, 2)
+        h, mi, sec = num(0, 25, 2), num(0, 61, 2), num(0, 61, 2)
+        sep = rng.choice(["-", "/", "."])
+        date = rng.choice([f"{y}{sep}{mo}{sep}{d}", f"{d}{sep}{mo}{sep}{y}", f"{mo}{sep}{d}{sep}{y}"])
+        time = rng.choice([f"{h}:{mi}:{sec}", f"{h}:{mi}", f"{h}:{mi}:{sec} PM", ""])
+        out.append(f"{date} {time}" if time else date)
+    return out
+
+
+@pytest.mark.parametrize("fmt", [f for f, _ in _DATE_FORMATS])
+def test_parse_dates_equals_pandas(fmt: str) -> None:
+    import pyarrow as pa
+
+    rng = random.Random(sum(map(ord, fmt)))
+    vals = _date_strings(rng, 3000, fmt) + ["2024-02-29 10:00:00", "2023-02-29 10:00:00", "1900-02-29 00:00",
+                                       "2000-02-29 00:00", "29/02/2000 12:00", "12/31/2024 12:00 AM",
+                                       "12/31/2024 12:00:00 PM", "2024-05-01", "01/05/2024"]
+    want = pd.to_datetime(pd.Series(vals), format=fmt, errors="coerce")
+    want = want.mask(want.dt.year < 1)     # read._dates: year 0 is no date (pandas reads it in ISO shapes only)
+    got = parse_dates(pa.array(vals, pa.string()), fmt).to_pandas()
+    w = want.astype("datetime64[us]")
+    bad = [(v, a, b) for v, a, b in zip(vals, w, got) if not ((pd.isna(a) and pd.isna(b)) or a == b)]
+    assert not bad, bad[:10]
+    assert want.notna().sum() > 50 and want.isna().sum() > 50
