@@ -289,3 +289,92 @@ def test_parse_dates_equals_pandas(fmt: str) -> None:
     bad = [(v, a, b) for v, a, b in zip(vals, w, got) if not ((pd.isna(a) and pd.isna(b)) or a == b)]
     assert not bad, bad[:10]
     assert want.notna().sum() > 50 and want.isna().sum() > 50
+
+
+# -- more edges of the block-by-block reading -------------------------------------------------------------------------
+def test_literal_quote_in_unquoted_value(tmp_path: Path) -> None:
+    """A quote inside an unquoted value (12" written by hand) is literal for the parser but would mislead the
+    record boundaries: the file is read in memory, with read_export's result."""
+    path = tmp_path / "export.csv"
+    data = _export(edit=_at({5, 300}, "Q3_TEXT", "TOKEN"))
+    path.write_bytes(data.replace(b"TOKEN", b'a 12" screen'))   # not quoted, as a hand-edited file may be
+    ref, got, how = _both(path, tmp_path, 4096)
+    assert ref[1]["Q3_TEXT"].str.contains('12"', regex=False).sum() == 2
+    _same(ref, got)
+    assert not how.startswith("streamed")
+
+
+def test_quoted_answers_with_quotes_and_line_breaks_stream(tmp_path: Path) -> None:
+    def edit(r: int, row: dict) -> None:
+        row["Q3_TEXT"] = f'she said "fine, {r}"\nand left' if r % 4 == 0 else row["Q3_TEXT"]
+    path = tmp_path / "export.csv"
+    path.write_bytes(_export(edit=edit))
+    ref, got, how = _both(path, tmp_path, 4096)
+    _same(ref, got)
+    assert how.startswith("streamed")
+    assert got[1]["Q3_TEXT"].str.contains('"fine, 0"', regex=False).any()
+
+
+def _codebook(labels: dict[int, str]):
+    from vccscale.instrument.codebook import Codebook, CodebookRow
+
+    return Codebook(rows=(CodebookRow(variable="Q2", import_id="QID2", label="Q2", role="item", type="likert",
+                                      value_labels=labels),))
+
+
+@pytest.mark.parametrize("edit", ["hex_then_label", "label_then_hex", "numeric_labels", "decimal_then_label"])
+def test_coded_columns_across_blocks(tmp_path: Path, edit: str) -> None:
+    labels = {1: "Strongly disagree", 2: "Disagree", 3: "Neither", 4: "Agree", 5: "Strongly agree"}
+    edits = {"hex_then_label": {30: "0x1F", 390: "Agree"}, "label_then_hex": {30: "Agree", 390: "0x1F"},
+             "numeric_labels": {390: "Agree"}, "decimal_then_label": {30: "2.5", 390: "Agree"}}[edit]
+    if edit == "numeric_labels":
+        labels = {1: "1", 2: "2", 3: "3", 4: "Agree", 5: "5"}
+
+    def fn(r: int, row: dict) -> None:
+        if r in edits:
+            row["Q2"] = edits[r]
+    path = tmp_path / "export.csv"
+    path.write_bytes(_export(edit=fn))
+    ref, got, how = _both(path, tmp_path, 4096, codebook=_codebook(labels))
+    _same(ref, got)
+
+
+def test_without_pandas_keeps_pandas_out_of_the_stream_only(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    path = tmp_path / "export.csv"
+    path.write_bytes(_export())
+    code = (f"import sys; from vccscale.io.stream import import_export; "
+            f"m = import_export({str(path)!r}, {str(tmp_path / 'o.parquet')!r}, stream=True, block_size=4096, "
+            f"without_pandas=True); print(m['streamed'], 'pandas' in sys.modules); "
+            f"import pandas as pd; print(len(pd.read_parquet({str(tmp_path / 'o.parquet')!r})))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["True", "False", "400"]
+
+
+def test_cli_import_streams_a_large_export(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from click.testing import CliRunner
+
+    import vccscale.io.stream as st
+    from vccscale.cli import main
+
+    monkeypatch.setattr(st, "STREAM_MIN_BYTES", 1000)
+    path = tmp_path / "export.csv"
+    path.write_bytes(_export())
+    res = CliRunner().invoke(main, ["import", str(path), "--out", str(tmp_path / "o.parquet"), "--format", "json"])
+    assert res.exit_code == 0, res.output
+    info = json.loads(res.stdout)
+    assert info["n_rows"] == 400 and info["dropped_identifiers"] == ["IPAddress", "RecipientEmail"]
+    assert "streamed in blocks" in res.stderr
+    ref = read_export(path)
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "o.parquet"), ref.data)
+
+
+def test_literal_quotes_are_found_even_when_they_pair_up(tmp_path: Path) -> None:
+    path = tmp_path / "export.csv"
+    data = _export(edit=_at({5}, "Q3_TEXT", "TOKEN"))
+    path.write_bytes(data.replace(b"TOKEN", b'12" or 15" screens'))
+    ref, got, how = _both(path, tmp_path, 4096)
+    _same(ref, got)
+    assert "unquoted" in how

@@ -61,7 +61,7 @@ def import_cmd(export: Path, codebook: Path | None, out_file: Path | None, descr
         from .io.stream import import_export
 
         meta = import_export(export, out_file, codebook, identifiers=identifiers, salt=salt, encoding=encoding,
-                             na=list(na) if na else None, redact_emails=redact_emails)
+                             na=list(na) if na else None, redact_emails=redact_emails, without_pandas=True)
         for line in meta["log"]:
             click.echo(line, err=True)
         click.echo(f"wrote {meta['files'][0]} and {meta['files'][1]} ({meta['how']})", err=True)

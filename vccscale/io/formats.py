@@ -389,8 +389,9 @@ def _first_record(data: bytes | memoryview, delim: str, where: str) -> list[str]
 
 
 def _parse_table(data: bytes | memoryview, delim: str, ncols: int, threads: bool = True,
-                 block_size: int | None = None):
-    """Parse the whole text with pyarrow; returns (table, [(row number, expected, actual, text)])."""
+                 block_size: int | None = None, check_utf8: bool = False):
+    """Parse the whole text with pyarrow; returns (table, [(row number, expected, actual, text)]).
+    ``check_utf8``: let pyarrow validate the values' UTF-8 (read_export validates the whole buffer before)."""
     import pyarrow as pa
     import pyarrow.csv as pcsv
 
@@ -411,7 +412,7 @@ def _parse_table(data: bytes | memoryview, delim: str, ncols: int, threads: bool
                                         invalid_row_handler=handler),
         convert_options=pcsv.ConvertOptions(column_types={n: pa.string() for n in names}, null_values=[""],
                                             strings_can_be_null=True, quoted_strings_can_be_null=True,
-                                            check_utf8=False))   # validated before
+                                            check_utf8=check_utf8))
     return table, bad
 
 

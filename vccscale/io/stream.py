@@ -17,11 +17,13 @@ block). Their errors and results are therefore exactly ``read_export``'s.
 from __future__ import annotations
 
 import codecs
+import contextlib
 import hashlib
 import io
 import json
 import os
 import re
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -70,7 +72,9 @@ __all__ = ["import_export", "STREAM_MIN_BYTES", "STREAM_BLOCK"]
 # files from this size on are streamed when written to Parquet (stream=None)
 STREAM_MIN_BYTES = 32 << 20
 # bytes per block (one Parquet row group each): larger blocks mean fewer calls per column, smaller less memory
-STREAM_BLOCK = 4 << 20
+STREAM_BLOCK = 2 << 20
+# columns per grouped call (fewer calls; smaller temporary arrays)
+GROUP = 64
 
 
 class _Fallback(Exception):
@@ -84,14 +88,17 @@ def import_export(path: str | Path, out: str | Path, codebook: "Codebook | str |
                   identifiers: str = "drop", salt: str | None = None, encoding: str | None = None,
                   na: "list[str] | tuple[str, ...] | None" = None, redact_emails: bool = False,
                   max_unzipped_bytes: int | None = None, max_line_chars: int | None = None,
-                  stream: bool | None = None, block_size: int | None = None) -> dict[str, Any]:
+                  stream: bool | None = None, block_size: int | None = None,
+                  without_pandas: bool = False) -> dict[str, Any]:
     """Read an export (arguments as :func:`~vccscale.io.read.read_export`) and write it to ``out`` (``.parquet``
     or ``.csv``) with its ``.meta.json`` sidecar. Returns the sidecar's content plus ``"streamed"`` (bool),
     ``"how"`` (a sentence saying how the file was read) and ``"files"``.
 
     ``stream``: None (default) streams UTF-8 text exports of at least :data:`STREAM_MIN_BYTES` bytes written to
     Parquet; True streams whenever the file allows it (any size); False always reads in memory. ``block_size``:
-    bytes per streamed block (default :data:`STREAM_BLOCK`)."""
+    bytes per streamed block (default :data:`STREAM_BLOCK`). ``without_pandas``: while streaming, keep pyarrow
+    from importing pandas (about 40 MB it would load on its first conversion of a Python list; the command line
+    does this, as nothing else runs in its process)."""
     from .read import _build, load
 
     o = Path(out)
@@ -108,8 +115,10 @@ def import_export(path: str | Path, out: str | Path, codebook: "Codebook | str |
         why = f"smaller than {STREAM_MIN_BYTES >> 20} MB"
     if why is None:
         try:
-            meta = _stream(p, o, cb, identifiers, salt, tokens, bool(redact_emails), encoding,
-                           MAX_LINE_CHARS if max_line_chars is None else max_line_chars, block_size or STREAM_BLOCK)
+            with _no_pandas(without_pandas):
+                meta = _stream(p, o, cb, identifiers, salt, tokens, bool(redact_emails), encoding,
+                               MAX_LINE_CHARS if max_line_chars is None else max_line_chars,
+                               block_size or STREAM_BLOCK)
             return {**meta, "streamed": True, "how": f"streamed in blocks of {(block_size or STREAM_BLOCK):,} bytes",
                     "files": [str(o), str(_meta_path(o))]}
         except _Fallback as exc:
@@ -127,6 +136,45 @@ def import_export(path: str | Path, out: str | Path, codebook: "Codebook | str |
             "files": [str(data_path), str(meta_path)]}
 
 
+class _NoPandasFinder:
+    def find_spec(self, name: str, path: Any = None, target: Any = None) -> None:
+        if name == "pandas" or name.startswith("pandas."):
+            raise ImportError("pandas is not imported while an export is streamed")
+
+
+@contextlib.contextmanager
+def _no_pandas(enabled: bool):
+    """pyarrow imports pandas the first time it converts Python objects, if it can; here it cannot (pyarrow then
+    works without it, and tries again on its next use after the block). No effect once pandas is imported."""
+    if not enabled or "pandas" in sys.modules:
+        yield
+        return
+    finder = _NoPandasFinder()
+    sys.meta_path.insert(0, finder)
+    try:
+        yield
+    finally:
+        sys.meta_path.remove(finder)
+
+
+_TRIM: list[Any] = []
+
+
+def _release(pool: Any) -> None:
+    """Hand the memory freed by the last block back to the system: arrow's allocator and the C library's (glibc
+    keeps freed memory of Python's byte strings and of the Parquet writer's metadata otherwise)."""
+    pool.release_unused()
+    if not _TRIM:
+        try:
+            import ctypes
+
+            _TRIM.append(ctypes.CDLL("libc.so.6").malloc_trim)
+        except (OSError, AttributeError):
+            _TRIM.append(None)
+    if _TRIM[0] is not None:
+        _TRIM[0](0)
+
+
 def _meta_path(o: Path) -> Path:
     return o.with_name(o.name + ".meta.json")
 
@@ -134,117 +182,138 @@ def _meta_path(o: Path) -> Path:
 # ---------------------------------------------------------------------------------------------------------------
 # reading the file: a tap that hashes and checks the bytes pyarrow reads
 # ---------------------------------------------------------------------------------------------------------------
-class _Tap(io.RawIOBase):
-    """The file from ``skip`` on, as pyarrow reads it; with ``check`` it hashes every byte (the skipped BOM too)
-    and collects what read_export checks on the whole buffer."""
+class _Reader:
+    """The file from ``skip`` on, in pieces that end at a record boundary (a line end after an even number of
+    quotes), each parsed by pyarrow as one block (so a CRLF inside a quoted answer is never split, apache/arrow#51368,
+    and nothing is read ahead). With ``check`` it hashes every byte (the skipped BOM too) and collects what
+    read_export checks on the whole buffer: UTF-8, NUL bytes, the number of quotes, the longest line, and quotes
+    inside unquoted values (which would make the quote count a wrong guide to record boundaries)."""
 
-    def __init__(self, path: Path, skip: int, check: bool) -> None:
-        super().__init__()
-        self.f = open(path, "rb")
-        head = self.f.read(skip)
-        self.check = check
-        self.sha = hashlib.sha256(head)
-        self.dec = codecs.getincrementaldecoder("utf-8")()
-        self.bad_utf8 = self.nul = False
+    def __init__(self, path: Path, skip: int, delim: str, ncols: int, block: int, check: bool,
+                 max_line: int = MAX_LINE_CHARS, prefetch: bool = True) -> None:
+        self.path, self.skip, self.delim, self.ncols, self.check = path, skip, delim, ncols, check
+        self.prefetch = prefetch
+        # a line longer than half a parser block (or than max_line) is read in memory: lines inside a chunk of at
+        # most that size cannot be longer, so only lines across chunks are measured
+        self.line_limit = min(max_line, BLOCK_SIZE // 2)
+        self.block = min(block, self.line_limit)
+        self.sha = hashlib.sha256()
+        self.nul = False
         self.quotes = self.longest = self.line = 0
-        self.pending = b""
 
-    def readable(self) -> bool:
-        return True
+    def __iter__(self):
+        """Parsed pieces; the next one is read and parsed in a second thread while this one is worked on."""
+        from concurrent.futures import ThreadPoolExecutor
 
-    def readinto(self, b: Any) -> int:
-        # A read never ends between the CR and LF of a CRLF: arrow drops the LF of a CRLF inside a quoted value
-        # when a block boundary falls there (apache/arrow#51368), and arrow's blocks are these reads.
-        mv = memoryview(b)
-        k = len(self.pending)
-        mv[:k] = self.pending
-        n = k + (self.f.readinto(mv[k:]) or 0)
-        self.pending = b""
-        if n > 1 and mv[n - 1] == 13:
-            self.pending = b"\r"
-            n -= 1
-        if n and self.check:
-            self._scan(bytes(mv[:n]))
-        return n
+        pieces = self._pieces()
 
-    def close(self) -> None:
-        self.f.close()
-        super().close()
+        def parsed() -> Any:
+            piece = next(pieces, None)
+            return None if piece is None else self._parse(piece)
+
+        if not self.prefetch:
+            while (table := parsed()) is not None:
+                yield table
+            return
+
+        with ThreadPoolExecutor(1) as ex:
+            fut = ex.submit(parsed)
+            while True:
+                table = fut.result()
+                if table is None:
+                    return
+                fut = ex.submit(parsed)
+                yield table
+
+    def _pieces(self):
+        """The file's bytes in pieces that end at a record boundary."""
+        rest = b""
+        with open(self.path, "rb") as f:
+            head = f.read(self.skip)
+            if self.check:
+                self.sha.update(head)
+            while True:
+                chunk = f.read(self.block)
+                if self.check:
+                    self._scan(chunk)
+                if not chunk:
+                    if rest.strip():
+                        yield rest
+                    return
+                buf = rest + chunk if rest else chunk
+                del chunk
+                cut = _boundary(buf)
+                if cut:
+                    rest = buf[cut:]
+                    yield buf[:cut]
+                else:
+                    rest = buf
+                    if len(rest) > 16 * self.block:
+                        raise _Fallback("no record boundary within 16 blocks")
+                del buf
+
+    def _parse(self, piece: bytes) -> Any:
+        import pyarrow as pa
+
+        try:   # with check, pyarrow validates the UTF-8 (a piece never ends inside a character)
+            table, bad = _parse_table(piece, self.delim, self.ncols, threads=False, block_size=len(piece) + 1,
+                                      check_utf8=self.check)
+        except (pa.ArrowException, OSError, ValueError) as exc:
+            raise _Fallback(f"a block cannot be parsed alone (or invalid UTF-8): {exc}") from None
+        if bad:
+            raise _Fallback("a row has the wrong number of fields")
+        if self.check and b'"' in piece and _literal_quote(table, piece, self.delim):
+            raise _Fallback("a quote inside an unquoted value")
+        return table
 
     def _scan(self, chunk: bytes) -> None:
         self.sha.update(chunk)
-        if not self.bad_utf8:
-            try:
-                self.dec.decode(chunk)
-            except UnicodeDecodeError:
-                self.bad_utf8 = True
+        if not chunk:
+            return
         self.nul = self.nul or b"\x00" in chunk
         self.quotes += chunk.count(b'"')
-        parts = re.split(rb"[\r\n]", chunk)
-        if len(parts) == 1:
+        first = chunk.find(b"\n")
+        if first < 0:
             self.line += len(chunk)
         else:
-            self.longest = max(self.longest, self.line + len(parts[0]), max(map(len, parts[1:-1]), default=0))
-            self.line = len(parts[-1])
+            self.longest = max(self.longest, self.line + first)
+            self.line = len(chunk) - chunk.rfind(b"\n") - 1
         self.longest = max(self.longest, self.line)
 
-    def finish(self) -> None:
-        if self.check and not self.bad_utf8:
-            try:
-                self.dec.decode(b"", final=True)
-            except UnicodeDecodeError:
-                self.bad_utf8 = True
 
-
-def _batches(path: Path, skip: int, delim: str, ncols: int, block: int, check: bool):
-    """(tap, generator of record batches of strings); invalid rows are collected in ``tap.invalid``."""
+def _literal_quote(table: Any, piece: bytes, delim: str) -> bool:
+    """Does a value of ``piece`` hold a quote that is no quoting (``12"`` in an unquoted value)? Such quotes make
+    the quote count a wrong guide to record boundaries. Only pieces with a quote in some parsed value are searched
+    (a doubled quote in a quoted value is the other way to get one)."""
     import pyarrow as pa
-    import pyarrow.csv as pcsv
+    import pyarrow.compute as pc
 
-    tap = _Tap(path, skip, check)
-    tap.invalid = 0
+    values = pa.chunked_array([ch for col in table.columns for ch in col.chunks], pa.string())
+    if not pc.any(pc.match_substring(values, '"')).as_py():
+        return False
+    d = re.escape(delim.encode())
+    pat = re.compile(rb'"(?:[^"]|"")*+"|(?<![^' + d + rb'\r\n])[^"' + d + rb'\r\n]++"')
+    return any(not m.group().startswith(b'"') for m in pat.finditer(piece))
 
-    def handler(row: Any) -> str:
-        tap.invalid += 1
-        return "skip"
 
-    names = [f"c{i}" for i in range(ncols)]
-    try:
-        reader = pcsv.open_csv(
-            tap, read_options=pcsv.ReadOptions(column_names=names, block_size=block, use_threads=True),
-            parse_options=pcsv.ParseOptions(delimiter=delim, quote_char='"', double_quote=True, escape_char=False,
-                                            newlines_in_values=True, ignore_empty_lines=True,
-                                            invalid_row_handler=handler),
-            convert_options=pcsv.ConvertOptions(column_types={n: pa.string() for n in names}, null_values=[""],
-                                                strings_can_be_null=True, quoted_strings_can_be_null=True,
-                                                check_utf8=False))
-    except (pa.ArrowException, OSError, ValueError) as exc:
-        tap.close()
-        raise _Fallback(f"the stream reader stopped: {exc}") from None
-
-    def gen():
-        try:
-            while True:
-                try:
-                    b = reader.read_next_batch()
-                except StopIteration:
-                    return
-                except (pa.ArrowException, OSError, ValueError) as exc:
-                    raise _Fallback(f"the stream reader stopped: {exc}") from None
-                if tap.invalid:
-                    raise _Fallback("a row has the wrong number of fields")
-                yield b
-        finally:
-            tap.close()
-    return tap, gen()
+def _boundary(buf: bytes) -> int:
+    """The end of the last complete record in ``buf`` (after its line end), 0 when there is none: a LF with an
+    even number of quotes before it (``buf`` starts at a record boundary; a doubled quote counts twice)."""
+    total = buf.count(b'"')
+    pos = buf.rfind(b"\n")
+    while pos >= 0:
+        if (total - buf.count(b'"', pos + 1)) % 2 == 0:
+            return pos + 1
+        pos = buf.rfind(b"\n", 0, pos)
+    return 0
 
 
 def _header(p: Path, encoding: str | None) -> tuple[RawExport, int, str]:
-    """The layout from the file's first block: (RawExport without values, bytes to skip (BOM), delimiter)."""
+    """The layout from the file's first lines: (RawExport without values, bytes to skip (BOM), delimiter)."""
     where = str(p)
     size = p.stat().st_size
     with open(p, "rb") as f:
-        head = f.read(BLOCK_SIZE)
+        head = f.read(1 << 16)
     if not head.strip():
         raise _Fallback("empty start")
     try:
@@ -267,14 +336,32 @@ def _header(p: Path, encoding: str | None) -> tuple[RawExport, int, str]:
             raise _Fallback("UTF-16")
         enc = "utf-8-sig" if bom else "utf-8"
     skip = 3 if bom else 0
-    text = head[skip:]
+    # the header rows and a few responses: the first 64 kB, more if they hold fewer than 4 records
+    for n in (1 << 16, 1 << 18, 1 << 20, BLOCK_SIZE):
+        with open(p, "rb") as f:
+            text = f.read(n)[skip:]
+        whole = n >= size
+        if not whole:
+            cut = _boundary(text)
+            if not cut:
+                continue
+            text = text[:cut]
+        rx = _layout_of(text, where, enc)
+        if rx.n_rows >= 2 or whole:
+            break
+    else:
+        raise _Fallback("fewer than 4 records in the first block")
+    if rx.n_rows == 0:
+        raise _Fallback("no response")
+    for c in rx.columns:
+        c.values = None
+    return rx, skip, rx.delimiter
+
+
+def _layout_of(text: bytes, where: str, enc: str) -> RawExport:
+    """read_export's layout (format, header rows, names, labels, ImportIds) of the first records."""
     if b"\x00" in text:
         raise _Fallback("NUL byte")
-    if len(head) < size:
-        cut = text.rfind(b"\n")
-        if cut < 0:
-            raise _Fallback("no line end in the first block")
-        text = text[:cut + 1]
     try:
         text.decode("utf-8")
     except UnicodeDecodeError:
@@ -285,21 +372,16 @@ def _header(p: Path, encoding: str | None) -> tuple[RawExport, int, str]:
         row1 = _first_record(text, delim, where)
         if not row1 or all(not c.strip() for c in row1):
             raise _Fallback("no column names")
-        table, bad = _parse_table(text, delim, len(row1), block_size=len(text) + 1)
+        table, bad = _parse_table(text, delim, len(row1), threads=False, block_size=len(text) + 1)
         if bad:
             raise _Fallback("a row of the first block has the wrong number of fields")
-        rx = _layout(table, row1, delim, enc, where)
+        return _layout(table, row1, delim, enc, where)
     except (DataError, UnicodeDecodeError) as exc:
         raise _Fallback(str(exc)) from None
-    except Exception as exc:  # an arrow parse error of the (cut) first block
+    except Exception as exc:  # an arrow parse error of the first records
         if type(exc).__module__.startswith("pyarrow"):
             raise _Fallback(str(exc)) from None
         raise
-    if rx.n_rows == 0:
-        raise _Fallback("no response in the first block")
-    for c in rx.columns:
-        c.values = None
-    return rx, skip, delim
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -565,6 +647,13 @@ class _Col:
             self.uniq = _Uniq(None, limit=15)
         self.scan = not ident and self.target in ("string", "auto", "numeric")
         self.kind: str | None = None
+        self.deferred: set[int] = set()      # coded: blocks of whole numbers, not mapped value by value
+        self.labels: _Uniq | None = None     # auto columns read as text: the scale-label check of pass 2
+        self.pending: Any = None
+        self.odd = True                      # this block may hold leading zeros or hexadecimal codes
+        # a coded column may leave blocks of whole numbers to the second pass unless a label reads as a number
+        self.can_defer = self.target == "coded" and row is not None and not any(
+            _is_number(str(v)) for v in row.value_labels.values())
 
     # mapping functions (as read._status, _finished, _recode)
     def _status_code(self, u: str) -> int | None:
@@ -606,43 +695,36 @@ class _Col:
             return f if math.isfinite(f) else None
         return code_of
 
-    def na_apply(self, a: "pa.Array", offset: int, count: bool) -> "pa.Array":
+    def na_count(self, a: "pa.Array", hit: "pa.Array", offset: int) -> None:
+        """Count the cells read as missing per token (``hit``: the cells equal to a token), with their first row."""
         import pyarrow as pa
         import pyarrow.compute as pc
 
-        if not self.tokens or a.null_count == len(a):
-            return a
         trimmed = pc.utf8_trim_whitespace(a)
-        hit = pc.is_in(trimmed, value_set=pa.array(list(self.tokens), pa.string()))
-        if not pc.any(hit).as_py():
-            return a
-        if count:
-            for item in pc.value_counts(pc.filter(trimmed, hit)).to_pylist():
-                t, k = item["values"], item["counts"]
-                if t not in self.na:
-                    self.na[t] = [0, offset + pc.index(trimmed, pa.scalar(t, pa.string())).as_py()]
-                self.na[t][0] += k
-        return pc.if_else(hit, pa.scalar(None, pa.string()), a)
+        for item in pc.value_counts(pc.filter(trimmed, hit)).to_pylist():
+            t, k = item["values"], item["counts"]
+            if t not in self.na:
+                self.na[t] = [0, offset + pc.index(trimmed, pa.scalar(t, pa.string())).as_py()]
+            self.na[t][0] += k
 
-    def observe(self, a: "pa.Array", offset: int) -> None:
-        import pyarrow.compute as pc
-
-        self.nulls += a.null_count
-        if self.skip:
-            return
-        a = self.na_apply(a, offset, self.count_tokens)
-        if self.hashed:
-            return
-        ints = True
-        if self.num is not None and not (self.num.dead and self.uniq is None and not self.scan):
-            ints = self.num.observe(a, offset, need_bad=self.target == "int")
-        if self.uniq is not None:
-            self.uniq.observe(a, offset)
+    def observe(self, a: "pa.Array", offset: int, block: int, int_ok: bool) -> None:
+        """The first pass over one block of the column (missing-value tokens already set missing); ``int_ok``:
+        the block was read as whole numbers with the other columns of its group."""
+        if self.num is not None and not int_ok and not (self.num.dead and self.uniq is None):
+            int_ok = self.num.observe(a, offset, need_bad=self.target == "int")
+        if self.uniq is not None and self.uniq.limit is None:
+            if int_ok and self.can_defer and a.null_count < len(a) and not (self.odd and self._hex(a)):
+                self.deferred.add(block)
+            else:
+                self.uniq.observe(a, offset)
         if self.dates is not None:
             self.dates.observe(a, offset)
-        if self.scan and not (self.num is not None and ints) and a.null_count < len(a) and \
-                pc.any(pc.match_substring(a, "@")).as_py():
-            self.emails += pc.sum(pc.match_substring_regex(a, _EMAIL_RE)).as_py() or 0
+
+    @staticmethod
+    def _hex(a: "pa.Array") -> bool:
+        import pyarrow.compute as pc
+
+        return bool(pc.any(pc.match_substring_regex(a, r"^\s*-?0[xX]")).as_py())
 
     def decide(self, name: str, ctx: _Ctx) -> None:
         """The column's type (``self.kind``), logging and raising as read._convert does."""
@@ -681,6 +763,8 @@ class _Col:
                 self._mapped_error(ctx, name, self._recode_message)
                 vals = [v for v in self.uniq.map.values()]
                 whole = all(v == int(v) for v in vals) and max((abs(v) for v in vals), default=0) < _MAX_EXACT
+                if self.deferred:       # blocks of whole numbers: their largest value
+                    whole = whole and self.num.mx < _MAX_EXACT
                 if self.recoded:
                     ctx.choice_text.append(f"answer labels in {name}")
                 self.kind = "coded_int" if whole else "coded_float"
@@ -689,13 +773,11 @@ class _Col:
                     ctx.log.append(f"column {name}: the codebook says {self.row.type if self.row else 'numeric'} "
                                    "but some values are not numbers; kept as text")
                 elif self.uniq is not None and self.uniq.limit is not None:
-                    m = self.uniq.map
-                    if len(m) + self.uniq.null <= 15 and any(
-                            len(x) < 60 and _LIKERT_WORDS.search(x) for x in m):
-                        ctx.choice_text.append(f"answer labels in {name}")
+                    # read._looks_like_scale_labels, on the values the second pass reads
+                    self.labels = _Uniq(None, limit=15)
+                    self.pending = _Pending(f"answer labels in {name}")
+                    ctx.choice_text.append(self.pending)
                 self.kind = "string"
-        if self.kind != "string" or self.ident:
-            self.emails = 0
 
     def _recode_message(self, u: str) -> str:
         row = self.row
@@ -721,11 +803,12 @@ class _Col:
         return {"string": "string", "int": "Int64", "status": "Int64", "coded_int": "Int64", "float": "Float64",
                 "coded_float": "Float64", "bool": "boolean", "datetime": "datetime64[us]"}[self.kind]
 
-    def convert(self, a: "pa.Array", salt: str, redact: bool) -> "pa.Array":
+    def convert(self, a: "pa.Array", block: int, salt: str) -> "pa.Array":
+        """One block of the column in its type (missing-value tokens already set missing); the columns converted
+        in groups (numbers, text) do not come here."""
         import pyarrow as pa
         import pyarrow.compute as pc
 
-        a = self.na_apply(a, 0, False)
         k = self.kind
         if self.hashed:
             keys = [u for u in pc.unique(a).to_pylist() if u is not None]
@@ -734,8 +817,6 @@ class _Col:
             hashes = pa.array([hash_identifier(u, salt) for u in keys], pa.large_string())
             return pc.take(hashes, pc.index_in(a, value_set=pa.array(keys, pa.string())))
         if k == "string":
-            if redact and self.emails:
-                a = pc.replace_substring_regex(a, _EMAIL_RE, EMAIL_REDACTED)
             return a.cast(pa.large_string())
         if k == "datetime":
             if self.fmt is None:
@@ -744,7 +825,10 @@ class _Col:
         if k in ("status", "bool"):
             return self.uniq.apply(a, pa.int64() if k == "status" else pa.bool_())
         if k in ("coded_int", "coded_float"):
-            f = self.uniq.apply(a, pa.float64())
+            if block in self.deferred:
+                f = pc.cast(pc.utf8_trim_whitespace(a), pa.float64())
+            else:
+                f = self.uniq.apply(a, pa.float64())
             return f.cast(pa.int64()) if k == "coded_int" else f
         if a.null_count == len(a):
             return pa.nulls(len(a), pa.int64() if k == "int" else pa.float64())
@@ -755,6 +839,166 @@ class _Col:
             return pc.cast(b, pa.int64())
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
             return pc.cast(b, pa.float64()).cast(pa.int64())
+
+
+class _Pending(str):
+    """A choice-text reason the second pass confirms (or drops)."""
+
+    confirmed = False
+
+
+def _is_number(label: str) -> bool:
+    try:
+        float(_norm_label(label))
+    except ValueError:
+        return False
+    return True
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# one block, all columns: the calls grouped over the columns that share them (one cast for all whole-number
+# columns of the block, one search for e-mail addresses in all text columns ...)
+# ---------------------------------------------------------------------------------------------------------------
+def _group(arrays: list[Any]) -> Any:
+    import pyarrow as pa
+
+    return pa.chunked_array(arrays, pa.string())
+
+
+def _parts(res: Any, arrays: list[Any]) -> list[Any]:
+    """``res`` (computed on ``_group(arrays)``; arrow may lay its chunks out anew) cut back into one array per
+    input array."""
+    out, start = [], 0
+    for a in arrays:
+        piece = res.slice(start, len(a))
+        out.append(piece.chunk(0) if piece.num_chunks == 1 else piece.combine_chunks())
+        start += len(a)
+    return out
+
+
+def _true_count(a: Any) -> int:
+    return a.true_count if hasattr(a, "true_count") else sum(c.true_count for c in a.chunks)
+
+
+def _na_block(cols: list["_Col"], arrays: list[Any], idx: list[int], tokens: tuple[str, ...],
+              count: bool, offset: int) -> None:
+    """Set the cells equal to a missing-value token missing (in place in ``arrays``), counting them if asked."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    idx = [i for i in idx if arrays[i].null_count < len(arrays[i])]
+    if not tokens or not idx:
+        return
+    group = [arrays[i] for i in idx]
+    hit = pc.is_in(pc.utf8_trim_whitespace(_group(group)), value_set=pa.array(list(tokens), pa.string()))
+    if not pc.any(hit).as_py():
+        return
+    for i, h in zip(idx, _parts(hit, group)):
+        if h.true_count:
+            if count:
+                cols[i].na_count(arrays[i], h, offset)
+            arrays[i] = pc.if_else(h, pa.scalar(None, pa.string()), arrays[i])
+
+
+def _observe_block(cols: list["_Col"], arrays: list[Any], offset: int, block: int) -> None:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    for col, a in zip(cols, arrays):
+        col.nulls += a.null_count
+    live = [i for i, c in enumerate(cols) if not c.skip]
+    _na_block(cols, arrays, live, cols[0].tokens if cols else (), False, offset)
+    int_ok: set[int] = set()
+    groups = []
+    for strict in (True, False):
+        idx = [i for i in live if not cols[i].hashed and cols[i].num is not None and cols[i].num.strict is strict
+               and cols[i].num.all_int and not cols[i].num.dead and arrays[i].null_count < len(arrays[i])]
+        groups += [(strict, idx[j:j + GROUP]) for j in range(0, len(idx), GROUP)]
+    for strict, idx in groups:
+        group = [arrays[i] for i in idx]
+        g = _group(group)
+        b = g if strict else pc.utf8_trim_whitespace(g)
+        try:
+            ints = pc.cast(b, pa.int64())
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            continue
+        mm = pc.min_max(ints).as_py()
+        mx = max(abs(mm["min"]), abs(mm["max"]))
+        # a value that may have leading zeros or be hexadecimal ("07", "0x1F", "-0..."): checked column by column
+        lens = pc.utf8_length(b)
+        ml = pc.max(lens).as_py()
+        odd = ml > 1 and bool(pc.any(pc.and_(pc.starts_with(b, "0"), pc.greater(lens, 1))).as_py()
+                              or pc.any(pc.starts_with(b, "-0")).as_py())
+        long = strict and ml >= 16      # 16 digits or more
+        parts = _parts(b, group) if odd or long else None
+        exact = _parts(ints, group) if mx >= _MAX_EXACT else None
+        for k, i in enumerate(idx):
+            num = cols[i].num
+            cols[i].odd = odd
+            num.seen = True
+            num.mx = max(num.mx, mx if exact is None else max(abs(v) for v in pc.min_max(exact[k]).as_py().values()))
+            if odd and strict and _leading_zeros(parts[k]):
+                num.lead0 = True
+            if long and pc.any(pc.match_substring_regex(parts[k], r"^-?[0-9]{16,}$")).as_py():
+                num.big16 = True
+            int_ok.add(i)
+    for i in live:
+        if not cols[i].hashed:
+            cols[i].observe(arrays[i], offset, block, i in int_ok or (
+                cols[i].num is not None and arrays[i].null_count == len(arrays[i])))
+
+
+def _convert_block(cols: list["_Col"], use: list[int], arrays: list[Any], offset: int, block: int, salt: str,
+                   redact: bool, count_tokens: bool) -> list[Any]:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    _na_block(cols, arrays, use, cols[use[0]].tokens if use else (), count_tokens, offset)
+    out: dict[int, Any] = {}
+    # numbers: one cast per group (strict columns as written, the others trimmed)
+    for kind, typ in (("int", pa.int64()), ("float", pa.float64())):
+        for strict in (True, False):
+            idx = [i for i in use if cols[i].kind == kind and cols[i].num.strict is strict
+                   and arrays[i].null_count < len(arrays[i])]
+            if not idx:
+                continue
+            group = [arrays[i] for i in idx]
+            g = _group(group)
+            try:
+                res = pc.cast(g if strict else pc.utf8_trim_whitespace(g), typ)
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                continue       # a whole number written as 3.0 in this block: column by column below
+            for i, r in zip(idx, _parts(res, group)):
+                out[i] = r
+                arrays[i] = None
+            del group, g, res
+    # text: e-mail addresses counted (and redacted) over all text columns at once
+    idx = [i for i in use if cols[i].kind == "string" and not cols[i].hashed]
+    if idx:
+        group = [arrays[i] for i in idx]
+        g = _group(group)
+        scan = [k for k, i in enumerate(idx) if cols[i].scan]
+        if scan and pc.any(pc.match_substring(g, "@")).as_py():
+            found = _parts(pc.match_substring_regex(g, _EMAIL_RE), group)
+            hits = [_true_count(f) for f in found]
+            for k in scan:
+                cols[idx[k]].emails += hits[k]
+            if redact and any(hits[k] for k in scan):
+                red = _parts(pc.replace_substring_regex(g, _EMAIL_RE, EMAIL_REDACTED), group)
+                for k in scan:
+                    if hits[k]:
+                        arrays[idx[k]] = red[k]
+        for i in idx:
+            if cols[i].labels is not None:
+                cols[i].labels.observe(arrays[i], offset)
+        group = [arrays[i] for i in idx]
+        for i, r in zip(idx, _parts(pc.cast(_group(group), pa.large_string()), group)):
+            out[i] = r
+    for i in use:
+        if i not in out:
+            out[i] = cols[i].convert(arrays[i], block, salt)
+            arrays[i] = None
+    return [out[i] for i in use]
 
 
 class _Stub:
@@ -803,26 +1047,35 @@ def _stream(p: Path, out: Path, cb: "Codebook | None", identifiers: str, salt: s
     count_tokens = na is not None or rx.format == "plain_csv"
     cols = [_Col(c, mapping_all.get(i), _identifier_reason(c, mapping_all.get(i), labelled) is not None, tokens,
                  count_tokens, identifiers) for i, c in enumerate(rx.columns)]
-    ctx_rows = 0
-    tap, batches = _batches(p, skip, delim, ncols, block, check=True)
-    seen = 0          # records read (header rows included)
-    for b in batches:
-        lo = max(0, header - seen)
-        seen += b.num_rows
-        if lo >= b.num_rows:
-            continue
-        for i, col in enumerate(cols):
-            col.observe(b.column(i).slice(lo), ctx_rows)
-        ctx_rows += b.num_rows - lo
-    tap.finish()
-    n_rows = ctx_rows
-    if tap.bad_utf8:
-        raise _Fallback("invalid UTF-8")
-    if tap.nul:
+
+    def blocks(reader: _Reader):
+        """(block number, first data row, the block's columns) without the header rows."""
+        seen = rows = 0
+        for k, table in enumerate(reader):
+            lo = max(0, header - seen)
+            seen += table.num_rows
+            if lo >= table.num_rows:
+                continue
+            n = table.num_rows - lo
+            arrays = [col.chunk(0).slice(lo) if col.num_chunks == 1 else col.combine_chunks().slice(lo)
+                      for col in table.columns]
+            del table          # the arrays alone hold the block: the second pass frees each once converted
+            yield k, rows, arrays
+            rows += n
+
+    pool = pa.default_memory_pool()
+    reader = _Reader(p, skip, delim, ncols, block, check=True, max_line=max_line)
+    n_rows = 0
+    for k, offset, arrays in blocks(reader):
+        _observe_block(cols, arrays, offset, k)
+        n_rows = offset + len(arrays[0])
+        del arrays
+        _release(pool)
+    if reader.nul:
         raise _Fallback("NUL byte")
-    if tap.quotes % 2:
+    if reader.quotes % 2:
         raise _Fallback("an odd number of quotes")
-    if tap.longest > min(max_line, BLOCK_SIZE // 2):
+    if reader.longest > reader.line_limit:
         raise _Fallback("a line longer than half a parser block")
     for c, col in zip(rx.columns, cols):
         c.values = _Stub(n_rows, col.nulls)
@@ -849,54 +1102,58 @@ def _stream(p: Path, out: Path, cb: "Codebook | None", identifiers: str, salt: s
         infos.append(ColumnInfo(name=name, original=c.original, label=c.label, import_id=c.import_id,
                                 dtype=col.dtype(), codebook_variable=row.variable if row is not None else None,
                                 value_labels=dict(c.value_labels)))
-    # missing-value tokens and e-mail counts in the in-memory reader's order
-    missing_tokens: dict[str, dict[str, int]] = {}
-    emails: dict[str, int] = {}
-    for name, i in zip(names, use):
-        col = cols[i]
-        if count_tokens:
-            if col.nulls:
-                missing_tokens.setdefault("", {})[name] = col.nulls
-            for t, (k, _) in sorted(col.na.items(), key=lambda kv: kv[1][1]):
-                missing_tokens.setdefault(t, {})[name] = k
-        if col.emails:
-            emails[name] = int(col.emails)
     if not names:
         raise _Fallback("no column to write")
-    values, not_in_cb, missing = plan.finish(rx, cb, n_rows, len(names), missing_tokens, emails, redact)
-    source = SourceInfo(path=str(p), format=rx.format, encoding=rx.encoding, sha256=tap.sha.hexdigest(),
-                        delimiter=rx.delimiter, archive_member=None, values=values)
-    meta = {"source": _asdict(source), "n_rows": n_rows, "n_columns": len(names),
-            "columns": [_asdict(c) for c in infos], "dropped_identifiers": plan.dropped,
-            "hashed_identifiers": plan.hashed, "missing_from_export": missing, "not_in_codebook": not_in_cb,
-            "codebook": str(Path(cb.source).resolve()) if cb is not None and cb.source else None, "log": plan.log,
-            "missing_tokens": missing_tokens, "email_cells": emails, "emails_redacted": bool(redact and emails)}
-    # the second pass: convert and write
+    # the second pass: convert and write, counting missing-value tokens and e-mail addresses
     schema = pa.schema([pa.field(n, cols[i].arrow_type()) for n, i in zip(names, use)],
                        metadata={b"pandas": _pandas_meta(names, [cols[i].dtype() for i in use])})
     tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
     try:
         with pq.ParquetWriter(tmp, schema) as w:
-            seen = 0
             wrote = 0
-            _, batches = _batches(p, skip, delim, ncols, block, check=False)
-            for b in batches:
-                lo = max(0, header - seen)
-                seen += b.num_rows
-                if lo >= b.num_rows:
-                    continue
-                arrays = [cols[i].convert(b.column(i).slice(lo), salt or "", redact) for i in use]
-                w.write_batch(pa.RecordBatch.from_arrays(arrays, schema=schema))
-                wrote += b.num_rows - lo
+            second = _Reader(p, skip, delim, ncols, block, check=False, max_line=max_line)
+            for k, offset, arrays in blocks(second):
+                converted = _convert_block(cols, use, arrays, offset, k, salt or "", redact, count_tokens)
+                w.write_batch(pa.RecordBatch.from_arrays(converted, schema=schema))
+                wrote += len(converted[0])
+                del arrays, converted
+                _release(pool)
             if wrote == 0:
                 w.write_table(schema.empty_table())
         if wrote != n_rows:
             raise _Fallback("the second pass read a different number of rows")
+        # missing-value tokens and e-mail counts in the in-memory reader's order
+        missing_tokens: dict[str, dict[str, int]] = {}
+        emails: dict[str, int] = {}
+        for name, i in zip(names, use):
+            col = cols[i]
+            if count_tokens:
+                if col.nulls:
+                    missing_tokens.setdefault("", {})[name] = col.nulls
+                for t, (n, _) in sorted(col.na.items(), key=lambda kv: kv[1][1]):
+                    missing_tokens.setdefault(t, {})[name] = n
+            if col.emails and col.scan:
+                emails[name] = int(col.emails)
+            if col.pending is not None:
+                m = col.labels.map
+                col.pending.confirmed = len(m) + col.labels.null <= 15 and any(
+                    len(x) < 60 and _LIKERT_WORDS.search(x) for x in m)
+        plan.ctx.choice_text[:] = [x for x in plan.ctx.choice_text if not isinstance(x, _Pending) or x.confirmed]
+        values, not_in_cb, missing = plan.finish(rx, cb, n_rows, len(names), missing_tokens, emails, redact)
+        source = SourceInfo(path=str(p), format=rx.format, encoding=rx.encoding, sha256=reader.sha.hexdigest(),
+                            delimiter=rx.delimiter, archive_member=None, values=values)
+        meta = {"source": _asdict(source), "n_rows": n_rows, "n_columns": len(names),
+                "columns": [_asdict(c) for c in infos], "dropped_identifiers": plan.dropped,
+                "hashed_identifiers": plan.hashed, "missing_from_export": missing, "not_in_codebook": not_in_cb,
+                "codebook": str(Path(cb.source).resolve()) if cb is not None and cb.source else None,
+                "log": plan.log, "missing_tokens": missing_tokens, "email_cells": emails,
+                "emails_redacted": bool(redact and emails)}
         os.replace(tmp, out)
     finally:
         if tmp.exists():
             tmp.unlink()
-    _meta_path(out).write_text(json.dumps(meta, indent=1, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
+    _meta_path(out).write_text(json.dumps(meta, indent=1, ensure_ascii=False, default=str) + "\n",
+                               encoding="utf-8")
     return meta
 
 
