@@ -21,7 +21,7 @@ import pandas as pd
 import pytest
 
 from vccscale.errors import DataError
-from vccscale.io.read import _DATE_FORMATS, read_export
+from vccscale.io.read import DATE_FORMATS, read_export
 from vccscale.io.stream import import_export, parse_dates
 
 FIX = Path(__file__).parent / "fixtures" / "exports"
@@ -104,10 +104,10 @@ def _export(n: int = 400, edit=None, crlf: bool = False, header: int = 3, extra_
                "Status": "0", "IPAddress": f"192.0.2.{r % 250}", "Progress": "100",
                "Duration (in seconds)": str(300 + r), "Finished": "1",
                "RecordedDate": f"2024-05-{day:02d} 11:{r % 60:02d}:06", "ResponseId": f"R_{r:08d}abc",
-               "RecipientEmail": "", "Q1_1": str(rng.randint(1, 7)), "Q1_2": "" if r % 9 == 0 else str(rng.randint(1, 7)),
-               "Q2": str(rng.randint(1, 5)), "Q3_TEXT": rng.choice(["", "fine", "good, thanks", "multi\nline"]),
-               "code": f"{rng.randint(10, 99)}", "score": f"{rng.randint(0, 100)}", "side": rng.choice(["provider", "customer"]),
-               "wave": "1", "": ""}
+               "RecipientEmail": "", "Q1_1": str(rng.randint(1, 7)),
+               "Q1_2": "" if r % 9 == 0 else str(rng.randint(1, 7)), "Q2": str(rng.randint(1, 5)),
+               "Q3_TEXT": rng.choice(["", "fine", "good, thanks", "multi\nline"]), "code": f"{rng.randint(10, 99)}",
+               "score": f"{rng.randint(0, 100)}", "side": rng.choice(["provider", "customer"]), "wave": "1", "": ""}
         if edit:
             edit(r, row)
         rows.append([row[k] for k in names])
@@ -118,7 +118,8 @@ def _export(n: int = 400, edit=None, crlf: bool = False, header: int = 3, extra_
         w.writerow([k or "" for k in names])
     if header >= 3:
         w.writerow([json.dumps({"ImportId": i}) for i in META_IID]
-                   + [json.dumps({"ImportId": f"QID{k}"}) for k in range(len(ITEMS))] + (['{"ImportId": "x"}'] if extra_col else []))
+                   + [json.dumps({"ImportId": f"QID{k}"}) for k in range(len(ITEMS))]
+                   + (['{"ImportId": "x"}'] if extra_col else []))
     w.writerows(rows)
     return buf.getvalue().encode("utf-8")
 
@@ -274,7 +275,7 @@ def _date_strings(rng: random.Random, n: int, fmt: str) -> list[str]:
     return out
 
 
-@pytest.mark.parametrize("fmt", [f for f, _ in _DATE_FORMATS])
+@pytest.mark.parametrize("fmt", [f for f, _ in DATE_FORMATS])
 def test_parse_dates_equals_pandas(fmt: str) -> None:
     import pyarrow as pa
 

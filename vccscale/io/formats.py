@@ -151,11 +151,11 @@ def load(path: Path, raw: bytes, encoding: str | None, *, max_unzipped_bytes: in
     where = str(path)
     max_unzipped = MAX_UNZIPPED_BYTES if max_unzipped_bytes is None else max_unzipped_bytes
     max_line = MAX_LINE_CHARS if max_line_chars is None else max_line_chars
-    kind = _sniff(raw, where)
+    kind = sniff(raw, where)
     if kind == "zip":
         member, data = _unzip(raw, where, max_unzipped)
         inner = f"{where}/{member}"
-        kind = _sniff(data, inner)
+        kind = sniff(data, inner)
         if kind == "zip":
             raise DataError(f"archive member {member!r} is itself a zip archive; unpack it first", file=where)
         out = _read_sav(data, inner) if kind == "sav" else _read_text(data, inner, encoding, max_line)
@@ -167,7 +167,7 @@ def load(path: Path, raw: bytes, encoding: str | None, *, max_unzipped_bytes: in
     return _read_text(raw, where, encoding, max_line)
 
 
-def _sniff(raw: bytes, where: str) -> str:
+def sniff(raw: bytes, where: str) -> str:
     """'zip', 'sav' or 'text'; every other kind of file is rejected here with a message saying what it is."""
     if not raw[:1 << 16].strip() and not raw.strip():
         raise DataError("the file is empty" if not raw else "the file holds only whitespace", file=where)
@@ -279,7 +279,7 @@ def _decode_error(data: bytes, exc: UnicodeDecodeError, codec: str, where: str,
     column: str | None = None
     try:
         prefix = data[:start].decode(codec, errors="replace")
-        delim = _sniff_delimiter(prefix.split("\n", 1)[0]) if prefix else ","
+        delim = sniff_delimiter(prefix.split("\n", 1)[0]) if prefix else ","
         limit = csv.field_size_limit()
         csv.field_size_limit(max(limit, len(prefix) + 1))
         try:
@@ -357,7 +357,7 @@ def _check_utf8(data: bytes | memoryview, where: str, names: list[str]) -> None:
             raise _decode_error(_whole(data), exc, "utf-8", where, names) from None
 
 
-def _sniff_delimiter(line: str) -> str:
+def sniff_delimiter(line: str) -> str:
     if "\t" in line:
         return "\t"
     if "," in line:
@@ -367,7 +367,7 @@ def _sniff_delimiter(line: str) -> str:
     return ","
 
 
-def _first_record(data: bytes | memoryview, delim: str, where: str) -> list[str]:
+def first_record(data: bytes | memoryview, delim: str, where: str) -> list[str]:
     """Row 1, parsed with the csv module (to know the number of columns before the body is read)."""
     size = 1 << 16
     limit = csv.field_size_limit()
@@ -388,7 +388,7 @@ def _first_record(data: bytes | memoryview, delim: str, where: str) -> list[str]
         size *= 4
 
 
-def _parse_table(data: bytes | memoryview, delim: str, ncols: int, threads: bool = True,
+def parse_table(data: bytes | memoryview, delim: str, ncols: int, threads: bool = True,
                  block_size: int | None = None, check_utf8: bool = False):
     """Parse the whole text with pyarrow; returns (table, [(row number, expected, actual, text)]).
     ``check_utf8``: let pyarrow validate the values' UTF-8 (read_export validates the whole buffer before)."""
@@ -475,7 +475,7 @@ def _check_line(data: bytes | memoryview, start: int, end: int, where: str, limi
     row: int | None = line
     try:
         prefix = bytes(data[:start]).decode("utf-8", errors="replace")
-        delim = _sniff_delimiter(prefix.split("\n", 1)[0]) if prefix else ","
+        delim = sniff_delimiter(prefix.split("\n", 1)[0]) if prefix else ","
         old = csv.field_size_limit()
         csv.field_size_limit(max(old, len(prefix) + 1))
         try:
@@ -504,8 +504,8 @@ def _read_text(raw: bytes, where: str, encoding: str | None, max_line_chars: int
         raise DataError("the file holds no column names (only a byte-order mark or blank lines)", file=where)
     longest = _longest_line(data, where, max_line_chars)
     first_line = bytes(data[:1 << 16]).split(b"\n", 1)[0].decode("utf-8", errors="replace")
-    delim = _sniff_delimiter(first_line)
-    row1 = _first_record(data, delim, where)
+    delim = sniff_delimiter(first_line)
+    row1 = first_record(data, delim, where)
     if not row1 or all(not c.strip() for c in row1):
         raise DataError("row 1 is empty: no column names", file=where, row=1)
     ncols = len(row1)
@@ -517,17 +517,17 @@ def _read_text(raw: bytes, where: str, encoding: str | None, max_line_chars: int
     one_block = longest > BLOCK_SIZE // 2
     try:
         try:
-            table, bad = _parse_table(data, delim, ncols, block_size=len(data) + 1 if one_block else None)
+            table, bad = parse_table(data, delim, ncols, block_size=len(data) + 1 if one_block else None)
         except pa.ArrowInvalid as exc:
             if one_block or "straddl" not in str(exc):
                 raise
             one_block = True
-            table, bad = _parse_table(data, delim, ncols, block_size=len(data) + 1)
+            table, bad = parse_table(data, delim, ncols, block_size=len(data) + 1)
         crlf_records = first_line.endswith("\r")
         if not one_block and len(data) > BLOCK_SIZE and \
                 _whole(data).count(b"\r\n") > (table.num_rows + len(bad) if crlf_records else 0):
             # CRLF inside quoted values: one block, so no CRLF can straddle a boundary (apache/arrow#51368)
-            table, bad = _parse_table(data, delim, ncols, block_size=len(data) + 1)
+            table, bad = parse_table(data, delim, ncols, block_size=len(data) + 1)
     except pa.ArrowInvalid as exc:
         msg = str(exc)
         if quotes_odd and (err := _unterminated_quote(data, delim, where)) is not None:
@@ -540,7 +540,7 @@ def _read_text(raw: bytes, where: str, encoding: str | None, max_line_chars: int
         raise err
     if bad:
         if any(b[0] is None for b in bad):
-            _, bad = _parse_table(data, delim, ncols, threads=False, block_size=len(data) + 1)
+            _, bad = parse_table(data, delim, ncols, threads=False, block_size=len(data) + 1)
         number, expected, actual, _text = bad[0]
         total = table.num_rows + len(bad)
         last = number is not None and number >= total
@@ -553,7 +553,7 @@ def _read_text(raw: bytes, where: str, encoding: str | None, max_line_chars: int
         else:
             hint = ": an unquoted delimiter in a value, or rows of two files pasted together?"
         raise DataError(f"row has {actual} fields, row 1 has {expected}{hint}", file=where, row=number)
-    return _layout(table, row1, delim, enc, where)
+    return parse_layout(table, row1, delim, enc, where)
 
 
 def _cells(table: Any, r: int) -> list[str]:
@@ -607,7 +607,7 @@ def _import_row(row3: list[str], row1: list[str], style: str, where: str) -> lis
     return out
 
 
-def _layout(table: Any, row1: list[str], delim: str, enc: str, where: str) -> RawExport:
+def parse_layout(table: Any, row1: list[str], delim: str, enc: str, where: str) -> RawExport:
     nrows = table.num_rows
     row2 = _cells(table, 1) if nrows > 1 else None
     row3 = _cells(table, 2) if nrows > 2 else None

@@ -59,6 +59,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..instrument.codebook import Codebook, CodebookRow
 
 __all__ = ["read_export", "describe", "STATUS_CODES", "hash_identifier"]
+# The helpers below without a leading underscore (HeaderPlan, target_kind, map_codebook, whole_number, DATE_FORMATS,
+# ...) are shared with vccscale.io.stream, the streaming import, so that both read a column by the same rules.
 
 IDENTIFIER_MODES = ("drop", "hash", "keep")
 # missing-value tokens of plain CSV files (one header row) unless na= says otherwise
@@ -66,7 +68,7 @@ PLAIN_NA = ("NA",)
 EMAIL_REDACTED = "[email removed]"
 # an e-mail address inside a text (RE2 syntax, for pyarrow)
 _LABEL_RE = r"[A-Za-z0-9](?:[A-Za-z0-9\-]*[A-Za-z0-9])?"          # one part of a domain name
-_EMAIL_RE = rf"[A-Za-z0-9._%+\-]+@{_LABEL_RE}(?:\.{_LABEL_RE})*\.[A-Za-z]{{2,}}"
+EMAIL_RE = rf"[A-Za-z0-9._%+\-]+@{_LABEL_RE}(?:\.{_LABEL_RE})*\.[A-Za-z]{{2,}}"
 
 # Status codes (qualtrics-formats 2.1: value labels of Qualtrics-written .sav files) and the shorter labels
 # choice-text exports show.
@@ -74,9 +76,9 @@ STATUS_CODES: dict[int, str] = {0: "IP Address (normal response)", 1: "Survey Pr
                                 4: "Imported", 8: "Spam", 9: "Survey Preview Spam", 12: "Imported Spam",
                                 16: "Offline", 17: "Offline Survey Preview", 32: "EX", 40: "EX Spam",
                                 48: "EX Offline"}
-_STATUS_LABELS: dict[str, int] = {" ".join(v.split()).casefold(): k for k, v in STATUS_CODES.items()} | {
+STATUS_LABELS: dict[str, int] = {" ".join(v.split()).casefold(): k for k, v in STATUS_CODES.items()} | {
     "ip address": 0, "normal response": 0, "response": 0, "preview": 1, "test": 2}
-_FINISHED = {"1": True, "0": False, "true": True, "false": False, "1.0": True, "0.0": False}
+FINISHED_VALUES = {"1": True, "0": False, "true": True, "false": False, "1.0": True, "0.0": False}
 
 # codebook types whose values are numbers
 _NUMERIC_TYPES = {"likert", "single_choice", "ordinal", "binary", "code", "numeric", "integer", "number", "count",
@@ -85,7 +87,7 @@ _TEXT_TYPES = {"text", "identifier", "string", "open", "text_entry"}
 _TEXT_ROLES = {"embedded_data", "organisation_id", "relationship_id"}
 
 # date shapes: Qualtrics, then spreadsheet re-saves (qualtrics-formats 2.1); %H also takes a one-digit hour
-_DATE_FORMATS: tuple[tuple[str, str], ...] = (
+DATE_FORMATS: tuple[tuple[str, str], ...] = (
     ("%Y-%m-%d %H:%M:%S", "YYYY-MM-DD HH:MM:SS"),
     ("%Y-%m-%d %H:%M", "YYYY-MM-DD HH:MM"),
     ("%Y-%m-%dT%H:%M:%S", "YYYY-MM-DDTHH:MM:SS"),
@@ -103,10 +105,10 @@ _DATE_FORMATS: tuple[tuple[str, str], ...] = (
     ("%Y-%m-%d", "YYYY-MM-DD"),
     ("%d/%m/%Y", "DD/MM/YYYY"),
 )
-_FLOAT_RE = r"^-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][-+]?[0-9]+)?$"
-_LIKERT_WORDS = re.compile(r"(?i)\b(agree|disagree|satisfied|dissatisfied|likely|unlikely|neither|extremely|"
+FLOAT_RE = r"^-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][-+]?[0-9]+)?$"
+LIKERT_WORDS = re.compile(r"(?i)\b(agree|disagree|satisfied|dissatisfied|likely|unlikely|neither|extremely|"
                            r"somewhat|strongly|not at all|never|always|often|rarely|sometimes|very)\b")
-_MAX_EXACT = 2 ** 53
+MAX_EXACT = 2 ** 53
 
 
 def hash_identifier(value: str, salt: str) -> str:
@@ -132,7 +134,7 @@ def read_export(path: str | Path, codebook: "Codebook | str | Path | None" = Non
     ``[email removed]``; ``max_unzipped_bytes`` / ``max_line_chars``: size limits (defaults
     :data:`~vccscale.io.formats.MAX_UNZIPPED_BYTES`, :data:`~vccscale.io.formats.MAX_LINE_CHARS`).
     """
-    p, tokens, cb = _checked(path, codebook, identifiers, salt, na, max_unzipped_bytes, max_line_chars)
+    p, tokens, cb = checked_args(path, codebook, identifiers, salt, na, max_unzipped_bytes, max_line_chars)
     try:
         raw = p.read_bytes()
     except OSError as exc:
@@ -140,10 +142,10 @@ def read_export(path: str | Path, codebook: "Codebook | str | Path | None" = Non
     sha = hashlib.sha256(raw).hexdigest()
     rx = load(p, raw, encoding, max_unzipped_bytes=max_unzipped_bytes, max_line_chars=max_line_chars)
     del raw
-    return _build(p, rx, sha, cb, identifiers, salt, tokens, bool(redact_emails))
+    return build_dataset(p, rx, sha, cb, identifiers, salt, tokens, bool(redact_emails))
 
 
-def _checked(path: Any, codebook: Any, identifiers: str, salt: str | None, na: Any, max_unzipped_bytes: Any,
+def checked_args(path: Any, codebook: Any, identifiers: str, salt: str | None, na: Any, max_unzipped_bytes: Any,
              max_line_chars: Any) -> "tuple[Path, tuple[str, ...] | None, Codebook | None]":
     """read_export's arguments checked: (path, missing-value tokens, codebook)."""
     if identifiers not in IDENTIFIER_MODES:
@@ -217,7 +219,7 @@ def _load_codebook(codebook: Any) -> "Codebook | None":
 # ---------------------------------------------------------------------------------------------------------------
 # assembling the Dataset
 # ---------------------------------------------------------------------------------------------------------------
-class _Ctx:
+class ColumnContext:
     """What the column converters need to name a problem."""
 
     def __init__(self, where: str, header_rows: int, log: list[str]) -> None:
@@ -235,7 +237,7 @@ class _Ctx:
                          column=column)
 
 
-class _Plan:
+class HeaderPlan:
     """What the header rows decide before a value is converted (shared by read_export and the streaming import):
     the columns kept, their unique names, codebook rows, identifier handling and missing-value tokens."""
 
@@ -243,14 +245,14 @@ class _Plan:
                  na: tuple[str, ...] | None) -> None:
         self.where = f"{p}/{rx.archive_member}" if rx.archive_member else str(p)
         self.log = log = list(rx.log)
-        self.ctx = _Ctx(self.where, rx.header_rows, log)
+        self.ctx = ColumnContext(self.where, rx.header_rows, log)
         self.cols = cols = _drop_empty_unnamed(rx.columns, log)
         self.names = names = _unique_names(cols, log)
-        self.mapping = _map_codebook(cols, cb, log) if cb is not None else {}
+        self.mapping = map_codebook(cols, cb, log) if cb is not None else {}
         # identifiers: Qualtrics' names/ImportIds and the codebook (reason ""), or other names, labels, ImportIds
         labelled = rx.header_rows >= 2 or rx.format == "spss_sav"
         ident = [(i, r) for i, c in enumerate(cols)
-                 if (r := _identifier_reason(c, self.mapping.get(i), labelled)) is not None]
+                 if (r := identifier_reason(c, self.mapping.get(i), labelled)) is not None]
         self.dropped, self.hashed, kept_ids = [], [], []
         shown: dict[str, list[str]] = {"drop": [], "hash": [], "keep": []}
         for i, reason in ident:
@@ -308,11 +310,11 @@ class _Plan:
         return values, not_in_cb, missing
 
 
-def _build(p: Path, rx: RawExport, sha: str, cb: "Codebook | None", identifiers: str,
+def build_dataset(p: Path, rx: RawExport, sha: str, cb: "Codebook | None", identifiers: str,
            salt: str | None, na: tuple[str, ...] | None = None, redact_emails: bool = False) -> Dataset:
     import pandas as pd
 
-    plan = _Plan(p, rx, cb, identifiers, na)
+    plan = HeaderPlan(p, rx, cb, identifiers, na)
     cols, names, ctx = plan.cols, plan.names, plan.ctx
     missing_tokens: dict[str, dict[str, int]] = {}
     emails: dict[str, int] = {}
@@ -419,13 +421,13 @@ def _scan_emails(arr: Any, name: str, found: dict[str, int], redact: bool) -> An
         a = pa.chunked_array([a])
     if a.null_count == len(a) or not pc.any(pc.match_substring(a, "@")).as_py():
         return arr
-    n = pc.sum(pc.match_substring_regex(a, _EMAIL_RE)).as_py() or 0
+    n = pc.sum(pc.match_substring_regex(a, EMAIL_RE)).as_py() or 0
     if not n:
         return arr
     found[name] = int(n)
     if not redact:
         return arr
-    return _pd_string(pc.replace_substring_regex(a, _EMAIL_RE, EMAIL_REDACTED))
+    return _pd_string(pc.replace_substring_regex(a, EMAIL_RE, EMAIL_REDACTED))
 
 
 def _short(names: list[str], n: int = 20) -> str:
@@ -478,7 +480,7 @@ def _unique_names(cols: list[RawColumn], log: list[str]) -> list[str]:
     return out
 
 
-def _identifier_reason(c: RawColumn, row: "CodebookRow | None", labelled: bool) -> str | None:
+def identifier_reason(c: RawColumn, row: "CodebookRow | None", labelled: bool) -> str | None:
     """None: not an identifier; "": a Qualtrics identifier column (by its name or ImportId) or the codebook's;
     else how it was recognised: ``name 'email'``, ``label 'IP Address'`` or ``ImportId 'ipAddress'``."""
     if c.meta_key is not None and META_KIND.get(c.meta_key) == "identifier":
@@ -513,7 +515,7 @@ def _qid(iid: str | None) -> str | None:
     return m.group(1) if m else None
 
 
-def _map_codebook(cols: list[RawColumn], cb: "Codebook", log: list[str]) -> dict[int, "CodebookRow"]:
+def map_codebook(cols: list[RawColumn], cb: "Codebook", log: list[str]) -> dict[int, "CodebookRow"]:
     """Column index -> codebook row: (name, ImportId) pairs, then name (k-th duplicate to the k-th row of that
     name), ImportId (``-`` read as ``_``), SPSS-sanitised name, metadata role, finally a question's QID when it
     is the only column and the only codebook row of that question."""
@@ -572,7 +574,7 @@ def _map_codebook(cols: list[RawColumn], cb: "Codebook", log: list[str]) -> dict
 # ---------------------------------------------------------------------------------------------------------------
 # column conversion
 # ---------------------------------------------------------------------------------------------------------------
-def _target(c: RawColumn, row: "CodebookRow | None") -> str:
+def target_kind(c: RawColumn, row: "CodebookRow | None") -> str:
     """datetime | status | int | bool | string | coded | numeric | auto."""
     if c.meta_key is not None:
         return {"datetime": "datetime", "status": "status", "int": "int", "bool": "bool"}.get(
@@ -599,11 +601,11 @@ def _target(c: RawColumn, row: "CodebookRow | None") -> str:
     return "auto"
 
 
-def _convert(c: RawColumn, name: str, row: "CodebookRow | None", ctx: _Ctx) -> Any:
+def _convert(c: RawColumn, name: str, row: "CodebookRow | None", ctx: ColumnContext) -> Any:
     """The pandas array of one column."""
     import pandas as pd
 
-    target = _target(c, row)
+    target = target_kind(c, row)
     v = c.values
     if isinstance(v, pd.Series) and v.dtype.kind in "fiub":   # numeric .sav variable
         return _sav_numeric(v, target, name, ctx)
@@ -621,7 +623,7 @@ def _convert(c: RawColumn, name: str, row: "CodebookRow | None", ctx: _Ctx) -> A
     if target == "int":
         num = _number(a, strict=False)
         if num is None or not _is_int(num):
-            idx = _first_bad(a, lambda s: _whole_number(s) is not None)
+            idx = _first_bad(a, lambda s: whole_number(s) is not None)
             bad = a[idx].as_py() if idx is not None else None
             raise ctx.error(f"expected a whole number, found {bad!r}", idx, name)
         return _pd_array(num)
@@ -690,12 +692,12 @@ def _is_int(a: Any) -> bool:
     return pa.types.is_integer(a.type)
 
 
-def _whole_number(s: str) -> int | None:
+def whole_number(s: str) -> int | None:
     try:
         f = float(s.strip())
     except (ValueError, OverflowError):
         return None
-    if not math.isfinite(f) or f != int(f) or abs(f) >= _MAX_EXACT:
+    if not math.isfinite(f) or f != int(f) or abs(f) >= MAX_EXACT:
         return None
     return int(f)
 
@@ -716,11 +718,11 @@ def _number(a: "pa.ChunkedArray", strict: bool) -> Any:
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         ints = None
     if ints is not None:
-        if strict and _leading_zeros(a):
+        if strict and leading_zeros(a):
             return None
         return ints
     if strict:
-        if not pc.all(pc.match_substring_regex(a, _FLOAT_RE)).as_py():
+        if not pc.all(pc.match_substring_regex(a, FLOAT_RE)).as_py():
             return None
         if pc.any(pc.match_substring_regex(a, r"^-?[0-9]{16,}$")).as_py():
             return None
@@ -733,7 +735,7 @@ def _number(a: "pa.ChunkedArray", strict: bool) -> Any:
     return _integral(f)
 
 
-def _leading_zeros(a: Any) -> bool:
+def leading_zeros(a: Any) -> bool:
     """Does some value look like a code with leading zeros ("007") or a hexadecimal code ("0x1F", which arrow
     would read as the number 31)? (cheap prefix test first, regex only then)"""
     import pyarrow.compute as pc
@@ -752,7 +754,7 @@ def _integral(f: Any) -> Any:
         return f.cast(pa.int64())
     whole = pc.all(pc.equal(f, pc.floor(f))).as_py()
     mx = pc.max(pc.abs(f)).as_py()
-    if whole and mx is not None and mx < _MAX_EXACT:
+    if whole and mx is not None and mx < MAX_EXACT:
         return f.cast(pa.int64())
     return f
 
@@ -793,20 +795,20 @@ def _map_uniques(a: "pa.ChunkedArray", fn: Callable[[str], Any], out_type: Any,
 
 
 # -- typed columns ---------------------------------------------------------------------------------------------
-def _norm_label(s: str) -> str:
+def norm_label(s: str) -> str:
     return " ".join(unicodedata.normalize("NFC", s).split())
 
 
-def _status(a: "pa.ChunkedArray", name: str, ctx: _Ctx) -> Any:
+def _status(a: "pa.ChunkedArray", name: str, ctx: ColumnContext) -> Any:
     import pyarrow as pa
 
     labels_seen = []
 
     def code(u: str) -> int | None:
-        n = _whole_number(u)
+        n = whole_number(u)
         if n is not None:
             return n
-        k = _STATUS_LABELS.get(_norm_label(u).casefold())
+        k = STATUS_LABELS.get(norm_label(u).casefold())
         if k is not None:
             labels_seen.append(u)
         return k
@@ -820,7 +822,7 @@ def _status(a: "pa.ChunkedArray", name: str, ctx: _Ctx) -> Any:
     return _pd_array(out)
 
 
-def _finished(a: "pa.ChunkedArray", name: str, ctx: _Ctx) -> Any:
+def _finished(a: "pa.ChunkedArray", name: str, ctx: ColumnContext) -> Any:
     import pyarrow as pa
 
     seen: set[str] = set()
@@ -828,7 +830,7 @@ def _finished(a: "pa.ChunkedArray", name: str, ctx: _Ctx) -> Any:
     def val(u: str) -> bool | None:
         s = u.strip()
         seen.add(s)
-        return _FINISHED.get(s.lower())
+        return FINISHED_VALUES.get(s.lower())
 
     out = _map_uniques(a, val, pa.bool_(), lambda u, i: ctx.error(
         f"expected 1/0 or True/False, found {u!r}", i, name))
@@ -837,20 +839,20 @@ def _finished(a: "pa.ChunkedArray", name: str, ctx: _Ctx) -> Any:
     return _pd_array(out)
 
 
-def _recode(a: "pa.ChunkedArray", row: "CodebookRow", name: str, ctx: _Ctx) -> Any:
+def _recode(a: "pa.ChunkedArray", row: "CodebookRow", name: str, ctx: ColumnContext) -> Any:
     """Choice text -> codes through the codebook row's value labels (numbers pass through)."""
     import pyarrow as pa
 
     lookup: dict[str, int | None] = {}
     for code, label in row.value_labels.items():
-        key = _norm_label(str(label))
+        key = norm_label(str(label))
         lookup[key] = None if key in lookup and lookup[key] != code else code
     floats = False
     recoded = []
 
     def code_of(u: str) -> float | None:
         nonlocal floats
-        key = _norm_label(u)
+        key = norm_label(u)
         if key in lookup:
             c = lookup[key]
             if c is None:
@@ -868,7 +870,7 @@ def _recode(a: "pa.ChunkedArray", row: "CodebookRow", name: str, ctx: _Ctx) -> A
 
     def bad(u: str, i: int) -> DataError:
         shown = "; ".join(f"{k} = {v!r}" for k, v in list(row.value_labels.items())[:12])
-        amb = " (the label belongs to several codes)" if lookup.get(_norm_label(u), 0) is None else ""
+        amb = " (the label belongs to several codes)" if lookup.get(norm_label(u), 0) is None else ""
         return ctx.error(f"answer {u!r} is not a label of codebook variable {row.variable!r}{amb}; its labels are "
                          f"{shown}", i, name)
 
@@ -884,10 +886,10 @@ def _looks_like_scale_labels(a: "pa.ChunkedArray") -> bool:
     u = pc.unique(a)
     if len(u) > 15:
         return False
-    return any(isinstance(x, str) and len(x) < 60 and _LIKERT_WORDS.search(x) for x in u.to_pylist())
+    return any(isinstance(x, str) and len(x) < 60 and LIKERT_WORDS.search(x) for x in u.to_pylist())
 
 
-def _dates(a: "pa.ChunkedArray", name: str, ctx: _Ctx) -> Any:
+def _dates(a: "pa.ChunkedArray", name: str, ctx: ColumnContext) -> Any:
     import pandas as pd
 
     s = pd.Series(_pd_string(a)).str.strip()
@@ -896,7 +898,7 @@ def _dates(a: "pa.ChunkedArray", name: str, ctx: _Ctx) -> Any:
         return pd.Series(pd.NaT, index=s.index, dtype="datetime64[us]").array
     first = s[present].iloc[0]
     best: tuple[int, int, str] | None = None   # (unparsed count, index of the first, shape)
-    for fmt, shape in _DATE_FORMATS:
+    for fmt, shape in DATE_FORMATS:
         try:
             pd.to_datetime(pd.Series([first]), format=fmt)
         except (ValueError, TypeError, OverflowError):
@@ -925,7 +927,7 @@ def _dates(a: "pa.ChunkedArray", name: str, ctx: _Ctx) -> Any:
     raise ctx.error(f"not a date and time: {s.iloc[idx]!r} (the other values look like {shape})", idx, name)
 
 
-def _sav_numeric(s: "pd.Series", target: str, name: str, ctx: _Ctx) -> Any:
+def _sav_numeric(s: "pd.Series", target: str, name: str, ctx: ColumnContext) -> Any:
     import numpy as np
     import pandas as pd
 
@@ -941,7 +943,7 @@ def _sav_numeric(s: "pd.Series", target: str, name: str, ctx: _Ctx) -> Any:
     if np.isinf(finite).any():
         i = int(np.isinf(vals).argmax())
         raise ctx.error("infinite value", i, name)
-    if finite.size == 0 or (np.all(finite == np.floor(finite)) and np.abs(finite).max() < _MAX_EXACT):
+    if finite.size == 0 or (np.all(finite == np.floor(finite)) and np.abs(finite).max() < MAX_EXACT):
         ints = np.where(missing, 0, vals).astype("int64")
         return pd.arrays.IntegerArray(ints, missing)
     if target in ("int", "status"):

@@ -34,31 +34,31 @@ from .formats import (
     BOM_UTF8,
     MAX_LINE_CHARS,
     RawExport,
-    _first_record,
-    _layout,
-    _parse_table,
-    _sniff,
-    _sniff_delimiter,
+    first_record,
+    parse_layout,
+    parse_table,
+    sniff,
+    sniff_delimiter,
 )
 from .read import (
-    _DATE_FORMATS,
-    _EMAIL_RE,
-    _FLOAT_RE,
-    _LIKERT_WORDS,
-    _MAX_EXACT,
-    _STATUS_LABELS,
-    _FINISHED,
+    DATE_FORMATS,
+    EMAIL_RE,
+    FLOAT_RE,
+    LIKERT_WORDS,
+    MAX_EXACT,
+    STATUS_LABELS,
+    FINISHED_VALUES,
     EMAIL_REDACTED,
     STATUS_CODES,
-    _checked,
-    _Ctx,
-    _identifier_reason,
-    _leading_zeros,
-    _map_codebook,
-    _norm_label,
-    _Plan,
-    _target,
-    _whole_number,
+    checked_args,
+    ColumnContext,
+    identifier_reason,
+    leading_zeros,
+    map_codebook,
+    norm_label,
+    HeaderPlan,
+    target_kind,
+    whole_number,
     hash_identifier,
 )
 
@@ -99,12 +99,12 @@ def import_export(path: str | Path, out: str | Path, codebook: "Codebook | str |
     bytes per streamed block (default :data:`STREAM_BLOCK`). ``without_pandas``: while streaming, keep pyarrow
     from importing pandas (about 40 MB it would load on its first conversion of a Python list; the command line
     does this, as nothing else runs in its process)."""
-    from .read import _build, load
+    from .read import build_dataset, load
 
     o = Path(out)
     if o.suffix.lower() not in (".parquet", ".csv"):
         raise DataError("output must end in .parquet or .csv", file=o)
-    p, tokens, cb = _checked(path, codebook, identifiers, salt, na, max_unzipped_bytes, max_line_chars)
+    p, tokens, cb = checked_args(path, codebook, identifiers, salt, na, max_unzipped_bytes, max_line_chars)
     size = p.stat().st_size
     why = None
     if stream is False:
@@ -130,7 +130,7 @@ def import_export(path: str | Path, out: str | Path, codebook: "Codebook | str |
     sha = hashlib.sha256(raw).hexdigest()
     rx = load(p, raw, encoding, max_unzipped_bytes=max_unzipped_bytes, max_line_chars=max_line_chars)
     del raw
-    ds = _build(p, rx, sha, cb, identifiers, salt, tokens, bool(redact_emails))
+    ds = build_dataset(p, rx, sha, cb, identifiers, salt, tokens, bool(redact_emails))
     data_path, meta_path = ds.write(o)
     return {**ds.meta_dict(), "streamed": False, "how": f"read in memory ({why})",
             "files": [str(data_path), str(meta_path)]}
@@ -256,7 +256,7 @@ class _Reader:
         import pyarrow as pa
 
         try:   # with check, pyarrow validates the UTF-8 (a piece never ends inside a character)
-            table, bad = _parse_table(piece, self.delim, self.ncols, threads=False, block_size=len(piece) + 1,
+            table, bad = parse_table(piece, self.delim, self.ncols, threads=False, block_size=len(piece) + 1,
                                       check_utf8=self.check)
         except (pa.ArrowException, OSError, ValueError) as exc:
             raise _Fallback(f"a block cannot be parsed alone (or invalid UTF-8): {exc}") from None
@@ -317,7 +317,7 @@ def _header(p: Path, encoding: str | None) -> tuple[RawExport, int, str]:
     if not head.strip():
         raise _Fallback("empty start")
     try:
-        if _sniff(head, where) != "text":
+        if sniff(head, where) != "text":
             raise _Fallback("not a text export")
     except DataError as exc:
         raise _Fallback(str(exc)) from None
@@ -367,15 +367,15 @@ def _layout_of(text: bytes, where: str, enc: str) -> RawExport:
     except UnicodeDecodeError:
         raise _Fallback("invalid UTF-8") from None
     first_line = text[:1 << 16].split(b"\n", 1)[0].decode("utf-8", errors="replace")
-    delim = _sniff_delimiter(first_line)
+    delim = sniff_delimiter(first_line)
     try:
-        row1 = _first_record(text, delim, where)
+        row1 = first_record(text, delim, where)
         if not row1 or all(not c.strip() for c in row1):
             raise _Fallback("no column names")
-        table, bad = _parse_table(text, delim, len(row1), threads=False, block_size=len(text) + 1)
+        table, bad = parse_table(text, delim, len(row1), threads=False, block_size=len(text) + 1)
         if bad:
             raise _Fallback("a row of the first block has the wrong number of fields")
-        return _layout(table, row1, delim, enc, where)
+        return parse_layout(table, row1, delim, enc, where)
     except (DataError, UnicodeDecodeError) as exc:
         raise _Fallback(str(exc)) from None
     except Exception as exc:  # an arrow parse error of the first records
@@ -396,7 +396,7 @@ class _Num:
         self.all_int = True       # every block with values casts to int64
         self.lead0 = False        # (strict) a code with leading zeros / hexadecimal
         self.big16 = False        # (strict) an integer of 16+ digits
-        self.dead = False         # (strict) a value that is no number in _FLOAT_RE's sense
+        self.dead = False         # (strict) a value that is no number in FLOAT_RE's sense
         self.float_ok = True      # every value casts to a finite float
         self.whole = True
         self.mx = 0
@@ -419,7 +419,7 @@ class _Num:
             ints = None
         if ints is not None:
             if self.strict:
-                if _leading_zeros(b):
+                if leading_zeros(b):
                     self.lead0 = True
                 if pc.max(pc.utf8_length(b)).as_py() >= 16 and \
                         pc.any(pc.match_substring_regex(b, r"^-?[0-9]{16,}$")).as_py():
@@ -429,12 +429,12 @@ class _Num:
             return True
         self.all_int = False
         if need_bad and self.first_bad is None:
-            vals = [u for u in pc.unique(a).to_pylist() if u is not None and _whole_number(u) is None]
+            vals = [u for u in pc.unique(a).to_pylist() if u is not None and whole_number(u) is None]
             if vals:
                 i = min(pc.index(a, pa.scalar(u, pa.string())).as_py() for u in vals)
                 self.first_bad = (offset + i, a[i].as_py())
         if self.strict:
-            if not pc.all(pc.match_substring_regex(b, _FLOAT_RE)).as_py() or \
+            if not pc.all(pc.match_substring_regex(b, FLOAT_RE)).as_py() or \
                     pc.any(pc.match_substring_regex(b, r"^-?[0-9]{16,}$")).as_py():
                 self.dead = True
                 return False
@@ -459,7 +459,7 @@ class _Num:
             return None if (self.strict and self.lead0) else "int"
         if self.strict and (self.lead0 or self.big16):
             return None
-        return "int" if self.whole and self.mx < _MAX_EXACT else "float"
+        return "int" if self.whole and self.mx < MAX_EXACT else "float"
 
 
 class _Uniq:
@@ -580,7 +580,7 @@ class _Dates:
             first = s[i].as_py()
             self.first = (offset + i, first)
             one = pa.array([first], pa.string())
-            self.cands = [[fmt, shape, 0, None, 0] for fmt, shape in _DATE_FORMATS
+            self.cands = [[fmt, shape, 0, None, 0] for fmt, shape in DATE_FORMATS
                           if parse_dates(one, fmt).null_count == 0]
         for c in self.cands:
             miss = pc.and_(valid, pc.is_null(parse_dates(s, c[0])))
@@ -594,7 +594,7 @@ class _Dates:
                 alt = parse_dates(s, c[0].replace("%d/%m/", "%m/%d/"))
                 c[4] += pc.sum(pc.and_(valid, pc.is_null(alt))).as_py() or 0
 
-    def decide(self, name: str, ctx: _Ctx) -> str | None:
+    def decide(self, name: str, ctx: ColumnContext) -> str | None:
         """The format (None: no value), logging as read._dates does; a DataError as it raises."""
         if self.first is None:
             return None
@@ -628,7 +628,7 @@ class _Col:
         self.skip = ident and identifiers == "drop"
         self.hashed = ident and identifiers == "hash"
         self.tokens, self.count_tokens = tokens, count_tokens
-        self.target = _target(c, row)
+        self.target = target_kind(c, row)
         self.nulls = 0                               # empty cells (before tokens)
         self.na: dict[str, list[int]] = {}           # token -> [cells, first row]
         self.emails = 0
@@ -657,10 +657,10 @@ class _Col:
 
     # mapping functions (as read._status, _finished, _recode)
     def _status_code(self, u: str) -> int | None:
-        n = _whole_number(u)
+        n = whole_number(u)
         if n is not None:
             return n
-        k = _STATUS_LABELS.get(_norm_label(u).casefold())
+        k = STATUS_LABELS.get(norm_label(u).casefold())
         if k is not None:
             self.status_labels.append(u)
         return k
@@ -668,20 +668,20 @@ class _Col:
     def _bool(self, u: str) -> bool | None:
         s = u.strip()
         self.tf.add(s)
-        return _FINISHED.get(s.lower())
+        return FINISHED_VALUES.get(s.lower())
 
     def _recode_fn(self, row: "CodebookRow") -> Any:
         import math
 
         lookup: dict[str, int | None] = {}
         for code, label in row.value_labels.items():
-            key = _norm_label(str(label))
+            key = norm_label(str(label))
             lookup[key] = None if key in lookup and lookup[key] != code else code
         self.lookup = lookup
         self.recoded = False
 
         def code_of(u: str) -> float | None:
-            key = _norm_label(u)
+            key = norm_label(u)
             if key in lookup:
                 c = lookup[key]
                 if c is None:
@@ -726,7 +726,7 @@ class _Col:
 
         return bool(pc.any(pc.match_substring_regex(a, r"^\s*-?0[xX]")).as_py())
 
-    def decide(self, name: str, ctx: _Ctx) -> None:
+    def decide(self, name: str, ctx: ColumnContext) -> None:
         """The column's type (``self.kind``), logging and raising as read._convert does."""
         t = self.target
         if self.hashed or t == "string":
@@ -762,9 +762,9 @@ class _Col:
             elif t == "coded" and self.row is not None:
                 self._mapped_error(ctx, name, self._recode_message)
                 vals = [v for v in self.uniq.map.values()]
-                whole = all(v == int(v) for v in vals) and max((abs(v) for v in vals), default=0) < _MAX_EXACT
+                whole = all(v == int(v) for v in vals) and max((abs(v) for v in vals), default=0) < MAX_EXACT
                 if self.deferred:       # blocks of whole numbers: their largest value
-                    whole = whole and self.num.mx < _MAX_EXACT
+                    whole = whole and self.num.mx < MAX_EXACT
                 if self.recoded:
                     ctx.choice_text.append(f"answer labels in {name}")
                 self.kind = "coded_int" if whole else "coded_float"
@@ -782,11 +782,11 @@ class _Col:
     def _recode_message(self, u: str) -> str:
         row = self.row
         shown = "; ".join(f"{k} = {v!r}" for k, v in list(row.value_labels.items())[:12])
-        amb = " (the label belongs to several codes)" if self.lookup.get(_norm_label(u), 0) is None else ""
+        amb = " (the label belongs to several codes)" if self.lookup.get(norm_label(u), 0) is None else ""
         return (f"answer {u!r} is not a label of codebook variable {row.variable!r}{amb}; its labels are "
                 f"{shown}")
 
-    def _mapped_error(self, ctx: _Ctx, name: str, message: Any) -> None:
+    def _mapped_error(self, ctx: ColumnContext, name: str, message: Any) -> None:
         if self.uniq.first_bad is not None:
             idx, u = self.uniq.first_bad
             raise ctx.error(message(u), idx, name)
@@ -849,7 +849,7 @@ class _Pending(str):
 
 def _is_number(label: str) -> bool:
     try:
-        float(_norm_label(label))
+        float(norm_label(label))
     except ValueError:
         return False
     return True
@@ -931,13 +931,13 @@ def _observe_block(cols: list["_Col"], arrays: list[Any], offset: int, block: in
                               or pc.any(pc.starts_with(b, "-0")).as_py())
         long = strict and ml >= 16      # 16 digits or more
         parts = _parts(b, group) if odd or long else None
-        exact = _parts(ints, group) if mx >= _MAX_EXACT else None
+        exact = _parts(ints, group) if mx >= MAX_EXACT else None
         for k, i in enumerate(idx):
             num = cols[i].num
             cols[i].odd = odd
             num.seen = True
             num.mx = max(num.mx, mx if exact is None else max(abs(v) for v in pc.min_max(exact[k]).as_py().values()))
-            if odd and strict and _leading_zeros(parts[k]):
+            if odd and strict and leading_zeros(parts[k]):
                 num.lead0 = True
             if long and pc.any(pc.match_substring_regex(parts[k], r"^-?[0-9]{16,}$")).as_py():
                 num.big16 = True
@@ -979,12 +979,12 @@ def _convert_block(cols: list["_Col"], use: list[int], arrays: list[Any], offset
         g = _group(group)
         scan = [k for k, i in enumerate(idx) if cols[i].scan]
         if scan and pc.any(pc.match_substring(g, "@")).as_py():
-            found = _parts(pc.match_substring_regex(g, _EMAIL_RE), group)
+            found = _parts(pc.match_substring_regex(g, EMAIL_RE), group)
             hits = [_true_count(f) for f in found]
             for k in scan:
                 cols[idx[k]].emails += hits[k]
             if redact and any(hits[k] for k in scan):
-                red = _parts(pc.replace_substring_regex(g, _EMAIL_RE, EMAIL_REDACTED), group)
+                red = _parts(pc.replace_substring_regex(g, EMAIL_RE, EMAIL_REDACTED), group)
                 for k in scan:
                     if hits[k]:
                         arrays[idx[k]] = red[k]
@@ -1041,11 +1041,11 @@ def _stream(p: Path, out: Path, cb: "Codebook | None", identifiers: str, salt: s
     header = rx.header_rows
     # targets before the first pass: the codebook mapping and identifiers of all columns (an empty unnamed column,
     # dropped afterwards, maps to nothing, so the others' rows are the same)
-    mapping_all = _map_codebook(rx.columns, cb, []) if cb is not None else {}
+    mapping_all = map_codebook(rx.columns, cb, []) if cb is not None else {}
     labelled = rx.header_rows >= 2
     tokens = na if na is not None else (PLAIN_NA if rx.format == "plain_csv" else ())
     count_tokens = na is not None or rx.format == "plain_csv"
-    cols = [_Col(c, mapping_all.get(i), _identifier_reason(c, mapping_all.get(i), labelled) is not None, tokens,
+    cols = [_Col(c, mapping_all.get(i), identifier_reason(c, mapping_all.get(i), labelled) is not None, tokens,
                  count_tokens, identifiers) for i, c in enumerate(rx.columns)]
 
     def blocks(reader: _Reader):
@@ -1079,7 +1079,7 @@ def _stream(p: Path, out: Path, cb: "Codebook | None", identifiers: str, salt: s
         raise _Fallback("a line longer than half a parser block")
     for c, col in zip(rx.columns, cols):
         c.values = _Stub(n_rows, col.nulls)
-    plan = _Plan(p, rx, cb, identifiers, na)
+    plan = HeaderPlan(p, rx, cb, identifiers, na)
     kept = {id(c): i for i, c in enumerate(rx.columns)}
     order = [kept[id(c)] for c in plan.cols]
     for j, i in enumerate(order):
@@ -1137,7 +1137,7 @@ def _stream(p: Path, out: Path, cb: "Codebook | None", identifiers: str, salt: s
             if col.pending is not None:
                 m = col.labels.map
                 col.pending.confirmed = len(m) + col.labels.null <= 15 and any(
-                    len(x) < 60 and _LIKERT_WORDS.search(x) for x in m)
+                    len(x) < 60 and LIKERT_WORDS.search(x) for x in m)
         plan.ctx.choice_text[:] = [x for x in plan.ctx.choice_text if not isinstance(x, _Pending) or x.confirmed]
         values, not_in_cb, missing = plan.finish(rx, cb, n_rows, len(names), missing_tokens, emails, redact)
         source = SourceInfo(path=str(p), format=rx.format, encoding=rx.encoding, sha256=reader.sha.hexdigest(),
