@@ -154,25 +154,32 @@ def family() -> list[dict]:
                  r["cpu"] <= 60, wall=r["wall"])]
 
 
-def importing(rows_n: int) -> list[dict]:
+def importing(rows_n: int, runs: int = 3) -> list[dict]:
+    """`vccscale import` (which streams an export of this size: vccscale.io.stream) beside pandas, interleaved,
+    ``runs`` times each: the median wall time and the largest peak memory of the runs."""
     from import_benchmark import make_export
 
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "export.csv"
         make_export(path, rows_n, 300)
         size_kb = path.stat().st_size / 1024
-        ours = min((measure([sys.executable, "-m", "vccscale", "import", str(path), "--out",
-                             str(Path(tmp) / "v.parquet")]) for _ in range(2)), key=lambda r: r["wall"])
         pd_code = ("import pandas as pd, sys; pd.read_csv(sys.argv[1], skiprows=[1, 2], low_memory=False)"
                    ".to_parquet(sys.argv[2])")
-        ref = min((measure([sys.executable, "-c", pd_code, str(path), str(Path(tmp) / "p.parquet")])
-                   for _ in range(2)), key=lambda r: r["wall"])
+        ours, ref = [], []
+        for _ in range(runs):
+            ours.append(measure([sys.executable, "-m", "vccscale", "import", str(path), "--out",
+                                 str(Path(tmp) / "v.parquet")]))
+            ref.append(measure([sys.executable, "-c", pd_code, str(path), str(Path(tmp) / "p.parquet")]))
+    wall = statistics.median(r["wall"] for r in ours)
+    ref_wall = statistics.median(r["wall"] for r in ref)
+    peak = max(r["peak_kb"] for r in ours) / 1024
+    ref_peak = max(r["peak_kb"] for r in ref) / 1024
     label = f"{rows_n:,} x 300 export ({size_kb / 1024:.0f} MB)"
-    return [_row("import", f"import {label}, whole process (wall s)", ours["wall"], ref["wall"],
-                 "pandas read_csv + to_parquet", "ratio <= 1.3", ours["wall"] / ref["wall"] <= 1.3),
-            _row("import", f"import {label}, peak memory (MB)", ours["peak_kb"] / 1024, ref["peak_kb"] / 1024,
+    return [_row("import", f"import {label}, whole process (wall s, median of {runs})", wall, ref_wall,
+                 "pandas read_csv + to_parquet", "ratio <= 1.3", wall / ref_wall <= 1.3),
+            _row("import", f"import {label}, peak memory (MB, largest of {runs})", peak, ref_peak,
                  "pandas read_csv + to_parquet", f"<= 2 x file ({2 * size_kb / 1024:.0f} MB)",
-                 ours["peak_kb"] <= 2 * size_kb)]
+                 peak <= 2 * size_kb / 1024)]
 
 
 def bootstrap_scaling() -> list[dict]:

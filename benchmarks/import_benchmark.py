@@ -14,6 +14,9 @@ above the interpreter + imports baseline.
 Readers compared:
   * ``read_export``            vccscale's importer, typed columns (Int64/Float64/boolean/string/datetime)
   * ``read_export + codebook`` the same with a codebook mapping every column
+  * ``import_export``          the streaming import to Parquet (vccscale.io.stream; with and without codebook);
+                               pandas is imported in every child first, so "above base" compares like with like
+                               (``vccscale import`` runs it without pandas: benchmarks/goals.py measures that)
   * ``pandas.read_csv``        ``pd.read_csv(path, skiprows=[1, 2])`` (numpy dtypes, no checks, C engine)
 """
 from __future__ import annotations
@@ -155,6 +158,11 @@ if which == "pandas":
 elif which == "codebook":
     ds = read_export(path, Codebook.read(cbp))
     shape = ds.data.shape
+elif which.startswith("stream"):
+    from vccscale.io.stream import import_export
+    m = import_export(path, path + ".parquet", Codebook.read(cbp) if which == "stream_codebook" else None,
+                      stream=True)
+    shape = (m["n_rows"], m["n_columns"])
 else:
     ds = read_export(path)
     shape = ds.data.shape
@@ -197,6 +205,7 @@ def main(argv: list[str] | None = None) -> None:
         make_codebook(cb, args.cols)
     results = {}
     for which, label in (("vccscale", "read_export"), ("codebook", "read_export + codebook"),
+                         ("stream", "import_export (streamed)"), ("stream_codebook", "import_export + codebook"),
                          ("pandas", "pandas.read_csv(skiprows=[1,2])")):
         runs = [run(which, path, cb) for _ in range(max(args.repeat, 1))]
         results[label] = {"seconds": min(r["seconds"] for r in runs), "peak_kb": max(r["peak_kb"] for r in runs),

@@ -379,3 +379,28 @@ def test_literal_quotes_are_found_even_when_they_pair_up(tmp_path: Path) -> None
     ref, got, how = _both(path, tmp_path, 4096)
     _same(ref, got)
     assert "unquoted" in how
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_canonical_dates_fast_path_equals_pandas(seed: int) -> None:
+    """Qualtrics' zero-padded YYYY-MM-DD HH:MM:SS, every value of that width (arrow's strptime, its fields read
+    back), including 30 February, 10:60, 24:00, second 60, year 0000 and a sign in the year."""
+    import pyarrow as pa
+
+    rng = random.Random(seed)
+    vals = [f"{rng.choice([rng.randint(1, 9999), 2024, 2000, 1900, 0]):04d}-{rng.randint(0, 13):02d}-"
+            f"{rng.randint(0, 31):02d} {rng.randint(0, 24):02d}:{rng.randint(0, 60):02d}:{rng.randint(0, 61):02d}"
+            for _ in range(3000)]
+    if seed == 2:
+        vals = [v for v in vals if not v.startswith("0000")]        # all valid years: the fast path decides
+        vals = [v for v in vals if pd.notna(pd.to_datetime(v, format="%Y-%m-%d %H:%M:%S", errors="coerce"))
+                and int(v[-2:]) < 60]
+        from vccscale.io.stream import _canonical_dates
+        assert _canonical_dates(pa.array(vals, pa.string())) is not None     # the fast path reads them
+    if seed == 3:
+        vals[5] = "+024-05-01 10:00:00"
+    want = pd.to_datetime(pd.Series(vals), format="%Y-%m-%d %H:%M:%S", errors="coerce")
+    want = want.mask(want.dt.year < 1).astype("datetime64[us]")
+    got = parse_dates(pa.array(vals, pa.string()), "%Y-%m-%d %H:%M:%S").to_pandas()
+    bad = [(v, a, b) for v, a, b in zip(vals, want, got) if not ((pd.isna(a) and pd.isna(b)) or a == b)]
+    assert not bad, bad[:5]

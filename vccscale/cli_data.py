@@ -61,7 +61,8 @@ def import_cmd(export: Path, codebook: Path | None, out_file: Path | None, descr
         from .io.stream import import_export
 
         meta = import_export(export, out_file, codebook, identifiers=identifiers, salt=salt, encoding=encoding,
-                             na=list(na) if na else None, redact_emails=redact_emails, without_pandas=True)
+                             na=list(na) if na else None, redact_emails=redact_emails, without_pandas=True,
+                             progress=_import_progress)
         for line in meta["log"]:
             click.echo(line, err=True)
         click.echo(f"wrote {meta['files'][0]} and {meta['files'][1]} ({meta['how']})", err=True)
@@ -91,6 +92,19 @@ def import_cmd(export: Path, codebook: Path | None, out_file: Path | None, descr
                     f"{k} ({n} cells)" for k, n in info["email_cells"].items()))
     elif out_file is None:
         click.echo(f"{ds.source.format}: {ds.n_rows} rows x {len(ds.columns)} columns (use --out or --describe)")
+
+
+def _import_progress(step: int, done: int, total: int) -> None:
+    """A one-line progress display on a terminal's stderr (the streaming import's two passes)."""
+    import sys
+
+    if not sys.stderr.isatty():
+        return
+    what = "checking and deciding column types" if step == 1 else "converting and writing"
+    sys.stderr.write(f"\rimport pass {step} of 2 ({what}): {100 * done / max(total, 1):3.0f}%")
+    if step == 2 and done >= total:
+        sys.stderr.write("\n")
+    sys.stderr.flush()
 
 
 # ---------------------------------------------------------------------------------------------------- clean

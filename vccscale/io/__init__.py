@@ -8,6 +8,10 @@ Public API::
                                 # cells read as missing per token, text columns with e-mail addresses
     ds.write("responses.parquet")   # data + responses.parquet.meta.json
 
+    from vccscale.io.stream import import_export
+    import_export(path, "responses.parquet", codebook=None, ...)   # the same, straight to the file: a large UTF-8
+                                    # CSV/TSV export is streamed in blocks (memory does not grow with the file)
+
 pandas and pyarrow are imported only when a file is read, so importing ``vccscale.io`` stays cheap.
 """
 from __future__ import annotations

@@ -89,7 +89,7 @@ def import_export(path: str | Path, out: str | Path, codebook: "Codebook | str |
                   na: "list[str] | tuple[str, ...] | None" = None, redact_emails: bool = False,
                   max_unzipped_bytes: int | None = None, max_line_chars: int | None = None,
                   stream: bool | None = None, block_size: int | None = None,
-                  without_pandas: bool = False) -> dict[str, Any]:
+                  without_pandas: bool = False, progress: Any = None) -> dict[str, Any]:
     """Read an export (arguments as :func:`~vccscale.io.read.read_export`) and write it to ``out`` (``.parquet``
     or ``.csv``) with its ``.meta.json`` sidecar. Returns the sidecar's content plus ``"streamed"`` (bool),
     ``"how"`` (a sentence saying how the file was read) and ``"files"``.
@@ -98,7 +98,8 @@ def import_export(path: str | Path, out: str | Path, codebook: "Codebook | str |
     Parquet; True streams whenever the file allows it (any size); False always reads in memory. ``block_size``:
     bytes per streamed block (default :data:`STREAM_BLOCK`). ``without_pandas``: while streaming, keep pyarrow
     from importing pandas (about 40 MB it would load on its first conversion of a Python list; the command line
-    does this, as nothing else runs in its process)."""
+    does this, as nothing else runs in its process). ``progress``: called as ``progress(pass_number, bytes_read,
+    file_size)`` after each streamed block (pass 1 checks and decides, pass 2 converts and writes)."""
     from .read import build_dataset, load
 
     o = Path(out)
@@ -118,7 +119,7 @@ def import_export(path: str | Path, out: str | Path, codebook: "Codebook | str |
             with _no_pandas(without_pandas):
                 meta = _stream(p, o, cb, identifiers, salt, tokens, bool(redact_emails), encoding,
                                MAX_LINE_CHARS if max_line_chars is None else max_line_chars,
-                               block_size or STREAM_BLOCK)
+                               block_size or STREAM_BLOCK, progress)
             return {**meta, "streamed": True, "how": f"streamed in blocks of {(block_size or STREAM_BLOCK):,} bytes",
                     "files": [str(o), str(_meta_path(o))]}
         except _Fallback as exc:
@@ -200,6 +201,7 @@ class _Reader:
         self.sha = hashlib.sha256()
         self.nul = False
         self.quotes = self.longest = self.line = 0
+        self.done = 0                        # bytes read
 
     def __iter__(self):
         """Parsed pieces; the next one is read and parsed in a second thread while this one is worked on."""
@@ -234,6 +236,7 @@ class _Reader:
                 self.sha.update(head)
             while True:
                 chunk = f.read(self.block)
+                self.done = f.tell()
                 if self.check:
                     self._scan(chunk)
                 if not chunk:
@@ -517,7 +520,38 @@ def _date_regex(fmt: str) -> str:
 
 def parse_dates(s: "pa.Array", fmt: str) -> "pa.Array":
     """Timestamps (microseconds) of the strings ``s`` read with the strptime format ``fmt`` (null where a value
-    does not match or is no valid date), as ``pandas.to_datetime(s, format=fmt, errors="coerce")`` reads them."""
+    does not match or is no valid date), as ``pandas.to_datetime(s, format=fmt, errors="coerce")`` reads them
+    (year 0 excepted: no date, as read._dates has it)."""
+    if fmt == "%Y-%m-%d %H:%M:%S":
+        fast = _canonical_dates(s)
+        if fast is not None:
+            return fast
+    return _parse_dates(s, fmt)
+
+
+def _canonical_dates(s: "pa.Array") -> "pa.Array | None":
+    """Qualtrics' own shape, zero-padded ``YYYY-MM-DD HH:MM:SS`` in every value, read by arrow's strptime; None when
+    some value has another shape or is not read as pandas reads it. On this shape arrow refuses what pandas
+    refuses (month 13, hour 24, minute 60) and carries seconds 60 and 61 into the minute as pandas does, but it
+    rolls 30 February into March and reads year 0000: the day read back must equal the day written, the year be
+    at least 1."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if s.null_count == len(s):
+        return None
+    ts = pc.strptime(s, format="%Y-%m-%d %H:%M:%S", unit="us", error_is_null=True)
+    if ts.null_count != s.null_count:
+        return None
+    if not pc.all(pc.match_substring_regex(s, r"^[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}$")).as_py():
+        return None
+    day = pc.cast(pc.utf8_slice_codeunits(s, 8, 10), pa.int64())
+    if not pc.all(pc.equal(pc.day(ts), day)).as_py() or pc.min(pc.year(ts)).as_py() < 1:
+        return None
+    return ts
+
+
+def _parse_dates(s: "pa.Array", fmt: str) -> "pa.Array":
     import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -925,11 +959,10 @@ def _observe_block(cols: list["_Col"], arrays: list[Any], offset: int, block: in
         mm = pc.min_max(ints).as_py()
         mx = max(abs(mm["min"]), abs(mm["max"]))
         # a value that may have leading zeros or be hexadecimal ("07", "0x1F", "-0..."): checked column by column
-        lens = pc.utf8_length(b)
-        ml = pc.max(lens).as_py()
-        odd = ml > 1 and bool(pc.any(pc.and_(pc.starts_with(b, "0"), pc.greater(lens, 1))).as_py()
-                              or pc.any(pc.starts_with(b, "-0")).as_py())
-        long = strict and ml >= 16      # 16 digits or more
+        zero = pc.starts_with(b, "0")
+        odd = bool(pc.any(pc.starts_with(b, "-0")).as_py()) or (
+            bool(pc.any(zero).as_py()) and bool(pc.any(pc.and_(zero, pc.greater(pc.utf8_length(b), 1))).as_py()))
+        long = strict and (mx >= 10 ** 15 or odd)      # 16 digits or more are possible
         parts = _parts(b, group) if odd or long else None
         exact = _parts(ints, group) if mx >= MAX_EXACT else None
         for k, i in enumerate(idx):
@@ -942,6 +975,7 @@ def _observe_block(cols: list["_Col"], arrays: list[Any], offset: int, block: in
             if long and pc.any(pc.match_substring_regex(parts[k], r"^-?[0-9]{16,}$")).as_py():
                 num.big16 = True
             int_ok.add(i)
+    _release(_arrow_pool())     # the block's temporary arrays, before the columns' own work
     for i in live:
         if not cols[i].hashed:
             cols[i].observe(arrays[i], offset, block, i in int_ok or (
@@ -998,7 +1032,14 @@ def _convert_block(cols: list["_Col"], use: list[int], arrays: list[Any], offset
         if i not in out:
             out[i] = cols[i].convert(arrays[i], block, salt)
             arrays[i] = None
+    _release(_arrow_pool())     # the block's text, before the converted block is written
     return [out[i] for i in use]
+
+
+def _arrow_pool() -> Any:
+    import pyarrow as pa
+
+    return pa.default_memory_pool()
 
 
 class _Stub:
@@ -1030,13 +1071,15 @@ def _pandas_meta(names: list[str], dtypes: list[str]) -> bytes:
 # the two passes
 # ---------------------------------------------------------------------------------------------------------------
 def _stream(p: Path, out: Path, cb: "Codebook | None", identifiers: str, salt: str | None,
-            na: tuple[str, ...] | None, redact: bool, encoding: str | None, max_line: int, block: int) -> dict:
+            na: tuple[str, ...] | None, redact: bool, encoding: str | None, max_line: int, block: int,
+            progress: Any = None) -> dict:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     from .read import PLAIN_NA
 
     rx, skip, delim = _header(p, encoding)
+    size = p.stat().st_size
     ncols = len(rx.columns)
     header = rx.header_rows
     # targets before the first pass: the codebook mapping and identifiers of all columns (an empty unnamed column,
@@ -1071,6 +1114,8 @@ def _stream(p: Path, out: Path, cb: "Codebook | None", identifiers: str, salt: s
         n_rows = offset + len(arrays[0])
         del arrays
         _release(pool)
+        if progress is not None:
+            progress(1, reader.done, size)
     if reader.nul:
         raise _Fallback("NUL byte")
     if reader.quotes % 2:
@@ -1118,6 +1163,8 @@ def _stream(p: Path, out: Path, cb: "Codebook | None", identifiers: str, salt: s
                 wrote += len(converted[0])
                 del arrays, converted
                 _release(pool)
+                if progress is not None:
+                    progress(2, second.done, size)
             if wrote == 0:
                 w.write_table(schema.empty_table())
         if wrote != n_rows:
