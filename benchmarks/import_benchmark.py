@@ -8,8 +8,8 @@ Run on demand (not part of the tests)::
 The export is written once into a temporary directory (or ``--keep DIR``, reused when it exists): the 17
 metadata columns, then Likert items (1-7, about 3% empty), one ``_TEXT`` column per 50 columns, numeric
 entries and a few embedded-data fields. Each reader runs in a fresh subprocess, so the peak resident memory
-(``VmHWM``, else ``ru_maxrss``) is its own; the table shows wall-clock seconds (best of ``--repeat``), peak RSS and peak RSS
-above the interpreter + imports baseline.
+(``VmHWM``, else ``ru_maxrss``) is its own; the table shows wall-clock seconds (best of ``--repeat``), peak RSS
+and peak RSS above the interpreter + imports baseline.
 
 Readers compared:
   * ``read_export``            vccscale's importer, typed columns (Int64/Float64/boolean/string/datetime)

@@ -94,7 +94,7 @@ ITEMS = ["Q1_1", "Q1_2", "Q2", "Q3_TEXT", "code", "score", "side", "wave"]
 
 
 def _export(n: int = 400, edit=None, crlf: bool = False, header: int = 3, extra_col: bool = False,
-            seed: int = 1) -> bytes:
+            seed: int = 1, label: str = "") -> bytes:
     rng = random.Random(seed)
     names = META + ITEMS + ([""] if extra_col else [])
     rows = []
@@ -115,7 +115,7 @@ def _export(n: int = 400, edit=None, crlf: bool = False, header: int = 3, extra_
     w = csv.writer(buf, lineterminator="\r\n" if crlf else "\n")
     w.writerow(names)
     if header >= 2:
-        w.writerow([k or "" for k in names])
+        w.writerow([(k + label if k else "") for k in names])
     if header >= 3:
         w.writerow([json.dumps({"ImportId": i}) for i in META_IID]
                    + [json.dumps({"ImportId": f"QID{k}"}) for k in range(len(ITEMS))]
@@ -404,3 +404,14 @@ def test_canonical_dates_fast_path_equals_pandas(seed: int) -> None:
     got = parse_dates(pa.array(vals, pa.string()), "%Y-%m-%d %H:%M:%S").to_pandas()
     bad = [(v, a, b) for v, a, b in zip(vals, want, got) if not ((pd.isna(a) and pd.isna(b)) or a == b)]
     assert not bad, bad[:5]
+
+
+def test_header_rows_longer_than_the_first_read(tmp_path: Path) -> None:
+    """Question texts of a wide instrument make the label row longer than the 64 kB read first (family C's
+    export with two versions: 524 columns): more is read until the header rows are complete."""
+    path = tmp_path / "export.csv"
+    path.write_bytes(_export(label=" - a long question text, with a comma" * 400))
+    ref, got, how = _both(path, tmp_path, 1 << 16)
+    _same(ref, got)
+    assert how.startswith("streamed")
+    assert len(got[0]["columns"][10]["label"]) > 10_000

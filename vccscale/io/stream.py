@@ -340,7 +340,8 @@ def _header(p: Path, encoding: str | None) -> tuple[RawExport, int, str]:
         enc = "utf-8-sig" if bom else "utf-8"
     skip = 3 if bom else 0
     # the header rows and a few responses: the first 64 kB, more if they hold fewer than 4 records
-    for n in (1 << 16, 1 << 18, 1 << 20, BLOCK_SIZE):
+    sizes = (1 << 16, 1 << 18, 1 << 20, BLOCK_SIZE)
+    for n in sizes:
         with open(p, "rb") as f:
             text = f.read(n)[skip:]
         whole = n >= size
@@ -349,7 +350,12 @@ def _header(p: Path, encoding: str | None) -> tuple[RawExport, int, str]:
             if not cut:
                 continue
             text = text[:cut]
-        rx = _layout_of(text, where, enc)
+        try:
+            rx = _layout_of(text, where, enc)
+        except _Fallback:
+            if whole or n == sizes[-1]:
+                raise
+            continue            # header rows longer than this: read more
         if rx.n_rows >= 2 or whole:
             break
     else:
