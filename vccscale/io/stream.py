@@ -2,24 +2,30 @@
 
 :func:`import_export` does what ``read_export(path, ...).write(out)`` does (same columns, types, values, log and
 ``.meta.json`` sidecar) without holding the data when it can: a UTF-8 CSV or TSV export written to Parquet is
-read twice in blocks of :data:`STREAM_BLOCK` bytes. The first pass decides every column's type with the rules of
-:func:`~vccscale.io.read.read_export` (a column is Int64 only if *every* block's values are whole numbers, a
-code with leading zeros anywhere keeps it text, and so on), counts missing-value tokens and e-mail addresses,
-hashes the file and checks what the in-memory reader checks (UTF-8, NUL bytes, quotes, line lengths, field
-counts); the second pass converts each block and writes it as a Parquet row group. Neither pass imports pandas,
-so the process's memory stays near the interpreter's plus a few blocks, whatever the size of the file.
+read twice, in pieces of about :data:`STREAM_BLOCK` bytes cut at record boundaries (a line end after an even
+number of quotes), each parsed by pyarrow on its own.
+
+* The first pass decides every column's type by read_export's rules over all its values (a column is Int64 only
+  if *every* piece's values are whole numbers; a code with leading zeros anywhere keeps it text; a bad date, an
+  unknown Status or answer label is reported with its row as read_export reports it), hashes the file and checks
+  what read_export checks on the whole buffer (UTF-8, NUL bytes, the number of quotes, line lengths).
+* The second pass converts each piece, counts missing-value tokens and e-mail addresses, and writes the piece as
+  one Parquet row group (to a temporary file, renamed at the end).
+
+The calls every column of a piece needs (the cast to whole numbers, the token search, the e-mail search) are made
+once over all its columns; the next piece is parsed in a second thread. Memory stays near the interpreter's and
+pyarrow's plus a few pieces, whatever the size of the file (``without_pandas`` also keeps pandas out).
 
 Everything else is read in memory by ``read_export``: zip archives, SPSS files, UTF-16 or re-encoded text, CSV
-output, and the rare text files whose problems only the whole file shows (a row with the wrong number of fields,
-an unterminated quote, invalid UTF-8, a NUL byte, CRLF line breaks inside answers, a line longer than half a parser
-block). Their errors and results are therefore exactly ``read_export``'s.
+output, and the text files the pieces cannot be checked on alone (a row with the wrong number of fields, an odd
+number of quotes, a quote inside an unquoted value, invalid UTF-8, a NUL byte, a line longer than half a parser
+block). Their errors and results are therefore exactly ``read_export``'s; the returned ``how`` says which way.
 """
 from __future__ import annotations
 
 import codecs
 import contextlib
 import hashlib
-import io
 import json
 import os
 import re
