@@ -502,7 +502,10 @@ def htmt_pairs(data: pd.DataFrame, blocks: Mapping[str, Iterable[str]], variant:
             if len(bl[a]) < 2 or len(bl[b]) < 2:
                 row["note"] = "a construct with one item has no within-construct correlation"
             elif not (np.isfinite(boot[:, idx[0]]).any(axis=1) & np.isfinite(boot[:, idx[1]]).any(axis=1)).any():
-                row["n"], row["note"] = 0, "no respondent answered both constructs"
+                both = int((np.isfinite(arr[:, idx[0]]).any(axis=1) & np.isfinite(arr[:, idx[1]]).any(axis=1)).sum())
+                row["n"], row["note"] = 0, "no respondent answered both constructs" if not both else (
+                    f"no respondent answered every item of both constructs ({both} answered items of both; "
+                    "listwise HTMT uses complete rows only: missing='fiml' uses them all)")
             else:
                 try:
                     r, row["n"] = _item_cor(arr, cols, rule)
