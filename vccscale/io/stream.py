@@ -689,8 +689,6 @@ class _Col:
             self.uniq = _Uniq(self._bool)
         elif self.target == "coded" and row is not None:
             self.uniq = _Uniq(self._recode_fn(row))
-        elif self.target == "auto" and row is None and c.meta_key is None:
-            self.uniq = _Uniq(None, limit=15)
         self.scan = not ident and self.target in ("string", "auto", "numeric")
         self.kind: str | None = None
         self.deferred: set[int] = set()      # coded: blocks of whole numbers, not mapped value by value
@@ -758,7 +756,7 @@ class _Col:
         the block was read as whole numbers with the other columns of its group."""
         if self.num is not None and not int_ok and not (self.num.dead and self.uniq is None):
             int_ok = self.num.observe(a, offset, need_bad=self.target == "int")
-        if self.uniq is not None and self.uniq.limit is None:
+        if self.uniq is not None:
             if int_ok and self.can_defer and a.null_count < len(a) and not (self.odd and self._hex(a)):
                 self.deferred.add(block)
             else:
@@ -818,7 +816,7 @@ class _Col:
                 if t == "numeric":
                     ctx.log.append(f"column {name}: the codebook says {self.row.type if self.row else 'numeric'} "
                                    "but some values are not numbers; kept as text")
-                elif self.uniq is not None and self.uniq.limit is not None:
+                elif t == "auto" and self.row is None and self.c.meta_key is None:
                     # read._looks_like_scale_labels, on the values the second pass reads
                     self.labels = _Uniq(None, limit=15)
                     self.pending = _Pending(f"answer labels in {name}")
