@@ -55,7 +55,7 @@ def _same(ref, got) -> None:
 
 # -- the fixture exports ---------------------------------------------------------------------------------------------
 TEXT_FIXTURES = ["current_numeric.csv", "current_choice_text.csv", "current_utf8.tsv", "current_spreadsheet.csv",
-                 "export_2016.csv", "legacy.csv", "plain.csv"]
+                 "export_2016.csv", "legacy.csv", "plain.csv", "export.zip"]
 OPTIONS = [{}, {"codebook": CODEBOOK}, {"na": ["NA", "-99"], "identifiers": "hash", "salt": "s",
                                         "redact_emails": True}, {"identifiers": "keep"}]
 
@@ -68,7 +68,8 @@ def test_fixtures_stream_equal_in_memory(tmp_path: Path, name: str, opt: int) ->
     assert how.startswith("streamed"), how
 
 
-@pytest.mark.parametrize("name", ["current_utf16.tsv", "export.zip", "qualtrics.sav", "bad_cp1252.csv",
+@pytest.mark.parametrize("name", ["current_utf16.tsv", "bad_zip_empty.zip", "bad_zip_two.zip", "qualtrics.sav",
+                                  "bad_xlsx.xlsx", "bad_cp1252.csv",
                                   "bad_ragged.csv", "bad_truncated_quote.csv", "bad_truncated_row.csv",
                                   "bad_truncated_header.csv", "bad_html.csv", "bad_empty.csv"])
 def test_other_files_read_in_memory_same_result_or_error(tmp_path: Path, name: str) -> None:
@@ -415,3 +416,46 @@ def test_header_rows_longer_than_the_first_read(tmp_path: Path) -> None:
     _same(ref, got)
     assert how.startswith("streamed")
     assert len(got[0]["columns"][10]["label"]) > 10_000
+
+
+# -- zip archives (Qualtrics' API download) ---------------------------------------------------------------------------
+def _zip(tmp_path: Path, data: bytes, name: str = "export.csv", extra: dict | None = None) -> Path:
+    import zipfile
+
+    path = tmp_path / "export.zip"
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr(zipfile.ZipInfo(name, date_time=(2024, 1, 1, 0, 0, 0)), data, compress_type=zipfile.ZIP_DEFLATED)
+        for k, v in (extra or {}).items():
+            zf.writestr(k, v)
+    return path
+
+
+def test_zip_archive_streams_its_export(tmp_path: Path) -> None:
+    path = _zip(tmp_path, _export(edit=_at({390}, "score", "2.5")))
+    ref, got, how = _both(path, tmp_path, 4096)
+    _same(ref, got)
+    assert how.startswith("streamed")
+    assert got[0]["source"]["archive_member"] == "export.csv" and got[0]["log"][0].startswith("read archive member")
+
+
+@pytest.mark.parametrize("case", ["two_members", "sav_inside", "too_big", "bad_status", "damaged"])
+def test_zip_archives_that_are_not_streamed_give_read_exports_result(tmp_path: Path, case: str) -> None:
+    data = _export()
+    kw: dict = {}
+    if case == "two_members":
+        path = _zip(tmp_path, data, extra={"other.csv": "a,b\n1,2\n"})
+    elif case == "sav_inside":
+        path = _zip(tmp_path, (FIX / "qualtrics.sav").read_bytes(), name="export.sav")
+    elif case == "too_big":
+        path, kw = _zip(tmp_path, data), {"max_unzipped_bytes": 10_000}
+    elif case == "bad_status":
+        path = _zip(tmp_path, _export(edit=_at({390}, "Status", "Imported twice")))
+    else:
+        path = _zip(tmp_path, data)
+        raw = bytearray(path.read_bytes())
+        raw[len(raw) // 2] ^= 0xFF             # a damaged byte in the compressed data
+        path.write_bytes(bytes(raw))
+    ref, got, how = _both(path, tmp_path, 4096, **kw)
+    _same(ref, got)
+    if case != "bad_status":
+        assert not how.startswith("streamed")

@@ -46,8 +46,8 @@ def import_cmd(export: Path, codebook: Path | None, out_file: Path | None, descr
     written by R) into an analysis data set.
 
     Direct identifiers are dropped by default and the log says which columns were dropped. A UTF-8 CSV/TSV export
-    of 32 MB or more written with --out FILE.parquet is streamed in blocks (memory does not grow with the file;
-    same result as reading it whole)."""
+    of 32 MB or more (also in a zip) written with --out FILE.parquet is streamed in blocks (memory does not grow
+    with the file; same result as reading it whole)."""
     import os
 
     from .io import describe as describe_ds

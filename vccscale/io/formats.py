@@ -210,21 +210,9 @@ def _unzip(raw: bytes, where: str, max_bytes: int = MAX_UNZIPPED_BYTES) -> tuple
     (a declared size can lie)."""
     try:
         zf = zipfile.ZipFile(io.BytesIO(raw))
-        infos = zf.infolist()
     except Exception as exc:  # noqa: BLE001 - zipfile raises many kinds of errors on damaged archives
         raise DataError(f"damaged zip archive ({exc or type(exc).__name__})", file=where) from None
-    names = [i.filename for i in infos]
-    if "[Content_Types].xml" in names:
-        what = "an Excel workbook (.xlsx)" if any(n.startswith("xl/") for n in names) else \
-            "a Microsoft Office document"
-        raise DataError(f"this is {what}, not a Qualtrics export: download the responses as CSV, TSV or SPSS, or "
-                        "save the sheet as 'CSV UTF-8'", file=where)
-    if "mimetype" in names and any(n == "content.xml" for n in names):
-        raise DataError("this is an OpenDocument file (.ods), not a Qualtrics export: save the sheet as CSV",
-                        file=where)
-    members = [i for i in infos if not i.is_dir() and not i.filename.startswith("__MACOSX/")
-               and Path(i.filename).name not in (".DS_Store", "Thumbs.db")
-               and not Path(i.filename).name.startswith("._")]
+    members = zip_members(zf, where)
     if not members:
         raise DataError("the zip archive holds no file (no export inside)", file=where)
     if len(members) > 1:
@@ -232,19 +220,10 @@ def _unzip(raw: bytes, where: str, max_bytes: int = MAX_UNZIPPED_BYTES) -> tuple
         raise DataError(f"the zip archive holds {len(members)} files ({shown}); expected exactly one export: "
                         "unpack it and read the file you mean", file=where)
     m = members[0]
-    if m.file_size > max_bytes:
-        raise DataError(f"archive member {m.filename!r} decompresses to {m.file_size:,} bytes, more than the limit "
-                        f"of {max_bytes:,} bytes (max_unzipped_bytes): unpack the archive and read the file itself "
-                        "if it is right", file=where)
+    check_member(zf, m, where, max_bytes)
     chunks: list[bytes] = []
     total = 0
     try:
-        with zf.open(m) as fh:
-            if not m.filename.lower().endswith(EXPORT_SUFFIXES) and not fh.read(4).startswith(SAV_MAGIC):
-                # what is inside, never read as a (1-column) export
-                raise DataError(f"the zip archive holds no CSV, TSV or SPSS (.sav) export, only "
-                                f"{m.filename!r} ({m.file_size:,} bytes): unpack it and check what it is",
-                                file=where)
         with zf.open(m) as fh:
             while True:
                 block = fh.read(1 << 20)
@@ -264,6 +243,48 @@ def _unzip(raw: bytes, where: str, max_bytes: int = MAX_UNZIPPED_BYTES) -> tuple
         raise DataError(f"cannot read archive member {m.filename!r}: damaged zip archive "
                         f"({exc or type(exc).__name__})", file=where) from None
     return m.filename, b"".join(chunks)
+
+
+def zip_members(zf: zipfile.ZipFile, where: str) -> list[zipfile.ZipInfo]:
+    """The files of an archive that could be the export (Office documents rejected; folders, macOS and Windows
+    extras left out)."""
+    try:
+        infos = zf.infolist()
+    except Exception as exc:  # noqa: BLE001 - zipfile raises many kinds of errors on damaged archives
+        raise DataError(f"damaged zip archive ({exc or type(exc).__name__})", file=where) from None
+    names = [i.filename for i in infos]
+    if "[Content_Types].xml" in names:
+        what = "an Excel workbook (.xlsx)" if any(n.startswith("xl/") for n in names) else \
+            "a Microsoft Office document"
+        raise DataError(f"this is {what}, not a Qualtrics export: download the responses as CSV, TSV or SPSS, or "
+                        "save the sheet as 'CSV UTF-8'", file=where)
+    if "mimetype" in names and any(n == "content.xml" for n in names):
+        raise DataError("this is an OpenDocument file (.ods), not a Qualtrics export: save the sheet as CSV",
+                        file=where)
+    return [i for i in infos if not i.is_dir() and not i.filename.startswith("__MACOSX/")
+            and Path(i.filename).name not in (".DS_Store", "Thumbs.db") and not Path(i.filename).name.startswith("._")]
+
+
+def check_member(zf: zipfile.ZipFile, m: zipfile.ZipInfo, where: str, max_bytes: int) -> None:
+    """The member's declared size within ``max_bytes``, and the member an export (by name, or a .sav's bytes)."""
+    if m.file_size > max_bytes:
+        raise DataError(f"archive member {m.filename!r} decompresses to {m.file_size:,} bytes, more than the limit "
+                        f"of {max_bytes:,} bytes (max_unzipped_bytes): unpack the archive and read the file itself "
+                        "if it is right", file=where)
+    try:
+        with zf.open(m) as fh:
+            if not m.filename.lower().endswith(EXPORT_SUFFIXES) and not fh.read(4).startswith(SAV_MAGIC):
+                # what is inside, never read as a (1-column) export
+                raise DataError(f"the zip archive holds no CSV, TSV or SPSS (.sav) export, only "
+                                f"{m.filename!r} ({m.file_size:,} bytes): unpack it and check what it is",
+                                file=where)
+    except DataError:
+        raise
+    except RuntimeError as exc:  # encrypted
+        raise DataError(f"cannot read archive member {m.filename!r}: {exc}", file=where) from None
+    except Exception as exc:  # noqa: BLE001 - BadZipFile, zlib.error, EOFError, struct.error, ...
+        raise DataError(f"cannot read archive member {m.filename!r}: damaged zip archive "
+                        f"({exc or type(exc).__name__})", file=where) from None
 
 
 # ---------------------------------------------------------------------------------------------------------------

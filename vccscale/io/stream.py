@@ -1,8 +1,8 @@
 """Import an export straight to a file, streaming large UTF-8 text exports (issue 20).
 
 :func:`import_export` does what ``read_export(path, ...).write(out)`` does (same columns, types, values, log and
-``.meta.json`` sidecar) without holding the data when it can: a UTF-8 CSV or TSV export written to Parquet is
-read twice, in pieces of about :data:`STREAM_BLOCK` bytes cut at record boundaries (a line end after an even
+``.meta.json`` sidecar) without holding the data when it can: a UTF-8 CSV or TSV export written to Parquet (also
+the one export inside a zip archive, decompressed as it is read) is read twice, in pieces of about :data:`STREAM_BLOCK` bytes cut at record boundaries (a line end after an even
 number of quotes), each parsed by pyarrow on its own.
 
 * The first pass decides every column's type by read_export's rules over all its values (a column is Int64 only
@@ -16,8 +16,8 @@ The calls every column of a piece needs (the cast to whole numbers, the token se
 once over all its columns; the next piece is parsed in a second thread. Memory stays near the interpreter's and
 pyarrow's plus a few pieces, whatever the size of the file (``without_pandas`` also keeps pandas out).
 
-Everything else is read in memory by ``read_export``: zip archives, SPSS files, UTF-16 or re-encoded text, CSV
-output, and the text files the pieces cannot be checked on alone (a row with the wrong number of fields, an odd
+Everything else is read in memory by ``read_export``: SPSS files, UTF-16 or re-encoded text, CSV output, archives
+that do not hold exactly one export (or are damaged), and the text files the pieces cannot be checked on alone (a row with the wrong number of fields, an odd
 number of quotes, a quote inside an unquoted value, invalid UTF-8, a NUL byte, a line longer than half a parser
 block). Their errors and results are therefore exactly ``read_export``'s; the returned ``how`` says which way.
 """
@@ -112,7 +112,10 @@ def import_export(path: str | Path, out: str | Path, codebook: "Codebook | str |
     if o.suffix.lower() not in (".parquet", ".csv"):
         raise DataError("output must end in .parquet or .csv", file=o)
     p, tokens, cb = checked_args(path, codebook, identifiers, salt, na, max_unzipped_bytes, max_line_chars)
-    size = p.stat().st_size
+    try:            # a zip archive's export counts by its own size
+        size = _Source(p, max_unzipped_bytes).size
+    except _Fallback:
+        size = p.stat().st_size
     why = None
     if stream is False:
         why = "stream=False"
@@ -125,7 +128,7 @@ def import_export(path: str | Path, out: str | Path, codebook: "Codebook | str |
             with _no_pandas(without_pandas):
                 meta = _stream(p, o, cb, identifiers, salt, tokens, bool(redact_emails), encoding,
                                MAX_LINE_CHARS if max_line_chars is None else max_line_chars,
-                               block_size or STREAM_BLOCK, progress)
+                               block_size or STREAM_BLOCK, progress, max_unzipped_bytes)
             return {**meta, "streamed": True, "how": f"streamed in blocks of {(block_size or STREAM_BLOCK):,} bytes",
                     "files": [str(o), str(_meta_path(o))]}
         except _Fallback as exc:
@@ -198,7 +201,8 @@ class _Reader:
 
     def __init__(self, path: Path, skip: int, delim: str, ncols: int, block: int, check: bool,
                  max_line: int = MAX_LINE_CHARS, prefetch: bool = True) -> None:
-        self.path, self.skip, self.delim, self.ncols, self.check = path, skip, delim, ncols, check
+        self.src = path if isinstance(path, _Source) else _Source(Path(path))
+        self.skip, self.delim, self.ncols, self.check = skip, delim, ncols, check
         self.prefetch = prefetch
         # a line longer than half a parser block (or than max_line) is read in memory: lines inside a chunk of at
         # most that size cannot be longer, so only lines across chunks are measured
@@ -236,13 +240,18 @@ class _Reader:
     def _pieces(self):
         """The file's bytes in pieces that end at a record boundary."""
         rest = b""
-        with open(self.path, "rb") as f:
+        with self.src.open() as f:
             head = f.read(self.skip)
             if self.check:
                 self.sha.update(head)
             while True:
-                chunk = f.read(self.block)
-                self.done = f.tell()
+                try:
+                    chunk = f.read(self.block)
+                except Exception as exc:  # noqa: BLE001 - a damaged archive (zlib, CRC): read_export says which
+                    raise _Fallback(f"cannot read on: {exc}") from None
+                self.done += len(chunk)
+                if self.done > self.src.limit:
+                    raise _Fallback("the archive member decompresses to more than its limit")
                 if self.check:
                     self._scan(chunk)
                 if not chunk:
@@ -305,6 +314,62 @@ def _literal_quote(table: Any, piece: bytes, delim: str) -> bool:
     return any(not m.group().startswith(b'"') for m in pat.finditer(piece))
 
 
+class _Source:
+    """The bytes to stream: the file itself, or the one export inside a zip archive (read_export's rules choose
+    it; ``limit``: the most bytes a member may decompress to)."""
+
+    def __init__(self, path: Path, max_unzipped: int | None = None) -> None:
+        import zipfile
+
+        from .formats import MAX_UNZIPPED_BYTES, ZIP_MAGIC, check_member, zip_members
+
+        self.path, self.member, self.where = path, None, str(path)
+        self.size = path.stat().st_size
+        self.limit = float("inf")
+        with open(path, "rb") as f:
+            if not f.read(4).startswith(ZIP_MAGIC):
+                return
+        limit = MAX_UNZIPPED_BYTES if max_unzipped is None else max_unzipped
+        try:
+            zf = zipfile.ZipFile(path)
+            members = zip_members(zf, self.where)
+            if len(members) != 1:
+                raise _Fallback("not one export in the archive")
+            check_member(zf, members[0], self.where, limit)
+        except (DataError, zipfile.BadZipFile, OSError) as exc:
+            raise _Fallback(str(exc)) from None
+        self.zf, self.info = zf, members[0]
+        self.member = members[0].filename
+        self.where = f"{path}/{self.member}"
+        self.size, self.limit = members[0].file_size, limit
+
+    def open(self):
+        if self.member is None:
+            return open(self.path, "rb")
+        try:
+            return self.zf.open(self.info)
+        except Exception as exc:  # noqa: BLE001 - encrypted or damaged archives: read_export says which
+            raise _Fallback(str(exc)) from None
+
+    def head(self, n: int) -> bytes:
+        """The first ``n`` bytes."""
+        try:
+            with self.open() as f:
+                return f.read(n)
+        except _Fallback:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a damaged archive: read_export says which
+            raise _Fallback(f"cannot read: {exc}") from None
+
+    def sha256(self) -> str:
+        """SHA-256 of the file (of the archive itself, as read_export records it)."""
+        h = hashlib.sha256()
+        with open(self.path, "rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                h.update(chunk)
+        return h.hexdigest()
+
+
 def _boundary(buf: bytes) -> int:
     """The end of the last complete record in ``buf`` (after its line end), 0 when there is none: a LF with an
     even number of quotes before it (``buf`` starts at a record boundary; a doubled quote counts twice)."""
@@ -317,12 +382,11 @@ def _boundary(buf: bytes) -> int:
     return 0
 
 
-def _header(p: Path, encoding: str | None) -> tuple[RawExport, int, str]:
+def _header(src: "_Source", encoding: str | None) -> tuple[RawExport, int, str]:
     """The layout from the file's first lines: (RawExport without values, bytes to skip (BOM), delimiter)."""
-    where = str(p)
-    size = p.stat().st_size
-    with open(p, "rb") as f:
-        head = f.read(1 << 16)
+    where = src.where
+    size = src.size
+    head = src.head(1 << 16)
     if not head.strip():
         raise _Fallback("empty start")
     try:
@@ -348,8 +412,7 @@ def _header(p: Path, encoding: str | None) -> tuple[RawExport, int, str]:
     # the header rows and a few responses: the first 64 kB, more if they hold fewer than 4 records
     sizes = (1 << 16, 1 << 18, 1 << 20, BLOCK_SIZE)
     for n in sizes:
-        with open(p, "rb") as f:
-            text = f.read(n)[skip:]
+        text = src.head(n)[skip:]
         whole = n >= size
         if not whole:
             cut = _boundary(text)
@@ -1082,14 +1145,18 @@ def _pandas_meta(names: list[str], dtypes: list[str]) -> bytes:
 # ---------------------------------------------------------------------------------------------------------------
 def _stream(p: Path, out: Path, cb: "Codebook | None", identifiers: str, salt: str | None,
             na: tuple[str, ...] | None, redact: bool, encoding: str | None, max_line: int, block: int,
-            progress: Any = None) -> dict:
+            progress: Any = None, max_unzipped: int | None = None) -> dict:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     from .read import PLAIN_NA
 
-    rx, skip, delim = _header(p, encoding)
-    size = p.stat().st_size
+    src = _Source(p, max_unzipped)
+    rx, skip, delim = _header(src, encoding)
+    if src.member is not None:      # as read_export's load()
+        rx.archive_member = src.member
+        rx.log.insert(0, f"read archive member {src.member!r} of the zip archive")
+    size = src.size
     ncols = len(rx.columns)
     header = rx.header_rows
     # targets before the first pass: the codebook mapping and identifiers of all columns (an empty unnamed column,
@@ -1117,7 +1184,7 @@ def _stream(p: Path, out: Path, cb: "Codebook | None", identifiers: str, salt: s
             rows += n
 
     pool = pa.default_memory_pool()
-    reader = _Reader(p, skip, delim, ncols, block, check=True, max_line=max_line)
+    reader = _Reader(src, skip, delim, ncols, block, check=True, max_line=max_line)
     n_rows = 0
     for k, offset, arrays in blocks(reader):
         _observe_block(cols, arrays, offset, k)
@@ -1166,7 +1233,7 @@ def _stream(p: Path, out: Path, cb: "Codebook | None", identifiers: str, salt: s
     try:
         with pq.ParquetWriter(tmp, schema) as w:
             wrote = 0
-            second = _Reader(p, skip, delim, ncols, block, check=False, max_line=max_line)
+            second = _Reader(src, skip, delim, ncols, block, check=False, max_line=max_line)
             for k, offset, arrays in blocks(second):
                 converted = _convert_block(cols, use, arrays, offset, k, salt or "", redact, count_tokens)
                 w.write_batch(pa.RecordBatch.from_arrays(converted, schema=schema))
@@ -1197,8 +1264,9 @@ def _stream(p: Path, out: Path, cb: "Codebook | None", identifiers: str, salt: s
                     len(x) < 60 and LIKERT_WORDS.search(x) for x in m)
         plan.ctx.choice_text[:] = [x for x in plan.ctx.choice_text if not isinstance(x, _Pending) or x.confirmed]
         values, not_in_cb, missing = plan.finish(rx, cb, n_rows, len(names), missing_tokens, emails, redact)
-        source = SourceInfo(path=str(p), format=rx.format, encoding=rx.encoding, sha256=reader.sha.hexdigest(),
-                            delimiter=rx.delimiter, archive_member=None, values=values)
+        source = SourceInfo(path=str(p), format=rx.format, encoding=rx.encoding,
+                            sha256=src.sha256() if src.member is not None else reader.sha.hexdigest(),
+                            delimiter=rx.delimiter, archive_member=src.member, values=values)
         meta = {"source": _asdict(source), "n_rows": n_rows, "n_columns": len(names),
                 "columns": [_asdict(c) for c in infos], "dropped_identifiers": plan.dropped,
                 "hashed_identifiers": plan.hashed, "missing_from_export": missing, "not_in_codebook": not_in_cb,
