@@ -459,3 +459,21 @@ def test_zip_archives_that_are_not_streamed_give_read_exports_result(tmp_path: P
     _same(ref, got)
     if case != "bad_status":
         assert not how.startswith("streamed")
+
+
+def test_study_run_imports_a_large_export_streamed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`vccscale run`'s import stage goes through import_export: a large export is streamed, to the same data."""
+    import vccscale.io.stream as st
+    from vccscale.pipeline.runner import run_study
+
+    study = Path(__file__).parents[1] / "analysis" / "example_study.yaml"
+    monkeypatch.setattr(st, "STREAM_MIN_BYTES", 1000)
+    monkeypatch.setattr(st, "STREAM_BLOCK", 1 << 16)
+    res = run_study(study, only="import", out=tmp_path / "out", progress=False)
+    assert res is not None
+    got = pd.read_parquet(tmp_path / "out" / "data" / "imported.parquet")
+    ref = read_export(Path(__file__).parents[1] / "datasets" / "example_export.csv",
+                      Path(__file__).parents[1] / "instruments" / "build" / "example_study" / "codebook.json")
+    pd.testing.assert_frame_equal(got, ref.data)
+    import pyarrow.parquet as pq
+    assert pq.ParquetFile(tmp_path / "out" / "data" / "imported.parquet").metadata.num_row_groups > 1   # streamed

@@ -17,20 +17,21 @@ from .context import Skip, StageContext
 
 def stage_import(ctx: StageContext):
     from ..instrument.codebook import Codebook
-    from ..io import read_export
+    from ..io.stream import import_export
 
     d = ctx.study.data
     salt = os.environ.get(d.salt_env) if d.salt_env else None
     cb = Codebook.read(ctx.study.resolve(d.codebook)) if d.codebook else None
-    ds = read_export(ctx.study.resolve(d.export), cb, identifiers=d.identifiers, salt=salt, na=d.na,
-                     redact_emails=d.redact_emails)
     (ctx.out / "data").mkdir(parents=True, exist_ok=True)
-    ds.write(ctx.out / "data" / "imported.parquet")
+    # read_export + write, streamed for a large export (the same file either way)
+    meta = import_export(ctx.study.resolve(d.export), ctx.out / "data" / "imported.parquet", cb,
+                         identifiers=d.identifiers, salt=salt, na=d.na, redact_emails=d.redact_emails)
     _normalise_meta(ctx.out / "data" / "imported.parquet.meta.json", ctx)
-    summary = {"rows": ds.n_rows, "columns": len(ds.columns), "format": ds.source.format,
-               "dropped_identifiers": sorted(ds.dropped_identifiers),
-               "missing_from_export": len(ds.missing_from_export), "not_in_codebook": len(ds.not_in_codebook)}
-    return summary, ["data/imported.parquet", "data/imported.parquet.meta.json"], list(ds.log)
+    summary = {"rows": meta["n_rows"], "columns": meta["n_columns"], "format": meta["source"]["format"],
+               "dropped_identifiers": sorted(meta["dropped_identifiers"]),
+               "missing_from_export": len(meta["missing_from_export"]),
+               "not_in_codebook": len(meta["not_in_codebook"])}
+    return summary, ["data/imported.parquet", "data/imported.parquet.meta.json"], list(meta["log"])
 
 
 def _normalise_meta(path: Path, ctx: StageContext) -> None:
