@@ -477,3 +477,20 @@ def test_study_run_imports_a_large_export_streamed(tmp_path: Path, monkeypatch: 
     pd.testing.assert_frame_equal(got, ref.data)
     import pyarrow.parquet as pq
     assert pq.ParquetFile(tmp_path / "out" / "data" / "imported.parquet").metadata.num_row_groups > 1   # streamed
+
+
+def test_record_boundary_against_brute_force() -> None:
+    """_boundary: the end of the last line end with an even number of quotes before it (checked against counting
+    from the start for every line end), in one pass over the tail even when an answer holds 200,000 line breaks."""
+    from vccscale.io.stream import _boundary
+
+    def brute(buf: bytes) -> int:
+        for pos in range(len(buf) - 1, -1, -1):
+            if buf[pos:pos + 1] == b"\n" and buf[:pos].count(b'"') % 2 == 0:
+                return pos + 1
+        return 0
+    rng = random.Random(7)
+    for _ in range(3000):
+        buf = bytes(rng.choice(b'ab,"\n') for _ in range(rng.randint(0, 40)))
+        assert _boundary(buf) == brute(buf), buf
+    assert _boundary(b"a,b\n" * 1000 + b'x,"' + b"line\n" * 200_000) == 4000

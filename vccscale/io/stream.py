@@ -374,10 +374,13 @@ def _boundary(buf: bytes) -> int:
     """The end of the last complete record in ``buf`` (after its line end), 0 when there is none: a LF with an
     even number of quotes before it (``buf`` starts at a record boundary; a doubled quote counts twice)."""
     total = buf.count(b'"')
+    after, end = 0, len(buf)          # quotes after the line end looked at (counted once, walking back)
     pos = buf.rfind(b"\n")
     while pos >= 0:
-        if (total - buf.count(b'"', pos + 1)) % 2 == 0:
+        after += buf.count(b'"', pos + 1, end)
+        if (total - after) % 2 == 0:
             return pos + 1
+        end = pos + 1
         pos = buf.rfind(b"\n", 0, pos)
     return 0
 
