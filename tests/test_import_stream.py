@@ -494,3 +494,16 @@ def test_record_boundary_against_brute_force() -> None:
         buf = bytes(rng.choice(b'ab,"\n') for _ in range(rng.randint(0, 40)))
         assert _boundary(buf) == brute(buf), buf
     assert _boundary(b"a,b\n" * 1000 + b'x,"' + b"line\n" * 200_000) == 4000
+
+
+def test_progress_reports_both_passes_to_the_end(tmp_path: Path) -> None:
+    path = tmp_path / "export.csv"
+    path.write_bytes(b"\xef\xbb\xbf" + _export())      # with a byte-order mark: counted as read too
+    calls: list[tuple[int, int, int]] = []
+    import_export(path, tmp_path / "o.parquet", stream=True, block_size=4096, progress=lambda *a: calls.append(a))
+    size = path.stat().st_size
+    for step in (1, 2):
+        done = [d for s, d, t in calls if s == step]
+        assert len(done) > 5 and done == sorted(done) and done[-1] == size
+    assert [s for s, _, _ in calls] == sorted(s for s, _, _ in calls)      # pass 1 ends before pass 2 begins
+    assert {t for _, _, t in calls} == {size}

@@ -242,6 +242,7 @@ class _Reader:
         rest = b""
         with self.src.open() as f:
             head = f.read(self.skip)
+            self.done = len(head)
             if self.check:
                 self.sha.update(head)
             while True:
