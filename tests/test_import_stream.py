@@ -507,3 +507,44 @@ def test_progress_reports_both_passes_to_the_end(tmp_path: Path) -> None:
         assert len(done) > 5 and done == sorted(done) and done[-1] == size
     assert [s for s, _, _ in calls] == sorted(s for s, _, _ in calls)      # pass 1 ends before pass 2 begins
     assert {t for _, _, t in calls} == {size}
+
+
+# -- random exports: every decision across blocks ---------------------------------------------------------------------
+_CELLS = {
+    "int": lambda r: str(r.randint(-5, 120)),
+    "float": lambda r: f"{r.uniform(-3, 3):.2f}",
+    "whole_float": lambda r: f"{r.randint(0, 9)}.0",
+    "zero_code": lambda r: r.choice(["007", "012", "0", "10"]),
+    "label": lambda r: r.choice(["Agree", "Strongly agree", "Neither agree nor disagree"]),
+    "text": lambda r: r.choice(["fine", "a, b", 'said "hi"', "two\nlines", "n/a"]),
+    "token": lambda r: r.choice(["NA", " NA ", "-99"]),
+    "email": lambda r: "mail me: x.y@example.org",
+    "date": lambda r: f"2024-0{r.randint(1, 9)}-{r.randint(1, 28):02d} {r.randint(0, 23):02d}:00:00",
+    "blank": lambda r: "",
+}
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_random_exports_stream_equal_in_memory(tmp_path: Path, seed: int) -> None:
+    """Plain CSV files (one header row) of random columns, each mostly one kind of value with a few cells of other
+    kinds scattered anywhere (so a column's type may change in any block), read in random block sizes, with the
+    missing-value tokens NA and -99 and e-mail redaction on every second file."""
+    rng = random.Random(seed)
+    n, k = rng.randint(30, 300), rng.randint(2, 9)
+    kinds = [rng.choice(list(_CELLS)) for _ in range(k)]
+    rows = []
+    for _ in range(n):
+        row = []
+        for kind in kinds:
+            use = kind if rng.random() > 0.03 else rng.choice(list(_CELLS))
+            row.append(_CELLS[use](rng))
+        rows.append(row)
+    buf = io.StringIO(newline="")
+    w = csv.writer(buf, lineterminator=rng.choice(["\n", "\r\n"]))
+    w.writerow([f"v{j}" for j in range(k)])
+    w.writerows(rows)
+    path = tmp_path / "export.csv"
+    path.write_bytes(buf.getvalue().encode("utf-8"))
+    kw = {"na": ["NA", "-99"], "redact_emails": True} if seed % 2 else {}
+    ref, got, how = _both(path, tmp_path, rng.choice([512, 1024, 2048, 8192]), **kw)
+    _same(ref, got)
