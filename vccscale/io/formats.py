@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import ast
 import codecs
+import contextlib
 import csv
 import io
 import json
@@ -223,18 +224,25 @@ def _unzip(raw: bytes, where: str, max_bytes: int = MAX_UNZIPPED_BYTES) -> tuple
     check_member(zf, m, where, max_bytes)
     chunks: list[bytes] = []
     total = 0
+    with _member_errors(m, where), zf.open(m) as fh:
+        while True:
+            block = fh.read(1 << 20)
+            if not block:
+                break
+            total += len(block)
+            if total > max_bytes:
+                raise DataError(f"archive member {m.filename!r} decompresses to more than {max_bytes:,} bytes "
+                                f"(max_unzipped_bytes), though it declares {m.file_size:,}: a damaged or "
+                                "malicious archive", file=where)
+            chunks.append(block)
+    return m.filename, b"".join(chunks)
+
+
+@contextlib.contextmanager
+def _member_errors(m: zipfile.ZipInfo, where: str):
+    """Reading an archive member: an encrypted or damaged one is a DataError naming the member."""
     try:
-        with zf.open(m) as fh:
-            while True:
-                block = fh.read(1 << 20)
-                if not block:
-                    break
-                total += len(block)
-                if total > max_bytes:
-                    raise DataError(f"archive member {m.filename!r} decompresses to more than {max_bytes:,} bytes "
-                                    f"(max_unzipped_bytes), though it declares {m.file_size:,}: a damaged or "
-                                    "malicious archive", file=where)
-                chunks.append(block)
+        yield
     except DataError:
         raise
     except RuntimeError as exc:  # encrypted
@@ -242,7 +250,6 @@ def _unzip(raw: bytes, where: str, max_bytes: int = MAX_UNZIPPED_BYTES) -> tuple
     except Exception as exc:  # noqa: BLE001 - BadZipFile, zlib.error, EOFError, struct.error, ...
         raise DataError(f"cannot read archive member {m.filename!r}: damaged zip archive "
                         f"({exc or type(exc).__name__})", file=where) from None
-    return m.filename, b"".join(chunks)
 
 
 def zip_members(zf: zipfile.ZipFile, where: str) -> list[zipfile.ZipInfo]:
@@ -271,20 +278,12 @@ def check_member(zf: zipfile.ZipFile, m: zipfile.ZipInfo, where: str, max_bytes:
         raise DataError(f"archive member {m.filename!r} decompresses to {m.file_size:,} bytes, more than the limit "
                         f"of {max_bytes:,} bytes (max_unzipped_bytes): unpack the archive and read the file itself "
                         "if it is right", file=where)
-    try:
-        with zf.open(m) as fh:
-            if not m.filename.lower().endswith(EXPORT_SUFFIXES) and not fh.read(4).startswith(SAV_MAGIC):
-                # what is inside, never read as a (1-column) export
-                raise DataError(f"the zip archive holds no CSV, TSV or SPSS (.sav) export, only "
-                                f"{m.filename!r} ({m.file_size:,} bytes): unpack it and check what it is",
-                                file=where)
-    except DataError:
-        raise
-    except RuntimeError as exc:  # encrypted
-        raise DataError(f"cannot read archive member {m.filename!r}: {exc}", file=where) from None
-    except Exception as exc:  # noqa: BLE001 - BadZipFile, zlib.error, EOFError, struct.error, ...
-        raise DataError(f"cannot read archive member {m.filename!r}: damaged zip archive "
-                        f"({exc or type(exc).__name__})", file=where) from None
+    with _member_errors(m, where), zf.open(m) as fh:
+        if not m.filename.lower().endswith(EXPORT_SUFFIXES) and not fh.read(4).startswith(SAV_MAGIC):
+            # what is inside, never read as a (1-column) export
+            raise DataError(f"the zip archive holds no CSV, TSV or SPSS (.sav) export, only "
+                            f"{m.filename!r} ({m.file_size:,} bytes): unpack it and check what it is",
+                            file=where)
 
 
 # ---------------------------------------------------------------------------------------------------------------

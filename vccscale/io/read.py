@@ -135,6 +135,14 @@ def read_export(path: str | Path, codebook: "Codebook | str | Path | None" = Non
     :data:`~vccscale.io.formats.MAX_UNZIPPED_BYTES`, :data:`~vccscale.io.formats.MAX_LINE_CHARS`).
     """
     p, tokens, cb = checked_args(path, codebook, identifiers, salt, na, max_unzipped_bytes, max_line_chars)
+    return read_checked(p, tokens, cb, identifiers, salt, encoding, redact_emails, max_unzipped_bytes,
+                        max_line_chars)
+
+
+def read_checked(p: Path, tokens: tuple[str, ...] | None, cb: "Codebook | None", identifiers: str,
+                 salt: str | None, encoding: str | None, redact_emails: bool, max_unzipped_bytes: int | None,
+                 max_line_chars: int | None) -> Dataset:
+    """read_export after :func:`checked_args`: the whole file read, parsed and typed in memory."""
     try:
         raw = p.read_bytes()
     except OSError as exc:

@@ -2,8 +2,9 @@
 
 :func:`import_export` does what ``read_export(path, ...).write(out)`` does (same columns, types, values, log and
 ``.meta.json`` sidecar) without holding the data when it can: a UTF-8 CSV or TSV export written to Parquet (also
-the one export inside a zip archive, decompressed as it is read) is read twice, in pieces of about :data:`STREAM_BLOCK` bytes cut at record boundaries (a line end after an even
-number of quotes), each parsed by pyarrow on its own.
+the one export inside a zip archive, decompressed as it is read) is read twice, in pieces of about
+:data:`STREAM_BLOCK` bytes cut at record boundaries (a line end after an even number of quotes), each parsed by
+pyarrow on its own.
 
 * The first pass decides every column's type by read_export's rules over all its values (a column is Int64 only
   if *every* piece's values are whole numbers; a code with leading zeros anywhere keeps it text; a bad date, an
@@ -17,9 +18,10 @@ once over all its columns; the next piece is parsed in a second thread. Memory s
 pyarrow's plus a few pieces, whatever the size of the file (``without_pandas`` also keeps pandas out).
 
 Everything else is read in memory by ``read_export``: SPSS files, UTF-16 or re-encoded text, CSV output, archives
-that do not hold exactly one export (or are damaged), and the text files the pieces cannot be checked on alone (a row with the wrong number of fields, an odd
-number of quotes, a quote inside an unquoted value, invalid UTF-8, a NUL byte, a line longer than half a parser
-block). Their errors and results are therefore exactly ``read_export``'s; the returned ``how`` says which way.
+that do not hold exactly one export (or are damaged), and the text files the pieces cannot be checked on alone (a
+row with the wrong number of fields, an odd number of quotes, a quote inside an unquoted value, invalid UTF-8, a
+NUL byte, a line longer than half a parser block). Their errors and results are therefore exactly
+``read_export``'s; the returned ``how`` says which way.
 """
 from __future__ import annotations
 
@@ -106,41 +108,34 @@ def import_export(path: str | Path, out: str | Path, codebook: "Codebook | str |
     from importing pandas (about 40 MB it would load on its first conversion of a Python list; the command line
     does this, as nothing else runs in its process). ``progress``: called as ``progress(pass_number, bytes_read,
     file_size)`` after each streamed block (pass 1 checks and decides, pass 2 converts and writes)."""
-    from .read import build_dataset, load
+    from .read import read_checked
 
     o = Path(out)
     if o.suffix.lower() not in (".parquet", ".csv"):
         raise DataError("output must end in .parquet or .csv", file=o)
     p, tokens, cb = checked_args(path, codebook, identifiers, salt, na, max_unzipped_bytes, max_line_chars)
-    try:            # a zip archive's export counts by its own size
-        size = _Source(p, max_unzipped_bytes).size
-    except _Fallback:
-        size = p.stat().st_size
-    why = None
+    try:            # the bytes to stream (a zip archive's export counts by its own size)
+        src: _Source | None = _Source(p, max_unzipped_bytes)
+        size, why = src.size, None
+    except _Fallback as exc:
+        src, size, why = None, p.stat().st_size, str(exc)
     if stream is False:
         why = "stream=False"
     elif o.suffix.lower() != ".parquet":
         why = "CSV output"
     elif stream is None and size < STREAM_MIN_BYTES:
         why = f"smaller than {STREAM_MIN_BYTES >> 20} MB"
-    if why is None:
+    if why is None and src is not None:
         try:
             with _no_pandas(without_pandas):
-                meta = _stream(p, o, cb, identifiers, salt, tokens, bool(redact_emails), encoding,
+                meta = _stream(src, o, cb, identifiers, salt, tokens, bool(redact_emails), encoding,
                                MAX_LINE_CHARS if max_line_chars is None else max_line_chars,
-                               block_size or STREAM_BLOCK, progress, max_unzipped_bytes)
+                               block_size or STREAM_BLOCK, progress)
             return {**meta, "streamed": True, "how": f"streamed in blocks of {(block_size or STREAM_BLOCK):,} bytes",
                     "files": [str(o), str(_meta_path(o))]}
         except _Fallback as exc:
             why = str(exc)
-    try:
-        raw = p.read_bytes()
-    except OSError as exc:
-        raise DataError(f"cannot read the file: {exc.strerror or exc}", file=p) from None
-    sha = hashlib.sha256(raw).hexdigest()
-    rx = load(p, raw, encoding, max_unzipped_bytes=max_unzipped_bytes, max_line_chars=max_line_chars)
-    del raw
-    ds = build_dataset(p, rx, sha, cb, identifiers, salt, tokens, bool(redact_emails))
+    ds = read_checked(p, tokens, cb, identifiers, salt, encoding, redact_emails, max_unzipped_bytes, max_line_chars)
     data_path, meta_path = ds.write(o)
     return {**ds.meta_dict(), "streamed": False, "how": f"read in memory ({why})",
             "files": [str(data_path), str(meta_path)]}
@@ -170,10 +165,12 @@ def _no_pandas(enabled: bool):
 _TRIM: list[Any] = []
 
 
-def _release(pool: Any) -> None:
+def _release() -> None:
     """Hand the memory freed by the last block back to the system: arrow's allocator and the C library's (glibc
     keeps freed memory of Python's byte strings and of the Parquet writer's metadata otherwise)."""
-    pool.release_unused()
+    import pyarrow as pa
+
+    pa.default_memory_pool().release_unused()
     if not _TRIM:
         try:
             import ctypes
@@ -199,11 +196,9 @@ class _Reader:
     read_export checks on the whole buffer: UTF-8, NUL bytes, the number of quotes, the longest line, and quotes
     inside unquoted values (which would make the quote count a wrong guide to record boundaries)."""
 
-    def __init__(self, path: Path, skip: int, delim: str, ncols: int, block: int, check: bool,
-                 max_line: int = MAX_LINE_CHARS, prefetch: bool = True) -> None:
-        self.src = path if isinstance(path, _Source) else _Source(Path(path))
-        self.skip, self.delim, self.ncols, self.check = skip, delim, ncols, check
-        self.prefetch = prefetch
+    def __init__(self, src: "_Source", skip: int, delim: str, ncols: int, block: int, check: bool,
+                 max_line: int = MAX_LINE_CHARS) -> None:
+        self.src, self.skip, self.delim, self.ncols, self.check = src, skip, delim, ncols, check
         # a line longer than half a parser block (or than max_line) is read in memory: lines inside a chunk of at
         # most that size cannot be longer, so only lines across chunks are measured
         self.line_limit = min(max_line, BLOCK_SIZE // 2)
@@ -222,11 +217,6 @@ class _Reader:
         def parsed() -> Any:
             piece = next(pieces, None)
             return None if piece is None else self._parse(piece)
-
-        if not self.prefetch:
-            while (table := parsed()) is not None:
-                yield table
-            return
 
         with ThreadPoolExecutor(1) as ex:
             fut = ex.submit(parsed)
@@ -927,8 +917,6 @@ class _Col:
                 return pa.nulls(len(a), pa.large_string())
             hashes = pa.array([hash_identifier(u, salt) for u in keys], pa.large_string())
             return pc.take(hashes, pc.index_in(a, value_set=pa.array(keys, pa.string())))
-        if k == "string":
-            return a.cast(pa.large_string())
         if k == "datetime":
             if self.fmt is None:
                 return pa.nulls(len(a), pa.timestamp("us"))
@@ -1052,7 +1040,7 @@ def _observe_block(cols: list["_Col"], arrays: list[Any], offset: int, block: in
             if long and pc.any(pc.match_substring_regex(parts[k], r"^-?[0-9]{16,}$")).as_py():
                 num.big16 = True
             int_ok.add(i)
-    _release(_arrow_pool())     # the block's temporary arrays, before the columns' own work
+    _release()     # the block's temporary arrays, before the columns' own work
     for i in live:
         if not cols[i].hashed:
             cols[i].observe(arrays[i], offset, block, i in int_ok or (
@@ -1109,14 +1097,8 @@ def _convert_block(cols: list["_Col"], use: list[int], arrays: list[Any], offset
         if i not in out:
             out[i] = cols[i].convert(arrays[i], block, salt)
             arrays[i] = None
-    _release(_arrow_pool())     # the block's text, before the converted block is written
+    _release()     # the block's text, before the converted block is written
     return [out[i] for i in use]
-
-
-def _arrow_pool() -> Any:
-    import pyarrow as pa
-
-    return pa.default_memory_pool()
 
 
 class _Stub:
@@ -1147,15 +1129,15 @@ def _pandas_meta(names: list[str], dtypes: list[str]) -> bytes:
 # ---------------------------------------------------------------------------------------------------------------
 # the two passes
 # ---------------------------------------------------------------------------------------------------------------
-def _stream(p: Path, out: Path, cb: "Codebook | None", identifiers: str, salt: str | None,
+def _stream(src: "_Source", out: Path, cb: "Codebook | None", identifiers: str, salt: str | None,
             na: tuple[str, ...] | None, redact: bool, encoding: str | None, max_line: int, block: int,
-            progress: Any = None, max_unzipped: int | None = None) -> dict:
+            progress: Any = None) -> dict:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     from .read import PLAIN_NA
 
-    src = _Source(p, max_unzipped)
+    p = src.path
     rx, skip, delim = _header(src, encoding)
     if src.member is not None:      # as read_export's load()
         rx.archive_member = src.member
@@ -1187,14 +1169,13 @@ def _stream(p: Path, out: Path, cb: "Codebook | None", identifiers: str, salt: s
             yield k, rows, arrays
             rows += n
 
-    pool = pa.default_memory_pool()
     reader = _Reader(src, skip, delim, ncols, block, check=True, max_line=max_line)
     n_rows = 0
     for k, offset, arrays in blocks(reader):
         _observe_block(cols, arrays, offset, k)
         n_rows = offset + len(arrays[0])
         del arrays
-        _release(pool)
+        _release()
         if progress is not None:
             progress(1, reader.done, size)
     if reader.nul:
@@ -1243,7 +1224,7 @@ def _stream(p: Path, out: Path, cb: "Codebook | None", identifiers: str, salt: s
                 w.write_batch(pa.RecordBatch.from_arrays(converted, schema=schema))
                 wrote += len(converted[0])
                 del arrays, converted
-                _release(pool)
+                _release()
                 if progress is not None:
                     progress(2, second.done, size)
             if wrote == 0:
