@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import os
+import sys
 from collections.abc import Mapping
 
 from .errors import DataError
@@ -22,9 +23,8 @@ class ArgumentOrderError(DataError, TypeError):
 
 
 def _is_frame(x) -> bool:
-    import pandas as pd
-
-    return isinstance(x, pd.DataFrame)
+    pd = sys.modules.get("pandas")  # not imported yet: nothing is a DataFrame (and pandas stays unimported)
+    return pd is not None and isinstance(x, pd.DataFrame)
 
 
 def _describe(x) -> str:

@@ -96,27 +96,25 @@ def _htmt_blocks(blocks: dict[str, list[str]]) -> tuple[dict[str, list[str]] | N
 def _fit_json(fit: Any, data: Any, ave_variances: str = "implied") -> dict[str, Any]:
     """The machine-readable result of a CFA/SEM fit (keys of the issue's contract; lavaan's measure names with
     dots written as underscores). Reliability, HTMT and Fornell-Larcker: :func:`vccscale.validate.measurement_quality`
-    (``reliability_convention`` names the variances CR and AVE use)."""
+    (``reliability_convention`` names the variances CR and AVE use); for data read by :mod:`vccscale.io.plain`
+    the same numbers without pandas (:func:`_plain_quality`)."""
     import numpy as np
 
-    from .validate.quality import measurement_quality
-
-    est = fit.estimates
+    recs = fit.parameter_records()
+    cols = (["lhs", "op", "rhs", "group"] + (["level"] if recs and "level" in recs[0] else [])
+            + ["label", "est", "se", "z", "pvalue", "std_lv", "std_all"])
     out: dict[str, Any] = {
         "n": int(np.sum(fit.nobs)), "estimator": fit.estimator,
         "fit": {k.replace(".", "_"): v for k, v in fit.fit.items()},
         "estimates": [{k: (None if (isinstance(v, float) and not np.isfinite(v)) else v)
-                       for k, v in r.items()}
-                      for r in est[["lhs", "op", "rhs", "group"] + (["level"] if "level" in est.columns else [])
-                                   + ["label", "est", "se", "z", "pvalue", "std_lv", "std_all"]
-                                   ].to_dict(orient="records")],
+                       for k, v in ((c, r[c]) for c in cols)} for r in recs],
     }
     if getattr(fit, "nclusters", 0):  # two-level model (level: blocks)
         out.update({"cluster": fit.cluster, "nclusters": int(fit.nclusters), "levels": 2})
-    if getattr(fit, "r2", None) is not None and len(fit.r2):
-        r2 = fit.r2
-        out["r2"] = ({str(k): float(v) for k, v in r2.items()} if r2.ndim == 1 else   # one group
-                     {str(g): {str(k): float(v) for k, v in r2[g].items()} for g in r2.columns})  # group -> {var: r2}
+    r2 = fit.r2_records()
+    if r2:
+        out["r2"] = r2
+    single = fit.ngroups == 1 if fit.tables_deferred else len(fit.sample_cov) == 1
     if getattr(fit, "ordered", ()):
         from .sem.wlsmv import ordinal_reliability
 
@@ -125,16 +123,90 @@ def _fit_json(fit: Any, data: Any, ave_variances: str = "implied") -> dict[str, 
         out["reliability_convention"] = ("ordered indicators: ordinal alpha (polychoric correlations), omega of the "
                                          "latent responses and Green & Yang's (2009) categorical omega, as "
                                          "semTools::compRelSEM; HTMT and Fornell-Larcker are not computed")
-    elif len(fit.sample_cov) == 1 and (est["op"] == "=~").any():
-        q = measurement_quality(fit, data, variances=ave_variances)
-        if len(q.factors):
-            out.update(q.to_dict())
+    elif single and any(r["op"] == "=~" for r in recs):
+        if hasattr(data, "matrix"):  # read without pandas (vccscale.io.plain)
+            out.update(_plain_quality(fit, data, recs, ave_variances))
+        else:
+            from .validate.quality import measurement_quality
+
+            q = measurement_quality(fit, data, variances=ave_variances)
+            if len(q.factors):
+                out.update(q.to_dict())
     if getattr(fit, "cluster", None) is not None:  # cluster-robust (lavaan cluster =)
         out.update(cluster=fit.cluster, n_clusters=int(np.sum(fit.n_clusters)),
                    n_clusters_by_group=[int(c) for c in fit.n_clusters], se=fit.se, test=list(fit.test))
     if fit.warnings:
         out["warnings"] = list(fit.warnings)
     return out
+
+
+def _plain_quality(fit: Any, data: Any, recs: list[dict], variances: str) -> dict[str, Any]:
+    """:func:`vccscale.validate.measurement_quality`'s JSON for complete numeric data read by
+    :mod:`vccscale.io.plain` (one group), computed the same way without pandas; NotPlain where that function
+    would warn (a negative loading on an item set's first principal component) or HTMT is not defined, so that
+    the caller reads the data with pandas and says so as that function does."""
+    import numpy as np
+
+    from .io.plain import NotPlain
+    from .validate._cor import alpha_complete, htmt_matrix, item_cor, missing_rule
+    from .validate.quality import quality_dict, quality_numbers
+
+    from .errors import DataError
+
+    def alpha_of(items: list[str]) -> float:
+        x = data.matrix(items)
+        if not (x.std(axis=0) > 0).all():
+            raise NotPlain("an item without variance")
+        alpha, smallest = alpha_complete(x)
+        if not smallest > 1e-6:  # cronbach_alpha's reverse-key warning (or too close to call)
+            raise NotPlain("a reverse-keyed item")
+        return alpha
+
+    def htmt_of(blocks: dict[str, list[str]]) -> tuple[np.ndarray, str]:
+        items = [c for its in blocks.values() for c in its]
+        arr = data.matrix(items)
+        arr = arr[~np.isnan(arr).all(axis=1)]
+        idx = [np.array([items.index(c) for c in its]) for its in blocks.values()]
+        try:
+            r, _ = item_cor(arr, items, missing_rule("fiml" if fit.missing == "fiml" else "listwise"))
+        except DataError as exc:
+            raise NotPlain(exc.message) from None
+        return htmt_matrix(r, idx, "htmt2", True), "htmt2"
+
+    names, sigma = fit.moments("implied" if variances == "implied" else "sample")
+    q = quality_numbers([r for r in recs if r.get("group", 1) == 1], names, sigma, set(data.columns), alpha_of,
+                        htmt_of)
+    return quality_dict(q, variances) if q["factors"] else {}
+
+
+def _plain_fit(kind: str, data: Path, model: Path, estimator: str, std_lv: bool, missing: str,
+               ave_variances: str) -> tuple[Any, dict[str, Any]] | None:
+    """``vccscale cfa``/``sem --format json`` without pandas, for a plain numeric CSV file
+    (:func:`vccscale.io.plain.read_plain`) whose model columns are complete: (fit, JSON), or None whenever the
+    file, the fit or its measurement quality is anything but plain (then the command reads the file with
+    read_export and reports as it always does: the same output and warnings). Errors of the fit are raised."""
+    import warnings
+
+    from .io.plain import NotPlain, read_plain
+
+    cols = read_plain(data)
+    if cols is None:
+        return None
+    from .sem.api import fit_cfa, fit_sem
+
+    # a model or data error of the fit is raised as it is: the pandas path's data are the same numbers, so it
+    # would raise the same error (after fitting again, which can take seconds for a model that does not converge)
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            fit = (fit_cfa if kind == "cfa" else fit_sem)(cols, model_text(model), estimator=estimator,
+                                                          std_lv=std_lv, missing=missing)
+            if fit.n_dropped:
+                return None
+            out = _fit_json(fit, cols, ave_variances)
+    except NotPlain:
+        return None
+    return None if caught else (fit, out)
 
 
 def _fit_command(kind: str, data: Path, model: Path, estimator: str, std_lv: bool, group: str | None,
@@ -147,6 +219,15 @@ def _fit_command(kind: str, data: Path, model: Path, estimator: str, std_lv: boo
 
     if (group_equal or group_partial) and group is None:
         raise click.UsageError("--group-equal and --group-partial need --group")
+    if (fmt == "json" and codebook is None and not long and group is None and cluster is None and not ordered
+            and engine == "vccscale" and not (modindices or score_tests) and estimator in ("ML", "MLR")
+            and missing in ("listwise", "fiml") and parameterization == "delta"):
+        plain = _plain_fit(kind, data, model, estimator, std_lv, missing, ave_variances)
+        if plain is not None:  # a plain numeric CSV file: read and reported without pandas
+            for w in plain[0].warnings:
+                click.echo(f"warning: {w}", err=True)
+            echo_json(plain[1])
+            return
     frame = analysis_frame(data, codebook, long)
     fn = fit_cfa if kind == "cfa" else fit_sem
     ordered_arg = (True if list(ordered) == ["all"] else list(ordered)) if ordered else None

@@ -580,7 +580,7 @@ def _cells(table: Any, r: int) -> list[str]:
     return [("" if v is None else v) for v in (table.column(i)[r].as_py() for i in range(table.num_columns))]
 
 
-def _qualtrics_like(row1: list[str]) -> bool:
+def qualtrics_like(row1: list[str]) -> bool:
     return len(_QUALTRICS_NAMES.intersection(row1)) >= 2
 
 
@@ -650,7 +650,7 @@ def parse_layout(table: Any, row1: list[str], delim: str, enc: str, where: str) 
             raise DataError("the file ends after row 1: a legacy Qualtrics export has 2 header rows (truncated?)",
                             file=where)
         fmt, header = "legacy_csv", 2
-    elif _qualtrics_like(row1):
+    elif qualtrics_like(row1):
         if row2 is None:
             raise DataError("the file ends after row 1: a Qualtrics export has 3 header rows (truncated?)",
                             file=where)

@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from .._args import data_first
 from ..errors import DataError, ModelError
@@ -13,6 +13,9 @@ from .fit import Engine, Estimate, FIMLEngine, estimate, param_units, prepare_gr
 from .measures import fit_measures, gfi_moments, srmr_family
 from .model import ParTable, build_partable
 from .results import FitResult, parameter_rows, parameter_table, r_squared
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["fit_cfa", "fit_sem", "ESTIMATORS"]
 
@@ -133,6 +136,8 @@ def fit_sem(data: pd.DataFrame, model: str, estimator: str = "ML", std_lv: bool 
 def _group_labels(data: pd.DataFrame, group: str | None) -> list:
     if group is None:
         return [None]
+    import pandas as pd
+
     if not isinstance(data, pd.DataFrame):
         raise DataError(f"data must be a pandas DataFrame, got {type(data).__name__}")
     if group not in data.columns:
@@ -146,6 +151,8 @@ def _group_labels(data: pd.DataFrame, group: str | None) -> list:
 
 def _check_cluster(data, cluster, group, estimator, miss, engine_name) -> None:
     """Refuse what lavaan's single-level ``cluster =`` cannot do here (or at all)."""
+    import pandas as pd
+
     if not isinstance(data, pd.DataFrame):
         raise DataError(f"data must be a pandas DataFrame, got {type(data).__name__}")
     if not isinstance(cluster, str) or cluster not in data.columns:
@@ -168,6 +175,8 @@ def _cluster_codes(data, cluster, groups, pt) -> list[np.ndarray]:
     """Per group an integer code 0..C_g-1 per row of the group's data (clusters counted within groups)."""
     if cluster in pt.ov_names:
         raise ModelError(f"the cluster column {cluster!r} is also a variable of the model")
+    import pandas as pd
+
     ids = data[cluster].to_numpy()
     out = []
     for gd in groups:
@@ -217,10 +226,13 @@ def _fit(data, model, model_type, estimator, std_lv, group, group_equal, group_p
          parameterization="delta", lean: bool = False):
     """The fit behind fit_cfa / fit_sem; ``lean`` (:func:`fit_estimates`): return the _State once the estimates and
     their covariance matrix are known (only the plain single-level, continuous-indicator path)."""
-    from .twolevel import fit_twolevel, is_twolevel
-    from .wlsmv import ORDINAL_ESTIMATORS
+    from .syntax import is_twolevel
 
     est_u = estimator.upper() if isinstance(estimator, str) else estimator
+    if est_u in ESTIMATORS and (ordered is None or ordered is False):
+        ORDINAL_ESTIMATORS: dict = {}  # continuous indicators (the wlsmv module is not needed)
+    else:
+        from .wlsmv import ORDINAL_ESTIMATORS
     if lean and (ordered is not None or est_u in ORDINAL_ESTIMATORS or is_twolevel(model) or group is not None):
         raise ModelError("fit_estimates fits single-level, single-group models of continuous indicators (ML or "
                          "MLR); use fit_sem / fit_cfa")  # (is_twolevel: a model with level: blocks)
@@ -248,6 +260,8 @@ def _fit(data, model, model_type, estimator, std_lv, group, group_equal, group_p
         if engine_name != "vccscale" or group_equal or group_partial:
             raise ModelError("two-level models are fitted by the vccscale engine only, without group_equal / "
                              "group_partial")
+        from .twolevel import fit_twolevel
+
         return fit_twolevel(data, model, cluster=cluster, model_type=model_type, estimator=estimator,
                             std_lv=std_lv, fixed_x=fixed_x, missing=missing, group=group)
     if not isinstance(engine_name, str) or engine_name.lower() not in ENGINES:
@@ -285,8 +299,7 @@ def _fit(data, model, model_type, estimator, std_lv, group, group_equal, group_p
                                      missing=miss, ov_x=list(pt.ov_x))
     x_note = None
     if fiml and pt.ov_x:
-        Xc = data[list(pt.ov_x)].apply(pd.to_numeric, errors="coerce")
-        n_x = int((Xc.isna().any(axis=1) & data[list(pt.ov_names)].notna().any(axis=1)).sum())
+        n_x = _missing_covariate_rows(data, list(pt.ov_x), list(pt.ov_names))
         if n_x:
             x_note = (f"{n_x} case(s) deleted for missing values in the fixed covariate(s) "
                       f"{', '.join(pt.ov_x)} (fixed.x = TRUE, as lavaan); fixed_x=False keeps them (missing = "
@@ -425,27 +438,33 @@ def _fit(data, model, model_type, estimator, std_lv, group, group_equal, group_p
                        "semopy_max_change": float(np.max(np.abs(sem_sol.theta - theta))) if theta.size else 0.0}
         warnings.warn(note, SemopyEngineWarning, stacklevel=4)
 
-    estimates = parameter_table(state)
-    r2s = r_squared(state)
-    if len(groups) == 1:
-        r2 = pd.Series(r2s[0], name="r2")
-    else:
-        r2 = pd.DataFrame({g.label: pd.Series(r) for g, r in zip(groups, r2s)})
     keys = [g.label for g in groups] if group is not None else [None]
-    fitted = {k: pd.DataFrame(Sig, index=pt.ov_names, columns=pt.ov_names) for k, (Sig, _) in zip(keys, implied)}
-    sample = {k: pd.DataFrame(g.cov, index=pt.ov_names, columns=pt.ov_names) for k, g in zip(keys, groups)}
-    resid = {k: sample[k] - fitted[k] for k in keys}
-    if group is None:
-        fitted, sample, resid = ({"all": d[None]} for d in (fitted, sample, resid))
-    return FitResult(fit=fm, estimates=estimates, r2=r2, fitted_cov=fitted, residual_cov=resid, sample_cov=sample,
-                     estimator=estimator, model=model if isinstance(model, str) else "", ngroups=len(groups),
-                     group_labels=[g.label for g in groups] if group is not None else [],
-                     nobs=[g.n for g in groups], n_dropped=dropped, iterations=est.iterations, missing=miss,
-                     warnings=tuple(_warnings(state)) + tuple(x for x in (x_note, robust_note) if x) + engine_notes,
-                     engine=engine_name, engine_info=engine_info, cluster=cluster,
-                     n_clusters=[int(c.max()) + 1 for c in clusters] if clusters is not None else [],
-                     se=_se_name(estimator, clusters is not None),
-                     test=_test_names(estimator, clusters is not None), _state=state)
+
+    def tables() -> dict:  # the pandas tables, built on first use (FitResult.deferred)
+        import pandas as pd
+
+        r2s = r_squared(state)
+        if len(groups) == 1:
+            r2 = pd.Series(r2s[0], name="r2")
+        else:
+            r2 = pd.DataFrame({g.label: pd.Series(r) for g, r in zip(groups, r2s)})
+        fitted = {k: pd.DataFrame(Sig, index=pt.ov_names, columns=pt.ov_names) for k, (Sig, _) in zip(keys, implied)}
+        sample = {k: pd.DataFrame(g.cov, index=pt.ov_names, columns=pt.ov_names) for k, g in zip(keys, groups)}
+        resid = {k: sample[k] - fitted[k] for k in keys}
+        if group is None:
+            fitted, sample, resid = ({"all": d[None]} for d in (fitted, sample, resid))
+        return {"estimates": parameter_table(state), "r2": r2, "fitted_cov": fitted, "residual_cov": resid,
+                "sample_cov": sample}
+
+    return FitResult.deferred(
+        tables, fit=fm, estimator=estimator, model=model if isinstance(model, str) else "", ngroups=len(groups),
+        group_labels=[g.label for g in groups] if group is not None else [], nobs=[g.n for g in groups],
+        n_dropped=dropped, iterations=est.iterations, missing=miss,
+        warnings=tuple(_warnings(state)) + tuple(x for x in (x_note, robust_note) if x) + engine_notes,
+        engine=engine_name, engine_info=engine_info, cluster=cluster,
+        n_clusters=[int(c.max()) + 1 for c in clusters] if clusters is not None else [],
+        se=_se_name(estimator, clusters is not None), test=_test_names(estimator, clusters is not None),
+        _state=state)
 
 
 def _se_name(estimator: str, clustered: bool) -> str:
@@ -486,6 +505,18 @@ def _fiml_robust(engine, theta, df, beng, btheta, df_null, info) -> tuple[dict, 
     return robust, ("the robust CFI / TLI / RMSEA for missing data (lavaan's FIML-corrected measures) could not be "
                     f"computed: {why}; the affected .robust measures are NaN, use the scaled ones (cfi.scaled, "
                     "tli.scaled, rmsea.scaled)")
+
+
+def _missing_covariate_rows(data, ov_x: list[str], ov_names: list[str]) -> int:
+    """Rows with a model variable observed but a fixed covariate missing (or not a number): FIML deletes them."""
+    if hasattr(data, "matrix"):  # plain numeric columns (vccscale.io.plain.Columns)
+        X = data.matrix(ov_names)
+        xi = [ov_names.index(v) for v in ov_x]
+        return int((~np.isfinite(X[:, xi]).all(axis=1) & np.isfinite(X).any(axis=1)).sum())
+    import pandas as pd
+
+    Xc = data[ov_x].apply(pd.to_numeric, errors="coerce")
+    return int((Xc.isna().any(axis=1) & data[ov_names].notna().any(axis=1)).sum())
 
 
 def _ndat(pt: ParTable) -> int:

@@ -104,11 +104,13 @@ def prepare_groups(data, ov_names: list[str], group: str | None, *, labels: list
     missing-data patterns and the EM estimates of the saturated mean and covariance (lavaan's ``missing.h1``),
     which serve as its sample statistics (start values, SRMR, sample covariance).
     """
-    import pandas as pd
-
     fiml = missing == "fiml"
-    if not isinstance(data, pd.DataFrame):
-        raise DataError(f"data must be a pandas DataFrame, got {type(data).__name__}")
+    plain = hasattr(data, "matrix") and group is None  # numeric columns read without pandas (vccscale.io.plain)
+    if not plain:
+        import pandas as pd
+
+        if not isinstance(data, pd.DataFrame):
+            raise DataError(f"data must be a pandas DataFrame, got {type(data).__name__}")
     missing = [v for v in ov_names if v not in data.columns]
     if missing:
         raise ModelError(f"the model names {len(missing)} variable(s) that are not columns of the data: "
@@ -119,23 +121,7 @@ def prepare_groups(data, ov_names: list[str], group: str | None, *, labels: list
     if group is not None and group in ov_names:
         raise ModelError(f"the group column {group!r} is also a variable of the model")
     cols = list(ov_names)
-    # column by column: data[cols] would copy the frame through an indexer (a third of a small model's fit)
-    sub = data[cols] if data.columns.has_duplicates else data
-    bad = []
-    for c in cols:
-        s = sub[c]
-        if pd.api.types.is_bool_dtype(s) or not pd.api.types.is_numeric_dtype(s):
-            bad.append(c)
-    if bad:
-        raise DataError(f"model variable(s) {', '.join(bad)} are not numeric (dtype "
-                        f"{', '.join(str(sub[c].dtype) for c in bad)}); recode them to numbers first",
-                        column=bad[0])
-    if sub is data:
-        X_all = np.empty((len(data), len(cols)))
-        for j, c in enumerate(cols):
-            X_all[:, j] = data[c].to_numpy(dtype=float, na_value=np.nan)
-    else:
-        X_all = sub.to_numpy(dtype=float, na_value=np.nan)
+    X_all = data.matrix(cols) if plain else _numeric_matrix(data, cols)
     ok = np.isfinite(X_all).any(axis=1) if fiml else np.isfinite(X_all).all(axis=1)
     if fiml and ov_x:  # fixed.x = TRUE: cases with a missing covariate are deleted (as lavaan, with a warning)
         xi = [cols.index(v) for v in ov_x]
@@ -182,6 +168,30 @@ def prepare_groups(data, ov_names: list[str], group: str | None, *, labels: list
         _check_pd(cov, cols, n, where)
         groups.append(GroupData(lab, X, n, mean, cov, rows=idx))
     return groups, dropped
+
+
+def _numeric_matrix(data, cols: list[str]) -> np.ndarray:
+    """The model variables of a DataFrame as a float matrix (NaN for missing), refusing non-numeric columns."""
+    import pandas as pd
+
+    # column by column: data[cols] would copy the frame through an indexer (a third of a small model's fit)
+    sub = data[cols] if data.columns.has_duplicates else data
+    bad = []
+    for c in cols:
+        s = sub[c]
+        if pd.api.types.is_bool_dtype(s) or not pd.api.types.is_numeric_dtype(s):
+            bad.append(c)
+    if bad:
+        raise DataError(f"model variable(s) {', '.join(bad)} are not numeric (dtype "
+                        f"{', '.join(str(sub[c].dtype) for c in bad)}); recode them to numbers first",
+                        column=bad[0])
+    if sub is data:
+        X_all = np.empty((len(data), len(cols)))
+        for j, c in enumerate(cols):
+            X_all[:, j] = data[c].to_numpy(dtype=float, na_value=np.nan)
+    else:
+        X_all = sub.to_numpy(dtype=float, na_value=np.nan)
+    return X_all
 
 
 def _check_pd(cov: np.ndarray, cols: list[str], n: int, where: str, patterns: list | None = None) -> None:

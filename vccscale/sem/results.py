@@ -4,15 +4,21 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
+
 from ._dist import norm_ppf, norm_sf
 
 from .model import unique_in_order
 
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["FitResult", "estimate_row", "labelled_vcov", "standardize", "modification_indices"]
+
+#: the pandas tables of a FitResult (built on first use for a deferred result, :meth:`FitResult.deferred`)
+TABLES = ("estimates", "r2", "fitted_cov", "residual_cov", "sample_cov")
 
 _Z975 = norm_ppf(0.975)
 
@@ -118,6 +124,8 @@ def defined_values(pt, row_values: np.ndarray) -> dict[str, float]:
 def parameter_table(state) -> pd.DataFrame:
     """``parameterEstimates(fit, standardized = TRUE)``: lhs, op, rhs, group, label, est, se, z, pvalue, ci_lower,
     ci_upper, std_lv, std_all."""
+    import pandas as pd
+
     return pd.DataFrame.from_records(parameter_rows(state))
 
 
@@ -155,6 +163,24 @@ def parameter_rows(state, standardized: bool = True) -> list[dict]:
             recs.append(estimate_row(d.name, ":=", d.expr.replace(" ", ""), 0, d.name, dv[d.name], se, True,
                                      dlv.get(d.name, nan), dall.get(d.name, nan)))
     return recs
+
+
+def table_records(rows: list[dict]) -> list[dict]:
+    """``pandas.DataFrame.from_records(rows).to_dict("records")`` without pandas: a column whose values are all
+    ints (not bools) stays int, a column of ints and floats becomes float; other values pass unchanged."""
+    if not rows:
+        return []
+    out = [dict(r) for r in rows]
+    for key in rows[0]:
+        vals = [r[key] for r in rows]
+        kinds = {type(v) for v in vals}
+        if kinds <= {int, float} and float in kinds:  # int and float (or numpy floats) -> float
+            for r in out:
+                r[key] = float(r[key])
+        elif all(isinstance(v, (float, np.floating)) for v in vals):
+            for r in out:
+                r[key] = float(r[key])
+    return out
 
 
 def solution_problems(warnings, rows) -> tuple[str, ...]:
@@ -265,6 +291,8 @@ def modification_indices(state) -> pd.DataFrame:
     variables of the structural part.  Unlike lavaan, no rows are given for the variances/covariances of fixed
     exogenous covariates (always 0) or for regressing a fixed covariate on something (lavaan lists these, but they
     contradict ``fixed.x``)."""
+    import pandas as pd
+
     eng, pt, theta = state.engine, state.pt, state.theta
     ctxs = _std_context(state)
     lv_set, ov_set = set(pt.lv_names), set(pt.ov_names)
@@ -378,6 +406,8 @@ def labelled_vcov(vcov, names: dict, by_label: dict, labels=None) -> pd.DataFram
     """The covariance matrix of the free parameters as a frame: every free parameter (``names``: index -> name,
     in index order) or those with the given ``labels`` (``by_label``: label -> index); KeyError names the labels
     no free parameter has."""
+    import pandas as pd
+
     V = np.asarray(vcov, dtype=float)
     if labels is None:
         idx = sorted(names)
@@ -442,6 +472,67 @@ class FitResult:
     se: str = "standard"
     test: tuple[str, ...] = ("standard",)
     _state: object = field(default=None, repr=False, compare=False)
+
+    @classmethod
+    def deferred(cls, tables, **fields) -> "FitResult":
+        """A result whose pandas tables (``estimates``, ``r2``, ``fitted_cov``, ``residual_cov``, ``sample_cov``)
+        are built by ``tables()`` (-> a dict of the five) when first used: a command that reports the fit as JSON
+        (:meth:`parameter_records`, :meth:`r2_records`) never imports pandas. Equal to a result built with the
+        tables."""
+        obj = cls(**fields, **dict.fromkeys(TABLES))
+        for name in TABLES:
+            del obj.__dict__[name]
+        obj.__dict__["_tables"] = tables
+        return obj
+
+    def __getattr__(self, name: str):
+        # only called for attributes not set: the tables of a deferred result, built on first use
+        build = self.__dict__.get("_tables") if name in TABLES else None
+        if build is None:
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+        self.__dict__.update(build())
+        del self.__dict__["_tables"]
+        return self.__dict__[name]
+
+    def __getstate__(self) -> dict:
+        for name in TABLES:  # (pickled with its tables: the builder is a closure)
+            getattr(self, name)
+        return dict(self.__dict__)
+
+    @property
+    def tables_deferred(self) -> bool:
+        """True while the pandas tables of a deferred result (:meth:`deferred`) are not built."""
+        return self.__dict__.get("_tables") is not None
+
+    def moments(self, which: str = "implied", group: int = 0) -> tuple[list[str], np.ndarray]:
+        """(observed variable names, covariance matrix) of group ``group`` (0-based): model-implied
+        (``which="implied"``, as :attr:`fitted_cov`) or sample (``"sample"``, as :attr:`sample_cov`), without
+        building the tables of a deferred result."""
+        if self.tables_deferred:
+            st = self._state
+            m = st.engine.implied(st.theta)[group][0] if which == "implied" else st.engine.groups[group].cov
+            return list(st.pt.ov_names), np.asarray(m, dtype=float)
+        frame = list((self.fitted_cov if which == "implied" else self.sample_cov).values())[group]
+        return [str(c) for c in frame.columns], frame.to_numpy(dtype=float)
+
+    def parameter_records(self) -> list[dict]:
+        """The rows of :attr:`estimates` as dicts with Python values (as ``estimates.to_dict("records")``), from
+        the estimation state when the table is not built."""
+        if not self.tables_deferred:
+            return self.estimates.to_dict(orient="records")
+        return table_records(parameter_rows(self._state))
+
+    def r2_records(self) -> dict:
+        """R² as {variable: value} (one group) or {group label: {variable: value}} (floats, NaN kept), as the
+        JSON of ``vccscale cfa``/``sem``; from the estimation state when the table is not built (one group)."""
+        if self.ngroups == 1 and self.tables_deferred:
+            return {str(k): float(v) for k, v in r_squared(self._state)[0].items()}
+        r2 = self.r2
+        if r2 is None or not len(r2):
+            return {}
+        if r2.ndim == 1:
+            return {str(k): float(v) for k, v in r2.items()}
+        return {str(g): {str(k): float(v) for k, v in r2[g].items()} for g in r2.columns}
 
     @property
     def converged(self) -> bool:
@@ -527,6 +618,8 @@ class FitResult:
 
     def to_dict(self) -> dict:
         """JSON-ready summary: fit measures, estimates (records), R², counts."""
+        import pandas as pd
+
         from ..jsonsafe import jsonable as clean
 
         est = [{k: clean(v) for k, v in rec.items()} for rec in self.estimates.to_dict(orient="records")]
@@ -567,6 +660,8 @@ class FitResult:
                          f"{f['rmsea.robust']:.3f}")
         lines.append(f"  logl {f['logl']:.3f}  AIC {f['aic']:.3f}  BIC {f['bic']:.3f}")
         lines.append("")
+        import pandas as pd
+
         est = self.estimates
         with pd.option_context("display.width", 140, "display.max_rows", 1000):
             cols = ["lhs", "op", "rhs"] + (["group"] if self.ngroups > 1 else []) + \

@@ -313,6 +313,11 @@ LEVEL_LABELS = {"1": 1, "within": 1, "2": 2, "between": 2}
 _LEVEL = re.compile(r"^level\s*:(?!=)\s*(\S*)\s*$", flags=re.IGNORECASE)
 
 
+def is_twolevel(model) -> bool:
+    """True when ``model`` is lavaan syntax with ``level:`` blocks."""
+    return isinstance(model, str) and split_levels(model) is not None
+
+
 def split_levels(model: str) -> list[tuple[int, str]] | None:
     """The blocks of a two-level model (lavaan's ``level: 1`` ... ``level: 2`` ..., or ``level: within`` /
     ``level: between``) as ``[(1, text), (2, text)]``, or None when the model has no ``level:`` line.

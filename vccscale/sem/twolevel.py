@@ -76,6 +76,7 @@ import pandas as pd
 
 from ..errors import DataError, ModelError
 from .results import FitResult, estimate_row, evaluate_defined, labelled_vcov
+from .syntax import is_twolevel
 
 __all__ = ["fit_twolevel", "TwoLevelFitResult", "is_twolevel"]
 
@@ -84,13 +85,6 @@ LOG2PI = math.log(2 * math.pi)
 EM_TOL, EM_MAX_ITER, EM_MIN_VARIANCE = 1e-4, 5000, 1e-5
 #: 5-point central differences of the gradient for the observed information (lavaan's lav_model_hessian)
 HESSIAN_STEP = 1e-6
-
-
-def is_twolevel(model) -> bool:
-    """True when ``model`` is lavaan syntax with ``level:`` blocks."""
-    from .syntax import split_levels
-
-    return isinstance(model, str) and split_levels(model) is not None
 
 
 # ---------------------------------------------------------------------------------------------- data

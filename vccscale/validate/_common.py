@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DataError
+from ._cor import cov2cor
 
 
 def item_frame(data: pd.DataFrame, items: Iterable[str] | None, *, min_items: int = 2,
@@ -119,11 +120,6 @@ def pinv(a: np.ndarray) -> np.ndarray:
     u, d, vt = np.linalg.svd(a)
     keep = d > max(np.sqrt(np.finfo(float).eps) * d[0], 0)
     return (vt[keep].T / d[keep]) @ u[:, keep].T
-
-
-def cov2cor(c: np.ndarray) -> np.ndarray:
-    s = 1 / np.sqrt(np.diag(c))
-    return c * np.outer(s, s)
 
 
 def smc(r: np.ndarray) -> np.ndarray:

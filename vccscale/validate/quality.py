@@ -27,14 +27,18 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from ..errors import DataError, ModelError
+from ._cor import pairs
 
-__all__ = ["CONVENTIONS", "MeasurementQuality", "htmt_blocks", "measurement_quality"]
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["CONVENTIONS", "MeasurementQuality", "htmt_blocks", "measurement_quality", "quality_dict",
+           "quality_numbers"]
 
 CONVENTIONS = {
     "implied": "model-implied variances (Fornell & Larcker 1981; semTools compRelSEM/AVE obs.var = FALSE)",
@@ -161,6 +165,8 @@ def measurement_quality(fit: Any, data: pd.DataFrame, *, variances: str = "impli
     the fit. Multi-group fits: one group at a time, ``group=<label>``; ``group_column`` selects that group's rows
     of ``data`` (else ``data`` is taken to be that group's rows already).
     """
+    import pandas as pd
+
     from .reliability import cronbach_alpha
     from .validity import htmt as _htmt
 
@@ -171,60 +177,117 @@ def measurement_quality(fit: Any, data: pd.DataFrame, *, variances: str = "impli
         if group_column not in data.columns:
             raise DataError(f"group column {group_column!r} is not in the data", column=group_column)
         data = data[data[group_column].astype(str) == str(key)]
-    est = fit.estimates
-    if "group" in est.columns:
-        est = est[est["group"] == g]
     sigma = (fit.fitted_cov if variances == "implied" else fit.sample_cov)[key]
-    loads = est[est["op"] == "=~"]
-    blocks = {str(f): list(rows["rhs"]) for f, rows in loads.groupby("lhs", sort=False)}
-    blocks = {f: items for f, items in blocks.items()
-              if all(i in data.columns and i in sigma.columns for i in items)}
-    owners = loads.groupby("rhs")["lhs"].nunique()
-    var = est[(est["op"] == "~~") & (est["lhs"] == est["rhs"])].set_index("lhs")["est"]
-    rows = {}
-    for f, items in blocks.items():
-        lam = loads[loads["lhs"] == f]["est"].to_numpy(dtype=float)
-        phi = float(var.get(f, 1.0))
-        row = {"n_items": len(items), "alpha": np.nan, "cr": np.nan, "ave": np.nan}
-        if len(items) > 1:
-            try:
-                row["alpha"] = float(cronbach_alpha(data, items).alpha)
-            except DataError:  # e.g. no row answers the items: alpha NaN, CR and AVE still reported
-                pass
-            s = sigma.loc[items, items].to_numpy(dtype=float)
-            row["cr"] = float(phi * lam.sum() ** 2 / s.sum())
-            if not bool((owners.reindex(items) > 1).any()):
-                row["ave"] = float(phi * (lam ** 2).sum() / np.trace(s))
-        rows[f] = row
-    factors = pd.DataFrame.from_dict(rows, orient="index", columns=["n_items", "alpha", "cr", "ave"]) \
+
+    def alpha_of(items: list[str]) -> float:
+        return float(cronbach_alpha(data, items).alpha)
+
+    def htmt_of(blocks: dict[str, list[str]]) -> tuple[np.ndarray, str]:
+        res = _htmt(data, blocks, variant=htmt_variant,
+                    missing="fiml" if getattr(fit, "missing", "listwise") == "fiml" else "listwise")
+        return res.matrix.to_numpy(dtype=float), res.variant
+
+    q = quality_numbers(_group_rows(fit, g), list(sigma.columns), sigma.to_numpy(dtype=float),
+                        set(map(str, data.columns)), alpha_of, htmt_of)
+    names = q["names"]
+    factors = pd.DataFrame.from_dict(q["factors"], orient="index", columns=["n_items", "alpha", "cr", "ave"]) \
         .rename_axis("factor")
     factors["n_items"] = factors["n_items"].astype(int)
+    cor = pd.DataFrame(q["cor"], index=names, columns=names)
+    hn = q["htmt_names"]
+    h = None if q["htmt"] is None else pd.DataFrame(q["htmt"], index=hn, columns=hn)
+    fl = None if q["fl"] is None else pd.DataFrame(q["fl"], index=names, columns=names)
+    return MeasurementQuality(variances, None if g == 1 and group is None else key, factors, q["blocks"], cor, h,
+                              q["variant"], q["note"], fl, q["passed"])
+
+
+def _group_rows(fit: Any, g: int) -> list[dict]:
+    """The fit's parameter rows of group ``g`` (1-based; all rows of a table without a group column)."""
+    return [r for r in fit.parameter_records() if r.get("group", g) == g]
+
+
+def quality_numbers(rows: list[dict], sigma_names: list[str], sigma: np.ndarray, columns: set[str],
+                    alpha_of: Any, htmt_of: Any) -> dict[str, Any]:
+    """The numbers of :func:`measurement_quality` without pandas: ``rows`` the parameter rows of the group (lhs,
+    op, rhs, est, std_all), ``sigma`` the covariance matrix (implied or observed) of the variables
+    ``sigma_names``, ``columns`` the data's columns, ``alpha_of(items)`` alpha of an item list and
+    ``htmt_of(blocks)`` -> (matrix, variant), each raising DataError where it is not defined. Returns blocks,
+    names, factors ({factor: {n_items, alpha, cr, ave}}), cor (latent correlations, std.all), htmt, variant,
+    note, fl (the Fornell-Larcker table) and passed."""
+    pos = {v: k for k, v in enumerate(sigma_names)}
+    loads = [r for r in rows if r["op"] == "=~"]
+    blocks: dict[str, list[str]] = {}
+    for r in loads:
+        blocks.setdefault(str(r["lhs"]), []).append(r["rhs"])
+    blocks = {f: items for f, items in blocks.items() if all(i in columns and i in pos for i in items)}
+    owners: dict[str, set] = {}
+    for r in loads:
+        owners.setdefault(r["rhs"], set()).add(r["lhs"])
+    var: dict[str, float] = {}
+    for r in rows:
+        if r["op"] == "~~" and r["lhs"] == r["rhs"] and r["lhs"] not in var:
+            var[r["lhs"]] = r["est"]
+    nan = float("nan")
+    factors: dict[str, dict[str, Any]] = {}
+    for f, items in blocks.items():
+        lam = np.array([r["est"] for r in loads if r["lhs"] == f], dtype=float)
+        phi = float(var.get(f, 1.0))
+        row = {"n_items": len(items), "alpha": nan, "cr": nan, "ave": nan}
+        if len(items) > 1:
+            try:
+                row["alpha"] = alpha_of(items)
+            except DataError:  # e.g. no row answers the items: alpha NaN, CR and AVE still reported
+                pass
+            idx = [pos[i] for i in items]
+            s = sigma[np.ix_(idx, idx)]
+            row["cr"] = float(phi * lam.sum() ** 2 / s.sum())
+            if not any(len(owners.get(i, ())) > 1 for i in items):
+                row["ave"] = float(phi * (lam ** 2).sum() / np.trace(s))
+        factors[f] = row
     names = list(blocks)
-    cor = pd.DataFrame(np.eye(len(names)), index=names, columns=names)
-    lv = est[(est["op"] == "~~") & est["lhs"].isin(names) & est["rhs"].isin(names) & (est["lhs"] != est["rhs"])]
-    for r in lv.itertuples():
-        cor.loc[r.lhs, r.rhs] = cor.loc[r.rhs, r.lhs] = r.std_all
-    h = note = fl = None
+    cor = np.eye(len(names))
+    at = {f: k for k, f in enumerate(names)}
+    for r in rows:
+        if r["op"] == "~~" and r["lhs"] in at and r["rhs"] in at and r["lhs"] != r["rhs"]:
+            cor[at[r["lhs"]], at[r["rhs"]]] = cor[at[r["rhs"]], at[r["lhs"]]] = r["std_all"]
+    h = note = fl = variant = None
+    h_names: list[str] = []
     passed: dict = {}
-    variant = None
     if len(names) > 1:
         hb, note = htmt_blocks(blocks)
         if hb is not None:
             try:
-                res = _htmt(data, hb, variant=htmt_variant,
-                            missing="fiml" if getattr(fit, "missing", "listwise") == "fiml" else "listwise")
-                h, variant = res.matrix, res.variant
+                h, variant = htmt_of(hb)
+                h_names = list(hb)
             except DataError as exc:  # e.g. too few complete rows (listwise, as semTools), an item without variance
                 note = f"HTMT is not reported: {exc.message}"
-        ave = factors["ave"].astype(float)
+        ave = np.array([factors[f]["ave"] for f in names], dtype=float)
         fl = cor.copy()
-        for f in names:
-            fl.loc[f, f] = float(np.sqrt(ave[f])) if np.isfinite(ave[f]) and ave[f] >= 0 else np.nan
-        off = cor.to_numpy(dtype=float).copy()
-        np.fill_diagonal(off, np.nan)
+        ok = np.isfinite(ave) & (ave >= 0)
+        root = np.sqrt(np.where(ok, ave, 0.0))
+        for k in range(len(names)):
+            fl[k, k] = float(root[k]) if ok[k] else nan
+        off = cor.copy()
+        np.fill_diagonal(off, nan)
         maxr = np.nanmax(np.abs(off), axis=1)
         # a construct whose AVE is not defined (cross-loading item, one indicator) is not judged: None
-        passed = {f: (bool(np.sqrt(ave[f]) > maxr[k]) if np.isfinite(ave[f]) and ave[f] >= 0 else None)
-                  for k, f in enumerate(names)}
-    return MeasurementQuality(variances, None if g == 1 and group is None else key, factors, blocks, cor, h,
-                              variant, note, fl, passed)
+        passed = {f: (bool(root[k] > maxr[k]) if ok[k] else None) for k, f in enumerate(names)}
+    return {"blocks": blocks, "names": names, "factors": factors, "cor": cor, "htmt": h, "htmt_names": h_names,
+            "variant": variant, "note": note, "fl": fl, "passed": passed}
+
+
+def quality_dict(q: dict[str, Any], variances: str) -> dict[str, Any]:
+    """:meth:`MeasurementQuality.to_dict` of :func:`quality_numbers`' result (without pandas)."""
+    out: dict[str, Any] = {
+        "reliability": {f: {"alpha": float(r["alpha"]), "omega": float(r["cr"]), "ave": float(r["ave"])}
+                        for f, r in q["factors"].items()},
+        "reliability_convention": variances}
+    names = q["names"]
+    if len(names) > 1:
+        out["htmt"] = None if q["htmt"] is None else pairs(q["htmt_names"], q["htmt"])
+        if q["note"]:
+            out["htmt_note"] = q["note"]
+        out["fornell_larcker"] = {"table": {a: {b: float(q["fl"][i, j]) for j, b in enumerate(names)}
+                                            for i, a in enumerate(names)},
+                                  "passed": dict(q["passed"])}
+    return out

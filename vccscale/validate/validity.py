@@ -25,97 +25,18 @@ from ..clean.scoring import block_score
 from ..errors import DataError, ModelError
 from ._common import (
     blocks_frame,
-    cov2cor,
     eigh_desc,
     item_frame,
     listwise,
     pairwise_cor,
     rng_from,
 )
+from ._cor import HTMT_MISSING, htmt_matrix, item_cor, missing_rule, pairs
 
 
 # ----------------------------------------------------------------------------------------------------------
 # HTMT
 # ----------------------------------------------------------------------------------------------------------
-def _htmt_matrix(r: np.ndarray, idx: list[np.ndarray], variant: str, absolute: bool) -> np.ndarray:
-    r = np.abs(r) if (absolute or variant == "htmt2") else r.copy()
-    np.fill_diagonal(r, np.nan)
-    with np.errstate(divide="ignore", invalid="ignore"):  # log(0) = -inf, a geometric mean of 0 (as R)
-        if variant == "htmt2":
-            r = np.log(r)
-        nf = len(idx)
-        avg = np.full((nf, nf), np.nan)
-        for a in range(nf):
-            for b in range(a, nf):
-                block = r[np.ix_(idx[a], idx[b])]
-                vals = block[~np.isnan(block)]
-                if len(vals):
-                    avg[a, b] = avg[b, a] = vals.mean()
-        if variant == "htmt2":
-            avg = np.exp(avg)
-        w = np.diag(avg)
-        return avg / np.sqrt(np.outer(w, w))
-
-
-#: the missing-data treatments of the item correlations HTMT rests on (semTools' ``missing =``)
-HTMT_MISSING = {"listwise": "listwise", "fiml": "fiml", "ml": "fiml"}
-
-
-def _missing_rule(missing: str) -> str:
-    rule = HTMT_MISSING.get(str(missing).lower())
-    if rule is None:
-        raise DataError(f"unknown missing-data treatment {missing!r}: use 'listwise' or 'fiml' (semTools' missing "
-                        "= \"ml\")", field="missing")
-    return rule
-
-
-def _item_cor(arr: np.ndarray, cols: list[str], missing: str, what: str = "HTMT") -> tuple[np.ndarray, int]:
-    """Correlations of the columns of ``arr`` (NaN = missing) and the number of rows they rest on, as
-    ``lavaan::lavCor(data, missing = ...)``: ``listwise`` Pearson on the complete rows (lavCor refuses fewer
-    complete rows than items: the covariance matrix is then not positive-definite, and so does this);
-    ``fiml`` the saturated model's ML covariance matrix under MAR (EM, :func:`vccscale.sem.em.em_moments`) on the
-    rows that answered at least one item, as correlations. A DataError names what makes them undefined."""
-    from ..sem.em import em_moments, missing_patterns
-
-    p = arr.shape[1]
-    obs = ~np.isnan(arr)
-    if missing == "listwise":
-        x = arr[obs.all(axis=1)]
-        n = len(x)
-        if n <= p:
-            raise DataError(f"{what} on complete cases: {n} of {len(arr)} rows answered all {p} items, and the "
-                            "correlations need more complete rows than items (lavaan's lavCor stops there: the "
-                            "covariance matrix is not positive-definite); use missing = 'fiml' (semTools' "
-                            "missing = \"ml\"), which keeps every answered item")
-        flat = np.flatnonzero(~(x.std(axis=0) > 0))
-        if len(flat):
-            raise DataError(f"{what} on complete cases: item {cols[flat[0]]!r} has the same answer in all {n} complete "
-                            "rows, so its correlations are undefined; use missing = 'fiml'", column=cols[flat[0]])
-        return np.corrcoef(x, rowvar=False), n
-    keep = obs.any(axis=1)
-    x, o = arr[keep], obs[keep]
-    n = len(x)
-    together = o.T.astype(float) @ o.astype(float)
-    for j in range(p):
-        v = x[o[:, j], j]
-        if len(v) < 2 or not (v.std() > 0):
-            raise DataError(f"{what}: item {cols[j]!r} has {'fewer than two answers' if len(v) < 2 else 'no variance'} "
-                            f"among the {n} rows that answered the items", column=cols[j])
-    if (together == 0).any():
-        i, j = np.argwhere(together == 0)[0]
-        raise DataError(f"{what}: no respondent answered both {cols[i]!r} and {cols[j]!r}, so their covariance is "
-                        "not estimable under FIML", column=cols[i])
-    if o.all():  # complete rows: the ML correlations are Pearson's
-        return np.corrcoef(x, rowvar=False), n
-    res = em_moments(missing_patterns(x), p)
-    if not res.converged:
-        raise DataError(f"{what}: the EM estimates of the items' saturated covariance matrix "
-                        + ("ran into a singular matrix" if not np.isfinite(res.delta) else
-                           f"did not converge in {res.iterations} iterations")
-                        + f" on {n} rows (often items rarely answered together); no correlations to report")
-    return cov2cor(res.cov), n
-
-
 def _boot_rows(arr: np.ndarray, missing: str) -> np.ndarray:
     """The rows a bootstrap of HTMT resamples from the respondents ``arr``: the complete ones (listwise) or all."""
     return arr[~np.isnan(arr).any(axis=1)] if missing == "listwise" else arr
@@ -125,15 +46,14 @@ def _htmt_draw(sample: np.ndarray, cols: list[str], missing: str, idx: list[np.n
                absolute: bool) -> np.ndarray:
     """The HTMT matrix of one bootstrap resample; NaN where undefined (e.g. a draw in which an item does not vary)."""
     try:
-        return _htmt_matrix(_item_cor(sample, cols, missing)[0], idx, variant, absolute)
+        return htmt_matrix(item_cor(sample, cols, missing)[0], idx, variant, absolute)
     except DataError:
         return np.full((len(idx), len(idx)), np.nan)
 
 
 def pair_dict(matrix: pd.DataFrame) -> dict[str, float]:
     """Upper triangle of a symmetric factors x factors matrix as ``{"a~~b": value}`` (factor order)."""
-    names = list(matrix.columns)
-    return {f"{a}~~{b}": float(matrix.loc[a, b]) for i, a in enumerate(names) for b in names[i + 1:]}
+    return pairs(list(matrix.columns), matrix.to_numpy(dtype=float))
 
 
 @dataclass(frozen=True)
@@ -221,15 +141,15 @@ def htmt(data: pd.DataFrame, blocks: Mapping[str, Iterable[str]], variant: str =
     x, bl = blocks_frame(data, blocks, what="HTMT")
     if len(bl) < 2:
         raise DataError("HTMT needs at least two factors")
-    rule = _missing_rule(missing)
+    rule = missing_rule(missing)
     cols = list(x.columns)
     idx = [np.array([cols.index(c) for c in its]) for its in bl.values()]
     names = list(bl)
     arr = x.to_numpy(dtype=float)
     arr = arr[~np.isnan(arr).all(axis=1)]  # the respondents: rows that answered an item
-    r, n_obs = _item_cor(arr, cols, rule)
+    r, n_obs = item_cor(arr, cols, rule)
     arr = _boot_rows(arr, rule)
-    mat = _htmt_matrix(r, idx, variant, absolute)
+    mat = htmt_matrix(r, idx, variant, absolute)
     res = {"matrix": pd.DataFrame(mat, index=names, columns=names), "variant": variant, "n_obs": n_obs,
            "missing": rule}
     if n_boot and n_boot > 0:
@@ -483,7 +403,7 @@ def htmt_pairs(data: pd.DataFrame, blocks: Mapping[str, Iterable[str]], variant:
     note."""
     if variant not in ("htmt2", "htmt"):
         raise DataError(f"unknown HTMT variant {variant!r}: use 'htmt2' or 'htmt'", field="variant")
-    rule = _missing_rule(missing)
+    rule = missing_rule(missing)
     bl = {str(k): list(v) for k, v in blocks.items()}
     names = list(bl)
     rng = rng_from(seed) if n_boot else None
@@ -508,11 +428,11 @@ def htmt_pairs(data: pd.DataFrame, blocks: Mapping[str, Iterable[str]], variant:
                     "listwise HTMT uses complete rows only: missing='fiml' uses them all)")
             else:
                 try:
-                    r, row["n"] = _item_cor(arr, cols, rule)
+                    r, row["n"] = item_cor(arr, cols, rule)
                 except DataError as exc:
                     row["note"] = exc.message.removeprefix("HTMT: ")
                 else:
-                    v = float(_htmt_matrix(r, idx, variant, absolute)[0, 1])
+                    v = float(htmt_matrix(r, idx, variant, absolute)[0, 1])
                     if np.isfinite(v):
                         row["htmt"] = v
                     else:
