@@ -111,22 +111,14 @@ class MeasurementQuality:
         ``reliability_convention``; with two or more factors ``htmt`` ({"a~~b": value} or None), ``htmt_note``
         (only when there is one) and ``fornell_larcker`` ({table, passed}). NaN stays NaN (the JSON writer
         turns it into null)."""
-        out: dict[str, Any] = {
-            "reliability": {f: {"alpha": float(r.alpha), "omega": float(r.cr), "ave": float(r.ave)}
-                            for f, r in self.factors.iterrows()},
-            "reliability_convention": self.variances}
-        if len(self.factors) > 1:
-            if self.htmt is None:
-                out["htmt"] = None
-            else:
-                from .validity import pair_dict
-
-                out["htmt"] = pair_dict(self.htmt)
-            if self.htmt_note:
-                out["htmt_note"] = self.htmt_note
-            out["fornell_larcker"] = {"table": self.fornell_larcker.to_dict(orient="index"),
-                                      "passed": dict(self.fl_passed)}
-        return out
+        names = [str(f) for f in self.factors.index]
+        h = self.htmt
+        q = {"factors": {f: {"alpha": r.alpha, "cr": r.cr, "ave": r.ave} for f, r in self.factors.iterrows()},
+             "names": names, "htmt": None if h is None else h.to_numpy(dtype=float),
+             "htmt_names": [] if h is None else [str(c) for c in h.columns], "note": self.htmt_note,
+             "fl": None if self.fornell_larcker is None else self.fornell_larcker.loc[names, names].to_numpy(float),
+             "passed": self.fl_passed}
+        return quality_dict(q, self.variances)
 
     def summary(self) -> str:
         head = "Measurement quality" + (f" (group {self.group})" if self.group is not None else "")
