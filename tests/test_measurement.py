@@ -89,6 +89,23 @@ def test_pairwise_correlations_equal_two_construct_models():
     assert row["r"] == pytest.approx(0.4, abs=0.12)
 
 
+def test_pairwise_models_on_workers_equal_serial():
+    """From PARALLEL_MIN_PAIRS pairs on, the two-construct models run on n_jobs workers: the same table, to the
+    last bit, as in this process (with missing answers: FIML, and one BLAS thread in both)."""
+    from vccscale.validate.measurement import PARALLEL_MIN_PAIRS
+
+    b = _blocks(15, 3)
+    data = simulate(150, k=15, p=3, seed=4)
+    data = data.mask(np.random.default_rng(4).random(data.shape) < 0.05)
+    serial = fit_measurement(data, b, missing="fiml", scope="construct", n_jobs=1)
+    assert len(serial.correlations) == 105 >= PARALLEL_MIN_PAIRS
+    done = []
+    par = fit_measurement(data, b, missing="fiml", scope="construct", n_jobs=2,
+                          progress=lambda d, t, what: done.append(d))
+    pd.testing.assert_frame_equal(par.correlations, serial.correlations, check_exact=True)
+    assert done[-1] == len(serial.models) + 105
+
+
 def heywood_items(n: int, seed: int, names: list[str]) -> pd.DataFrame:
     """Three items with r12 = r13 = .8 and r23 = .3: the one-factor solution needs lambda1^2 = .8 x .8 / .3 > 1,
     a negative residual variance of the first item (a Heywood case)."""

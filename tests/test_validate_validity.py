@@ -212,6 +212,27 @@ def test_htmt_fiml_bootstrap_reproducible(fiml_data):
     assert a.to_dict()["missing"] == "fiml"
 
 
+def test_htmt_pairs_on_workers_equal_serial():
+    """From PARALLEL_MIN_PAIRS pairs on, htmt_pairs computes the pairs on n_jobs workers: the same table to the
+    last bit as in this process, with FIML and listwise, notes, and the bootstrap CIs (drawn in this process, one
+    generator, pairs in order)."""
+    from vccscale.validate.validity import PARALLEL_MIN_PAIRS, htmt_pairs
+
+    rng = np.random.default_rng(8)
+    k, n = 15, 120
+    eta = rng.multivariate_normal(np.zeros(k), np.full((k, k), 0.3) + 0.7 * np.eye(k), size=n)
+    cols = {f"c{j}_{i}": 0.7 * eta[:, j] + rng.normal(0, 0.7, n) for j in range(k) for i in range(3)}
+    data = pd.DataFrame(cols).mask(rng.random((n, 3 * k)) < 0.08)
+    data.loc[:59, ["c0_0", "c0_1", "c0_2"]] = np.nan  # c0 and c1 asked of different respondents
+    data.loc[60:, ["c1_0", "c1_1", "c1_2"]] = np.nan
+    blocks = {f"c{j}": [f"c{j}_{i}" for i in range(3)] for j in range(k)}
+    for missing, n_boot in (("fiml", 0), ("listwise", 3)):
+        serial = htmt_pairs(data, blocks, missing=missing, n_boot=n_boot, seed=3)
+        assert len(serial) == 105 >= PARALLEL_MIN_PAIRS and (serial["note"] != "").any()
+        par = htmt_pairs(data, blocks, missing=missing, n_boot=n_boot, seed=3, n_jobs=2)
+        pd.testing.assert_frame_equal(par, serial, check_exact=True)
+
+
 def test_htmt_pairs_missing_treatments(fiml_data):
     """Each pair on its own rows: listwise the rows that answered every item of both, FIML the rows that answered
     one; each equals htmt() on that pair's items. Undefined pairs get NaN and the reason in ``note``."""

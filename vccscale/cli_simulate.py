@@ -105,7 +105,8 @@ def simulate_cmd(ctx: click.Context, model: Path | None, study_file: Path | None
                       "--standardized": standardized or None, "--cluster-size": cluster_size or None}
         bad = [k for k, v in model_only.items() if v is not None]
         if bad:
-            raise click.UsageError(f"{', '.join(bad)} only go with --model (with --study use --missing)")
+            raise click.UsageError(f"{', '.join(bad)} {'goes' if len(bad) == 1 else 'go'} only with --model (with --study "
+                                   "use --missing)")
         _simulate_study_cmd(ctx, study_file, n, seed, out_file, codebook, straightliners, random_responders,
                             study_only, fmt, registry_dir)
         return
@@ -120,7 +121,7 @@ def simulate_cmd(ctx: click.Context, model: Path | None, study_file: Path | None
         return
     bad = [k for k, v in study_only.items() if v is not None]
     if bad:
-        raise click.UsageError(f"{', '.join(bad)} only go with --study")
+        raise click.UsageError(f"{', '.join(bad)} {'goes' if len(bad) == 1 else 'go'} only with --study")
     from .instrument import Codebook, fake_export
     from .simulate import simulate_data
 

@@ -172,7 +172,7 @@ def stage_cfa(ctx: StageContext):
     est = ctx.estimator(ctx.section("validation").estimator, ordinal_ok=True)
     res = fit_measurement(half, ctx.blocks(), estimator=est, missing=ctx.missing(), scope=v.scope,
                           min_ratio=v.min_cases_per_parameter, groups=ctx.groups(),
-                          progress=ctx.progress("measurement models"),
+                          progress=ctx.progress("measurement models"), n_jobs=-1,
                           cluster=None if est == "WLSMV" else ctx.cluster())
     e = res.estimates
     load = e[e["op"] == "=~"][["model", "lhs", "rhs", "est", "se", "pvalue", "std_all"]].rename(
@@ -312,7 +312,8 @@ def stage_validity(ctx: StageContext):
             notes.append("Fornell-Larcker rests on an improper or failed model for " + ", ".join(unsure))
     else:
         notes.append("Fornell-Larcker needs the cfa stage's latent correlations and AVE: run the cfa stage")
-    h = htmt_pairs(ctx.long(), blocks, missing=ctx.missing(), n_boot=sec.htmt_bootstrap, seed=ctx.seed)
+    h = htmt_pairs(ctx.long(), blocks, missing=ctx.missing(), n_boot=sec.htmt_bootstrap, seed=ctx.seed,
+                   n_jobs=-1)
     outs.append(ctx.csv("htmt", h))
     high = h[h["htmt"] > sec.htmt_cutoff]
     summary.update(htmt_max=float(h["htmt"].max()) if h["htmt"].notna().any() else None,

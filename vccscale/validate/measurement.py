@@ -386,23 +386,37 @@ def _construct_problems(problems: Sequence[str], construct: str, items: Sequence
     return out
 
 
+#: two-construct models run on n_jobs processes only from this many pairs on (4 batches of 25; starting a worker
+#: costs about 0.5-1 CPU-s, a pair model 0.02-0.1 s)
+PARALLEL_MIN_PAIRS = 100
+
+
 def _pair_batch(pairs, data, blocks, estimator, missing, cluster=None) -> list[dict]:
-    """Latent correlations of ``pairs`` from two-construct CFAs (one joblib task)."""
+    """Latent correlations of ``pairs`` from two-construct CFAs (one joblib task; one BLAS thread, as
+    :func:`vccscale.sem.bootstrap`'s workers: small matrices)."""
+    from threadpoolctl import threadpool_limits
+
+    from ..sem._linalg import preload
+
+    preload(max(len(blocks[a]) + len(blocks[b]) for a, b in pairs))
+    with threadpool_limits(1):
+        return [_pair_row(a, b, data, blocks, estimator, missing, cluster) for a, b in pairs]
+
+
+def _pair_row(a, b, data, blocks, estimator, missing, cluster) -> dict:
+    """The latent correlation of constructs ``a`` and ``b`` from their two-construct CFA (a row of the table)."""
     from ..sem.api import EstimatesOnly
 
-    out = []
-    for a, b in pairs:
-        fit, n, npar, status, probs = _fit_one(data, _syntax(blocks, (a, b)), blocks[a] + blocks[b], estimator,
-                                               missing, cluster, estimates_only=True)
-        r = se = p = np.nan
-        if fit is not None:
-            e = fit.rows if isinstance(fit, EstimatesOnly) else fit.estimates.to_dict("records")
-            row = [x for x in e if x["op"] == "~~" and {x["lhs"], x["rhs"]} == {a, b} and a != b]
-            if row:
-                r, se, p = (float(row[0][k]) for k in ("std_all", "se", "pvalue"))
-        out.append({"a": a, "b": b, "r": r, "se": se, "pvalue": p, "n": n, "source": "pairwise", "status": status,
-                    "problems": "; ".join(probs)})
-    return out
+    fit, n, npar, status, probs = _fit_one(data, _syntax(blocks, (a, b)), blocks[a] + blocks[b], estimator,
+                                           missing, cluster, estimates_only=True)
+    r = se = p = np.nan
+    if fit is not None:
+        e = fit.rows if isinstance(fit, EstimatesOnly) else fit.estimates.to_dict("records")
+        row = [x for x in e if x["op"] == "~~" and {x["lhs"], x["rhs"]} == {a, b} and a != b]
+        if row:
+            r, se, p = (float(row[0][k]) for k in ("std_all", "se", "pvalue"))
+    return {"a": a, "b": b, "r": r, "se": se, "pvalue": p, "n": n, "source": "pairwise", "status": status,
+            "problems": "; ".join(probs)}
 
 
 @data_first("blocks", blocks=True)
@@ -418,8 +432,9 @@ def fit_measurement(data: pd.DataFrame, blocks: Mapping[str, Sequence[str]], *, 
     pairwise polychorics; ``missing`` then only selects the rows); ``missing``: fiml (lavaan
     missing = "ml") or listwise. ``scope``, ``min_ratio`` and ``groups``: see :func:`plan_measurement`.
     ``pairwise``: estimate the latent correlation of every pair of constructs not in the same model by a
-    two-construct CFA (when at least 10 respondents answered both), on ``n_jobs`` processes (joblib; results do
-    not depend on it). ``progress(done, total, what)`` is called after every model. ``variances``: the CR/AVE
+    two-construct CFA (when at least 10 respondents answered both), on ``n_jobs`` processes (joblib, -1: all
+    cores) when there are at least :data:`PARALLEL_MIN_PAIRS` pairs (fewer run in this process: starting workers
+    would cost more than it saves); results do not depend on it. ``progress(done, total, what)`` is called after every model. ``variances``: the CR/AVE
     convention of :func:`vccscale.validate.measurement_quality` (model-implied by default). ``cluster``: a
     column of cluster ids: every model gets cluster-robust standard errors and test (lavaan ``cluster =``; see
     :func:`vccscale.sem.fit_cfa`). See the module docstring for statuses and conventions.
@@ -508,7 +523,7 @@ def fit_measurement(data: pd.DataFrame, blocks: Mapping[str, Sequence[str]], *, 
             yield chunk, data[cols], {c: blocks[c] for ab in chunk for c in ab}
 
     if pairs:
-        if n_jobs == 1:
+        if n_jobs == 1 or len(pairs) < PARALLEL_MIN_PAIRS:
             results = (_pair_batch(*b, estimator, missing, cluster) for b in batches())
         else:
             from joblib import Parallel, delayed

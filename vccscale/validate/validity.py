@@ -389,37 +389,24 @@ def common_latent_factor(data: pd.DataFrame, blocks: Mapping[str, Iterable[str]]
 # ----------------------------------------------------------------------------------------------------------
 # HTMT for instruments with versions: each pair on the respondents who answered both
 # ----------------------------------------------------------------------------------------------------------
-@data_first("blocks", blocks=True)
-def htmt_pairs(data: pd.DataFrame, blocks: Mapping[str, Iterable[str]], variant: str = "htmt2", *,
-               absolute: bool = True, missing: str = "listwise", n_boot: int = 0, ci: float = 0.95,
-               seed: int | np.random.Generator | None = None) -> pd.DataFrame:
-    """HTMT of every pair of constructs, each pair on its own rows: ``semTools::htmt`` applied to that pair's data
-    (``missing`` as :func:`htmt`). Listwise, a pair uses the rows that answered every item of both; FIML, the rows
-    that answered at least one. With respondent versions (provider / customer, stakeholder roles) one matrix over
-    all constructs would keep nobody (listwise) or need covariances of items no respondent answered together
-    (FIML). A pair whose HTMT is undefined gets NaN and the reason in ``note`` (e.g. no respondent answered both
-    constructs, an item without variance, too few complete rows). Columns: a, b, htmt, n (the rows used), and
-    ci_lower / ci_upper with ``n_boot`` percentile bootstrap draws (one seeded generator, pairs in order), then
-    note."""
-    if variant not in ("htmt2", "htmt"):
-        raise DataError(f"unknown HTMT variant {variant!r}: use 'htmt2' or 'htmt'", field="variant")
-    rule = missing_rule(missing)
-    bl = {str(k): list(v) for k, v in blocks.items()}
-    names = list(bl)
-    rng = rng_from(seed) if n_boot else None
-    rows = []
-    for i, a in enumerate(names):
-        for b in names[i + 1:]:
-            cols = bl[a] + [c for c in bl[b] if c not in bl[a]]
-            arr = data[cols].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)
+#: htmt_pairs runs on n_jobs processes only from this many pairs on (4 batches of 25: FIML's EM takes 5-50 ms a
+#: pair, starting a worker 0.5-1 CPU-s)
+PARALLEL_MIN_PAIRS = 100
+
+
+def _htmt_pair_rows(tasks, rule: str, variant: str, absolute: bool) -> list[dict]:
+    """The HTMT rows (a, b, htmt, n, note) of pairs ``(a, b, cols, n_items_a, n_items_b, arr)`` (one joblib task;
+    one BLAS thread: small matrices)."""
+    from threadpoolctl import threadpool_limits
+
+    out = []
+    with threadpool_limits(1):
+        for a, b, cols, na, nb, arr in tasks:
             arr = arr[~np.isnan(arr).all(axis=1)]  # the respondents: rows that answered an item of the pair
             boot = _boot_rows(arr, rule)
-            row = {"a": a, "b": b, "htmt": np.nan, "n": len(boot)}
-            if n_boot:
-                row.update(ci_lower=np.nan, ci_upper=np.nan)
-            row["note"] = ""
-            idx = [np.arange(len(bl[a])), np.arange(len(bl[a]), len(cols))]
-            if len(bl[a]) < 2 or len(bl[b]) < 2:
+            row = {"a": a, "b": b, "htmt": np.nan, "n": len(boot), "note": ""}
+            idx = [np.arange(na), np.arange(na, len(cols))]
+            if na < 2 or nb < 2:
                 row["note"] = "a construct with one item has no within-construct correlation"
             elif not (np.isfinite(boot[:, idx[0]]).any(axis=1) & np.isfinite(boot[:, idx[1]]).any(axis=1)).any():
                 both = int((np.isfinite(arr[:, idx[0]]).any(axis=1) & np.isfinite(arr[:, idx[1]]).any(axis=1)).sum())
@@ -438,13 +425,59 @@ def htmt_pairs(data: pd.DataFrame, blocks: Mapping[str, Iterable[str]], variant:
                     else:
                         row["note"] = ("an average within-construct correlation is 0 (two items of one construct "
                                        "correlate exactly 0), and HTMT divides by it")
-            if n_boot and np.isfinite(row["htmt"]):
-                draws = np.array([_htmt_draw(boot[rng.integers(0, len(boot), len(boot))], cols, rule, idx, variant,
-                                             absolute)[0, 1] for _ in range(int(n_boot))])
-                al = (1 - ci) / 2
-                if np.isfinite(draws).any():
-                    row.update(ci_lower=float(np.nanquantile(draws, al)), ci_upper=float(np.nanquantile(draws, 1 - al)))
-            rows.append(row)
+            out.append(row)
+    return out
+
+
+@data_first("blocks", blocks=True)
+def htmt_pairs(data: pd.DataFrame, blocks: Mapping[str, Iterable[str]], variant: str = "htmt2", *,
+               absolute: bool = True, missing: str = "listwise", n_boot: int = 0, ci: float = 0.95,
+               seed: int | np.random.Generator | None = None, n_jobs: int = 1) -> pd.DataFrame:
+    """HTMT of every pair of constructs, each pair on its own rows: ``semTools::htmt`` applied to that pair's data
+    (``missing`` as :func:`htmt`). Listwise, a pair uses the rows that answered every item of both; FIML, the rows
+    that answered at least one. With respondent versions (provider / customer, stakeholder roles) one matrix over
+    all constructs would keep nobody (listwise) or need covariances of items no respondent answered together
+    (FIML). A pair whose HTMT is undefined gets NaN and the reason in ``note`` (e.g. no respondent answered both
+    constructs, an item without variance, too few complete rows). Columns: a, b, htmt, n (the rows used), and
+    ci_lower / ci_upper with ``n_boot`` percentile bootstrap draws (one seeded generator, pairs in order), then
+    note. ``n_jobs``: processes for the pairs' correlations (joblib, -1: all cores) from
+    :data:`PARALLEL_MIN_PAIRS` pairs on; the results do not depend on it."""
+    if variant not in ("htmt2", "htmt"):
+        raise DataError(f"unknown HTMT variant {variant!r}: use 'htmt2' or 'htmt'", field="variant")
+    rule = missing_rule(missing)
+    bl = {str(k): list(v) for k, v in blocks.items()}
+    names = list(bl)
+    items = list(dict.fromkeys(c for its in bl.values() for c in its))
+    num = data[items].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)  # once for all pairs
+    pos = {c: k for k, c in enumerate(items)}
+    tasks = []
+    for i, a in enumerate(names):
+        for b in names[i + 1:]:
+            cols = bl[a] + [c for c in bl[b] if c not in bl[a]]
+            # column-major, as a frame's numbers (the correlations are then the same to the last bit)
+            tasks.append((a, b, cols, len(bl[a]), len(bl[b]), np.asfortranarray(num[:, [pos[c] for c in cols]])))
+    if n_jobs == 1 or len(tasks) < PARALLEL_MIN_PAIRS:
+        rows = _htmt_pair_rows(tasks, rule, variant, absolute)
+    else:
+        from joblib import Parallel, delayed
+
+        step = 25
+        rows = [r for part in Parallel(n_jobs=n_jobs)(
+            delayed(_htmt_pair_rows)(tasks[k:k + step], rule, variant, absolute)
+            for k in range(0, len(tasks), step)) for r in part]
+    if n_boot:  # one seeded generator, pairs in order
+        rng = rng_from(seed)
+        for (a, b, cols, na, nb, arr), row in zip(tasks, rows):
+            row.update(ci_lower=np.nan, ci_upper=np.nan)
+            if not np.isfinite(row["htmt"]):
+                continue
+            boot = _boot_rows(arr[~np.isnan(arr).all(axis=1)], rule)
+            idx = [np.arange(na), np.arange(na, len(cols))]
+            draws = np.array([_htmt_draw(boot[rng.integers(0, len(boot), len(boot))], cols, rule, idx, variant,
+                                         absolute)[0, 1] for _ in range(int(n_boot))])
+            al = (1 - ci) / 2
+            if np.isfinite(draws).any():
+                row.update(ci_lower=float(np.nanquantile(draws, al)), ci_upper=float(np.nanquantile(draws, 1 - al)))
     return pd.DataFrame(rows, columns=["a", "b", "htmt", "n"] + (["ci_lower", "ci_upper"] if n_boot else [])
                         + ["note"])
 
