@@ -262,6 +262,21 @@ def test_random_models_same_json(tmp_path, monkeypatch, seed):
     _same(tmp_path, monkeypatch, p, "\n".join(lines) + "\n", *extra, expect_plain=None)
 
 
+@pytest.mark.parametrize("extra", [[], ["--missing", "fiml"], ["--estimator", "MLR", "--std-lv"]])
+def test_observed_covariates_same_json(tmp_path, monkeypatch, extra):
+    """Observed exogenous covariates (fixed.x) and an observed outcome in a SEM: the same JSON both ways."""
+    rng = np.random.default_rng(11)
+    x, names, blocks = _factor_data(rng, 250, [3, 3])
+    age = rng.integers(20, 65, 250).astype(float)
+    sales = x[:, 3:].sum(axis=1) + rng.normal(size=250)
+    p = _write(tmp_path / "d.csv", names + ["age", "sales"],
+               _cells(x, "fixed", rng) + [[str(int(v)) for v in age], [f"{v:.4f}" for v in sales]])
+    model = ("f1 =~ " + " + ".join(blocks[0]) + "\nf2 =~ " + " + ".join(blocks[1])
+             + "\nf2 ~ f1 + age\nsales ~ f2 + age\n")
+    out = _same(tmp_path, monkeypatch, p, model, *extra)
+    assert "sales" in out["r2"] and out["n"] == 250
+
+
 def test_reverse_keyed_item_goes_to_pandas(tmp_path, monkeypatch):
     """A reverse-keyed item: cronbach_alpha warns (stderr), so the plain path hands over and the output (with the
     warning) is the pandas path's."""
