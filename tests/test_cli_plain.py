@@ -315,6 +315,21 @@ def test_errors_are_the_pandas_paths(tmp_path, monkeypatch):
         _same(tmp_path, monkeypatch, p, model, expect_plain=False)
 
 
+def test_missing_files_and_two_level_models_are_the_pandas_paths(tmp_path, monkeypatch):
+    """A missing data or model file (the data's error first, as always) and a two-level model: the same output."""
+    mfile = tmp_path / "m.lav"
+    mfile.write_text(HS_MODEL)
+    tl = tmp_path / "tl.lav"
+    tl.write_text("level: 1\nf =~ x1 + x2 + x3\nlevel: 2\nf =~ x1 + x2 + x3\n")
+    for args in (["cfa", str(tmp_path / "nope.csv"), "--model", str(tmp_path / "nope.lav")],
+                 ["cfa", str(HS), "--model", str(tmp_path / "nope.lav")],
+                 ["cfa", str(tmp_path / "nope.csv"), "--model", str(mfile)],
+                 ["cfa", str(HS), "--model", str(tl)]):
+        fast = _run(args + ["--format", "json"], True, monkeypatch)
+        full = _run(args + ["--format", "json"], False, monkeypatch)
+        assert fast[:3] == full[:3] and fast[0] == 1 and not fast[3]
+
+
 def test_text_output_and_other_options_unchanged(tmp_path, monkeypatch):
     """Only `--format json` without --group/--cluster/--codebook/--ordered/--modindices takes the plain path."""
     mfile = tmp_path / "m.lav"

@@ -189,7 +189,13 @@ def _plain_fit(kind: str, data: Path, model: Path, estimator: str, std_lv: bool,
 
     from .io.plain import NotPlain, read_plain
 
-    cols = read_plain(data)
+    from .sem.syntax import is_twolevel
+
+    try:
+        text = model_text(model)
+    except VccscaleError:  # the pandas path reports it (after the data's own errors, as always)
+        return None
+    cols = None if is_twolevel(text) else read_plain(data)  # (two-level models: the pandas path)
     if cols is None:
         return None
     from .sem.api import fit_cfa, fit_sem
@@ -199,12 +205,16 @@ def _plain_fit(kind: str, data: Path, model: Path, estimator: str, std_lv: bool,
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            fit = (fit_cfa if kind == "cfa" else fit_sem)(cols, model_text(model), estimator=estimator,
-                                                          std_lv=std_lv, missing=missing)
+            fit = (fit_cfa if kind == "cfa" else fit_sem)(cols, text, estimator=estimator, std_lv=std_lv,
+                                                          missing=missing)
             if fit.n_dropped:
                 return None
             out = _fit_json(fit, cols, ave_variances)
     except NotPlain:
+        return None
+    except VccscaleError:
+        raise
+    except Exception:  # noqa: BLE001 - anything unforeseen: the pandas path answers (or raises) as it always did
         return None
     return None if caught else (fit, out)
 
