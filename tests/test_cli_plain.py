@@ -361,5 +361,8 @@ def test_deferred_tables_equal_and_pickle(tmp_path):
     back = pickle.loads(pickle.dumps(fit2))
     assert not back.tables_deferred
     pd.testing.assert_frame_equal(back.estimates, fit_sem(d, HS_MODEL, estimator="MLR").estimates)
-    assert table_records([{"a": 1, "b": 1.5, "c": "x"}, {"a": 2.0, "b": 2, "c": None}]) == [
-        {"a": 1.0, "b": 1.5, "c": "x"}, {"a": 2.0, "b": 2.0, "c": None}]
+    rows = [{"a": 1, "b": 1.5, "c": "x", "d": np.int64(3), "e": np.float64(0.5), "f": True},
+            {"a": 2.0, "b": 2, "c": "", "d": 4, "e": 1, "f": False}]
+    ours = table_records(rows)
+    assert ours == pd.DataFrame.from_records(rows).to_dict(orient="records")
+    assert [type(v) for v in ours[1].values()] == [float, float, str, int, float, bool]

@@ -166,20 +166,20 @@ def parameter_rows(state, standardized: bool = True) -> list[dict]:
 
 
 def table_records(rows: list[dict]) -> list[dict]:
-    """``pandas.DataFrame.from_records(rows).to_dict("records")`` without pandas: a column whose values are all
-    ints (not bools) stays int, a column of ints and floats becomes float; other values pass unchanged."""
+    """``pandas.DataFrame.from_records(rows).to_dict("records")`` without pandas, for the values parameter rows
+    hold: a column of numbers becomes Python floats when any of them is a float (numpy's too), else Python ints;
+    other columns (text, mixed) pass unchanged."""
     if not rows:
         return []
     out = [dict(r) for r in rows]
     for key in rows[0]:
         vals = [r[key] for r in rows]
-        kinds = {type(v) for v in vals}
-        if kinds <= {int, float} and float in kinds:  # int and float (or numpy floats) -> float
-            for r in out:
-                r[key] = float(r[key])
-        elif all(isinstance(v, (float, np.floating)) for v in vals):
-            for r in out:
-                r[key] = float(r[key])
+        if not all(isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, (bool, np.bool_))
+                   for v in vals):
+            continue
+        cast = float if any(isinstance(v, (float, np.floating)) for v in vals) else int
+        for r in out:
+            r[key] = cast(r[key])
     return out
 
 
