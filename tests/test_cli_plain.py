@@ -45,13 +45,14 @@ def _run(args: list[str], plain: bool, monkeypatch) -> tuple[int, str, str, bool
     return res.exit_code, res.stdout, res.stderr, bool(taken and taken[0])
 
 
-def _same(tmp_path: Path, monkeypatch, data: Path, model: str, *extra: str, expect_plain: bool | None = True) -> dict:
+def _same(tmp_path: Path, monkeypatch, data: Path, model: str, *extra: str, expect_plain: bool | None = True,
+          fmt: str = "json") -> dict:
     """Run the command with and without the plain path: the same exit code, stdout and stderr. ``expect_plain``
     None: the plain path must answer when the pandas path succeeds without a word on stderr."""
     mfile = tmp_path / "model.lav"
     mfile.write_text(model, encoding="utf-8")
     args = ["cfa" if "~" not in model.replace("=~", "") else "sem", str(data), "--model", str(mfile),
-            "--format", "json", *extra]
+            "--format", fmt, *extra]
     fast = _run(args, True, monkeypatch)
     full = _run(args, False, monkeypatch)
     assert fast[:3] == full[:3], (fast[2], full[2])
@@ -59,7 +60,7 @@ def _same(tmp_path: Path, monkeypatch, data: Path, model: str, *extra: str, expe
         assert fast[3] or full[0] != 0 or full[2] != ""
     else:
         assert fast[3] is expect_plain, full[2]
-    return json.loads(fast[1]) if fast[0] == 0 else {}
+    return json.loads(fast[1]) if fast[0] == 0 and fmt == "json" else {}
 
 
 def _write(path: Path, names: list[str], cols: list[list[str]], *, quote_names: bool = False, crlf: bool = False,
@@ -217,13 +218,18 @@ def test_reader_size_limit(tmp_path, monkeypatch):
 def test_hs1939_plain_and_without_pandas(tmp_path, monkeypatch):
     out = _same(tmp_path, monkeypatch, HS, HS_MODEL)
     assert out["n"] == 301 and set(out["reliability"]) == {"visual", "textual", "speed"}
-    code = ("import sys\nfrom vccscale.cli import main\n"
-            f"try:\n    main(['cfa', {str(HS)!r}, '--model', {str(tmp_path / 'model.lav')!r}, '--format', 'json'])\n"
-            "except SystemExit as e:\n    assert e.code in (0, None), e.code\n"
-            "print('PANDAS', 'pandas' in sys.modules, file=sys.stderr)\n")
-    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert "PANDAS False" in r.stderr
-    assert json.loads(r.stdout) == out
+    for fmt in ("json", "text"):
+        args = ["cfa", str(HS), "--model", str(tmp_path / "model.lav"), "--format", fmt]
+        code = ("import sys\nfrom vccscale.cli import main\n"
+                f"try:\n    main({args!r})\n"
+                "except SystemExit as e:\n    assert e.code in (0, None), e.code\n"
+                "print('PANDAS', 'pandas' in sys.modules, file=sys.stderr)\n")
+        r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+        assert "PANDAS False" in r.stderr
+        if fmt == "json":
+            assert json.loads(r.stdout) == out
+        else:
+            assert r.stdout.startswith("vccscale SEM (ML), 301 cases") and "visual =~      x1 1.000" in r.stdout
 
 
 @pytest.mark.parametrize("seed", range(24))
@@ -260,6 +266,21 @@ def test_random_models_same_json(tmp_path, monkeypatch, seed):
     if seed % 4 == 3:
         extra += ["--ave-variances", "observed"]
     _same(tmp_path, monkeypatch, p, "\n".join(lines) + "\n", *extra, expect_plain=None)
+    _same(tmp_path, monkeypatch, p, "\n".join(lines) + "\n", *extra, expect_plain=None, fmt="text")
+    # the text table (written without pandas for one group) is pandas' to_string of the estimates
+    from vccscale.errors import VccscaleError
+    from vccscale.sem import fit_sem
+    from vccscale.sem.results import text_table
+
+    frame = read_export(p).data
+    try:
+        fit = fit_sem(frame, "\n".join(lines), estimator="MLR" if "MLR" in extra else "ML",
+                      missing="fiml" if "fiml" in extra else "listwise", std_lv="--std-lv" in extra)
+    except VccscaleError:
+        return
+    cols = ["lhs", "op", "rhs", "est", "se", "z", "pvalue", "std_all"]
+    assert text_table(fit.parameter_records(), cols) == fit.estimates[cols].to_string(
+        index=False, float_format=lambda v: f"{v:.3f}")
 
 
 @pytest.mark.parametrize("extra", [[], ["--missing", "fiml"], ["--estimator", "MLR", "--std-lv"]])
@@ -330,13 +351,30 @@ def test_missing_files_and_two_level_models_are_the_pandas_paths(tmp_path, monke
         assert fast[:3] == full[:3] and fast[0] == 1 and not fast[3]
 
 
-def test_text_output_and_other_options_unchanged(tmp_path, monkeypatch):
-    """Only `--format json` without --group/--cluster/--codebook/--ordered/--modindices takes the plain path."""
+def test_other_options_take_the_pandas_path(tmp_path, monkeypatch):
+    """--modindices, --group (and --cluster, --codebook, --ordered, ...) take the pandas path; text output of a
+    plain file does not."""
     mfile = tmp_path / "m.lav"
     mfile.write_text(HS_MODEL)
-    for extra in ([], ["--format", "json", "--modindices"], ["--format", "json", "--group", "school"]):
+    for extra in (["--format", "json", "--modindices"], ["--format", "json", "--group", "school"],
+                  ["--modindices"], ["--estimator", "MLR", "--group", "school"]):
         code, _, _, taken = _run(["cfa", str(HS), "--model", str(mfile), *extra], True, monkeypatch)
         assert code == 0 and not taken
+    _same(tmp_path, monkeypatch, HS, HS_MODEL, fmt="text")
+
+
+def test_text_table_as_pandas_writes_it():
+    from vccscale.sem.results import text_table
+
+    fmt = lambda v: f"{v:.3f}"  # noqa: E731
+    for df in (pd.DataFrame({"lhs": ["a", "bbb", "c"], "est": [-0.5, np.nan, np.inf],
+                             "z": [-np.inf, 1234.5678, -0.0], "pvalue": [0.0, 0.0, np.nan]}),
+               pd.DataFrame({"lhs": ["x" * 60, "b"], "est": [0.5, 1.5]}),
+               pd.DataFrame({"lhs": ["a"], "est": [np.nan]}),
+               pd.DataFrame({"lhs": ["\u00e9", "\u00fc"], "std_all": [1e9, -1e-9]})):
+        assert text_table(df.to_dict("records"), list(df.columns)) == df.to_string(index=False, float_format=fmt)
+    with pytest.raises(TypeError):
+        text_table([{"group": 1}], ["group"])
 
 
 # ---------------------------------------------------------------------------------------------- deferred tables

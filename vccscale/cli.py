@@ -180,9 +180,10 @@ def _plain_quality(fit: Any, data: Any, recs: list[dict], variances: str) -> dic
 
 
 def _plain_fit(kind: str, data: Path, model: Path, estimator: str, std_lv: bool, missing: str,
-               ave_variances: str) -> tuple[Any, dict[str, Any]] | None:
-    """``vccscale cfa``/``sem --format json`` without pandas, for a plain numeric CSV file
-    (:func:`vccscale.io.plain.read_plain`) whose model columns are complete: (fit, JSON), or None whenever the
+               ave_variances: str, fmt: str = "json") -> tuple[Any, dict[str, Any] | None] | None:
+    """``vccscale cfa``/``sem`` without pandas, for a plain numeric CSV file
+    (:func:`vccscale.io.plain.read_plain`) whose model columns are complete: (fit, JSON or None for the text
+    format, which is ``fit.summary()``), or None whenever the
     file, the fit or its measurement quality is anything but plain (then the command reads the file with
     read_export and reports as it always does: the same output and warnings). Errors of the fit are raised."""
     import warnings
@@ -209,7 +210,7 @@ def _plain_fit(kind: str, data: Path, model: Path, estimator: str, std_lv: bool,
                                                           missing=missing)
             if fit.n_dropped:
                 return None
-            out = _fit_json(fit, cols, ave_variances)
+            out = _fit_json(fit, cols, ave_variances) if fmt == "json" else None
     except NotPlain:
         return None
     except VccscaleError:
@@ -229,14 +230,17 @@ def _fit_command(kind: str, data: Path, model: Path, estimator: str, std_lv: boo
 
     if (group_equal or group_partial) and group is None:
         raise click.UsageError("--group-equal and --group-partial need --group")
-    if (fmt == "json" and codebook is None and not long and group is None and cluster is None and not ordered
+    if (codebook is None and not long and group is None and cluster is None and not ordered
             and engine == "vccscale" and not (modindices or score_tests) and estimator in ("ML", "MLR")
             and missing in ("listwise", "fiml") and parameterization == "delta"):
-        plain = _plain_fit(kind, data, model, estimator, std_lv, missing, ave_variances)
+        plain = _plain_fit(kind, data, model, estimator, std_lv, missing, ave_variances, fmt)
         if plain is not None:  # a plain numeric CSV file: read and reported without pandas
             for w in plain[0].warnings:
                 click.echo(f"warning: {w}", err=True)
-            echo_json(plain[1])
+            if fmt == "json":
+                echo_json(plain[1])
+            else:
+                click.echo(plain[0].summary())
             return
     frame = analysis_frame(data, codebook, long)
     fn = fit_cfa if kind == "cfa" else fit_sem

@@ -14,8 +14,8 @@ is used), which the caller then reads with ``read_export``:
   braces, ``@`` (e-mail addresses), semicolons, tabs, NUL bytes or empty lines, at most :data:`MAX_BYTES`;
 * the columns the model uses (:meth:`Columns.matrix`) hold a number in every row, as read_export's ``FLOAT_RE``
   (``-?digits[.digits][e[+-]digits]`` without leading zeros) but whole numbers of at most 15 digits, finite,
-  unquoted (a negative zero stays one only in a column that is not all whole numbers, as there). Empty cells, ``NA`` and other
-  missing-value tokens, text, codes with leading zeros or hex are left to ``read_export``.
+  unquoted (a negative zero stays one only in a column that is not all whole numbers, as there). Empty cells,
+  ``NA`` and other missing-value tokens, text, codes with leading zeros or hex are left to ``read_export``.
 
 On such files ``read_export`` keeps a model column's numbers as written (Int64 for whole numbers, float64
 otherwise: the same floats as Python's ``float()``); tests/test_cli_plain.py compares the two readers' data and

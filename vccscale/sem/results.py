@@ -183,6 +183,32 @@ def table_records(rows: list[dict]) -> list[dict]:
     return out
 
 
+def text_table(rows: list[dict], cols: list[str]) -> str:
+    """``pandas.DataFrame(rows)[cols].to_string(index=False, float_format=lambda v: f"{v:.3f}")`` for columns of
+    text and of floats (not ints), without pandas: floats with 3 decimals and NaN as "NaN"; a float column's
+    header gets a leading space (pandas' place for a sign); every cell right-justified to its column's width (no
+    cut: to_string sets no maximum width); one space between columns (tests/test_cli_plain.py compares it with
+    pandas)."""
+    columns = []
+    for c in cols:
+        vals, numeric = [], True
+        for r in rows:
+            v = r[c]
+            if isinstance(v, str):
+                vals.append(v)
+                numeric = False
+            elif isinstance(v, (float, np.floating)):
+                vals.append("NaN" if v != v else f"{v:.3f}")
+            else:
+                raise TypeError(f"text_table: column {c!r} holds {type(v).__name__}, not text or float")
+        if numeric and not rows:
+            numeric = False
+        head = " " + c if numeric else c
+        width = max([len(head)] + [len(x) for x in vals])
+        columns.append([head.rjust(width)] + [x.rjust(width) for x in vals])
+    return "\n".join(" ".join(line) for line in zip(*columns))
+
+
 def solution_problems(warnings, rows) -> tuple[str, ...]:
     """The rule of :attr:`FitResult.problems`: the fit's ``warnings`` that make a solution improper, plus
     standardized loadings and latent correlations beyond +-1 among ``rows`` ((lhs, op, rhs, std_all) tuples)."""
@@ -660,13 +686,16 @@ class FitResult:
                          f"{f['rmsea.robust']:.3f}")
         lines.append(f"  logl {f['logl']:.3f}  AIC {f['aic']:.3f}  BIC {f['bic']:.3f}")
         lines.append("")
-        import pandas as pd
+        if self.ngroups == 1:  # text and float columns: written as pandas' to_string writes them, without pandas
+            lines.append(text_table(self.parameter_records(), ["lhs", "op", "rhs", "est", "se", "z", "pvalue",
+                                                               "std_all"]))
+        else:
+            import pandas as pd
 
-        est = self.estimates
-        with pd.option_context("display.width", 140, "display.max_rows", 1000):
-            cols = ["lhs", "op", "rhs"] + (["group"] if self.ngroups > 1 else []) + \
-                ["est", "se", "z", "pvalue", "std_all"]
-            lines.append(est[cols].to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+            est = self.estimates
+            with pd.option_context("display.width", 140, "display.max_rows", 1000):
+                cols = ["lhs", "op", "rhs", "group", "est", "se", "z", "pvalue", "std_all"]
+                lines.append(est[cols].to_string(index=False, float_format=lambda v: f"{v:.3f}"))
         if self.warnings:
             lines += ["", "Warnings:"] + [f"  - {w}" for w in self.warnings]
         return "\n".join(lines)

@@ -434,8 +434,9 @@ def fit_measurement(data: pd.DataFrame, blocks: Mapping[str, Sequence[str]], *, 
     ``pairwise``: estimate the latent correlation of every pair of constructs not in the same model by a
     two-construct CFA (when at least 10 respondents answered both), on ``n_jobs`` processes (joblib, -1: all
     cores) when there are at least :data:`PARALLEL_MIN_PAIRS` pairs (fewer run in this process: starting workers
-    would cost more than it saves); results do not depend on it. ``progress(done, total, what)`` is called after every model. ``variances``: the CR/AVE
-    convention of :func:`vccscale.validate.measurement_quality` (model-implied by default). ``cluster``: a
+    would cost more than it saves); results do not depend on it. ``progress(done, total, what)`` is called
+    after every model. ``variances``: the CR/AVE convention of :func:`vccscale.validate.measurement_quality`
+    (model-implied by default). ``cluster``: a
     column of cluster ids: every model gets cluster-robust standard errors and test (lavaan ``cluster =``; see
     :func:`vccscale.sem.fit_cfa`). See the module docstring for statuses and conventions.
     """
