@@ -183,9 +183,10 @@ def _plain_fit(kind: str, data: Path, model: Path, estimator: str, std_lv: bool,
                ave_variances: str, fmt: str = "json") -> tuple[Any, dict[str, Any] | None] | None:
     """``vccscale cfa``/``sem`` without pandas, for a plain numeric CSV file
     (:func:`vccscale.io.plain.read_plain`) whose model columns are complete: (fit, JSON or None for the text
-    format, which is ``fit.summary()``), or None whenever the
-    file, the fit or its measurement quality is anything but plain (then the command reads the file with
-    read_export and reports as it always does: the same output and warnings). Errors of the fit are raised."""
+    format, which is ``fit.summary()``), or None whenever the file, the fit or its measurement quality is anything
+    but plain (then the command reads the file with read_export and reports as it always does: the same output
+    and warnings). Errors of the fit are raised (unless Python warnings came before them: the pandas path then
+    shows both)."""
     import warnings
 
     from .io.plain import NotPlain, read_plain
@@ -203,21 +204,28 @@ def _plain_fit(kind: str, data: Path, model: Path, estimator: str, std_lv: bool,
 
     # a model or data error of the fit is raised as it is: the pandas path's data are the same numbers, so it
     # would raise the same error (after fitting again, which can take seconds for a model that does not converge)
+    error = None
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            fit = (fit_cfa if kind == "cfa" else fit_sem)(cols, text, estimator=estimator, std_lv=std_lv,
-                                                          missing=missing)
-            if fit.n_dropped:
-                return None
-            out = _fit_json(fit, cols, ave_variances) if fmt == "json" else None
+            try:
+                fit = (fit_cfa if kind == "cfa" else fit_sem)(cols, text, estimator=estimator, std_lv=std_lv,
+                                                              missing=missing)
+            except VccscaleError as exc:
+                error = exc
+            else:
+                if fit.n_dropped:
+                    return None
+                out = _fit_json(fit, cols, ave_variances) if fmt == "json" else None
     except NotPlain:
         return None
-    except VccscaleError:
-        raise
     except Exception:  # noqa: BLE001 - anything unforeseen: the pandas path answers (or raises) as it always did
         return None
-    return None if caught else (fit, out)
+    if caught:
+        return None
+    if error is not None:
+        raise error
+    return fit, out
 
 
 def _fit_command(kind: str, data: Path, model: Path, estimator: str, std_lv: bool, group: str | None,
