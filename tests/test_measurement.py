@@ -89,6 +89,7 @@ def test_pairwise_correlations_equal_two_construct_models():
     assert row["r"] == pytest.approx(0.4, abs=0.12)
 
 
+@pytest.mark.slow
 def test_pairwise_models_on_workers_equal_serial():
     """From PARALLEL_MIN_PAIRS pairs on, the two-construct models run on n_jobs workers: the same table, to the
     last bit, as in this process (with missing answers: FIML, and one BLAS thread in both)."""
