@@ -154,52 +154,38 @@ def test_not_plain_numbers(tmp_path, cell):
             plain.matrix(["a"])
 
 
-@pytest.mark.parametrize("case", ["tsv", "semicolon", "email_name", "meta_name", "text_name", "do_name", "dup_names",
-                                  "ragged", "inner_quote", "quoted_comma", "at_sign", "sidecar", "invalid_utf8",
-                                  "empty_line", "bare_cr", "mixed_eol", "qualtrics", "v1", "name_space", "no_rows",
-                                  "brace", "nul", "unnamed"])
+#: files that are not plain, written as they are
+_RAW_FILES = {
+    "semicolon": b"a;b\n1;2\n",
+    "ragged": b"a,b,c\n1,2,3\n4,5\n",
+    "inner_quote": b'a,b,c\n1,2,"say ""hi"""\n',
+    "quoted_comma": b'a,b,c\n1,2,"x,y"\n',
+    "at_sign": b"a,b,c\n1,2,me@example.org\n",
+    "invalid_utf8": b"a,b,c\n1,2,\xff\n",
+    "empty_line": b"a,b,c\n1,2,3\n\n4,5,6\n",
+    "bare_cr": b"a,b,c\r1,2,3\r",
+    "mixed_eol": b"a,b,c\r\n1,2,3\n4,5,6\r\n",
+    "qualtrics": b"StartDate,EndDate,Q1\nStart Date,End Date,Question 1\n2024-01-01 10:00:00,2024-01-01 10:05:00,3\n",
+    "v1": b"V1,V2,Q1\nResponseID,ResponseSet,Question\nR_1,Default,3\n",
+    "no_rows": b"a,b,c\n",
+    "brace": b"a,b,c\n1,2,{x}\n",
+    "nul": b"a,b,c\n1,2,\x00\n",
+}
+#: plain files but for one column name: (position, name)
+_NAMES = {"email_name": (2, "Email"), "meta_name": (2, "StartDate"), "text_name": (2, "Q1_TEXT"),
+          "do_name": (2, "Q2_DO"), "name_space": (2, "c d"), "dup_names": (2, "a"), "unnamed": (0, "")}
+
+
+@pytest.mark.parametrize("case", ["tsv", "sidecar", *_RAW_FILES, *_NAMES])
 def test_reader_leaves_other_files_to_read_export(tmp_path, case):
     names, cols = ["a", "b", "c"], [["1", "2", "3"], ["4", "5", "6"], ["7", "8", "9"]]
     p = tmp_path / ("d.tsv" if case == "tsv" else "d.csv")
-    raw = None
-    if case == "semicolon":
-        raw = "a;b\n1;2\n"
-    elif case in ("email_name", "meta_name", "text_name", "do_name", "name_space"):
-        names[2] = {"email_name": "Email", "meta_name": "StartDate", "text_name": "Q1_TEXT", "do_name": "Q2_DO",
-                    "name_space": "c d"}[case]
-    elif case == "dup_names":
-        names[2] = "a"
-    elif case == "ragged":
-        raw = "a,b,c\n1,2,3\n4,5\n"
-    elif case == "inner_quote":
-        raw = 'a,b,c\n1,2,"say ""hi"""\n'
-    elif case == "quoted_comma":
-        raw = 'a,b,c\n1,2,"x,y"\n'
-    elif case == "at_sign":
-        raw = "a,b,c\n1,2,me@example.org\n"
-    elif case == "invalid_utf8":
-        p.write_bytes(b"a,b,c\n1,2,\xff\n")
-    elif case == "empty_line":
-        raw = "a,b,c\n1,2,3\n\n4,5,6\n"
-    elif case == "bare_cr":
-        raw = "a,b,c\r1,2,3\r"
-    elif case == "mixed_eol":
-        raw = "a,b,c\r\n1,2,3\n4,5,6\r\n"
-    elif case == "qualtrics":
-        raw = "StartDate,EndDate,Q1\nStart Date,End Date,Question 1\n2024-01-01 10:00:00,2024-01-01 10:05:00,3\n"
-    elif case == "v1":
-        raw = "V1,V2,Q1\nResponseID,ResponseSet,Question\nR_1,Default,3\n"
-    elif case == "no_rows":
-        raw = "a,b,c\n"
-    elif case == "brace":
-        raw = "a,b,c\n1,2,{x}\n"
-    elif case == "nul":
-        p.write_bytes(b"a,b,c\n1,2,\x00\n")
-    elif case == "unnamed":
-        names[0] = ""
-    if raw is not None:
-        p.write_bytes(raw.encode())
-    elif not p.exists():
+    if case in _NAMES:
+        k, name = _NAMES[case]
+        names[k] = name
+    if case in _RAW_FILES:
+        p.write_bytes(_RAW_FILES[case])
+    else:
         _write(p, names, cols)
     if case == "sidecar":
         p.with_name(p.name + ".meta.json").write_text("{}")
