@@ -147,11 +147,10 @@ def _plain_quality(fit: Any, data: Any, recs: list[dict], variances: str) -> dic
     the caller reads the data with pandas and says so as that function does."""
     import numpy as np
 
+    from .errors import DataError
     from .io.plain import NotPlain
     from .validate._cor import alpha_complete, htmt_matrix, item_cor, missing_rule
-    from .validate.quality import quality_dict, quality_numbers
-
-    from .errors import DataError
+    from .validate.quality import group_rows, quality_dict, quality_numbers
 
     def alpha_of(items: list[str]) -> float:
         x = data.matrix(items)
@@ -174,8 +173,7 @@ def _plain_quality(fit: Any, data: Any, recs: list[dict], variances: str) -> dic
         return htmt_matrix(r, idx, "htmt2", True), "htmt2"
 
     names, sigma = fit.moments("implied" if variances == "implied" else "sample")
-    q = quality_numbers([r for r in recs if r.get("group", 1) == 1], names, sigma, set(data.columns), alpha_of,
-                        htmt_of)
+    q = quality_numbers(group_rows(recs, 1), names, sigma, set(data.columns), alpha_of, htmt_of)
     return quality_dict(q, variances) if q["factors"] else {}
 
 
@@ -190,7 +188,6 @@ def _plain_fit(kind: str, data: Path, model: Path, estimator: str, std_lv: bool,
     import warnings
 
     from .io.plain import NotPlain, read_plain
-
     from .sem.syntax import is_twolevel
 
     try:

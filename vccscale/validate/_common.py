@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DataError
-from ._cor import cov2cor
+from ._cor import cov2cor, eigh_desc  # noqa: F401 (eigh_desc: efa and validity import it from here)
 
 
 def item_frame(data: pd.DataFrame, items: Iterable[str] | None, *, min_items: int = 2,
@@ -129,12 +129,6 @@ def smc(r: np.ndarray) -> np.ndarray:
     return np.clip(s, 0.0, 1.0)
 
 
-def eigh_desc(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Eigenvalues (descending) and eigenvectors of a symmetric matrix (R ``eigen(a, symmetric = TRUE)``)."""
-    w, v = np.linalg.eigh((a + a.T) / 2)
-    return w[::-1].copy(), v[:, ::-1].copy()
-
-
 def as_series(values: Mapping[str, float] | pd.Series | Iterable[float], name: str) -> pd.Series:
     if isinstance(values, pd.Series):
         s = values.astype(float)
@@ -151,3 +145,19 @@ def rng_from(seed: int | np.random.Generator | None) -> np.random.Generator:
     if isinstance(seed, np.random.Generator):
         return seed
     return np.random.default_rng(seed)
+
+
+#: pair tasks (two-construct models, HTMT pairs) run on n_jobs processes only from this many pairs on, in batches
+#: of PAIR_BATCH: starting a worker costs 0.5-1 CPU-s, a pair 5-100 ms
+PARALLEL_MIN_PAIRS = 100
+PAIR_BATCH = 25
+
+
+def run_pair_batches(fn, batches: Iterable[tuple], n_pairs: int, n_jobs: int):
+    """``fn(*batch)`` for every batch of pair tasks, in order (a generator of its results): on ``n_jobs`` joblib
+    processes (-1: all cores) when there are at least :data:`PARALLEL_MIN_PAIRS` pairs, else in this process."""
+    if n_jobs == 1 or n_pairs < PARALLEL_MIN_PAIRS:
+        return (fn(*b) for b in batches)
+    from joblib import Parallel, delayed
+
+    return Parallel(n_jobs=n_jobs, return_as="generator")(delayed(fn)(*b) for b in batches)

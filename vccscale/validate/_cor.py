@@ -4,11 +4,14 @@ importing pandas): :func:`item_cor` (lavaan ``lavCor`` with listwise or FIML tre
 validity` and :mod:`vccscale.validate.quality` build on them."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ..errors import DataError
 
-__all__ = ["HTMT_MISSING", "alpha_complete", "cov2cor", "htmt_matrix", "item_cor", "missing_rule", "pairs"]
+__all__ = ["HTMT_MISSING", "alpha_complete", "alpha_from_cov", "cov2cor", "eigh_desc", "first_pc", "htmt_matrix",
+           "item_cor", "missing_rule", "pairs"]
 
 
 def cov2cor(c: np.ndarray) -> np.ndarray:
@@ -100,18 +103,31 @@ def pairs(names: list[str], matrix: np.ndarray) -> dict[str, float]:
     return {f"{a}~~{b}": float(matrix[i, j]) for i, a in enumerate(names) for j, b in enumerate(names) if j > i}
 
 
+def eigh_desc(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Eigenvalues (descending) and eigenvectors of a symmetric matrix (R ``eigen(a, symmetric = TRUE)``)."""
+    w, v = np.linalg.eigh((a + a.T) / 2)
+    return w[::-1].copy(), v[:, ::-1].copy()
+
+
+def first_pc(r: np.ndarray) -> np.ndarray:
+    """Loadings on the first principal component of a correlation matrix, signed so they sum to >= 0
+    (psych::principal); a negative one marks a reverse-keyed item (psych::alpha's check.keys rule)."""
+    w, v = eigh_desc(r)
+    pc = v[:, 0] * math.sqrt(max(w[0], np.finfo(float).eps))
+    return -pc if pc.sum() < 0 else pc
+
+
+def alpha_from_cov(c: np.ndarray) -> float:
+    """Cronbach's alpha k/(k - 1) (1 - tr C / sum C) of a k x k covariance matrix C (psych::alpha)."""
+    k = c.shape[0]
+    return (1 - np.trace(c) / c.sum()) * (k / (k - 1))
+
+
 def alpha_complete(x: np.ndarray) -> tuple[float, float]:
     """Cronbach's alpha of complete item columns ``x`` (n x k, no missing value, k >= 2, every item varying), as
     :func:`vccscale.validate.cronbach_alpha` computes it from the covariance matrix (divisor n - 1), and the
-    smallest loading on the first principal component of the items' correlations, signed to sum >= 0 (a negative
+    smallest loading on the first principal component of the items' correlations (:func:`first_pc`; a negative
     one: a reverse-keyed item, which cronbach_alpha warns of). The covariances are numpy's ``cov`` of the columns
     in column-major order, as pandas computes them for complete data."""
-    x = np.asfortranarray(x, dtype=float)
-    k = x.shape[1]
-    c = np.cov(x.T, ddof=1)
-    alpha = float((1 - np.trace(c) / c.sum()) * (k / (k - 1)))
-    r = cov2cor(c)
-    w, v = np.linalg.eigh((r + r.T) / 2)
-    pc = v[:, int(np.argmax(w))]
-    pc = -pc if pc.sum() < 0 else pc
-    return alpha, float(pc.min())
+    c = np.cov(np.asfortranarray(x, dtype=float).T, ddof=1)
+    return float(alpha_from_cov(c)), float(first_pc(cov2cor(c)).min())

@@ -41,6 +41,7 @@ import pandas as pd
 
 from .._args import data_first
 from ..errors import DataError, VccscaleError
+from ._common import PAIR_BATCH, PARALLEL_MIN_PAIRS, run_pair_batches  # noqa: F401 (the docstring names it)
 
 __all__ = [
     "SCOPES",
@@ -386,11 +387,6 @@ def _construct_problems(problems: Sequence[str], construct: str, items: Sequence
     return out
 
 
-#: two-construct models run on n_jobs processes only from this many pairs on (4 batches of 25; starting a worker
-#: costs about 0.5-1 CPU-s, a pair model 0.02-0.1 s)
-PARALLEL_MIN_PAIRS = 100
-
-
 def _pair_batch(pairs, data, blocks, estimator, missing, cluster=None) -> list[dict]:
     """Latent correlations of ``pairs`` from two-construct CFAs (one joblib task; one BLAS thread, as
     :func:`vccscale.sem.bootstrap`'s workers: small matrices)."""
@@ -516,22 +512,14 @@ def fit_measurement(data: pd.DataFrame, blocks: Mapping[str, Sequence[str]], *, 
         if progress:
             progress(done, total, name)
     def batches():
-        step = 25
-        for k in range(0, len(pairs), step):
-            chunk = pairs[k:k + step]
+        for k in range(0, len(pairs), PAIR_BATCH):
+            chunk = pairs[k:k + PAIR_BATCH]
             cols = list(dict.fromkeys([i for a, b in chunk for i in blocks[a] + blocks[b]]
                                       + ([cluster] if cluster else [])))
-            yield chunk, data[cols], {c: blocks[c] for ab in chunk for c in ab}
+            yield chunk, data[cols], {c: blocks[c] for ab in chunk for c in ab}, estimator, missing, cluster
 
     if pairs:
-        if n_jobs == 1 or len(pairs) < PARALLEL_MIN_PAIRS:
-            results = (_pair_batch(*b, estimator, missing, cluster) for b in batches())
-        else:
-            from joblib import Parallel, delayed
-
-            results = Parallel(n_jobs=n_jobs, return_as="generator")(
-                delayed(_pair_batch)(*b, estimator, missing, cluster) for b in batches())
-        for rows in results:
+        for rows in run_pair_batches(_pair_batch, batches(), len(pairs), n_jobs):
             cor_rows += rows
             done += len(rows)
             if progress:

@@ -37,7 +37,7 @@ from ._cor import pairs
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["CONVENTIONS", "MeasurementQuality", "htmt_blocks", "measurement_quality", "quality_dict",
+__all__ = ["CONVENTIONS", "MeasurementQuality", "group_rows", "htmt_blocks", "measurement_quality", "quality_dict",
            "quality_numbers"]
 
 CONVENTIONS = {
@@ -169,7 +169,7 @@ def measurement_quality(fit: Any, data: pd.DataFrame, *, variances: str = "impli
         if group_column not in data.columns:
             raise DataError(f"group column {group_column!r} is not in the data", column=group_column)
         data = data[data[group_column].astype(str) == str(key)]
-    sigma = (fit.fitted_cov if variances == "implied" else fit.sample_cov)[key]
+    sigma_names, sigma = fit.moments("implied" if variances == "implied" else "sample", g - 1)
 
     def alpha_of(items: list[str]) -> float:
         return float(cronbach_alpha(data, items).alpha)
@@ -179,8 +179,8 @@ def measurement_quality(fit: Any, data: pd.DataFrame, *, variances: str = "impli
                     missing="fiml" if getattr(fit, "missing", "listwise") == "fiml" else "listwise")
         return res.matrix.to_numpy(dtype=float), res.variant
 
-    q = quality_numbers(_group_rows(fit, g), list(sigma.columns), sigma.to_numpy(dtype=float),
-                        set(map(str, data.columns)), alpha_of, htmt_of)
+    q = quality_numbers(group_rows(fit.parameter_records(), g), sigma_names, sigma, set(map(str, data.columns)),
+                        alpha_of, htmt_of)
     names = q["names"]
     factors = pd.DataFrame.from_dict(q["factors"], orient="index", columns=["n_items", "alpha", "cr", "ave"]) \
         .rename_axis("factor")
@@ -193,9 +193,10 @@ def measurement_quality(fit: Any, data: pd.DataFrame, *, variances: str = "impli
                               q["variant"], q["note"], fl, q["passed"])
 
 
-def _group_rows(fit: Any, g: int) -> list[dict]:
-    """The fit's parameter rows of group ``g`` (1-based; all rows of a table without a group column)."""
-    return [r for r in fit.parameter_records() if r.get("group", g) == g]
+def group_rows(records: list[dict], g: int) -> list[dict]:
+    """The parameter rows (:meth:`vccscale.sem.FitResult.parameter_records`) of group ``g`` (1-based; all rows of
+    a table without a group column)."""
+    return [r for r in records if r.get("group", g) == g]
 
 
 def quality_numbers(rows: list[dict], sigma_names: list[str], sigma: np.ndarray, columns: set[str],

@@ -31,13 +31,13 @@ from ..errors import DataError, ModelError
 from ._common import (
     answered_rows,
     cov2cor,
-    eigh_desc,
     item_frame,
     listwise,
     pairwise_cor,
     pairwise_cov,
     smc,
 )
+from ._cor import alpha_from_cov, first_pc
 
 
 class ReverseKeyWarning(UserWarning):
@@ -59,7 +59,7 @@ def _alpha1(c: np.ndarray, r: np.ndarray) -> dict:
     """psych::alpha's inner alpha.1 on a covariance matrix C and its correlation matrix R."""
     n = c.shape[0]
     sum_c, sum_r, tr_c = c.sum(), r.sum(), np.trace(c)
-    out = {"alpha": (1 - tr_c / sum_c) * (n / (n - 1)),
+    out = {"alpha": alpha_from_cov(c),
            "std_alpha": (1 - n / sum_r) * (n / (n - 1)),
            "g6": 1 - (n - smc(r).sum()) / sum_r,
            "average_r": (sum_r - n) / (n * (n - 1))}
@@ -127,13 +127,6 @@ class AlphaResult:
                 + self.items[["r_drop", "alpha_if_deleted", "mean", "sd"]].round(3).to_string())
 
 
-def _first_pc(r: np.ndarray) -> np.ndarray:
-    """Loadings on the first principal component, signed so they sum to >= 0 (psych::principal)."""
-    w, v = eigh_desc(r)
-    pc = v[:, 0] * math.sqrt(max(w[0], np.finfo(float).eps))
-    return -pc if pc.sum() < 0 else pc
-
-
 def reverse_items(data: pd.DataFrame, items: Iterable[str],
                   scale_range: tuple[float, float] | None = None) -> pd.DataFrame:
     """``data`` (a copy) with ``items`` reversed as min + max - x, as ``psych::alpha(x, keys = items)`` does:
@@ -182,7 +175,7 @@ def cronbach_alpha(data: pd.DataFrame, items: list[str] | None = None, check_key
     if not 0 < ci < 1:
         raise DataError("ci must be between 0 and 1", field="ci")
     r_pair = pairwise_cor(x)
-    pc = _first_pc(r_pair)
+    pc = first_pc(r_pair)
     negative = tuple(c for c, v in zip(cols, pc) if v < 0)
     if reverse is not None:
         rev = list(reverse)

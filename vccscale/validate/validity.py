@@ -24,12 +24,15 @@ from .._args import data_first
 from ..clean.scoring import block_score
 from ..errors import DataError, ModelError
 from ._common import (
+    PAIR_BATCH,
+    PARALLEL_MIN_PAIRS,
     blocks_frame,
     eigh_desc,
     item_frame,
     listwise,
     pairwise_cor,
     rng_from,
+    run_pair_batches,
 )
 from ._cor import HTMT_MISSING, htmt_matrix, item_cor, missing_rule, pairs
 
@@ -389,11 +392,6 @@ def common_latent_factor(data: pd.DataFrame, blocks: Mapping[str, Iterable[str]]
 # ----------------------------------------------------------------------------------------------------------
 # HTMT for instruments with versions: each pair on the respondents who answered both
 # ----------------------------------------------------------------------------------------------------------
-#: htmt_pairs runs on n_jobs processes only from this many pairs on (4 batches of 25: FIML's EM takes 5-50 ms a
-#: pair, starting a worker 0.5-1 CPU-s)
-PARALLEL_MIN_PAIRS = 100
-
-
 def _htmt_pair_rows(tasks, rule: str, variant: str, absolute: bool) -> list[dict]:
     """The HTMT rows (a, b, htmt, n, note) of pairs ``(a, b, cols, n_items_a, n_items_b, arr)`` (one joblib task;
     one BLAS thread: small matrices)."""
@@ -456,15 +454,8 @@ def htmt_pairs(data: pd.DataFrame, blocks: Mapping[str, Iterable[str]], variant:
             cols = bl[a] + [c for c in bl[b] if c not in bl[a]]
             # column-major, as a frame's numbers (the correlations are then the same to the last bit)
             tasks.append((a, b, cols, len(bl[a]), len(bl[b]), np.asfortranarray(num[:, [pos[c] for c in cols]])))
-    if n_jobs == 1 or len(tasks) < PARALLEL_MIN_PAIRS:
-        rows = _htmt_pair_rows(tasks, rule, variant, absolute)
-    else:
-        from joblib import Parallel, delayed
-
-        step = 25
-        rows = [r for part in Parallel(n_jobs=n_jobs)(
-            delayed(_htmt_pair_rows)(tasks[k:k + step], rule, variant, absolute)
-            for k in range(0, len(tasks), step)) for r in part]
+    batches = ((tasks[k:k + PAIR_BATCH], rule, variant, absolute) for k in range(0, len(tasks), PAIR_BATCH))
+    rows = [r for part in run_pair_batches(_htmt_pair_rows, batches, len(tasks), n_jobs) for r in part]
     if n_boot:  # one seeded generator, pairs in order
         rng = rng_from(seed)
         for (a, b, cols, na, nb, arr), row in zip(tasks, rows):
