@@ -60,6 +60,7 @@ class Columns:
         self.columns = names
         self._rows = rows
         self._pos = {n: k for k, n in enumerate(names)}
+        self._numbers: dict[str, list[float]] = {}  # each column parsed once (the fit, then alpha and HTMT)
 
     def __len__(self) -> int:
         return len(self._rows)
@@ -69,19 +70,24 @@ class Columns:
         NotPlain when a cell is not a plain number (read_export decides what it is)."""
         out = np.empty((len(self._rows), len(cols)), order="F")
         for j, c in enumerate(cols):
-            k = self._pos[c]
-            vals = [r[k] for r in self._rows]
-            for v in vals:
-                if not _NUMBER.match(v):
-                    raise NotPlain(f"column {c!r}: {v!r} is not a plain number")
-            x = [float(v) for v in vals]
-            if not all(math.isfinite(f) for f in x):
-                raise NotPlain(f"column {c!r}: a number out of range")
-            if any(f == 0.0 and math.copysign(1.0, f) < 0 for f in x) and \
-                    all(f == math.floor(f) for f in x) and max(abs(f) for f in x) < 2**53:
-                x = [f + 0.0 for f in x]  # whole numbers: read_export's int64 column has no negative zero
-            out[:, j] = x
+            if c not in self._numbers:
+                self._numbers[c] = self._parse(c)
+            out[:, j] = self._numbers[c]
         return out
+
+    def _parse(self, c: str) -> list[float]:
+        k = self._pos[c]
+        vals = [r[k] for r in self._rows]
+        for v in vals:
+            if not _NUMBER.match(v):
+                raise NotPlain(f"column {c!r}: {v!r} is not a plain number")
+        x = [float(v) for v in vals]
+        if not all(math.isfinite(f) for f in x):
+            raise NotPlain(f"column {c!r}: a number out of range")
+        if any(f == 0.0 and math.copysign(1.0, f) < 0 for f in x) and \
+                all(f == math.floor(f) for f in x) and max(abs(f) for f in x) < 2**53:
+            x = [f + 0.0 for f in x]  # whole numbers: read_export's int64 column has no negative zero
+        return x
 
 
 def read_plain(path: Path) -> Columns | None:

@@ -11,8 +11,9 @@ from ..errors import DataError, ModelError
 from ._linalg import inverse
 from .fit import Engine, Estimate, FIMLEngine, estimate, param_units, prepare_groups
 from .measures import fit_measures, gfi_moments, srmr_family
-from .model import ParTable, build_partable
+from .model import ORDINAL_ESTIMATORS, ParTable, build_partable
 from .results import FitResult, parameter_rows, parameter_table, r_squared
+from .syntax import is_twolevel
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -226,13 +227,7 @@ def _fit(data, model, model_type, estimator, std_lv, group, group_equal, group_p
          parameterization="delta", lean: bool = False):
     """The fit behind fit_cfa / fit_sem; ``lean`` (:func:`fit_estimates`): return the _State once the estimates and
     their covariance matrix are known (only the plain single-level, continuous-indicator path)."""
-    from .syntax import is_twolevel
-
     est_u = estimator.upper() if isinstance(estimator, str) else estimator
-    if est_u in ESTIMATORS and (ordered is None or ordered is False):
-        ORDINAL_ESTIMATORS: dict = {}  # continuous indicators (the wlsmv module is not needed)
-    else:
-        from .wlsmv import ORDINAL_ESTIMATORS
     if lean and (ordered is not None or est_u in ORDINAL_ESTIMATORS or is_twolevel(model) or group is not None):
         raise ModelError("fit_estimates fits single-level, single-group models of continuous indicators (ML or "
                          "MLR); use fit_sem / fit_cfa")  # (is_twolevel: a model with level: blocks)

@@ -31,7 +31,11 @@ from itertools import combinations
 from ..errors import ModelError
 from .syntax import SyntaxRow, parse_model
 
-__all__ = ["ParTable", "build_partable", "GROUP_EQUAL_TYPES", "DefinedParameter"]
+__all__ = ["ParTable", "build_partable", "GROUP_EQUAL_TYPES", "DefinedParameter", "ORDINAL_ESTIMATORS"]
+
+#: estimators of ordered indicators -> their weight matrix (every one with robust SEs and the scaled-shifted test;
+#: :mod:`vccscale.sem.wlsmv`), here so that a fit of continuous indicators can tell them apart without importing it
+ORDINAL_ESTIMATORS = {"WLSMV": "DWLS", "DWLS": "DWLS", "ULSMV": "ULS", "ULS": "ULS"}
 
 GROUP_EQUAL_TYPES = ("loadings", "intercepts", "means", "residuals", "residual.covariances", "lv.variances",
                      "lv.covariances", "regressions")

@@ -39,12 +39,10 @@ import pandas as pd
 from ._dist import chi2_sf
 
 from ..errors import DataError, ModelError
+from .model import ORDINAL_ESTIMATORS
 from .results import FitResult, estimate_row, labelled_vcov
 
 __all__ = ["fit_ordinal", "OrdinalFitResult", "ORDINAL_ESTIMATORS", "ordinal_reliability", "ordinal_difference_test"]
-
-#: estimator -> its weight matrix (every one with robust SEs and the scaled-shifted test)
-ORDINAL_ESTIMATORS = {"WLSMV": "DWLS", "DWLS": "DWLS", "ULSMV": "ULS", "ULS": "ULS"}
 
 
 @dataclass
