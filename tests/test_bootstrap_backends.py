@@ -53,6 +53,7 @@ def test_failed_quasi_newton_falls_back_to_bounded_scoring_without_a_second_atte
     scipy's minimize is never called, and a replicate that scoring cannot fit is counted as failed, not retried."""
     import scipy.optimize
 
+    import vccscale.sem.batch as B
     import vccscale.sem.fit as F
     from vccscale.sem.resample import BOOT_MAX_ITER
 
@@ -69,6 +70,7 @@ def test_failed_quasi_newton_falls_back_to_bounded_scoring_without_a_second_atte
         raise AssertionError("the second attempt ran for a bootstrap replicate")
 
     monkeypatch.setattr(F, "quasi_newton", lambda *a, **k: None)
+    monkeypatch.setattr(B, "refit_batch", lambda obj, *a, **k: [None] * obj.K)  # the replicates' batched BFGS
     monkeypatch.setattr(F, "_fisher", fisher)
     monkeypatch.setattr(scipy.optimize, "minimize", no_minimize)
     got = bootstrap(fit, 20, seed=4)
