@@ -12,8 +12,8 @@ weights on the full sample's rows; the same draws as refitting each alone, to 1e
 measured on ten kinds of model, and 2-3x less CPU for the example study's models of 61 and 112 parameters); a
 replicate the batch does not bring to convergence is refitted alone by scoring. Replicates whose estimation fails
 or does not converge are dropped and counted (``n_failed``), as lavaan does. Unlike a fit, a replicate gets no
-second attempt (BFGS from the start values, then scoring again) and at most 60 scoring iterations: measured on a 23-cluster study of 77 respondents,
-49 of 400 replicates failed so, one of which a fit's 500 iterations and second attempt would have converged (0.25%
+second attempt (BFGS from the start values, then scoring again) and at most 60 scoring iterations: measured on a
+23-cluster study of 77 respondents, 49 of 400 replicates failed so, one of which a fit's 500 iterations and second attempt would have converged (0.25%
 of the draws), while each failing replicate cost 2-8 s that way, 300 times a converging one (the scoring fallbacks
 that converged took 15-29 iterations; the hypothesis tests flag a failure share over 5%); on a family C study of
 150 respondents with 10% missing answers, 27 of 300 replicates fell back to scoring and none converged within 200
