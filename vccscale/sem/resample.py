@@ -2,25 +2,25 @@
 
 As ``lavaan::bootstrapLavaan(fit, R, type = "ordinary")`` / ``se = "bootstrap"``: cases are resampled with
 replacement (within groups), the model is refitted on each resample, and the labelled and ``:=`` parameters are
-collected; percentile confidence intervals are lavaan's (``parameterEstimates(boot.ci.type = "perc")``, quantiles
-of the draws, type 7). Refits start from the full-sample estimates (warm start) and use the same estimator and
+collected; percentile confidence intervals are lavaan's (``parameterEstimates(boot.ci.type = "perc")``, quantiles of
+the draws, type 7). Refits start from the full-sample estimates (warm start) and use the same estimator and
 missing-data treatment as the fit (FIML resamples keep their missing cells), by BFGS with the full sample's inverse
 information as the starting metric (damped Fisher scoring from there, at most BOOT_MAX_ITER iterations, if that
 fails), to a scoring decrement of 1e-8. The BFGS refits of a chunk's replicates run together
 (:mod:`vccscale.sem.batch`: each step one set of array operations for all of them, the resample's draw counts as
 weights on the full sample's rows; the same draws as refitting each alone, to 1e-14 of their bootstrap SD as
 measured on ten kinds of model, and 2-3x less CPU for the example study's models of 61 and 112 parameters); a
-replicate the batch does not bring to convergence is refitted alone by scoring. Replicates whose estimation fails
-or does not converge are dropped and counted (``n_failed``), as lavaan does. Unlike a fit, a replicate gets no
-second attempt (BFGS from the start values, then scoring again) and at most 60 scoring iterations: measured on a
-23-cluster study of 77 respondents, 49 of 400 replicates failed so, one of which a fit's 500 iterations and second attempt would have converged (0.25%
-of the draws), while each failing replicate cost 2-8 s that way, 300 times a converging one (the scoring fallbacks
-that converged took 15-29 iterations; the hypothesis tests flag a failure share over 5%); on a family C study of
-150 respondents with 10% missing answers, 27 of 300 replicates fell back to scoring and none converged within 200
-iterations, each costing 2.5 CPU-s: with 60 the same draws in 42% of the time; over its two 1,000-draw bootstraps
-4 replicates that converged after 60-200 iterations are dropped (82 -> 83 and 134 -> 137 failed; the CIs' ends
-moved by up to 1.2%, the decisions not). Replicate ``b`` draws
-its cases from ``numpy.random.default_rng([seed, b])``, so the draws do not depend on ``n_jobs``.
+replicate the batch does not bring to convergence is refitted alone by scoring. Replicates whose estimation fails or
+does not converge are dropped and counted (``n_failed``), as lavaan does. Unlike a fit, a replicate gets no second
+attempt (BFGS from the start values, then scoring again) and at most 60 scoring iterations: measured on a 23-cluster
+study of 77 respondents, 49 of 400 replicates failed so, one of which a fit's 500 iterations and second attempt
+would have converged (0.25% of the draws), while each failing replicate cost 2-8 s that way, 300 times a converging
+one (the scoring fallbacks that converged took 15-29 iterations; the hypothesis tests flag a failure share over 5%);
+on a family C study of 150 respondents with 10% missing answers, 27 of 300 replicates fell back to scoring and none
+converged within 200 iterations, each costing 2.5 CPU-s: with 60 the same draws in 42% of the time; over its two
+1,000-draw bootstraps 4 replicates that converged after 60-200 iterations are dropped (82 -> 83 and 134 -> 137
+failed; the CIs' ends moved by up to 1.2%, the decisions not). Replicate ``b`` draws its cases from
+``numpy.random.default_rng([seed, b])``, so the draws do not depend on ``n_jobs``.
 
 A fit with ``cluster=`` is bootstrapped by clusters (the cluster bootstrap; Field & Welsh 2007): each replicate
 draws as many clusters as the group has, with replacement, and takes all their cases, so the dependence within
