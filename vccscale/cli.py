@@ -124,7 +124,7 @@ def _fit_json(fit: Any, data: Any, ave_variances: str = "implied") -> dict[str, 
                                          "latent responses and Green & Yang's (2009) categorical omega, as "
                                          "semTools::compRelSEM; HTMT and Fornell-Larcker are not computed")
     elif single and any(r["op"] == "=~" for r in recs):
-        if hasattr(data, "matrix"):  # read without pandas (vccscale.io.plain)
+        if hasattr(type(data), "matrix"):  # read without pandas (vccscale.io.plain)
             out.update(_plain_quality(fit, data, recs, ave_variances))
         else:
             from .validate.quality import measurement_quality

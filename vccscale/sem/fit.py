@@ -105,7 +105,9 @@ def prepare_groups(data, ov_names: list[str], group: str | None, *, labels: list
     which serve as its sample statistics (start values, SRMR, sample covariance).
     """
     fiml = missing == "fiml"
-    plain = hasattr(data, "matrix") and group is None  # numeric columns read without pandas (vccscale.io.plain)
+    # numeric columns read without pandas (vccscale.io.plain); asked of the class: a DataFrame's own attribute lookup
+    # searches its columns first (0.3 ms a fit)
+    plain = hasattr(type(data), "matrix") and group is None
     if not plain:
         import pandas as pd
 

@@ -25,6 +25,7 @@ __all__ = ["SyntaxRow", "Modifier", "parse_model", "OPERATORS", "split_levels", 
 # longest first where one operator is a prefix of another
 OPERATORS = ("=~", "<~", "~*~", "~~", ":=", "==", "<", ">", "|", "~")
 _MODEL_OPS = {"=~", "~", "~~", "~1"}
+_OP_FIRST = frozenset(op[0] for op in OPERATORS)  # the characters an operator can start with
 _NAME = re.compile(r"^[A-Za-z_.][A-Za-z0-9_.]*$")
 _NUMBER = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
 
@@ -123,7 +124,7 @@ def _find_operator(stmt: str) -> tuple[int, str] | None:
             depth += 1
         elif ch == ")":
             depth -= 1
-        elif depth == 0:
+        elif depth == 0 and ch in _OP_FIRST:
             for op in OPERATORS:
                 if stmt.startswith(op, i):
                     return i, op
@@ -311,6 +312,7 @@ def parse_model(model: str) -> list[SyntaxRow]:
 #: lavaan's level labels: level 1 (within clusters) and level 2 (between clusters)
 LEVEL_LABELS = {"1": 1, "within": 1, "2": 2, "between": 2}
 _LEVEL = re.compile(r"^level\s*:(?!=)\s*(\S*)\s*$", flags=re.IGNORECASE)
+_LEVEL_ANYWHERE = re.compile(r"level\s*:", flags=re.IGNORECASE)  # a model without it has no level: line
 
 
 def is_twolevel(model) -> bool:
@@ -327,7 +329,7 @@ def split_levels(model: str) -> list[tuple[int, str]] | None:
     before the first ``level:`` line, unknown labels, a level given twice or out of order, an empty block, or more
     than two levels.
     """
-    if not isinstance(model, str):
+    if not isinstance(model, str) or not _LEVEL_ANYWHERE.search(model):
         return None
     pieces: list[tuple[int, str]] = []
     for lineno, raw in enumerate(model.splitlines(), start=1):
