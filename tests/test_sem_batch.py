@@ -76,7 +76,11 @@ CASES = {
 }
 
 
-@pytest.mark.parametrize("case", sorted(CASES))
+#: the cases of the quick suite (-m "not slow"); the others are marked slow (CI runs them all)
+QUICK = {"fiml", "two_groups_fiml", "clusters_listwise"}
+
+
+@pytest.mark.parametrize("case", [c if c in QUICK else pytest.param(c, marks=pytest.mark.slow) for c in sorted(CASES)])
 def test_batched_draws_equal_refitting_each_replicate_alone(case, monkeypatch):
     fit = CASES[case]()
     calls = []
