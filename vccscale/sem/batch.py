@@ -61,12 +61,13 @@ class _Group:
         # rows and, without a mean structure, the means): FIML draws with missing cells take the available-case
         # means and variances (zero covariances), the others the complete-data mean and covariance
         obs = np.isfinite(X)
-        Xz = np.where(obs, X, 0.0)
-        cnt = C @ obs
         with np.errstate(invalid="ignore", divide="ignore"):
-            mean = (C @ Xz) / cnt
-            var = (C @ (Xz ** 2)) / cnt - mean ** 2
-        self.sample_mean = mean
+            shift = np.nan_to_num(np.nanmean(X, axis=0)) if X.size else np.zeros(p)  # (no cancellation below)
+            Xz = np.where(obs, X - shift, 0.0)
+            cnt = C @ obs
+            ms = (C @ Xz) / cnt
+            var = (C @ (Xz ** 2)) / cnt - ms ** 2
+        self.sample_mean = ms + shift
         drawn_nan = (C @ (~obs).astype(float)).sum(axis=1) > 0
         if has_nan and fiml:
             cov = np.zeros((K, p, p))
@@ -74,13 +75,15 @@ class _Group:
             if (~drawn_nan).any():  # a resample without missing cells: complete-data moments
                 _, m_c, c_c = _wmoments(Xz, C[~drawn_nan])
                 cov[~drawn_nan] = c_c
-                self.sample_mean[~drawn_nan] = m_c
+                self.sample_mean[~drawn_nan] = m_c + shift
             self.sample_cov = cov
         else:
-            _, self.sample_mean, self.sample_cov = _wmoments(X, C)
+            n_all, self.sample_mean, self.sample_cov = _wmoments(X, C)
         if self.blk is None:  # complete data: every row through the moments
+            if has_nan:  # (the caller then refits each replicate alone)
+                raise ValueError("internal: a group with missing cells needs its FIML row blocks")
             self.n_rows = np.zeros(K)
-            self.n0, self.mean0, self.m20 = _wmoments(X, C)
+            self.n0, self.mean0, self.m20 = n_all, self.sample_mean, self.sample_cov
             self.big = []
             self.nobs = self.n0 * p
             return
