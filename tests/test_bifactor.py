@@ -69,6 +69,7 @@ def _data(registry, hierarchical, cap_path="general", n=1500, seed=1):
     return d
 
 
+@pytest.mark.slow  # 2.5 s or more on the 2-core development machine (the quick suite: -m 'not slow')
 def test_hierarchy_supported_where_it_holds_and_not_where_it_does_not(registry):
     res = run_hypotheses({"hypotheses": ["H52"], "bootstrap": 0}, _data(registry, True), registry,
                          missing="listwise")[0]
@@ -85,6 +86,7 @@ def test_hierarchy_supported_where_it_holds_and_not_where_it_does_not(registry):
     assert "rejected" in flat.reason or "improper solution" in flat.reason
 
 
+@pytest.mark.slow  # 2.5 s or more on the 2-core development machine (the quick suite: -m 'not slow')
 def test_general_path_with_and_without_specific_effects(registry):
     res = run_hypotheses({"hypotheses": ["H56"], "bootstrap": 0}, _data(registry, True, "general", n=2000), registry,
                          missing="listwise")[0]

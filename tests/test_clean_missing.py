@@ -74,6 +74,7 @@ def test_missing_report_patterns():
     assert pats["n"].sum() == 5 and pats.iloc[0]["n"] == 2 and pats.iloc[0]["n_missing"] == 0
 
 
+@pytest.mark.slow  # 2.5 s or more on the 2-core development machine (the quick suite: -m 'not slow')
 def test_mice_is_reproducible_and_recovers_population_means():
     rng = np.random.default_rng(11)
     n = 600

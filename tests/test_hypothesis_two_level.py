@@ -221,6 +221,7 @@ def test_provider_customer_path_difference_is_tested_within_dyads(registry):
     assert diff["est"] < 0 and diff["pvalue"] < 0.05  # provider - customer, as hypothesised
 
 
+@pytest.mark.slow  # 2.5 s or more on the 2-core development machine (the quick suite: -m 'not slow')
 def test_boundary_between_variances_are_fixed_at_zero(registry):
     """Items with a small between-organisation residual variance (population .02) and answers on a 1-7 scale: the
     two-level ML estimates of some are negative but within 1.96 SE of 0 (a boundary estimate). They are fixed at 0

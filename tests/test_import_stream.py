@@ -202,6 +202,7 @@ def test_generated_with_codebook_and_hashes(tmp_path: Path, case: str) -> None:
     assert how.startswith("streamed")
 
 
+@pytest.mark.slow  # 2 s or more on the 2-core development machine (the quick suite: -m 'not slow')
 def test_crlf_inside_answers_at_every_block_boundary(tmp_path: Path) -> None:
     """CRLF line breaks inside quoted answers, shifted across the block boundary byte by byte (arrow drops the LF
     when a block ends between CR and LF, apache/arrow#51368; the stream never ends a read there)."""

@@ -285,7 +285,8 @@ def test_random_slopes_match_lme4(rs_data, rs_ref, key):
     assert (r.lrt is None) == (slopes is None)
 
 
-@pytest.mark.parametrize("key,formula,slopes", [("lrt", "m ~ x", ["x"]), ("lrt2", "m ~ x + w", ["x", "w"])])
+@pytest.mark.parametrize("key,formula,slopes", [("lrt", "m ~ x", ["x"]),
+                                              pytest.param("lrt2", "m ~ x + w", ["x", "w"], marks=pytest.mark.slow)])
 def test_random_slope_lrt_matches_lme4_anova(rs_data, rs_ref, key, formula, slopes):
     """anova(lmer slopes, lmer intercept) refits both by ML: chisq, df and p 1e-4 relative, ML logLik 1e-6."""
     e = rs_ref[key]

@@ -22,6 +22,7 @@ def wheel(tmp_path_factory) -> Path:
     return next(out.glob("vccscale-*.whl"))
 
 
+@pytest.mark.slow  # 2 s or more on the 2-core development machine (the quick suite: -m 'not slow')
 def test_wheel_ships_the_registry(wheel):
     names = zipfile.ZipFile(wheel).namelist()
     for part in ("vccscale/_instruments/seeds.yaml", "vccscale/_instruments/hypotheses.yaml",
@@ -31,6 +32,7 @@ def test_wheel_ships_the_registry(wheel):
     assert not any(n.startswith("vccscale/_instruments/scripts") for n in names)
 
 
+@pytest.mark.slow  # 2 s or more on the 2-core development machine (the quick suite: -m 'not slow')
 def test_installed_wheel_finds_its_registry(wheel, tmp_path):
     site = tmp_path / "site"
     zipfile.ZipFile(wheel).extractall(site)

@@ -89,6 +89,7 @@ def test_contract_files(first_run):
     assert power["status"] == "skipped" and "power.enabled" in power["notes"][0]
 
 
+@pytest.mark.slow  # 2 s or more on the 2-core development machine (the quick suite: -m 'not slow')
 def test_byte_identical_across_runs(first_run, study_dir, tmp_path):
     second = run_study(study_dir / "study.yaml", out=tmp_path / "run2", progress=False)
     a, b = _files(first_run.out), _files(second.out)
@@ -97,6 +98,7 @@ def test_byte_identical_across_runs(first_run, study_dir, tmp_path):
     assert diff == []
 
 
+@pytest.mark.slow  # 2.5 s or more on the 2-core development machine (the quick suite: -m 'not slow')
 def test_cache_and_models_change(study_dir, tmp_path):
     out = tmp_path / "out"
     r1 = run_study(study_dir / "study.yaml", out=out, progress=False)
@@ -116,6 +118,7 @@ def test_cache_and_models_change(study_dir, tmp_path):
     assert "H2," not in (out / "tables" / "hypotheses.csv").read_text()
 
 
+@pytest.mark.slow  # 2.5 s or more on the 2-core development machine (the quick suite: -m 'not slow')
 def test_only_and_from(first_run, study_dir, tmp_path):
     out = tmp_path / "o"
     shutil.copytree(first_run.out, out)
@@ -166,6 +169,7 @@ def test_init_study(tmp_path):
         init_study("my_study", tmp_path)
 
 
+@pytest.mark.slow  # 2.5 s or more on the 2-core development machine (the quick suite: -m 'not slow')
 def test_wlsmv_measurement_models(study_dir, tmp_path):
     """validation.estimator: WLSMV fits the CFA stage's measurement models with ordered indicators (pairwise
     polychorics; lavaan parity of that estimator in tests/test_wlsmv.py), says so in the stage notes and summary,

@@ -94,6 +94,7 @@ def _family_reduced(family: str) -> tuple[str, list[tuple[str, str, float]]]:
     return "\n".join(lines), paths
 
 
+@pytest.mark.slow  # 2.5 s or more on the 2-core development machine (the quick suite: -m 'not slow')
 @pytest.mark.parametrize("family", sorted(CHAINS))
 def test_parameter_recovery_n2000(family):
     """|mean bias| < .02 on the standardised scale (and for raw paths and loadings) over 20 replicates."""

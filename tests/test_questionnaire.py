@@ -271,6 +271,7 @@ def chromium() -> str:
     return exe
 
 
+@pytest.mark.slow  # 2 s or more on the 2-core development machine (the quick suite: -m 'not slow')
 def test_browser_renders_blocks_and_prints_a_page_per_block(chromium, inst, doc, tmp_path):
     page = tmp_path / "questionnaire.html"
     page.write_text(doc, encoding="utf-8")

@@ -77,6 +77,7 @@ def test_formatting_helpers():
     assert fmt_p(0.0004) == "< .001" and fmt_p(0.0456) == ".046" and fmt_p(0.9999) == "> .999"
 
 
+@pytest.mark.slow  # 2.5 s or more on the 2-core development machine (the quick suite: -m 'not slow')
 def test_sections_overview_and_readable_names(out, registry):
     p = _parse(out / "report.html")
     ids = {a.get("id") for t, a in p.tags if t == "section"}

@@ -113,7 +113,7 @@ def test_listwise_deletion_is_reported(hs):
 
 
 @pytest.mark.parametrize("missing", ["listwise", "fiml"])
-@pytest.mark.parametrize("scale", [1e200, -1e3, 1e-200])
+@pytest.mark.parametrize("scale", [1e200, pytest.param(-1e3, marks=pytest.mark.slow), 1e-200])
 def test_hopeless_start_is_a_model_error_without_numpy_noise(hs, missing, scale):
     """Start values that imply an overflowing, indefinite or singular Sigma: the search rejects such points, so the
     outcome is the ModelError that says the estimation did not converge -- not numpy's "Matrix is not positive

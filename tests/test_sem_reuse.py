@@ -417,7 +417,7 @@ def test_em_stops_at_a_singular_iterate_and_says_so(monkeypatch):
     assert "stopped after 3 iterations at a singular covariance matrix" in res.warning()
 
 
-@pytest.mark.parametrize("seed", [0, 4, 5])
+@pytest.mark.parametrize("seed", [pytest.param(0, marks=pytest.mark.slow), pytest.param(4, marks=pytest.mark.slow), 5])
 def test_em_heading_for_a_boundary_stops_early_with_the_same_refusal(monkeypatch, seed):
     """30 rows, 8 items, 40% of the answers missing: the likelihood's maximum is on the boundary and EM creeps
     along it at a change of ~1e-5 per step. Without the eigenvalue check it ran to the 5,000-step cap (about 1 s

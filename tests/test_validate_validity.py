@@ -212,6 +212,7 @@ def test_htmt_fiml_bootstrap_reproducible(fiml_data):
     assert a.to_dict()["missing"] == "fiml"
 
 
+@pytest.mark.slow  # 2 s or more on the 2-core development machine (the quick suite: -m 'not slow')
 def test_htmt_pairs_on_workers_equal_serial():
     """From PARALLEL_MIN_PAIRS pairs on, htmt_pairs computes the pairs on n_jobs workers: the same table to the
     last bit as in this process, with FIML and listwise, notes, and the bootstrap CIs (drawn in this process, one
