@@ -435,7 +435,7 @@ class _Metric:
         """H_k v_k for every row of ``v`` (K x q)."""
         if self.H is not None:
             return (self.H @ v[:, :, None])[:, :, 0]
-        out = v @ self.H0  # (H0 is symmetric)
+        out = v @ self.H0.T  # (row k: H0 v_k)
         m = self.M.shape[1]
         if m:
             t = (np.swapaxes(self.U, 1, 2) @ v[:, :, None])[:, :, 0].reshape(len(v), m, 2)
@@ -509,7 +509,7 @@ def refit_batch(obj: BatchObjective, theta0: np.ndarray, Hinv: np.ndarray, tol: 
         neg = dec <= 0
         if neg.any():  # not a descent direction: restart from the scoring metric
             H.reset(neg)
-            step[neg] = -(g[neg] @ Hinv)
+            step[neg] = -(g[neg] @ Hinv.T)
             dec[neg] = -np.einsum("ki,ki->k", g[neg], step[neg])
         # line search: the full step for all, halving for those whose step does not lower F enough
         t = np.ones(len(active))
