@@ -38,14 +38,18 @@ _LOG2PI = float(np.log(2 * np.pi))
 
 def _wmoments(X: np.ndarray, C: np.ndarray):
     """Weighted count, mean and covariance (divisor: the count) of the rows of ``X`` for each row of weights ``C``
-    (K x n); count-0 replicates get zero moments. (Centred at the rows' plain mean first, so that the products
-    lose no precision to large means.)"""
+    (K x n); a replicate of count 0 gets the plain mean and a zero covariance. (Centred at the rows' plain mean
+    first, so that the products lose no precision to large means; one replicate at a time, so that no K x n x p
+    array is formed.)"""
+    K, p = C.shape[0], X.shape[1]
     tot = C.sum(axis=1)
     safe = np.where(tot > 0, tot, 1.0)
-    shift = X.mean(axis=0) if len(X) else np.zeros(X.shape[1])
+    shift = X.mean(axis=0) if len(X) else np.zeros(p)
     Xs = X - shift
     ms = (C @ Xs) / safe[:, None]
-    m2 = ((Xs.T[None] * C[:, None, :]) @ Xs) / safe[:, None, None] - ms[:, :, None] * ms[:, None, :]
+    m2 = np.empty((K, p, p))
+    for k in range(K):
+        m2[k] = (Xs * C[k][:, None]).T @ Xs / safe[k] - np.outer(ms[k], ms[k])
     return tot, ms + shift, m2
 
 

@@ -180,9 +180,12 @@ def _replicate(pt, Xs: list[np.ndarray], labels: list, fiml: bool, theta_hat: np
 #: a chunk's replicates are refitted together in batches whose arrays of incomplete rows (replicates x rows x
 #: variables) hold at most BATCH_ROW_ELEMENTS numbers (2.4 MB: arrays that stay in the processor's cache; measured
 #: with 30 items, n = 2,000, 5% missing: 25 replicates at once, 6.4 MB arrays, took 19% longer than one at a time),
-#: and whose other arrays (inverse Hessians once dense: replicates x parameters^2) at most BATCH_ELEMENTS
+#: and at most BATCH_ELEMENTS // max(parameters^2, 4 variables^2) replicates: the model's arrays too stay in the
+#: cache (measured on family A's 303-parameter, 72-variable model, 500 draws: 1, 2, 3, 5, 10, 21 replicates at a
+#: time 3.6, 2.7-3.0, 2.5-2.6, 2.9-3.1, 3.2-3.8, 4.0-4.1 CPU-s; the example's models of 61 and 112 parameters keep
+#: all 25 of a chunk together)
 BATCH_ROW_ELEMENTS = 300_000
-BATCH_ELEMENTS = 2_000_000
+BATCH_ELEMENTS = 400_000
 
 
 def _batch_size(Xs: list[np.ndarray], blocks: list | None, q: int) -> int:
