@@ -22,10 +22,10 @@ clusters, fixed covariates, equality constraints); a replicate that does not con
 scoring (:func:`vccscale.sem.resample.bootstrap`). Each replicate's rows are compacted (those it did not draw cost
 nothing), and their BFGS inverse Hessians are kept in compact form (:class:`_Metric`). Measured on one core (1,000
 FIML draws of the example study's hypothesis models, 303 cases, 2% missing): 61 parameters 2.8 -> 0.9 CPU-s, 112
-parameters 3.8 -> 1.9 CPU-s; family A's 303-parameter cluster bootstraps (n = 577) 8.6 -> 5.3 CPU-s; on larger data,
-where the arithmetic rather than the number of numpy calls is the cost, about the same as one at a time (30 items, n
-= 2,000, 5% missing: 2.9 CPU-s either way for 200 draws, in batches small enough to stay in the processor's cache:
-resample.BATCH_ROW_ELEMENTS).
+parameters 3.8 -> 1.9 CPU-s; family A's 303-parameter cluster bootstraps (n = 577) 8.6-9.7 -> 5.2 CPU-s; on larger
+data, where the arithmetic rather than the number of numpy calls is the cost, about the same as one at a time (30
+items, n = 2,000, 5% missing: 2.9 CPU-s either way for 200 draws, in batches small enough to stay in the processor's
+cache: resample.BATCH_ROW_ELEMENTS).
 """
 from __future__ import annotations
 
