@@ -106,31 +106,25 @@ def test_batched_draws_equal_refitting_each_replicate_alone(case, monkeypatch):
 
 
 def _objective(fit, K=6, seed=0):
-    """A BatchObjective of K resamples of ``fit`` and, per resample, its single-replicate engine."""
+    """A BatchObjective of K resamples of ``fit`` (set up as the bootstrap sets it up) and, per resample, its
+    single-replicate engine."""
     from vccscale.sem.batch import BatchObjective
-    from vccscale.sem.em import RowBlocks, pattern_codes
-    from vccscale.sem.fit import BIG_PATTERN, Engine, FIMLEngine, GroupData, missing_patterns
+    from vccscale.sem.fit import FIMLEngine, GroupData
 
     st = fit._state
     Xs = [g.X for g in st.engine.groups]
+    labels = [g.label for g in st.engine.groups]
     pt = st.pt
-    blocks = [RowBlocks(X, missing_patterns(X, moments=False, codes=pattern_codes(X), values=False),
-                        big=max(X.shape[1], BIG_PATTERN)) if np.isnan(X).any() else None for X in Xs]
+    _, blocks = R._row_blocks(Xs, True)
     draws = [R._draws(Xs, seed, b, None) for b in range(K)]
-    groups = []
-    for g, X in zip(st.engine.groups, Xs):
-        with np.errstate(all="ignore"):
-            groups.append(GroupData(g.label, X, len(X), np.nanmean(X, 0), np.diag(np.nanvar(X, 0))))
-    counts = [np.stack([np.bincount(d[k], minlength=len(X)) for d in draws]).astype(float)
-              for k, X in enumerate(Xs)]
-    obj = BatchObjective(Engine(pt, groups), Xs, counts, blocks, True)
+    obj = BatchObjective(R._structure(pt, Xs, labels), Xs, R._draw_counts(Xs, draws), blocks, True)
     singles = []
     for d in draws:
         gs = []
-        for k, (g, X) in enumerate(zip(st.engine.groups, Xs)):
+        for k, (lab, X) in enumerate(zip(labels, Xs)):
             Xb = X[d[k]]
             with np.errstate(all="ignore"):
-                gd = GroupData(g.label, Xb, len(Xb), np.nanmean(Xb, 0), np.diag(np.nanvar(Xb, 0)), [], 0.0)
+                gd = GroupData(lab, Xb, len(Xb), np.nanmean(Xb, 0), np.diag(np.nanvar(Xb, 0)), [], 0.0)
             gd._fiml_terms_blocks = blocks[k].reweighted(np.bincount(d[k], minlength=len(X)))
             gs.append(gd)
         singles.append(FIMLEngine(pt, gs))

@@ -15,7 +15,8 @@ from collections.abc import Mapping
 
 from .errors import DataError
 
-__all__ = ["ArgumentOrderError", "data_and_model", "data_and_blocks", "items_and_n_factors", "data_first"]
+__all__ = ["ArgumentOrderError", "data_and_model", "data_and_blocks", "items_and_n_factors", "data_first",
+           "is_plain"]
 
 
 class ArgumentOrderError(DataError, TypeError):
@@ -25,6 +26,13 @@ class ArgumentOrderError(DataError, TypeError):
 def _is_frame(x) -> bool:
     pd = sys.modules.get("pandas")  # not imported yet: nothing is a DataFrame (and pandas stays unimported)
     return pd is not None and isinstance(x, pd.DataFrame)
+
+
+def is_plain(data) -> bool:
+    """True for numeric columns read without pandas (:class:`vccscale.io.plain.Columns`, the one data type with a
+    ``matrix`` method). Asked of the class: a DataFrame's own attribute lookup searches its columns first (0.3 ms a
+    call, once per fit)."""
+    return hasattr(type(data), "matrix")
 
 
 def _describe(x) -> str:

@@ -22,6 +22,7 @@ if "numpy" not in sys.modules:
 import click
 
 from . import __version__
+from ._args import is_plain
 from .cli_support import (
     FORMAT,
     ListOption,
@@ -124,7 +125,7 @@ def _fit_json(fit: Any, data: Any, ave_variances: str = "implied") -> dict[str, 
                                          "latent responses and Green & Yang's (2009) categorical omega, as "
                                          "semTools::compRelSEM; HTMT and Fornell-Larcker are not computed")
     elif single and any(r["op"] == "=~" for r in recs):
-        if hasattr(type(data), "matrix"):  # read without pandas (vccscale.io.plain)
+        if is_plain(data):  # read without pandas (vccscale.io.plain)
             out.update(_plain_quality(fit, data, recs, ave_variances))
         else:
             from .validate.quality import measurement_quality

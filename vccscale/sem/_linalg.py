@@ -27,11 +27,6 @@ def _lapack():
     return _LAPACK
 
 
-def lapack():
-    """``scipy.linalg.lapack``, imported on first use."""
-    return _lapack()
-
-
 def preload(rows: int) -> None:
     """Load scipy's LAPACK now when matrices of ``rows`` rows will be inverted: a process that limits its BLAS
     threads (threadpoolctl) must load the library before the limit, which applies to the libraries loaded then."""

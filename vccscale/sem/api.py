@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .._args import data_first
+from .._args import data_first, is_plain
 from ..errors import DataError, ModelError
 from ._linalg import inverse
 from .fit import Engine, Estimate, FIMLEngine, estimate, param_units, prepare_groups
@@ -504,7 +504,7 @@ def _fiml_robust(engine, theta, df, beng, btheta, df_null, info) -> tuple[dict, 
 
 def _missing_covariate_rows(data, ov_x: list[str], ov_names: list[str]) -> int:
     """Rows with a model variable observed but a fixed covariate missing (or not a number): FIML deletes them."""
-    if hasattr(type(data), "matrix"):  # plain numeric columns (vccscale.io.plain.Columns)
+    if is_plain(data):  # plain numeric columns (vccscale.io.plain.Columns)
         X = data.matrix(ov_names)
         xi = [ov_names.index(v) for v in ov_x]
         return int((~np.isfinite(X[:, xi]).all(axis=1) & np.isfinite(X).any(axis=1)).sum())

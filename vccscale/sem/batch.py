@@ -37,20 +37,19 @@ _LOG2PI = float(np.log(2 * np.pi))
 
 
 def _wmoments(X: np.ndarray, C: np.ndarray):
-    """Weighted count, mean and covariance (divisor: the count) of the rows of ``X`` for each row of weights ``C``
-    (K x n); a replicate of count 0 gets the plain mean and a zero covariance. (Centred at the rows' plain mean
-    first, so that the products lose no precision to large means; one replicate at a time, so that no K x n x p
-    array is formed.)"""
+    """:func:`vccscale.sem.em.weighted_moments` of the rows of ``X`` for each row of weights ``C`` (K x n): counts
+    (K), means (K x p), covariances (K x p x p); a replicate that drew none of the rows gets a count of 0, the plain
+    mean and a zero covariance."""
+    from .em import weighted_moments
+
     K, p = C.shape[0], X.shape[1]
-    tot = C.sum(axis=1)
-    safe = np.where(tot > 0, tot, 1.0)
-    shift = X.mean(axis=0) if len(X) else np.zeros(p)
-    Xs = X - shift
-    ms = (C @ Xs) / safe[:, None]
-    m2 = np.empty((K, p, p))
+    tot = np.zeros(K)
+    mean = np.tile(X.mean(axis=0) if len(X) else np.zeros(p), (K, 1))
+    m2 = np.zeros((K, p, p))
     for k in range(K):
-        m2[k] = (Xs * C[k][:, None]).T @ Xs / safe[k] - np.outer(ms[k], ms[k])
-    return tot, ms + shift, m2
+        if C[k].sum() > 0:
+            tot[k], mean[k], m2[k] = weighted_moments(X, C[k])
+    return tot, mean, m2
 
 
 class _Group:
@@ -133,7 +132,7 @@ class _Group:
         self.obs = blk.obs[rowsK]
         self.kidx = kidx
         if blk.complete_n:
-            self.n0, self.mean0, self.m20 = _wmoments(blk._complete_X, C[:, blk.complete_rows])
+            self.n0, self.mean0, self.m20 = _wmoments(blk.complete_X, C[:, blk.complete_rows])
         else:
             self.n0, self.mean0, self.m20 = np.zeros(K), np.zeros((K, p)), np.zeros((K, p, p))
         self.big = []
@@ -169,9 +168,10 @@ class _Group:
 
 def _spd_batch(S: np.ndarray):
     """(S^-1, log|S|, ok) for a stack of symmetric matrices; ok is False where one is not positive definite (its
-    inverse is then the identity and its log-determinant 0). LAPACK's potrf / potri one matrix at a time from
-    SMALL rows on (measured on one core, 25 matrices of 31 x 31: 0.35 ms, numpy's stacked inverse 0.65 ms)."""
-    from ._linalg import SMALL
+    inverse is then the identity and its log-determinant 0). Below SMALL rows numpy's stacked Cholesky factor and
+    inverse; from SMALL rows on :func:`vccscale.sem._linalg.spd_inverse` (LAPACK's potrf / potri) one matrix at a
+    time (measured on one core, 25 matrices of 31 x 31: potrf / potri 0.35 ms, numpy's stacked inverse 0.65 ms)."""
+    from ._linalg import SMALL, spd_inverse
 
     K, p, _ = S.shape
     ok = np.ones(K, dtype=bool)
@@ -189,21 +189,14 @@ def _spd_batch(S: np.ndarray):
         logdet = 2.0 * np.log(np.diagonal(L, axis1=1, axis2=2)).sum(axis=1)
         W = np.linalg.inv(np.where(ok[:, None, None], S, np.eye(p)))
     else:
-        from ._linalg import lapack
-
-        la = lapack()
         W = np.empty_like(S)
         logdet = np.zeros(K)
         for k in range(K):
-            c, info = la.dpotrf(S[k], lower=1, clean=1)
-            if info == 0:
-                logdet[k] = 2.0 * np.log(np.diagonal(c)).sum()
-                W[k], info = la.dpotri(c, lower=1)
-            if info != 0:
+            try:
+                W[k], logdet[k] = spd_inverse(S[k])
+            except np.linalg.LinAlgError:
                 ok[k] = False
                 W[k] = np.eye(p)
-                logdet[k] = 0.0
-        W += np.tril(W, -1).transpose(0, 2, 1)  # potri fills the lower triangle (the upper is zero: clean=1)
     logdet[~ok] = 0.0
     return W, logdet, ok
 
@@ -449,9 +442,11 @@ class _Metric:
 
     def update(self, s_: np.ndarray, y_: np.ndarray, sy: np.ndarray, upd: np.ndarray) -> None:
         """quasi_newton's BFGS update H += [s, Hy] [[(sy + y'Hy) rho^2, -rho], [-rho, 0]] [s, Hy]', rho = 1 / sy,
-        for the replicates ``upd`` (the others keep theirs)."""
-        Hy = self.apply(y_)
+        for the replicates ``upd``; the others get a zero update (their s, y and sy, which may not be finite, are
+        set to 0, so that no NaN enters the factors)."""
+        s_, y_ = np.where(upd[:, None], s_, 0.0), np.where(upd[:, None], y_, 0.0)
         sy = np.where(upd, sy, 0.0)
+        Hy = self.apply(y_)
         rho = np.where(upd, 1.0 / np.where(upd, sy, 1.0), 0.0)
         Mc = np.zeros((len(sy), 2, 2))
         Mc[:, 0, 0] = (sy + np.einsum("ki,ki->k", y_, Hy)) * rho * rho
@@ -537,7 +532,7 @@ def refit_batch(obj: BatchObjective, theta0: np.ndarray, Hinv: np.ndarray, tol: 
         sy = np.einsum("ki,ki->k", s_, y_)
         upd = (sy > 1e-14) & ~failed
         if upd.any():  # the BFGS update (quasi_newton's rank-2 correction)
-            H.update(np.where(upd[:, None], s_, 0.0), np.where(upd[:, None], y_, 0.0), sy, upd)
+            H.update(s_, y_, sy, upd)
         theta, F, g = cand, Fc, g_new
         if failed.any():  # these replicates are refitted alone
             keep = ~failed

@@ -17,7 +17,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["EMResult", "RowBlocks", "em_moments", "missing_patterns", "pattern_codes", "EM_TOL", "EM_MAX_ITER"]
+__all__ = ["EMResult", "RowBlocks", "em_moments", "missing_patterns", "pattern_codes", "weighted_moments", "EM_TOL",
+           "EM_MAX_ITER"]
 
 #: largest relative change of the moments at which EM has converged
 EM_TOL = 1e-10
@@ -104,6 +105,15 @@ def missing_patterns(X: np.ndarray, moments: bool = True, codes: np.ndarray | No
     return out
 
 
+def weighted_moments(X: np.ndarray, w: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+    """(total weight, weighted mean, weighted covariance with divisor the total) of the rows of ``X`` with the
+    frequency weights ``w`` (a resample's draw counts; the total must be positive)."""
+    tot = float(w.sum())
+    mean = w @ X / tot
+    d = X - mean
+    return tot, mean, (d * w[:, None]).T @ d / tot
+
+
 class RowBlocks:
     """Incomplete rows arranged for the Schur-complement algebra that EM and FIML share.
 
@@ -116,10 +126,10 @@ class RowBlocks:
     z = P e are D W. Patterns are batched by their number of missing variables rounded up to a power of two
     (padding the inverses with identity blocks: pad variables p, p + 1, ... of unit variance), so the work is a few
     array operations whatever the number of patterns. The rows of the complete pattern enter through their count,
-    mean and covariance when there are at least p of them; with ``big``, so do the rows of every incomplete pattern
-    of at least ``big`` rows (listed in
-    ``big_patterns`` with ``o``, ``n``, ``mean`` and ``m2``, their covariance with divisor n, and left out of
-    the rows and batches: only a consumer that handles them, the FIML likelihood, asks for them).
+    mean and covariance when there are at least p of them (``complete_X``: those rows, centred; ``complete_n``,
+    ``complete_mean``, ``complete_m2``); with ``big``, so do the rows of every incomplete pattern of at least ``big``
+    rows (listed in ``big_patterns`` with ``o``, ``n``, ``mean`` and ``m2``, their covariance with divisor n, and
+    left out of the rows and batches: only a consumer that handles them, the FIML likelihood, asks for them).
 
     ``patterns``: dicts with ``o`` (observed columns), ``rows`` (indices into ``X``) and ``n``, as
     :func:`missing_patterns` lists them (patterns without an observed variable must be left out).
@@ -145,7 +155,7 @@ class RowBlocks:
         self.complete_mean = self.complete_m2 = None
         moments = np.flatnonzero((kj == 0) & (nj >= p))[:1]
         if len(moments):  # the complete rows, through their count, mean and covariance
-            Xc = self._complete_X = X[patterns[moments[0]]["rows"]] - shift
+            Xc = self.complete_X = X[patterns[moments[0]]["rows"]] - shift
             self.complete_n = len(Xc)
             self.complete_mean = Xc.mean(axis=0)
             d = Xc - self.complete_mean
@@ -220,22 +230,16 @@ class RowBlocks:
                 cn = np.bincount(pn, weights=w_all[r[sel]], minlength=len(M))
                 new.buckets.append((kb, M, cn, newpos[r[sel]], pn, M[pn], qidx))
 
-        def moments(X, wr):
-            tot = float(wr.sum())
-            mean = wr @ X / tot
-            d = X - mean
-            return tot, mean, (d * wr[:, None]).T @ d / tot
-
         new.complete_n, new.complete_mean, new.complete_m2 = 0, None, None
         if self.complete_n:
             wc = counts[self.complete_rows]
             if wc.sum() > 0:
-                new.complete_n, new.complete_mean, new.complete_m2 = moments(self._complete_X, wc)
+                new.complete_n, new.complete_mean, new.complete_m2 = weighted_moments(self.complete_X, wc)
         new.big_patterns = []
         for bp in self.big_patterns:
             wb = counts[bp["rows"]]
             if wb.sum() > 0:
-                nb, mean, m2 = moments(bp["X"], wb)
+                nb, mean, m2 = weighted_moments(bp["X"], wb)
                 new.big_patterns.append({**bp, "n": nb, "mean": mean, "m2": m2})
         new.nobs = float(new.w @ new.obs[:, :self.p].sum(axis=1)) + new.complete_n * self.p
         return new

@@ -202,22 +202,13 @@ def _refit_batched(pt, Xs, labels, fiml, theta_hat, all_draws, Hinv, blocks) -> 
     """The quasi-Newton refits of several replicates at once (:mod:`vccscale.sem.batch`): per replicate the
     values of every parameter-table row, or None where the batch did not converge (refitted alone then)."""
     from .batch import BatchObjective, refit_batch
-    from .fit import Engine, GroupData
 
-    groups = []
-    for lab, X in zip(labels, Xs):
-        with np.errstate(all="ignore"):
-            mean = np.nanmean(X, axis=0)
-            cov = np.diag(np.nanvar(X, axis=0))
-        groups.append(GroupData(lab, X, len(X), mean, cov))
-    eng = Engine(pt, groups)  # the model's structure (positions, parameter indices, fixed values)
+    eng = _structure(pt, Xs, labels)
     out: list = []
     size = _batch_size(Xs, blocks, pt.npar)
     for a in range(0, len(all_draws), size):
         part = all_draws[a:a + size]
-        counts = [np.stack([np.bincount(d[k], minlength=len(X)) for d in part]).astype(float)
-                  for k, X in enumerate(Xs)]
-        obj = BatchObjective(eng, Xs, counts, blocks, fiml)
+        obj = BatchObjective(eng, Xs, _draw_counts(Xs, part), blocks, fiml)
         with np.errstate(all="ignore"):
             thetas = refit_batch(obj, theta_hat, Hinv, BOOT_TOL)
         vals = obj.row_values(np.array([t if t is not None else theta_hat for t in thetas]))
@@ -225,18 +216,43 @@ def _refit_batched(pt, Xs, labels, fiml, theta_hat, all_draws, Hinv, blocks) -> 
     return out
 
 
-def _chunk(pt, Xs, labels, fiml, theta_hat, seed, bs, Hinv, clusters=None) -> list:
-    from threadpoolctl import threadpool_limits
+def _draw_counts(Xs: list[np.ndarray], draws: list[list[np.ndarray]]) -> list[np.ndarray]:
+    """Per group the draw counts of its rows (replicates x rows) of the replicates ``draws`` (:func:`_draws`)."""
+    return [np.stack([np.bincount(d[k], minlength=len(X)) for d in draws]).astype(float) for k, X in enumerate(Xs)]
 
+
+def _row_blocks(Xs: list[np.ndarray], fiml: bool) -> tuple[list | None, list | None]:
+    """Per group the rows' missing-data pattern codes (a resample's patterns are its rows' patterns) and the full
+    sample's FIML row blocks (:class:`vccscale.sem.em.RowBlocks`, None for a group without missing cells), which
+    every resample reweights by its draw counts; (None, None) without FIML."""
     from .em import RowBlocks, pattern_codes
     from .fit import BIG_PATTERN, missing_patterns
 
-    codes = [pattern_codes(X) for X in Xs] if fiml else None  # a resample's patterns are its rows' patterns
-    blocks = None
-    if fiml:  # the full sample's FIML row blocks, reweighted by each resample's draw counts
-        blocks = [RowBlocks(X, missing_patterns(X, moments=False, codes=c, values=False),
-                            big=max(X.shape[1], BIG_PATTERN)) if np.isnan(X).any() else None
-                  for X, c in zip(Xs, codes)]
+    if not fiml:
+        return None, None
+    codes = [pattern_codes(X) for X in Xs]
+    blocks = [RowBlocks(X, missing_patterns(X, moments=False, codes=c, values=False),
+                        big=max(X.shape[1], BIG_PATTERN)) if np.isnan(X).any() else None
+              for X, c in zip(Xs, codes)]
+    return codes, blocks
+
+
+def _structure(pt, Xs: list[np.ndarray], labels: list):
+    """An :class:`~vccscale.sem.fit.Engine` of ``pt`` on the full sample, for the model's structure only
+    (positions, parameter indices, fixed values: a batch replaces the exogenous rows' values by its resamples')."""
+    from .fit import Engine, GroupData
+
+    groups = []
+    for lab, X in zip(labels, Xs):
+        with np.errstate(all="ignore"):
+            groups.append(GroupData(lab, X, len(X), np.nanmean(X, axis=0), np.diag(np.nanvar(X, axis=0))))
+    return Engine(pt, groups)
+
+
+def _chunk(pt, Xs, labels, fiml, theta_hat, seed, bs, Hinv, clusters=None) -> list:
+    from threadpoolctl import threadpool_limits
+
+    codes, blocks = _row_blocks(Xs, fiml)
     # scipy's LAPACK loaded before the limit, which applies only to libraries already loaded: otherwise a fresh
     # worker (dask) loads scipy's OpenBLAS inside it, unlimited, and its idle threads spin (measured: 3.8 -> 8.9 ms
     # of CPU per draw of a 112-parameter FIML model)
