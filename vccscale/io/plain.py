@@ -31,7 +31,7 @@ import numpy as np
 
 from .formats import IDENTIFIER_KEYS, identifier_key, meta_key, qualtrics_like
 
-__all__ = ["Columns", "MAX_BYTES", "NotPlain", "read_plain"]
+__all__ = ["ArrayColumns", "Columns", "MAX_BYTES", "NotPlain", "read_plain"]
 
 #: larger files are left to read_export: a 13 MB file took 0.6 s to split here before a missing value in a model
 #: column sent it to read_export anyway, and pyarrow parses large files faster than Python (surveys are far
@@ -88,6 +88,24 @@ class Columns:
                 all(f == math.floor(f) for f in x) and max(abs(f) for f in x) < 2**53:
             x = [f + 0.0 for f in x]  # whole numbers: read_export's int64 column has no negative zero
         return x
+
+
+class ArrayColumns:
+    """Named numeric columns held as one float matrix (NaN for missing): the part of a DataFrame a single-group,
+    single-level fit reads (``columns``, ``matrix``), for data made in memory without pandas (Monte Carlo
+    replicates)."""
+
+    def __init__(self, X: np.ndarray, names: list[str]):
+        self._X = X
+        self.columns = list(names)
+        self._pos = {n: k for k, n in enumerate(self.columns)}
+
+    def __len__(self) -> int:
+        return self._X.shape[0]
+
+    def matrix(self, cols: list[str]) -> np.ndarray:
+        """The columns ``cols`` as a new (n, k) float matrix (row-major, as the DataFrame path builds it)."""
+        return np.ascontiguousarray(self._X[:, [self._pos[c] for c in cols]], dtype=float)
 
 
 def read_plain(path: Path) -> Columns | None:

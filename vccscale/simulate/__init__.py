@@ -1,7 +1,8 @@
 """Data simulation from population SEMs and Monte Carlo power analysis.
 
 ``simulate_data(model, n, seed, ordinal=..., missing=..., careless=...)`` draws data with lavaan's
-``simulateData`` conventions; ``population_moments(model)`` gives the model-implied moments;
+``simulateData`` conventions (``simulate_matrix``: the same draw as a numpy matrix, names and attrs);
+``population_moments(model)`` gives the model-implied moments;
 ``power(model, targets, n, reps, seed, ...)`` -> :class:`PowerResult`; ``power_curve_plot(result, path)``;
 ``simulate_study(study, n, seed, out, ...)`` -> :class:`StudySimulation`: a pilot Qualtrics export of a study's
 instrument drawn from the population model its chosen hypotheses imply (module ``vccscale.simulate.study``,
@@ -17,6 +18,7 @@ from .population import (
            population_model,
            population_moments,
            simulate_data,
+           simulate_matrix,
 )
 from .nested import nested_moments, simulate_nested
 from .power import PowerResult, analysis_model, parse_target, power, power_curve_plot
@@ -46,6 +48,7 @@ __all__ = [
            "power",
            "power_curve_plot",
            "simulate_data",
+           "simulate_matrix",
            "nested_moments",
            "simulate_nested",
            "simulate_study",

@@ -25,12 +25,14 @@ record the design (``nested``: n_clusters, sizes, icc or levels). The same seed 
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from ..errors import DataError, ModelError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["cluster_sizes", "level_blocks", "nested_moments", "simulate_nested"]
 
@@ -164,6 +166,8 @@ def simulate_nested(model: str, n_clusters: int, cluster_size: Any = 10, seed=No
         design["levels"] = {lv: [v for j, v in enumerate(names) if mom[lv][j, j] > 0] for lv in ("within", "between")}
     if cluster in names:
         raise ModelError(f"the cluster column name {cluster!r} is a model variable: choose another (cluster=...)")
+    import pandas as pd
+
     df = pd.DataFrame(X, columns=names)
     df.insert(0, cluster, ids)
     df.attrs["nested"] = design

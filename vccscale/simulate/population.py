@@ -25,13 +25,18 @@ from __future__ import annotations
 import warnings
 from dataclasses import dataclass
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import pandas as pd
 
 from ..errors import DataError, ModelError
 from ..sem.model import ParTable, build_partable
 
-__all__ = ["PopulationModel", "draw_mvnorm", "implied_moments", "population_model", "population_moments", "simulate_data"]
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["PopulationModel", "draw_mvnorm", "implied_moments", "population_model", "population_moments", "simulate_data",
+           "simulate_matrix"]
 
 
 @dataclass(frozen=True)
@@ -226,6 +231,23 @@ def simulate_data(model: str | PopulationModel, n: int, seed=None, *, ordinal: d
     columns : list of str, optional
         Return only these variables (default: all observed variables, lavaan's order).
     """
+    import pandas as pd
+
+    X, names, attrs = simulate_matrix(model, n, seed, ordinal=ordinal, missing=missing, careless=careless,
+                                      standardized=standardized)
+    df = pd.DataFrame(X, columns=names)
+    if columns is not None:
+        df = df[list(columns)]
+    df.attrs.update(attrs)
+    return df
+
+
+def simulate_matrix(model: str | PopulationModel, n: int, seed=None, *, ordinal: dict | None = None,
+                    missing: dict | None = None, careless: dict | None = None,
+                    standardized: bool = False) -> tuple[np.ndarray, list[str], dict]:
+    """:func:`simulate_data`'s draw as ``(X, names, attrs)``: the (n, p) float matrix of every observed variable
+    (lavaan's order), their names and what the DataFrame would carry in ``attrs``. The same numbers as
+    ``simulate_data`` for the same arguments, without pandas (Monte Carlo replicates fit it as plain columns)."""
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
         raise DataError(f"n must be a positive integer, got {n!r}", field="n")
     n = int(n)
@@ -301,9 +323,4 @@ def simulate_data(model: str | PopulationModel, n: int, seed=None, *, ordinal: d
             attrs["missing"] = {"mechanism": "MAR", "share": share, "on": on}
         else:
             raise DataError('missing must be {"mcar": share} or {"mar": share, "on": column}', field="missing")
-
-    df = pd.DataFrame(X, columns=names)
-    if columns is not None:
-        df = df[list(columns)]
-    df.attrs.update(attrs)
-    return df
+    return X, names, attrs
