@@ -331,3 +331,51 @@ def test_saturated_fiml_information_routes_agree(monkeypatch):
     scale = np.abs(got["gathers"]).max()
     for route in ("sums", "batches"):
         np.testing.assert_allclose(got[route], got["gathers"], rtol=0, atol=1e-13 * scale)
+
+
+def test_complete_h1_operator_equals_the_matrix():
+    """fiml_corrected's Wc as an operator (1/2 D'(W x W)D applied as W X W per column, W for the means) equals the
+    explicit matrix of _complete_h1_information (closed form, lavaan's lav_mvnorm_h1_information_observed) on the
+    kept moments, with the zeroed rows and columns of random covariates, two groups and weights; to 1e-12."""
+    from vccscale.sem.robust import _CompleteH1, _complete_h1_information, _vech_lavaan
+
+    rng = np.random.default_rng(3)
+    p = 7
+    covs = []
+    for _ in range(2):
+        A = rng.standard_normal((p, 2 * p))
+        covs.append(A @ A.T / (2 * p) + 0.5 * np.eye(p))
+    r, c = _vech_lavaan(p)
+    xi = np.array([5, 6])          # two covariates: their x-x moments dropped (fixed.x) ...
+    keep = np.concatenate([~(np.isin(r, xi) & np.isin(c, xi)), ~np.isin(np.arange(p), xi)])
+    zero = np.concatenate([np.isin(r, [4]) & np.isin(c, [4]), np.arange(p) == 4])[keep]  # ... one random: zeroed
+    fg = [0.4, 0.6]
+    op = _CompleteH1(covs, fg, keep, zero)
+    blocks = []
+    for f, cov in zip(fg, covs):
+        W1 = _complete_h1_information(cov)[np.ix_(keep, keep)]
+        W1[zero, :] = 0.0
+        W1[:, zero] = 0.0
+        blocks.append(f * W1)
+    k = int(keep.sum())
+    dense = np.zeros((2 * k, 2 * k))
+    dense[:k, :k], dense[k:, k:] = blocks
+    np.testing.assert_allclose(op.dense(), dense, rtol=0, atol=0)
+    X = rng.standard_normal((2 * k, 9))
+    np.testing.assert_allclose(op.times(X), dense @ X, rtol=1e-12, atol=1e-12)
+    # group by group, unweighted, in pieces of columns (many columns: the chunked path)
+    Y = rng.standard_normal((k, 50_000))
+    np.testing.assert_allclose(op.group_times(1, Y), blocks[1] / fg[1] @ Y, rtol=1e-12, atol=1e-11)
+
+
+def test_root_solve_is_shared_and_equals_a_fresh_solve():
+    from vccscale.sem.robust import H1Info
+
+    rng = np.random.default_rng(4)
+    R = rng.standard_normal((40, 6))
+    A = R.T @ R / 40 + np.eye(6)
+    item = H1Info(A, R.T @ R, R)
+    keep = np.array([True, True, False, True, True, True])
+    got = item.root_solve(keep)
+    np.testing.assert_allclose(got, np.linalg.solve(A[np.ix_(keep, keep)], R[:, keep].T), rtol=1e-12)
+    assert item.root_solve(keep) is got

@@ -310,7 +310,6 @@ def _kron_blocks(patterns: list[dict], cov: np.ndarray, mean: np.ndarray, n: int
     time (memory: 2 x batch x p^2 numbers)."""
     p, m = cov.shape[0], len(r)
     f = np.where(r == c, 2.0, 1.0)
-    rl, cl = r[None, :], c[None, :]
     k1s = [np.flatnonzero(c == i) for i in range(p)]  # A[c_k, r_l] W[r_k, c_l] + A[c_k, c_l] W[r_k, r_l]
     k3s = [np.flatnonzero(r == i) for i in range(p)]  # A[r_k, r_l] W[c_k, c_l] + A[r_k, c_l] W[c_k, r_l]
     ss = np.zeros((m, m))
@@ -329,13 +328,14 @@ def _kron_blocks(patterns: list[dict], cov: np.ndarray, mean: np.ndarray, n: int
         Wf = Ws.reshape(J, p * p)
         for i in range(p):
             T = ((As[:, i, :] * w[:, None]).T @ Wf).reshape(p, p, p)  # T[j, k, l] = sum_o w_o A_o[i, j] W_o[k, l]
+            # both terms of a row at once: V[l, k] = T[r_l, k, c_l] + T[c_l, k, r_l] (one p^3 sum, one gather of
+            # m x p, then column selections instead of two m x m gathers of T per row set)
+            V = (T + T.transpose(2, 1, 0))[r, :, c]
             k1, k3 = k1s[i], k3s[i]
             if len(k1):
-                rk = r[k1][:, None]
-                ss[k1] += T[rl, rk, cl] + T[cl, rk, rl]
+                ss[k1] += V[:, r[k1]].T
             if len(k3):
-                ck = c[k3][:, None]
-                ss[k3] += T[rl, ck, cl] + T[cl, ck, rl]
+                ss[k3] += V[:, c[k3]].T
         U = ((Wds * w[:, None]).T @ Wf).reshape(p, p, p)  # U[a, b, l] = sum_o w_o (W_o d_o)[a] W_o[b, l]
         sm += U[r, c, :] + U[c, r, :]
         mm += np.tensordot(w, Ws, axes=1)
@@ -355,7 +355,7 @@ class H1Info(tuple):
 
     def __new__(cls, A1: np.ndarray, B1: np.ndarray, root: np.ndarray | None = None):
         obj = super().__new__(cls, (A1, B1))
-        obj.root, obj.singular, obj._inv, obj._fac = root, False, {}, {}
+        obj.root, obj.singular, obj._inv, obj._fac, obj._rs = root, False, {}, {}, {}
         return obj
 
     def __getnewargs__(self):
@@ -386,6 +386,16 @@ class H1Info(tuple):
         from scipy.linalg import cho_solve
 
         return cho_solve(f, B, check_finite=False)
+
+    def root_solve(self, keep: np.ndarray) -> np.ndarray:
+        """A1^-1 R' on the moments ``keep`` (kept moments x cases or clusters), computed once: the scaled test's
+        trace (:func:`h1_traces_fiml`) and the FIML-corrected measures' Gamma (:func:`fiml_corrected`) both use it."""
+        key = keep.tobytes()
+        if key not in self._rs:
+            self._rs[key] = self.kept_solve(keep, self.root[:, keep].T)
+        else:
+            self._factor(keep)  # (``singular`` of this selection, as a fresh solve would set it)
+        return self._rs[key]
 
     def kept_inverse(self, keep: np.ndarray) -> np.ndarray:
         kind, f, _ = self._factor(keep)
@@ -424,14 +434,16 @@ class H1List(list):
 _H1_CACHE: dict = {}
 #: data sets whose saturated information is kept, least recently used dropped first: a study's stages fit several
 #: models to each of several data sets (a hypothesis model, its nested comparisons, its invariance steps), in turns;
-#: entries are counted at about 3 times their A1 + B1 (with what is derived from them) and kept while their total
+#: entries are counted at about 3 times their A1 + B1 (with what is derived from them) and twice their root (with
+#: its solve, H1Info.root_solve) and kept while their total
 #: stays within _H1_CACHE_BYTES (an entry larger than that, from about 80 observed variables on, is not kept)
 _H1_CACHE_SIZE = 16
 _H1_CACHE_BYTES = 512 * 2**20
 
 
 def _h1_bytes(item) -> int:
-    return 3 * sum(a.nbytes for g in item for a in (g[0], g[1]))
+    """About what an entry holds: A1, B1 and what is derived from them (3 x), and the root with its solve (2 x)."""
+    return sum(3 * (g[0].nbytes + g[1].nbytes) + 2 * getattr(getattr(g, "root", None), "nbytes", 0) for g in item)
 
 
 def _data_key(engine: Engine, clusters: list | None) -> bytes:
@@ -520,7 +532,7 @@ def h1_traces_fiml(engine: Engine, info: list[tuple[np.ndarray, np.ndarray]] | N
         R = getattr(item, "root", None)
         if R is not None and isinstance(item, H1Info):  # tr(B1 A1^-1) = tr(R A1^-1 R') with B1 = R'R
             Rk = R[:, keep].T
-            return float(np.sum(Rk * item.kept_solve(keep, Rk)))
+            return float(np.sum(Rk * item.root_solve(keep)))
         return float(np.sum(item[1][np.ix_(keep, keep)] * _kept_inverse(item, keep).T))
 
     traces = [trace(item) for item in info]
@@ -555,6 +567,66 @@ def _complete_h1_information(cov: np.ndarray) -> np.ndarray:
     return np.block([[A, np.zeros((m, p))], [np.zeros((p, m)), W]])
 
 
+class _CompleteH1:
+    """``Wc = bdiag(f_g Wc_g)`` of :func:`fiml_corrected` as an operator: Wc_g is :func:`_complete_h1_information`
+    at group g's EM covariance, kept rows and columns only, those of ``zero`` set to 0. Its vech block is
+    1/2 D'(W x W)D, so Wc_g x for a vech vector x = vech(X) is, with Y = W X W, Y's vech entries (the diagonal
+    halved), and mu's block is W: 2 p^3 multiply-adds per column instead of a (p(p+3)/2)^2 matrix (p = 72: 2,700 x
+    2,700 values, 58 MB, and a third of a second to gather)."""
+
+    def __init__(self, covs: list[np.ndarray], fg: list[float], keep: np.ndarray, zero: np.ndarray):
+        p = covs[0].shape[0]
+        self.p = p
+        self.r, self.c = _vech_lavaan(p)
+        self.mv = len(self.r)
+        self.kidx = np.flatnonzero(keep)
+        self.zero = zero                       # kept moments whose rows and columns are 0
+        self.half = np.where(self.r == self.c, 0.5, 1.0)
+        self.covs = covs
+        self.W = [inverse(cv) for cv in covs]
+        self.fg = fg
+        self.size = len(self.kidx)
+
+    def group_times(self, g: int, X: np.ndarray) -> np.ndarray:
+        """Wc_g X (without the weight f_g) for group g, in pieces of columns that keep the p x p arrays small."""
+        step = max(1, (1 << 21) // (self.p * self.p))
+        if X.shape[1] <= step:
+            return self._one(self.W[g], X)
+        return np.hstack([self._one(self.W[g], X[:, a:a + step]) for a in range(0, X.shape[1], step)])
+
+    def _one(self, W: np.ndarray, X: np.ndarray) -> np.ndarray:
+        k = X.shape[1]
+        full = np.zeros((self.mv + self.p, k))
+        full[self.kidx] = X
+        full[self.kidx[self.zero]] = 0.0
+        V = full[:self.mv].T                       # (k, vech)
+        M = np.zeros((k, self.p, self.p))
+        M[:, self.r, self.c] = V
+        M[:, self.c, self.r] = V
+        Y = W @ M @ W
+        out = np.empty_like(full)
+        out[:self.mv] = (Y[:, self.r, self.c] * self.half).T
+        out[self.mv:] = W @ full[self.mv:]
+        res = out[self.kidx]
+        res[self.zero] = 0.0
+        return res
+
+    def times(self, X: np.ndarray) -> np.ndarray:
+        """Wc X (X: the groups' kept moments stacked x k)."""
+        n1 = self.size
+        return np.vstack([f * self.group_times(g, X[g * n1:(g + 1) * n1]) for g, f in enumerate(self.fg)])
+
+    def dense(self) -> np.ndarray:
+        """Wc as a matrix (for the explicit Gamma and version "V6")."""
+        blocks = []
+        for f, cov in zip(self.fg, self.covs):
+            Wc1 = _complete_h1_information(cov)[np.ix_(self.kidx, self.kidx)]
+            Wc1[self.zero, :] = 0.0
+            Wc1[:, self.zero] = 0.0
+            blocks.append(f * Wc1)
+        return _bdiag(blocks)
+
+
 def _bdiag(blocks: list[np.ndarray]) -> np.ndarray:
     if len(blocks) == 1:
         return blocks[0]
@@ -570,7 +642,7 @@ def _bdiag(blocks: list[np.ndarray]) -> np.ndarray:
 def _fiml_corrected_parts(engine: Engine, info, keep: np.ndarray, fg: list[float], version: str) -> tuple:
     """What :func:`fiml_corrected` needs of the saturated model (it does not depend on the fitted model):
     ``(Wm, Wmi, Wc, tr_base, gamma_times)``."""
-    Wm_g = [A1[np.ix_(keep, keep)] for A1, _ in info]
+    Wm_g = [A1 if keep.all() else A1[np.ix_(keep, keep)] for A1, _ in info]  # (all kept: no copy; Wm is new)
     roots = [getattr(item, "root", None) if isinstance(item, H1Info) else None for item in info]
     # the inverses are needed for V6 and for an explicit Gamma (no root); V3 with roots needs only solves
     solves_only = version == "V3" and all(R is not None for R in roots)
@@ -581,15 +653,9 @@ def _fiml_corrected_parts(engine: Engine, info, keep: np.ndarray, fg: list[float
     xr = np.array([engine.pos[v] for v in getattr(engine.pt, "ov_x_random", [])], dtype=int)
     r, c = _vech_lavaan(engine.p)
     zero_c = np.concatenate([np.isin(r, xr) & np.isin(c, xr), np.isin(np.arange(engine.p), xr)])[keep]
-    Wc_g = []
-    for gd in engine.groups:
-        Wc1 = _complete_h1_information(gd.cov)[np.ix_(keep, keep)]
-        Wc1[zero_c, :] = 0.0
-        Wc1[:, zero_c] = 0.0
-        Wc_g.append(Wc1)
+    Wc = _CompleteH1([gd.cov for gd in engine.groups], fg, keep, zero_c)
     Wm = _bdiag([f * W for f, W in zip(fg, Wm_g)])
     Wmi = None if Wmi_g is None else _bdiag([W / f for f, W in zip(fg, Wmi_g)])
-    Wc = _bdiag([f * W for f, W in zip(fg, Wc_g)])
     # the traces below are those of lavaan's U-matrix formulas expanded with U = Wm - L, L = WD K WD' (K =
     # (D' Wm D)^-1, WD = Wm D) and Wmi Wm = I (so Wmi WD = D): only (moments x parameters) products are needed
     #   V3: tr(U Wmi Wc Wmi U Gamma) = tr(Wc Gamma) - 2 tr(K D' Wc Gamma WD) + tr(K D' Wc D K WD' Gamma WD)
@@ -601,20 +667,20 @@ def _fiml_corrected_parts(engine: Engine, info, keep: np.ndarray, fg: list[float
         if not solves_only:  # no root: the explicit Gamma
             Jm_g = [B1[np.ix_(keep, keep)] for _, B1 in info]
             Gamma = _bdiag([Wi @ J @ Wi / f for f, Wi, J in zip(fg, Wmi_g, Jm_g)])
-            tr_base = float(np.sum(Wc * Gamma))
+            tr_base = float(np.sum(Wc.dense() * Gamma))
 
             def gamma_times(X: np.ndarray) -> np.ndarray:
                 return Gamma @ X
         else:
-            T_g = [item.kept_solve(keep, R[:, keep].T).T for item, R in zip(info, roots)]  # R Wm_g^-1
-            tr_base = float(sum(np.sum((T @ Wc1) * T) for T, Wc1 in zip(T_g, Wc_g)))
+            T_g = [item.root_solve(keep).T for item in info]  # R Wm_g^-1
+            tr_base = float(sum(np.sum(Wc.group_times(g, T.T) * T.T) for g, T in enumerate(T_g)))
             sizes = [len(W) for W in Wm_g]
             starts = np.cumsum([0] + sizes)
 
             def gamma_times(X: np.ndarray) -> np.ndarray:
                 return np.vstack([T.T @ (T @ X[a:b]) / f for T, f, a, b in zip(T_g, fg, starts[:-1], starts[1:])])
     else:
-        tr_base = float(np.sum(Wc * Wmi))
+        tr_base = float(np.sum(Wc.dense() * Wmi))
         gamma_times = None
 
     return Wm, Wmi, Wc, tr_base, gamma_times
@@ -661,7 +727,7 @@ def fiml_corrected(engine: Engine, theta: np.ndarray, df: int, base_engine: Engi
         D = np.vstack([_delta_fiml(eng, th, g)[keep] for g in range(len(eng.groups))])
         WD = Wm @ D
         K = inverse(D.T @ WD)
-        DWc = D.T @ Wc
+        DWc = Wc.times(D).T     # D' Wc (Wc is symmetric)
         if version == "V3":
             GWD = gamma_times(WD)
             return float(tr_base - 2 * np.sum(K * (DWc @ GWD).T) + np.trace(K @ (DWc @ D) @ K @ (WD.T @ GWD)))
