@@ -340,7 +340,11 @@ def _kron_blocks(patterns: list[dict], cov: np.ndarray, mean: np.ndarray, n: int
         sm += U[r, c, :] + U[c, r, :]
         mm += np.tensordot(w, Ws, axes=1)
     out = np.zeros((m + p, m + p))
-    out[:m, :m] = 0.5 * ss / np.outer(f, f)
+    # (f is 1 or 2: scaling by it is exact in any order, so rows then columns, without an m x m outer product)
+    blk = out[:m, :m]
+    np.multiply(ss, 0.5, out=blk)
+    blk /= f[:, None]
+    blk /= f[None, :]
     out[:m, m:] = sm / f[:, None]
     out[m:, :m] = out[:m, m:].T
     out[m:, m:] = mm
