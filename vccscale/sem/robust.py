@@ -645,7 +645,7 @@ def _bdiag(blocks: list[np.ndarray]) -> np.ndarray:
 
 def _fiml_corrected_parts(engine: Engine, info, keep: np.ndarray, fg: list[float], version: str) -> tuple:
     """What :func:`fiml_corrected` needs of the saturated model (it does not depend on the fitted model):
-    ``(Wm, Wmi, Wc, tr_base, gamma_times)``."""
+    ``(Wm, Wmi, Wc, tr_base, gamma_times)``, Wc as a :class:`_CompleteH1` operator."""
     Wm_g = [A1 if keep.all() else A1[np.ix_(keep, keep)] for A1, _ in info]  # (all kept: no copy; Wm is new)
     roots = [getattr(item, "root", None) if isinstance(item, H1Info) else None for item in info]
     # the inverses are needed for V6 and for an explicit Gamma (no root); V3 with roots needs only solves

@@ -35,8 +35,8 @@ from ..sem.model import ParTable, build_partable
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["PopulationModel", "draw_mvnorm", "implied_moments", "population_model", "population_moments", "simulate_data",
-           "simulate_matrix"]
+__all__ = ["PopulationModel", "draw_mvnorm", "implied_moments", "population_model", "population_moments",
+           "simulate_data", "simulate_matrix"]
 
 
 @dataclass(frozen=True)
