@@ -266,3 +266,15 @@ def test_array_columns():
     assert len(a) == 4 and a.columns == ["a", "b", "c"]
     np.testing.assert_array_equal(m, X[:, [2, 0]])
     assert m.flags.c_contiguous and not np.shares_memory(m, X)
+
+
+def test_progress_lines_off_a_terminal(capsys, monkeypatch):
+    """Off a terminal (a log file, CI) the power progress is whole lines: the first, at most one every 3 s, the
+    last; no carriage returns."""
+    import vccscale.simulate.backends as B
+
+    monkeypatch.setattr(B.sys.stderr, "isatty", lambda: False, raising=False)
+    B.run_tasks(lambda x: x, [(i,) for i in range(5)], backend="serial", progress=True)
+    err = capsys.readouterr().err
+    assert "\r" not in err
+    assert err.splitlines()[0] == "power: 1/5 batches" and err.splitlines()[-1] == "power: 5/5 batches"

@@ -15,12 +15,26 @@ __all__ = ["BACKENDS", "run_tasks"]
 BACKENDS = ("joblib", "dask", "serial")
 
 
+_LAST = [0.0]
+
+
 def _progress(done: int, total: int, enabled: bool) -> None:
-    if enabled:
+    """One line redrawn on a terminal; elsewhere (a log file, a pipe) a line of its own at most every 3 s and at
+    the end, so that a log does not fill with carriage returns."""
+    if not enabled:
+        return
+    if sys.stderr.isatty():
         sys.stderr.write(f"\rpower: {done}/{total} batches")
         if done == total:
             sys.stderr.write("\n")
-        sys.stderr.flush()
+    else:
+        import time
+
+        now = time.monotonic()
+        if done == total or done == 1 or now - _LAST[0] >= 3:
+            _LAST[0] = now
+            sys.stderr.write(f"power: {done}/{total} batches\n")
+    sys.stderr.flush()
 
 
 def run_tasks(func: Callable, tasks: Sequence[tuple], backend: str = "joblib", n_jobs: int = -1,
