@@ -235,3 +235,60 @@ def test_monte_carlo_ci_of_defined_parameters(ref, fits):
     assert again.draws.equals(mc.draws)
     with pytest.raises(ModelError, match="no defined"):
         monte_carlo_ci(fits["sem"])
+
+
+def test_failed_baseline_leaves_its_measures_nan(ref, monkeypatch):
+    """lavaan (lav_lavaan_step15_baseline): when the baseline (independence) model does not converge, the measures
+    that compare with it are NA, with the warning "estimation of the baseline model failed". Here the baseline's
+    scoring is made to fail (every call after the model's own): the model's chi-square, RMSEA and SRMR stand,
+    baseline.chisq, CFI, TLI, NNFI, RFI, NFI, PNFI, IFI and RNI are NaN, and the warning does not make the
+    solution improper."""
+    import vccscale.sem.twolevel as T
+
+    r = ref["sem"]
+    good = fit_sem(_data("sem"), r["model"], cluster="cluster")
+    orig, calls = T._fisher, []
+
+    def failing(model, theta, max_iter=200):
+        calls.append(1)
+        th, it, ok = orig(model, theta, max_iter)
+        return th, it, ok if len(calls) == 1 else False
+
+    monkeypatch.setattr(T, "_fisher", failing)
+    bad = fit_sem(_data("sem"), r["model"], cluster="cluster")
+    assert len(calls) >= 3  # the model, the baseline, the baseline again after BFGS
+    for k in ("chisq", "df", "rmsea", "srmr", "aic", "bic"):
+        assert bad.fit[k] == good.fit[k]
+    for k in ("baseline.chisq", "baseline.df", "baseline.pvalue", "cfi", "tli", "nnfi", "rfi", "nfi", "pnfi", "ifi",
+              "rni"):
+        assert math.isnan(bad.fit[k]), k
+    assert any(w.startswith("estimation of the baseline model failed") for w in bad.warnings)
+    assert not bad.problems
+
+
+def test_failed_baseline_single_level(monkeypatch):
+    """The same rule for single-level models: a baseline estimate that did not converge leaves the baseline
+    measures (with their .scaled and .robust forms) NaN and says so."""
+    import dataclasses
+
+    import vccscale.sem.api as A
+
+    d = pd.read_csv(Path(__file__).resolve().parent / "reference" / "validate" / "HolzingerSwineford1939.csv")
+    model = "visual =~ x1 + x2 + x3\ntextual =~ x4 + x5 + x6\nspeed =~ x7 + x8 + x9"
+    good = fit_cfa(d, model, estimator="MLR")
+    orig, calls = A.estimate, []
+
+    def est(*a, **k):
+        calls.append(1)
+        res = orig(*a, **k)
+        return res if len(calls) == 1 else dataclasses.replace(res, converged=False)
+
+    monkeypatch.setattr(A, "estimate", est)
+    bad = fit_cfa(d, model, estimator="MLR")
+    for k in ("chisq", "chisq.scaled", "rmsea", "rmsea.robust", "srmr"):
+        assert bad.fit[k] == good.fit[k]
+    for k in ("baseline.chisq", "baseline.chisq.scaled", "cfi", "cfi.scaled", "cfi.robust", "tli.robust", "nnfi",
+              "ifi.scaled", "rni.robust", "pnfi"):
+        assert math.isnan(bad.fit[k]), k
+    assert any(w.startswith("estimation of the baseline model failed") for w in bad.warnings)
+    assert not bad.problems

@@ -419,6 +419,11 @@ def _fit(data, model, model_type, estimator, std_lv, group, group_equal, group_p
                       df_null=df_null, logl=engine.loglik(theta), logl_h1=engine.loglik_h1(),
                       srmr_groups=srmr_groups, nobs=[g.n for g in groups], gfi_value=gfi_value, nel=nel,
                       scaled=scaled, robust=robust)
+    from .measures import BASELINE_FAILED, without_baseline
+
+    baseline_note = None
+    if not best.converged or not np.isfinite(X2_null):  # lavaan: a failed baseline model leaves its measures NA
+        fm, baseline_note = without_baseline(fm), BASELINE_FAILED
     engine_notes: tuple[str, ...] = ()
     engine_info: dict = {}
     if sem_sol is not None:
@@ -427,6 +432,8 @@ def _fit(data, model, model_type, estimator, std_lv, group, group_equal, group_p
         from .semopy_engine import SemopyEngineWarning, fit_measures_from_semopy
 
         fm, note = fit_measures_from_semopy(sem_stats, fm, pt.npar, int(sem_stats["n"]), sem_stats["fun"] / 2)
+        if baseline_note:
+            fm = without_baseline(fm)
         engine_notes = (note,)
         engine_info = {**sem_sol.info, "refine_iterations": int(est.iterations), "semopy_df": sem_stats.get("DoF"),
                        "semopy_baseline_df": sem_stats.get("DoF Baseline"),
@@ -455,7 +462,7 @@ def _fit(data, model, model_type, estimator, std_lv, group, group_equal, group_p
         tables, fit=fm, estimator=estimator, model=model if isinstance(model, str) else "", ngroups=len(groups),
         group_labels=[g.label for g in groups] if group is not None else [], nobs=[g.n for g in groups],
         n_dropped=dropped, iterations=est.iterations, missing=miss,
-        warnings=tuple(_warnings(state)) + tuple(x for x in (x_note, robust_note) if x) + engine_notes,
+        warnings=tuple(_warnings(state)) + tuple(x for x in (x_note, robust_note, baseline_note) if x) + engine_notes,
         engine=engine_name, engine_info=engine_info, cluster=cluster,
         n_clusters=[int(c.max()) + 1 for c in clusters] if clusters is not None else [],
         se=_se_name(estimator, clusters is not None), test=_test_names(estimator, clusters is not None),

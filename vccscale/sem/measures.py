@@ -298,6 +298,23 @@ def srmr_family(S: np.ndarray, ybar: np.ndarray, Sig: np.ndarray, mu: np.ndarray
     return out
 
 
+#: the measures that compare the model with the baseline (independence) model, with their .scaled / .robust forms
+BASELINE_MEASURES = ("cfi", "tli", "nnfi", "rfi", "nfi", "pnfi", "ifi", "rni")
+
+#: lavaan's warning when the baseline model cannot be estimated (lav_lavaan_step15_baseline)
+BASELINE_FAILED = ("estimation of the baseline model failed (lavaan's warning): the independence model did not "
+                   "converge, so baseline.chisq and the measures that compare with it (CFI, TLI, NNFI, RFI, NFI, "
+                   "PNFI, IFI, RNI) are NaN, as lavaan reports them NA")
+
+
+def without_baseline(fm: dict) -> dict:
+    """``fm`` with every measure that depends on the baseline model NaN (lavaan: a failed or non-converged
+    baseline model leaves them NA)."""
+    nan = float("nan")
+    return {k: (nan if k.startswith("baseline.") or k.split(".")[0] in BASELINE_MEASURES else v)
+            for k, v in fm.items()}
+
+
 def _nan(v) -> bool:
     try:
         return v is None or math.isnan(v)

@@ -880,10 +880,22 @@ def fit_twolevel(data, model: str, *, cluster: str | None, model_type: str = "se
             if r["par"] >= 0:
                 i = pt.ov_names.index(r["lhs"])
                 bstart[btl.maps[lv][r["par"]]] = S[i, i] if r["op"] == "~~" else m[i]
-    btheta, _, bok = _fisher(btl, _admissible(btl, bstart))
+    bstart = _admissible(btl, bstart)
+    btheta, _, bok = _fisher(btl, bstart)
+    if not bok:  # as the model: BFGS gets its turn, then scoring again
+        from scipy.optimize import minimize
+
+        res = minimize(btl.f2, bstart, jac=btl.gradient, method="BFGS", options={"maxiter": 2000, "gtol": 1e-9})
+        if np.isfinite(res.fun):
+            btheta, _, bok = _fisher(btl, res.x)
     logl_b = loglik_from_minus2(cd, btl.f2(btheta))
     df_b = ndat - btl.q
     fm = _fit_measures(cd, tl, theta, logl, h1, logl_b, df, df_b, f2)
+    if not bok or not np.isfinite(logl_b):
+        from .measures import BASELINE_FAILED, without_baseline
+
+        fm = without_baseline(fm)
+        warnings_.append(BASELINE_FAILED)
     estimates = _parameter_table(tl, theta, vcov)
     SW, muW, SB, muB = tl.moments(theta)
     names_w, names_b = pts[0].ov_names, pts[1].ov_names
