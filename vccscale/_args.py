@@ -29,9 +29,9 @@ def _is_frame(x) -> bool:
 
 
 def is_plain(data) -> bool:
-    """True for numeric columns read without pandas (:class:`vccscale.io.plain.Columns`, the one data type with a
-    ``matrix`` method). Asked of the class: a DataFrame's own attribute lookup searches its columns first (0.3 ms a
-    call, once per fit)."""
+    """True for numeric columns held without pandas (:class:`vccscale.io.plain.Columns` and ``ArrayColumns``, the
+    data types with a ``matrix`` method). Asked of the class: a DataFrame's own attribute lookup searches its
+    columns first (0.3 ms a call, once per fit)."""
     return hasattr(type(data), "matrix")
 
 

@@ -1136,12 +1136,13 @@ def _two_level_fit(fx: _Fitter, d: pd.DataFrame, model: str, items: list[str], c
 
 
 def _two_level_comparison(name: str, fit, k: int, fixed: list[str]) -> dict:
+    from ..sem.measures import BASELINE_FAILED
+
     return {"name": name, "kind": "two_level", "n": int(sum(fit.nobs)), "n_clusters": k,
             "between_variances_fixed_at_0": fixed,
             **{key_: fit.fit.get(key_) for key_ in ("chisq", "df", "pvalue", "cfi", "rmsea", "srmr_within",
                                                      "srmr_between")},
-            **({"notes": [w for w in fit.warnings if w.startswith("estimation of the baseline model failed")]}
-               if any(w.startswith("estimation of the baseline model failed") for w in fit.warnings) else {})}
+            **({"notes": [BASELINE_FAILED]} if BASELINE_FAILED in fit.warnings else {})}
 
 
 def _factors(blocks: dict, suffix: str) -> str:

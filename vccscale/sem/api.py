@@ -10,7 +10,7 @@ from .._args import data_first, is_plain
 from ..errors import DataError, ModelError
 from ._linalg import inverse
 from .fit import Engine, Estimate, FIMLEngine, estimate, param_units, prepare_groups
-from .measures import fit_measures, gfi_moments, srmr_family
+from .measures import BASELINE_FAILED, fit_measures, gfi_moments, srmr_family, without_baseline
 from .model import ORDINAL_ESTIMATORS, ParTable, build_partable
 from .results import FitResult, parameter_rows, parameter_table, r_squared
 from .syntax import is_twolevel
@@ -419,8 +419,6 @@ def _fit(data, model, model_type, estimator, std_lv, group, group_equal, group_p
                       df_null=df_null, logl=engine.loglik(theta), logl_h1=engine.loglik_h1(),
                       srmr_groups=srmr_groups, nobs=[g.n for g in groups], gfi_value=gfi_value, nel=nel,
                       scaled=scaled, robust=robust)
-    from .measures import BASELINE_FAILED, without_baseline
-
     baseline_note = None
     if not best.converged or not np.isfinite(X2_null):  # lavaan: a failed baseline model leaves its measures NA
         fm, baseline_note = without_baseline(fm), BASELINE_FAILED

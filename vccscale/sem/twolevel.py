@@ -524,6 +524,20 @@ def _fisher(model: TwoLevelModel, theta, max_iter: int = 200):
     return theta, max_iter, False
 
 
+def _scoring_then_bfgs(model: TwoLevelModel, start):
+    """:func:`_fisher` from ``start``; when it does not converge, BFGS from ``start`` (2000 steps) and scoring again
+    from there. A model scoring cannot finish in 200 steps is usually at a boundary, e.g. a between-level variance
+    near zero: BFGS gets the chance to find another way. Returns (theta, iterations, converged)."""
+    theta, iters, ok = _fisher(model, start)
+    if not ok:
+        from scipy.optimize import minimize
+
+        res = minimize(model.f2, start, jac=model.gradient, method="BFGS", options={"maxiter": 2000, "gtol": 1e-9})
+        theta, it2, ok = _fisher(model, res.x)
+        iters += it2 + int(res.nit)
+    return theta, iters, ok
+
+
 def _hessian(model: TwoLevelModel, theta) -> np.ndarray:
     """lavaan's lav_model_hessian: 5-point central differences of the analytic gradient (of -logL), step 1e-6,
     symmetrised."""
@@ -841,16 +855,7 @@ def fit_twolevel(data, model: str, *, cluster: str | None, model_type: str = "se
     if df < 0:
         raise ModelError(f"the model is not identified: it has {tl.q} free parameters but the data give only "
                          f"{ndat} sample moments (df = {df})")
-    theta0 = _admissible(tl, _start(tl))
-    theta, iters, ok = _fisher(tl, theta0)
-    if not ok:
-        from scipy.optimize import minimize
-
-        # (a model Fisher scoring cannot finish in 200 steps is usually at a boundary, e.g. a between-level variance
-        # near zero: BFGS gets 2000 steps to find another way, then the fit is refused as not converged)
-        res = minimize(tl.f2, theta0, jac=tl.gradient, method="BFGS", options={"maxiter": 2000, "gtol": 1e-9})
-        theta, it2, ok = _fisher(tl, res.x)
-        iters += it2 + int(res.nit)
+    theta, iters, ok = _scoring_then_bfgs(tl, _admissible(tl, _start(tl)))
     if not ok:
         raise ModelError("the estimation of the two-level model did not converge; check the model (e.g. a "
                          "between-level variance near zero) or supply start values (start(0.5)*x)")
@@ -880,14 +885,7 @@ def fit_twolevel(data, model: str, *, cluster: str | None, model_type: str = "se
             if r["par"] >= 0:
                 i = pt.ov_names.index(r["lhs"])
                 bstart[btl.maps[lv][r["par"]]] = S[i, i] if r["op"] == "~~" else m[i]
-    bstart = _admissible(btl, bstart)
-    btheta, _, bok = _fisher(btl, bstart)
-    if not bok:  # as the model: BFGS gets its turn, then scoring again
-        from scipy.optimize import minimize
-
-        res = minimize(btl.f2, bstart, jac=btl.gradient, method="BFGS", options={"maxiter": 2000, "gtol": 1e-9})
-        if np.isfinite(res.fun):
-            btheta, _, bok = _fisher(btl, res.x)
+    btheta, _, bok = _scoring_then_bfgs(btl, _admissible(btl, bstart))
     logl_b = loglik_from_minus2(cd, btl.f2(btheta))
     df_b = ndat - btl.q
     fm = _fit_measures(cd, tl, theta, logl, h1, logl_b, df, df_b, f2)
